@@ -1,0 +1,406 @@
+"""Full-sequence recurrent layers with the constructor and semantics of ``torch.nn.RNN``,
+``torch.nn.LSTM`` and ``torch.nn.GRU``: stacked layers, both directions, inter-layer dropout,
+``batch_first``, initial states, and variable lengths with the semantics of packed
+sequences.
+
+The cell equations and their backward pass are in ``rnn_kernel``, ``lstm_kernel`` and
+``gru_kernel``; this module wires layers and directions together::
+
+    layer 0 input   x
+    layer l output  [h^fwd_t ; h^rev_t]  (directions concatenated on the feature axis)
+    layer l+1 input dropout(layer l output)   (training only, not after the last layer)
+
+Parameters carry PyTorch's names and shapes, e.g. ``weight_ih_l0`` ``(G*H, input_size)``,
+``weight_hh_l1_reverse`` ``(G*H, H)``, ``bias_ih_l0`` ``(G*H,)`` with ``G`` = 1 (RNN),
+3 (GRU) or 4 (LSTM), so a state dict moves to and from PyTorch unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from rnnkit.nn import gru_kernel, lstm_kernel, rnn_kernel
+from rnnkit.nn.dropout import dropout_mask
+from rnnkit.nn.layer import Layer, check_dtype
+
+
+def make_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
+    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+
+
+def parameter_names(layer: int, reverse: bool, bias: bool) -> list[str]:
+    """PyTorch's names of one layer-direction's parameters, in PyTorch's order."""
+    suffix = f"_l{layer}" + ("_reverse" if reverse else "")
+    names = [f"weight_ih{suffix}", f"weight_hh{suffix}"]
+    if bias:
+        names += [f"bias_ih{suffix}", f"bias_hh{suffix}"]
+    return names
+
+
+def lengths_to_batch_sizes(
+    lengths: Any, batch: int, num_steps: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Validate ``lengths`` and return ``(order, batch_sizes)``.
+
+    ``order`` sorts the rows by decreasing length (stable); ``batch_sizes[t]`` is how many of
+    the sorted rows are still running at time ``t``, as in a packed sequence.
+    """
+    lengths = np.asarray(lengths)
+    if lengths.shape != (batch,):
+        raise ValueError(
+            f"lengths: expected shape ({batch},), one per batch row, got {lengths.shape}"
+        )
+    if not np.issubdtype(lengths.dtype, np.integer):
+        if not np.all(np.equal(np.mod(lengths, 1), 0)):
+            raise ValueError(f"lengths: expected integers, got {lengths.dtype} values {lengths}")
+        lengths = lengths.astype(np.int64)
+    bad = np.flatnonzero((lengths < 1) | (lengths > num_steps))
+    if bad.size:
+        row = int(bad[0])
+        raise ValueError(
+            f"lengths[{row}] = {int(lengths[row])}: every length must be between 1 and the "
+            f"sequence length {num_steps}"
+        )
+    order = np.argsort(-lengths, kind="stable")
+    batch_sizes = (lengths[None, :] > np.arange(num_steps)[:, None]).sum(axis=1)
+    return order, batch_sizes
+
+
+@dataclass
+class _ForwardCache:
+    kernel_caches: list[list[Any]]  # [layer][direction]
+    dropout_masks: list[np.ndarray | None]  # mask applied to the input of layer l
+    order: np.ndarray | None  # row permutation applied for lengths
+    input_shape: tuple[int, ...]
+
+
+class RecurrentLayer(Layer):
+    """Shared machinery of ``RNN``, ``LSTM`` and ``GRU``; see the module docstring."""
+
+    kernel: ModuleType
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        dtype: Any = np.float32,
+        rng: np.random.Generator | int | None = None,
+    ) -> None:
+        super().__init__()
+        for name, value in (
+            ("input_size", input_size),
+            ("hidden_size", hidden_size),
+            ("num_layers", num_layers),
+        ):
+            if int(value) != value or value < 1:
+                raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout: expected a probability in [0, 1), got {dropout}")
+        self.input_size = int(input_size)
+        self.hidden_size = int(hidden_size)
+        self.num_layers = int(num_layers)
+        self.bias = bool(bias)
+        self.batch_first = bool(batch_first)
+        self.dropout = float(dropout)
+        self.bidirectional = bool(bidirectional)
+        self.num_directions = 2 if bidirectional else 1
+        self.dtype = check_dtype(dtype)
+        self.rng = make_rng(rng)
+        self._cache: _ForwardCache | None = None
+
+        # PyTorch's default: every weight and bias uniform in (-1/sqrt(H), 1/sqrt(H)).
+        bound = 1.0 / np.sqrt(self.hidden_size)
+        gate_size = self.kernel.GATE_COUNT * self.hidden_size
+        for layer in range(self.num_layers):
+            layer_input = self.input_size if layer == 0 else self.hidden_size * self.num_directions
+            for direction in range(self.num_directions):
+                shapes = [
+                    (gate_size, layer_input),
+                    (gate_size, self.hidden_size),
+                    (gate_size,),
+                    (gate_size,),
+                ]
+                for name, shape in zip(
+                    parameter_names(layer, direction == 1, self.bias), shapes, strict=False
+                ):
+                    value = self.rng.uniform(-bound, bound, size=shape).astype(self.dtype)
+                    self.add_param(name, value)
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _weights(self, layer: int, direction: int, source: dict[str, np.ndarray]) -> tuple:
+        names = parameter_names(layer, direction == 1, self.bias)
+        values = [source[name] for name in names]
+        return tuple(values) if self.bias else (values[0], values[1], None, None)
+
+    def _run_kernel(self, x, state, weights, batch_sizes, reverse, keep_cache):
+        return self.kernel.forward_sequence(x, state, weights, batch_sizes, reverse, keep_cache)
+
+    def _state_shape(self, batch: int) -> tuple[int, int, int]:
+        return (self.num_layers * self.num_directions, batch, self.hidden_size)
+
+    def _check_state(self, state: Any, name: str, batch: int) -> np.ndarray:
+        expected = self._state_shape(batch)
+        value = np.asarray(state, dtype=self.dtype)
+        if value.shape != expected:
+            raise ValueError(f"{name}: expected shape {expected}, got {value.shape}")
+        return value
+
+    def _unpack_state(self, hx: Any, batch: int) -> tuple[np.ndarray, ...]:
+        """The initial state as a tuple of ``(L*D, B, H)`` arrays (zeros when ``hx`` is None)."""
+        if hx is None:
+            zeros = np.zeros(self._state_shape(batch), dtype=self.dtype)
+            return tuple(zeros for _ in range(self.kernel.STATE_COUNT))
+        return (self._check_state(hx, "h_0", batch),)
+
+    def _pack_state(self, states: tuple[np.ndarray, ...]) -> Any:
+        return states[0]
+
+    # -- forward / backward ------------------------------------------------------------------
+
+    def forward(self, x: Any, hx: Any = None, lengths: Any = None) -> tuple[np.ndarray, Any]:
+        """``output, h_n = layer.forward(x, h_0, lengths)``, shapes as in PyTorch.
+
+        ``x`` is ``(T, B, input_size)``, or ``(B, T, input_size)`` with ``batch_first``;
+        ``output`` is ``(T, B, D * hidden_size)`` (batch first likewise) and ``h_n`` is
+        ``(num_layers * D, B, hidden_size)`` with ``D`` = 2 if bidirectional else 1.
+        """
+        x = np.asarray(x)
+        layout = (
+            "(batch, seq_len, input_size)" if self.batch_first else "(seq_len, batch, input_size)"
+        )
+        if x.ndim != 3 or x.shape[-1] != self.input_size:
+            raise ValueError(
+                f"input: expected a 3-D array {layout} with input_size={self.input_size}, "
+                f"got shape {x.shape}"
+            )
+        if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
+            raise ValueError(f"input: expected a real-valued array, got dtype {x.dtype}")
+        input_shape = x.shape
+        if self.batch_first:
+            x = x.transpose(1, 0, 2)
+        x = np.ascontiguousarray(x, dtype=self.dtype)
+        num_steps, batch, _ = x.shape
+        if num_steps == 0 or batch == 0:
+            raise ValueError(
+                f"input: expected at least one time step and one row, got shape {input_shape}"
+            )
+        states = self._unpack_state(hx, batch)
+
+        order, batch_sizes = None, None
+        if lengths is not None:
+            order, batch_sizes = lengths_to_batch_sizes(lengths, batch, num_steps)
+            if np.all(batch_sizes == batch):
+                batch_sizes = None  # every row runs the whole sequence: nothing to mask
+            if np.all(order == np.arange(batch)):
+                order = None
+            else:
+                x = x[:, order]
+                states = tuple(s[:, order] for s in states)
+
+        keep_cache = self.training
+        final_states = [np.empty(self._state_shape(batch), dtype=self.dtype) for _ in states]
+        kernel_caches: list[list[Any]] = []
+        dropout_masks: list[np.ndarray | None] = []
+        layer_input = x
+        for layer in range(self.num_layers):
+            mask = None
+            if layer > 0 and self.training and self.dropout > 0.0:
+                mask = dropout_mask(layer_input.shape, self.dropout, self.rng, self.dtype)
+                layer_input = layer_input * mask
+            dropout_masks.append(mask)
+            outputs, caches = [], []
+            for direction in range(self.num_directions):
+                index = layer * self.num_directions + direction
+                output, final, cache = self._run_kernel(
+                    layer_input,
+                    tuple(np.ascontiguousarray(s[index]) for s in states),
+                    self._weights(layer, direction, self.params),
+                    batch_sizes,
+                    direction == 1,
+                    keep_cache,
+                )
+                for buffer, value in zip(final_states, final, strict=True):
+                    buffer[index] = value
+                outputs.append(output)
+                caches.append(cache)
+            kernel_caches.append(caches)
+            layer_input = outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=2)
+
+        output = layer_input
+        if order is not None:
+            inverse = np.argsort(order)
+            output = output[:, inverse]
+            final_states = [s[:, inverse] for s in final_states]
+        if self.batch_first:
+            output = output.transpose(1, 0, 2)
+        output = np.ascontiguousarray(output)
+        self._cache = (
+            _ForwardCache(kernel_caches, dropout_masks, order, input_shape) if keep_cache else None
+        )
+        return output, self._pack_state(tuple(final_states))
+
+    def backward(self, grad_output: Any, grad_hn: Any = None) -> tuple[np.ndarray, Any]:
+        """``grad_x, grad_h_0 = layer.backward(grad_output, grad_h_n)``.
+
+        Parameter gradients are added into ``self.grads`` (call ``zero_grad`` between
+        batches). Gradients of ``output`` past a row's length are ignored, as they are by
+        PyTorch's packed sequences.
+        """
+        cache = self._cache
+        if cache is None:
+            raise RuntimeError(
+                "backward: no forward pass to differentiate; call forward in training mode "
+                "(layer.train()) first, and only once per backward"
+            )
+        self._cache = None
+        grad_output = np.asarray(grad_output, dtype=self.dtype)
+        num_steps, batch = (
+            (cache.input_shape[1], cache.input_shape[0])
+            if self.batch_first
+            else cache.input_shape[:2]
+        )
+        expected = ((batch, num_steps) if self.batch_first else (num_steps, batch)) + (
+            self.num_directions * self.hidden_size,
+        )
+        if grad_output.shape != expected:
+            raise ValueError(f"grad_output: expected shape {expected}, got {grad_output.shape}")
+        if self.batch_first:
+            grad_output = grad_output.transpose(1, 0, 2)
+        grad_states = self._unpack_grad_state(grad_hn, batch)
+        if cache.order is not None:
+            grad_output = grad_output[:, cache.order]
+            grad_states = tuple(g[:, cache.order] for g in grad_states)
+
+        H = self.hidden_size
+        grad_initial = [np.empty(self._state_shape(batch), dtype=self.dtype) for _ in grad_states]
+        grad_layer_output = grad_output
+        for layer in reversed(range(self.num_layers)):
+            grad_layer_input = None
+            for direction in range(self.num_directions):
+                index = layer * self.num_directions + direction
+                grad_x, grad_state = self.kernel.backward_sequence(
+                    grad_layer_output[:, :, direction * H : (direction + 1) * H],
+                    tuple(g[index] for g in grad_states),
+                    cache.kernel_caches[layer][direction],
+                    self._weights(layer, direction, self.grads),
+                )
+                for buffer, value in zip(grad_initial, grad_state, strict=True):
+                    buffer[index] = value
+                grad_layer_input = grad_x if grad_layer_input is None else grad_layer_input + grad_x
+            mask = cache.dropout_masks[layer]
+            if mask is not None:
+                grad_layer_input *= mask
+            grad_layer_output = grad_layer_input
+
+        grad_x = grad_layer_output
+        if cache.order is not None:
+            inverse = np.argsort(cache.order)
+            grad_x = grad_x[:, inverse]
+            grad_initial = [g[:, inverse] for g in grad_initial]
+        if self.batch_first:
+            grad_x = grad_x.transpose(1, 0, 2)
+        return np.ascontiguousarray(grad_x), self._pack_state(tuple(grad_initial))
+
+    def _unpack_grad_state(self, grad_hn: Any, batch: int) -> tuple[np.ndarray, ...]:
+        if grad_hn is None:
+            zeros = np.zeros(self._state_shape(batch), dtype=self.dtype)
+            return tuple(zeros for _ in range(self.kernel.STATE_COUNT))
+        return (self._check_state(grad_hn, "grad_h_n", batch),)
+
+    def __repr__(self) -> str:
+        extras = []
+        if self.num_layers != 1:
+            extras.append(f"num_layers={self.num_layers}")
+        for name, default in (
+            ("bias", True),
+            ("batch_first", False),
+            ("dropout", 0.0),
+            ("bidirectional", False),
+        ):
+            if getattr(self, name) != default:
+                extras.append(f"{name}={getattr(self, name)}")
+        args = ", ".join([str(self.input_size), str(self.hidden_size), *extras])
+        return f"{type(self).__name__}({args})"
+
+
+class RNN(RecurrentLayer):
+    """Elman RNN, ``h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)`` (or relu)."""
+
+    kernel = rnn_kernel
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        nonlinearity: str = "tanh",
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        dtype: Any = np.float32,
+        rng: np.random.Generator | int | None = None,
+    ) -> None:
+        self.nonlinearity = rnn_kernel.check_nonlinearity(nonlinearity)
+        super().__init__(
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            dtype,
+            rng,
+        )
+
+    def _run_kernel(self, x, state, weights, batch_sizes, reverse, keep_cache):
+        run = partial(rnn_kernel.forward_sequence, nonlinearity=self.nonlinearity)
+        return run(x, state, weights, batch_sizes, reverse, keep_cache)
+
+
+class GRU(RecurrentLayer):
+    """Gated recurrent unit, PyTorch's gate order ``r, z, n``; see ``gru_kernel``."""
+
+    kernel = gru_kernel
+
+
+class LSTM(RecurrentLayer):
+    """Long short-term memory, PyTorch's gate order ``i, f, g, o``; see ``lstm_kernel``.
+
+    ``output, (h_n, c_n) = lstm.forward(x, (h_0, c_0), lengths)`` and
+    ``grad_x, (grad_h_0, grad_c_0) = lstm.backward(grad_output, (grad_h_n, grad_c_n))``.
+    """
+
+    kernel = lstm_kernel
+
+    def _unpack_state(self, hx: Any, batch: int) -> tuple[np.ndarray, ...]:
+        if hx is None:
+            return super()._unpack_state(None, batch)
+        if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+            raise ValueError("hx: expected a tuple (h_0, c_0) for an LSTM")
+        return (self._check_state(hx[0], "h_0", batch), self._check_state(hx[1], "c_0", batch))
+
+    def _unpack_grad_state(self, grad_hn: Any, batch: int) -> tuple[np.ndarray, ...]:
+        if grad_hn is None:
+            return super()._unpack_grad_state(None, batch)
+        if not isinstance(grad_hn, (tuple, list)) or len(grad_hn) != 2:
+            raise ValueError("grad_hn: expected a tuple (grad_h_n, grad_c_n) for an LSTM")
+        zeros = np.zeros(self._state_shape(batch), dtype=self.dtype)
+        grad_h = zeros if grad_hn[0] is None else self._check_state(grad_hn[0], "grad_h_n", batch)
+        grad_c = zeros if grad_hn[1] is None else self._check_state(grad_hn[1], "grad_c_n", batch)
+        return (grad_h, grad_c)
+
+    def _pack_state(self, states: tuple[np.ndarray, ...]) -> Any:
+        return states[0], states[1]

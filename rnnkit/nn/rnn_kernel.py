@@ -1,0 +1,127 @@
+"""Vanilla (Elman) RNN: one layer, one direction, forward and backpropagation through time.
+
+Forward, for each time step ``t``::
+
+    a_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh
+    h_t = tanh(a_t)            (or relu(a_t))
+
+Backward, given dh_t (from the output and from step t+1)::
+
+    da_t     = dh_t * (1 - h_t^2)          (relu: dh_t * [h_t > 0])
+    dh_{t-1} = da_t W_hh
+    dx_t     = da_t W_ih
+
+See ``sequence_ops`` for the buffer layout and how variable lengths are handled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnnkit.nn.sequence_ops import (
+    accumulate_weight_grads,
+    active_rows,
+    carry_inactive_rows,
+    final_state,
+    outputs_from_states,
+    previous_states,
+    project_inputs,
+    time_steps,
+)
+
+GATE_COUNT = 1
+STATE_COUNT = 1
+NONLINEARITIES = ("tanh", "relu")
+
+
+def check_nonlinearity(nonlinearity: str) -> str:
+    if nonlinearity not in NONLINEARITIES:
+        raise ValueError(f"nonlinearity: expected one of {NONLINEARITIES}, got {nonlinearity!r}")
+    return nonlinearity
+
+
+@dataclass
+class RNNCache:
+    x: np.ndarray  # (T, B, I)
+    hidden: np.ndarray  # (T + 1, B, H) state buffer, see sequence_ops
+    weight_ih: np.ndarray
+    weight_hh: np.ndarray
+    batch_sizes: np.ndarray | None
+    reverse: bool
+    nonlinearity: str
+
+
+def forward_sequence(
+    x: np.ndarray,
+    state: tuple[np.ndarray],
+    weights: tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None],
+    batch_sizes: np.ndarray | None = None,
+    reverse: bool = False,
+    keep_cache: bool = True,
+    nonlinearity: str = "tanh",
+) -> tuple[np.ndarray, tuple[np.ndarray], RNNCache | None]:
+    """Run the RNN over ``x`` ``(T, B, I)`` from ``state = (h_0,)``."""
+    weight_ih, weight_hh, bias_ih, bias_hh = weights
+    num_steps, batch, _ = x.shape
+    hidden_size = weight_hh.shape[1]
+    bias = None if bias_ih is None else bias_ih + bias_hh
+    pre_activation = project_inputs(x, weight_ih, bias)
+
+    hidden = np.empty((num_steps + 1, batch, hidden_size), dtype=x.dtype)
+    hidden[num_steps if reverse else 0] = state[0]
+    recurrent = np.empty((batch, hidden_size), dtype=x.dtype)
+    weight_hh_t = weight_hh.T
+
+    for t in time_steps(num_steps, reverse):
+        n = active_rows(batch_sizes, t, batch)
+        h_next = hidden[t + 1 - reverse, :n]
+        np.matmul(hidden[t + reverse, :n], weight_hh_t, out=recurrent[:n])
+        np.add(pre_activation[t, :n], recurrent[:n], out=h_next)
+        if nonlinearity == "tanh":
+            np.tanh(h_next, out=h_next)
+        else:
+            np.maximum(h_next, 0.0, out=h_next)
+        if n < batch:
+            carry_inactive_rows(hidden, t, reverse, n)
+
+    output = outputs_from_states(hidden, reverse, batch_sizes)
+    final = (final_state(hidden, reverse).copy(),)
+    cache = None
+    if keep_cache:
+        cache = RNNCache(x, hidden, weight_ih, weight_hh, batch_sizes, reverse, nonlinearity)
+    return output, final, cache
+
+
+def backward_sequence(
+    grad_output: np.ndarray,
+    grad_state: tuple[np.ndarray],
+    cache: RNNCache,
+    grads: tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None],
+) -> tuple[np.ndarray, tuple[np.ndarray]]:
+    """BPTT: returns ``dx`` ``(T, B, I)`` and ``(dh_0,)``; adds the weight gradients."""
+    hidden, batch_sizes, reverse = cache.hidden, cache.batch_sizes, cache.reverse
+    num_steps, batch, hidden_size = grad_output.shape
+    new_states = hidden[1:] if not reverse else hidden[:num_steps]
+
+    grad_h = np.array(grad_state[0], dtype=hidden.dtype, copy=True)
+    grad_pre = (np.empty if batch_sizes is None else np.zeros)(
+        (num_steps, batch, hidden_size), dtype=hidden.dtype
+    )
+    for t in time_steps(num_steps, not reverse):
+        n = active_rows(batch_sizes, t, batch)
+        dh, da, h = grad_h[:n], grad_pre[t, :n], new_states[t, :n]
+        dh += grad_output[t, :n]
+        if cache.nonlinearity == "tanh":
+            np.multiply(h, h, out=da)
+            np.subtract(1.0, da, out=da)
+            da *= dh
+        else:
+            np.greater(h, 0.0, out=da)
+            da *= dh
+        np.matmul(da, cache.weight_hh, out=dh)
+
+    accumulate_weight_grads(grads, grad_pre, cache.x, grad_pre, previous_states(hidden, reverse))
+    grad_x = np.matmul(grad_pre.reshape(num_steps * batch, hidden_size), cache.weight_ih)
+    return grad_x.reshape(num_steps, batch, -1), (grad_h,)

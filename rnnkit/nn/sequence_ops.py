@@ -1,0 +1,114 @@
+"""Pieces shared by the three recurrent kernels (``rnn_cell``, ``lstm_cell``, ``gru_cell``).
+
+Every kernel runs one layer in one direction over a time-major batch ``x`` of shape
+``(T, B, input_size)``. The work that does not depend on the previous state is done for all
+time steps at once, outside the time loop:
+
+    input projection    X W_ih^T + b          one GEMM over T * B rows
+    weight gradients    dW_ih = dG^T X        one GEMM over T * B rows
+                        dW_hh = dG^T H_prev   one GEMM over T * B rows
+
+so that only the recurrent product ``h_{t-1} W_hh^T`` (and its transpose in backward) is a
+per-step matrix multiply.
+
+States live in a buffer ``S`` of shape ``(T + 1, B, H)``. Step ``t`` reads its previous state
+from ``S[t + reverse]`` and writes its new state to ``S[t + 1 - reverse]``: the forward
+direction walks the buffer up from ``S[0] = h_0``, the reverse direction walks it down from
+``S[T] = h_0``. Either way ``S[reverse : reverse + T]`` is the previous state of every step
+in time order, a contiguous slice ready for the ``dW_hh`` GEMM.
+
+Variable lengths follow PyTorch's packed sequences. Rows are sorted by decreasing length,
+so at time ``t`` the rows still running are the first ``batch_sizes[t]``; a step touches only
+those rows and copies the others' state unchanged, which freezes a finished row at its last
+valid state (forward) or holds a not-yet-started row at ``h_0`` (reverse).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def sigmoid_(values: np.ndarray) -> np.ndarray:
+    """Logistic sigmoid in place, as ``(1 + tanh(x / 2)) / 2``.
+
+    The tanh form cannot overflow for extreme inputs, unlike ``1 / (1 + exp(-x))``.
+    """
+    np.multiply(values, 0.5, out=values)
+    np.tanh(values, out=values)
+    np.multiply(values, 0.5, out=values)
+    np.add(values, 0.5, out=values)
+    return values
+
+
+def time_steps(num_steps: int, reverse: bool) -> range:
+    """The order in which a direction visits the time steps."""
+    return range(num_steps - 1, -1, -1) if reverse else range(num_steps)
+
+
+def project_inputs(x: np.ndarray, weight_ih: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+    """``x W_ih^T + bias`` for every time step at once: ``(T, B, I) -> (T, B, G)``."""
+    num_steps, batch, input_size = x.shape
+    projected = np.matmul(x.reshape(num_steps * batch, input_size), weight_ih.T)
+    if bias is not None:
+        projected += bias
+    return projected.reshape(num_steps, batch, weight_ih.shape[0])
+
+
+def carry_inactive_rows(states: np.ndarray, t: int, reverse: bool, active: int) -> None:
+    """Copy the state of the rows not running at step ``t`` through unchanged."""
+    if active < states.shape[1]:
+        states[t + 1 - reverse, active:] = states[t + reverse, active:]
+
+
+def outputs_from_states(
+    states: np.ndarray, reverse: bool, batch_sizes: np.ndarray | None
+) -> np.ndarray:
+    """The output sequence ``(T, B, H)``: each step's new state, zero past a row's length."""
+    num_steps = states.shape[0] - 1
+    new_states = states[1:] if not reverse else states[:num_steps]
+    if batch_sizes is None:
+        return new_states
+    output = np.zeros_like(new_states)
+    for t in range(num_steps):
+        active = batch_sizes[t]
+        output[t, :active] = new_states[t, :active]
+    return output
+
+
+def final_state(states: np.ndarray, reverse: bool) -> np.ndarray:
+    return states[0] if reverse else states[-1]
+
+
+def previous_states(states: np.ndarray, reverse: bool) -> np.ndarray:
+    """The state each step read, in time order: ``(T, B, H)``."""
+    num_steps = states.shape[0] - 1
+    return states[int(reverse) : int(reverse) + num_steps]
+
+
+def accumulate_weight_grads(
+    grads: tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None],
+    grad_gates_input: np.ndarray,
+    x: np.ndarray,
+    grad_gates_hidden: np.ndarray,
+    h_previous: np.ndarray,
+) -> None:
+    """Add ``dW_ih``, ``dW_hh``, ``db_ih`` and ``db_hh`` into ``grads`` with one GEMM each.
+
+    ``grad_gates_input`` is the gradient of the pre-activations that ``W_ih x + b_ih`` feeds,
+    ``grad_gates_hidden`` of those that ``W_hh h + b_hh`` feeds; they differ only for the
+    GRU's candidate gate, where ``r`` multiplies the hidden term.
+    """
+    grad_weight_ih, grad_weight_hh, grad_bias_ih, grad_bias_hh = grads
+    gate_size = grad_gates_input.shape[-1]
+    rows_input = grad_gates_input.reshape(-1, gate_size)
+    rows_hidden = grad_gates_hidden.reshape(-1, gate_size)
+    grad_weight_ih += rows_input.T @ x.reshape(rows_input.shape[0], -1)
+    grad_weight_hh += rows_hidden.T @ h_previous.reshape(rows_hidden.shape[0], -1)
+    if grad_bias_ih is not None:
+        grad_bias_ih += rows_input.sum(axis=0)
+        grad_bias_hh += rows_hidden.sum(axis=0)
+
+
+def active_rows(batch_sizes: np.ndarray | None, t: int, batch: int) -> int:
+    """How many (sorted) rows are still running at time ``t``."""
+    return batch if batch_sizes is None else int(batch_sizes[t])
