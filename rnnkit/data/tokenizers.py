@@ -1,0 +1,247 @@
+"""Tokenizers: turn text into a stream of integer ids for a language model, and back.
+
+All three share one interface: ``fit(text)`` builds the vocabulary (always in the same
+order for the same text, so a saved model's ids keep their meaning), ``encode`` and
+``decode`` convert, ``to_dict`` / ``tokenizer_from_dict`` save and restore through JSON.
+
+- ``CharTokenizer``: one token per Unicode character (code point).
+- ``WordTokenizer``: whitespace-separated words plus ``<eos>`` at each line end, as in the
+  Penn Treebank files; rare and unseen words become ``<unk>``.
+- ``JamoTokenizer``: characters, but Korean syllables are split into their letters (jamo), so
+  11,172 possible syllables need at most 67 tokens.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from typing import Any, TypeVar
+
+import numpy as np
+
+from rnnkit.errors import UserError
+
+EOS = "<eos>"
+UNK = "<unk>"
+MAX_NAMED = 10  # how many unknown tokens an error message lists
+
+T = TypeVar("T", bound="Tokenizer")
+
+
+class Tokenizer:
+    """What every tokenizer offers; subclasses fill in the vocabulary and the conversions."""
+
+    kind = ""
+
+    def __init__(self) -> None:
+        self.vocab: list[str] = []
+        self._index: dict[str, int] = {}
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    def fit(self: T, text: str) -> T:
+        """Build the vocabulary from TEXT and return the tokenizer itself."""
+        self._set_vocab(self._build_vocab(text))
+        return self
+
+    def encode(self, text: str) -> np.ndarray:
+        raise NotImplementedError
+
+    def decode(self, ids: np.ndarray | list[int]) -> str:
+        raise NotImplementedError
+
+    def unknown_tokens(self, text: str) -> list[str]:
+        """The distinct tokens of TEXT that are not in the vocabulary, in order of appearance."""
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable description: kind, vocabulary and options."""
+        return {"kind": self.kind, "vocab": list(self.vocab), **self._options()}
+
+    def _options(self) -> dict[str, Any]:
+        return {}
+
+    def _build_vocab(self, text: str) -> list[str]:
+        raise NotImplementedError
+
+    def _set_vocab(self, vocab: list[str]) -> None:
+        self.vocab = list(vocab)
+        self._index = {token: i for i, token in enumerate(self.vocab)}
+
+    def _tokens_of(self, ids: np.ndarray | list[int]) -> list[str]:
+        """The vocabulary entries for IDS, refusing ids that no vocabulary entry has."""
+        ids = np.asarray(ids, dtype=np.int64).ravel()
+        if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):
+            # Negative ids would silently index from the end; this is a bug, not bad input.
+            raise ValueError(
+                f"token ids must lie in [0, {self.vocab_size}), got {ids.min()} to {ids.max()}"
+            )
+        return [self.vocab[i] for i in ids]
+
+    def _require_vocab(self) -> None:
+        if not self.vocab:
+            raise RuntimeError(f"the {self.kind} tokenizer has no vocabulary: call fit() first")
+
+
+class CharTokenizer(Tokenizer):
+    """One token per Unicode code point; the vocabulary is sorted by code point."""
+
+    kind = "char"
+
+    def _build_vocab(self, text: str) -> list[str]:
+        units = self._split(text)
+        if not units:
+            raise UserError("cannot build a character vocabulary from empty text; give some text")
+        return sorted(set(units))
+
+    def _set_vocab(self, vocab: list[str]) -> None:
+        if list(vocab) != sorted(set(vocab)):
+            raise UserError(f"the saved {self.kind} vocabulary is not sorted: the file is damaged")
+        super()._set_vocab(vocab)
+
+    def encode(self, text: str) -> np.ndarray:
+        self._require_vocab()
+        unknown = self.unknown_tokens(text)
+        if unknown:
+            named = ", ".join(repr(c) for c in unknown[:MAX_NAMED])
+            more = f" and {len(unknown) - MAX_NAMED} more" if len(unknown) > MAX_NAMED else ""
+            raise UserError(
+                f"{len(unknown)} characters are not in the vocabulary: {named}{more}; "
+                "remove them, or train on text that contains them"
+            )
+        index = self._index
+        return np.array([index[c] for c in self._split(text)], dtype=np.int64)
+
+    def decode(self, ids: np.ndarray | list[int]) -> str:
+        return self._join("".join(self._tokens_of(ids)))
+
+    def unknown_tokens(self, text: str) -> list[str]:
+        # dict.fromkeys keeps the first appearance of each character, in order.
+        return [c for c in dict.fromkeys(self._split(text)) if c not in self._index]
+
+    def _split(self, text: str) -> str:
+        """The text as the sequence of units the vocabulary holds; subclasses change it."""
+        return text
+
+    def _join(self, units: str) -> str:
+        """Undo ``_split``."""
+        return units
+
+
+# Precomposed Hangul syllables (가 .. 힣) and the conjoining jamo NFD splits them into.
+HANGUL_SYLLABLES = re.compile("[\uac00-\ud7a3]+")
+CONJOINING_JAMO = re.compile("[\u1100-\u11ff]+")
+
+
+class JamoTokenizer(CharTokenizer):
+    """Characters, with each Hangul syllable split into its 2 or 3 jamo (NFD).
+
+    Only Hangul is touched, in both directions, so any other text (accented Latin letters,
+    say) comes back exactly as it went in.
+    """
+
+    kind = "jamo"
+
+    def _split(self, text: str) -> str:
+        return HANGUL_SYLLABLES.sub(lambda m: unicodedata.normalize("NFD", m.group()), text)
+
+    def _join(self, units: str) -> str:
+        # NFC composes every lead+vowel(+tail) run into a syllable; jamo that form no
+        # syllable stay as they are.
+        return CONJOINING_JAMO.sub(lambda m: unicodedata.normalize("NFC", m.group()), units)
+
+
+class WordTokenizer(Tokenizer):
+    """Whitespace-separated words, with ``<eos>`` closing every line.
+
+    The vocabulary is ``<eos>``, ``<unk>``, then the words from most to least frequent
+    (ties in alphabetical order). Words under MIN_COUNT, words past the MAX_VOCAB-th entry
+    (counting ``<eos>`` and ``<unk>``) and words never seen by ``fit`` all become ``<unk>``.
+    A literal ``<unk>`` in the text, as the Penn Treebank files have, is the same token.
+    """
+
+    kind = "word"
+
+    def __init__(self, max_vocab: int | None = None, min_count: int = 1) -> None:
+        super().__init__()
+        if max_vocab is not None and max_vocab < 2:
+            raise UserError(
+                f"max_vocab must be at least 2 (room for {EOS} and {UNK}), got {max_vocab}"
+            )
+        if min_count < 1:
+            raise UserError(f"min_count must be at least 1, got {min_count}")
+        self.max_vocab = max_vocab
+        self.min_count = min_count
+
+    def _options(self) -> dict[str, Any]:
+        return {"max_vocab": self.max_vocab, "min_count": self.min_count}
+
+    def _build_vocab(self, text: str) -> list[str]:
+        counts = Counter(_words(text))
+        ranked = sorted((w for w in counts if w not in (EOS, UNK)), key=lambda w: (-counts[w], w))
+        kept = [w for w in ranked if counts[w] >= self.min_count]
+        if not kept:
+            raise UserError(
+                f"no words to build a vocabulary from (min_count {self.min_count}); "
+                "give more text or a lower min_count"
+            )
+        if self.max_vocab is not None:
+            kept = kept[: self.max_vocab - 2]
+        return [EOS, UNK, *kept]
+
+    def encode(self, text: str) -> np.ndarray:
+        self._require_vocab()
+        index, unk = self._index, self._index[UNK]
+        return np.array([index.get(w, unk) for w in _words(text)], dtype=np.int64)
+
+    def decode(self, ids: np.ndarray | list[int]) -> str:
+        lines, line = [], []
+        for word in self._tokens_of(ids):
+            if word == EOS:
+                lines.append(" ".join(line) + "\n")
+                line = []
+            else:
+                line.append(word)
+        return "".join(lines) + " ".join(line)
+
+    def unknown_tokens(self, text: str) -> list[str]:
+        return [w for w in dict.fromkeys(_words(text)) if w not in self._index]
+
+
+def _words(text: str) -> list[str]:
+    """The words of TEXT with ``<eos>`` after each line; blank lines give a lone ``<eos>``."""
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()  # a final newline ends the last line; it does not start another one
+    return [word for line in lines for word in [*line.split(), EOS]]
+
+
+TOKENIZERS: dict[str, type[Tokenizer]] = {
+    "char": CharTokenizer,
+    "word": WordTokenizer,
+    "jamo": JamoTokenizer,
+}
+
+
+def make_tokenizer(kind: str, **options: Any) -> Tokenizer:
+    """A new, unfitted tokenizer of KIND ("char", "word" or "jamo") with OPTIONS."""
+    if kind not in TOKENIZERS:
+        raise UserError(f"unknown tokenizer {kind!r}; choose one of {', '.join(TOKENIZERS)}")
+    try:
+        return TOKENIZERS[kind](**options)
+    except TypeError:
+        raise UserError(
+            f"the {kind} tokenizer does not take the options {', '.join(sorted(options))}; "
+            "drop them or choose another tokenizer"
+        ) from None
+
+
+def tokenizer_from_dict(d: dict[str, Any]) -> Tokenizer:
+    """Rebuild a fitted tokenizer from what ``to_dict`` returned."""
+    options = {k: v for k, v in d.items() if k not in ("kind", "vocab")}
+    tokenizer = make_tokenizer(d.get("kind", "?"), **options)
+    tokenizer._set_vocab(d["vocab"])
+    return tokenizer

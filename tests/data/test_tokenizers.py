@@ -1,0 +1,230 @@
+"""Tokenizers: round trips, vocabularies, saving, and errors for unknown tokens."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rnnkit.data.tokenizers import (
+    CharTokenizer,
+    JamoTokenizer,
+    Tokenizer,
+    WordTokenizer,
+    make_tokenizer,
+    tokenizer_from_dict,
+)
+from rnnkit.errors import UserError
+
+KOREAN = "안녕하세요, 세계! 한국어 문장입니다.\n"
+ALL_SYLLABLES = "".join(chr(c) for c in range(0xAC00, 0xD7A4))
+
+
+def user_error(call, *args) -> str:
+    with pytest.raises(UserError) as info:
+        call(*args)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+# --- characters ---------------------------------------------------------------------------
+
+
+def test_char_vocab_is_sorted_and_round_trips() -> None:
+    tok = CharTokenizer().fit("hello world\n")
+    assert tok.vocab == ["\n", " ", "d", "e", "h", "l", "o", "r", "w"]
+    ids = tok.encode("world hello")
+    assert ids.dtype == np.int64
+    assert ids.tolist() == [8, 6, 7, 5, 2, 1, 4, 3, 5, 5, 6]
+    assert tok.decode(ids) == "world hello"
+    assert tok.decode(list(ids)) == "world hello"
+
+
+def test_char_unknown_characters_are_named() -> None:
+    tok = CharTokenizer().fit("abc")
+    assert tok.unknown_tokens("abxcyx\t") == ["x", "y", "\t"]
+    message = user_error(tok.encode, "abxcyx\t")
+    assert "3 characters" in message
+    assert "'x', 'y', '\\t'" in message
+
+
+def test_char_error_names_at_most_ten() -> None:
+    tok = CharTokenizer().fit("a")
+    message = user_error(tok.encode, "a0123456789XYZ")
+    assert "'9'" in message and "'X'" not in message
+    assert "and 3 more" in message
+
+
+def test_char_fit_on_empty_text_fails() -> None:
+    user_error(CharTokenizer().fit, "")
+
+
+def test_encode_before_fit_is_a_bug() -> None:
+    with pytest.raises(RuntimeError, match="fit"):
+        CharTokenizer().encode("a")
+
+
+def test_decode_rejects_ids_outside_the_vocabulary() -> None:
+    tok = CharTokenizer().fit("ab")
+    with pytest.raises(ValueError, match="0, 2"):
+        tok.decode([0, 2])
+    with pytest.raises(ValueError):
+        tok.decode([-1])
+
+
+# --- words --------------------------------------------------------------------------------
+
+
+def test_word_round_trip_with_eos() -> None:
+    text = "the cat sat\n\nthe dog\n"
+    tok = WordTokenizer().fit(text)
+    ids = tok.encode(text)
+    assert [tok.vocab[i] for i in ids] == [
+        "the", "cat", "sat", "<eos>", "<eos>", "the", "dog", "<eos>",
+    ]  # fmt: skip
+    assert tok.decode(ids) == text
+
+
+def test_word_last_line_without_newline_still_gets_eos() -> None:
+    tok = WordTokenizer().fit("a b")
+    assert tok.decode(tok.encode("a  b")) == "a b\n"
+
+
+def test_word_vocab_order_is_specials_then_frequency_then_alphabet() -> None:
+    tok = WordTokenizer().fit("b a c a\nc d\n")
+    assert tok.vocab == ["<eos>", "<unk>", "a", "c", "b", "d"]
+
+
+def test_word_max_vocab_counts_specials_and_sends_the_rest_to_unk() -> None:
+    tok = WordTokenizer(max_vocab=4).fit("b a c a\nc d\n")
+    assert tok.vocab == ["<eos>", "<unk>", "a", "c"]
+    assert tok.decode(tok.encode("a b c d\n")) == "a <unk> c <unk>\n"
+
+
+def test_word_min_count() -> None:
+    tok = WordTokenizer(min_count=2).fit("x x y z z z\n")
+    assert tok.vocab == ["<eos>", "<unk>", "z", "x"]
+
+
+def test_word_unseen_words_become_unk_and_are_reported() -> None:
+    tok = WordTokenizer().fit("a b\n")
+    unk = tok.vocab.index("<unk>")
+    assert tok.encode("a zebra b").tolist() == [2, unk, 3, 0]
+    assert tok.unknown_tokens("a zebra yak zebra <unk>\n") == ["zebra", "yak"]
+
+
+def test_word_literal_unk_is_the_same_token() -> None:
+    tok = WordTokenizer().fit("the <unk> sat\n")
+    assert tok.vocab.count("<unk>") == 1
+    assert tok.encode("<unk> mat").tolist() == [1, 1, 0]
+
+
+@pytest.mark.parametrize("options", [{"max_vocab": 1}, {"min_count": 0}])
+def test_word_bad_options(options: dict) -> None:
+    with pytest.raises(UserError, match=f"{next(iter(options))} must be at least"):
+        WordTokenizer(**options)
+
+
+def test_word_fit_without_words_fails() -> None:
+    assert "no words" in user_error(WordTokenizer().fit, "\n \n")
+
+
+# --- Korean jamo --------------------------------------------------------------------------
+
+
+def test_jamo_sentence_recomposes_exactly() -> None:
+    tok = JamoTokenizer().fit(KOREAN)
+    ids = tok.encode(KOREAN)
+    assert len(ids) > len(KOREAN)  # syllables became 2 or 3 jamo each
+    assert "안" not in tok.vocab and "\u1100" in tok.vocab  # letters, not syllables
+    assert tok.decode(ids) == KOREAN
+
+
+def test_jamo_alphabet_of_all_syllables_is_at_most_67() -> None:
+    tok = JamoTokenizer().fit(ALL_SYLLABLES)
+    assert tok.vocab_size <= 67
+    assert all("\u1100" <= c <= "\u11ff" for c in tok.vocab)
+    assert tok.decode(tok.encode(ALL_SYLLABLES)) == ALL_SYLLABLES
+
+
+def test_jamo_stray_sequence_stays_as_it_is() -> None:
+    # A tail consonant and a vowel with no lead consonant form no syllable.
+    stray = "\u11a8\u1161"
+    tok = JamoTokenizer().fit(KOREAN + stray)
+    assert tok.decode(tok.encode(stray)) == stray
+
+
+def test_jamo_leaves_other_scripts_alone() -> None:
+    text = "café Ω 한"
+    tok = JamoTokenizer().fit(text)
+    assert "é" in tok.vocab  # not split into e + accent, as a full NFD would
+    assert tok.decode(tok.encode(text)) == text
+    assert unicodedata.is_normalized("NFC", tok.decode(tok.encode(text)))
+
+
+def test_jamo_unknown_characters_fail_like_char() -> None:
+    tok = JamoTokenizer().fit("한국")
+    assert tok.unknown_tokens("한x") == ["x"]
+    assert "'x'" in user_error(tok.encode, "한x")
+
+
+# --- saving and making --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tok", "text"),
+    [
+        (CharTokenizer(), "hello\n"),
+        (WordTokenizer(max_vocab=5, min_count=1), "a b c d e f\n"),
+        (JamoTokenizer(), KOREAN),
+    ],
+)
+def test_to_dict_round_trips_through_json(tok: Tokenizer, text: str) -> None:
+    tok.fit(text)
+    restored = tokenizer_from_dict(json.loads(json.dumps(tok.to_dict())))
+    assert type(restored) is type(tok)
+    assert restored.to_dict() == tok.to_dict()
+    assert restored.encode(text).tolist() == tok.encode(text).tolist()
+
+
+def test_word_to_dict_holds_the_options() -> None:
+    d = WordTokenizer(max_vocab=10, min_count=2).fit("a a\n").to_dict()
+    assert d == {"kind": "word", "vocab": ["<eos>", "<unk>", "a"], "max_vocab": 10, "min_count": 2}
+
+
+def test_damaged_char_vocab_is_refused() -> None:
+    with pytest.raises(UserError, match="damaged"):
+        tokenizer_from_dict({"kind": "char", "vocab": ["b", "a"]})
+
+
+def test_make_tokenizer() -> None:
+    assert isinstance(make_tokenizer("jamo"), JamoTokenizer)
+    assert make_tokenizer("word", max_vocab=7).max_vocab == 7
+    assert "char, word, jamo" in user_error(make_tokenizer, "bpe")
+    with pytest.raises(UserError, match="max_vocab"):
+        make_tokenizer("char", max_vocab=7)
+
+
+# --- real data ----------------------------------------------------------------------------
+
+
+def test_ptb_train_vocabulary_and_token_count(shared_data: Path) -> None:
+    with gzip.open(shared_data / "ptb" / "ptb.train.txt.gz", "rt") as f:
+        text = f.read()
+    tok = WordTokenizer().fit(text)
+    ids = tok.encode(text)
+    assert tok.vocab_size == 10_000
+    assert len(ids) == 929_589
+    assert (ids == tok.vocab.index("<eos>")).sum() == text.count("\n")
+
+
+def test_tiny_shakespeare_char_vocabulary(shared_data: Path) -> None:
+    text = (shared_data / "tinyshakespeare" / "input.txt").read_text(encoding="utf-8")
+    tok = CharTokenizer().fit(text)
+    assert tok.vocab_size == 65
+    assert tok.decode(tok.encode(text[:5000])) == text[:5000]
