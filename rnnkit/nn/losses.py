@@ -1,0 +1,137 @@
+"""Loss functions and the softmax they build on.
+
+Each loss returns ``(loss, grad)``: the loss as a Python float and its gradient with
+respect to the first argument, with that argument's shape and dtype. ``reduction="mean"``
+divides the summed loss (and so the gradient) by the number of terms, ``"sum"`` does not.
+A mean over zero terms is taken as 0 (PyTorch returns NaN there), so a batch in which
+every target is ignored trains nothing instead of poisoning the weights.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+from rnnkit.nn.embedding import check_indices
+
+Reduction = Literal["mean", "sum"]
+
+
+def log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """``log softmax(x)_i = x_i - max(x) - log sum_j exp(x_j - max(x))``.
+
+    Subtracting the maximum first keeps every ``exp`` in (0, 1]: no overflow, and the
+    largest term is exactly 1, so the log of the sum never sees 0.
+    """
+    shifted = x - np.max(x, axis=axis, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
+def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """``softmax(x)_i = exp(x_i - max(x)) / sum_j exp(x_j - max(x))``."""
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def _float_array(name: str, value: np.ndarray) -> np.ndarray:
+    value = np.asarray(value)
+    if value.dtype not in (np.float32, np.float64):
+        raise ValueError(f"{name}: expected a float32 or float64 array, got dtype {value.dtype}")
+    return value
+
+
+def _check_same_shape(name: str, value: np.ndarray, expected: tuple[int, ...]) -> None:
+    if value.shape != expected:
+        raise ValueError(f"{name}: expected shape {expected}, got {value.shape}")
+
+
+def _scale(count: int, reduction: Reduction) -> float:
+    """The factor that turns a summed loss into the requested reduction."""
+    if reduction == "sum":
+        return 1.0
+    if reduction == "mean":
+        return 1.0 / count if count else 0.0
+    raise ValueError(f"reduction: expected 'mean' or 'sum', got {reduction!r}")
+
+
+def softmax_cross_entropy(
+    logits: np.ndarray,
+    targets: np.ndarray,
+    ignore_index: int | None = None,
+    reduction: Reduction = "mean",
+) -> tuple[float, np.ndarray]:
+    """Cross-entropy of class ``targets`` under ``softmax(logits)``, classes on the last axis.
+
+    For logits ``z`` (shape ``(..., C)``) and a target class ``t`` at each position::
+
+        loss = -sum_positions log softmax(z)_t          (divided by the count for "mean")
+        dloss/dz = softmax(z) - onehot(t)               (divided by the count for "mean")
+
+    Positions whose target equals ``ignore_index`` add nothing and do not count towards
+    the mean, as in ``torch.nn.functional.cross_entropy`` (which puts classes on axis 1).
+    """
+    logits = _float_array("logits", logits)
+    targets = np.asarray(targets)
+    if logits.ndim == 0 or logits.shape[-1] == 0:
+        raise ValueError(f"logits: expected shape (..., C) with C >= 1, got {logits.shape}")
+    num_classes = logits.shape[-1]
+    _check_same_shape("targets", targets, logits.shape[:-1])
+
+    log_probs = log_softmax(logits).reshape(-1, num_classes)
+    flat_targets = targets.reshape(-1)
+    if ignore_index is None:
+        keep = np.ones(flat_targets.shape, dtype=bool)
+    else:
+        keep = flat_targets != ignore_index
+    check_indices("targets", flat_targets[keep], num_classes)
+    # Ignored positions get class 0 so the fancy indexing below stays in range; their
+    # terms are masked out afterwards.
+    classes = np.where(keep, flat_targets, 0)
+    rows = np.arange(flat_targets.size)
+    count = int(np.count_nonzero(keep))
+    scale = _scale(count, reduction)
+
+    loss = -float(np.sum(log_probs[rows[keep], classes[keep]])) * scale
+    grad = np.exp(log_probs)
+    grad[rows, classes] -= 1.0
+    grad[~keep] = 0.0
+    grad *= scale
+    return loss, grad.reshape(logits.shape)
+
+
+def binary_cross_entropy_with_logits(
+    logits: np.ndarray, targets: np.ndarray, reduction: Reduction = "mean"
+) -> tuple[float, np.ndarray]:
+    """Binary cross-entropy of ``targets`` in [0, 1] under ``sigmoid(logits)``.
+
+    With ``s = sigmoid(x)``, the per-element loss ``-t log s - (1 - t) log(1 - s)`` is
+    rewritten so that no ``exp`` can overflow and no ``log`` sees 0::
+
+        loss = max(x, 0) - x t + log(1 + exp(-|x|))
+        dloss/dx = s - t
+
+    and ``s`` itself is computed from ``exp(-|x|)`` for the same reason.
+    """
+    logits = _float_array("logits", logits)
+    targets = np.asarray(targets, dtype=logits.dtype)
+    _check_same_shape("targets", targets, logits.shape)
+    scale = _scale(logits.size, reduction)
+
+    e = np.exp(-np.abs(logits))
+    loss = np.maximum(logits, 0) - logits * targets + np.log1p(e)
+    sigmoid = np.where(logits >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    return float(np.sum(loss)) * scale, (sigmoid - targets) * scale
+
+
+def mse(
+    predictions: np.ndarray, targets: np.ndarray, reduction: Reduction = "mean"
+) -> tuple[float, np.ndarray]:
+    """Squared error ``sum (p - t)^2`` (divided by the count for "mean"); grad ``2 (p - t)``."""
+    predictions = _float_array("predictions", predictions)
+    targets = np.asarray(targets, dtype=predictions.dtype)
+    _check_same_shape("targets", targets, predictions.shape)
+    scale = _scale(predictions.size, reduction)
+
+    diff = predictions - targets
+    return float(np.sum(diff * diff)) * scale, (2.0 * scale) * diff
