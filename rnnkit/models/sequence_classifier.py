@@ -1,0 +1,221 @@
+"""A many-to-one model: read a whole sequence of token ids, answer with one class.
+
+::
+
+    ids (B, T), lengths (B,)
+      -> Embedding            (T, B, E)     row ``pad_id`` is the padding, always zero
+      -> RNN / LSTM / GRU     (T, B, D*H)   stacked, D = 2 if bidirectional; packed lengths
+      -> pooling              (B, D*H)      "last", "mean" or "max" (below)
+      -> Dropout
+      -> Linear               (B, C)        logits; softmax cross-entropy is the loss
+
+Batches are padded to their longest row and carry each row's length. The encoder runs
+with packed-sequence semantics and the three poolings read only a row's valid steps, so
+padding never changes a row's logits or its gradients:
+
+- ``last``: the final state of each direction over the row's valid part, i.e. the top
+  layer's ``h_n`` (forward direction: the state after the last real token; reverse
+  direction: the state after reading back to the first token), directions concatenated.
+- ``mean``: the average of the top layer's outputs over the valid steps.
+- ``max``: the element-wise maximum over the valid steps; its gradient goes to the step
+  that held the maximum.
+
+Parameters are registered under PyTorch's names with the sub-module as prefix
+(``embedding.weight``, ``encoder.weight_ih_l0``, ``classifier.bias``), so the state dict
+loads into an ``nn.Module`` with attributes ``embedding``, ``encoder`` and ``classifier``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from rnnkit.nn import GRU, LSTM, RNN, Dropout, Embedding, Layer, Linear
+from rnnkit.nn.recurrent import RecurrentLayer, make_rng
+
+ENCODERS: dict[str, type[RecurrentLayer]] = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+POOLINGS = ("last", "mean", "max")
+
+
+class SequenceClassifier(Layer):
+    """Embedding -> recurrent encoder -> pooling -> dropout -> linear; see the module doc.
+
+    Token ids run from 0 to ``vocab_size - 1``; the embedding has one more row,
+    ``pad_id = vocab_size``, which padded positions use.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        num_classes: int,
+        embedding_size: int = 64,
+        hidden_size: int = 128,
+        num_layers: int = 1,
+        cell: str = "lstm",
+        bidirectional: bool = False,
+        pooling: str = "last",
+        dropout: float = 0.0,
+        dtype: Any = np.float32,
+        rng: np.random.Generator | int | None = None,
+    ) -> None:
+        super().__init__()
+        if cell not in ENCODERS:
+            raise ValueError(f"cell: expected one of {', '.join(ENCODERS)}, got {cell!r}")
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling: expected one of {', '.join(POOLINGS)}, got {pooling!r}")
+        if num_classes < 2:
+            raise ValueError(f"num_classes: expected at least 2, got {num_classes}")
+        self.vocab_size = int(vocab_size)
+        self.num_classes = int(num_classes)
+        self.embedding_size = int(embedding_size)
+        self.hidden_size = int(hidden_size)
+        self.num_layers = int(num_layers)
+        self.cell = cell
+        self.bidirectional = bool(bidirectional)
+        self.pooling = pooling
+        self.dropout_p = float(dropout)
+        # One generator for every random draw (initialisation, then dropout masks), so a
+        # run is reproduced by one seed and resumed by restoring one state.
+        self.rng = make_rng(rng)
+        self.pad_id = self.vocab_size
+
+        self.embedding = Embedding(
+            self.vocab_size + 1, embedding_size, padding_idx=self.pad_id, dtype=dtype, rng=self.rng
+        )
+        self.encoder = ENCODERS[cell](
+            embedding_size,
+            hidden_size,
+            num_layers,
+            dropout=dropout if num_layers > 1 else 0.0,
+            bidirectional=bidirectional,
+            dtype=dtype,
+            rng=self.rng,
+        )
+        self.dropout = Dropout(dropout, rng=self.rng)
+        self.classifier = Linear(
+            self.encoder.num_directions * hidden_size, num_classes, dtype=dtype, rng=self.rng
+        )
+        # The sub-layers' arrays are never rebound, so sharing them here is enough for an
+        # optimizer holding this model's dicts to update the sub-layers.
+        for prefix, layer in self.children().items():
+            for name in layer.params:
+                self.params[f"{prefix}.{name}"] = layer.params[name]
+                self.grads[f"{prefix}.{name}"] = layer.grads[name]
+        self._cache: tuple[Any, ...] | None = None
+
+    def children(self) -> dict[str, Layer]:
+        return {
+            "embedding": self.embedding,
+            "encoder": self.encoder,
+            "dropout": self.dropout,
+            "classifier": self.classifier,
+        }
+
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments that rebuild this architecture (JSON-serialisable)."""
+        return {
+            "vocab_size": self.vocab_size,
+            "num_classes": self.num_classes,
+            "embedding_size": self.embedding_size,
+            "hidden_size": self.hidden_size,
+            "num_layers": self.num_layers,
+            "cell": self.cell,
+            "bidirectional": self.bidirectional,
+            "pooling": self.pooling,
+            "dropout": self.dropout_p,
+        }
+
+    def train(self, mode: bool = True) -> SequenceClassifier:
+        super().train(mode)
+        for layer in self.children().values():
+            layer.train(mode)
+        return self
+
+    # -- forward / backward ------------------------------------------------------------------
+
+    def forward(self, ids: Any, lengths: Any = None) -> np.ndarray:
+        """Logits ``(B, num_classes)`` for padded ids ``(B, T)`` and row lengths ``(B,)``.
+
+        ``lengths=None`` means every row fills all ``T`` steps.
+        """
+        ids = np.asarray(ids)
+        if ids.ndim != 2 or 0 in ids.shape:
+            raise ValueError(f"ids: expected a non-empty 2-D array (batch, steps), got {ids.shape}")
+        batch, num_steps = ids.shape
+        lengths = np.full(batch, num_steps) if lengths is None else np.asarray(lengths)
+        embedded = self.embedding.forward(ids.T)  # time-major, as the encoder runs
+        output, state = self.encoder.forward(embedded, None, lengths)
+        h_n = state[0] if isinstance(state, tuple) else state
+        features, pool_cache = self._pool(output, h_n, lengths)
+        logits = self.classifier.forward(self.dropout.forward(features))
+        self._cache = (output.shape, h_n.shape, lengths, pool_cache) if self.training else None
+        return logits
+
+    def backward(self, grad_logits: np.ndarray) -> None:
+        """Add the gradients of every parameter, given ``dL/dlogits`` ``(B, num_classes)``."""
+        if self._cache is None:
+            raise RuntimeError(
+                "backward: no forward pass to differentiate; call forward in training mode "
+                "(model.train()) first, and only once per backward"
+            )
+        output_shape, h_n_shape, lengths, pool_cache = self._cache
+        self._cache = None
+        grad_features = self.dropout.backward(self.classifier.backward(grad_logits))
+        dtype = grad_features.dtype
+        grad_output = np.zeros(output_shape, dtype=dtype)
+        grad_h_n = np.zeros(h_n_shape, dtype=dtype)
+        self._unpool(grad_features, grad_output, grad_h_n, lengths, pool_cache)
+        grad_state = (grad_h_n, None) if isinstance(self.encoder, LSTM) else grad_h_n
+        grad_embedded, _ = self.encoder.backward(grad_output, grad_state)
+        self.embedding.backward(grad_embedded)
+
+    def predict_proba(self, ids: Any, lengths: Any = None) -> np.ndarray:
+        """Class probabilities ``(B, num_classes)``, in evaluation mode (no dropout)."""
+        was_training = self.training
+        self.eval()
+        try:
+            logits = self.forward(ids, lengths)
+        finally:
+            self.train(was_training)
+        shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return shifted / shifted.sum(axis=1, keepdims=True)
+
+    # -- pooling -----------------------------------------------------------------------------
+
+    def _pool(
+        self, output: np.ndarray, h_n: np.ndarray, lengths: np.ndarray
+    ) -> tuple[np.ndarray, Any]:
+        """``(B, D*H)`` features from the encoder's ``output (T, B, D*H)`` or ``h_n``."""
+        if self.pooling == "last":
+            directions = self.encoder.num_directions
+            top = h_n[-directions:]  # (D, B, H): the top layer, forward then reverse
+            return np.concatenate(list(top), axis=1), None
+        if self.pooling == "mean":
+            # Outputs past a row's length are zero, so the plain sum is the valid sum.
+            return output.sum(axis=0) / lengths[:, None].astype(output.dtype), None
+        valid = np.arange(output.shape[0])[:, None] < lengths[None, :]  # (T, B)
+        masked = np.where(valid[:, :, None], output, -np.inf)
+        argmax = masked.argmax(axis=0)  # (B, D*H): the step holding each maximum
+        return np.take_along_axis(output, argmax[None], axis=0)[0], argmax
+
+    def _unpool(
+        self,
+        grad_features: np.ndarray,
+        grad_output: np.ndarray,
+        grad_h_n: np.ndarray,
+        lengths: np.ndarray,
+        argmax: Any,
+    ) -> None:
+        """Route ``dL/dfeatures`` to ``grad_output`` or ``grad_h_n`` (filled in place)."""
+        if self.pooling == "last":
+            directions = self.encoder.num_directions
+            batch = grad_features.shape[0]
+            per_direction = grad_features.reshape(batch, directions, self.hidden_size)
+            grad_h_n[-directions:] = per_direction.transpose(1, 0, 2)
+        elif self.pooling == "mean":
+            valid = np.arange(grad_output.shape[0])[:, None] < lengths[None, :]
+            scale = valid / lengths[None, :].astype(grad_output.dtype)  # (T, B)
+            grad_output[...] = scale[:, :, None] * grad_features[None]
+        else:
+            np.put_along_axis(grad_output, argmax[None], grad_features[None], axis=0)

@@ -1,0 +1,204 @@
+"""SequenceClassifier: torch oracle for every pooling and direction, finite differences,
+and the padding guarantee (a row alone and inside a padded batch: same logits, same
+gradients)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rnnkit.models.sequence_classifier import SequenceClassifier
+from rnnkit.nn import softmax_cross_entropy
+from tests.nn.test_linear import assert_close, numerical_gradient
+from tests.oracle import torch
+
+VOCAB, CLASSES = 7, 3
+LENGTHS = np.array([3, 5, 1, 4])  # unsorted, with a full-length row and a length-1 row
+
+
+def make_model(**options: object) -> SequenceClassifier:
+    settings = dict(embedding_size=4, hidden_size=5, dtype=np.float64, rng=0)
+    settings.update(options)
+    return SequenceClassifier(VOCAB, CLASSES, **settings)
+
+
+def padded_batch(model: SequenceClassifier, lengths: np.ndarray, seed: int = 1) -> tuple:
+    """Random ids padded with ``model.pad_id`` and random labels."""
+    rng = np.random.default_rng(seed)
+    ids = np.full((len(lengths), lengths.max()), model.pad_id)
+    for row, length in enumerate(lengths):
+        ids[row, :length] = rng.integers(0, VOCAB, length)
+    return ids, rng.integers(0, CLASSES, len(lengths))
+
+
+def loss_and_backward(model: SequenceClassifier, ids, lengths, labels) -> float:
+    model.zero_grad()
+    loss, grad_logits = softmax_cross_entropy(model.forward(ids, lengths), labels)
+    model.backward(grad_logits)
+    return loss
+
+
+class TorchClassifier(torch.nn.Module):
+    """The same architecture in torch, run through pack_padded_sequence."""
+
+    def __init__(self, model: SequenceClassifier) -> None:
+        super().__init__()
+        encoder = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[model.cell]
+        self.pooling = model.pooling
+        self.embedding = torch.nn.Embedding(
+            model.vocab_size + 1, model.embedding_size, padding_idx=model.pad_id
+        )
+        self.encoder = encoder(
+            model.embedding_size,
+            model.hidden_size,
+            model.num_layers,
+            bidirectional=model.bidirectional,
+        )
+        directions = 2 if model.bidirectional else 1
+        self.classifier = torch.nn.Linear(directions * model.hidden_size, model.num_classes)
+        self.double()
+        state = {k: torch.from_numpy(v.copy()) for k, v in model.state_dict().items()}
+        self.load_state_dict(state)
+
+    def forward(self, ids: np.ndarray, lengths: np.ndarray):
+        embedded = self.embedding(torch.from_numpy(ids.T))
+        packed = torch.nn.utils.rnn.pack_padded_sequence(
+            embedded, torch.from_numpy(lengths), enforce_sorted=False
+        )
+        output, state = self.encoder(packed)
+        h_n = state[0] if isinstance(state, tuple) else state
+        output, _ = torch.nn.utils.rnn.pad_packed_sequence(output, total_length=ids.shape[1])
+        lengths_t = torch.from_numpy(lengths)
+        if self.pooling == "last":
+            directions = 2 if self.encoder.bidirectional else 1
+            features = torch.cat(list(h_n[-directions:]), dim=1)
+        elif self.pooling == "mean":
+            features = output.sum(dim=0) / lengths_t[:, None].double()
+        else:
+            valid = torch.arange(ids.shape[1])[:, None] < lengths_t[None, :]
+            features = output.masked_fill(~valid[:, :, None], float("-inf")).max(dim=0).values
+        return self.classifier(features)
+
+
+@pytest.mark.parametrize("pooling", ["last", "mean", "max"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_logits_and_gradients_match_torch(cell: str, bidirectional: bool, pooling: str) -> None:
+    model = make_model(cell=cell, bidirectional=bidirectional, pooling=pooling, num_layers=2)
+    ids, labels = padded_batch(model, LENGTHS)
+    loss = loss_and_backward(model, ids, LENGTHS, labels)
+
+    oracle = TorchClassifier(model)
+    logits = oracle(ids, LENGTHS)
+    torch_loss = torch.nn.functional.cross_entropy(logits, torch.from_numpy(labels))
+    torch_loss.backward()
+
+    assert_close(model.forward(ids, LENGTHS), logits)
+    assert loss == pytest.approx(torch_loss.item(), rel=1e-12)
+    torch_grads = dict(oracle.named_parameters())
+    assert set(torch_grads) == set(model.grads)
+    for name, grad in model.grads.items():
+        assert_close(grad, torch_grads[name].grad)
+
+
+@pytest.mark.parametrize("pooling", ["last", "mean", "max"])
+def test_gradients_match_finite_differences_with_dropout(pooling: str) -> None:
+    # Restoring the generator before each forward draws the same dropout masks every time,
+    # so the loss is a fixed function of the parameters that central differences can probe.
+    model = make_model(pooling=pooling, bidirectional=True, num_layers=2, dropout=0.3)
+    ids, labels = padded_batch(model, LENGTHS)
+    start = model.rng.bit_generator.state
+
+    def loss() -> float:
+        model.rng.bit_generator.state = start
+        return softmax_cross_entropy(model.forward(ids, LENGTHS), labels)[0]
+
+    model.rng.bit_generator.state = start
+    loss_and_backward(model, ids, LENGTHS, labels)
+    for name in ("embedding.weight", "encoder.weight_hh_l1_reverse", "classifier.weight"):
+        assert_close(model.grads[name], numerical_gradient(loss, model.params[name]), tol=1e-6)
+
+
+@pytest.mark.parametrize("pooling", ["last", "mean", "max"])
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_a_row_alone_and_inside_a_padded_batch_agree(cell: str, pooling: str) -> None:
+    model = make_model(cell=cell, pooling=pooling, bidirectional=True, num_layers=2)
+    ids, _ = padded_batch(model, LENGTHS)
+    batch_logits = model.forward(ids, LENGTHS)
+    probe = np.random.default_rng(2).standard_normal(batch_logits.shape)
+    for row, length in enumerate(LENGTHS):
+        alone = ids[row : row + 1, :length]
+        assert_close(model.forward(alone), batch_logits[row : row + 1], tol=1e-13)
+        model.zero_grad()
+        model.backward(probe[row : row + 1])
+        alone_grads = {k: g.copy() for k, g in model.grads.items()}
+
+        # In the batch, only this row's logits feed the probe loss.
+        only_row = np.zeros_like(probe)
+        only_row[row] = probe[row]
+        model.zero_grad()
+        model.forward(ids, LENGTHS)
+        model.backward(only_row)
+        for name, grad in model.grads.items():
+            assert_close(grad, alone_grads[name], tol=1e-12)
+
+
+def test_padding_row_of_the_embedding_stays_zero_and_gets_no_gradient() -> None:
+    model = make_model()
+    ids, labels = padded_batch(model, LENGTHS)
+    loss_and_backward(model, ids, LENGTHS, labels)
+    assert np.all(model.params["embedding.weight"][model.pad_id] == 0)
+    assert np.all(model.grads["embedding.weight"][model.pad_id] == 0)
+    assert np.any(model.grads["embedding.weight"][: model.pad_id] != 0)
+
+
+def test_parameters_are_shared_with_the_sub_layers() -> None:
+    model = make_model(num_layers=2, bidirectional=True)
+    assert (
+        model.params["encoder.weight_ih_l1_reverse"] is model.encoder.params["weight_ih_l1_reverse"]
+    )
+    assert model.grads["classifier.bias"] is model.classifier.grads["bias"]
+    assert model.num_parameters() == sum(
+        layer.num_parameters() for layer in model.children().values()
+    )
+
+
+def test_eval_mode_is_deterministic_and_keeps_no_cache() -> None:
+    model = make_model(dropout=0.5)
+    ids, _ = padded_batch(model, LENGTHS)
+    model.eval()
+    first = model.forward(ids, LENGTHS)
+    assert np.array_equal(first, model.forward(ids, LENGTHS))
+    with pytest.raises(RuntimeError, match="training mode"):
+        model.backward(np.zeros_like(first))
+    model.train()
+    assert not np.array_equal(first, model.forward(ids, LENGTHS))
+
+
+def test_predict_proba_sums_to_one_and_restores_the_mode() -> None:
+    model = make_model(dropout=0.5)
+    ids, _ = padded_batch(model, LENGTHS)
+    probabilities = model.predict_proba(ids, LENGTHS)
+    assert probabilities.shape == (len(LENGTHS), CLASSES)
+    assert np.allclose(probabilities.sum(axis=1), 1.0)
+    assert model.training and model.encoder.training and model.dropout.training
+
+
+def test_config_rebuilds_the_same_architecture() -> None:
+    model = make_model(cell="gru", pooling="max", bidirectional=True, num_layers=2, dropout=0.1)
+    rebuilt = SequenceClassifier(**model.config(), dtype=np.float64, rng=5)
+    rebuilt.load_state_dict(model.state_dict())
+    ids, _ = padded_batch(model, LENGTHS)
+    model.eval()
+    rebuilt.eval()
+    assert np.array_equal(model.forward(ids, LENGTHS), rebuilt.forward(ids, LENGTHS))
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [("cell", "tcn", "cell"), ("pooling", "sum", "pooling"), ("num_classes", 1, "num_classes")],
+)
+def test_bad_arguments_are_refused(option: str, value: object, message: str) -> None:
+    settings = {"vocab_size": VOCAB, "num_classes": CLASSES, option: value}
+    with pytest.raises(ValueError, match=message):
+        SequenceClassifier(**settings)
