@@ -1,5 +1,6 @@
 """Models built from the layers: each with ``params``, ``grads``, ``forward`` and ``backward``."""
 
+from rnnkit.models.language_model import LanguageModel, sample_token
 from rnnkit.models.sequence_classifier import SequenceClassifier
 
-__all__ = ["SequenceClassifier"]
+__all__ = ["LanguageModel", "SequenceClassifier", "sample_token"]

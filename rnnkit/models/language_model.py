@@ -1,0 +1,276 @@
+"""A recurrent language model: predict every next token from the tokens before it.
+
+    ids (B, T) -> Embedding -> (T, B, E) -> RNN, LSTM or GRU, num_layers deep -> (T, B, H)
+               -> Dropout -> Linear (the decoder) -> logits (B, T, V)
+
+Inputs and logits are batch-first, as ``StreamBatcher`` cuts them; inside, the model works
+time-major (the recurrent kernels' layout) and only transposes the small integer ids on
+the way in. The loss is softmax cross-entropy at every step, averaged over all B*T steps.
+
+Truncated backpropagation through time: ``forward`` takes the state the previous window
+ended in and returns the state this window ends in. ``backward`` sends no gradient into
+that initial state, so the gradient stops at the window boundary while the hidden state
+keeps flowing forward. A NumPy array carries no graph, so there is nothing to "detach":
+passing the returned state to the next call is all a training loop does.
+
+Weight tying (Press & Wolf 2017, Inan et al. 2017): the decoder reuses the embedding table
+as its weight, so the embedding size must equal the hidden size. The table is one array,
+listed once in ``params`` as ``embedding.weight``; the embedding and the decoder both add
+their gradients into the one ``grads["embedding.weight"]``, which is the sum torch's
+autograd computes for a shared parameter. ``state_dict()`` also lists it as
+``decoder.weight``, as ``torch.nn.Module.state_dict()`` does for a tied model, so it loads
+into the equivalent torch module with ``load_state_dict`` unchanged.
+
+Initialisation follows PyTorch's word_language_model example: the embedding and the
+decoder weight uniform in (-0.1, 0.1), the decoder bias zero, the recurrent layers
+PyTorch's default. ``init_range=r`` instead draws every parameter uniformly from (-r, r),
+as Zaremba et al. (2014) do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from rnnkit.nn import GRU, LSTM, RNN, Dropout, Embedding, Linear, log_softmax, softmax_cross_entropy
+from rnnkit.nn.layer import Layer, check_dtype
+from rnnkit.nn.recurrent import RecurrentLayer, make_rng
+
+RECURRENT_LAYERS: dict[str, type[RecurrentLayer]] = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
+DEFAULT_INIT_RANGE = 0.1  # the embedding and decoder initialisation of the torch example
+
+# The sub-layers, under the attribute names a torch module would give them; the prefixes of
+# the parameter names ("rnn.weight_ih_l0", ...).
+SUBLAYERS = ("embedding", "rnn", "decoder")
+TIED_NAME = "decoder.weight"
+
+
+class LanguageModel(Layer):
+    """Embedding -> stacked RNN/LSTM/GRU -> dropout -> Linear to the vocabulary.
+
+    ``forward(inputs, state) -> (logits, state)``, ``backward(grad_logits)``,
+    ``loss_and_backward(inputs, targets, state) -> (loss, state)`` for training,
+    ``loss(inputs, targets, state)`` for evaluation and ``generate(...)`` for sampling.
+    ``state`` is what the recurrent layer takes and returns: ``h`` of shape
+    ``(num_layers, B, hidden_size)``, or the pair ``(h, c)`` for an LSTM; ``None`` is zeros.
+
+    One random generator ``rng`` makes the initial weights and then every dropout mask, so
+    a training run is reproduced exactly by restoring its state (see ``rnnkit.train.rng``).
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        embedding_size: int = 128,
+        hidden_size: int = 256,
+        num_layers: int = 2,
+        cell: str = "lstm",
+        dropout: float = 0.0,
+        tie_weights: bool = False,
+        init_range: float | None = None,
+        dtype: Any = np.float32,
+        rng: np.random.Generator | int | None = None,
+    ) -> None:
+        super().__init__()
+        if cell not in RECURRENT_LAYERS:
+            raise ValueError(f"cell: expected one of {sorted(RECURRENT_LAYERS)}, got {cell!r}")
+        for name, value in (
+            ("vocab_size", vocab_size),
+            ("embedding_size", embedding_size),
+            ("hidden_size", hidden_size),
+            ("num_layers", num_layers),
+        ):
+            if int(value) != value or value < 1:
+                raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+        if tie_weights and embedding_size != hidden_size:
+            raise ValueError(
+                "tie_weights: the embedding size must equal the hidden size, got "
+                f"{embedding_size} and {hidden_size}"
+            )
+        if init_range is not None and not init_range > 0:
+            raise ValueError(f"init_range: expected a positive number, got {init_range}")
+        self.vocab_size = int(vocab_size)
+        self.embedding_size = int(embedding_size)
+        self.hidden_size = int(hidden_size)
+        self.num_layers = int(num_layers)
+        self.cell = cell
+        self.dropout_p = float(dropout)
+        self.tie_weights = bool(tie_weights)
+        self.dtype = check_dtype(dtype)
+        self.rng = make_rng(rng)
+
+        self.embedding = Embedding(vocab_size, embedding_size, dtype=dtype, rng=self.rng)
+        # The layers draw their dropout masks from the model's generator (default_rng and
+        # make_rng hand a Generator back unchanged), so its state is the whole story.
+        self.rnn = RECURRENT_LAYERS[cell](
+            embedding_size, hidden_size, num_layers, dropout=dropout, dtype=dtype, rng=self.rng
+        )
+        self.dropout = Dropout(dropout, rng=self.rng)
+        self.decoder = Linear(hidden_size, vocab_size, dtype=dtype, rng=self.rng)
+        self._initialise(init_range)
+        if self.tie_weights:
+            # Rebound once, here, before anyone holds on to the arrays: from now on the
+            # decoder reads and adds into the embedding's arrays.
+            self.decoder.params["weight"] = self.embedding.params["weight"]
+            self.decoder.grads["weight"] = self.embedding.grads["weight"]
+        for prefix in SUBLAYERS:
+            layer = getattr(self, prefix)
+            for name in layer.params:
+                full_name = f"{prefix}.{name}"
+                if self.tie_weights and full_name == TIED_NAME:
+                    continue
+                self.params[full_name] = layer.params[name]
+                self.grads[full_name] = layer.grads[name]
+
+    def _initialise(self, init_range: float | None) -> None:
+        if init_range is None:
+            for array in (self.embedding.params["weight"], self.decoder.params["weight"]):
+                array[...] = self.rng.uniform(-DEFAULT_INIT_RANGE, DEFAULT_INIT_RANGE, array.shape)
+            self.decoder.params["bias"].fill(0.0)
+            return
+        for prefix in SUBLAYERS:
+            for array in getattr(self, prefix).params.values():
+                array[...] = self.rng.uniform(-init_range, init_range, array.shape)
+
+    # -- configuration -----------------------------------------------------------------------
+
+    def config(self) -> dict[str, Any]:
+        """The architecture as a JSON-ready dict; ``LanguageModel(**config)`` rebuilds it."""
+        return {
+            "vocab_size": self.vocab_size,
+            "embedding_size": self.embedding_size,
+            "hidden_size": self.hidden_size,
+            "num_layers": self.num_layers,
+            "cell": self.cell,
+            "dropout": self.dropout_p,
+            "tie_weights": self.tie_weights,
+        }
+
+    def train(self, mode: bool = True) -> LanguageModel:
+        super().train(mode)
+        for prefix in SUBLAYERS:
+            getattr(self, prefix).train(mode)
+        self.dropout.train(mode)
+        return self
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """A copy of every parameter under torch's names (a tied table under both names)."""
+        state = super().state_dict()
+        if self.tie_weights:
+            state[TIED_NAME] = state["embedding.weight"].copy()
+        return state
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Copy STATE in; for a tied model the ``decoder.weight`` alias may be given or not."""
+        if self.tie_weights and TIED_NAME in state:
+            state = {name: value for name, value in state.items() if name != TIED_NAME}
+        super().load_state_dict(state)
+
+    # -- training ----------------------------------------------------------------------------
+
+    def forward(self, inputs: np.ndarray, state: Any = None) -> tuple[np.ndarray, Any]:
+        """Logits ``(B, T, vocab_size)`` for token ids ``(B, T)``, and the final state."""
+        logits, state = self._forward_time_major(self._time_major_ids(inputs), state)
+        return logits.transpose(1, 0, 2), state
+
+    def backward(self, grad_logits: np.ndarray) -> None:
+        """Add the gradient of every parameter, given ``dL/dlogits`` ``(B, T, vocab_size)``.
+
+        Nothing flows into the initial state: that is where truncated BPTT cuts.
+        """
+        self._backward_time_major(np.asarray(grad_logits).transpose(1, 0, 2))
+
+    def loss_and_backward(
+        self, inputs: np.ndarray, targets: np.ndarray, state: Any = None
+    ) -> tuple[float, Any]:
+        """One training window: mean cross-entropy over all B*T steps, gradients added.
+
+        Returns the loss (nats per token) and the final state to start the next window from.
+        """
+        logits, state = self._forward_time_major(self._time_major_ids(inputs), state)
+        loss, grad_logits = softmax_cross_entropy(logits, self._time_major_ids(targets))
+        self._backward_time_major(grad_logits)
+        return loss, state
+
+    def loss(self, inputs: np.ndarray, targets: np.ndarray, state: Any = None) -> tuple[float, Any]:
+        """Mean cross-entropy of one window without gradients (call ``eval()`` first)."""
+        logits, state = self._forward_time_major(self._time_major_ids(inputs), state)
+        log_probs = log_softmax(logits)
+        picked = np.take_along_axis(log_probs, self._time_major_ids(targets)[..., None], axis=-1)
+        return -float(np.mean(picked, dtype=np.float64)), state
+
+    def _time_major_ids(self, ids: np.ndarray) -> np.ndarray:
+        ids = np.asarray(ids)
+        if ids.ndim != 2:
+            raise ValueError(f"token ids: expected shape (batch, steps), got {ids.shape}")
+        return np.ascontiguousarray(ids.T)
+
+    def _forward_time_major(self, ids: np.ndarray, state: Any) -> tuple[np.ndarray, Any]:
+        embedded = self.embedding.forward(ids)
+        output, state = self.rnn.forward(embedded, state)
+        return self.decoder.forward(self.dropout.forward(output)), state
+
+    def _backward_time_major(self, grad_logits: np.ndarray) -> None:
+        grad_output = self.dropout.backward(self.decoder.backward(grad_logits))
+        grad_embedded, _ = self.rnn.backward(grad_output)
+        self.embedding.backward(grad_embedded)
+
+    # -- sampling ----------------------------------------------------------------------------
+
+    def step(self, token: int, state: Any = None) -> tuple[np.ndarray, Any]:
+        """Feed one token (batch 1): the logits ``(vocab_size,)`` for the next one, and the state.
+
+        Meant for evaluation mode, where the recurrent layers keep no cache.
+        """
+        logits, state = self._forward_time_major(np.array([[token]], dtype=np.int64), state)
+        return logits[0, 0], state
+
+    def generate(
+        self,
+        prime: list[int] | np.ndarray,
+        length: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        rng: np.random.Generator | int | None = None,
+    ) -> Iterator[int]:
+        """Yield LENGTH token ids, one at a time, continuing the non-empty PRIME ids.
+
+        Each token is drawn from ``softmax(logits / temperature)`` restricted to the
+        ``top_k`` most likely tokens (all when None); ``temperature=0`` takes the most
+        likely token every time. The model is put in evaluation mode. The draws come from
+        RNG only, so the same seed gives the same text.
+        """
+        prime = np.asarray(prime, dtype=np.int64).ravel()
+        if prime.size == 0:
+            raise ValueError("prime: expected at least one token to start from")
+        if not temperature >= 0:
+            raise ValueError(f"temperature: expected a number >= 0, got {temperature}")
+        if top_k is not None and top_k < 1:
+            raise ValueError(f"top_k: expected a positive integer, got {top_k}")
+        rng = make_rng(rng)
+        self.eval()
+        # The whole prime in one pass; only its last step's logits matter.
+        logits, state = self._forward_time_major(prime[:, None], None)
+        next_logits = logits[-1, 0]
+        for _ in range(length):
+            token = sample_token(next_logits, temperature, top_k, rng)
+            yield token
+            next_logits, state = self.step(token, state)
+
+
+def sample_token(
+    logits: np.ndarray, temperature: float, top_k: int | None, rng: np.random.Generator
+) -> int:
+    """Draw one id from ``softmax(logits / temperature)`` over the TOP_K largest logits."""
+    if temperature == 0:
+        return int(np.argmax(logits))
+    scaled = np.asarray(logits, dtype=np.float64) / temperature
+    if top_k is not None and top_k < scaled.size:
+        # Everything below the k-th largest logit gets probability zero.
+        threshold = np.partition(scaled, -top_k)[-top_k]
+        scaled = np.where(scaled >= threshold, scaled, -np.inf)
+    probs = np.exp(scaled - scaled.max())
+    probs /= probs.sum()
+    return int(rng.choice(probs.size, p=probs))
