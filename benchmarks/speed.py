@@ -1,0 +1,182 @@
+"""rnnkit against PyTorch on the CPU: training throughput, sampling latency, peak memory.
+
+    python -m benchmarks.speed [--threads 2 1] [--repeats 7] [--quick]
+
+For each thread count (torch's and every BLAS pool's), in this one process:
+- the float32 GEMM peak, a large square matmul with NumPy's BLAS and with torch's;
+- a training step (forward, backward, global-norm clip, Adam) of a character language model
+  (vocabulary 65: embedding -> recurrent layers -> linear -> softmax cross-entropy) at
+  A) LSTM 128, 1 layer, batch 32, length 64; B) LSTM 256, 2 layers, 32 x 64; C) LSTM 512,
+  2 layers, 64 x 100; and GRU and RNN at B: tokens/s, the ratio rnnkit / torch, and the
+  model's matrix-multiply FLOP/s as a fraction of NumPy's GEMM peak;
+- sampling 1,000 characters one at a time with batch 1 at B: microseconds per character
+  for rnnkit's batch-1 sampler, torch by default and torch with oneDNN off;
+- peak RSS of a few training steps at C, each side in a process of its own.
+The sides are timed alternately (see ``timing``); every cell is a median with the min-max.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from benchmarks.char_model import CONFIGS, CharModel, Config, LSTMSampler, random_batch
+from benchmarks.timing import Timing, machine_header, set_threads, time_interleaved
+from benchmarks.torch_char_model import TorchCharModel
+
+SAMPLE_LENGTH = 1000
+
+
+def gemm_peak(size: int, repeats: int) -> dict[str, float]:
+    """FLOP/s of a ``size`` x ``size`` float32 matmul, NumPy's BLAS and torch's (median)."""
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((size, size), dtype=np.float32) for _ in range(2))
+    out = np.empty_like(a)
+    a_torch, b_torch, out_torch = torch.from_numpy(a), torch.from_numpy(b), torch.empty(size, size)
+    timings = time_interleaved(
+        {
+            "numpy": lambda: np.matmul(a, b, out=out),
+            "torch": lambda: torch.matmul(a_torch, b_torch, out=out_torch),
+        },
+        repeats,
+    )
+    return {name: 2 * size**3 / timing.median for name, timing in timings.items()}
+
+
+def training_pair(config: Config) -> tuple[dict[str, Callable[[], object]], float, float]:
+    """Both sides' training steps from the same weights, and their first losses."""
+    ours = CharModel(config)
+    theirs = TorchCharModel(config)
+    theirs.load_numpy(ours.state_dict())
+    inputs, targets = random_batch(config)
+    inputs_torch, targets_torch = torch.from_numpy(inputs), torch.from_numpy(targets)
+    first_losses = ours.train_step(inputs, targets), theirs.train_step(inputs_torch, targets_torch)
+    sides = {
+        "rnnkit": lambda: ours.train_step(inputs, targets),
+        "torch": lambda: theirs.train_step(inputs_torch, targets_torch),
+    }
+    return sides, *first_losses
+
+
+def sampling_sides(count: int) -> dict[str, Callable[[], object]]:
+    """Generate ``count`` characters at config B, batch 1, on each side."""
+    config = CONFIGS["B"]
+    model = CharModel(config)
+    sampler = LSTMSampler(model)
+    theirs = TorchCharModel(config)
+    theirs.load_numpy(model.state_dict())
+    rng = np.random.default_rng(0)
+    generator = torch.Generator().manual_seed(0)
+
+    def rnnkit_sample() -> None:
+        sampler.reset()
+        sampler.sample(0, count, rng)
+
+    def torch_without_onednn() -> None:
+        # Setting the flags makes torch warn about TF32 on Intel GPUs, which is irrelevant.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            with torch.backends.mkldnn.flags(enabled=False):
+                theirs.sample(0, count, generator)
+
+    return {
+        "rnnkit": rnnkit_sample,
+        "torch": lambda: theirs.sample(0, count, generator),
+        "torch, oneDNN off": torch_without_onednn,
+    }
+
+
+def per_second(amount: float, timing: Timing) -> str:
+    """``amount`` per second at the median time, with the range over the repeats."""
+    return f"{amount / timing.median:,.0f} ({amount / timing.high:,.0f}-{amount / timing.low:,.0f})"
+
+
+def gflops(config: Config, timing: Timing, peak: float) -> str:
+    """The model's matmul GFLOP/s at the median time, and that as a percentage of ``peak``."""
+    value = config.matmul_flops_per_step() / timing.median
+    return f"{value / 1e9:.0f} ({100 * value / peak:.0f}%)"
+
+
+def peak_rss(side: str, threads: int) -> str:
+    """Peak RSS in MiB of a training run at config C, measured in a child process."""
+    command = [sys.executable, "-m", "benchmarks.peak_memory", side, "--threads", str(threads)]
+    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    return result.stdout.strip().splitlines()[-1]
+
+
+def run(threads: int, repeats: int, quick: bool) -> None:
+    limits = set_threads(threads)  # noqa: F841  (held until the next thread count)
+    print(f"\n## {threads} thread(s)\n")
+    peak = gemm_peak(1024 if quick else 2048, repeats)
+    print(
+        f"float32 GEMM peak: NumPy {peak['numpy'] / 1e9:.0f} GFLOP/s, "
+        f"torch {peak['torch'] / 1e9:.0f} GFLOP/s\n"
+    )
+
+    print(
+        "Training step (tokens/s, median (min-max); ratio = rnnkit / torch; "
+        "GFLOP/s of the model's matmuls and % of NumPy's GEMM peak)\n"
+    )
+    print(
+        "| config | rnnkit tokens/s | torch tokens/s | ratio | rnnkit GFLOP/s (% peak) "
+        "| torch GFLOP/s (% peak) |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for name, config in CONFIGS.items():
+        sides, loss_ours, loss_theirs = training_pair(config)
+        if abs(loss_ours - loss_theirs) > 1e-4 * abs(loss_theirs):
+            raise RuntimeError(f"{name}: first losses differ: {loss_ours} vs {loss_theirs}")
+        timings = time_interleaved(sides, repeats, warmup=1, target_seconds=0.2 if quick else 0.5)
+        ours, theirs = timings["rnnkit"], timings["torch"]
+        tokens = config.tokens_per_step
+        label = (
+            f"{name} {config.cell} {config.hidden_size}x{config.num_layers} "
+            f"b{config.batch} t{config.length}"
+        )
+        print(
+            f"| {label} | {per_second(tokens, ours)} | {per_second(tokens, theirs)} "
+            f"| {theirs.median / ours.median:.2f} "
+            f"| {gflops(config, ours, peak['numpy'])} | {gflops(config, theirs, peak['numpy'])} |",
+            flush=True,
+        )
+
+    count = 200 if quick else SAMPLE_LENGTH
+    print(
+        f"\nSampling {count} characters, batch 1, config B (µs per character, median (min-max))\n"
+    )
+    print("| side | µs/char | torch / rnnkit |")
+    print("| --- | ---: | ---: |")
+    timings = time_interleaved(sampling_sides(count), repeats, warmup=1, target_seconds=0.0)
+    ours = timings["rnnkit"]
+    for side, timing in timings.items():
+        per_char = Timing([value / count for value in timing.seconds])
+        print(
+            f"| {side} | {per_char.format(scale=1e6, digits=0)} "
+            f"| {timing.median / ours.median:.1f} |",
+            flush=True,
+        )
+
+    ours_rss, theirs_rss = peak_rss("rnnkit", threads), peak_rss("torch", threads)
+    print(f"\nPeak RSS, 3 training steps at C: rnnkit {ours_rss} MiB, torch {theirs_rss} MiB")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--threads", type=int, nargs="+", default=[2, 1])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--quick", action="store_true", help="3 repeats, shorter runs")
+    args = parser.parse_args(argv)
+    repeats = 3 if args.quick else args.repeats
+    print("\n".join(machine_header()))
+    for threads in args.threads:
+        run(threads, repeats, args.quick)
+
+
+if __name__ == "__main__":
+    main()
