@@ -1,1 +1,39 @@
-"""rnnkit.train"""
+"""Training: the generic pieces any training loop uses, and the language-model trainer.
+
+Generic (no model in sight): ``checkpoint`` (all-or-nothing checkpoint folders),
+``atomic`` (atomic file writes), ``rng`` (random generator state), ``budget`` (step and
+time limits over a whole run), ``interrupt`` (Ctrl-C as a stop request), ``progress``
+(the bar), ``metrics`` (metrics.jsonl), ``plot`` (the learning curve), ``optimizers``.
+
+Language models: ``lm_trainer`` (truncated BPTT, evaluation, schedule, resume) and
+``lm_evaluation`` (loss, bits per character, perplexity).
+"""
+
+from rnnkit.train.budget import Budget
+from rnnkit.train.checkpoint import Checkpoint, has_checkpoint, load_checkpoint, save_checkpoint
+from rnnkit.train.interrupt import StopRequest, stop_on_interrupt
+from rnnkit.train.lm_evaluation import describe_loss, evaluate_language_model, loss_measures
+from rnnkit.train.lm_trainer import LMProgress, LMSettings, LMTrainer, TrainingDivergedError
+from rnnkit.train.metrics import MetricsLog
+from rnnkit.train.plot import plot_learning_curve
+from rnnkit.train.progress import ProgressBar
+
+__all__ = [
+    "Budget",
+    "Checkpoint",
+    "LMProgress",
+    "LMSettings",
+    "LMTrainer",
+    "MetricsLog",
+    "ProgressBar",
+    "StopRequest",
+    "TrainingDivergedError",
+    "describe_loss",
+    "evaluate_language_model",
+    "has_checkpoint",
+    "load_checkpoint",
+    "loss_measures",
+    "plot_learning_curve",
+    "save_checkpoint",
+    "stop_on_interrupt",
+]

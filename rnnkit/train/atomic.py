@@ -1,0 +1,43 @@
+"""Atomic file writes: a reader (or a crash) sees the old file or the new one, never half.
+
+The data goes to a fresh temporary file in the target's folder, is flushed to disk
+(fsync), and the temporary file is renamed over the target (``os.replace``, atomic on
+POSIX and Windows); then the folder itself is fsynced so the rename survives a power cut.
+``rnnkit.save_weights`` writes safetensors files the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from contextlib import suppress
+from pathlib import Path
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Replace the file PATH by DATA, atomically."""
+    path = Path(path)
+    # A fresh name created exclusively ("x"): no clash with a leftover or concurrent file.
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    try:
+        with open(temporary, "xb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    fsync_folder(path.parent)
+
+
+def fsync_folder(folder: str | os.PathLike[str]) -> None:
+    """Make renames and deletions in FOLDER durable (POSIX only: Windows cannot open folders)."""
+    if os.name != "posix":
+        return
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

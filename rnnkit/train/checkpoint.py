@@ -1,0 +1,176 @@
+"""Checkpoint folders: named groups of arrays plus one JSON config, saved all or nothing.
+
+A checkpoint folder holds::
+
+    config.json             JSON: whatever the trainer wants to remember (architecture,
+                            tokenizer, step, RNG states, ...), plus "checkpoint_id" and "files"
+    <group>.safetensors     one file per group of arrays, e.g. model.safetensors and
+                            optimizer.safetensors; tensors under PyTorch's names
+
+Each file on its own is written atomically, but a checkpoint is several files, and a crash
+between two of them would leave a new model beside an old optimizer. So a save is a small
+journal:
+
+1. every file is written (and fsynced) into a fresh hidden folder ``.staging-<id>/``;
+2. that folder is renamed to ``.pending/``: the commit point, since a rename is atomic;
+3. the files are moved from ``.pending/`` into the folder one by one (``os.replace``) and
+   ``.pending/`` is removed.
+
+Killed before step 2, a save leaves the previous checkpoint as it was (the staging folder
+is litter the next save sweeps away). Killed during step 3, it leaves a complete
+``.pending/``: loading reads from there, and the next save finishes the move first. Every
+file carries the save's random ``checkpoint_id`` (in the safetensors metadata and in
+config.json), so a mixture of two saves can never load as one checkpoint.
+
+One process writes a folder at a time; readers (``rnnkit sample`` during training) may
+read at any moment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from safetensors import SafetensorError, safe_open
+
+from rnnkit.errors import UserError
+from rnnkit.train.atomic import fsync_folder, write_atomic
+from rnnkit.weights import load_weights, save_weights
+
+CONFIG_FILE = "config.json"
+PENDING = ".pending"
+STAGING_PREFIX = ".staging-"
+ID_KEY = "checkpoint_id"
+FILES_KEY = "files"
+LOAD_ATTEMPTS = 3  # a reader that loses a race with a finishing save simply reads again
+
+
+@dataclass
+class Checkpoint:
+    """What a checkpoint folder holds: the config and the array groups by name."""
+
+    config: dict[str, Any]
+    arrays: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+
+
+def save_checkpoint(
+    folder: str | os.PathLike[str],
+    config: dict[str, Any],
+    arrays: dict[str, dict[str, np.ndarray]],
+) -> None:
+    """Save CONFIG (JSON-ready) and ARRAYS (group name -> state dict) into FOLDER, atomically.
+
+    The folder is created if needed. Files of an earlier checkpoint whose group is not in
+    ARRAYS stay on disk but are no longer part of the checkpoint (config.json lists its files).
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    _finish_pending(folder)
+    for litter in folder.glob(STAGING_PREFIX + "*"):
+        shutil.rmtree(litter, ignore_errors=True)
+
+    checkpoint_id = secrets.token_hex(8)
+    staging = folder / f"{STAGING_PREFIX}{checkpoint_id}"
+    staging.mkdir()
+    files = [f"{group}.safetensors" for group in arrays]
+    for group, state in arrays.items():
+        save_weights(staging / f"{group}.safetensors", state, {ID_KEY: checkpoint_id})
+    stamped = {**config, ID_KEY: checkpoint_id, FILES_KEY: files}
+    write_atomic(staging / CONFIG_FILE, (json.dumps(stamped, indent=1) + "\n").encode())
+    fsync_folder(staging)
+    os.rename(staging, folder / PENDING)  # the commit point
+    fsync_folder(folder)
+    _finish_pending(folder)
+
+
+def _finish_pending(folder: Path) -> None:
+    """Move a committed save's files from ``.pending/`` into FOLDER, config.json last."""
+    pending = folder / PENDING
+    if not pending.is_dir():
+        return
+    names = sorted(p.name for p in pending.iterdir() if p.name != CONFIG_FILE)
+    for name in [*names, CONFIG_FILE]:
+        if (pending / name).exists():
+            os.replace(pending / name, folder / name)
+    fsync_folder(folder)
+    shutil.rmtree(pending, ignore_errors=True)
+    fsync_folder(folder)
+
+
+def has_checkpoint(folder: str | os.PathLike[str]) -> bool:
+    """Whether FOLDER looks like it holds a checkpoint (it may still be damaged)."""
+    folder = Path(folder)
+    return (folder / CONFIG_FILE).is_file() or (folder / PENDING / CONFIG_FILE).is_file()
+
+
+def load_checkpoint(folder: str | os.PathLike[str]) -> Checkpoint:
+    """Read the checkpoint in FOLDER.
+
+    Raises ``UserError`` (one line, naming the folder) when there is none, or when a file
+    is missing, unreadable or from another save.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(f"{folder} is not a folder; give the run folder that training wrote")
+    if not has_checkpoint(folder):
+        raise UserError(
+            f"{folder} holds no checkpoint (no {CONFIG_FILE}); give the run folder that "
+            "training wrote"
+        )
+    for _ in range(LOAD_ATTEMPTS):
+        try:
+            return _read(folder)
+        except (FileNotFoundError, _TornCheckpointError) as error:
+            problem = error  # a save may have moved files under us: read again
+    raise UserError(
+        f"the checkpoint in {folder} is damaged ({problem}); resume from another run folder "
+        "or start a new run"
+    )
+
+
+class _TornCheckpointError(Exception):
+    """The files found belong to different saves."""
+
+
+def _read(folder: Path) -> Checkpoint:
+    def damaged(reason: str) -> UserError:
+        return UserError(
+            f"the checkpoint in {folder} is damaged ({reason}); resume from another run "
+            "folder or start a new run"
+        )
+
+    # A committed save still being moved out of .pending/: its config.json moves last, so
+    # it is there; each other file is in .pending/ or already moved out.
+    pending = folder / PENDING
+    source = pending if (pending / CONFIG_FILE).is_file() else folder
+    config_path = source / CONFIG_FILE
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise damaged(f"{CONFIG_FILE} is not valid JSON: {error}") from None
+    if not isinstance(config, dict) or ID_KEY not in config or FILES_KEY not in config:
+        raise damaged(f"{CONFIG_FILE} lacks {ID_KEY!r} or {FILES_KEY!r}")
+    checkpoint_id = config.pop(ID_KEY)
+    arrays = {}
+    for name in config.pop(FILES_KEY):
+        path = source / name if (source / name).is_file() else folder / name
+        if not path.is_file():
+            raise FileNotFoundError(f"{name} is missing")
+        try:
+            with safe_open(path, framework="numpy") as file:
+                written_by = (file.metadata() or {}).get(ID_KEY)
+            state = load_weights(path)
+        except FileNotFoundError:
+            raise
+        except (SafetensorError, ValueError, OSError) as error:
+            raise damaged(f"{name}: {str(error).splitlines()[0]}") from None
+        if written_by != checkpoint_id:
+            raise _TornCheckpointError(f"{name} was written by another save than {CONFIG_FILE}")
+        arrays[name.removesuffix(".safetensors")] = state
+    return Checkpoint(config, arrays)

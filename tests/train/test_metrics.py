@@ -1,0 +1,46 @@
+"""metrics.jsonl (append, torn last line, truncation) and the learning-curve PNG."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from rnnkit.train.metrics import MetricsLog
+from rnnkit.train.plot import plot_learning_curve
+
+RECORDS = [
+    {"step": 10, "train_loss": 3.0},
+    {"step": 20, "train_loss": 2.5},
+    {"step": 20, "val_loss": 2.6},
+    {"step": 30, "train_loss": 2.2},
+]
+
+
+def test_append_read_and_truncate(tmp_path: Path) -> None:
+    log = MetricsLog(tmp_path / "metrics.jsonl")
+    assert log.read() == []
+    for record in RECORDS:
+        log.append(record)
+    with open(log.path, "a") as file:
+        file.write('{"step": 40, "train_lo')  # a process killed mid-line
+    assert log.read() == RECORDS
+    log.truncate_after(20)
+    assert log.read() == RECORDS[:3]
+
+
+def test_learning_curve_is_a_png(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "curve.png"
+    assert plot_learning_curve(RECORDS, path, title="run")
+    assert path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert [p.name for p in tmp_path.iterdir()] == ["curve.png"]  # no temporary left
+
+
+def test_without_matplotlib_nothing_is_drawn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes the import fail
+    assert not plot_learning_curve(RECORDS, tmp_path / "curve.png")
+    assert not (tmp_path / "curve.png").exists()
