@@ -1,12 +1,14 @@
 """Training: the generic pieces any training loop uses, and the language-model trainer.
 
-Generic (no model in sight): ``checkpoint`` (all-or-nothing checkpoint folders),
-``atomic`` (atomic file writes), ``rng`` (random generator state), ``budget`` (step and
-time limits over a whole run), ``interrupt`` (Ctrl-C as a stop request), ``progress``
-(the bar), ``metrics`` (metrics.jsonl), ``plot`` (the learning curve), ``optimizers``.
+Generic (no model in sight): ``trainer`` (the loop: steps, evaluation, best model,
+checkpoints, exact resume; subclassed per kind of model), ``checkpoint`` (all-or-nothing
+checkpoint folders), ``atomic`` (atomic file writes), ``rng`` (random generator state),
+``budget`` (step and time limits over a whole run), ``interrupt`` (Ctrl-C as a stop
+request), ``progress`` (the bar), ``metrics`` (metrics.jsonl), ``plot`` (the learning
+curve), ``optimizers``.
 
-Language models: ``lm_trainer`` (truncated BPTT, evaluation, schedule, resume) and
-``lm_evaluation`` (loss, bits per character, perplexity).
+Language models: ``lm_trainer`` (truncated BPTT), ``lm_evaluation`` (loss, bits per
+character, perplexity) and ``lm_checkpoint`` (a trained model back from its run folder).
 """
 
 from rnnkit.train.budget import Budget
@@ -17,6 +19,7 @@ from rnnkit.train.lm_trainer import LMProgress, LMSettings, LMTrainer, TrainingD
 from rnnkit.train.metrics import MetricsLog
 from rnnkit.train.plot import plot_learning_curve
 from rnnkit.train.progress import ProgressBar
+from rnnkit.train.trainer import Trainer, TrainingProgress, TrainingSettings
 
 __all__ = [
     "Budget",
@@ -27,7 +30,10 @@ __all__ = [
     "MetricsLog",
     "ProgressBar",
     "StopRequest",
+    "Trainer",
     "TrainingDivergedError",
+    "TrainingProgress",
+    "TrainingSettings",
     "describe_loss",
     "evaluate_language_model",
     "has_checkpoint",

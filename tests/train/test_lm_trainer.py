@@ -22,7 +22,7 @@ from rnnkit.train import (
     load_checkpoint,
     loss_measures,
 )
-from rnnkit.train.lm_trainer import BEST_FOLDER, LOG_EVERY
+from rnnkit.train.trainer import BEST_FOLDER, LOG_EVERY
 
 
 def corpus(chars: int = 900, seed: int = 0) -> str:
@@ -129,7 +129,7 @@ def test_best_model_and_metrics(tmp_path: Path) -> None:
     )
     best = min(val, key=lambda r: r["val_loss"])
     progress = load_checkpoint(tmp_path).config["progress"]
-    assert (progress["best_step"], progress["best_val_loss"]) == (best["step"], best["val_loss"])
+    assert (progress["best_step"], progress["best"]["loss"]) == (best["step"], best["val_loss"])
     # best/ holds exactly that model: evaluating it gives that loss again.
     saved = load_checkpoint(tmp_path / BEST_FOLDER)
     trainer.model.load_state_dict(saved.arrays["model"])

@@ -1,0 +1,150 @@
+"""``rnnkit sample``: generate text from a trained language model, streamed to stdout.
+
+Text is printed as it is generated. One token may still change the last character shown
+(a Korean jamo completes the syllable before it), so the decoder holds back one character
+until the next token settles it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TextIO
+
+from rnnkit.cli.arguments import (
+    add_model_folder_argument,
+    non_negative_float,
+    non_negative_int,
+    positive_int,
+)
+from rnnkit.data.tokenizers import EOS, Tokenizer
+from rnnkit.errors import UserError
+from rnnkit.models import LanguageModel
+from rnnkit.train.lm_checkpoint import load_language_model, model_folder
+
+NAME = "sample"
+MAX_NAMED = 10  # unknown words named in a note
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        NAME,
+        help="generate text from a trained language model",
+        description="Generate text from a trained language model and stream it to stdout.",
+    )
+    add_model_folder_argument(parser)
+    parser.add_argument(
+        "--length", type=non_negative_int, default=500, help="tokens to generate (default 500)"
+    )
+    parser.add_argument(
+        "--temperature",
+        type=non_negative_float,
+        default=1.0,
+        help="below 1: safer, above 1: wilder, 0: always the most likely token (default 1)",
+    )
+    parser.add_argument(
+        "--top-k", type=positive_int, metavar="K", help="draw only from the K most likely tokens"
+    )
+    parser.add_argument(
+        "--prime", metavar="TEXT", help="text to start from, printed first (default: a new line)"
+    )
+    parser.add_argument(
+        "--seed", type=non_negative_int, metavar="S", help="random seed (default: a fresh one)"
+    )
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    model, tokenizer, _ = load_language_model(model_folder(args.folder))
+    write_sample(model, tokenizer, args.length, args.temperature, args.top_k, args.prime, args.seed)
+    return 0
+
+
+def write_sample(
+    model: LanguageModel,
+    tokenizer: Tokenizer,
+    length: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    prime: str | None = None,
+    seed: int | None = None,
+    out: TextIO | None = None,
+) -> None:
+    """Stream PRIME and LENGTH generated tokens to OUT (stdout), ending with a newline."""
+    prime_ids, echo = prime_tokens(tokenizer, prime)
+    stream = TextStream(tokenizer, out or sys.stdout, prime_ids, echo)
+    for token in model.generate(prime_ids, length, temperature, top_k, rng=seed):
+        stream.push(token)
+    stream.close()
+
+
+def prime_tokens(tokenizer: Tokenizer, prime: str | None) -> tuple[list[int], bool]:
+    """The ids to start from, and whether they are the user's (to be printed)."""
+    if prime:
+        unknown = tokenizer.unknown_tokens(prime)
+        if tokenizer.kind == "word":
+            if unknown:
+                named = ", ".join(repr(w) for w in unknown[:MAX_NAMED])
+                print(f"note: --prime words read as <unk>: {named}", file=sys.stderr)
+            ids = list(tokenizer.encode(prime))
+            # The tokenizer ends every line with <eos>; a prime that does not end with a
+            # new line is a sentence to continue, not a finished one.
+            if not prime.endswith("\n") and ids and ids[-1] == tokenizer.vocab.index(EOS):
+                ids.pop()
+            if ids:
+                return ids, True
+        else:
+            try:
+                return list(tokenizer.encode(prime)), True
+            except UserError as error:  # it names the characters the model never saw
+                raise UserError(f"--prime: {error}") from None
+    return [start_token(tokenizer)], False
+
+
+def start_token(tokenizer: Tokenizer) -> int:
+    """Without a prime, start as after a line break (or a space, or the first token)."""
+    for token in (EOS, "\n", " "):
+        if token in tokenizer.vocab:
+            return tokenizer.vocab.index(token)
+    return 0
+
+
+class TextStream:
+    """Writes the text of a growing token sequence as soon as it can no longer change.
+
+    Appending a token changes at most the last character of the decoded text, so all but
+    the last character is written at once. A line break never changes, and text after
+    it decodes on its own in every tokenizer, so the pending tokens are dropped there.
+    """
+
+    def __init__(self, tokenizer: Tokenizer, out: TextIO, prime: list[int], echo: bool) -> None:
+        self.tokenizer = tokenizer
+        self.out = out
+        self.pending: list[int] = []
+        self.written = ""  # the part of decode(pending) already written
+        self.ended_line = True
+        for token in prime:
+            self.push(token, write=echo)
+
+    def push(self, token: int, write: bool = True) -> None:
+        self.pending.append(token)
+        text = self.tokenizer.decode(self.pending)
+        settled = text if text.endswith("\n") else text[:-1]
+        if write:
+            self._write(settled[len(self.written) :])
+        # Text that is not to be shown (the default start) counts as written in full.
+        self.written = settled if write else text
+        if text.endswith("\n"):
+            self.pending, self.written = [], ""
+
+    def close(self) -> None:
+        self._write(self.tokenizer.decode(self.pending)[len(self.written) :])
+        if not self.ended_line:
+            self._write("\n")
+        self.out.flush()
+
+    def _write(self, text: str) -> None:
+        if text:
+            self.out.write(text)
+            self.out.flush()
+            self.ended_line = text.endswith("\n")

@@ -1,0 +1,360 @@
+"""The training loop every trainer shares, whatever the model and the data.
+
+A step: zero the gradients, let the subclass compute the loss and gradients of its next
+batch, stop if the loss is not finite, clip the global gradient norm, take an optimizer
+step, let the subclass move its data position on. Every ``eval_every`` steps: validate,
+lower the learning rate on a plateau of the watched measure, keep the best model, save a
+checkpoint. The loop ends when the ``Budget`` is spent or a ``StopRequest`` (Ctrl-C)
+comes, with a final checkpoint.
+
+A subclass provides::
+
+    compute_step() -> (loss, tokens)   loss and gradients of the next batch (gradients are
+                                       zeroed before); tokens read, for the speed shown
+    advance()                          move the data position past that batch
+    validate() -> dict | None          measures on the validation data, "loss" among them;
+                                       None when there is no validation data
+    describe(measures) -> str          one line for the log, e.g. "loss 1.23 (1.77 bits/char)"
+    config() -> dict                   config.json, built on ``base_config()``
+
+and may set ``watched`` (the measure that decides "best" and the plateau, default
+"loss") and ``higher_is_better``, override ``extra_arrays`` / ``restore_extra`` to keep
+more state in the checkpoint, and ``lower_lr_on_plateau`` for another schedule.
+
+The run folder::
+
+    DIR/config.json, DIR/<group>.safetensors    the last checkpoint (``checkpoint``): the
+                                                model, the optimizer with the scheduler's
+                                                state, and any ``extra_arrays``
+    DIR/best/config.json, model.safetensors     the best model so far
+    DIR/metrics.jsonl                           training and validation records
+    DIR/learning_curve.png                      if matplotlib is installed
+
+Exact resume: a checkpoint holds the weights, optimizer and scheduler state, the RNG state
+and the ``progress`` (a dataclass: step, data position, best measures, elapsed time), so
+N steps, a stop and N more steps give the same weights as 2N steps in one go. The
+evaluation at the end of a run, off the ``eval_every`` schedule, is reported and may
+update ``best/`` but leaves the learning-rate schedule alone, so stopping does not change
+the run.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rnnkit.errors import UserError
+from rnnkit.optim import ReduceLROnPlateau, clip_grad_norm
+from rnnkit.train.budget import Budget
+from rnnkit.train.checkpoint import Checkpoint, save_checkpoint
+from rnnkit.train.interrupt import StopRequest
+from rnnkit.train.metrics import MetricsLog
+from rnnkit.train.optimizers import make_optimizer
+from rnnkit.train.plot import plot_learning_curve
+from rnnkit.train.progress import ProgressBar
+from rnnkit.train.rng import restore_rng, rng_state
+
+BEST_FOLDER = "best"
+METRICS_FILE = "metrics.jsonl"
+PLOT_FILE = "learning_curve.png"
+LOG_EVERY = 10  # steps per training record in metrics.jsonl
+SCHEDULER_PREFIX = "scheduler."  # the scheduler's state rides in optimizer.safetensors
+INTERRUPTED = "interrupted"
+
+
+@dataclass
+class TrainingSettings:
+    """What every run needs; subclasses add their own fields (all with defaults).
+
+    ``clip`` 0 means no clipping. The learning rate is multiplied by ``plateau_factor``
+    when the watched measure has not improved for more than ``plateau_patience``
+    evaluations.
+    """
+
+    lr: float = 2e-3
+    optimizer: str = "adam"
+    clip: float = 5.0
+    eval_every: int = 250
+    plateau_factor: float = 0.5
+    plateau_patience: int = 1
+
+
+@dataclass
+class TrainingProgress:
+    """Where a run is; saved in config.json. Subclasses add their data position."""
+
+    step: int = 0
+    epoch: int = 0  # completed passes over the training data
+    tokens: int = 0  # training tokens read so far
+    elapsed: float = 0.0  # seconds of training, over every process of the run
+    val: dict[str, float] | None = None  # the latest validation measures
+    val_step: int | None = None
+    best: dict[str, float] | None = None  # the measures of the best model so far
+    best_step: int | None = None
+
+
+class TrainingDivergedError(UserError):
+    """The loss (or a weight) stopped being a finite number."""
+
+
+def check_settings(settings: TrainingSettings) -> None:
+    """Raise ``UserError`` for settings no run can use."""
+    for name in ("batch_size", "seq_len", "eval_every"):
+        value = getattr(settings, name, 1)
+        if value < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    if not settings.lr > 0 or not math.isfinite(settings.lr):
+        raise UserError(f"--lr must be a positive number, got {settings.lr}")
+    if not settings.clip >= 0:
+        raise UserError(f"--clip must be 0 (no clipping) or positive, got {settings.clip}")
+
+
+class Trainer:
+    """The shared loop; see the module docstring for what a subclass adds.
+
+    MODEL has ``params``, ``grads``, ``zero_grad``, ``train``/``eval``, ``state_dict``,
+    ``load_state_dict`` and ``rng`` (the generator of its dropout masks). PROGRESS is the
+    subclass's ``TrainingProgress``. ``info`` is JSON-ready data stored in config.json as it
+    is (the command line keeps the data source, the budget and the seed there).
+    """
+
+    watched = "loss"
+    higher_is_better = False
+
+    def __init__(
+        self,
+        model: Any,
+        settings: TrainingSettings,
+        progress: TrainingProgress,
+        folder: str | os.PathLike[str],
+        info: dict[str, Any] | None = None,
+    ) -> None:
+        check_settings(settings)
+        self.model = model
+        self.settings = settings
+        self.progress = progress
+        self.folder = Path(folder)
+        self.info = dict(info or {})
+        self.optimizer = make_optimizer(settings.optimizer, model.params, model.grads, settings.lr)
+        self.scheduler = ReduceLROnPlateau(
+            self.optimizer,
+            factor=settings.plateau_factor,
+            patience=settings.plateau_patience,
+            mode="max" if self.higher_is_better else "min",
+        )
+        self.metrics = MetricsLog(self.folder / METRICS_FILE)
+        self.saved_step: int | None = None
+        self.budget: Budget | None = None
+        self.bar: ProgressBar | None = None
+        self._recent_losses: list[float] = []
+        self._seconds_per_step: float | None = None
+
+    # -- what subclasses provide -------------------------------------------------------------
+
+    def compute_step(self) -> tuple[float, int]:
+        raise NotImplementedError
+
+    def advance(self) -> None:
+        raise NotImplementedError
+
+    def validate(self) -> dict[str, float] | None:
+        raise NotImplementedError
+
+    def describe(self, measures: dict[str, float]) -> str:
+        raise NotImplementedError
+
+    def config(self) -> dict[str, Any]:
+        return self.base_config()
+
+    def extra_arrays(self) -> dict[str, dict[str, np.ndarray]]:
+        """Array groups to checkpoint besides the model and the optimizer."""
+        return {}
+
+    def restore_extra(self, arrays: dict[str, dict[str, np.ndarray]]) -> None:
+        """Take back what ``extra_arrays`` saved (a group may be missing)."""
+
+    def lower_lr_on_plateau(self, value: float) -> None:
+        """Called with the watched measure after each scheduled evaluation."""
+        self.scheduler.step(value)
+
+    # -- checkpoints -------------------------------------------------------------------------
+
+    def base_config(self) -> dict[str, Any]:
+        """The settings, ``info``, progress (with the current learning rate) and RNG state."""
+        return {
+            "settings": asdict(self.settings),
+            **self.info,
+            "progress": {**asdict(self.progress), "lr": self.optimizer.lr},
+            "rng": rng_state(self.model.rng),
+        }
+
+    def save(self) -> None:
+        """Save the last checkpoint (refusing weights that are no longer finite)."""
+        for name, value in self.model.params.items():
+            if not np.all(np.isfinite(value)):
+                raise self.diverged(self.progress.step, f"weight {name} is no longer finite")
+        optimizer_state = self.optimizer.state_dict()
+        for key, value in self.scheduler.state_dict().items():
+            optimizer_state[SCHEDULER_PREFIX + key] = np.array(value)
+        arrays = {
+            "model": self.model.state_dict(),
+            "optimizer": optimizer_state,
+            **self.extra_arrays(),
+        }
+        self.progress.elapsed = self.elapsed()
+        save_checkpoint(self.folder, self.config(), arrays)
+        self.saved_step = self.progress.step
+
+    def save_best(self) -> None:
+        save_checkpoint(
+            self.folder / BEST_FOLDER, self.config(), {"model": self.model.state_dict()}
+        )
+
+    def restore(self, checkpoint: Checkpoint) -> None:
+        """Continue from CHECKPOINT (of this architecture and these settings).
+
+        Raises KeyError or ValueError when the checkpoint does not fit.
+        """
+        arrays = checkpoint.arrays
+        self.model.load_state_dict(arrays["model"])
+        saved = arrays["optimizer"]
+        scheduler = {k: v for k, v in saved.items() if k.startswith(SCHEDULER_PREFIX)}
+        self.optimizer.load_state_dict({k: v for k, v in saved.items() if k not in scheduler})
+        self.scheduler.load_state_dict(
+            {k.removeprefix(SCHEDULER_PREFIX): v for k, v in scheduler.items()}
+        )
+        progress = checkpoint.config["progress"]
+        kind = type(self.progress)
+        self.progress = kind(**{f.name: progress[f.name] for f in fields(kind)})
+        restore_rng(self.model.rng, checkpoint.config["rng"])
+        self.restore_extra(arrays)
+        self.saved_step = self.progress.step
+        # A run killed after its last checkpoint logged steps that will now be redone.
+        if self.metrics.path.exists():
+            self.metrics.truncate_after(self.progress.step)
+
+    def diverged(self, step: int, what: str) -> TrainingDivergedError:
+        kept = (
+            f"the last good checkpoint (step {self.saved_step}) is kept in {self.folder}"
+            if self.saved_step is not None
+            else "no checkpoint was saved"
+        )
+        return TrainingDivergedError(
+            f"training diverged at step {step}: {what}; stopped, {kept}; lower --lr or set --clip"
+        )
+
+    def elapsed(self) -> float:
+        """Seconds the run has trained, over all its processes."""
+        return self.budget.elapsed if self.budget is not None else self.progress.elapsed
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    def train(
+        self, budget: Budget, stop: StopRequest | None = None, bar: ProgressBar | None = None
+    ) -> str:
+        """Train until BUDGET runs out or STOP is requested; return why it stopped.
+
+        The reason is the budget's (e.g. ``"reached --max-steps 1000"``) or
+        ``"interrupted"``. A checkpoint is saved before returning. Raises
+        ``TrainingDivergedError`` when the loss turns NaN or infinite, without saving.
+        """
+        stop = stop or StopRequest()
+        self.budget, self.bar = budget, bar
+        if self.saved_step is None:
+            self.save()  # step 0: so there is a good checkpoint whatever happens next
+        self.model.train()
+        # Overflow in a diverging run is caught by the loss check, not by warnings.
+        with np.errstate(over="ignore", invalid="ignore"):
+            while True:
+                reason = budget.exhausted(self.progress.step)
+                if reason is None and stop.requested:
+                    reason = INTERRUPTED
+                if reason is not None:
+                    break
+                self._step()
+                if self.progress.step % self.settings.eval_every == 0:
+                    self._evaluate(scheduled=True)
+                    self.save()
+            if reason != INTERRUPTED and self.progress.val_step != self.progress.step:
+                self._evaluate(scheduled=False)
+        if self.saved_step != self.progress.step:
+            self.save()
+        return reason
+
+    def _step(self) -> None:
+        started = time.perf_counter()
+        self.model.zero_grad()
+        loss, tokens = self.compute_step()
+        if not math.isfinite(loss):
+            raise self.diverged(self.progress.step + 1, f"the loss became {loss}")
+        if self.settings.clip > 0:
+            clip_grad_norm(self.model.grads, self.settings.clip)
+        self.optimizer.step()
+        self.progress.step += 1
+        self.progress.tokens += tokens
+        self.advance()
+        self._log_step(loss, tokens, time.perf_counter() - started)
+
+    def _log_step(self, loss: float, tokens: int, seconds: float) -> None:
+        self._recent_losses.append(loss)
+        # A moving average, so the speed and time left do not jump about.
+        previous = self._seconds_per_step
+        self._seconds_per_step = seconds if previous is None else 0.9 * previous + 0.1 * seconds
+        step = self.progress.step
+        tokens_per_second = tokens / max(self._seconds_per_step, 1e-9)
+        if self.bar is not None and self.budget is not None:
+            eta = self.budget.eta(step, self._seconds_per_step)
+            self.bar.update(step, loss, tokens_per_second, eta)
+        if step % LOG_EVERY == 0:
+            self.metrics.append(
+                {
+                    "step": step,
+                    "epoch": self.progress.epoch,
+                    "train_loss": float(np.mean(self._recent_losses)),
+                    "lr": self.optimizer.lr,
+                    "tokens_per_second": round(tokens_per_second, 1),
+                    "elapsed": round(self.elapsed(), 3),
+                }
+            )
+            self._recent_losses = []
+
+    def _evaluate(self, scheduled: bool) -> None:
+        measures = self.validate()
+        if measures is None:
+            return
+        progress = self.progress
+        if not math.isfinite(measures["loss"]):
+            raise self.diverged(progress.step, f"the validation loss became {measures['loss']}")
+        progress.val, progress.val_step = measures, progress.step
+        value = measures[self.watched]
+        if scheduled:
+            self.lower_lr_on_plateau(value)
+        best = progress.best
+        improved = best is None or (
+            value > best[self.watched] if self.higher_is_better else value < best[self.watched]
+        )
+        if improved:
+            progress.best, progress.best_step = measures, progress.step
+            self.save_best()
+        self.metrics.append(
+            {
+                "step": progress.step,
+                "epoch": progress.epoch,
+                **{f"val_{name}": number for name, number in measures.items()},
+                "lr": self.optimizer.lr,
+                "elapsed": round(self.elapsed(), 3),
+            }
+        )
+        plot_learning_curve(self.metrics.read(), self.folder / PLOT_FILE, title=self.folder.name)
+        if self.bar is not None:
+            self.bar.write(
+                f"step {progress.step} (epoch {progress.epoch + 1}): validation "
+                f"{self.describe(measures)}{' (best so far)' if improved else ''}, "
+                f"lr {self.optimizer.lr:.3g}"
+            )

@@ -1,0 +1,178 @@
+"""Bad input: each case prints one line on stderr, exits with status 2, shows no traceback
+and leaves any existing run folder exactly as it was."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rnnkit.train import load_checkpoint
+from tests.cli.cli_helpers import (
+    TINY,
+    assert_one_line_error,
+    folder_bytes,
+    run_cli,
+    write_corpus,
+)
+
+
+def train(*argv: object) -> tuple[int, str, str]:
+    return run_cli("train", *argv, "--max-steps", "3", *TINY)
+
+
+@pytest.fixture
+def run_folder(tmp_path: Path) -> Path:
+    """A finished char-LSTM run (3 steps)."""
+    data = write_corpus(tmp_path)
+    status, _, err = train("--data", data, "--out", tmp_path / "run")
+    assert status == 0, err
+    return tmp_path / "run"
+
+
+def test_missing_path(tmp_path: Path) -> None:
+    status, _, err = train("--data", tmp_path / "nowhere.txt")
+    assert_one_line_error(status, err, "nowhere.txt does not exist")
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    (tmp_path / "empty.txt").write_text("")
+    status, _, err = train("--data", tmp_path / "empty.txt")
+    assert_one_line_error(status, err, "empty.txt holds no text")
+
+
+def test_text_shorter_than_one_batch_window(tmp_path: Path) -> None:
+    (tmp_path / "short.txt").write_text("just a few words\n" * 3)
+    status, _, err = train("--data", tmp_path / "short.txt", "--val-fraction", "0")
+    # 51 tokens; one window of 4 streams x (16 + 1) needs 68.
+    assert_one_line_error(status, err, "short.txt is too short", "51 training tokens", "68")
+
+
+def test_binary_file(tmp_path: Path) -> None:
+    (tmp_path / "data.bin").write_bytes(b"text at first" + bytes(range(256)) * 4)
+    status, _, err = train("--data", tmp_path / "data.bin")
+    assert_one_line_error(status, err, "data.bin", "byte offset 13")
+
+
+def test_file_in_another_encoding(tmp_path: Path) -> None:
+    (tmp_path / "latin.txt").write_bytes("caf\u00e9 au lait\n".encode("latin-1") * 50)
+    status, _, err = train("--data", tmp_path / "latin.txt")
+    assert_one_line_error(status, err, "latin.txt", "byte offset 3", "--encoding")
+    # ... and the suggested fix works.
+    status, _, err = train(
+        "--data", tmp_path / "latin.txt", "--encoding", "latin-1", "--out", tmp_path / "r"
+    )
+    assert status == 0, err
+
+
+def test_folder_without_text_files(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    (tmp_path / "data" / ".hidden.txt").write_text("hidden text\n")
+    status, _, err = train("--data", tmp_path / "data")
+    assert_one_line_error(status, err, "holds no text files")
+
+
+def test_resume_without_a_checkpoint(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    status, _, err = train("--out", tmp_path / "empty", "--resume")
+    assert_one_line_error(status, err, "holds no checkpoint")
+    status, _, err = train("--resume")
+    assert_one_line_error(status, err, "--resume needs --out")
+
+
+@pytest.mark.parametrize("file", ["model.safetensors", "optimizer.safetensors", "config.json"])
+def test_resume_from_a_corrupted_checkpoint(run_folder: Path, file: str) -> None:
+    path = run_folder / file
+    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
+    before = folder_bytes(run_folder)
+    status, _, err = train("--out", run_folder, "--resume")
+    assert_one_line_error(status, err, "damaged", file)
+    assert folder_bytes(run_folder) == before
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (["--tokenizer", "word"], "--tokenizer word differs"),
+        (["--hidden-size", "32"], "--hidden-size 32 differs"),
+        (["--model", "gru"], "--model gru differs"),
+        (["--tie-weights"], "--tie-weights True differs"),
+        (["--batch-size", "8"], "--batch-size 8 differs"),
+    ],
+)
+def test_resume_with_another_tokenizer_or_architecture(
+    run_folder: Path, flags: list[str], named: str
+) -> None:
+    before = folder_bytes(run_folder)
+    status, _, err = run_cli("train", "--out", run_folder, "--resume", *flags)
+    assert_one_line_error(status, err, named, str(run_folder))
+    assert folder_bytes(run_folder) == before
+
+
+def test_resume_after_the_text_changed(run_folder: Path, tmp_path: Path) -> None:
+    write_corpus(tmp_path, seed=5)  # the run's data file, rewritten with other text
+    before = folder_bytes(run_folder)
+    status, _, err = run_cli("train", "--out", run_folder, "--resume", "--max-steps", "9")
+    assert_one_line_error(status, err, "has changed")
+    assert folder_bytes(run_folder) == before
+
+
+def test_a_new_run_does_not_overwrite_an_old_one(run_folder: Path, tmp_path: Path) -> None:
+    before = folder_bytes(run_folder)
+    status, _, err = train("--data", tmp_path / "corpus.txt", "--out", run_folder)
+    assert_one_line_error(status, err, "already holds a training run", "--resume")
+    assert folder_bytes(run_folder) == before
+
+
+def test_loss_turning_nan(tmp_path: Path) -> None:
+    data = write_corpus(tmp_path)
+    status, _, err = run_cli(
+        "train", "--data", data, "--out", tmp_path / "run", *TINY,
+        "--optimizer", "sgd", "--lr", "1e38", "--clip", "0", "--max-steps", "20",
+    )  # fmt: skip
+    assert_one_line_error(status, err, "diverged", "last good checkpoint", "--lr")
+    kept = load_checkpoint(tmp_path / "run")
+    for value in kept.arrays["model"].values():
+        assert np.all(np.isfinite(value))
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (["--hidden-size", "-3"], "--hidden-size: must be a positive integer, got -3"),
+        (["--embedding-size", "0"], "--embedding-size: must be a positive integer"),
+        (["--num-layers", "two"], "--num-layers: must be an integer, got 'two'"),
+        (["--dropout", "1.5"], "--dropout: must be at least 0 and below 1"),
+        (["--lr", "0"], "--lr: must be a positive number"),
+        (["--lr", "nan"], "--lr: must be a positive number"),
+        (["--clip", "-1"], "--clip: must be 0 or a positive number"),
+        (["--max-time", "-5"], "--max-time: must be a positive number"),
+        (["--max-steps", "0"], "--max-steps: must be a positive integer"),
+        (["--val-fraction", "1"], "--val-fraction: must be at least 0 and below 1"),
+        (["--seq-len", "1.5"], "--seq-len: must be an integer"),
+        (["--tokenizer", "bytes"], "--tokenizer: invalid choice"),
+        (["--tie-weights", "--embedding-size", "8"], "--tie-weights needs --embedding-size"),
+        (["--min-count", "2"], "tokenizer does not take the options min_count"),
+    ],
+)
+def test_bad_flags(tmp_path: Path, flags: list[str], named: str) -> None:
+    data = write_corpus(tmp_path)
+    status, _, err = run_cli("train", "--data", data, "--out", tmp_path / "run", *TINY, *flags)
+    assert_one_line_error(status, err, named)
+    assert not (tmp_path / "run").exists()
+
+
+def test_sample_and_eval_errors(run_folder: Path, tmp_path: Path) -> None:
+    status, _, err = run_cli("sample", tmp_path / "nowhere")
+    assert_one_line_error(status, err, "nowhere is not a folder")
+    status, _, err = run_cli("sample", run_folder, "--prime", "the \u00e9t\u00e9 Z")
+    assert_one_line_error(status, err, "--prime: 2 characters", "'\u00e9', 'Z'")
+    status, _, err = run_cli("sample", run_folder, "--temperature", "-1")
+    assert_one_line_error(status, err, "--temperature")
+    status, _, err = run_cli("eval", run_folder)
+    assert_one_line_error(status, err, "--data")
+    (tmp_path / "other.txt").write_text("Z" * 100)
+    status, _, err = run_cli("eval", run_folder, "--data", tmp_path / "other.txt")
+    assert_one_line_error(status, err, "not in the vocabulary", "'Z'")

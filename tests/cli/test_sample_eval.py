@@ -1,0 +1,111 @@
+"""``rnnkit sample`` and ``rnnkit eval`` on a trained run; the streaming decoder."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+from rnnkit.cli.sample import TextStream
+from rnnkit.data.tokenizers import make_tokenizer
+from rnnkit.train import evaluate_language_model
+from rnnkit.train.lm_checkpoint import load_language_model
+from tests.cli.cli_helpers import TINY, run_cli, sentences, write_corpus
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A char run and a word run, a few steps each."""
+    folder = tmp_path_factory.mktemp("runs")
+    data = write_corpus(folder, count=200)
+    made = {}
+    for kind in ("char", "word"):
+        made[kind] = folder / kind
+        status, _, err = run_cli(
+            "train", "--data", data, "--out", made[kind], "--tokenizer", kind,
+            "--max-steps", "6", *TINY,
+        )  # fmt: skip
+        assert status == 0, err
+    made["data"] = data
+    return made
+
+
+def test_sample_streams_the_prime_then_length_characters(runs: dict[str, Path]) -> None:
+    status, out, _ = run_cli("sample", runs["char"], "--prime", "the cat", "--length", "40")
+    assert status == 0
+    assert out.startswith("the cat")
+    # One character per token, and a final line break if the text did not end with one.
+    body = out[len("the cat") :]
+    assert len(body) in (40, 41) and out.endswith("\n")
+
+
+def test_sample_is_reproducible_with_a_seed(runs: dict[str, Path]) -> None:
+    def sample(*flags: str) -> str:
+        return run_cli("sample", runs["char"], "--length", "60", *flags)[1]
+
+    assert sample("--seed", "3") == sample("--seed", "3")
+    assert sample("--seed", "3") != sample("--seed", "4")
+    greedy = sample("--temperature", "0", "--seed", "1")
+    assert greedy == sample("--temperature", "0", "--seed", "2")
+    assert sample("--top-k", "1", "--seed", "5") == greedy
+
+
+def test_word_sample_reads_unknown_prime_words_as_unk(runs: dict[str, Path]) -> None:
+    status, out, err = run_cli(
+        "sample", runs["word"], "--prime", "the zebra sat", "--length", "5", "--seed", "0"
+    )
+    assert status == 0
+    assert err == "note: --prime words read as <unk>: 'zebra'\n"
+    assert out.startswith("the <unk> sat")
+    # Five tokens: words of the vocabulary, or <eos> shown as line breaks.
+    generated = out[len("the <unk> sat") :].split()
+    vocab = load_language_model(runs["word"] / "best")[1].vocab
+    assert len(generated) <= 5 and all(word in vocab for word in generated)
+
+
+def test_eval_json_and_text(runs: dict[str, Path]) -> None:
+    status, out, _ = run_cli("eval", runs["char"], "--data", runs["data"], "--json")
+    assert status == 0
+    report = json.loads(out)
+    assert set(report) == {"loss", "bits_per_char", "tokens"}
+    assert report["bits_per_char"] == pytest.approx(report["loss"] / math.log(2))
+    # The same number the library computes with the run's best model and settings.
+    model, tokenizer, config = load_language_model(runs["char"] / "best")
+    ids = tokenizer.encode(runs["data"].read_text())
+    loss, tokens = evaluate_language_model(model, ids, 4, 16)
+    assert (report["loss"], report["tokens"]) == (pytest.approx(loss), tokens)
+
+    status, out, _ = run_cli("eval", runs["word"], "--data", runs["data"], "--json")
+    report = json.loads(out)
+    assert set(report) == {"loss", "perplexity", "tokens"}
+    assert report["perplexity"] == pytest.approx(math.exp(report["loss"]))
+
+    status, out, _ = run_cli("eval", runs["char"], "--data", runs["data"])
+    assert status == 0 and out.count("\n") == 1
+    assert "bits/char" in out and f"{tokens:,} tokens" in out
+
+
+@pytest.mark.parametrize("kind", ["char", "word", "jamo"])
+def test_text_stream_writes_exactly_the_decoded_text(kind: str) -> None:
+    # Token by token, what has been written must always be a prefix of the final text
+    # (nothing written is ever taken back), and in the end it is all of it.
+    text = (
+        sentences(count=5)
+        + "\ud55c\uad6d\uc5b4 \ud14d\uc2a4\ud2b8\uc785\ub2c8\ub2e4 \uac01\n\uac00\ub098"
+    )
+    tokenizer = make_tokenizer(kind).fit(text)
+    ids = list(tokenizer.encode(text))
+    out = io.StringIO()
+    stream = TextStream(tokenizer, out, ids[:3], echo=True)
+    expected = tokenizer.decode(ids)
+    for token in ids[3:]:
+        stream.push(token)
+        assert expected.startswith(out.getvalue())
+    stream.close()
+    assert out.getvalue() == expected + ("" if expected.endswith("\n") else "\n")
+    if kind == "jamo":
+        assert out.getvalue() == unicodedata.normalize("NFC", out.getvalue())

@@ -1,0 +1,130 @@
+"""``rnnkit train``: a run folder, exact resume through the command line, defaults."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rnnkit import load_weights
+from rnnkit.cli import train as train_command
+from rnnkit.cli.main import build_parser
+from rnnkit.train import load_checkpoint
+from tests.cli.cli_helpers import TINY, run_cli, write_corpus
+
+
+def test_a_run_writes_checkpoints_metrics_and_a_sample(tmp_path: Path) -> None:
+    data = write_corpus(tmp_path)
+    status, out, err = run_cli(
+        "train", "--data", data, "--out", tmp_path / "run", "--max-steps", "7", *TINY
+    )
+    assert status == 0, err
+    run = tmp_path / "run"
+    for name in ("config.json", "model.safetensors", "optimizer.safetensors", "metrics.jsonl"):
+        assert (run / name).is_file(), name
+    assert (run / "best" / "model.safetensors").is_file()
+    config = json.loads((run / "config.json").read_text())
+    assert config["progress"]["step"] == 7
+    assert config["model"]["hidden_size"] == 16
+    assert config["data"]["path"] == str(data.resolve())
+    assert "stopped at step 7 (reached --max-steps 7)" in out
+    assert f"saved in {run}" in out
+    sample = out.split("--- sample (temperature 0.8) ---\n")[1]
+    assert len(sample) >= train_command.SAMPLE_LENGTH
+    # Torch's names, so the weights load into torch.nn modules.
+    assert {"embedding.weight", "rnn.weight_ih_l0", "decoder.bias"} <= set(
+        load_weights(run / "model.safetensors")
+    )
+
+
+def test_resume_continues_exactly(tmp_path: Path) -> None:
+    data = write_corpus(tmp_path, count=120)
+    options = [*TINY, "--dropout", "0.3", "--num-layers", "2", "--data", data]
+    assert run_cli("train", "--out", tmp_path / "whole", "--max-steps", "14", *options)[0] == 0
+    assert run_cli("train", "--out", tmp_path / "split", "--max-steps", "5", *options)[0] == 0
+    # Flags that describe the run may be repeated on resume, as long as they agree.
+    status, out, err = run_cli(
+        "train", "--out", tmp_path / "split", "--resume", "--max-steps", "14", "--dropout", "0.3"
+    )
+    assert status == 0, err
+    assert "resuming" in out and "at step 5" in out
+    for group in ("model", "optimizer"):
+        whole = load_weights(tmp_path / "whole" / f"{group}.safetensors")
+        split = load_weights(tmp_path / "split" / f"{group}.safetensors")
+        assert whole.keys() == split.keys()
+        for name in whole:
+            np.testing.assert_array_equal(whole[name], split[name], err_msg=name)
+
+
+def test_resume_with_a_spent_budget_has_nothing_to_do(tmp_path: Path) -> None:
+    data = write_corpus(tmp_path)
+    run_cli("train", "--data", data, "--out", tmp_path / "run", "--max-steps", "3", *TINY)
+    status, out, _ = run_cli("train", "--out", tmp_path / "run", "--resume")
+    assert status == 0
+    assert "nothing to do" in out and "--max-steps 3" in out
+    assert load_checkpoint(tmp_path / "run").config["progress"]["step"] == 3
+
+
+def test_word_model_reports_perplexity(tmp_path: Path) -> None:
+    data = write_corpus(tmp_path, count=200)
+    status, out, err = run_cli(
+        "train", "--data", data, "--out", tmp_path / "run", "--tokenizer", "word",
+        "--max-vocab", "8", "--max-steps", "3", *TINY,
+    )  # fmt: skip
+    assert status == 0, err
+    assert "perplexity" in out
+    tokenizer = load_checkpoint(tmp_path / "run").config["tokenizer"]
+    assert tokenizer["kind"] == "word" and len(tokenizer["vocab"]) == 8
+
+
+def test_without_data_trains_on_the_default_corpus_into_a_dated_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(train_command, "DEFAULT_CORPUS_CHARS", 20_000)
+    status, out, err = run_cli("train", "--max-steps", "2", *TINY)
+    assert status == 0, err
+    (run,) = Path("runs").iterdir()
+    assert run.name.startswith("lm-")
+    assert f"run folder: {run}" in out
+    config = load_checkpoint(run).config
+    assert config["data"]["corpus"] == "python-stdlib"
+    assert config["run"]["max_steps"] == 2
+    assert "default corpus" in out
+
+
+def test_default_budget_is_two_minutes(tmp_path: Path) -> None:
+    # Set up, not waited for: start_run returns the budget the run would train under.
+    data = write_corpus(tmp_path, count=400)
+    args = build_parser().parse_args(["train", "--data", str(data), "--out", str(tmp_path / "r")])
+    trainer, budget = train_command.start_run(args)
+    assert (budget.max_steps, budget.max_time) == (None, 120)
+    assert trainer.info["run"]["max_time"] == 120
+    assert "default 120" in " ".join(run_cli("train", "--help")[1].split())
+
+
+def test_help_lists_every_flag_of_the_issue() -> None:
+    status, out, _ = run_cli("train", "--help")
+    assert status == 0
+    flags = (
+        "--data --out --tokenizer --model --embedding-size --hidden-size --num-layers "
+        "--dropout --tie-weights --seq-len --batch-size --lr --optimizer --clip --max-steps "
+        "--max-time --eval-every --val-fraction --seed --resume --encoding --max-vocab --min-count"
+    )
+    for flag in flags.split():
+        assert flag in out, flag
+
+
+def test_tied_gru_run(tmp_path: Path) -> None:
+    data = write_corpus(tmp_path)
+    status, _, err = run_cli(
+        "train", "--data", data, "--out", tmp_path / "run", "--max-steps", "2", *TINY,
+        "--model", "gru", "--tie-weights", "--embedding-size", "16",
+    )  # fmt: skip
+    assert status == 0, err
+    weights = load_weights(tmp_path / "run" / "model.safetensors")
+    np.testing.assert_array_equal(weights["decoder.weight"], weights["embedding.weight"])
+    assert os.path.exists(tmp_path / "run" / "best" / "config.json")

@@ -1,0 +1,101 @@
+"""The shared Trainer loop with a toy subclass: a linear regression whose batches cycle."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rnnkit.nn import Linear, mse
+from rnnkit.train import Budget, Trainer, TrainingProgress, TrainingSettings, load_checkpoint
+from rnnkit.train.trainer import BEST_FOLDER
+
+
+@dataclass
+class ToyProgress(TrainingProgress):
+    batch: int = 0
+
+
+class ToyModel(Linear):
+    def __init__(self) -> None:
+        super().__init__(3, 1, dtype=np.float64, rng=0)
+        self.rng = np.random.default_rng(0)
+
+
+class ToyTrainer(Trainer):
+    """Four batches per epoch; validation reports the loss and a score to maximise."""
+
+    watched = "score"
+    higher_is_better = True
+
+    def __init__(self, folder: Path, with_validation: bool = True, **settings: float) -> None:
+        super().__init__(ToyModel(), TrainingSettings(**settings), ToyProgress(), folder)
+        rng = np.random.default_rng(1)
+        self.x = rng.standard_normal((4, 8, 3))
+        self.y = self.x @ np.array([[1.0], [-2.0], [0.5]])
+        self.with_validation = with_validation
+        self.scores: list[float] = []
+        self.drawn = 0  # something to keep in extra_arrays
+
+    def compute_step(self) -> tuple[float, int]:
+        batch = self.progress.batch
+        loss, grad = mse(self.model.forward(self.x[batch]), self.y[batch])
+        self.model.backward(grad)
+        self.drawn += 1
+        return loss, 8
+
+    def advance(self) -> None:
+        self.progress.batch = (self.progress.batch + 1) % 4
+        self.progress.epoch += self.progress.batch == 0
+
+    def validate(self) -> dict[str, float] | None:
+        if not self.with_validation:
+            return None
+        loss, _ = mse(self.model.forward(self.x[0]), self.y[0])
+        # A score that peaks at step 6 and falls again, so "best" is not simply "last".
+        score = -abs(self.progress.step - 6) - 0.001 * loss
+        self.scores.append(score)
+        return {"loss": loss, "score": score}
+
+    def describe(self, measures: dict[str, float]) -> str:
+        return f"score {measures['score']:.3f}"
+
+    def extra_arrays(self) -> dict[str, dict[str, np.ndarray]]:
+        return {"toy": {"drawn": np.array(self.drawn)}}
+
+    def restore_extra(self, arrays: dict[str, dict[str, np.ndarray]]) -> None:
+        self.drawn = int(arrays["toy"]["drawn"])
+
+
+def test_best_follows_the_watched_measure_in_its_direction(tmp_path: Path) -> None:
+    trainer = ToyTrainer(tmp_path, lr=0.05, eval_every=2)
+    assert trainer.train(Budget(max_steps=11)) == "reached --max-steps 11"
+    progress = load_checkpoint(tmp_path).config["progress"]
+    assert progress["best_step"] == 6
+    assert progress["val_step"] == 11  # the final evaluation, off schedule
+    assert load_checkpoint(tmp_path / BEST_FOLDER).config["progress"]["step"] == 6
+
+
+def test_only_scheduled_evaluations_move_the_plateau_schedule(tmp_path: Path) -> None:
+    trainer = ToyTrainer(tmp_path, lr=0.05, eval_every=2, plateau_patience=0)
+    trainer.train(Budget(max_steps=11))
+    # Evaluations at 2..10 on schedule (5 scheduler steps), and at 11 for the report.
+    assert trainer.scheduler.last_epoch == 5
+    # The score falls after step 6: the rate was halved at steps 8 and 10.
+    assert trainer.optimizer.lr == pytest.approx(0.05 / 4)
+
+
+def test_without_validation_it_still_saves_on_schedule(tmp_path: Path) -> None:
+    trainer = ToyTrainer(tmp_path, with_validation=False, eval_every=3)
+    trainer.train(Budget(max_steps=7))
+    checkpoint = load_checkpoint(tmp_path)
+    assert checkpoint.config["progress"]["best"] is None
+    assert not (tmp_path / BEST_FOLDER).exists()
+    assert int(checkpoint.arrays["toy"]["drawn"]) == 7
+
+    resumed = ToyTrainer(tmp_path, with_validation=False, eval_every=3)
+    resumed.restore(checkpoint)
+    assert (resumed.drawn, resumed.progress.step, resumed.progress.batch) == (7, 7, 3)
+    assert resumed.progress.epoch == 1
