@@ -40,6 +40,7 @@ from rnnkit.nn.sequence_ops import (
     project_inputs,
     sigmoid_,
     time_steps,
+    transposed_copy,
 )
 
 GATE_COUNT = 3
@@ -80,7 +81,7 @@ def forward_sequence(
     hidden_term = np.empty((num_steps, batch, H), dtype=x.dtype)
     recurrent = np.empty((batch, 3 * H), dtype=x.dtype)
     scratch = np.empty((batch, H), dtype=x.dtype)
-    weight_hh_t = weight_hh.T
+    weight_hh_t = transposed_copy(weight_hh)
 
     for t in time_steps(num_steps, reverse):
         n_rows = active_rows(batch_sizes, t, batch)

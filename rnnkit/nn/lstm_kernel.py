@@ -39,6 +39,7 @@ from rnnkit.nn.sequence_ops import (
     project_inputs,
     sigmoid_,
     time_steps,
+    transposed_copy,
 )
 
 GATE_COUNT = 4
@@ -85,7 +86,7 @@ def forward_sequence(
     cell[start] = state[1]
     recurrent = np.empty((batch, GATE_COUNT * hidden_size), dtype=x.dtype)
     scratch = np.empty((batch, hidden_size), dtype=x.dtype)
-    weight_hh_t = weight_hh.T
+    weight_hh_t = transposed_copy(weight_hh)
     H = hidden_size
 
     for t in time_steps(num_steps, reverse):

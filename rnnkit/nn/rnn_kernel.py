@@ -29,6 +29,7 @@ from rnnkit.nn.sequence_ops import (
     previous_states,
     project_inputs,
     time_steps,
+    transposed_copy,
 )
 
 GATE_COUNT = 1
@@ -72,7 +73,7 @@ def forward_sequence(
     hidden = np.empty((num_steps + 1, batch, hidden_size), dtype=x.dtype)
     hidden[num_steps if reverse else 0] = state[0]
     recurrent = np.empty((batch, hidden_size), dtype=x.dtype)
-    weight_hh_t = weight_hh.T
+    weight_hh_t = transposed_copy(weight_hh)
 
     for t in time_steps(num_steps, reverse):
         n = active_rows(batch_sizes, t, batch)
