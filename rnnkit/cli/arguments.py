@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import math
 
+from rnnkit.train.optimizers import OPTIMIZERS
+
 
 def positive_int(text: str) -> int:
     value = _parse(int, text, "an integer")
@@ -51,6 +53,24 @@ def _parse(kind: type, text: str, what: str):
         return kind(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+
+
+def add_optimizer_arguments(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup, lr_help: str, eval_every_help: str
+) -> None:
+    """``--lr``, ``--optimizer``, ``--clip`` and ``--eval-every`` (None when not given)."""
+    parser.add_argument("--lr", type=positive_float, help=f"learning rate ({lr_help})")
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, help="default adam")
+    parser.add_argument(
+        "--clip", type=non_negative_float, help="max global gradient norm; 0: none (default 5)"
+    )
+    parser.add_argument(
+        "--eval-every",
+        type=positive_int,
+        metavar="N",
+        help="validate, keep the best model, adjust the learning rate and save every N steps "
+        f"({eval_every_help})",
+    )
 
 
 def add_budget_arguments(parser: argparse.ArgumentParser, default_seconds: int) -> None:

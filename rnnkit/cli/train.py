@@ -11,21 +11,26 @@ sample from the best model.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from rnnkit.cli.arguments import (
     add_budget_arguments,
+    add_optimizer_arguments,
     add_run_arguments,
-    non_negative_float,
-    positive_float,
     positive_int,
     probability,
 )
 from rnnkit.cli.sample import write_sample
+from rnnkit.cli.training import (  # INTERRUPTED_STATUS: re-exported, train_classifier uses it
+    INTERRUPTED_STATUS,  # noqa: F401
+    check_flags_match,
+    fingerprint,
+    new_run_folder,
+    restore_run,
+    resumed_run_folder,
+    train_in_foreground,
+)
 from rnnkit.data.default_corpus import DEFAULT_CORPUS_NAME, default_corpus_text
 from rnnkit.data.lm_batches import split_train_val
 from rnnkit.data.text import read_text
@@ -33,16 +38,14 @@ from rnnkit.data.tokenizers import TOKENIZERS, make_tokenizer, tokenizer_from_di
 from rnnkit.errors import UserError
 from rnnkit.models import LanguageModel
 from rnnkit.models.language_model import RECURRENT_LAYERS
-from rnnkit.train import Budget, LMSettings, LMTrainer, ProgressBar, stop_on_interrupt
-from rnnkit.train.checkpoint import has_checkpoint, load_checkpoint
+from rnnkit.train import Budget, LMSettings, LMTrainer
+from rnnkit.train.checkpoint import load_checkpoint
 from rnnkit.train.lm_checkpoint import (
     check_language_model_checkpoint,
     load_language_model,
     model_folder,
 )
 from rnnkit.train.lm_evaluation import describe_loss
-from rnnkit.train.lm_trainer import INTERRUPTED
-from rnnkit.train.optimizers import OPTIMIZERS
 from rnnkit.train.progress import format_duration
 
 NAME = "train"
@@ -52,7 +55,6 @@ DEFAULT_SECONDS = 120
 DEFAULT_CORPUS_CHARS = 1_000_000
 SAMPLE_LENGTH = 300
 SAMPLE_TEMPERATURE = 0.8
-INTERRUPTED_STATUS = 130
 
 # The values of a fresh run for the flags not given (a resumed run takes its checkpoint's).
 DEFAULTS: dict[str, Any] = {
@@ -156,19 +158,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     training.add_argument(
         "--batch-size", type=positive_int, help="streams read side by side (default 32)"
     )
-    training.add_argument(
-        "--lr", type=positive_float, help="learning rate (default 0.002 with adam, 1 with sgd)"
-    )
-    training.add_argument("--optimizer", choices=OPTIMIZERS, help="default adam")
-    training.add_argument(
-        "--clip", type=non_negative_float, help="max global gradient norm; 0: none (default 5)"
-    )
-    training.add_argument(
-        "--eval-every",
-        type=positive_int,
-        metavar="N",
-        help="validate, keep the best model, adjust the learning rate and save every N steps "
-        "(default 250)",
+    add_optimizer_arguments(
+        training, lr_help="default 0.002 with adam, 1 with sgd", eval_every_help="default 250"
     )
     add_budget_arguments(training, DEFAULT_SECONDS)
     add_run_arguments(parser)
@@ -177,29 +168,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     trainer, budget = resume_run(args) if args.resume else start_run(args)
-    folder = trainer.folder
-    spent = budget.exhausted(trainer.progress.step)
-    if spent:
-        print(
-            f"nothing to do: the run in {folder} has already {spent}; "
-            "raise --max-steps or --max-time to train longer"
-        )
-        return 0
-    with stop_on_interrupt() as stop:
-        bar = ProgressBar(budget.max_steps, trainer.progress.step)
-        try:
-            reason = trainer.train(budget, stop, bar)
-        finally:
-            bar.close()
-    progress = trainer.progress
-    if reason == INTERRUPTED:
-        print(
-            f"rnnkit: interrupted at step {progress.step}; checkpoint saved in {folder}; "
-            f"continue with: rnnkit train --out {folder} --resume",
-            file=sys.stderr,
-        )
-        return INTERRUPTED_STATUS
-    kind = trainer.tokenizer.kind
+    status = train_in_foreground(trainer, budget, NAME)
+    if status is not None:
+        return status
+    folder, progress, kind = trainer.folder, trainer.progress, trainer.tokenizer.kind
+    reason = budget.exhausted(progress.step)
     print(f"stopped at step {progress.step} ({reason}) after {format_duration(budget.elapsed)}")
     if progress.best is not None:
         print(
@@ -228,12 +201,7 @@ def start_run(args: argparse.Namespace) -> tuple[LMTrainer, Budget]:
             "--tie-weights needs --embedding-size equal to --hidden-size, got "
             f"{options['embedding_size']} and {options['hidden_size']}"
         )
-    folder = Path(args.out) if args.out else Path("runs") / time.strftime("lm-%Y%m%d-%H%M%S")
-    if has_checkpoint(folder):
-        raise UserError(
-            f"{folder} already holds a training run; pass --resume to continue it, "
-            "or choose another --out"
-        )
+    folder = new_run_folder(args.out, "lm")
     data_info = {
         "path": None if args.data is None else str(Path(args.data).resolve()),
         "encoding": options["encoding"],
@@ -297,10 +265,6 @@ def describe_source(data_info: dict[str, Any]) -> str:
     return data_info["path"]
 
 
-def fingerprint(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-
-
 def check_one_window(num_tokens: int, settings: LMSettings, source: str) -> None:
     needed = settings.batch_size * (settings.seq_len + 1)
     if num_tokens < needed:
@@ -315,13 +279,11 @@ def check_one_window(num_tokens: int, settings: LMSettings, source: str) -> None
 
 
 def resume_run(args: argparse.Namespace) -> tuple[LMTrainer, Budget]:
-    if args.out is None:
-        raise UserError("--resume needs --out DIR, the run folder to continue")
-    folder = Path(args.out)
+    folder = resumed_run_folder(args.out)
     checkpoint = load_checkpoint(folder)
     check_language_model_checkpoint(checkpoint, folder)
     config = checkpoint.config
-    check_flags_match(args, config, folder)
+    check_flags_match(args, config, folder, SAVED_AS, path_flags=("data",))
 
     data_info = config["data"]
     text = read_data(data_info)
@@ -345,33 +307,6 @@ def resume_run(args: argparse.Namespace) -> tuple[LMTrainer, Budget]:
         folder,
         {"data": data_info, "run": run_info},
     )
-    try:
-        trainer.restore(checkpoint)
-    except (KeyError, ValueError) as error:
-        raise UserError(
-            f"the checkpoint in {folder} is damaged ({' '.join(str(error).split())}); "
-            "start a new run"
-        ) from None
-    progress = trainer.progress
-    print(f"resuming {folder} at step {progress.step} (epoch {progress.epoch + 1})", flush=True)
-    budget = Budget(run_info["max_steps"], run_info["max_time"], progress.elapsed)
+    restore_run(trainer, checkpoint, folder)
+    budget = Budget(run_info["max_steps"], run_info["max_time"], trainer.progress.elapsed)
     return trainer, budget
-
-
-def check_flags_match(args: argparse.Namespace, config: dict[str, Any], folder: Path) -> None:
-    """Refuse a resume whose flags describe another run than the checkpoint's."""
-    for name, (section, key) in SAVED_AS.items():
-        given = getattr(args, name)
-        if given is None:
-            continue
-        if name == "data":
-            given = str(Path(given).resolve())
-        saved = config.get(section, {}).get(key)
-        if saved is None and name in ("encoding", "seed"):
-            saved = DEFAULTS[name]
-        if given != saved:
-            flag = "--" + name.replace("_", "-")
-            raise UserError(
-                f"{flag} {given} differs from the run in {folder} ({key} {saved}); "
-                "drop the flag to resume that run, or start a new run with another --out"
-            )
