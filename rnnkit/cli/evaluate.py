@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from rnnkit.cli import evaluate_classifier
 from rnnkit.cli.arguments import add_model_folder_argument
 from rnnkit.data.text import read_text
 from rnnkit.train.lm_checkpoint import load_language_model, model_folder
@@ -30,11 +31,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         action="store_true",
         help="print one JSON object: loss, bits_per_char or perplexity, tokens",
     )
+    evaluate_classifier.add_arguments(parser)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
     folder = model_folder(args.folder)
+    if evaluate_classifier.holds_classifier(folder):
+        return evaluate_classifier.run(args, folder)
     model, tokenizer, config = load_language_model(folder)
     ids = tokenizer.encode(read_text(args.data, args.encoding))
     settings = config["settings"]

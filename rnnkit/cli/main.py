@@ -18,10 +18,10 @@ import sys
 from collections.abc import Sequence
 
 from rnnkit import __version__
-from rnnkit.cli import evaluate, sample, train
+from rnnkit.cli import evaluate, predict, sample, train, train_classifier
 from rnnkit.errors import UserError
 
-COMMANDS = [train, sample, evaluate]
+COMMANDS = [train, sample, evaluate, train_classifier, predict]
 
 USAGE_ERROR = 2
 INTERRUPTED = 130  # the shell's convention: 128 + SIGINT

@@ -238,6 +238,31 @@ def split_off(data: LabelledTexts, fraction: float, seed: int) -> tuple[Labelled
     return data.subset(np.sort(order[held:])), data.subset(np.sort(order[:held]))
 
 
+@dataclass
+class EncodedTexts:
+    """Labelled texts as numbers: the token ids of each text and its class id."""
+
+    sequences: list[np.ndarray]
+    targets: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.sequences)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.array([len(s) for s in self.sequences], dtype=np.int64)
+
+
+def encode_labelled_texts(
+    data: LabelledTexts, tokenizer: Tokenizer, labels: LabelVocabulary, source: str
+) -> tuple[EncodedTexts, int]:
+    """``(encoded DATA, characters left out)``; see ``encode_texts`` and
+    ``LabelVocabulary.encode`` for what is refused."""
+    targets = labels.encode(data.labels, source)
+    sequences, skipped = encode_texts(tokenizer, data.texts, data.origins)
+    return EncodedTexts(sequences, targets), skipped
+
+
 def encode_texts(
     tokenizer: Tokenizer, texts: Sequence[str], origins: Sequence[str] | None = None
 ) -> tuple[list[np.ndarray], int]:

@@ -31,7 +31,17 @@ from typing import Any
 
 import numpy as np
 
-from rnnkit.nn import GRU, LSTM, RNN, Dropout, Embedding, Layer, Linear
+from rnnkit.nn import (
+    GRU,
+    LSTM,
+    RNN,
+    Dropout,
+    Embedding,
+    Layer,
+    Linear,
+    softmax,
+    softmax_cross_entropy,
+)
 from rnnkit.nn.recurrent import RecurrentLayer, make_rng
 
 ENCODERS: dict[str, type[RecurrentLayer]] = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
@@ -170,6 +180,12 @@ class SequenceClassifier(Layer):
         grad_embedded, _ = self.encoder.backward(grad_output, grad_state)
         self.embedding.backward(grad_embedded)
 
+    def loss_and_backward(self, ids: Any, lengths: Any, targets: Any) -> float:
+        """Mean cross-entropy of the batch; its gradients are added into ``grads``."""
+        loss, grad_logits = softmax_cross_entropy(self.forward(ids, lengths), np.asarray(targets))
+        self.backward(grad_logits)
+        return loss
+
     def predict_proba(self, ids: Any, lengths: Any = None) -> np.ndarray:
         """Class probabilities ``(B, num_classes)``, in evaluation mode (no dropout)."""
         was_training = self.training
@@ -178,8 +194,7 @@ class SequenceClassifier(Layer):
             logits = self.forward(ids, lengths)
         finally:
             self.train(was_training)
-        shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-        return shifted / shifted.sum(axis=1, keepdims=True)
+        return softmax(logits, axis=1)
 
     # -- pooling -----------------------------------------------------------------------------
 

@@ -33,9 +33,7 @@ def padded_batch(model: SequenceClassifier, lengths: np.ndarray, seed: int = 1) 
 
 def loss_and_backward(model: SequenceClassifier, ids, lengths, labels) -> float:
     model.zero_grad()
-    loss, grad_logits = softmax_cross_entropy(model.forward(ids, lengths), labels)
-    model.backward(grad_logits)
-    return loss
+    return model.loss_and_backward(ids, lengths, labels)
 
 
 class TorchClassifier(torch.nn.Module):

@@ -1,0 +1,70 @@
+"""The classifier half of ``rnnkit eval``: accuracy, macro-F1, per-class precision and
+recall, and the confusion matrix of a trained classifier on labelled examples.
+
+``rnnkit eval`` (``rnnkit.cli.evaluate``) adds these flags to its parser and hands a run
+folder that holds a classifier to ``run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from rnnkit.data.classification import FORMATS, encode_labelled_texts, read_labelled_texts
+from rnnkit.train.checkpoint import load_checkpoint
+from rnnkit.train.classification_metrics import format_report, save_confusion_png
+from rnnkit.train.classifier_checkpoint import is_classifier_checkpoint, load_classifier
+from rnnkit.train.classifier_evaluation import evaluate_classifier
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "classifiers", "for a run of rnnkit train-classifier (defaults: as in training)"
+    )
+    group.add_argument("--format", choices=FORMATS, help="the examples' format")
+    group.add_argument("--label-col", metavar="COLUMN", help="tsv/csv: the label column")
+    group.add_argument("--text-col", metavar="COLUMN", help="tsv/csv: the text column")
+    group.add_argument(
+        "--png",
+        metavar="PATH",
+        help="where to draw the confusion matrix (default DIR/confusion-<data file>.png; "
+        "needs matplotlib)",
+    )
+
+
+def holds_classifier(folder: str | os.PathLike[str]) -> bool:
+    """Whether the checkpoint in FOLDER is a sequence classifier's."""
+    return is_classifier_checkpoint(load_checkpoint(folder))
+
+
+def run(args: argparse.Namespace, folder: Path) -> int:
+    """Evaluate the classifier in FOLDER (the checkpoint chosen from ``args.folder``)."""
+    trained = load_classifier(folder)
+    saved = trained.config["data"]
+    data = read_labelled_texts(
+        args.data,
+        args.format or saved["format"],
+        args.label_col or saved["label_col"],
+        args.text_col or saved["text_col"],
+        args.encoding,
+    )
+    encoded, skipped = encode_labelled_texts(data, trained.tokenizer, trained.labels, args.data)
+    loss, report = evaluate_classifier(trained.model, encoded, trained.labels.labels)
+    png = (
+        Path(args.png) if args.png else Path(args.folder) / f"confusion-{Path(args.data).name}.png"
+    )
+    drawn = save_confusion_png(png, report)
+    if args.json:
+        print(json.dumps({**report, "loss": loss}))
+    else:
+        print(f"{folder} on {args.data}: loss {loss:.4f}")
+        print(format_report(report))
+    notes = sys.stderr if args.json else sys.stdout
+    if skipped:
+        print(f"{skipped} characters not seen in training were left out", file=notes)
+    if drawn:
+        print(f"confusion matrix drawn in {png}", file=notes)
+    return 0

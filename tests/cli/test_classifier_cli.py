@@ -1,0 +1,241 @@
+"""``rnnkit train-classifier``, ``rnnkit predict`` and ``rnnkit eval`` on a classifier run:
+formats, outputs, exact resume, Ctrl-C, and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rnnkit import load_weights
+from rnnkit.cli import training
+from rnnkit.train import StopRequest, load_checkpoint, save_checkpoint
+from tests.cli.cli_helpers import assert_one_line_error, folder_bytes, run_cli
+from tests.train.test_classifier_trainer import keyword_examples
+
+TINY = ["--embedding-size", "8", "--hidden-size", "12", "--batch-size", "16", "--lr", "0.01"]
+
+
+def write_tsv(path: Path, count: int = 200, seed: int = 0) -> Path:
+    data = keyword_examples(count, seed)
+    rows = "".join(f"{t}\t{label}\n" for t, label in zip(data.texts, data.labels, strict=True))
+    path.write_text("text\tlabel\n" + rows, encoding="utf-8")
+    return path
+
+
+def train(*argv: object) -> tuple[int, str, str]:
+    return run_cli("train-classifier", *argv, *TINY)
+
+
+@pytest.fixture
+def run_folder(tmp_path: Path) -> Path:
+    """A bidirectional LSTM trained for 60 steps on the keyword task."""
+    status, _, err = train(
+        "--train", write_tsv(tmp_path / "train.tsv"), "--valid",
+        write_tsv(tmp_path / "valid.tsv", 60, seed=1), "--out", tmp_path / "run",
+        "--max-steps", "60", "--eval-every", "20", "--bidirectional", "--pooling", "max",
+    )  # fmt: skip
+    assert status == 0, err
+    return tmp_path / "run"
+
+
+def test_a_run_writes_a_run_folder_and_reports(run_folder: Path) -> None:
+    for name in ("config.json", "model.safetensors", "optimizer.safetensors", "metrics.jsonl"):
+        assert (run_folder / name).is_file(), name
+    config = load_checkpoint(run_folder / "best").config
+    assert config["format"] == "rnnkit.sequence_classifier"
+    assert config["labels"] == ["neg", "pos"]
+    assert config["progress"]["best"]["accuracy"] >= 0.9
+    assert {"embedding.weight", "encoder.weight_hh_l0_reverse", "classifier.bias"} <= set(
+        load_weights(run_folder / "model.safetensors")
+    )
+    records = [json.loads(line) for line in (run_folder / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if "val_accuracy" in r] == [20, 40, 60]
+
+
+def test_predict_arguments_json_and_stdin(run_folder: Path, monkeypatch) -> None:
+    status, out, err = run_cli("predict", run_folder, "the film was great", "a dull plot")
+    assert status == 0, err
+    lines = [line.split("\t") for line in out.splitlines()]
+    assert [(label, text) for label, _, text in lines] == [
+        ("pos", "the film was great"),
+        ("neg", "a dull plot"),
+    ]
+    assert all(0.5 < float(p) <= 1 for _, p, _ in lines)
+
+    status, out, _ = run_cli("predict", "--json", run_folder, "so good")
+    record = json.loads(out)
+    assert record["label"] == "pos" and record["text"] == "so good"
+    assert record["probability"] == max(record["probabilities"].values())
+    assert sum(record["probabilities"].values()) == pytest.approx(1.0)
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("awful story\nfine film\n"))
+    status, out, _ = run_cli("predict", run_folder)
+    assert [line.split("\t")[0] for line in out.splitlines()] == ["neg", "pos"]
+
+
+def test_eval_reports_and_json(run_folder: Path, tmp_path: Path) -> None:
+    test = write_tsv(tmp_path / "test.tsv", 50, seed=2)
+    status, out, err = run_cli("eval", run_folder, "--data", test)
+    assert status == 0, err
+    assert "accuracy" in out and "macro-F1" in out and "confusion" in out
+
+    status, out, err = run_cli("eval", run_folder, "--data", test, "--json")
+    assert status == 0, err
+    report = json.loads(out)
+    assert {"accuracy", "macro_f1", "per_class", "confusion"} <= set(report)
+    assert 0.8 <= report["accuracy"] <= 1.0
+    assert set(report["per_class"]) == {"neg", "pos"}
+    assert np.sum(report["confusion"]) == 50
+    if "confusion matrix drawn" in err:  # matplotlib is installed
+        assert (run_folder / "confusion-test.tsv.png").is_file()
+
+
+@pytest.mark.parametrize("layout", ["label-first", "folders", "csv-numbered"])
+def test_other_formats(tmp_path: Path, layout: str) -> None:
+    data = keyword_examples(80)
+    pairs = list(zip(data.labels, data.texts, strict=True))
+    options: list[object] = []
+    if layout == "label-first":
+        path = tmp_path / "train.txt"
+        path.write_text("".join(f"{label} {text}\n" for label, text in pairs))
+    elif layout == "folders":
+        path = tmp_path / "classes"
+        path.mkdir()
+        for name in ("neg", "pos"):
+            (path / f"{name}.txt").write_text("".join(t + "\n" for lab, t in pairs if lab == name))
+    else:
+        path = tmp_path / "train.csv"
+        path.write_text("".join(f'"{text}",{label}\n' for label, text in pairs))
+        options = ["--label-col", "2", "--text-col", "1"]
+    status, out, err = train(
+        "--train", path, "--out", tmp_path / "run", "--max-steps", "2", *options
+    )
+    assert status == 0, err
+    # No --valid: a seeded 10% of the 80 examples is held out.
+    assert "72 training and 8 validation examples of 2 classes" in out
+
+
+def test_char_tokenizer_and_test_set(tmp_path: Path) -> None:
+    status, out, err = train(
+        "--train", write_tsv(tmp_path / "train.tsv"), "--test",
+        write_tsv(tmp_path / "test.tsv", 30, seed=3), "--tokenizer", "char",
+        "--out", tmp_path / "run", "--max-steps", "3",
+    )  # fmt: skip
+    assert status == 0, err
+    assert "char vocabulary" in out
+    assert "test accuracy" in out and "(30 examples)" in out
+
+
+def test_embeddings_file(tmp_path: Path) -> None:
+    vectors = tmp_path / "glove.txt"
+    vectors.write_text("good 1 2 3 4 5\nbad -1 -2 -3 -4 -5\nnotaword 0 0 0 0 0\n")
+    status, out, err = run_cli(
+        "train-classifier", "--train", write_tsv(tmp_path / "train.tsv"), "--embeddings",
+        vectors, "--out", tmp_path / "run", "--max-steps", "1", "--lr", "1e-9",
+    )  # fmt: skip
+    assert status == 0, err
+    assert "embeddings: 2 of" in out
+    config = load_checkpoint(tmp_path / "run").config
+    vocab = config["tokenizer"]["vocab"]
+    weight = load_weights(tmp_path / "run" / "model.safetensors")["embedding.weight"]
+    assert config["model"]["embedding_size"] == 5
+    np.testing.assert_allclose(weight[vocab.index("good")], [1, 2, 3, 4, 5], atol=1e-6)
+
+
+def test_resume_continues_exactly(tmp_path: Path) -> None:
+    options = ["--train", write_tsv(tmp_path / "train.tsv"), "--dropout", "0.3", "--eval-every",
+               "7", "--num-layers", "2"]  # fmt: skip
+    assert train("--out", tmp_path / "whole", "--max-steps", "30", *options)[0] == 0
+    assert train("--out", tmp_path / "split", "--max-steps", "17", *options)[0] == 0
+    status, out, err = run_cli(
+        "train-classifier", "--out", tmp_path / "split", "--resume", "--max-steps", "30",
+        "--dropout", "0.3",
+    )  # fmt: skip
+    assert status == 0, err
+    assert "resuming" in out and "at step 17" in out
+    for group in ("model", "optimizer"):
+        whole = load_weights(tmp_path / "whole" / f"{group}.safetensors")
+        split = load_weights(tmp_path / "split" / f"{group}.safetensors")
+        assert whole.keys() == split.keys()
+        for name in whole:
+            np.testing.assert_array_equal(whole[name], split[name], err_msg=name)
+
+
+def test_epochs_set_the_step_budget(tmp_path: Path) -> None:
+    # 180 training examples in batches of 16: 12 batches per epoch.
+    status, out, err = train(
+        "--train", write_tsv(tmp_path / "train.tsv"), "--out", tmp_path / "run", "--epochs", "2"
+    )
+    assert status == 0, err
+    assert "stopped at step 24, epoch 3 (reached --max-steps 24)" in out
+
+
+def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(tmp_path: Path, monkeypatch) -> None:
+    @contextlib.contextmanager
+    def pressed() -> Iterator[StopRequest]:
+        stop = StopRequest()
+        stop.request()
+        yield stop
+
+    monkeypatch.setattr(training, "stop_on_interrupt", pressed)
+    status, _, err = train("--train", write_tsv(tmp_path / "t.tsv"), "--out", tmp_path / "run")
+    assert status == 130
+    assert f"rnnkit train-classifier --out {tmp_path / 'run'} --resume" in err
+    assert load_checkpoint(tmp_path / "run").config["progress"]["step"] == 0
+
+
+# -- bad input ------------------------------------------------------------------------------
+
+
+def test_bad_data_files(tmp_path: Path) -> None:
+    cases = {
+        "missing.tsv": (None, "missing.tsv does not exist"),
+        "empty.tsv": ("", "empty.tsv holds no text"),
+        "binary.tsv": ("text\tlabel\n\x00\x01", "binary.tsv looks binary"),
+        "gap.tsv": ("text\tlabel\ngood\tpos\n\nbad\tneg\n", "gap.tsv:3 is an empty line"),
+        "nocol.tsv": ("sentence\tlabel\ngood\tpos\n", "no text column 'text'"),
+        "one.tsv": ("text\tlabel\ngood\tpos\nfine\tpos\n", "one class only ('pos')"),
+    }
+    for name, (content, message) in cases.items():
+        if content is not None:
+            (tmp_path / name).write_text(content)
+        status, _, err = train("--train", tmp_path / name, "--valid", tmp_path / name)
+        assert_one_line_error(status, err, message)
+
+
+def test_validation_or_eval_labels_unseen_in_training(tmp_path: Path, run_folder: Path) -> None:
+    odd = tmp_path / "odd.tsv"
+    odd.write_text("text\tlabel\ngood\tpos\nmeh\tneutral\n")
+    status, _, err = train("--train", write_tsv(tmp_path / "t.tsv"), "--valid", odd)
+    assert_one_line_error(status, err, "labels the model was not trained on: 'neutral'")
+    status, _, err = run_cli("eval", run_folder, "--data", odd)
+    assert_one_line_error(status, err, "odd.tsv has labels the model was not trained on")
+
+
+def test_bad_runs_and_flags(tmp_path: Path, run_folder: Path) -> None:
+    before = folder_bytes(run_folder)
+    data = write_tsv(tmp_path / "t.tsv")
+    language_model = tmp_path / "lm"
+    save_checkpoint(language_model, {"format": "rnnkit.language_model"}, {})
+    cases = [
+        (["train-classifier", *TINY], "--train PATH is needed"),
+        (["train-classifier", "--out", tmp_path, "--resume"], "holds no checkpoint"),
+        (["train-classifier", "--out", language_model, "--resume"], "not a sequence classifier"),
+        (["train-classifier", "--out", run_folder, "--resume", "--hidden-size", "32"],
+         "--hidden-size 32 differs from the run"),
+        (["train-classifier", "--train", data, "--out", run_folder], "already holds a training"),
+        (["train-classifier", "--train", data, "--embeddings", tmp_path / "no.txt"], "not a file"),
+        (["predict", language_model, "text"], "not a sequence classifier"),
+        (["predict", run_folder, "good", " "], "text 2 is empty"),
+        (["eval", tmp_path / "none", "--data", data], "is not a folder"),
+    ]  # fmt: skip
+    for argv, message in cases:
+        status, _, err = run_cli(*argv)
+        assert_one_line_error(status, err, message)
+    assert folder_bytes(run_folder) == before

@@ -1,0 +1,120 @@
+"""ClassifierTrainer: it learns, keeps the best model by validation accuracy, orders its
+batches by seed and epoch, and resumes exactly.
+
+``keyword_examples`` is also the CLI tests' data: texts whose class is decided by one
+keyword among filler words, so a tiny model learns them in a few dozen steps.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rnnkit.data.classification import LabelledTexts, LabelVocabulary, encode_labelled_texts
+from rnnkit.data.tokenizers import make_tokenizer
+from rnnkit.models import SequenceClassifier
+from rnnkit.train import Budget, StopRequest, TrainingDivergedError, load_checkpoint
+from rnnkit.train.classifier_trainer import ClassifierSettings, ClassifierTrainer
+
+KEYWORDS = {"pos": ["good", "great", "fine"], "neg": ["bad", "awful", "dull"]}
+TIMING = ("elapsed", "tokens_per_second")
+FILLER = ["the", "film", "was", "a", "plot", "and", "story", "very"]
+
+
+def keyword_examples(count: int, seed: int = 0) -> LabelledTexts:
+    """COUNT texts of 2 to 9 words; the one keyword in each decides its label."""
+    rng = np.random.default_rng(seed)
+    texts, labels = [], []
+    for _ in range(count):
+        label = str(rng.choice(sorted(KEYWORDS)))
+        words = list(rng.choice(FILLER, size=rng.integers(1, 9)))
+        words.insert(int(rng.integers(len(words) + 1)), str(rng.choice(KEYWORDS[label])))
+        texts.append(" ".join(words))
+        labels.append(label)
+    return LabelledTexts(texts, labels, [f"example {i}" for i in range(count)])
+
+
+def make_trainer(folder: Path, **settings: object) -> ClassifierTrainer:
+    train, valid = keyword_examples(200, seed=0), keyword_examples(60, seed=1)
+    tokenizer = make_tokenizer("word").fit("\n".join(train.texts))
+    labels = LabelVocabulary.fit(train, "train")
+    train_set, _ = encode_labelled_texts(train, tokenizer, labels, "train")
+    valid_set, _ = encode_labelled_texts(valid, tokenizer, labels, "valid")
+    model = SequenceClassifier(
+        tokenizer.vocab_size,
+        len(labels),
+        embedding_size=8,
+        hidden_size=12,
+        bidirectional=True,
+        pooling="max",
+        dropout=0.2,
+        rng=0,
+    )
+    options = {"batch_size": 16, "lr": 0.01, "eval_every": 10, "seed": 0, **settings}
+    return ClassifierTrainer(
+        model, tokenizer, labels.labels, train_set, valid_set, ClassifierSettings(**options), folder
+    )
+
+
+def test_it_learns_and_keeps_the_best_model_by_validation_accuracy(tmp_path: Path) -> None:
+    trainer = make_trainer(tmp_path)
+    assert trainer.train(Budget(max_steps=60)) == "reached --max-steps 60"
+    records = [r for r in trainer.metrics.read() if "val_accuracy" in r]
+    assert [r["step"] for r in records] == [10, 20, 30, 40, 50, 60]
+    best = max(records, key=lambda r: r["val_accuracy"])
+    assert best["val_accuracy"] >= 0.9
+    saved = load_checkpoint(tmp_path / "best")
+    assert saved.config["progress"]["best"]["accuracy"] == best["val_accuracy"]
+    assert saved.config["labels"] == ["neg", "pos"]
+    assert saved.config["format"] == "rnnkit.sequence_classifier"
+
+
+def test_epoch_batches_depend_on_seed_and_epoch_only(tmp_path: Path) -> None:
+    trainer = make_trainer(tmp_path)
+    first = trainer.epoch_batches(0)
+    assert sorted(np.concatenate(first).tolist()) == list(range(200))
+    assert all(np.array_equal(a, b) for a, b in zip(first, trainer.epoch_batches(0), strict=True))
+    assert not all(
+        np.array_equal(a, b) for a, b in zip(first, trainer.epoch_batches(1), strict=False)
+    )
+
+
+def test_resume_gives_the_same_weights_as_one_run(tmp_path: Path) -> None:
+    # 13 steps per epoch, so the stop at step 20 falls in the middle of the second epoch.
+    straight = make_trainer(tmp_path / "straight")
+    straight.train(Budget(max_steps=40))
+
+    first = make_trainer(tmp_path / "resumed")
+    first.train(Budget(max_steps=20))
+    second = make_trainer(tmp_path / "resumed")
+    second.restore(load_checkpoint(tmp_path / "resumed"))
+    assert (second.progress.epoch, second.progress.batch) == (1, 7)
+    second.train(Budget(max_steps=40))
+
+    for name, value in straight.model.params.items():
+        assert np.array_equal(value, second.model.params[name]), name
+    assert straight.optimizer.lr == second.optimizer.lr
+
+    def without_timing(records: list[dict]) -> list[dict]:
+        return [{k: v for k, v in r.items() if k not in TIMING} for r in records]
+
+    # The resumed run's log continues the first one's as if nothing had happened.
+    assert without_timing(second.metrics.read()) == without_timing(straight.metrics.read())
+
+
+def test_a_stop_request_saves_and_returns(tmp_path: Path) -> None:
+    trainer = make_trainer(tmp_path)
+    stop = StopRequest()
+    stop.request()
+    assert trainer.train(Budget(max_steps=50), stop) == "interrupted"
+    assert load_checkpoint(tmp_path).config["progress"]["step"] == 0
+
+
+def test_a_loss_that_is_not_finite_stops_the_run(tmp_path: Path) -> None:
+    trainer = make_trainer(tmp_path)
+    trainer.train(Budget(max_steps=5))
+    trainer.model.params["classifier.bias"][0] = np.nan
+    with pytest.raises(TrainingDivergedError, match="diverged at step 6.*step 5"):
+        trainer.train(Budget(max_steps=10))
