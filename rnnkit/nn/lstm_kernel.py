@@ -20,7 +20,25 @@ Backward, given dh_t (from the output and from step t+1) and dc_t (from step t+1
     dh_{t-1} = [da_i, da_f, da_g, da_o] W_hh
     dx_t     = [da_i, da_f, da_g, da_o] W_ih
 
-See ``sequence_ops`` for the buffer layout and how variable lengths are handled.
+How the work is laid out for speed (at these sizes a step is a small GEMM and a dozen
+elementwise NumPy calls, and the calls cost as much as the GEMM):
+
+- The gate activations are stored gate-major, ``(4, T, B, H)``, in the internal order
+  i, f, o, g. Each gate of each step is then one contiguous block: a NumPy call on a
+  ``(B, H)`` column slice of a ``(B, 4H)`` array runs its inner loop once per row, which
+  made it 3-4x slower at H = 128. The parameters keep PyTorch's layout and order. The
+  input projection is one GEMM per gate over all steps, and the recurrent product one
+  batched matmul per step, both writing gate-major.
+- The weight and bias rows of i, f and o are halved for the forward products. Scaling by
+  1/2 is exact in binary floating point, so one ``tanh`` over all four gates gives
+  ``tanh(a / 2)`` for i, f, o, and ``sigmoid(a) = (1 + tanh(a / 2)) / 2`` is two more calls
+  over the three adjacent sigmoid gates.
+- In backward, every factor that does not depend on the recurrence (``g i (1 - i)``,
+  ``c_{t-1} f (1 - f)``, ``i (1 - g^2)``, ``tanh(c_t) o (1 - o)``, ``o (1 - tanh(c_t)^2)``)
+  is computed for all steps at once before the time loop, leaving six elementwise calls
+  per step.
+
+See ``sequence_ops`` for the state buffers and how variable lengths are handled.
 """
 
 from __future__ import annotations
@@ -36,20 +54,23 @@ from rnnkit.nn.sequence_ops import (
     final_state,
     outputs_from_states,
     previous_states,
-    project_inputs,
-    sigmoid_,
     time_steps,
-    transposed_copy,
 )
 
 GATE_COUNT = 4
 STATE_COUNT = 2
+# Internal gate k holds PyTorch's gate INTERNAL_ORDER[k]: i, f, o, g (PyTorch: i, f, g, o).
+INTERNAL_ORDER = (0, 1, 3, 2)
+# Factor applied to each internal gate's pre-activation: sigmoid gates get a / 2.
+PRE_SCALE = (0.5, 0.5, 0.5, 1.0)
 
 
 @dataclass
 class LSTMCache:
+    """What backward needs. Backward consumes it: it overwrites ``gates`` and ``tanh_cell``."""
+
     x: np.ndarray  # (T, B, I) the layer's input
-    gates: np.ndarray  # (T, B, 4H) activations i, f, g, o
+    gates: np.ndarray  # (4, T, B, H) activations i, f, o, g (internal order)
     hidden: np.ndarray  # (T + 1, B, H) state buffer, see sequence_ops
     cell: np.ndarray  # (T + 1, B, H)
     tanh_cell: np.ndarray  # (T, B, H) tanh(c_t)
@@ -57,6 +78,18 @@ class LSTMCache:
     weight_hh: np.ndarray
     batch_sizes: np.ndarray | None
     reverse: bool
+
+
+def internal_gate_rows(value: np.ndarray, hidden_size: int) -> np.ndarray:
+    """``value``'s gate blocks (first axis, PyTorch order) in internal order, pre-scaled."""
+    blocks = value.reshape(GATE_COUNT, hidden_size, *value.shape[1:])[list(INTERNAL_ORDER)]
+    scale = np.array(PRE_SCALE, dtype=value.dtype).reshape(-1, *[1] * (blocks.ndim - 1))
+    return (blocks * scale).reshape(value.shape)
+
+
+def per_gate_transposed(weight: np.ndarray) -> np.ndarray:
+    """``(4H, K)`` weight rows -> ``(4, K, H)``: each gate's block transposed, contiguous."""
+    return np.ascontiguousarray(weight.reshape(GATE_COUNT, -1, weight.shape[1]).transpose(0, 2, 1))
 
 
 def forward_sequence(
@@ -72,34 +105,47 @@ def forward_sequence(
     Returns the output ``(T, B, H)``, the final ``(h_n, c_n)`` and the cache for backward.
     """
     weight_ih, weight_hh, bias_ih, bias_hh = weights
-    num_steps, batch, _ = x.shape
-    hidden_size = weight_hh.shape[1]
-    # b_hh enters every gate exactly as b_ih does, so it folds into the projection.
-    bias = None if bias_ih is None else bias_ih + bias_hh
-    gates = project_inputs(x, weight_ih, bias)
+    num_steps, batch, input_size = x.shape
+    H = weight_hh.shape[1]
+    x_rows = x.reshape(num_steps * batch, input_size)
+    weight_ih_internal = internal_gate_rows(weight_ih, H)
+    # b_hh enters every gate exactly as b_ih does, so it folds into the input projection.
+    bias = None if bias_ih is None else internal_gate_rows(bias_ih + bias_hh, H)
+    # The input projection of all steps, one GEMM per gate straight into its gate-major block.
+    gates = np.empty((GATE_COUNT, num_steps, batch, H), dtype=x.dtype)
+    for k in range(GATE_COUNT):
+        block = slice(k * H, (k + 1) * H)
+        np.matmul(x_rows, weight_ih_internal[block].T, out=gates[k].reshape(-1, H))
+        if bias is not None:
+            gates[k] += bias[block]
 
-    hidden = np.empty((num_steps + 1, batch, hidden_size), dtype=x.dtype)
+    hidden = np.empty((num_steps + 1, batch, H), dtype=x.dtype)
     cell = np.empty_like(hidden)
-    tanh_cell = np.empty((num_steps, batch, hidden_size), dtype=x.dtype)
+    # Zeros where rows are inactive, so backward's all-steps products stay finite there.
+    tanh_cell = (np.empty if batch_sizes is None else np.zeros)((num_steps, batch, H), x.dtype)
     start = num_steps if reverse else 0
     hidden[start] = state[0]
     cell[start] = state[1]
-    recurrent = np.empty((batch, GATE_COUNT * hidden_size), dtype=x.dtype)
-    scratch = np.empty((batch, hidden_size), dtype=x.dtype)
-    weight_hh_t = transposed_copy(weight_hh)
-    H = hidden_size
+    recurrent = np.empty((GATE_COUNT, batch, H), dtype=x.dtype)
+    scratch = np.empty((batch, H), dtype=x.dtype)
+    # W_hh^T of each gate, (4, H, H): one batched matmul then writes the recurrent term
+    # gate-major, and OpenBLAS runs these four products 15-25% faster than the single
+    # (B, H) x (H, 4H) product (measured at H = 128-512, B = 32-64).
+    weight_hh_t = per_gate_transposed(internal_gate_rows(weight_hh, H))
 
     for t in time_steps(num_steps, reverse):
         n = active_rows(batch_sizes, t, batch)
         h_prev, c_prev = hidden[t + reverse, :n], cell[t + reverse, :n]
         h_next, c_next = hidden[t + 1 - reverse, :n], cell[t + 1 - reverse, :n]
-        a = gates[t, :n]
-        np.matmul(h_prev, weight_hh_t, out=recurrent[:n])
-        a += recurrent[:n]
-        sigmoid_(a[:, : 2 * H])
-        np.tanh(a[:, 2 * H : 3 * H], out=a[:, 2 * H : 3 * H])
-        sigmoid_(a[:, 3 * H :])
-        i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
+        a = gates[:, t, :n]  # (4, n, H): a_i / 2, a_f / 2, a_o / 2, a_g
+        np.matmul(h_prev, weight_hh_t, out=recurrent[:, :n])
+        a += recurrent[:, :n]
+        np.tanh(a, out=a)
+        # i, f, o = sigmoid(a) = (1 + tanh(a / 2)) / 2
+        sigmoid_gates = a[:3]
+        sigmoid_gates *= 0.5
+        sigmoid_gates += 0.5
+        i, f, o, g = a
         np.multiply(f, c_prev, out=c_next)
         np.multiply(i, g, out=scratch[:n])
         c_next += scratch[:n]
@@ -127,58 +173,62 @@ def backward_sequence(
 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
     """BPTT: returns ``dx`` ``(T, B, I)`` and ``(dh_0, dc_0)``; adds the weight gradients
     into ``grads`` (``dW_ih``, ``dW_hh``, ``db_ih``, ``db_hh``)."""
-    gates, cell, tanh_cell = cache.gates, cache.cell, cache.tanh_cell
+    gates, tanh_cell = cache.gates, cache.tanh_cell
     batch_sizes, reverse, weight_hh = cache.batch_sizes, cache.reverse, cache.weight_hh
-    num_steps, batch, gate_size = gates.shape
-    H = gate_size // GATE_COUNT
+    _, num_steps, batch, H = gates.shape
+    dtype = gates.dtype
+    i, f, o, g = gates
 
-    grad_h = np.array(grad_state[0], dtype=gates.dtype, copy=True)
-    grad_c = np.array(grad_state[1], dtype=gates.dtype, copy=True)
-    # Rows past their length must contribute nothing to the weight gradients.
-    grad_gates = (np.empty_like if batch_sizes is None else np.zeros_like)(gates)
-    scratch = np.empty((batch, H), dtype=gates.dtype)
+    # The step-independent factors of every step at once (see the module docstring):
+    # per_dc[k] * dc_t is da for PyTorch's gates i, f, g; per_dh_o * dh_t is da_o, and
+    # dc_t gains dh_t * per_dh_c.
+    per_dc = np.empty((3, num_steps, batch, H), dtype=dtype)
+    np.subtract(1.0, i, out=per_dc[0])  # g i (1 - i)
+    per_dc[0] *= i
+    per_dc[0] *= g
+    np.subtract(1.0, f, out=per_dc[1])  # c_{t-1} f (1 - f)
+    per_dc[1] *= f
+    per_dc[1] *= previous_states(cache.cell, reverse)
+    np.multiply(g, g, out=per_dc[2])  # i (1 - g^2)
+    np.subtract(1.0, per_dc[2], out=per_dc[2])
+    per_dc[2] *= i
+    # i and g are no longer needed: their blocks take the two dh factors.
+    per_dh_o, per_dh_c = i, g
+    np.subtract(1.0, o, out=per_dh_o)  # tanh(c_t) o (1 - o)
+    per_dh_o *= o
+    per_dh_o *= tanh_cell
+    np.multiply(tanh_cell, tanh_cell, out=per_dh_c)  # o (1 - tanh(c_t)^2)
+    np.subtract(1.0, per_dh_c, out=per_dh_c)
+    per_dh_c *= o
+
+    grad_h = np.array(grad_state[0], dtype=dtype, copy=True)
+    grad_c = np.array(grad_state[1], dtype=dtype, copy=True)
+    # Gate gradients in PyTorch's order, ready for the weight-gradient GEMMs. Rows past
+    # their length must contribute nothing to those.
+    grad_gates = (np.empty if batch_sizes is None else np.zeros)(
+        (num_steps, batch, GATE_COUNT * H), dtype=dtype
+    )
+    scratch = np.empty((batch, H), dtype=dtype)
 
     for t in time_steps(num_steps, not reverse):
         n = active_rows(batch_sizes, t, batch)
-        dh, dc = grad_h[:n], grad_c[:n]
+        dh, dc, tmp = grad_h[:n], grad_c[:n], scratch[:n]
         dh += grad_output[t, :n]
-        a, da = gates[t, :n], grad_gates[t, :n]
-        i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
-        da_i, da_f, da_g, da_o = da[:, :H], da[:, H : 2 * H], da[:, 2 * H : 3 * H], da[:, 3 * H :]
-        tc, tmp = tanh_cell[t, :n], scratch[:n]
-
-        # da_o = dh * tanh(c) * o * (1 - o)
-        np.multiply(dh, tc, out=da_o)
-        np.subtract(1.0, o, out=tmp)
-        tmp *= o
-        da_o *= tmp
-        # dc += dh * o * (1 - tanh(c)^2)
-        np.multiply(tc, tc, out=tmp)
-        np.subtract(1.0, tmp, out=tmp)
-        tmp *= o
-        tmp *= dh
+        # dc_t += dh_t * o * (1 - tanh(c_t)^2)
+        np.multiply(dh, per_dh_c[t, :n], out=tmp)
         dc += tmp
-        # da_i = dc * g * i * (1 - i)
-        np.subtract(1.0, i, out=tmp)
-        tmp *= i
-        np.multiply(dc, g, out=da_i)
-        da_i *= tmp
-        # da_f = dc * c_{t-1} * f * (1 - f)
-        np.subtract(1.0, f, out=tmp)
-        tmp *= f
-        np.multiply(dc, cell[t + reverse, :n], out=da_f)
-        da_f *= tmp
-        # da_g = dc * i * (1 - g^2)
-        np.multiply(g, g, out=tmp)
-        np.subtract(1.0, tmp, out=tmp)
-        tmp *= i
-        np.multiply(dc, tmp, out=da_g)
-        # dc_{t-1} = dc * f ; dh_{t-1} = da W_hh
-        dc *= f
+        da = grad_gates[t, :n]
+        # [da_i, da_f, da_g] = dc_t * [g i (1 - i), c_{t-1} f (1 - f), i (1 - g^2)]
+        da_ifg = da[:, : 3 * H].reshape(n, 3, H).transpose(1, 0, 2)
+        np.multiply(per_dc[:, t, :n], dc, out=da_ifg)
+        # da_o = dh_t * tanh(c_t) * o (1 - o)
+        np.multiply(per_dh_o[t, :n], dh, out=da[:, 3 * H :])
+        # dc_{t-1} = dc_t * f ; dh_{t-1} = da W_hh
+        dc *= f[t, :n]
         np.matmul(da, weight_hh, out=dh)
 
     accumulate_weight_grads(
         grads, grad_gates, cache.x, grad_gates, previous_states(cache.hidden, reverse)
     )
-    grad_x = np.matmul(grad_gates.reshape(num_steps * batch, gate_size), cache.weight_ih)
+    grad_x = np.matmul(grad_gates.reshape(num_steps * batch, -1), cache.weight_ih)
     return grad_x.reshape(num_steps, batch, -1), (grad_h, grad_c)
