@@ -64,14 +64,14 @@ DEFAULTS: dict[str, Any] = {
     "model": "lstm",
     "embedding_size": 64,
     "hidden_size": 256,
-    "num_layers": 2,
+    "num_layers": 1,
     "dropout": 0.0,
     "tie_weights": False,
     "seq_len": 64,
     "batch_size": 32,
     "optimizer": "adam",
     "clip": 5.0,
-    "eval_every": 250,
+    "eval_every": 500,
     "val_fraction": 0.1,
     "seed": 0,
     "encoding": "utf-8",
@@ -142,7 +142,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     model.add_argument("--embedding-size", type=positive_int, help="default 64")
     model.add_argument("--hidden-size", type=positive_int, help="default 256")
-    model.add_argument("--num-layers", type=positive_int, help="default 2")
+    model.add_argument("--num-layers", type=positive_int, help="default 1")
     model.add_argument(
         "--dropout", type=probability, help="between layers and before the decoder (default 0)"
     )
@@ -159,7 +159,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--batch-size", type=positive_int, help="streams read side by side (default 32)"
     )
     add_optimizer_arguments(
-        training, lr_help="default 0.002 with adam, 1 with sgd", eval_every_help="default 250"
+        training, lr_help="default 0.002 with adam, 1 with sgd", eval_every_help="default 500"
     )
     add_budget_arguments(training, DEFAULT_SECONDS)
     add_run_arguments(parser)

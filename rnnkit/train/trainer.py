@@ -354,7 +354,7 @@ class Trainer:
         plot_learning_curve(self.metrics.read(), self.folder / PLOT_FILE, title=self.folder.name)
         if self.bar is not None:
             self.bar.write(
-                f"step {progress.step} (epoch {progress.epoch + 1}): validation "
+                f"step {progress.step}: validation "
                 f"{self.describe(measures)}{' (best so far)' if improved else ''}, "
                 f"lr {self.optimizer.lr:.3g}"
             )
