@@ -1,1 +1,1 @@
-"""rnnkit.cli"""
+"""The ``rnnkit`` command line: ``main`` in ``rnnkit.cli.main``, one module per command."""

@@ -98,7 +98,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--resume",
         action="store_true",
-        help="continue the run in --out DIR exactly where its last checkpoint left off",
+        help="continue the run in --out DIR exactly where its last checkpoint left off, with "
+        "the run's own settings (flags that contradict them are refused)",
     )
     parser.add_argument("--seed", type=non_negative_int, help="random seed (default 0)")
 

@@ -109,6 +109,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         description="Train a recurrent language model with truncated backpropagation "
         "through time. With no --data it trains a small character LSTM on the Python "
         "standard library's own sources for two minutes, then prints a sample.",
+        epilog="The run folder holds the last checkpoint (config.json, model.safetensors "
+        "under PyTorch's parameter names, optimizer.safetensors, hidden_state.safetensors), "
+        "the best model so far in DIR/best, metrics.jsonl and learning_curve.png (with "
+        "matplotlib). Ctrl-C saves a checkpoint and stops; --resume continues it exactly. "
+        "Use the run with: rnnkit sample DIR, rnnkit eval DIR --data PATH.",
     )
     data = parser.add_argument_group("data")
     data.add_argument(

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from rnnkit.models.token_stepper import TokenStepper
 from rnnkit.nn import GRU, LSTM, RNN, Dropout, Embedding, Linear, log_softmax, softmax_cross_entropy
 from rnnkit.nn.layer import Layer, check_dtype
 from rnnkit.nn.recurrent import RecurrentLayer, make_rng
@@ -52,7 +53,8 @@ class LanguageModel(Layer):
 
     ``forward(inputs, state) -> (logits, state)``, ``backward(grad_logits)``,
     ``loss_and_backward(inputs, targets, state) -> (loss, state)`` for training,
-    ``loss(inputs, targets, state)`` for evaluation and ``generate(...)`` for sampling.
+    ``loss(inputs, targets, state)`` for evaluation and ``generate(...)`` for sampling
+    (batch 1, one token at a time, through a ``TokenStepper``).
     ``state`` is what the recurrent layer takes and returns: ``h`` of shape
     ``(num_layers, B, hidden_size)``, or the pair ``(h, c)`` for an LSTM; ``None`` is zeros.
 
@@ -219,14 +221,6 @@ class LanguageModel(Layer):
 
     # -- sampling ----------------------------------------------------------------------------
 
-    def step(self, token: int, state: Any = None) -> tuple[np.ndarray, Any]:
-        """Feed one token (batch 1): the logits ``(vocab_size,)`` for the next one, and the state.
-
-        Meant for evaluation mode, where the recurrent layers keep no cache.
-        """
-        logits, state = self._forward_time_major(np.array([[token]], dtype=np.int64), state)
-        return logits[0, 0], state
-
     def generate(
         self,
         prime: list[int] | np.ndarray,
@@ -254,10 +248,16 @@ class LanguageModel(Layer):
         # The whole prime in one pass; only its last step's logits matter.
         logits, state = self._forward_time_major(prime[:, None], None)
         next_logits = logits[-1, 0]
+        # Then one token at a time, through weights arranged once for batch-1 steps.
+        stepper = TokenStepper(self.rnn)
+        stepper.set_state(state)
+        table = self.embedding.params["weight"]
+        decoder_t = np.ascontiguousarray(self.decoder.params["weight"].T)
+        decoder_bias = self.decoder.params["bias"]
         for _ in range(length):
             token = sample_token(next_logits, temperature, top_k, rng)
             yield token
-            next_logits, state = self.step(token, state)
+            next_logits = stepper.step(table[token]) @ decoder_t + decoder_bias
 
 
 def sample_token(

@@ -1,0 +1,54 @@
+"""TokenStepper: one row, one step at a time, the same numbers as the full-sequence layers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rnnkit.models.token_stepper import TokenStepper
+from rnnkit.nn import GRU, LSTM, RNN
+
+LAYERS = {
+    "lstm": lambda: LSTM(3, 5, num_layers=2, dtype=np.float64, rng=0),
+    "gru": lambda: GRU(3, 5, num_layers=2, dtype=np.float64, rng=0),
+    "rnn_tanh": lambda: RNN(3, 5, num_layers=2, dtype=np.float64, rng=0),
+    "rnn_relu": lambda: RNN(3, 5, num_layers=2, nonlinearity="relu", dtype=np.float64, rng=0),
+    "no_bias": lambda: LSTM(3, 5, num_layers=2, bias=False, dtype=np.float64, rng=0),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(LAYERS))
+def test_steps_match_the_sequence_layer(kind: str) -> None:
+    layer = LAYERS[kind]().eval()
+    x = np.random.default_rng(1).standard_normal((9, 1, 3))
+    expected, final = layer.forward(x)
+    stepper = TokenStepper(layer)
+    outputs = [stepper.step(x[t, 0]) for t in range(9)]
+    np.testing.assert_allclose(np.stack(outputs), expected[:, 0], rtol=1e-12, atol=1e-14)
+    h_n = final[0] if kind in ("lstm", "no_bias") else final
+    np.testing.assert_allclose(np.stack(stepper.h), h_n[:, 0], rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_continues_from_a_sequence_state(kind: str) -> None:
+    layer = LAYERS[kind]().eval()
+    x = np.random.default_rng(2).standard_normal((7, 1, 3))
+    expected, _ = layer.forward(x)
+    _, state = layer.forward(x[:4])
+    stepper = TokenStepper(layer)
+    stepper.set_state(state)
+    outputs = [stepper.step(x[t, 0]) for t in range(4, 7)]
+    np.testing.assert_allclose(np.stack(outputs), expected[4:, 0], rtol=1e-12, atol=1e-14)
+    stepper.reset()
+    np.testing.assert_allclose(stepper.step(x[0, 0]), expected[0, 0], rtol=1e-12)
+
+
+def test_weights_are_a_snapshot_and_bidirectional_is_refused() -> None:
+    layer = GRU(3, 5, dtype=np.float64, rng=0)
+    stepper = TokenStepper(layer)
+    before = stepper.step(np.ones(3))
+    layer.params["weight_ih_l0"] += 1.0
+    stepper.reset()
+    np.testing.assert_array_equal(stepper.step(np.ones(3)), before)
+    with pytest.raises(ValueError, match="bidirectional"):
+        TokenStepper(GRU(3, 5, bidirectional=True))
