@@ -21,8 +21,9 @@ validation perplexity after each epoch and the test perplexity of the model with
 validation perplexity (each of the two streams read as one, from a zero state); target 116.
 
 ``--quick`` trains a tiny model for a few steps: a smoke test of the whole path, not a
-figure. ``--threads`` caps the BLAS thread pool (default 1: on a shared 2-core machine a
-second BLAS thread often costs more than it brings).
+figure. ``--threads`` sets the BLAS thread pool (default 2, the two cores of the targets;
+on a machine busy with other work, OpenBLAS threads that wait for each other can make a
+step several times slower, and ``--threads 1`` is the better choice).
 """
 
 from __future__ import annotations
@@ -177,7 +178,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("task", choices=sorted(TASKS))
     parser.add_argument("--quick", action="store_true", help="a few steps of a tiny model")
-    parser.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
+    parser.add_argument("--threads", type=int, default=2, help="BLAS threads (default 2)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--work", type=Path, help="keep the run folders here (default: a temporary folder)"
