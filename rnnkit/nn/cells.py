@@ -17,7 +17,7 @@ import numpy as np
 
 from rnnkit.nn import gru_kernel, lstm_kernel, rnn_kernel
 from rnnkit.nn.layer import Layer, check_dtype
-from rnnkit.nn.recurrent import make_rng
+from rnnkit.nn.recurrent import check_sizes, make_rng
 
 
 class _Cell(Layer):
@@ -32,6 +32,7 @@ class _Cell(Layer):
         rng: np.random.Generator | int | None = None,
     ) -> None:
         super().__init__()
+        check_sizes(input_size=input_size, hidden_size=hidden_size)
         self.input_size = int(input_size)
         self.hidden_size = int(hidden_size)
         self.bias = bool(bias)
@@ -98,11 +99,14 @@ class _Cell(Layer):
         cache, unbatched = self._cache
         self._cache = None
         batch = cache.x.shape[1]
+        names = ("grad_h", "grad_c")[: self.kernel.STATE_COUNT]
         grads = tuple(
             np.zeros((batch, self.hidden_size), self.dtype)
             if g is None
-            else np.asarray(g, dtype=self.dtype).reshape(batch, self.hidden_size)
-            for g in grad_states
+            else self._check(g, name, self.hidden_size, None if unbatched else batch).reshape(
+                batch, self.hidden_size
+            )
+            for g, name in zip(grad_states, names, strict=True)
         )
         zero_output = np.zeros((1, batch, self.hidden_size), self.dtype)
         grad_x, grad_initial = self.kernel.backward_sequence(
@@ -166,5 +170,7 @@ class LSTMCell(_Cell):
 
     def backward(self, grad_hx: Any) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
         """``grad_x, (grad_h, grad_c) = cell.backward((grad_h_next, grad_c_next))``."""
+        if not isinstance(grad_hx, (tuple, list)) or len(grad_hx) != 2:
+            raise ValueError("grad_hx: expected a tuple (grad_h, grad_c) for an LSTMCell")
         grad_x, (grad_h, grad_c) = self._step_backward(tuple(grad_hx))
         return grad_x, (grad_h, grad_c)

@@ -33,6 +33,13 @@ def make_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
     return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
 
 
+def check_sizes(**sizes: Any) -> None:
+    """Raise ValueError naming the first size that is not a positive integer."""
+    for name, value in sizes.items():
+        if int(value) != value or value < 1:
+            raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+
+
 def parameter_names(layer: int, reverse: bool, bias: bool) -> list[str]:
     """PyTorch's names of one layer-direction's parameters, in PyTorch's order."""
     suffix = f"_l{layer}" + ("_reverse" if reverse else "")
@@ -97,13 +104,7 @@ class RecurrentLayer(Layer):
         rng: np.random.Generator | int | None = None,
     ) -> None:
         super().__init__()
-        for name, value in (
-            ("input_size", input_size),
-            ("hidden_size", hidden_size),
-            ("num_layers", num_layers),
-        ):
-            if int(value) != value or value < 1:
-                raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+        check_sizes(input_size=input_size, hidden_size=hidden_size, num_layers=num_layers)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout: expected a probability in [0, 1), got {dropout}")
         self.input_size = int(input_size)
