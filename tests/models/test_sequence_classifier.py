@@ -9,7 +9,7 @@ import pytest
 
 from rnnkit.models.sequence_classifier import SequenceClassifier
 from rnnkit.nn import softmax_cross_entropy
-from tests.nn.test_linear import assert_close, numerical_gradient
+from tests.gradcheck import assert_close, numerical_gradient
 from tests.oracle import torch
 
 VOCAB, CLASSES = 7, 3

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from rnnkit.nn import Embedding
-from tests.nn.test_linear import assert_close, numerical_gradient
+from tests.gradcheck import assert_close, numerical_gradient
 from tests.oracle import torch
 
 # Repeats id 3 (its row must sum both gradients) and uses the padding id 0 twice.

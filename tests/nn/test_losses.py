@@ -18,7 +18,7 @@ from rnnkit.nn import (
     softmax,
     softmax_cross_entropy,
 )
-from tests.nn.test_linear import assert_close, numerical_gradient
+from tests.gradcheck import assert_close, numerical_gradient
 from tests.oracle import torch
 
 F = torch.nn.functional

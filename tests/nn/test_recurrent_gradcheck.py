@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from rnnkit.nn.layer import Layer
+from tests.gradcheck import assert_close, numerical_gradient
 from tests.nn.recurrent_helpers import (
     KINDS,
     backward_cell,
@@ -24,7 +25,6 @@ from tests.nn.recurrent_helpers import (
     run_layer,
     step_cell,
 )
-from tests.nn.test_linear import assert_close, numerical_gradient
 
 TOLERANCE = 1e-6
 

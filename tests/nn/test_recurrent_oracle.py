@@ -17,6 +17,7 @@ import pytest
 
 from rnnkit.nn import GRU, LSTM, RNN, dropout_mask
 from rnnkit.nn.recurrent import RecurrentLayer
+from tests.gradcheck import assert_close
 from tests.nn.recurrent_helpers import (
     KINDS,
     LENGTHS,
@@ -29,7 +30,6 @@ from tests.nn.recurrent_helpers import (
     state_count,
     state_names,
 )
-from tests.nn.test_linear import assert_close
 from tests.oracle import torch
 
 TOLERANCE = 1e-8

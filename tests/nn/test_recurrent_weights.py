@@ -11,8 +11,8 @@ import pytest
 import safetensors.torch
 
 from rnnkit import load_weights, save_weights
+from tests.gradcheck import assert_close
 from tests.nn.recurrent_helpers import KINDS, forward, make_cell, make_layer, random_problem
-from tests.nn.test_linear import assert_close
 from tests.nn.test_recurrent_oracle import TOLERANCE, run_torch, torch_twin
 from tests.oracle import torch
 
