@@ -21,7 +21,14 @@ Backward, given dh_t (from the output and from step t+1)::
 
 The input side and the hidden side see different candidate-gate gradients (``da_n`` and
 ``dm``), so ``b_hh`` cannot be folded into the input projection as it is for the LSTM.
-See ``sequence_ops`` for the buffer layout and how variable lengths are handled.
+
+The work is laid out for speed as in ``lstm_kernel``: gate activations stored gate-major
+``(3, T, B, H)`` so every elementwise call works on contiguous blocks; the rows of r and z
+halved for the forward products (exact), so that ``sigmoid(a) = (1 + tanh(a / 2)) / 2``
+takes one ``tanh`` over both; per-gate recurrent products; and in backward the factors
+``(h_{t-1} - n) z (1 - z)``, ``(1 - z)(1 - n^2)`` and ``m r (1 - r)`` computed for all steps
+before the time loop.
+See ``sequence_ops`` for the state buffers and how variable lengths are handled.
 """
 
 from __future__ import annotations
@@ -35,28 +42,38 @@ from rnnkit.nn.sequence_ops import (
     active_rows,
     carry_inactive_rows,
     final_state,
+    gate_rows,
     outputs_from_states,
+    per_gate_transposed,
     previous_states,
-    project_inputs,
-    sigmoid_,
+    project_inputs_gate_major,
     time_steps,
-    transposed_copy,
 )
 
 GATE_COUNT = 3
 STATE_COUNT = 1
+# Factor applied to each gate's pre-activation in forward: the sigmoid gates r, z get a / 2.
+PRE_SCALE = (0.5, 0.5, 1.0)
 
 
 @dataclass
 class GRUCache:
+    """What backward needs. Backward consumes it: it overwrites ``gates`` and
+    ``hidden_term``."""
+
     x: np.ndarray  # (T, B, I)
-    gates: np.ndarray  # (T, B, 3H) activations r, z, n
+    gates: np.ndarray  # (3, T, B, H) activations r, z, n
     hidden_term: np.ndarray  # (T, B, H) m = W_hn h_{t-1} + b_hn
     hidden: np.ndarray  # (T + 1, B, H) state buffer, see sequence_ops
     weight_ih: np.ndarray
     weight_hh: np.ndarray
     batch_sizes: np.ndarray | None
     reverse: bool
+
+
+def scaled_gate_rows(value: np.ndarray, hidden_size: int) -> np.ndarray:
+    """``value``'s gate blocks (first axis) with r and z halved."""
+    return gate_rows(value, hidden_size, (0, 1, 2), PRE_SCALE)
 
 
 def forward_sequence(
@@ -71,29 +88,40 @@ def forward_sequence(
     weight_ih, weight_hh, bias_ih, bias_hh = weights
     num_steps, batch, _ = x.shape
     H = weight_hh.shape[1]
-    gates = project_inputs(x, weight_ih, bias_ih)
-    if bias_hh is not None:
+    bias, bias_hn = None, None
+    if bias_ih is not None:
         # b_hr and b_hz act like input biases; b_hn stays inside r * (W_hn h + b_hn).
-        gates[:, :, : 2 * H] += bias_hh[: 2 * H]
+        bias = bias_ih.copy()
+        bias[: 2 * H] += bias_hh[: 2 * H]
+        bias = scaled_gate_rows(bias, H)
+        bias_hn = bias_hh[2 * H :]
+    gates = project_inputs_gate_major(x, scaled_gate_rows(weight_ih, H), bias, GATE_COUNT)
 
     hidden = np.empty((num_steps + 1, batch, H), dtype=x.dtype)
     hidden[num_steps if reverse else 0] = state[0]
-    hidden_term = np.empty((num_steps, batch, H), dtype=x.dtype)
-    recurrent = np.empty((batch, 3 * H), dtype=x.dtype)
+    # Zeros where rows are inactive, so backward's all-steps products stay finite there.
+    hidden_term = (np.empty if batch_sizes is None else np.zeros)((num_steps, batch, H), x.dtype)
+    recurrent = np.empty((GATE_COUNT, batch, H), dtype=x.dtype)
     scratch = np.empty((batch, H), dtype=x.dtype)
-    weight_hh_t = transposed_copy(weight_hh)
+    weight_hh_t = per_gate_transposed(scaled_gate_rows(weight_hh, H), GATE_COUNT)
 
     for t in time_steps(num_steps, reverse):
         n_rows = active_rows(batch_sizes, t, batch)
         h_prev, h_next = hidden[t + reverse, :n_rows], hidden[t + 1 - reverse, :n_rows]
-        a, rec, m = gates[t, :n_rows], recurrent[:n_rows], hidden_term[t, :n_rows]
+        a, rec, m = gates[:, t, :n_rows], recurrent[:, :n_rows], hidden_term[t, :n_rows]
         np.matmul(h_prev, weight_hh_t, out=rec)
-        a[:, : 2 * H] += rec[:, : 2 * H]
-        sigmoid_(a[:, : 2 * H])
-        r, z, n = a[:, :H], a[:, H : 2 * H], a[:, 2 * H :]
-        np.copyto(m, rec[:, 2 * H :])
-        if bias_hh is not None:
-            m += bias_hh[2 * H :]
+        # r, z = sigmoid(a) = (1 + tanh(a / 2)) / 2; a arrives halved.
+        rz = a[:2]
+        rz += rec[:2]
+        np.tanh(rz, out=rz)
+        rz *= 0.5
+        rz += 0.5
+        r, z, n = a
+        # m = W_hn h + b_hn ; n = tanh(W_in x + b_in + r * m)
+        if bias_hn is None:
+            np.copyto(m, rec[2])
+        else:
+            np.add(rec[2], bias_hn, out=m)
         np.multiply(r, m, out=scratch[:n_rows])
         n += scratch[:n_rows]
         np.tanh(n, out=n)
@@ -121,54 +149,52 @@ def backward_sequence(
     """BPTT: returns ``dx`` ``(T, B, I)`` and ``(dh_0,)``; adds the weight gradients."""
     gates, hidden, hidden_term = cache.gates, cache.hidden, cache.hidden_term
     batch_sizes, reverse, weight_hh = cache.batch_sizes, cache.reverse, cache.weight_hh
-    num_steps, batch, gate_size = gates.shape
-    H = gate_size // GATE_COUNT
+    _, num_steps, batch, H = gates.shape
+    dtype = gates.dtype
+    r, z, n = gates
+    h_previous = previous_states(hidden, reverse)
 
-    grad_h = np.array(grad_state[0], dtype=gates.dtype, copy=True)
+    # The step-independent factors of every step at once, in the gate blocks that are no
+    # longer needed: da_z = dh * per_dh_z, da_n = dh * per_dh_n, da_r = da_n * per_da_r.
+    one_minus_z = np.subtract(1.0, z)
+    per_dh_z = np.subtract(h_previous, n)  # (h_{t-1} - n) z (1 - z)
+    per_dh_z *= z
+    per_dh_z *= one_minus_z
+    per_dh_n = n  # (1 - z)(1 - n^2)
+    np.multiply(n, n, out=per_dh_n)
+    np.subtract(1.0, per_dh_n, out=per_dh_n)
+    per_dh_n *= one_minus_z
+    del one_minus_z
+    per_da_r = hidden_term  # m r (1 - r)
+    per_da_r *= r
+    per_da_r *= np.subtract(1.0, r)
+
+    grad_h = np.array(grad_state[0], dtype=dtype, copy=True)
     # Hidden-side gate gradients [da_r, da_z, dm]; the input side differs only in da_n.
     make = np.empty if batch_sizes is None else np.zeros
-    grad_hidden_gates = make(gates.shape, dtype=gates.dtype)
-    grad_candidate = make((num_steps, batch, H), dtype=gates.dtype)
-    scratch = np.empty((batch, H), dtype=gates.dtype)
-    recurrent = np.empty((batch, H), dtype=gates.dtype)
+    grad_hidden_gates = make((num_steps, batch, GATE_COUNT * H), dtype=dtype)
+    grad_candidate = make((num_steps, batch, H), dtype=dtype)
+    recurrent = np.empty((batch, H), dtype=dtype)
 
     for t in time_steps(num_steps, not reverse):
         n_rows = active_rows(batch_sizes, t, batch)
         dh = grad_h[:n_rows]
         dh += grad_output[t, :n_rows]
-        a, dg = gates[t, :n_rows], grad_hidden_gates[t, :n_rows]
-        r, z, n = a[:, :H], a[:, H : 2 * H], a[:, 2 * H :]
+        dg, da_n = grad_hidden_gates[t, :n_rows], grad_candidate[t, :n_rows]
         da_r, da_z, dm = dg[:, :H], dg[:, H : 2 * H], dg[:, 2 * H :]
-        da_n, tmp = grad_candidate[t, :n_rows], scratch[:n_rows]
-        h_prev = hidden[t + reverse, :n_rows]
-
-        # da_z = dh * (h_{t-1} - n) * z * (1 - z)
-        np.subtract(h_prev, n, out=da_z)
-        da_z *= dh
-        np.subtract(1.0, z, out=tmp)
-        tmp *= z
-        da_z *= tmp
-        # da_n = dh * (1 - z) * (1 - n^2)
-        np.multiply(n, n, out=tmp)
-        np.subtract(1.0, tmp, out=tmp)
-        np.multiply(dh, tmp, out=da_n)
-        np.subtract(1.0, z, out=tmp)
-        da_n *= tmp
-        # dm = da_n * r ; da_r = da_n * m * r * (1 - r)
-        np.multiply(da_n, r, out=dm)
-        np.subtract(1.0, r, out=tmp)
-        tmp *= r
-        np.multiply(da_n, hidden_term[t, :n_rows], out=da_r)
-        da_r *= tmp
-        # dh_{t-1} = dh * z + [da_r, da_z, dm] W_hh
+        # da_z = dh (h_{t-1} - n) z (1 - z) ; da_n = dh (1 - z)(1 - n^2)
+        np.multiply(dh, per_dh_z[t, :n_rows], out=da_z)
+        np.multiply(dh, per_dh_n[t, :n_rows], out=da_n)
+        # dm = da_n r ; da_r = da_n m r (1 - r)
+        np.multiply(da_n, r[t, :n_rows], out=dm)
+        np.multiply(da_n, per_da_r[t, :n_rows], out=da_r)
+        # dh_{t-1} = dh z + [da_r, da_z, dm] W_hh
         np.matmul(dg, weight_hh, out=recurrent[:n_rows])
-        dh *= z
+        dh *= z[t, :n_rows]
         dh += recurrent[:n_rows]
 
     grad_input_gates = grad_hidden_gates.copy()
     grad_input_gates[:, :, 2 * H :] = grad_candidate
-    accumulate_weight_grads(
-        grads, grad_input_gates, cache.x, grad_hidden_gates, previous_states(hidden, reverse)
-    )
-    grad_x = np.matmul(grad_input_gates.reshape(num_steps * batch, gate_size), cache.weight_ih)
+    accumulate_weight_grads(grads, grad_input_gates, cache.x, grad_hidden_gates, h_previous)
+    grad_x = np.matmul(grad_input_gates.reshape(num_steps * batch, -1), cache.weight_ih)
     return grad_x.reshape(num_steps, batch, -1), (grad_h,)
