@@ -71,6 +71,7 @@ DEFAULTS: dict[str, Any] = {
     "hidden_size": 128,
     "num_layers": 1,
     "dropout": 0.0,
+    "embedding_dropout": 0.0,
     "bidirectional": False,
     "pooling": "last",
     "batch_size": 32,
@@ -99,6 +100,7 @@ SAVED_AS: dict[str, tuple[str, str]] = {
     "hidden_size": ("model", "hidden_size"),
     "num_layers": ("model", "num_layers"),
     "dropout": ("model", "dropout"),
+    "embedding_dropout": ("model", "embedding_dropout"),
     "bidirectional": ("model", "bidirectional"),
     "pooling": ("model", "pooling"),
     "batch_size": ("settings", "batch_size"),
@@ -190,6 +192,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--dropout",
         type=probability,
         help="before the classifier and between layers (default 0)",
+    )
+    model.add_argument(
+        "--embedding-dropout",
+        type=probability,
+        help="on the embedded words or characters, before the encoder (default 0)",
     )
 
     training = parser.add_argument_group("training")
@@ -325,6 +332,7 @@ def start_run(args: argparse.Namespace) -> tuple[ClassifierTrainer, Budget, Any]
         bidirectional=options["bidirectional"],
         pooling=options["pooling"],
         dropout=options["dropout"],
+        embedding_dropout=options["embedding_dropout"],
         rng=options["seed"],
     )
     if vectors is not None:

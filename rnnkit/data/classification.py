@@ -268,10 +268,11 @@ def encode_texts(
 ) -> tuple[list[np.ndarray], int]:
     """``(token ids of each text, how many characters were left out)``.
 
-    A word tokenizer maps unseen words to ``<unk>``. A character tokenizer has no such
-    token, so characters it never saw in training are left out (they carry nothing the
-    model learned) and counted, for the report. A text left with no token (empty, or
-    with no character seen in training) is refused; ORIGINS (one per text) name it.
+    A word tokenizer maps unseen words to ``<unk>`` (and closes every text with its
+    ``<eos>``, a constant last step). A character tokenizer has no such token, so
+    characters it never saw in training are left out (they carry nothing the model
+    learned) and counted, for the report. A text left with no token (empty, or with no
+    character seen in training) is refused; ORIGINS (one per text) name it.
     """
     sequences, skipped = [], 0
     for i, text in enumerate(texts):

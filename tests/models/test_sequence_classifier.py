@@ -103,7 +103,9 @@ def test_logits_and_gradients_match_torch(cell: str, bidirectional: bool, poolin
 def test_gradients_match_finite_differences_with_dropout(pooling: str) -> None:
     # Restoring the generator before each forward draws the same dropout masks every time,
     # so the loss is a fixed function of the parameters that central differences can probe.
-    model = make_model(pooling=pooling, bidirectional=True, num_layers=2, dropout=0.3)
+    model = make_model(
+        pooling=pooling, bidirectional=True, num_layers=2, dropout=0.3, embedding_dropout=0.2
+    )
     ids, labels = padded_batch(model, LENGTHS)
     start = model.rng.bit_generator.state
 
@@ -162,7 +164,7 @@ def test_parameters_are_shared_with_the_sub_layers() -> None:
 
 
 def test_eval_mode_is_deterministic_and_keeps_no_cache() -> None:
-    model = make_model(dropout=0.5)
+    model = make_model(embedding_dropout=0.5)
     ids, _ = padded_batch(model, LENGTHS)
     model.eval()
     first = model.forward(ids, LENGTHS)
@@ -183,7 +185,10 @@ def test_predict_proba_sums_to_one_and_restores_the_mode() -> None:
 
 
 def test_config_rebuilds_the_same_architecture() -> None:
-    model = make_model(cell="gru", pooling="max", bidirectional=True, num_layers=2, dropout=0.1)
+    model = make_model(
+        cell="gru", pooling="max", bidirectional=True, num_layers=2, dropout=0.1,
+        embedding_dropout=0.2,
+    )  # fmt: skip
     rebuilt = SequenceClassifier(**model.config(), dtype=np.float64, rng=5)
     rebuilt.load_state_dict(model.state_dict())
     ids, _ = padded_batch(model, LENGTHS)
