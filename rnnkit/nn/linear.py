@@ -61,10 +61,13 @@ class Linear(Layer):
                 f"got shape {x.shape}"
             )
         self._input = x
-        y = x @ self.params["weight"].T
+        # One 2-D GEMM over all leading axes: NumPy runs a stacked (3-D) matmul as one small
+        # GEMM per leading index, several times slower for a wide decoder.
+        rows = math.prod(x.shape[:-1])
+        y = x.reshape(rows, self.in_features) @ self.params["weight"].T
         if "bias" in self.params:
             y += self.params["bias"]
-        return y
+        return y.reshape(*x.shape[:-1], self.out_features)
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
         """Add into ``grads`` and return ``dL/dx``, the same shape as the input."""
@@ -74,8 +77,9 @@ class Linear(Layer):
         expected = (*x.shape[:-1], self.out_features)
         if grad_output.shape != expected:
             raise ValueError(f"grad_output: expected shape {expected}, got {grad_output.shape}")
-        g = grad_output.reshape(-1, self.out_features)
-        self.grads["weight"] += g.T @ x.reshape(-1, self.in_features)
+        rows = math.prod(x.shape[:-1])
+        g = grad_output.reshape(rows, self.out_features)
+        self.grads["weight"] += g.T @ x.reshape(rows, self.in_features)
         if "bias" in self.grads:
             self.grads["bias"] += g.sum(axis=0)
-        return grad_output @ self.params["weight"]
+        return (g @ self.params["weight"]).reshape(x.shape)
