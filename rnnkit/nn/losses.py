@@ -78,7 +78,7 @@ def softmax_cross_entropy(
     num_classes = logits.shape[-1]
     _check_same_shape("targets", targets, logits.shape[:-1])
 
-    log_probs = log_softmax(logits).reshape(-1, num_classes)
+    flat_logits = logits.reshape(-1, num_classes)
     flat_targets = targets.reshape(-1)
     if ignore_index is None:
         keep = np.ones(flat_targets.shape, dtype=bool)
@@ -92,11 +92,17 @@ def softmax_cross_entropy(
     count = int(np.count_nonzero(keep))
     scale = _scale(count, reduction)
 
-    loss = -float(np.sum(log_probs[rows[keep], classes[keep]])) * scale
-    grad = np.exp(log_probs)
-    grad[rows, classes] -= 1.0
-    grad[~keep] = 0.0
-    grad *= scale
+    # One buffer goes shifted logits -> exp -> gradient, so a wide vocabulary is read and
+    # written as few times as possible: log softmax(z)_t = (z_t - max) - log sum exp(z - max).
+    grad = flat_logits - np.max(flat_logits, axis=1, keepdims=True)
+    picked = grad[rows, classes]
+    np.exp(grad, out=grad)
+    sums = np.sum(grad, axis=1)
+    loss = -float(np.sum((picked - np.log(sums))[keep])) * scale
+    # dloss/dz = (softmax(z) - onehot(t)) * scale, zero for ignored positions
+    row_scale = np.where(keep, scale / sums, 0.0).astype(grad.dtype)
+    grad *= row_scale[:, None]
+    grad[rows[keep], classes[keep]] -= grad.dtype.type(scale)
     return loss, grad.reshape(logits.shape)
 
 
