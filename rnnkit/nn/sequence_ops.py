@@ -216,8 +216,11 @@ def accumulate_weight_grads(
     grad_weight_ih += rows_input.T @ x.reshape(rows_input.shape[0], -1)
     grad_weight_hh += rows_hidden.T @ h_previous.reshape(rows_hidden.shape[0], -1)
     if grad_bias_ih is not None:
-        grad_bias_ih += rows_input.sum(axis=0)
-        grad_bias_hh += rows_hidden.sum(axis=0)
+        bias_input = rows_input.sum(axis=0)
+        grad_bias_ih += bias_input
+        # The LSTM and the RNN pass one array for both sides: sum it once.
+        same = grad_gates_hidden is grad_gates_input
+        grad_bias_hh += bias_input if same else rows_hidden.sum(axis=0)
 
 
 def active_rows(batch_sizes: np.ndarray | None, t: int, batch: int) -> int:
