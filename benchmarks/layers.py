@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 import rnnkit.nn
-from benchmarks.timing import machine_header, set_threads, time_interleaved
+from benchmarks.timing import load_average, machine_header, set_threads, time_interleaved
 
 BATCH = 32
 LENGTH = 64
@@ -86,6 +86,7 @@ def main(argv: list[str] | None = None) -> None:
                 f"{theirs.median / ours.median:.2f} |",
                 flush=True,
             )
+    print(f"\nload average at end (1, 5, 15 min): {load_average()}")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,13 @@ import numpy as np
 import torch
 
 from benchmarks.char_model import CONFIGS, CharModel, Config, LSTMSampler, random_batch
-from benchmarks.timing import Timing, machine_header, set_threads, time_interleaved
+from benchmarks.timing import (
+    Timing,
+    load_average,
+    machine_header,
+    set_threads,
+    time_interleaved,
+)
 from benchmarks.torch_char_model import TorchCharModel
 
 SAMPLE_LENGTH = 1000
@@ -176,6 +182,7 @@ def main(argv: list[str] | None = None) -> None:
     print("\n".join(machine_header()))
     for threads in args.threads:
         run(threads, repeats, args.quick)
+    print(f"\nload average at end (1, 5, 15 min): {load_average()}")
 
 
 if __name__ == "__main__":
