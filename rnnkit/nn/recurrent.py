@@ -78,6 +78,16 @@ def lengths_to_batch_sizes(
     return order, batch_sizes
 
 
+def _map_state(state: Any, function: Any) -> Any:
+    """Apply ``function`` to a state: an array, an LSTM pair (either part may be None), or
+    None."""
+    if state is None:
+        return None
+    if isinstance(state, (tuple, list)):
+        return tuple(None if part is None else function(np.asarray(part)) for part in state)
+    return function(np.asarray(state))
+
+
 @dataclass
 class _ForwardCache:
     kernel_caches: list[list[Any]]  # [layer][direction]
@@ -118,6 +128,7 @@ class RecurrentLayer(Layer):
         self.dtype = check_dtype(dtype)
         self.rng = make_rng(rng)
         self._cache: _ForwardCache | None = None
+        self._unbatched = False  # forward saw a 2-D input: backward squeezes likewise
 
         # PyTorch's default: every weight and bias uniform in (-1/sqrt(H), 1/sqrt(H)).
         bound = 1.0 / np.sqrt(self.hidden_size)
@@ -175,15 +186,30 @@ class RecurrentLayer(Layer):
         ``x`` is ``(T, B, input_size)``, or ``(B, T, input_size)`` with ``batch_first``;
         ``output`` is ``(T, B, D * hidden_size)`` (batch first likewise) and ``h_n`` is
         ``(num_layers * D, B, hidden_size)`` with ``D`` = 2 if bidirectional else 1.
+        An unbatched ``(T, input_size)`` input gives ``(T, D * hidden_size)`` and
+        ``(num_layers * D, hidden_size)``, as in PyTorch.
         """
         x = np.asarray(x)
+        # A 2-D input of the wrong width goes down the batched path, which names its shape.
+        self._unbatched = x.ndim == 2 and x.shape[-1] == self.input_size
+        if not self._unbatched:
+            return self._forward_batched(x, hx, lengths)
+        if lengths is not None:
+            raise ValueError("lengths: not accepted with an unbatched (seq_len, input_size) input")
+        batch_axis = 0 if self.batch_first else 1
+        output, state = self._forward_batched(
+            np.expand_dims(x, batch_axis), _map_state(hx, lambda s: np.expand_dims(s, 1)), None
+        )
+        return output.squeeze(batch_axis), _map_state(state, lambda s: s[:, 0])
+
+    def _forward_batched(self, x: np.ndarray, hx: Any, lengths: Any) -> tuple[np.ndarray, Any]:
         layout = (
             "(batch, seq_len, input_size)" if self.batch_first else "(seq_len, batch, input_size)"
         )
         if x.ndim != 3 or x.shape[-1] != self.input_size:
             raise ValueError(
-                f"input: expected a 3-D array {layout} with input_size={self.input_size}, "
-                f"got shape {x.shape}"
+                f"input: expected a 3-D array {layout} (or 2-D, unbatched) with "
+                f"input_size={self.input_size}, got shape {x.shape}"
             )
         if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
             raise ValueError(f"input: expected a real-valued array, got dtype {x.dtype}")
@@ -258,6 +284,16 @@ class RecurrentLayer(Layer):
         batches). Gradients of ``output`` past a row's length are ignored, as they are by
         PyTorch's packed sequences.
         """
+        if not self._unbatched:
+            return self._backward_batched(grad_output, grad_hn)
+        batch_axis = 0 if self.batch_first else 1
+        grad_x, grad_state = self._backward_batched(
+            np.expand_dims(np.asarray(grad_output), batch_axis),
+            _map_state(grad_hn, lambda g: np.expand_dims(g, 1)),
+        )
+        return grad_x.squeeze(batch_axis), _map_state(grad_state, lambda g: g[:, 0])
+
+    def _backward_batched(self, grad_output: Any, grad_hn: Any) -> tuple[np.ndarray, Any]:
         cache = self._cache
         if cache is None:
             raise RuntimeError(
