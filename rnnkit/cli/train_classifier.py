@@ -308,7 +308,10 @@ def start_run(args: argparse.Namespace) -> tuple[ClassifierTrainer, Budget, Any]
     train, valid = read_train_valid(data_info, options["seed"])
     test = None if args.test is None else read_examples(data_info, data_info["test"])
     data_info["sha256"] = examples_fingerprint(train, valid)
-    labels = LabelVocabulary.fit(train, args.train)
+    # A held-out part is still part of --train: a class whose few examples all fell into
+    # it is a class of the data set all the same.
+    held_out = valid.labels if args.valid is None else []
+    labels = LabelVocabulary.fit(train.labels + held_out, args.train)
     if test is not None:  # refuse a test file with unknown labels now, not after training
         labels.encode(test.labels, args.test)
     tokenizer = fit_tokenizer(options, train)
@@ -443,6 +446,8 @@ def resume_run(args: argparse.Namespace) -> tuple[ClassifierTrainer, Budget, Any
         )
     test_path = args.test or data_info["test"]
     test = None if test_path is None else read_examples(data_info, test_path)
+    if test is not None:
+        LabelVocabulary(config["labels"]).encode(test.labels, test_path)
     run_info = dict(config["run"])
     if args.max_steps is not None or args.max_time is not None or args.epochs is not None:
         run_info = budget_info(args, batches_per_epoch(len(train), settings.batch_size))

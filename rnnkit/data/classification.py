@@ -306,9 +306,9 @@ class LabelVocabulary:
         self._index = {label: i for i, label in enumerate(self.labels)}
 
     @classmethod
-    def fit(cls, data: LabelledTexts, source: str) -> LabelVocabulary:
-        """The classes of DATA; one class only is refused (there is nothing to learn)."""
-        labels = sorted(set(data.labels), key=_natural_key)
+    def fit(cls, labels: Sequence[str], source: str) -> LabelVocabulary:
+        """The distinct LABELS (of SOURCE, for the message); one class only is refused."""
+        labels = sorted(set(labels), key=_natural_key)
         if len(labels) < 2:
             raise UserError(
                 f"{source} has one class only ({labels[0]!r}); "

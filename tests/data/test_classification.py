@@ -134,7 +134,7 @@ def test_missing_path_and_wrong_kind_of_path(tmp_path: Path) -> None:
 
 def test_label_vocabulary_sorts_naturally_and_refuses_unseen_labels() -> None:
     data = LabelledTexts(["a"] * 4, ["10", "2", "neg", "2"], ["x"] * 4)
-    labels = LabelVocabulary.fit(data, "train.txt")
+    labels = LabelVocabulary.fit(data.labels, "train.txt")
     assert labels.labels == ["2", "10", "neg"]
     assert labels.encode(["neg", "2"], "eval.txt").tolist() == [2, 0]
     with pytest.raises(UserError, match=r"eval.txt has labels the model was not trained on: 'x'"):
@@ -143,7 +143,7 @@ def test_label_vocabulary_sorts_naturally_and_refuses_unseen_labels() -> None:
 
 def test_one_class_only_is_refused() -> None:
     with pytest.raises(UserError, match="one class only \\('pos'\\)"):
-        LabelVocabulary.fit(LabelledTexts(["a", "b"], ["pos", "pos"], ["x", "y"]), "t.tsv")
+        LabelVocabulary.fit(["pos", "pos"], "t.tsv")
 
 
 def test_split_off_is_seeded_disjoint_and_complete() -> None:
@@ -177,10 +177,10 @@ def test_encode_texts_maps_unseen_words_to_unk() -> None:
 def test_trec_reads_with_latin1_and_has_six_classes(shared_data: Path) -> None:
     data = read_labelled_texts(shared_data / "trec" / "TREC.train.all", encoding="latin-1")
     assert len(data) == 5452
-    assert LabelVocabulary.fit(data, "TREC").labels == ["0", "1", "2", "3", "4", "5"]
+    assert LabelVocabulary.fit(data.labels, "TREC").labels == ["0", "1", "2", "3", "4", "5"]
 
 
 def test_names_folder_has_eighteen_classes(shared_data: Path) -> None:
     data = read_labelled_texts(shared_data / "names_18lang")
     assert len(data) == 20074
-    assert len(LabelVocabulary.fit(data, "names")) == 18
+    assert len(LabelVocabulary.fit(data.labels, "names")) == 18

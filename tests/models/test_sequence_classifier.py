@@ -152,6 +152,12 @@ def test_padding_row_of_the_embedding_stays_zero_and_gets_no_gradient() -> None:
     assert np.any(model.grads["embedding.weight"][: model.pad_id] != 0)
 
 
+def test_embedding_starts_small_and_uniform() -> None:
+    weight = SequenceClassifier(500, 2, embedding_size=40, rng=0).params["embedding.weight"]
+    assert np.abs(weight).max() <= 0.1
+    assert np.abs(weight[:500]).mean() == pytest.approx(0.05, rel=0.05)  # uniform: half the range
+
+
 def test_parameters_are_shared_with_the_sub_layers() -> None:
     model = make_model(num_layers=2, bidirectional=True)
     assert (

@@ -39,7 +39,7 @@ def keyword_examples(count: int, seed: int = 0) -> LabelledTexts:
 def make_trainer(folder: Path, **settings: object) -> ClassifierTrainer:
     train, valid = keyword_examples(200, seed=0), keyword_examples(60, seed=1)
     tokenizer = make_tokenizer("word").fit("\n".join(train.texts))
-    labels = LabelVocabulary.fit(train, "train")
+    labels = LabelVocabulary.fit(train.labels, "train")
     train_set, _ = encode_labelled_texts(train, tokenizer, labels, "train")
     valid_set, _ = encode_labelled_texts(valid, tokenizer, labels, "valid")
     model = SequenceClassifier(
