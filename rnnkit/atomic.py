@@ -3,7 +3,7 @@
 The data goes to a fresh temporary file in the target's folder, is flushed to disk
 (fsync), and the temporary file is renamed over the target (``os.replace``, atomic on
 POSIX and Windows); then the folder itself is fsynced so the rename survives a power cut.
-``rnnkit.save_weights`` writes safetensors files the same way.
+``rnnkit.save_weights`` and the training checkpoints write through it.
 """
 
 from __future__ import annotations

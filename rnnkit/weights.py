@@ -4,21 +4,20 @@ A state dict saved under PyTorch's parameter names (``weight_ih_l0``, ...) loads
 matching ``torch.nn`` module after ``safetensors.torch.load_file``, and a torch state dict
 saved with ``safetensors.torch.save_file`` loads back here as NumPy arrays.
 
-Writes are atomic: the file is written under a temporary name in the target's folder,
-flushed to disk, then renamed over the target, so a crash or an error leaves either the
-old file or the new one, never a truncated one.
+Writes are atomic (``rnnkit.atomic``): a crash or an error leaves either the old file or
+the new one, never a truncated one.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
-from contextlib import suppress
 from pathlib import Path
 
 import numpy as np
 from safetensors import SafetensorError
 from safetensors.numpy import load_file, save
+
+from rnnkit.atomic import write_atomic
 
 
 def save_weights(
@@ -33,31 +32,7 @@ def save_weights(
     arrays = {name: np.asarray(value, order="C") for name, value in state_dict.items()}
     # Serialize first: an array safetensors refuses fails here, before any file exists.
     data = save(arrays, metadata=metadata)
-    # Exclusive creation of a fresh name: no clash with a concurrent writer, and the
-    # file gets the usual permissions (unlike tempfile.mkstemp's 0600).
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    try:
-        with open(temporary, "xb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-    _fsync_folder(path.parent)
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename itself durable (POSIX only; Windows cannot open folders)."""
-    if os.name != "posix":
-        return
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+    write_atomic(path, data)
 
 
 def load_weights(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:

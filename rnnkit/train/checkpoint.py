@@ -39,8 +39,8 @@ from typing import Any
 import numpy as np
 from safetensors import SafetensorError, safe_open
 
+from rnnkit.atomic import fsync_folder, write_atomic
 from rnnkit.errors import UserError
-from rnnkit.train.atomic import fsync_folder, write_atomic
 from rnnkit.weights import load_weights, save_weights
 
 CONFIG_FILE = "config.json"

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnkit.train.atomic import write_atomic
+from rnnkit.atomic import write_atomic
 
 
 def confusion_matrix(targets: np.ndarray, predictions: np.ndarray, num_classes: int) -> np.ndarray:

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from rnnkit.train.atomic import write_atomic
+from rnnkit.atomic import write_atomic
 
 
 class MetricsLog:

@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
-from rnnkit.train.atomic import write_atomic
+from rnnkit.atomic import write_atomic
 
 
 def plot_learning_curve(
