@@ -61,6 +61,12 @@ def calls_per_repeat(run: Callable[[], object], target_seconds: float) -> int:
     return max(1, round(target_seconds / max(elapsed, 1e-9)))
 
 
+# Pause between two sides' repeats. Idle BLAS and OpenMP worker threads keep spinning for
+# a while after their last job (OpenBLAS for about 2^28 cycles, ~0.1 s) and would steal a
+# core from the other side's first calls.
+SETTLE_SECONDS = 0.15
+
+
 def time_interleaved(
     sides: dict[str, Callable[[], object]],
     repeats: int,
@@ -71,7 +77,7 @@ def time_interleaved(
 
     A repeat runs a side enough calls to take about ``target_seconds`` (counted once, after
     the warm-up) and records the mean time per call; the medians are then robust to the
-    machine's noise.
+    machine's noise. Sides are separated by ``SETTLE_SECONDS`` of sleep.
     """
     for run in sides.values():
         for _ in range(warmup):
@@ -83,6 +89,7 @@ def time_interleaved(
         order = list(sides) if repeat % 2 == 0 else list(reversed(sides))
         for name in order:
             run, count = sides[name], counts[name]
+            time.sleep(SETTLE_SECONDS)
             start = time.perf_counter()
             for _ in range(count):
                 run()
