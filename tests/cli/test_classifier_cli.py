@@ -32,16 +32,17 @@ def train(*argv: object) -> tuple[int, str, str]:
     return run_cli("train-classifier", *argv, *TINY)
 
 
-@pytest.fixture
-def run_folder(tmp_path: Path) -> Path:
-    """A bidirectional LSTM trained for 60 steps on the keyword task."""
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A bidirectional LSTM trained for 60 steps on the keyword task, shared by this module."""
+    folder = tmp_path_factory.mktemp("classifier")
     status, _, err = train(
-        "--train", write_tsv(tmp_path / "train.tsv"), "--valid",
-        write_tsv(tmp_path / "valid.tsv", 60, seed=1), "--out", tmp_path / "run",
+        "--train", write_tsv(folder / "train.tsv"), "--valid",
+        write_tsv(folder / "valid.tsv", 60, seed=1), "--out", folder / "run",
         "--max-steps", "60", "--eval-every", "20", "--bidirectional", "--pooling", "max",
     )  # fmt: skip
     assert status == 0, err
-    return tmp_path / "run"
+    return folder / "run"
 
 
 def test_a_run_writes_a_run_folder_and_reports(run_folder: Path) -> None:
