@@ -32,7 +32,8 @@ elementwise NumPy calls, and the calls cost as much as the GEMM):
 - The weight and bias rows of i, f and o are halved for the forward products. Scaling by
   1/2 is exact in binary floating point, so one ``tanh`` over all four gates gives
   ``tanh(a / 2)`` for i, f, o, and ``sigmoid(a) = (1 + tanh(a / 2)) / 2`` is two more calls
-  over the three adjacent sigmoid gates.
+  over the three adjacent sigmoid gates (a form that, unlike ``1 / (1 + exp(-a))``, cannot
+  overflow for extreme inputs).
 - In backward, every factor that does not depend on the recurrence (``g i (1 - i)``,
   ``c_{t-1} f (1 - f)``, ``i (1 - g^2)``, ``tanh(c_t) o (1 - o)``, ``o (1 - tanh(c_t)^2)``)
   is computed for all steps at once before the time loop, leaving six elementwise calls
@@ -132,9 +133,11 @@ def forward_sequence(
         sigmoid_gates *= 0.5
         sigmoid_gates += 0.5
         i, f, o, g = a
+        # c_t = f * c_{t-1} + i * g
         np.multiply(f, c_prev, out=c_next)
         np.multiply(i, g, out=scratch[:n])
         c_next += scratch[:n]
+        # h_t = o * tanh(c_t)
         np.tanh(c_next, out=tanh_cell[t, :n])
         np.multiply(o, tanh_cell[t, :n], out=h_next)
         if n < batch:

@@ -86,18 +86,6 @@ class BufferPool:
 BUFFERS = BufferPool()
 
 
-def sigmoid_(values: np.ndarray) -> np.ndarray:
-    """Logistic sigmoid in place, as ``(1 + tanh(x / 2)) / 2``.
-
-    The tanh form cannot overflow for extreme inputs, unlike ``1 / (1 + exp(-x))``.
-    """
-    np.multiply(values, 0.5, out=values)
-    np.tanh(values, out=values)
-    np.multiply(values, 0.5, out=values)
-    np.add(values, 0.5, out=values)
-    return values
-
-
 def time_steps(num_steps: int, reverse: bool) -> range:
     """The order in which a direction visits the time steps."""
     return range(num_steps - 1, -1, -1) if reverse else range(num_steps)
