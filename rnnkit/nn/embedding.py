@@ -19,6 +19,33 @@ import numpy as np
 
 from rnnkit.nn.layer import Layer, check_dtype
 
+# ``add_rows_at`` multiplies by a one-hot matrix when there are at least this many rows per
+# target row; below that, sorting wins (measured at 65-10,000 target rows of 128-512).
+ONE_HOT_RATIO = 16
+
+
+def add_rows_at(target: np.ndarray, indices: np.ndarray, rows: np.ndarray) -> None:
+    """``target[indices[n]] += rows[n]`` for every ``n``, summing the rows of repeated indices.
+
+    ``np.add.at`` does this one row at a time (2.24 ms for 2,048 rows of 128 into 65, 34 ms
+    for 6,400 rows of 512, 1 thread). With many rows per target row a one-hot product
+    ``onehot(indices)^T rows`` is one GEMM (0.4 and 8 ms); otherwise the indices are sorted,
+    each run of equal ones summed with ``np.add.reduceat`` and the sums added with one
+    fancy-index add (0.3 and 10-32 ms; 0.9 against 1.5 ms for 700 rows into 10,000). In the
+    product a row holding inf or nan spreads nan to every target row (0 * inf is nan).
+    """
+    if indices.size == 0:
+        return
+    if target.shape[0] * ONE_HOT_RATIO <= indices.size:
+        one_hot = np.zeros((target.shape[0], indices.size), dtype=target.dtype)
+        one_hot[indices, np.arange(indices.size)] = 1.0
+        target += one_hot @ rows
+        return
+    order = np.argsort(indices, kind="stable")
+    sorted_indices = indices[order]
+    starts = np.flatnonzero(np.r_[True, sorted_indices[1:] != sorted_indices[:-1]])
+    target[sorted_indices[starts]] += np.add.reduceat(rows[order], starts, axis=0)
+
 
 def check_indices(name: str, values: np.ndarray, size: int) -> None:
     """Raise ``ValueError`` unless ``values`` is an integer array with entries in [0, size)."""
@@ -81,5 +108,4 @@ class Embedding(Layer):
         if self.padding_idx is not None:
             keep = ids != self.padding_idx
             ids, rows = ids[keep], rows[keep]
-        # np.add.at, unlike ``grad[ids] += rows``, sums the rows of an id that repeats.
-        np.add.at(self.grads["weight"], ids, rows)
+        add_rows_at(self.grads["weight"], ids, rows)
