@@ -2,6 +2,11 @@
 
     tokens (T, B) -> Embedding -> RNN/LSTM/GRU layers -> Linear -> softmax cross-entropy
 
+The training step hands the first recurrent layer the token ids and the embedding table
+(``EmbeddedTokens``), as ``rnnkit.models.LanguageModel`` does when the vocabulary is no
+larger than the batch of tokens: the layer's input projection is then a lookup in the
+``vocabulary x G*H`` table ``E W_ih^T + b`` and its backward returns the table's gradient.
+
 Parameter names follow the torch twin in ``torch_char_model`` (``embedding.weight``,
 ``rnn.weight_ih_l0``, ``decoder.bias``, ...) so one state dict loads into both. Only NumPy
 and rnnkit are imported here, so a peak-memory measurement of this side carries no torch.
@@ -16,6 +21,7 @@ import threadpoolctl
 
 import rnnkit.nn
 from rnnkit.nn import Embedding, Linear, softmax_cross_entropy
+from rnnkit.nn.embedding import EmbeddedTokens
 from rnnkit.optim import Adam, clip_grad_norm
 
 VOCABULARY = 65
@@ -44,7 +50,9 @@ class Config:
         Per recurrent layer with ``G`` gates: forward ``2 N G H (I + H)`` (input projection
         and recurrent products), backward twice that (input and state gradients, and the
         two weight gradients). The decoder likewise ``3 * 2 N H V``. The embedding is a
-        lookup, not a product.
+        lookup, not a product. These are the products of the unfolded model, as torch runs
+        it; rnnkit's folded first layer does fewer (``V`` instead of ``N`` rows on its input
+        side), so its figure is an effective rate.
         """
         gates = {"RNN": 1, "LSTM": 4, "GRU": 3}[self.cell]
         rows, hidden = self.tokens_per_step, self.hidden_size
@@ -95,13 +103,13 @@ class CharModel:
     def train_step(self, inputs: np.ndarray, targets: np.ndarray) -> float:
         """Forward, backward, global-norm clip and one Adam update; returns the loss."""
         self.optimizer.zero_grad()
-        embedded = self.embedding.forward(inputs)
-        output, _ = self.rnn.forward(embedded)
+        table = self.embedding.params["weight"]
+        output, _ = self.rnn.forward(EmbeddedTokens(table, inputs))
         logits = self.decoder.forward(output)
         loss, grad_logits = softmax_cross_entropy(logits, targets)
         grad_output = self.decoder.backward(grad_logits)
-        grad_embedded, _ = self.rnn.backward(grad_output)
-        self.embedding.backward(grad_embedded)
+        grad_table, _ = self.rnn.backward(grad_output)
+        self.embedding.grads["weight"] += grad_table
         clip_grad_norm(self.grads, MAX_GRAD_NORM)
         self.optimizer.step()
         return loss

@@ -7,6 +7,14 @@ Inputs and logits are batch-first, as ``StreamBatcher`` cuts them; inside, the m
 time-major (the recurrent kernels' layout) and only transposes the small integer ids on
 the way in. The loss is softmax cross-entropy at every step, averaged over all B*T steps.
 
+The embedding feeds the first recurrent layer directly (the dropout sits after the stack
+and between its layers), so when the vocabulary is no larger than the batch of tokens
+(``V <= B * T``, e.g. characters) the model hands the layer ``EmbeddedTokens`` instead of
+the looked-up vectors: the first layer's input projection becomes a row lookup in the
+``V x G*H`` table ``E W_ih^T + b`` and its backward yields ``dE`` from the gate gradients
+summed per token id, ``O(V)`` products instead of ``O(B * T)`` (see
+``rnnkit.nn.recurrent``). The results are those of the lookup up to round-off.
+
 Truncated backpropagation through time: ``forward`` takes the state the previous window
 ended in and returns the state this window ends in. ``backward`` sends no gradient into
 that initial state, so the gradient stops at the window boundary while the hidden state
@@ -36,6 +44,7 @@ import numpy as np
 
 from rnnkit.models.token_stepper import TokenStepper
 from rnnkit.nn import GRU, LSTM, RNN, Dropout, Embedding, Linear, log_softmax, softmax_cross_entropy
+from rnnkit.nn.embedding import EmbeddedTokens, check_indices
 from rnnkit.nn.layer import Layer, check_dtype
 from rnnkit.nn.recurrent import RecurrentLayer, make_rng
 
@@ -102,6 +111,7 @@ class LanguageModel(Layer):
         self.tie_weights = bool(tie_weights)
         self.dtype = check_dtype(dtype)
         self.rng = make_rng(rng)
+        self._folded = False  # the last forward ran the embedding through the first layer
 
         self.embedding = Embedding(vocab_size, embedding_size, dtype=dtype, rng=self.rng)
         # The layers draw their dropout masks from the model's generator (default_rng and
@@ -210,14 +220,24 @@ class LanguageModel(Layer):
         return np.ascontiguousarray(ids.T)
 
     def _forward_time_major(self, ids: np.ndarray, state: Any) -> tuple[np.ndarray, Any]:
-        embedded = self.embedding.forward(ids)
-        output, state = self.rnn.forward(embedded, state)
+        # The table costs O(V) products and the lookup O(B * T): fold when V is the smaller.
+        self._folded = self.vocab_size <= ids.size
+        if self._folded:
+            check_indices("token ids", ids, self.vocab_size)
+            rnn_input = EmbeddedTokens(self.embedding.params["weight"], ids)
+        else:
+            rnn_input = self.embedding.forward(ids)
+        output, state = self.rnn.forward(rnn_input, state)
         return self.decoder.forward(self.dropout.forward(output)), state
 
     def _backward_time_major(self, grad_logits: np.ndarray) -> None:
         grad_output = self.dropout.backward(self.decoder.backward(grad_logits))
-        grad_embedded, _ = self.rnn.backward(grad_output)
-        self.embedding.backward(grad_embedded)
+        grad_input, _ = self.rnn.backward(grad_output)
+        if self._folded:
+            # The gradient of the whole table (the model's embedding has no padding row).
+            self.embedding.grads["weight"] += grad_input
+        else:
+            self.embedding.backward(grad_input)
 
     # -- sampling ----------------------------------------------------------------------------
 

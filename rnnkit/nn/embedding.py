@@ -15,6 +15,8 @@ The row ``padding_idx`` (if given) starts at zero and never receives a gradient,
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from rnnkit.nn.layer import Layer, check_dtype
@@ -54,6 +56,29 @@ def check_indices(name: str, values: np.ndarray, size: int) -> None:
     outside = values[(values < 0) | (values >= size)]
     if outside.size:
         raise ValueError(f"{name}: expected values in [0, {size}), got {outside.flat[0]}")
+
+
+@dataclass(frozen=True)
+class EmbeddedTokens:
+    """A sequence given as token ids and the table that embeds them: ``x = table[ids]``.
+
+    Recurrent layers take it in place of the array ``x`` and never make that array: their
+    first layer looks its input projection up in the per-token table ``table W_ih^T`` (see
+    ``rnnkit.nn.sequence_ops``), and their backward returns the gradient of ``table``
+    instead of the one of ``x``. ``shape`` and ``dtype`` are those of the ``x`` it stands
+    for.
+    """
+
+    table: np.ndarray  # (num_embeddings, embedding_dim)
+    ids: np.ndarray  # integers in [0, num_embeddings); (T, B) when a kernel reads it
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (*self.ids.shape, self.table.shape[1])
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.table.dtype
 
 
 class Embedding(Layer):

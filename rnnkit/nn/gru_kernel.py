@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnnkit.nn.embedding import EmbeddedTokens
 from rnnkit.nn.sequence_ops import (
     BUFFERS,
     accumulate_weight_grads,
@@ -62,7 +63,7 @@ class GRUCache:
     """What backward needs. Backward consumes it: it overwrites ``gates`` and
     ``hidden_term``."""
 
-    x: np.ndarray  # (T, B, I)
+    x: np.ndarray | EmbeddedTokens  # (T, B, I), or ids (T, B) and their table
     gates: np.ndarray  # (3, T, B, H) activations r, z, n
     hidden_term: np.ndarray  # (T, B, H) m = W_hn h_{t-1} + b_hn
     hidden: np.ndarray  # (T + 1, B, H) state buffer, see sequence_ops
@@ -78,14 +79,15 @@ def scaled_gate_rows(value: np.ndarray, hidden_size: int) -> np.ndarray:
 
 
 def forward_sequence(
-    x: np.ndarray,
+    x: np.ndarray | EmbeddedTokens,
     state: tuple[np.ndarray],
     weights: tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None],
     batch_sizes: np.ndarray | None = None,
     reverse: bool = False,
     keep_cache: bool = True,
 ) -> tuple[np.ndarray, tuple[np.ndarray], GRUCache | None]:
-    """Run the GRU over ``x`` ``(T, B, I)`` from ``state = (h_0,)``."""
+    """Run the GRU over ``x`` ``(T, B, I)`` (or ``EmbeddedTokens``, see ``sequence_ops``)
+    from ``state = (h_0,)``."""
     weight_ih, weight_hh, bias_ih, bias_hh = weights
     num_steps, batch, _ = x.shape
     H = weight_hh.shape[1]
@@ -149,7 +151,8 @@ def backward_sequence(
     cache: GRUCache,
     grads: tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None],
 ) -> tuple[np.ndarray, tuple[np.ndarray]]:
-    """BPTT: returns ``dx`` ``(T, B, I)`` and ``(dh_0,)``; adds the weight gradients."""
+    """BPTT: returns ``dx`` ``(T, B, I)`` (the table's ``(V, I)`` for ``EmbeddedTokens``) and
+    ``(dh_0,)``; adds the weight gradients."""
     gates, hidden, hidden_term = cache.gates, cache.hidden, cache.hidden_term
     batch_sizes, reverse, weight_hh = cache.batch_sizes, cache.reverse, cache.weight_hh
     _, num_steps, batch, H = gates.shape
@@ -202,8 +205,9 @@ def backward_sequence(
     grad_input_gates = BUFFERS.take(grad_hidden_gates.shape, dtype)
     grad_input_gates[:, :, : 2 * H] = grad_hidden_gates[:, :, : 2 * H]
     grad_input_gates[:, :, 2 * H :] = grad_candidate
-    accumulate_weight_grads(grads, grad_input_gates, cache.x, grad_hidden_gates, h_previous)
-    grad_x = np.matmul(grad_input_gates.reshape(num_steps * batch, -1), cache.weight_ih)
+    grad_x = accumulate_weight_grads(
+        grads, grad_input_gates, cache.x, grad_hidden_gates, h_previous, cache.weight_ih
+    )
     BUFFERS.give(gates, hidden_term, one_minus_z, per_dh_z, grad_hidden_gates, grad_candidate)
     BUFFERS.give(grad_input_gates)
-    return grad_x.reshape(num_steps, batch, -1), (grad_h,)
+    return grad_x, (grad_h,)

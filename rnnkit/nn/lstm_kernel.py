@@ -48,6 +48,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnnkit.nn.embedding import EmbeddedTokens
 from rnnkit.nn.sequence_ops import (
     BUFFERS,
     accumulate_weight_grads,
@@ -74,7 +75,7 @@ PRE_SCALE = (0.5, 0.5, 0.5, 1.0)
 class LSTMCache:
     """What backward needs. Backward consumes it: it overwrites ``gates`` and ``tanh_cell``."""
 
-    x: np.ndarray  # (T, B, I) the layer's input
+    x: np.ndarray | EmbeddedTokens  # (T, B, I), or ids (T, B) and their table
     gates: np.ndarray  # (4, T, B, H) activations i, f, o, g (internal order)
     hidden: np.ndarray  # (T + 1, B, H) state buffer, see sequence_ops
     cell: np.ndarray  # (T + 1, B, H)
@@ -91,14 +92,15 @@ def internal_gate_rows(value: np.ndarray, hidden_size: int) -> np.ndarray:
 
 
 def forward_sequence(
-    x: np.ndarray,
+    x: np.ndarray | EmbeddedTokens,
     state: tuple[np.ndarray, np.ndarray],
     weights: tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None],
     batch_sizes: np.ndarray | None = None,
     reverse: bool = False,
     keep_cache: bool = True,
 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], LSTMCache | None]:
-    """Run the LSTM over ``x`` ``(T, B, I)`` from ``state = (h_0, c_0)``.
+    """Run the LSTM over ``x`` ``(T, B, I)`` (or ``EmbeddedTokens``, see ``sequence_ops``)
+    from ``state = (h_0, c_0)``.
 
     Returns the output ``(T, B, H)``, the final ``(h_n, c_n)`` and the cache for backward.
     """
@@ -162,8 +164,9 @@ def backward_sequence(
     cache: LSTMCache,
     grads: tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None],
 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
-    """BPTT: returns ``dx`` ``(T, B, I)`` and ``(dh_0, dc_0)``; adds the weight gradients
-    into ``grads`` (``dW_ih``, ``dW_hh``, ``db_ih``, ``db_hh``)."""
+    """BPTT: returns ``dx`` ``(T, B, I)`` (the table's ``(V, I)`` for ``EmbeddedTokens``) and
+    ``(dh_0, dc_0)``; adds the weight gradients into ``grads`` (``dW_ih``, ``dW_hh``,
+    ``db_ih``, ``db_hh``)."""
     gates, tanh_cell = cache.gates, cache.tanh_cell
     batch_sizes, reverse, weight_hh = cache.batch_sizes, cache.reverse, cache.weight_hh
     _, num_steps, batch, H = gates.shape
@@ -218,9 +221,9 @@ def backward_sequence(
         dc *= f[t, :n]
         np.matmul(da, weight_hh, out=dh)
 
-    accumulate_weight_grads(
-        grads, grad_gates, cache.x, grad_gates, previous_states(cache.hidden, reverse)
+    h_previous = previous_states(cache.hidden, reverse)
+    grad_x = accumulate_weight_grads(
+        grads, grad_gates, cache.x, grad_gates, h_previous, cache.weight_ih
     )
-    grad_x = np.matmul(grad_gates.reshape(num_steps * batch, -1), cache.weight_ih)
     BUFFERS.give(gates, cache.cell, tanh_cell, per_dc, grad_gates)
-    return grad_x.reshape(num_steps, batch, -1), (grad_h, grad_c)
+    return grad_x, (grad_h, grad_c)

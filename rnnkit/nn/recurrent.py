@@ -10,6 +10,14 @@ The cell equations and their backward pass are in ``rnn_kernel``, ``lstm_kernel`
     layer l output  [h^fwd_t ; h^rev_t]  (directions concatenated on the feature axis)
     layer l+1 input dropout(layer l output)   (training only, not after the last layer)
 
+The input may also be ``EmbeddedTokens(table, ids)`` (token ids and an embedding table,
+``x = table[ids]``): layer 0 then looks its input projection up in ``P = table W_ih^T + b``
+(``V x G*H``, one GEMM over the table's ``V`` rows instead of one over all ``T * B``
+tokens), and ``backward`` returns the gradient of ``table`` ``(V, input_size)`` in place of
+``grad_x``, from ``dP`` (the layer-0 gate gradients summed per token id) as
+``dW_ih += dP^T table`` and ``dtable = dP W_ih``; see ``sequence_ops``. Worth it when
+``V <= T * B``: a language model's embedding feeding its first layer.
+
 Parameters carry PyTorch's names and shapes, e.g. ``weight_ih_l0`` ``(G*H, input_size)``,
 ``weight_hh_l1_reverse`` ``(G*H, H)``, ``bias_ih_l0`` ``(G*H,)`` with ``G`` = 1 (RNN),
 3 (GRU) or 4 (LSTM), so a state dict moves to and from PyTorch unchanged.
@@ -26,6 +34,7 @@ import numpy as np
 
 from rnnkit.nn import gru_kernel, lstm_kernel, rnn_kernel
 from rnnkit.nn.dropout import dropout_mask
+from rnnkit.nn.embedding import EmbeddedTokens, check_indices
 from rnnkit.nn.layer import Layer, check_dtype
 
 
@@ -93,7 +102,8 @@ class _ForwardCache:
     kernel_caches: list[list[Any]]  # [layer][direction]
     dropout_masks: list[np.ndarray | None]  # mask applied to the input of layer l
     order: np.ndarray | None  # row permutation applied for lengths
-    input_shape: tuple[int, ...]
+    input_shape: tuple[int, ...]  # of x, or of the ids of EmbeddedTokens
+    tokens: bool  # the input was EmbeddedTokens: backward returns the table gradient
 
 
 class RecurrentLayer(Layer):
@@ -188,7 +198,13 @@ class RecurrentLayer(Layer):
         ``(num_layers * D, B, hidden_size)`` with ``D`` = 2 if bidirectional else 1.
         An unbatched ``(T, input_size)`` input gives ``(T, D * hidden_size)`` and
         ``(num_layers * D, hidden_size)``, as in PyTorch.
+        ``x`` may be ``EmbeddedTokens(table, ids)`` with ``table`` ``(V, input_size)`` and
+        ``ids`` ``(T, B)`` (``(B, T)`` with ``batch_first``): the same as ``x = table[ids]``,
+        computed through the table (see the module docstring).
         """
+        if isinstance(x, EmbeddedTokens):
+            self._unbatched = False
+            return self._forward_batched(x, hx, lengths)
         x = np.asarray(x)
         # A 2-D input of the wrong width goes down the batched path, which names its shape.
         self._unbatched = x.ndim == 2 and x.shape[-1] == self.input_size
@@ -202,7 +218,20 @@ class RecurrentLayer(Layer):
         )
         return output.squeeze(batch_axis), _map_state(state, lambda s: s[:, 0])
 
-    def _forward_batched(self, x: np.ndarray, hx: Any, lengths: Any) -> tuple[np.ndarray, Any]:
+    def _time_major_tokens(self, tokens: EmbeddedTokens) -> EmbeddedTokens:
+        """Checked ``tokens`` with time-major ids and the table in the layer's dtype."""
+        ids, table = np.asarray(tokens.ids), np.asarray(tokens.table, dtype=self.dtype)
+        if table.ndim != 2 or table.shape[1] != self.input_size:
+            raise ValueError(
+                f"table: expected shape (num_embeddings, {self.input_size}), got {table.shape}"
+            )
+        if ids.ndim != 2 or ids.size == 0:
+            raise ValueError(f"ids: expected a non-empty 2-D array of token ids, got {ids.shape}")
+        check_indices("ids", ids, table.shape[0])
+        return EmbeddedTokens(table, np.ascontiguousarray(ids.T if self.batch_first else ids))
+
+    def _time_major_input(self, x: np.ndarray) -> np.ndarray:
+        """``x`` checked, time-major, contiguous and in the layer's dtype."""
         layout = (
             "(batch, seq_len, input_size)" if self.batch_first else "(seq_len, batch, input_size)"
         )
@@ -213,15 +242,19 @@ class RecurrentLayer(Layer):
             )
         if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
             raise ValueError(f"input: expected a real-valued array, got dtype {x.dtype}")
-        input_shape = x.shape
-        if self.batch_first:
-            x = x.transpose(1, 0, 2)
-        x = np.ascontiguousarray(x, dtype=self.dtype)
-        num_steps, batch, _ = x.shape
-        if num_steps == 0 or batch == 0:
+        if 0 in x.shape:
             raise ValueError(
-                f"input: expected at least one time step and one row, got shape {input_shape}"
+                f"input: expected at least one time step and one row, got shape {x.shape}"
             )
+        return np.ascontiguousarray(x.transpose(1, 0, 2) if self.batch_first else x, self.dtype)
+
+    def _forward_batched(
+        self, x: np.ndarray | EmbeddedTokens, hx: Any, lengths: Any
+    ) -> tuple[np.ndarray, Any]:
+        tokens = isinstance(x, EmbeddedTokens)
+        input_shape = np.shape(x.ids) if tokens else x.shape
+        x = self._time_major_tokens(x) if tokens else self._time_major_input(x)
+        num_steps, batch, _ = x.shape
         states = self._unpack_state(hx, batch)
 
         order, batch_sizes = None, None
@@ -232,7 +265,7 @@ class RecurrentLayer(Layer):
             if np.all(order == np.arange(batch)):
                 order = None
             else:
-                x = x[:, order]
+                x = EmbeddedTokens(x.table, x.ids[:, order]) if tokens else x[:, order]
                 states = tuple(s[:, order] for s in states)
 
         keep_cache = self.training
@@ -273,7 +306,9 @@ class RecurrentLayer(Layer):
             output = output.transpose(1, 0, 2)
         output = np.ascontiguousarray(output)
         self._cache = (
-            _ForwardCache(kernel_caches, dropout_masks, order, input_shape) if keep_cache else None
+            _ForwardCache(kernel_caches, dropout_masks, order, input_shape, tokens)
+            if keep_cache
+            else None
         )
         return output, self._pack_state(tuple(final_states))
 
@@ -282,7 +317,8 @@ class RecurrentLayer(Layer):
 
         Parameter gradients are added into ``self.grads`` (call ``zero_grad`` between
         batches). Gradients of ``output`` past a row's length are ignored, as they are by
-        PyTorch's packed sequences.
+        PyTorch's packed sequences. After a forward on ``EmbeddedTokens``, ``grad_x`` is the
+        gradient of their ``table``, ``(V, input_size)``.
         """
         if not self._unbatched:
             return self._backward_batched(grad_output, grad_hn)
@@ -343,9 +379,10 @@ class RecurrentLayer(Layer):
         grad_x = grad_layer_output
         if cache.order is not None:
             inverse = np.argsort(cache.order)
-            grad_x = grad_x[:, inverse]
             grad_initial = [g[:, inverse] for g in grad_initial]
-        if self.batch_first:
+            if not cache.tokens:
+                grad_x = grad_x[:, inverse]
+        if self.batch_first and not cache.tokens:
             grad_x = grad_x.transpose(1, 0, 2)
         return np.ascontiguousarray(grad_x), self._pack_state(tuple(grad_initial))
 

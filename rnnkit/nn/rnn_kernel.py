@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnnkit.nn.embedding import EmbeddedTokens
 from rnnkit.nn.sequence_ops import (
     accumulate_weight_grads,
     active_rows,
@@ -45,7 +46,7 @@ def check_nonlinearity(nonlinearity: str) -> str:
 
 @dataclass
 class RNNCache:
-    x: np.ndarray  # (T, B, I)
+    x: np.ndarray | EmbeddedTokens  # (T, B, I), or ids (T, B) and their table
     hidden: np.ndarray  # (T + 1, B, H) state buffer, see sequence_ops
     weight_ih: np.ndarray
     weight_hh: np.ndarray
@@ -55,7 +56,7 @@ class RNNCache:
 
 
 def forward_sequence(
-    x: np.ndarray,
+    x: np.ndarray | EmbeddedTokens,
     state: tuple[np.ndarray],
     weights: tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None],
     batch_sizes: np.ndarray | None = None,
@@ -63,7 +64,8 @@ def forward_sequence(
     keep_cache: bool = True,
     nonlinearity: str = "tanh",
 ) -> tuple[np.ndarray, tuple[np.ndarray], RNNCache | None]:
-    """Run the RNN over ``x`` ``(T, B, I)`` from ``state = (h_0,)``."""
+    """Run the RNN over ``x`` ``(T, B, I)`` (or ``EmbeddedTokens``, see ``sequence_ops``)
+    from ``state = (h_0,)``."""
     weight_ih, weight_hh, bias_ih, bias_hh = weights
     num_steps, batch, _ = x.shape
     hidden_size = weight_hh.shape[1]
@@ -101,7 +103,8 @@ def backward_sequence(
     cache: RNNCache,
     grads: tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None],
 ) -> tuple[np.ndarray, tuple[np.ndarray]]:
-    """BPTT: returns ``dx`` ``(T, B, I)`` and ``(dh_0,)``; adds the weight gradients."""
+    """BPTT: returns ``dx`` ``(T, B, I)`` (the table's ``(V, I)`` for ``EmbeddedTokens``) and
+    ``(dh_0,)``; adds the weight gradients."""
     hidden, batch_sizes, reverse = cache.hidden, cache.batch_sizes, cache.reverse
     num_steps, batch, hidden_size = grad_output.shape
     new_states = hidden[1:] if not reverse else hidden[:num_steps]
@@ -123,6 +126,8 @@ def backward_sequence(
             da *= dh
         np.matmul(da, cache.weight_hh, out=dh)
 
-    accumulate_weight_grads(grads, grad_pre, cache.x, grad_pre, previous_states(hidden, reverse))
-    grad_x = np.matmul(grad_pre.reshape(num_steps * batch, hidden_size), cache.weight_ih)
-    return grad_x.reshape(num_steps, batch, -1), (grad_h,)
+    h_previous = previous_states(hidden, reverse)
+    grad_x = accumulate_weight_grads(
+        grads, grad_pre, cache.x, grad_pre, h_previous, cache.weight_ih
+    )
+    return grad_x, (grad_h,)

@@ -11,6 +11,14 @@ time steps at once, outside the time loop:
 so that only the recurrent product ``h_{t-1} W_hh^T`` (and its transpose in backward) is a
 per-step matrix multiply.
 
+When the input is ``EmbeddedTokens`` (``x_t = E[ids_t]`` for an embedding table ``E`` of
+``V`` rows) the input side costs ``O(V)`` instead of ``O(T * B)`` products; this pays when
+``V <= T * B``, as for a character model::
+
+    input projection    P = E W_ih^T + b      one GEMM over V rows, then rows P[ids]
+    table gradients     dP[v] = sum of the gate-gradient rows of the tokens with id v
+                        dW_ih += dP^T E,   dE = dP W_ih   (returned in place of dx)
+
 States live in a buffer ``S`` of shape ``(T + 1, B, H)``. Step ``t`` reads its previous state
 from ``S[t + reverse]`` and writes its new state to ``S[t + 1 - reverse]``: the forward
 direction walks the buffer up from ``S[0] = h_0``, the reverse direction walks it down from
@@ -28,6 +36,8 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+
+from rnnkit.nn.embedding import EmbeddedTokens, add_rows_at
 
 
 class BufferPool:
@@ -91,8 +101,12 @@ def time_steps(num_steps: int, reverse: bool) -> range:
     return range(num_steps - 1, -1, -1) if reverse else range(num_steps)
 
 
-def project_inputs(x: np.ndarray, weight_ih: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+def project_inputs(
+    x: np.ndarray | EmbeddedTokens, weight_ih: np.ndarray, bias: np.ndarray | None
+) -> np.ndarray:
     """``x W_ih^T + bias`` for every time step at once: ``(T, B, I) -> (T, B, G)``."""
+    if isinstance(x, EmbeddedTokens):
+        return project_inputs(x.table[:, None], weight_ih, bias)[x.ids, 0]
     num_steps, batch, input_size = x.shape
     projected = np.matmul(x.reshape(num_steps * batch, input_size), weight_ih.T)
     if bias is not None:
@@ -134,22 +148,27 @@ def per_gate_transposed(weight: np.ndarray, gate_count: int) -> np.ndarray:
 
 
 def project_inputs_gate_major(
-    x: np.ndarray, weight_ih: np.ndarray, bias: np.ndarray | None, gate_count: int
+    x: np.ndarray | EmbeddedTokens, weight_ih: np.ndarray, bias: np.ndarray | None, gate_count: int
 ) -> np.ndarray:
     """``x W_ih^T + bias`` for every step, gate-major: ``(T, B, I) -> (G, T, B, H)``.
 
-    One GEMM per gate over all ``T * B`` rows, each straight into its contiguous block.
+    One GEMM per gate over all ``T * B`` rows, each straight into its contiguous block; for
+    ``EmbeddedTokens`` one GEMM per gate over the table's rows, then a row lookup.
     The result comes from ``BUFFERS``: give it back when done.
     """
-    num_steps, batch, input_size = x.shape
+    num_steps, batch, _ = x.shape
     hidden_size = weight_ih.shape[0] // gate_count
-    rows = x.reshape(num_steps * batch, input_size)
+    tokens = isinstance(x, EmbeddedTokens)
+    rows = x.table if tokens else x.reshape(num_steps * batch, -1)
     gates = BUFFERS.take((gate_count, num_steps, batch, hidden_size), x.dtype)
     for k in range(gate_count):
         block = slice(k * hidden_size, (k + 1) * hidden_size)
-        np.matmul(rows, weight_ih[block].T, out=gates[k].reshape(-1, hidden_size))
+        out = gates[k].reshape(-1, hidden_size)
+        projected = np.matmul(rows, weight_ih[block].T, out=None if tokens else out)
         if bias is not None:
-            gates[k] += bias[block]
+            projected += bias[block]
+        if tokens:
+            np.take(projected, x.ids.reshape(-1), axis=0, out=out)
     return gates
 
 
@@ -187,11 +206,14 @@ def previous_states(states: np.ndarray, reverse: bool) -> np.ndarray:
 def accumulate_weight_grads(
     grads: tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None],
     grad_gates_input: np.ndarray,
-    x: np.ndarray,
+    x: np.ndarray | EmbeddedTokens,
     grad_gates_hidden: np.ndarray,
     h_previous: np.ndarray,
-) -> None:
-    """Add ``dW_ih``, ``dW_hh``, ``db_ih`` and ``db_hh`` into ``grads`` with one GEMM each.
+    weight_ih: np.ndarray,
+) -> np.ndarray:
+    """Add ``dW_ih``, ``dW_hh``, ``db_ih`` and ``db_hh`` into ``grads`` with one GEMM each and
+    return the input gradient ``dx = dG W_ih`` ``(T, B, I)``, or for ``EmbeddedTokens`` the
+    table gradient ``dE`` ``(V, I)`` (see the module docstring).
 
     ``grad_gates_input`` is the gradient of the pre-activations that ``W_ih x + b_ih`` feeds,
     ``grad_gates_hidden`` of those that ``W_hh h + b_hh`` feeds; they differ only for the
@@ -201,7 +223,14 @@ def accumulate_weight_grads(
     gate_size = grad_gates_input.shape[-1]
     rows_input = grad_gates_input.reshape(-1, gate_size)
     rows_hidden = grad_gates_hidden.reshape(-1, gate_size)
-    grad_weight_ih += rows_input.T @ x.reshape(rows_input.shape[0], -1)
+    if isinstance(x, EmbeddedTokens):
+        grad_projection = np.zeros((x.table.shape[0], gate_size), dtype=rows_input.dtype)
+        add_rows_at(grad_projection, x.ids.reshape(-1), rows_input)
+        grad_weight_ih += grad_projection.T @ x.table
+        grad_input = grad_projection @ weight_ih
+    else:
+        grad_weight_ih += rows_input.T @ x.reshape(rows_input.shape[0], -1)
+        grad_input = (rows_input @ weight_ih).reshape(*x.shape[:2], -1)
     grad_weight_hh += rows_hidden.T @ h_previous.reshape(rows_hidden.shape[0], -1)
     if grad_bias_ih is not None:
         bias_input = rows_input.sum(axis=0)
@@ -209,6 +238,7 @@ def accumulate_weight_grads(
         # The LSTM and the RNN pass one array for both sides: sum it once.
         same = grad_gates_hidden is grad_gates_input
         grad_bias_hh += bias_input if same else rows_hidden.sum(axis=0)
+    return grad_input
 
 
 def active_rows(batch_sizes: np.ndarray | None, t: int, batch: int) -> int:
