@@ -10,7 +10,8 @@ For each thread count (torch's and every BLAS pool's), in this one process:
   2 layers, 64 x 100; and GRU and RNN at B: tokens/s, the ratio rnnkit / torch, and the
   model's matrix-multiply FLOP/s as a fraction of NumPy's GEMM peak;
 - sampling 1,000 characters one at a time with batch 1 at B: microseconds per character
-  for rnnkit's batch-1 sampler, torch by default and torch with oneDNN off;
+  for ``LanguageModel.generate`` (what ``rnnkit sample`` runs), torch's usual generation
+  loop by default and with oneDNN off;
 - peak RSS of a few training steps at C, each side in a process of its own.
 The sides are timed alternately (see ``timing``); every cell is a median with the min-max.
 """
@@ -26,7 +27,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from benchmarks.char_model import CONFIGS, CharModel, Config, LSTMSampler, random_batch
+from benchmarks.char_model import CONFIGS, VOCABULARY, CharModel, Config, random_batch
 from benchmarks.timing import (
     Timing,
     load_average,
@@ -35,6 +36,7 @@ from benchmarks.timing import (
     time_interleaved,
 )
 from benchmarks.torch_char_model import TorchCharModel
+from rnnkit.models import LanguageModel
 
 SAMPLE_LENGTH = 1000
 
@@ -73,16 +75,18 @@ def training_pair(config: Config) -> tuple[dict[str, Callable[[], object]], floa
 def sampling_sides(count: int) -> dict[str, Callable[[], object]]:
     """Generate ``count`` characters at config B, batch 1, on each side."""
     config = CONFIGS["B"]
-    model = CharModel(config)
-    sampler = LSTMSampler(model)
+    size = config.hidden_size
+    # What ``rnnkit sample`` runs: the library's language model and its generate loop.
+    ours = LanguageModel(VOCABULARY, size, size, config.num_layers, cell=config.cell.lower())
+    ours.load_state_dict(CharModel(config).state_dict())
     theirs = TorchCharModel(config)
-    theirs.load_numpy(model.state_dict())
+    theirs.load_numpy(ours.state_dict())
     rng = np.random.default_rng(0)
     generator = torch.Generator().manual_seed(0)
 
     def rnnkit_sample() -> None:
-        sampler.reset()
-        sampler.sample(0, count, rng)
+        for _ in ours.generate([0], count, temperature=1.0, rng=rng):
+            pass
 
     def torch_without_onednn() -> None:
         # Setting the flags makes torch warn about TF32 on Intel GPUs, which is irrelevant.

@@ -267,30 +267,49 @@ class LanguageModel(Layer):
         self.eval()
         # The whole prime in one pass; only its last step's logits matter.
         logits, state = self._forward_time_major(prime[:, None], None)
-        next_logits = logits[-1, 0]
+        logits = logits[-1, 0].copy()
         # Then one token at a time, through weights arranged once for batch-1 steps.
-        stepper = TokenStepper(self.rnn)
+        stepper = TokenStepper(self.rnn, input_table=self.embedding.params["weight"])
         stepper.set_state(state)
-        table = self.embedding.params["weight"]
         decoder_t = np.ascontiguousarray(self.decoder.params["weight"].T)
         decoder_bias = self.decoder.params["bias"]
-        for _ in range(length):
-            token = sample_token(next_logits, temperature, top_k, rng)
+        for index in range(length):
+            if index % NOISE_BLOCK == 0:  # one call makes the noise of many draws
+                noise = rng.gumbel(size=(min(NOISE_BLOCK, length - index), self.vocab_size))
+            token = draw_token(logits, temperature, top_k, noise[index % NOISE_BLOCK])
             yield token
-            next_logits = stepper.step(table[token]) @ decoder_t + decoder_bias
+            if index + 1 < length:
+                np.matmul(stepper.step_token(token), decoder_t, out=logits)
+                logits += decoder_bias
+
+
+# Draws whose Gumbel noise ``generate`` makes in one call.
+NOISE_BLOCK = 256
+
+
+def draw_token(
+    logits: np.ndarray, temperature: float, top_k: int | None, gumbel: np.ndarray
+) -> int:
+    """One id from ``softmax(logits / temperature)`` over the TOP_K largest logits, given
+    standard Gumbel noise ``gumbel`` of the logits' shape; ``temperature=0``: the argmax.
+
+    Gumbel-max: ``argmax(logits / T + G)`` with independent standard Gumbel ``G`` is a draw
+    from ``softmax(logits / T)``, and so is ``argmax(logits + T G)``, which needs no division
+    and no normalisation: two NumPy calls per draw instead of a softmax and a search.
+    """
+    if temperature == 0:
+        return int(np.argmax(logits))
+    scores = temperature * gumbel
+    scores += logits
+    if top_k is not None and top_k < logits.size:
+        # Everything below the k-th largest logit gets probability zero.
+        threshold = np.partition(logits, -top_k)[-top_k]
+        scores[logits < threshold] = -np.inf
+    return int(np.argmax(scores))
 
 
 def sample_token(
     logits: np.ndarray, temperature: float, top_k: int | None, rng: np.random.Generator
 ) -> int:
     """Draw one id from ``softmax(logits / temperature)`` over the TOP_K largest logits."""
-    if temperature == 0:
-        return int(np.argmax(logits))
-    scaled = np.asarray(logits, dtype=np.float64) / temperature
-    if top_k is not None and top_k < scaled.size:
-        # Everything below the k-th largest logit gets probability zero.
-        threshold = np.partition(scaled, -top_k)[-top_k]
-        scaled = np.where(scaled >= threshold, scaled, -np.inf)
-    probs = np.exp(scaled - scaled.max())
-    probs /= probs.sum()
-    return int(rng.choice(probs.size, p=probs))
+    return draw_token(np.asarray(logits), temperature, top_k, rng.gumbel(size=np.shape(logits)))

@@ -3,18 +3,34 @@
 The full-sequence layers are built for many rows and many steps: every call checks its
 input, arranges the weights for its kernels and allocates its buffers, which is most of
 the cost of a single step of a single row. A stepper does that work once, from a snapshot
-of the layer's weights, and then each step is one matrix-vector product per weight matrix
-and a few element-wise operations. It keeps nothing for a backward pass.
+of the layer's weights, and then each step is one or two matrix-vector products per layer
+and a few element-wise operations into buffers it owns. It keeps nothing for a backward
+pass.
 
-The equations are PyTorch's (gate order i, f, g, o for the LSTM and r, z, n for the GRU),
-in the weights' stored layout; ``rnnkit.nn``'s kernels compute the same thing for whole
-sequences, and the tests hold the two to each other.
+The equations are PyTorch's::
 
     LSTM  [i f g o] = W_ih x + b_ih + W_hh h + b_hh
           c' = sigmoid(f) c + sigmoid(i) tanh(g),  h' = sigmoid(o) tanh(c')
     GRU   r = sigmoid(W_ir x + b_ir + W_hr h + b_hr),  z likewise
-          n = tanh(W_in x + b_in + r (W_hn h + b_hn)),  h' = (1 - z) n + z h
+          n = tanh(W_in x + b_in + r (W_hn h + b_hn)),  h' = (1 - z) n + z h = n + z (h - n)
     RNN   h' = tanh(W_ih x + b_ih + W_hh h + b_hh)   (or relu)
+
+At batch 1 a step is a few small products whose cost is the count of NumPy calls and the
+reading of the weights, so the weights are arranged to need as few of both as possible:
+
+- The ``h`` of all layers lie side by side in one vector. Layer ``l >= 1`` reads its input
+  ``h_{l-1}`` and its own ``h_l`` as the one slice ``[h_{l-1} ; h_l]`` and multiplies it by the
+  stacked ``[W_ih ; W_hh]^T`` in one product (the LSTM and the RNN; the GRU keeps the two
+  products apart because ``r`` multiplies only the recurrent part of ``n``).
+- Given the embedding table ``E`` of the tokens (``input_table``), the first layer's input
+  product for every token is precomputed, ``E W_ih^T + b``: a step looks up one row.
+- Sigmoid gates are computed as ``sigmoid(a) = (1 + tanh(a / 2)) / 2`` with the rows of
+  their weights and biases halved in advance (exact in binary floating point), so a single
+  ``tanh`` covers every gate of a step. The LSTM's gates are reordered ``i, f, o, g`` so
+  the three sigmoid gates are adjacent.
+
+``rnnkit.nn``'s kernels compute the same thing for whole sequences; the tests hold the two
+to each other.
 """
 
 from __future__ import annotations
@@ -23,85 +39,197 @@ import numpy as np
 
 from rnnkit.nn.recurrent import GRU, LSTM, RecurrentLayer, parameter_names
 
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    # tanh form: no overflow warning for large negative x, unlike 1 / (1 + exp(-x)).
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
+# The precomputed first-layer table is used up to this many entries (vocabulary x gates):
+# 16M float32 values are 64 MB. Larger vocabularies multiply the embedding row instead.
+MAX_TABLE_ENTRIES = 1 << 24
 
 
 class TokenStepper:
-    """Steps a one-direction recurrent LAYER for one row; ``step(x)`` -> top-layer output.
+    """Steps a one-direction recurrent LAYER for one row.
+
+    ``step(x)`` feeds an input vector ``(input_size,)``; ``step_token(id)`` feeds row ``id``
+    of ``input_table`` (an embedding table ``(vocab, input_size)`` given at construction).
+    Both return the top layer's new ``h`` ``(hidden_size,)``.
 
     The state (``h`` per layer, and ``c`` for an LSTM) lives in the stepper, starting at
     zeros or at ``set_state``. The weights are copied: make a new stepper after training.
     """
 
-    def __init__(self, layer: RecurrentLayer) -> None:
+    def __init__(self, layer: RecurrentLayer, input_table: np.ndarray | None = None) -> None:
         if layer.bidirectional:
             raise ValueError("a stepper reads left to right: the layer must not be bidirectional")
         self.kind = (
             "lstm" if isinstance(layer, LSTM) else "gru" if isinstance(layer, GRU) else "rnn"
         )
-        self.activation = np.tanh
-        if self.kind == "rnn" and layer.nonlinearity == "relu":
-            self.activation = lambda x: np.maximum(x, 0.0)
-        self.hidden_size = layer.hidden_size
+        self.relu = self.kind == "rnn" and layer.nonlinearity == "relu"
+        self.hidden_size = H = layer.hidden_size
         self.num_layers = layer.num_layers
-        self.weights = []  # per layer: (W_ih^T, W_hh^T, b_ih, b_hh), transposed for x @ W^T
-        for index in range(layer.num_layers):
-            names = parameter_names(index, reverse=False, bias=layer.bias)
-            w_ih, w_hh = (np.ascontiguousarray(layer.params[n].T) for n in names[:2])
-            gates = w_hh.shape[1]
-            b_ih, b_hh = (
-                (layer.params[names[2]].copy(), layer.params[names[3]].copy())
-                if layer.bias
-                else (np.zeros(gates, layer.dtype), np.zeros(gates, layer.dtype))
-            )
-            if self.kind != "gru":
-                b_ih, b_hh = b_ih + b_hh, None  # they enter side by side: add them once
-            self.weights.append((w_ih, w_hh, b_ih, b_hh))
         self.dtype = layer.dtype
-        self.reset()
+        gate_count = {"lstm": 4, "gru": 3, "rnn": 1}[self.kind]
+        self.gate_size = gate_count * H
+        # Row order and scale of the gate blocks (see the module docstring).
+        blocks = {"lstm": (0, 1, 3, 2), "gru": (0, 1, 2), "rnn": (0,)}[self.kind]
+        halved = {"lstm": 3, "gru": 2, "rnn": 0}[self.kind]  # leading sigmoid blocks
+        self.sigmoid_size = halved * H
+        rows = np.concatenate([np.arange(b * H, (b + 1) * H) for b in blocks])
+        scale = np.where(np.arange(self.gate_size) < self.sigmoid_size, 0.5, 1.0)
+        scale = scale.astype(self.dtype)
+
+        def arranged(value: np.ndarray) -> np.ndarray:
+            """Gate rows reordered and halved where they feed a sigmoid."""
+            return value[rows] * (scale if value.ndim == 1 else scale[:, None])
+
+        # Per layer: the input weights (transposed), the recurrent weights (transposed, or
+        # stacked under the input ones), the bias of the input side and, for the GRU, b_hh.
+        self.input_weights: list[np.ndarray | None] = []
+        self.recurrent_weights: list[np.ndarray] = []
+        self.biases: list[np.ndarray] = []
+        self.recurrent_biases: list[np.ndarray | None] = []
+        zeros = np.zeros(self.gate_size, dtype=self.dtype)
+        for index in range(self.num_layers):
+            names = parameter_names(index, reverse=False, bias=layer.bias)
+            w_ih, w_hh = (arranged(layer.params[name]) for name in names[:2])
+            b_ih, b_hh = (
+                (arranged(layer.params[n]) for n in names[2:])
+                if layer.bias
+                else (
+                    zeros,
+                    zeros,
+                )
+            )
+            if self.kind == "gru":
+                # b_hn stays inside r * (W_hn h + b_hn); b_hr, b_hz join the input side.
+                self.biases.append(b_ih + np.concatenate([b_hh[: 2 * H], zeros[2 * H :]]))
+                self.recurrent_biases.append(np.concatenate([zeros[: 2 * H], b_hh[2 * H :]]))
+            else:
+                self.biases.append(b_ih + b_hh)
+                self.recurrent_biases.append(None)
+            if index > 0 and self.kind != "gru":
+                stacked = np.concatenate([w_ih, w_hh], axis=1)  # acts on [h_{l-1} ; h_l]
+                self.input_weights.append(None)
+                self.recurrent_weights.append(np.ascontiguousarray(stacked.T))
+            else:
+                self.input_weights.append(np.ascontiguousarray(w_ih.T))
+                self.recurrent_weights.append(np.ascontiguousarray(w_hh.T))
+
+        self.table = None
+        if input_table is not None and len(input_table) * self.gate_size <= MAX_TABLE_ENTRIES:
+            table = np.asarray(input_table, dtype=self.dtype) @ self.input_weights[0]
+            self.table = table + self.biases[0]
+        self.input_table = None if input_table is None else np.asarray(input_table, self.dtype)
+
+        # Buffers, allocated once.
+        self.hidden = np.zeros(self.num_layers * H, dtype=self.dtype)
+        self.cell = np.zeros((self.num_layers, H), dtype=self.dtype)
+        self.gates = np.empty(self.gate_size, dtype=self.dtype)
+        self.recurrent = np.empty(self.gate_size, dtype=self.dtype)
+        self.scratch = np.empty(H, dtype=self.dtype)
+
+    # -- state -------------------------------------------------------------------------------
+
+    @property
+    def h(self) -> list[np.ndarray]:
+        """Each layer's ``h`` ``(hidden_size,)`` (views of the stepper's buffer)."""
+        H = self.hidden_size
+        return [self.hidden[k * H : (k + 1) * H] for k in range(self.num_layers)]
 
     def reset(self) -> None:
         """Zero the state."""
-        zeros = [np.zeros(self.hidden_size, self.dtype) for _ in range(self.num_layers)]
-        self.h = zeros
-        self.c = [z.copy() for z in zeros] if self.kind == "lstm" else None
+        self.hidden.fill(0.0)
+        self.cell.fill(0.0)
 
     def set_state(self, state: object) -> None:
         """Take the final state of the full-sequence layer for a batch of one row:
         ``h_n`` ``(num_layers, 1, H)``, or ``(h_n, c_n)`` for an LSTM."""
         if self.kind == "lstm":
             h_n, c_n = state
-            self.c = [np.array(c_n[k, 0], dtype=self.dtype) for k in range(self.num_layers)]
+            self.cell[:] = np.asarray(c_n)[:, 0]
         else:
             h_n = state
-        self.h = [np.array(h_n[k, 0], dtype=self.dtype) for k in range(self.num_layers)]
+        self.hidden[:] = np.asarray(h_n)[:, 0].reshape(-1)
+
+    # -- steps -------------------------------------------------------------------------------
 
     def step(self, x: np.ndarray) -> np.ndarray:
         """Feed one input vector ``(input_size,)``; return the top layer's new ``h``."""
-        H = self.hidden_size
-        for index, (w_ih, w_hh, b_ih, b_hh) in enumerate(self.weights):
-            h = self.h[index]
-            projected = x @ w_ih + b_ih
-            recurrent = h @ w_hh
-            if b_hh is not None:  # the GRU keeps b_hn inside r * (...)
-                recurrent += b_hh
+        np.matmul(np.asarray(x, dtype=self.dtype), self.input_weights[0], out=self.gates)
+        self.gates += self.biases[0]
+        return self._advance().copy()
+
+    def step_token(self, token: int) -> np.ndarray:
+        """Feed row ``token`` of the input table; return the top layer's new ``h``."""
+        if self.table is None:
+            if self.input_table is None:
+                raise ValueError("step_token: the stepper was made without an input_table")
+            return self.step(self.input_table[token])
+        self.gates[:] = self.table[token]
+        return self._advance().copy()
+
+    def _advance(self) -> np.ndarray:
+        """Run every layer; ``self.gates`` already holds layer 0's input side. Returns the
+        top layer's ``h``, a view of the buffer the next step overwrites."""
+        H, gates, recurrent = self.hidden_size, self.gates, self.recurrent
+        for index in range(self.num_layers):
+            h = self.hidden[index * H : (index + 1) * H]
+            if index > 0:
+                if self.kind == "gru":
+                    np.matmul(self.hidden[(index - 1) * H : index * H], self.input_weights[index],
+                              out=gates)  # fmt: skip
+                else:
+                    # [h_{l-1} ; h_l] [W_ih ; W_hh]^T: input and recurrent sides at once.
+                    np.matmul(self.hidden[(index - 1) * H : (index + 1) * H],
+                              self.recurrent_weights[index], out=gates)  # fmt: skip
+                gates += self.biases[index]
             if self.kind == "lstm":
-                gates = projected + recurrent
-                i, f, o = (_sigmoid(gates[k * H : (k + 1) * H]) for k in (0, 1, 3))
-                c = f * self.c[index] + i * np.tanh(gates[2 * H : 3 * H])
-                self.c[index] = c
-                h = o * np.tanh(c)
+                if index == 0:
+                    np.matmul(h, self.recurrent_weights[0], out=recurrent)
+                    gates += recurrent
+                self._lstm_update(index, h)
             elif self.kind == "gru":
-                r, z = (
-                    _sigmoid(projected[k] + recurrent[k]) for k in (slice(0, H), slice(H, 2 * H))
-                )
-                n = np.tanh(projected[2 * H :] + r * recurrent[2 * H :])
-                h = (1.0 - z) * n + z * h
+                np.matmul(h, self.recurrent_weights[index], out=recurrent)
+                recurrent += self.recurrent_biases[index]
+                self._gru_update(h)
             else:
-                h = self.activation(projected + recurrent)
-            self.h[index] = h
-            x = h
-        return x
+                if index == 0:
+                    np.matmul(h, self.recurrent_weights[0], out=recurrent)
+                    gates += recurrent
+                if self.relu:
+                    np.maximum(gates, 0.0, out=h)
+                else:
+                    np.tanh(gates, out=h)
+        return self.hidden[(self.num_layers - 1) * H :]
+
+    def _sigmoid_from_halved(self, values: np.ndarray) -> None:
+        """In place: ``tanh(a / 2)`` -> ``sigmoid(a) = (1 + tanh(a / 2)) / 2``."""
+        values *= 0.5
+        values += 0.5
+
+    def _lstm_update(self, index: int, h: np.ndarray) -> None:
+        H, gates, scratch = self.hidden_size, self.gates, self.scratch
+        # gates = [a_i / 2, a_f / 2, a_o / 2, a_g]: one tanh, then the sigmoids.
+        np.tanh(gates, out=gates)
+        self._sigmoid_from_halved(gates[: 3 * H])
+        i, f, o, g = gates[:H], gates[H : 2 * H], gates[2 * H : 3 * H], gates[3 * H :]
+        c = self.cell[index]
+        c *= f  # c' = f c + i g
+        np.multiply(i, g, out=scratch)
+        c += scratch
+        np.tanh(c, out=scratch)  # h' = o tanh(c')
+        np.multiply(o, scratch, out=h)
+
+    def _gru_update(self, h: np.ndarray) -> None:
+        H, gates, recurrent, scratch = self.hidden_size, self.gates, self.recurrent, self.scratch
+        # gates = [input sides of a_r / 2 and a_z / 2, W_in x + b_in]
+        rz = gates[: 2 * H]
+        rz += recurrent[: 2 * H]
+        np.tanh(rz, out=rz)
+        self._sigmoid_from_halved(rz)
+        r, z, n = gates[:H], gates[H : 2 * H], gates[2 * H :]
+        # n = tanh(W_in x + b_in + r (W_hn h + b_hn))
+        np.multiply(r, recurrent[2 * H :], out=scratch)
+        n += scratch
+        np.tanh(n, out=n)
+        # h' = n + z (h - n)
+        np.subtract(h, n, out=scratch)
+        scratch *= z
+        np.add(n, scratch, out=h)

@@ -212,3 +212,24 @@ def test_generate_rejects_bad_arguments() -> None:
         next(model.generate([1], 5, temperature=-1))
     with pytest.raises(ValueError, match="top_k"):
         next(model.generate([1], 5, top_k=0))
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.5, 2.0])
+def test_sample_token_draws_from_the_tempered_softmax(temperature: float) -> None:
+    logits = np.array([0.0, 1.0, 2.0, -1.0])
+    rng = np.random.default_rng(0)
+    draws = 20_000
+    counts = np.bincount([sample_token(logits, temperature, None, rng) for _ in range(draws)],
+                         minlength=logits.size)  # fmt: skip
+    expected = np.exp(logits / temperature) / np.exp(logits / temperature).sum()
+    # Four standard errors of a binomial proportion: fails by chance about once in 10^4.
+    tolerance = 4 * np.sqrt(expected * (1 - expected) / draws)
+    np.testing.assert_array_less(np.abs(counts / draws - expected), tolerance)
+
+
+def test_generation_long_enough_to_need_new_noise_blocks() -> None:
+    model = tiny_model()
+    tokens = list(model.generate([0], length=600, temperature=1.0, rng=0))
+    assert len(tokens) == 600
+    # The blocks of noise differ: the text does not repeat with the block period.
+    assert tokens[:256] != tokens[256:512]

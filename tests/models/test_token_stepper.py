@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from rnnkit.models import token_stepper
 from rnnkit.models.token_stepper import TokenStepper
 from rnnkit.nn import GRU, LSTM, RNN
 
@@ -52,3 +53,28 @@ def test_weights_are_a_snapshot_and_bidirectional_is_refused() -> None:
     np.testing.assert_array_equal(stepper.step(np.ones(3)), before)
     with pytest.raises(ValueError, match="bidirectional"):
         TokenStepper(GRU(3, 5, bidirectional=True))
+
+
+@pytest.mark.parametrize("kind", sorted(LAYERS))
+@pytest.mark.parametrize("max_entries", [None, 0])
+def test_token_steps_through_the_input_table(
+    kind: str, max_entries: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``step_token(id)`` is ``step(table[id])``, with the precomputed first-layer table and
+    (``max_entries=0``) with a vocabulary too large for one."""
+    if max_entries is not None:
+        monkeypatch.setattr(token_stepper, "MAX_TABLE_ENTRIES", max_entries)
+    layer = LAYERS[kind]().eval()
+    table = np.random.default_rng(3).standard_normal((6, 3))
+    ids = [4, 0, 5, 5, 2, 1, 3]
+    expected, _ = layer.forward(table[ids][:, None])
+    stepper = TokenStepper(layer, input_table=table)
+    assert (stepper.table is None) == (max_entries == 0)
+    outputs = [stepper.step_token(token) for token in ids]
+    np.testing.assert_allclose(np.stack(outputs), expected[:, 0], rtol=1e-12, atol=1e-14)
+
+
+def test_step_token_needs_a_table() -> None:
+    stepper = TokenStepper(LSTM(3, 5, rng=0))
+    with pytest.raises(ValueError, match="input_table"):
+        stepper.step_token(0)
