@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from rnnkit.cli import evaluate_classifier
 from rnnkit.cli.arguments import add_model_folder_argument
 from rnnkit.data.text import read_text
 from rnnkit.train.lm_checkpoint import load_language_model, model_folder
-from rnnkit.train.lm_evaluation import describe_loss, evaluate_language_model, loss_measures
+from rnnkit.train.lm_evaluation import describe_measures, measure_language_model
 
 NAME = "eval"
+DEFAULT_ENCODING = "utf-8"  # for a run whose config does not say how its data was read
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -19,20 +21,35 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         NAME,
         help="measure a trained language model on a text",
         description="Print the model's mean loss on a text (nats per token), with bits per "
-        "character (char and jamo models) or perplexity (word models).",
+        "character of the text (char and jamo models) or perplexity (word models).",
     )
     add_model_folder_argument(parser)
     parser.add_argument(
         "--data", metavar="PATH", required=True, help="a text file, or a folder of them"
     )
-    parser.add_argument("--encoding", default="utf-8", help="the text's encoding (default utf-8)")
+    parser.add_argument(
+        "--encoding",
+        help="the text's encoding (default: the training data's, as saved in the run)",
+    )
     parser.add_argument(
         "--json",
         action="store_true",
-        help="print one JSON object: loss, bits_per_char or perplexity, tokens",
+        help="print one JSON object: loss, bits_per_char or perplexity, tokens, and "
+        "characters (char and jamo models)",
     )
     evaluate_classifier.add_arguments(parser)
     return parser
+
+
+def data_encoding(args: argparse.Namespace, config: dict[str, Any]) -> str:
+    """``--encoding`` if given, else the encoding the run was trained with.
+
+    A model trained on Latin-1 files is most likely measured on Latin-1 files too, so
+    the flag need not be repeated.
+    """
+    if args.encoding is not None:
+        return args.encoding
+    return config.get("data", {}).get("encoding") or DEFAULT_ENCODING
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,13 +57,21 @@ def run(args: argparse.Namespace) -> int:
     if evaluate_classifier.holds_classifier(folder):
         return evaluate_classifier.run(args, folder)
     model, tokenizer, config = load_language_model(folder)
-    ids = tokenizer.encode(read_text(args.data, args.encoding))
+    ids = tokenizer.encode(read_text(args.data, data_encoding(args, config)))
     settings = config["settings"]
-    loss, tokens = evaluate_language_model(model, ids, settings["batch_size"], settings["seq_len"])
+    report = measure_language_model(
+        model, tokenizer, ids, settings["batch_size"], settings["seq_len"]
+    )
     if args.json:
-        print(json.dumps({**loss_measures(loss, tokenizer.kind), "tokens": tokens}))
+        print(json.dumps(report))
     else:
-        print(
-            f"{folder} on {args.data}: {describe_loss(loss, tokenizer.kind)} over {tokens:,} tokens"
-        )
+        print(f"{folder} on {args.data}: {describe_measures(report)} over {describe_size(report)}")
     return 0
+
+
+def describe_size(report: dict[str, float]) -> str:
+    """E.g. ``"1,200 tokens"``, or ``"1,200 tokens (480 characters)"`` for a jamo model."""
+    size = f"{report['tokens']:,} tokens"
+    if report.get("characters", report["tokens"]) != report["tokens"]:
+        size += f" ({report['characters']:,} characters)"
+    return size

@@ -43,13 +43,14 @@ def holds_classifier(folder: str | os.PathLike[str]) -> bool:
 def run(args: argparse.Namespace, folder: Path) -> int:
     """Evaluate the classifier in FOLDER (the checkpoint chosen from ``args.folder``)."""
     trained = load_classifier(folder)
+    # Each flag not given is read as in training: the same format, columns and encoding.
     saved = trained.config["data"]
     data = read_labelled_texts(
         args.data,
         args.format or saved["format"],
         args.label_col or saved["label_col"],
         args.text_col or saved["text_col"],
-        args.encoding,
+        args.encoding or saved["encoding"],
     )
     encoded, skipped = encode_labelled_texts(data, trained.tokenizer, trained.labels, args.data)
     loss, report = evaluate_classifier(trained.model, encoded, trained.labels.labels)

@@ -45,7 +45,7 @@ from rnnkit.train.lm_checkpoint import (
     load_language_model,
     model_folder,
 )
-from rnnkit.train.lm_evaluation import describe_loss
+from rnnkit.train.lm_evaluation import describe_measures
 from rnnkit.train.progress import format_duration
 
 NAME = "train"
@@ -176,13 +176,13 @@ def run(args: argparse.Namespace) -> int:
     status = train_in_foreground(trainer, budget, NAME)
     if status is not None:
         return status
-    folder, progress, kind = trainer.folder, trainer.progress, trainer.tokenizer.kind
+    folder, progress = trainer.folder, trainer.progress
     reason = budget.exhausted(progress.step)
     print(f"stopped at step {progress.step} ({reason}) after {format_duration(budget.elapsed)}")
     if progress.best is not None:
         print(
-            f"validation {describe_loss(progress.val['loss'], kind)}; best "
-            f"{describe_loss(progress.best['loss'], kind)} at step {progress.best_step}"
+            f"validation {describe_measures(progress.val)}; best "
+            f"{describe_measures(progress.best)} at step {progress.best_step}"
         )
     best = model_folder(folder)
     print(f"saved in {folder}" + (f" (best model in {best})" if best != folder else ""))

@@ -1,8 +1,15 @@
 """Measuring a language model: mean cross-entropy over a token stream, and what it means.
 
-The loss is in nats per token. For character (and jamo) models it is also given in bits
-per character, ``loss / ln 2``; for word models as perplexity, ``exp(loss)``: the number
-of equally likely words the model is, on average, choosing between.
+The loss is in nats per token. For word models it is also given as perplexity,
+``exp(loss)``: the number of equally likely words the model is, on average, choosing
+between. For character and jamo models it is given in bits per character: the bits the
+model needs for the evaluated text divided by the number of characters that text has.
+
+For a character model a token is a character, so that is simply ``loss / ln 2``. A jamo
+model reads each Korean syllable as 2 or 3 tokens (its letters), and bits per token would
+make it look better than a character model on the same text when it is not: the syllable
+``한`` costs the bits of its three jamo together and counts as one character, as it does
+in the text the user gave and in the text the model writes.
 """
 
 from __future__ import annotations
@@ -12,8 +19,16 @@ import math
 import numpy as np
 
 from rnnkit.data.lm_batches import StreamBatcher
+from rnnkit.data.tokenizers import Tokenizer
 from rnnkit.errors import UserError
 from rnnkit.models import LanguageModel
+
+# The conjoining jamo that NFC composes into one precomposed syllable (the Unicode Hangul
+# composition): a lead consonant, a vowel, then optionally a tail consonant. These ranges
+# are exactly the ones ``JamoTokenizer.decode`` joins back into syllables.
+LEAD_JAMO = (0x1100, 0x1112)
+VOWEL_JAMO = (0x1161, 0x1175)
+TAIL_JAMO = (0x11A8, 0x11C2)
 
 
 def evaluate_language_model(
@@ -25,12 +40,7 @@ def evaluate_language_model(
     each from a zero state and carrying its state from window to window, in evaluation
     mode (no dropout, no caches). The model's mode is restored afterwards.
     """
-    if len(ids) < 2:
-        raise UserError(
-            f"cannot evaluate on {len(ids)} token(s): at least 2 are needed (an input and "
-            "its target); give a longer text"
-        )
-    batcher = StreamBatcher(ids, min(batch_size, len(ids) // 2), seq_len)
+    batcher = _evaluation_batcher(ids, batch_size, seq_len)
     was_training = model.training
     model.eval()
     total, count, state = 0.0, 0, None
@@ -44,17 +54,103 @@ def evaluate_language_model(
     return total / count, count
 
 
-def loss_measures(loss: float, tokenizer_kind: str) -> dict[str, float]:
-    """``loss`` plus ``perplexity`` (word models) or ``bits_per_char`` (the others)."""
+def measure_language_model(
+    model: LanguageModel, tokenizer: Tokenizer, ids: np.ndarray, batch_size: int, seq_len: int
+) -> dict[str, float]:
+    """The loss on the stream IDS and what it means, as ``rnnkit eval`` reports it.
+
+    ``loss`` (nats per token), ``bits_per_char`` or ``perplexity``, ``tokens`` (how many
+    were predicted) and, for char and jamo models, ``characters`` (how many characters of
+    the text those tokens complete). Bits per character is then ``loss * tokens / ln 2 /
+    characters``: the bits for the text over its length in characters.
+    """
+    loss, tokens = evaluate_language_model(model, ids, batch_size, seq_len)
+    if tokenizer.kind == "word":
+        return {**loss_measures(loss, tokenizer.kind), "tokens": tokens}
+    characters = predicted_characters(tokenizer, ids, batch_size, seq_len)
+    return {
+        **loss_measures(loss, tokenizer.kind, tokens / characters),
+        "tokens": tokens,
+        "characters": characters,
+    }
+
+
+def predicted_characters(
+    tokenizer: Tokenizer, ids: np.ndarray, batch_size: int, seq_len: int
+) -> int:
+    """How many characters of the text ``evaluate_language_model`` predicts.
+
+    A character counts when its last token is one of the predicted targets. The targets
+    are those of the same batcher, so the count matches the tokens the loss averages over
+    (each stream's first token has nothing before it to predict it from).
+    """
+    ends = character_ends(tokenizer, ids)
+    batcher = _evaluation_batcher(ends, batch_size, seq_len)
+    return int(sum(targets.sum() for _, targets in batcher))
+
+
+def character_ends(tokenizer: Tokenizer, ids: np.ndarray) -> np.ndarray:
+    """1 for each token of IDS that ends a character of the decoded text, else 0.
+
+    Every token is a character of its own, except in a jamo model, where a Hangul syllable
+    is 2 or 3 tokens that decoding joins into one character. So the sum is the length of
+    ``tokenizer.decode(ids)``.
+    """
+    joins = _joins_previous(tokenizer, np.asarray(ids, dtype=np.int64))
+    ends = np.ones(len(joins), dtype=np.int64)
+    ends[:-1] = ~joins[1:]  # a token ends its character unless the next token joins it
+    return ends
+
+
+def _joins_previous(tokenizer: Tokenizer, ids: np.ndarray) -> np.ndarray:
+    """Whether each token joins the character of the token before it (jamo models only):
+    a vowel after a lead consonant, or a tail consonant after such a vowel."""
+    joins = np.zeros(len(ids), dtype=bool)
+    if tokenizer.kind != "jamo" or len(ids) == 0:
+        return joins
+    codes = np.array([ord(token) for token in tokenizer.vocab])[ids]
+    lead, vowel, tail = (
+        (codes >= lo) & (codes <= hi) for lo, hi in (LEAD_JAMO, VOWEL_JAMO, TAIL_JAMO)
+    )
+    joins[1:] = vowel[1:] & lead[:-1]
+    # Only a vowel that completed a lead+vowel pair takes a tail: joins[j - 1] is True.
+    joins[2:] |= tail[2:] & joins[1:-1]
+    return joins
+
+
+def _evaluation_batcher(ids: np.ndarray, batch_size: int, seq_len: int) -> StreamBatcher:
+    """The batcher evaluation reads IDS with: fewer streams when IDS is short."""
+    if len(ids) < 2:
+        raise UserError(
+            f"cannot evaluate on {len(ids)} token(s): at least 2 are needed (an input and "
+            "its target); give a longer text"
+        )
+    return StreamBatcher(ids, min(batch_size, len(ids) // 2), seq_len)
+
+
+def loss_measures(
+    loss: float, tokenizer_kind: str, tokens_per_char: float = 1.0
+) -> dict[str, float]:
+    """``loss`` plus ``perplexity`` (word models) or ``bits_per_char`` (the others).
+
+    TOKENS_PER_CHAR turns bits per token into bits per character: 1 for a character
+    model, more for a jamo model (a Korean syllable is 2 or 3 tokens).
+    """
     if tokenizer_kind == "word":
         # exp overflows a float past ~709 nats; a model that bad is infinitely perplexed.
         return {"loss": loss, "perplexity": math.exp(loss) if loss < 700 else math.inf}
-    return {"loss": loss, "bits_per_char": loss / math.log(2)}
+    return {"loss": loss, "bits_per_char": loss / math.log(2) * tokens_per_char}
 
 
-def describe_loss(loss: float, tokenizer_kind: str) -> str:
-    """E.g. ``"loss 1.234 (1.780 bits/char)"`` or ``"loss 4.75 (perplexity 115.6)"``."""
-    measures = loss_measures(loss, tokenizer_kind)
+def describe_measures(measures: dict[str, float]) -> str:
+    """What ``loss_measures`` returned as e.g. ``"loss 1.234 (1.780 bits/char)"`` or
+    ``"loss 4.75 (perplexity 115.6)"``."""
+    loss = measures["loss"]
     if "perplexity" in measures:
         return f"loss {loss:.4f} (perplexity {measures['perplexity']:.2f})"
     return f"loss {loss:.4f} ({measures['bits_per_char']:.3f} bits/char)"
+
+
+def describe_loss(loss: float, tokenizer_kind: str, tokens_per_char: float = 1.0) -> str:
+    """``describe_measures`` of ``loss_measures(loss, tokenizer_kind, tokens_per_char)``."""
+    return describe_measures(loss_measures(loss, tokenizer_kind, tokens_per_char))

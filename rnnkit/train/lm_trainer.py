@@ -4,8 +4,9 @@ One step trains on one window of ``StreamBatcher``: the mean cross-entropy over 
 position of every stream. The hidden state flows from window to window and starts from
 zeros at each epoch; the checkpoint keeps it (``hidden_state.safetensors``), with the
 epoch and window, so a resumed run reads on exactly where it stopped. Validation is the
-mean loss over the validation stream, with bits per character or perplexity; the best
-model is the one with the lowest validation loss.
+mean loss over the validation stream, with bits per character (of the text: a syllable a
+jamo model reads as 3 tokens is one character) or perplexity; the best model is the one
+with the lowest validation loss.
 
 The learning rate is lowered on plateaus of the validation loss, or, with
 ``decay_after_epoch`` set, on a fixed schedule as in Zaremba et al. (2014): epoch ``e``
@@ -23,7 +24,7 @@ import numpy as np
 from rnnkit.data.lm_batches import StreamBatcher
 from rnnkit.data.tokenizers import Tokenizer
 from rnnkit.models import LanguageModel
-from rnnkit.train.lm_evaluation import describe_loss, evaluate_language_model, loss_measures
+from rnnkit.train.lm_evaluation import describe_measures, measure_language_model
 from rnnkit.train.trainer import (
     BEST_FOLDER,
     INTERRUPTED,
@@ -34,6 +35,8 @@ from rnnkit.train.trainer import (
 )
 
 FORMAT = "rnnkit.language_model"
+# Sizes in the report of measure_language_model, not measures of how good the model is.
+COUNTS = ("tokens", "characters")
 
 # Re-exported: they were first defined here, and other modules import them from here.
 __all__ = [
@@ -129,13 +132,18 @@ class LMTrainer(Trainer):
     def validate(self) -> dict[str, float] | None:
         if len(self.val_ids) == 0:
             return None
-        loss, _ = evaluate_language_model(
-            self.model, self.val_ids, self.settings.batch_size, self.settings.seq_len
+        report = measure_language_model(
+            self.model,
+            self.tokenizer,
+            self.val_ids,
+            self.settings.batch_size,
+            self.settings.seq_len,
         )
-        return loss_measures(loss, self.tokenizer.kind)
+        # The counts are the same at every evaluation: the log keeps the measures only.
+        return {name: value for name, value in report.items() if name not in COUNTS}
 
     def describe(self, measures: dict[str, float]) -> str:
-        return describe_loss(measures["loss"], self.tokenizer.kind)
+        return describe_measures(measures)
 
     def lower_lr_on_plateau(self, value: float) -> None:
         if self.settings.decay_after_epoch is None:

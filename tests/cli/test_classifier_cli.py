@@ -97,6 +97,25 @@ def test_eval_reports_and_json(run_folder: Path, tmp_path: Path) -> None:
         assert (run_folder / "confusion-test.tsv.png").is_file()
 
 
+def test_eval_reads_files_in_the_training_encoding(tmp_path: Path) -> None:
+    # A Latin-1 file (its "é" is byte 0xe9, not valid UTF-8): trained with --encoding latin-1,
+    # evaluated without the flag.
+    data = tmp_path / "latin.tsv"
+    data.write_bytes(
+        write_tsv(tmp_path / "t.tsv").read_bytes() + "café au lait\tpos\n".encode("latin-1")
+    )
+    status, _, err = train(
+        "--train", data, "--encoding", "latin-1", "--out", tmp_path / "run", "--max-steps", "2"
+    )
+    assert status == 0, err
+    status, out, err = run_cli("eval", tmp_path / "run", "--data", data, "--json")
+    assert status == 0, err
+    assert np.sum(json.loads(out)["confusion"]) == 201
+    # A flag given still wins.
+    status, _, err = run_cli("eval", tmp_path / "run", "--data", data, "--encoding", "utf-8")
+    assert_one_line_error(status, err, "latin.tsv", "not valid utf-8")
+
+
 @pytest.mark.parametrize("layout", ["label-first", "folders", "csv-numbered"])
 def test_other_formats(tmp_path: Path, layout: str) -> None:
     data = keyword_examples(80)
@@ -242,3 +261,19 @@ def test_bad_runs_and_flags(tmp_path: Path, run_folder: Path) -> None:
         status, _, err = run_cli(*argv)
         assert_one_line_error(status, err, message)
     assert folder_bytes(run_folder) == before
+
+
+@pytest.mark.parametrize("file", ["model.safetensors", "optimizer.safetensors", "config.json"])
+def test_resume_from_a_corrupted_checkpoint(tmp_path: Path, file: str) -> None:
+    status, _, err = train(
+        "--train", write_tsv(tmp_path / "t.tsv"), "--out", tmp_path / "run", "--max-steps", "2"
+    )
+    assert status == 0, err
+    path = tmp_path / "run" / file
+    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])  # a write cut short
+    before = folder_bytes(tmp_path / "run")
+    status, _, err = run_cli(
+        "train-classifier", "--out", tmp_path / "run", "--resume", "--max-steps", "4"
+    )
+    assert_one_line_error(status, err, "damaged", file)
+    assert folder_bytes(tmp_path / "run") == before

@@ -64,6 +64,13 @@ def test_file_in_another_encoding(tmp_path: Path) -> None:
         "--data", tmp_path / "latin.txt", "--encoding", "latin-1", "--out", tmp_path / "r"
     )
     assert status == 0, err
+    # eval reads the text as the run was trained, unless told otherwise.
+    status, _, err = run_cli("eval", tmp_path / "r", "--data", tmp_path / "latin.txt")
+    assert status == 0, err
+    status, _, err = run_cli(
+        "eval", tmp_path / "r", "--data", tmp_path / "latin.txt", "--encoding", "utf-8"
+    )
+    assert_one_line_error(status, err, "latin.txt", "not valid utf-8")
 
 
 def test_folder_without_text_files(tmp_path: Path) -> None:

@@ -71,7 +71,9 @@ def test_eval_json_and_text(runs: dict[str, Path]) -> None:
     status, out, _ = run_cli("eval", runs["char"], "--data", runs["data"], "--json")
     assert status == 0
     report = json.loads(out)
-    assert set(report) == {"loss", "bits_per_char", "tokens"}
+    assert set(report) == {"loss", "bits_per_char", "tokens", "characters"}
+    # A character model's tokens are the characters: bits per token and per character agree.
+    assert report["characters"] == report["tokens"]
     assert report["bits_per_char"] == pytest.approx(report["loss"] / math.log(2))
     # The same number the library computes with the run's best model and settings.
     model, tokenizer, config = load_language_model(runs["char"] / "best")

@@ -1,0 +1,121 @@
+"""Bits per character: per character of the text, also for a jamo model, whose Korean
+syllables are 2 or 3 tokens each; the expected numbers are worked out here from the text
+itself (NFD per syllable), not with the functions under test."""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rnnkit.data.lm_batches import split_train_val
+from rnnkit.data.tokenizers import Tokenizer, make_tokenizer
+from rnnkit.models import LanguageModel
+from rnnkit.train import LMSettings, LMTrainer, evaluate_language_model
+from rnnkit.train.lm_evaluation import character_ends, measure_language_model
+
+# Starts with a syllable of 2+ jamo, so with one stream (whose first token has nothing to
+# predict it) the first character still has its last token predicted: every character counts.
+KOREAN = "안녕하세요 반갑습니다.\n오늘은 날씨가 좋네요.\n한국어 문장을 읽어요.\n" * 3
+
+
+def tiny_model(tokenizer: Tokenizer) -> LanguageModel:
+    return LanguageModel(
+        tokenizer.vocab_size, embedding_size=8, hidden_size=16, num_layers=1, rng=0
+    )
+
+
+def nats_per_target(model: LanguageModel, ids: np.ndarray) -> np.ndarray:
+    """-ln p(ids[t] | ids[:t]) for t = 1 .. len(ids) - 1, from the logits directly."""
+    logits = model.eval().forward(ids[None, :-1])[0][0].astype(np.float64)
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return np.log(np.exp(shifted).sum(-1)) - shifted[np.arange(len(ids) - 1), ids[1:]]
+
+
+def last_token_of_each_character(text: str) -> list[int]:
+    """The index, in the jamo token stream, of the last token of each character of TEXT."""
+    ends, position = [], -1
+    for character in text:
+        is_syllable = "\uac00" <= character <= "\ud7a3"
+        position += len(unicodedata.normalize("NFD", character)) if is_syllable else 1
+        ends.append(position)
+    return ends
+
+
+def test_jamo_bits_per_char_is_total_bits_over_the_characters_of_the_text() -> None:
+    tokenizer = make_tokenizer("jamo").fit(KOREAN)
+    ids = tokenizer.encode(KOREAN)
+    model = tiny_model(tokenizer)
+    report = measure_language_model(model, tokenizer, ids, batch_size=1, seq_len=len(ids))
+
+    total_bits = nats_per_target(model, ids).sum() / math.log(2)
+    assert len(ids) > 2 * len(KOREAN)  # most characters are syllables of 2 or 3 jamo
+    assert report["tokens"] == len(ids) - 1
+    assert report["characters"] == len(KOREAN)
+    assert report["bits_per_char"] == pytest.approx(total_bits / len(KOREAN), rel=1e-5)
+    # Not the bits per token (per jamo), which are less than half as many.
+    per_token = report["loss"] / math.log(2)
+    assert per_token == pytest.approx(total_bits / (len(ids) - 1), rel=1e-5)
+    assert report["bits_per_char"] > 2 * per_token
+
+
+def test_jamo_characters_with_several_streams() -> None:
+    # Four streams: each stream's first token is not predicted, and the tail that does not
+    # fill the four equally is dropped. A character counts when its last token is predicted.
+    tokenizer = make_tokenizer("jamo").fit(KOREAN)
+    ids = tokenizer.encode(KOREAN)
+    model = tiny_model(tokenizer)
+    report = measure_language_model(model, tokenizer, ids, batch_size=4, seq_len=16)
+
+    stream_len = len(ids) // 4
+    predicted = {s * stream_len + t for s in range(4) for t in range(1, stream_len)}
+    characters = sum(end in predicted for end in last_token_of_each_character(KOREAN))
+    loss, tokens = evaluate_language_model(model, ids, 4, 16)
+    assert (report["loss"], report["tokens"], report["characters"]) == (loss, tokens, characters)
+    assert report["bits_per_char"] == pytest.approx(loss * tokens / characters / math.log(2))
+
+
+def test_char_bits_per_char_is_bits_per_token() -> None:
+    text = "the cat sat on the mat.\n" * 10
+    tokenizer = make_tokenizer("char").fit(text)
+    ids = tokenizer.encode(text)
+    report = measure_language_model(tiny_model(tokenizer), tokenizer, ids, 4, 16)
+    assert report["characters"] == report["tokens"]
+    assert report["bits_per_char"] == pytest.approx(report["loss"] / math.log(2))
+
+
+def test_word_models_report_perplexity_and_no_characters() -> None:
+    text = "the cat sat on the mat .\n" * 10
+    tokenizer = make_tokenizer("word").fit(text)
+    report = measure_language_model(tiny_model(tokenizer), tokenizer, tokenizer.encode(text), 4, 8)
+    assert set(report) == {"loss", "perplexity", "tokens"}
+
+
+@pytest.mark.parametrize("kind", ["char", "jamo"])
+def test_character_ends_add_up_to_the_decoded_length(kind: str) -> None:
+    # Mixed text: syllables, Latin with a combining accent, and loose conjoining jamo that
+    # decoding composes (a lead and a vowel) or leaves alone (a lone vowel, a doubled lead).
+    text = KOREAN + "caf\u00e9 e\u0301 \u1100\u1161\u11a8 \u1161 \u1100\u1100\u1161 끝"
+    tokenizer = make_tokenizer(kind).fit(text)
+    ids = tokenizer.encode(text)
+    ends = character_ends(tokenizer, ids)
+    assert set(np.unique(ends)) <= {0, 1} and ends[-1] == 1
+    for stop in (len(ids), len(ids) // 2, 7):  # prefixes may end inside a syllable
+        assert ends[:stop].sum() <= len(tokenizer.decode(ids[:stop]))
+    assert ends.sum() == len(tokenizer.decode(ids))
+
+
+def test_training_validation_reports_bits_per_character(tmp_path: Path) -> None:
+    tokenizer = make_tokenizer("jamo").fit(KOREAN)
+    train_ids, val_ids = split_train_val(tokenizer.encode(KOREAN), 0.3)
+    model = tiny_model(tokenizer)
+    settings = LMSettings(batch_size=2, seq_len=8)
+    trainer = LMTrainer(model, tokenizer, train_ids, val_ids, settings, tmp_path)
+    measures = trainer.validate()
+    report = measure_language_model(model, tokenizer, val_ids, 2, 8)
+    assert measures == {"loss": report["loss"], "bits_per_char": report["bits_per_char"]}
+    assert measures["bits_per_char"] > 1.5 * measures["loss"] / math.log(2)  # ~2 tokens a character
+    assert "bits/char" in trainer.describe(measures)
