@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
+from tests.oracle import import_torch
+
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def torch() -> ModuleType:
+    """PyTorch, single-threaded, for the oracle tests: a test that takes this argument is
+    skipped (with the reason in ``tests/oracle.py``) when torch is not installed."""
+    return import_torch()
 
 
 @pytest.fixture

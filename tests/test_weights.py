@@ -129,9 +129,8 @@ def test_folder_is_a_clear_error(tmp_path):
         load_weights(tmp_path)
 
 
-def test_rnnkit_file_loads_into_torch_lstm(tmp_path):
-    from tests.oracle import torch  # skips this test alone without torch
-
+def test_rnnkit_file_loads_into_torch_lstm(torch, tmp_path):
+    # The ``torch`` fixture (tests/conftest.py) skips this test alone without torch.
     safetensors_torch = pytest.importorskip("safetensors.torch")
 
     state = lstm_state()
@@ -143,9 +142,7 @@ def test_rnnkit_file_loads_into_torch_lstm(tmp_path):
         np.testing.assert_array_equal(value.numpy(), state[name])
 
 
-def test_torch_file_loads_with_load_weights(tmp_path):
-    from tests.oracle import torch
-
+def test_torch_file_loads_with_load_weights(torch, tmp_path):
     safetensors_torch = pytest.importorskip("safetensors.torch")
 
     lstm = torch.nn.LSTM(3, 5, num_layers=2)

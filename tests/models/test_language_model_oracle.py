@@ -3,38 +3,53 @@ final states, the loss and every gradient (the tied table included)."""
 
 from __future__ import annotations
 
+from types import ModuleType
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pytest
 
 from rnnkit.models import LanguageModel
-from tests.oracle import torch
+
+if TYPE_CHECKING:  # for the annotations only; the tests get torch from the ``torch`` fixture
+    import torch
 
 VOCAB, EMBEDDING, HIDDEN, LAYERS = 11, 6, 6, 2
-TORCH_LAYERS = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}
 
 
-class TorchLanguageModel(torch.nn.Module):
-    """What ``LanguageModel`` computes, written the usual torch way (dropout set to 0)."""
+def torch_layers(torch: ModuleType, cell: str, tie: bool) -> torch.nn.ModuleDict:
+    """The layers of ``LanguageModel``, written the usual torch way (dropout set to 0).
 
-    def __init__(self, cell: str, tie: bool) -> None:
-        super().__init__()
-        self.embedding = torch.nn.Embedding(VOCAB, EMBEDDING)
-        self.rnn = TORCH_LAYERS[cell](EMBEDDING, HIDDEN, LAYERS)
-        self.drop = torch.nn.Dropout(0.0)
-        self.decoder = torch.nn.Linear(HIDDEN, VOCAB)
-        if tie:
-            self.decoder.weight = self.embedding.weight
+    A ``ModuleDict`` rather than a ``torch.nn.Module`` subclass: a class would need torch
+    when this file is imported, and without torch these tests should be skipped one by one.
+    """
+    rnn_class = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[cell]
+    layers = torch.nn.ModuleDict(
+        {
+            "embedding": torch.nn.Embedding(VOCAB, EMBEDDING),
+            "rnn": rnn_class(EMBEDDING, HIDDEN, LAYERS),
+            "drop": torch.nn.Dropout(0.0),
+            "decoder": torch.nn.Linear(HIDDEN, VOCAB),
+        }
+    )
+    if tie:
+        layers["decoder"].weight = layers["embedding"].weight
+    return layers
 
-    def forward(self, ids, state):
-        output, state = self.rnn(self.embedding(ids.T), state)
-        return self.decoder(self.drop(output)).transpose(0, 1), state
+
+def torch_forward(layers: torch.nn.ModuleDict, ids: torch.Tensor, state) -> tuple:
+    """What ``LanguageModel.forward`` computes: batch-first logits and the final state."""
+    output, state = layers["rnn"](layers["embedding"](ids.T), state)
+    return layers["decoder"](layers["drop"](output)).transpose(0, 1), state
 
 
-def build_pair(cell: str, tie: bool) -> tuple[LanguageModel, TorchLanguageModel]:
+def build_pair(
+    torch: ModuleType, cell: str, tie: bool
+) -> tuple[LanguageModel, torch.nn.ModuleDict]:
     ours = LanguageModel(
         VOCAB, EMBEDDING, HIDDEN, LAYERS, cell=cell, tie_weights=tie, dtype=np.float64, rng=0
     )
-    theirs = TorchLanguageModel(cell, tie).double()
+    theirs = torch_layers(torch, cell, tie).double()
     # strict=True: the names must be exactly torch's, the tied alias included.
     theirs.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})
     assert set(ours.state_dict()) == set(theirs.state_dict())
@@ -49,7 +64,7 @@ def initial_state(cell: str, batch: int):
     return rng.standard_normal(shape)
 
 
-def to_torch(state):
+def to_torch(torch: ModuleType, state):
     if isinstance(state, tuple):
         return tuple(torch.from_numpy(s) for s in state)
     return torch.from_numpy(state)
@@ -58,8 +73,8 @@ def to_torch(state):
 @pytest.mark.parametrize(
     ("cell", "tie"), [("lstm", False), ("lstm", True), ("gru", False), ("rnn", True)]
 )
-def test_loss_gradients_and_state_match_torch(cell: str, tie: bool) -> None:
-    ours, theirs = build_pair(cell, tie)
+def test_loss_gradients_and_state_match_torch(torch: ModuleType, cell: str, tie: bool) -> None:
+    ours, theirs = build_pair(torch, cell, tie)
     ids = np.random.default_rng(2).integers(0, VOCAB, (3, 8))
     inputs, targets = ids[:, :-1], ids[:, 1:]
     state = initial_state(cell, batch=3)
@@ -68,7 +83,7 @@ def test_loss_gradients_and_state_match_torch(cell: str, tie: bool) -> None:
     loss, final = ours.loss_and_backward(inputs, targets, state)
 
     # The initial state is a constant for torch too: truncated BPTT stops there.
-    logits_t, final_t = theirs(torch.from_numpy(inputs), to_torch(state))
+    logits_t, final_t = torch_forward(theirs, torch.from_numpy(inputs), to_torch(torch, state))
     loss_t = torch.nn.functional.cross_entropy(
         logits_t.reshape(-1, VOCAB), torch.from_numpy(targets).reshape(-1)
     )

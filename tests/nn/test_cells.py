@@ -3,6 +3,9 @@ full-sequence layers they share their kernels with."""
 
 from __future__ import annotations
 
+from types import ModuleType
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pytest
 
@@ -16,22 +19,21 @@ from tests.nn.recurrent_helpers import (
     step_cell,
 )
 from tests.nn.test_recurrent_oracle import TOLERANCE, assert_results_close, leaf, to_torch
-from tests.oracle import torch
 
-TORCH_CELLS = {"lstm": torch.nn.LSTMCell, "gru": torch.nn.GRUCell}
+if TYPE_CHECKING:  # for the annotations only; the ``torch`` fixture runs the oracle tests
+    import torch
 
 
-def torch_cell(kind: str, cell) -> torch.nn.Module:
+def torch_cell(torch: ModuleType, kind: str, cell) -> torch.nn.Module:
     """torch's cell with the options and weights of ``cell``."""
     if kind.startswith("rnn_"):
         module = torch.nn.RNNCell(
             cell.input_size, cell.hidden_size, cell.bias, kind[4:], dtype=torch.float64
         )
     else:
-        module = TORCH_CELLS[kind](
-            cell.input_size, cell.hidden_size, cell.bias, dtype=torch.float64
-        )
-    module.load_state_dict(to_torch(cell.state_dict()))
+        cell_class = {"lstm": torch.nn.LSTMCell, "gru": torch.nn.GRUCell}[kind]
+        module = cell_class(cell.input_size, cell.hidden_size, cell.bias, dtype=torch.float64)
+    module.load_state_dict(to_torch(torch, cell.state_dict()))
     return module
 
 
@@ -39,7 +41,9 @@ def torch_cell(kind: str, cell) -> torch.nn.Module:
 @pytest.mark.parametrize("with_state", [False, True], ids=["zero_state", "given_state"])
 @pytest.mark.parametrize("batch", [None, 1, 4], ids=["unbatched", "batch1", "batch4"])
 @pytest.mark.parametrize("kind", KINDS)
-def test_cell_matches_torch(kind: str, batch: int | None, with_state: bool, bias: bool) -> None:
+def test_cell_matches_torch(
+    torch: ModuleType, kind: str, batch: int | None, with_state: bool, bias: bool
+) -> None:
     cell = make_cell(kind, 3, 5, bias=bias)
     rng = np.random.default_rng(7)
     leading = () if batch is None else (batch,)
@@ -57,10 +61,10 @@ def test_cell_matches_torch(kind: str, batch: int | None, with_state: bool, bias
         ours[f"grad_{name}"] = grad
     ours.update({f"grad_{name}": grad for name, grad in cell.grads.items()})
 
-    module = torch_cell(kind, cell)
-    x_t = leaf(x)
+    module = torch_cell(torch, kind, cell)
+    x_t = leaf(torch, x)
     # Zero states are passed explicitly so that torch computes their gradient too.
-    states_t = [leaf(s if with_state else np.zeros_like(s)) for s in states]
+    states_t = [leaf(torch, s if with_state else np.zeros_like(s)) for s in states]
     out = module(x_t, tuple(states_t) if count == 2 else states_t[0])
     outs = out if isinstance(out, tuple) else (out,)
     loss = sum(torch.sum(o * torch.from_numpy(p)) for o, p in zip(outs, probes, strict=True))
@@ -78,10 +82,11 @@ def test_cell_matches_torch(kind: str, batch: int | None, with_state: bool, bias
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_cell_parameters_are_named_and_shaped_like_torch(kind: str) -> None:
+def test_cell_parameters_are_named_and_shaped_like_torch(torch: ModuleType, kind: str) -> None:
     for bias in (True, False):
         cell = make_cell(kind, 3, 5, bias=bias)
-        expected = [(n, tuple(p.shape)) for n, p in torch_cell(kind, cell).named_parameters()]
+        module = torch_cell(torch, kind, cell)
+        expected = [(n, tuple(p.shape)) for n, p in module.named_parameters()]
         assert [(n, p.shape) for n, p in cell.params.items()] == expected
         assert [(n, g.shape) for n, g in cell.grads.items()] == expected
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from rnnkit.nn import Dropout, dropout_mask
+from tests.gradcheck import numerical_gradient
 
 
 def test_eval_is_identity() -> None:
@@ -41,6 +42,29 @@ def test_backward_uses_the_forward_mask() -> None:
     mask = layer.forward(np.ones((50, 40)))
     g = np.random.default_rng(1).standard_normal((50, 40))
     np.testing.assert_array_equal(layer.backward(g), g * mask)
+
+
+def test_backward_matches_finite_differences() -> None:
+    """In training, with the mask held fixed, backward is the derivative of forward."""
+    layer = Dropout(0.4, rng=0)  # a new layer is in training mode
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((3, 4, 5))  # float64: the mask and the differences are too
+    probe = rng.standard_normal(x.shape)
+    start = layer.rng.bit_generator.state
+
+    def probe_loss() -> float:
+        # Restoring the generator before each forward draws the same mask every time, so the
+        # loss is a fixed function of x that central differences can probe.
+        layer.rng.bit_generator.state = start
+        return float(np.sum(layer.forward(x) * probe))
+
+    probe_loss()
+    analytic = layer.backward(probe)
+    numeric = numerical_gradient(probe_loss, x)
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-7, atol=1e-9)
+    # Not a vacuous pass: the mask dropped some entries (zero gradient) and kept others.
+    dropped = analytic == 0
+    assert dropped.any() and not dropped.all()
 
 
 def test_each_forward_draws_a_new_mask_and_seeds_repeat() -> None:

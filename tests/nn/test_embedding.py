@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
+from types import ModuleType
 
 import numpy as np
 import pytest
 
 from rnnkit.nn import Embedding
 from tests.gradcheck import assert_close, numerical_gradient
-from tests.oracle import torch
 
 # Repeats id 3 (its row must sum both gradients) and uses the padding id 0 twice.
 INDICES = np.array([[3, 0, 1], [3, 6, 0]])
@@ -76,7 +76,7 @@ def test_backward_adds_into_the_same_array() -> None:
 
 
 @pytest.mark.parametrize("padding_idx", [None, 0])
-def test_matches_torch(padding_idx: int | None) -> None:
+def test_matches_torch(torch: ModuleType, padding_idx: int | None) -> None:
     layer, probe = make_embedding(padding_idx)
     oracle = torch.nn.Embedding(7, 4, padding_idx=padding_idx, dtype=torch.float64)
     oracle.load_state_dict({k: torch.from_numpy(v) for k, v in layer.state_dict().items()})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -11,7 +12,6 @@ from hypothesis import strategies as st
 
 from rnnkit.nn import Linear
 from tests.gradcheck import assert_close, numerical_gradient
-from tests.oracle import torch
 
 
 def make_linear(bias: bool = True) -> tuple[Linear, np.ndarray, np.ndarray]:
@@ -80,7 +80,7 @@ def test_backward_adds_into_the_same_arrays() -> None:
         np.testing.assert_allclose(grad, 2 * once[name])
 
 
-def test_matches_torch() -> None:
+def test_matches_torch(torch: ModuleType) -> None:
     layer, x, probe = make_linear()
     oracle = torch.nn.Linear(4, 5, dtype=torch.float64)
     oracle.load_state_dict({k: torch.from_numpy(v) for k, v in layer.state_dict().items()})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -19,9 +20,7 @@ from rnnkit.nn import (
     softmax_cross_entropy,
 )
 from tests.gradcheck import assert_close, numerical_gradient
-from tests.oracle import torch
 
-F = torch.nn.functional
 REDUCTIONS = ["mean", "sum"]
 # torch's default ignore_index; it stands for "nothing ignored" on the torch side.
 TORCH_NO_IGNORE = -100
@@ -66,7 +65,10 @@ def test_bce_and_mse_gradients(reduction: str) -> None:
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("ignore_index", [None, 2, TORCH_NO_IGNORE])
-def test_cross_entropy_matches_torch(ignore_index: int | None, reduction: str) -> None:
+def test_cross_entropy_matches_torch(
+    torch: ModuleType, ignore_index: int | None, reduction: str
+) -> None:
+    F = torch.nn.functional
     logits, targets = class_problem(ignore_index)
     loss, grad = softmax_cross_entropy(logits, targets, ignore_index, reduction)
 
@@ -88,7 +90,10 @@ def test_cross_entropy_matches_torch(ignore_index: int | None, reduction: str) -
     ("ours", "theirs"),
     [(binary_cross_entropy_with_logits, "binary_cross_entropy_with_logits"), (mse, "mse_loss")],
 )
-def test_bce_and_mse_match_torch(ours: Callable, theirs: str, reduction: str) -> None:
+def test_bce_and_mse_match_torch(
+    torch: ModuleType, ours: Callable, theirs: str, reduction: str
+) -> None:
+    F = torch.nn.functional
     logits, targets = binary_problem()
     loss, grad = ours(logits, targets, reduction)
     logits_t = torch.from_numpy(logits).requires_grad_()
@@ -159,7 +164,8 @@ def test_softmax_is_a_distribution(x: np.ndarray, axis: int) -> None:
     np.testing.assert_allclose(softmax(x + 7.0, axis=axis), probs, atol=1e-12)
 
 
-def test_log_softmax_matches_torch() -> None:
+def test_log_softmax_matches_torch(torch: ModuleType) -> None:
+    F = torch.nn.functional
     x = 5 * np.random.default_rng(2).standard_normal((3, 4, 6))
     assert_close(log_softmax(x, axis=1), F.log_softmax(torch.from_numpy(x), dim=1))
 

@@ -5,17 +5,23 @@ sequence (``enforce_sorted=False``). Dropout is random, so its test rebuilds tor
 computation layer by layer with the masks the rnnkit layer drew.
 
 This module also holds the torch helpers ``test_recurrent_weights`` and ``test_cells`` use.
+They take the torch module as their first argument, from the tests' ``torch`` fixture, so
+that this module imports without torch: only the tests that ask for torch are skipped then.
+That fixture also runs torch single-threaded: these tensors are tiny, and on a busy machine
+torch's waiting worker threads made this module several times slower.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
 
-from rnnkit.nn import GRU, LSTM, RNN, dropout_mask
+from rnnkit.nn import RNN, dropout_mask
 from rnnkit.nn.recurrent import RecurrentLayer
 from tests.gradcheck import assert_close
 from tests.nn.recurrent_helpers import (
@@ -30,31 +36,27 @@ from tests.nn.recurrent_helpers import (
     state_count,
     state_names,
 )
-from tests.oracle import torch
+
+if TYPE_CHECKING:  # for the annotations only; the ``torch`` fixture runs these tests
+    import torch
 
 TOLERANCE = 1e-8
-TORCH_CLASSES = {RNN: torch.nn.RNN, LSTM: torch.nn.LSTM, GRU: torch.nn.GRU}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Run torch single-threaded here: these tensors are tiny, and on a busy machine torch's
-    waiting worker threads made this module several times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def torch_class(torch: ModuleType, layer: RecurrentLayer) -> type:
+    """torch's class for ``layer``: rnnkit's RNN, LSTM and GRU are named like torch's."""
+    return getattr(torch.nn, type(layer).__name__)
 
 
-def torch_dtype(layer: RecurrentLayer) -> torch.dtype:
+def torch_dtype(torch: ModuleType, layer: RecurrentLayer) -> torch.dtype:
     return torch.float64 if layer.dtype == np.float64 else torch.float32
 
 
-def to_torch(state: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+def to_torch(torch: ModuleType, state: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
     return {name: torch.from_numpy(np.ascontiguousarray(value)) for name, value in state.items()}
 
 
-def torch_twin(layer: RecurrentLayer) -> torch.nn.Module:
+def torch_twin(torch: ModuleType, layer: RecurrentLayer) -> torch.nn.Module:
     """The torch module with the same options and the same weights as ``layer``."""
     options = {
         "num_layers": layer.num_layers,
@@ -62,24 +64,26 @@ def torch_twin(layer: RecurrentLayer) -> torch.nn.Module:
         "batch_first": layer.batch_first,
         "dropout": layer.dropout,
         "bidirectional": layer.bidirectional,
-        "dtype": torch_dtype(layer),
+        "dtype": torch_dtype(torch, layer),
     }
     if isinstance(layer, RNN):
         options["nonlinearity"] = layer.nonlinearity
-    module = TORCH_CLASSES[type(layer)](layer.input_size, layer.hidden_size, **options)
-    module.load_state_dict(to_torch(layer.state_dict()))
+    module = torch_class(torch, layer)(layer.input_size, layer.hidden_size, **options)
+    module.load_state_dict(to_torch(torch, layer.state_dict()))
     module.train(layer.training)
     return module
 
 
-def leaf(value: np.ndarray) -> torch.Tensor:
+def leaf(torch: ModuleType, value: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(value.copy()).requires_grad_()
 
 
-def run_torch(module: torch.nn.Module, layer: RecurrentLayer, problem: Problem) -> dict:
+def run_torch(
+    torch: ModuleType, module: torch.nn.Module, layer: RecurrentLayer, problem: Problem
+) -> dict:
     """What ``run_layer`` returns, computed by ``module``; zero initial states are passed as
     explicit tensors so that their gradients exist too."""
-    x = leaf(problem.x)
+    x = leaf(torch, problem.x)
     batch_axis, time_axis = (0, 1) if module.batch_first else (1, 0)
     state_shape = (
         layer.num_layers * layer.num_directions,
@@ -88,11 +92,11 @@ def run_torch(module: torch.nn.Module, layer: RecurrentLayer, problem: Problem) 
     )
     if problem.states is None:
         states = [
-            torch.zeros(state_shape, dtype=torch_dtype(layer), requires_grad=True)
+            torch.zeros(state_shape, dtype=torch_dtype(torch, layer), requires_grad=True)
             for _ in range(state_count(layer))
         ]
     else:
-        states = [leaf(value) for value in problem.states]
+        states = [leaf(torch, value) for value in problem.states]
     inputs = x
     if problem.lengths is not None:
         inputs = torch.nn.utils.rnn.pack_padded_sequence(
@@ -104,10 +108,13 @@ def run_torch(module: torch.nn.Module, layer: RecurrentLayer, problem: Problem) 
             output, module.batch_first, total_length=problem.x.shape[time_axis]
         )
     finals = final if isinstance(final, tuple) else (final,)
-    return backpropagate(layer, problem, x, states, output, finals, module.named_parameters())
+    return backpropagate(
+        torch, layer, problem, x, states, output, finals, module.named_parameters()
+    )
 
 
 def backpropagate(
+    torch: ModuleType,
     layer: RecurrentLayer,
     problem: Problem,
     x: torch.Tensor,
@@ -150,6 +157,7 @@ def assert_results_close(ours: dict, theirs: dict, tol: float = TOLERANCE) -> No
 @pytest.mark.parametrize("num_layers", [1, 2, 3], ids=["1layer", "2layers", "3layers"])
 @pytest.mark.parametrize("kind", KINDS)
 def test_matches_torch(
+    torch: ModuleType,
     kind: str,
     num_layers: int,
     bidirectional: bool,
@@ -169,42 +177,45 @@ def test_matches_torch(
     )
     rng = np.random.default_rng(1)
     problem = random_problem(layer, 5, 4, rng, with_state=with_state, lengths=lengths)
-    assert_results_close(run_layer(layer, problem), run_torch(torch_twin(layer), layer, problem))
+    assert_results_close(
+        run_layer(layer, problem), run_torch(torch, torch_twin(torch, layer), layer, problem)
+    )
 
 
-def single_layer_twin(layer: RecurrentLayer, index: int) -> torch.nn.Module:
+def single_layer_twin(torch: ModuleType, layer: RecurrentLayer, index: int) -> torch.nn.Module:
     """A one-layer torch module holding the weights of layer ``index`` of ``layer``."""
     options = {"bias": layer.bias, "bidirectional": layer.bidirectional}
     if isinstance(layer, RNN):
         options["nonlinearity"] = layer.nonlinearity
     input_size = layer.input_size if index == 0 else layer.num_directions * layer.hidden_size
-    module = TORCH_CLASSES[type(layer)](
-        input_size, layer.hidden_size, dtype=torch_dtype(layer), **options
+    module = torch_class(torch, layer)(
+        input_size, layer.hidden_size, dtype=torch_dtype(torch, layer), **options
     )
     own = re.compile(rf"_l{index}(_reverse)?$")
     module.load_state_dict(
         to_torch(
+            torch,
             {
                 own.sub(lambda match: "_l0" + (match.group(1) or ""), name): value
                 for name, value in layer.state_dict().items()
                 if own.search(name)
-            }
+            },
         )
     )
     return module
 
 
 def run_torch_with_masks(
-    layer: RecurrentLayer, problem: Problem, masks: list[np.ndarray | None]
+    torch: ModuleType, layer: RecurrentLayer, problem: Problem, masks: list[np.ndarray | None]
 ) -> dict[str, np.ndarray]:
     """``run_torch`` for a stack with dropout, built from one-layer modules, with
     ``masks[l]`` (rows in the input's order) multiplying the input of layer ``l``."""
     D = layer.num_directions
-    x = leaf(problem.x)
-    states = [leaf(value) for value in problem.states]
+    x = leaf(torch, problem.x)
+    states = [leaf(torch, value) for value in problem.states]
     num_steps, batch = problem.x.shape[:2]
     lengths = torch.tensor(problem.lengths or (num_steps,) * batch)
-    modules = [single_layer_twin(layer, index) for index in range(layer.num_layers)]
+    modules = [single_layer_twin(torch, layer, index) for index in range(layer.num_layers)]
     layer_input, finals = x, [[] for _ in states]
     for index, module in enumerate(modules):
         if masks[index] is not None:
@@ -223,14 +234,14 @@ def run_torch_with_masks(
         for name, parameter in module.named_parameters()
     ]
     finals = tuple(torch.cat(values) for values in finals)
-    return backpropagate(layer, problem, x, states, layer_input, finals, named_parameters)
+    return backpropagate(torch, layer, problem, x, states, layer_input, finals, named_parameters)
 
 
 @pytest.mark.parametrize("lengths", [None, LENGTHS], ids=["full", "lengths"])
 @pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
 @pytest.mark.parametrize("kind", KINDS)
 def test_dropout_matches_torch_given_the_same_masks(
-    kind: str, bidirectional: bool, lengths: tuple[int, ...] | None
+    torch: ModuleType, kind: str, bidirectional: bool, lengths: tuple[int, ...] | None
 ) -> None:
     layer = make_layer(kind, 3, 6, num_layers=3, dropout=0.4, bidirectional=bidirectional)
     problem = random_problem(layer, 5, 4, np.random.default_rng(2), lengths=lengths)
@@ -246,10 +257,10 @@ def test_dropout_matches_torch_given_the_same_masks(
     for mask in masks[1:]:
         # Inverted dropout: each entry dropped (0) or scaled by 1 / (1 - p), both present.
         assert set(np.unique(mask)) == {0.0, 1 / (1 - 0.4)}
-    assert_results_close(ours, run_torch_with_masks(layer, problem, masks))
+    assert_results_close(ours, run_torch_with_masks(torch, layer, problem, masks))
 
     # The masks changed the result: without them it is torch's evaluation-mode result.
-    unmasked = run_torch_with_masks(layer, problem, [None] * layer.num_layers)
+    unmasked = run_torch_with_masks(torch, layer, problem, [None] * layer.num_layers)
     assert not np.allclose(ours["output"], unmasked["output"])
 
 
@@ -266,7 +277,7 @@ def test_dropout_masks_come_from_the_layer_rng_in_layer_order() -> None:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_eval_mode_ignores_dropout(kind: str) -> None:
+def test_eval_mode_ignores_dropout(torch: ModuleType, kind: str) -> None:
     layer = make_layer(kind, 3, 6, num_layers=3, dropout=0.5, bidirectional=True)
     layer.eval()
     problem = random_problem(layer, 5, 4, np.random.default_rng(4), lengths=LENGTHS)
@@ -274,9 +285,9 @@ def test_eval_mode_ignores_dropout(kind: str) -> None:
     first, second = forward(layer, problem), forward(layer, problem)
     assert layer.rng.bit_generator.state == rng_state  # no mask was drawn
 
-    module = torch_twin(layer)
+    module = torch_twin(torch, layer)
     assert not module.training
-    expected = run_torch(module, layer, problem)
+    expected = run_torch(torch, module, layer, problem)
     for name, value in first.items():
         np.testing.assert_array_equal(value, second[name])
         assert_close(value, expected[name], TOLERANCE)

@@ -5,65 +5,79 @@ initialisation is PyTorch's, uniform in (-1/sqrt(H), 1/sqrt(H))."""
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
-import safetensors.torch
 
 from rnnkit import load_weights, save_weights
 from tests.gradcheck import assert_close
 from tests.nn.recurrent_helpers import KINDS, forward, make_cell, make_layer, random_problem
 from tests.nn.test_recurrent_oracle import TOLERANCE, run_torch, torch_twin
-from tests.oracle import torch
 
 OPTIONS = {"num_layers": 2, "bidirectional": True}
 
 
-def assert_same_outputs(layer, module, problem) -> None:
-    ours, theirs = forward(layer, problem), run_torch(module, layer, problem)
+@pytest.fixture
+def safetensors_torch(torch: ModuleType) -> ModuleType:
+    """safetensors' torch functions. They import torch: asking for the ``torch`` fixture
+    first skips the test with the oracle's reason when torch is not installed."""
+    import safetensors.torch
+
+    return safetensors.torch
+
+
+def assert_same_outputs(torch: ModuleType, layer, module, problem) -> None:
+    ours, theirs = forward(layer, problem), run_torch(torch, module, layer, problem)
     for name, value in ours.items():
         assert_close(value, theirs[name], TOLERANCE)
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_rnnkit_file_loads_into_torch_strictly(kind: str, tmp_path: Path) -> None:
+def test_rnnkit_file_loads_into_torch_strictly(
+    torch: ModuleType, safetensors_torch: ModuleType, kind: str, tmp_path: Path
+) -> None:
     layer = make_layer(kind, 3, 6, **OPTIONS)
     save_weights(tmp_path / "layer.safetensors", layer.state_dict())
 
-    state = safetensors.torch.load_file(tmp_path / "layer.safetensors")
-    module = torch_twin(make_layer(kind, 3, 6, rng=99, **OPTIONS))  # other weights
+    state = safetensors_torch.load_file(tmp_path / "layer.safetensors")
+    module = torch_twin(torch, make_layer(kind, 3, 6, rng=99, **OPTIONS))  # other weights
     module.load_state_dict(state, strict=True)
     for name, value in module.state_dict().items():
         np.testing.assert_array_equal(value.numpy(), layer.params[name])
     problem = random_problem(layer, 5, 4, np.random.default_rng(12), lengths=(3, 5, 1, 4))
-    assert_same_outputs(layer, module, problem)
+    assert_same_outputs(torch, layer, module, problem)
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_torch_file_loads_into_rnnkit(kind: str, tmp_path: Path) -> None:
-    module = torch_twin(make_layer(kind, 3, 6, rng=99, **OPTIONS))
+def test_torch_file_loads_into_rnnkit(
+    torch: ModuleType, safetensors_torch: ModuleType, kind: str, tmp_path: Path
+) -> None:
+    module = torch_twin(torch, make_layer(kind, 3, 6, rng=99, **OPTIONS))
     with torch.no_grad():
         for parameter in module.parameters():
             parameter.normal_()  # not rnnkit's initialisation: nothing can match by chance
-    safetensors.torch.save_file(module.state_dict(), tmp_path / "module.safetensors")
+    safetensors_torch.save_file(module.state_dict(), tmp_path / "module.safetensors")
 
     layer = make_layer(kind, 3, 6, **OPTIONS)
     layer.load_state_dict(load_weights(tmp_path / "module.safetensors"))
     for name, value in module.state_dict().items():
         np.testing.assert_array_equal(layer.params[name], value.numpy())
     problem = random_problem(layer, 5, 4, np.random.default_rng(13), lengths=(3, 5, 1, 4))
-    assert_same_outputs(layer, module, problem)
+    assert_same_outputs(torch, layer, module, problem)
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_float32_weights_round_trip_through_torch(kind: str, tmp_path: Path) -> None:
+def test_float32_weights_round_trip_through_torch(
+    torch: ModuleType, safetensors_torch: ModuleType, kind: str, tmp_path: Path
+) -> None:
     layer = make_layer(kind, 3, 6, dtype=np.float32, **OPTIONS)
     save_weights(tmp_path / "layer.safetensors", layer.state_dict())
-    state = safetensors.torch.load_file(tmp_path / "layer.safetensors")
+    state = safetensors_torch.load_file(tmp_path / "layer.safetensors")
     assert {value.dtype for value in state.values()} == {torch.float32}
-    module = torch_twin(layer)
+    module = torch_twin(torch, layer)
     module.load_state_dict(state, strict=True)
-    safetensors.torch.save_file(module.state_dict(), tmp_path / "module.safetensors")
+    safetensors_torch.save_file(module.state_dict(), tmp_path / "module.safetensors")
     back = load_weights(tmp_path / "module.safetensors")
     assert sorted(back) == sorted(layer.params)
     for name, value in layer.params.items():
@@ -76,10 +90,10 @@ def test_float32_weights_round_trip_through_torch(kind: str, tmp_path: Path) -> 
 @pytest.mark.parametrize("num_layers", [1, 3])
 @pytest.mark.parametrize("kind", KINDS)
 def test_parameters_are_named_shaped_and_ordered_like_torch(
-    kind: str, num_layers: int, bidirectional: bool, bias: bool
+    torch: ModuleType, kind: str, num_layers: int, bidirectional: bool, bias: bool
 ) -> None:
     layer = make_layer(kind, 3, 6, num_layers=num_layers, bidirectional=bidirectional, bias=bias)
-    module = torch_twin(layer)
+    module = torch_twin(torch, layer)
     expected = [(name, tuple(p.shape)) for name, p in module.named_parameters()]
     assert [(name, value.shape) for name, value in layer.params.items()] == expected
     assert [(name, value.shape) for name, value in layer.grads.items()] == expected

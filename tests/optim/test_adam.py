@@ -5,7 +5,6 @@ import pytest
 
 from rnnkit.optim import Adam, AdamW
 from tests.optim.common import assert_matches_torch
-from tests.oracle import torch
 
 
 @pytest.mark.parametrize(
@@ -17,7 +16,7 @@ from tests.oracle import torch
     ],
     ids=["default", "decay", "betas-eps"],
 )
-def test_adam_matches_torch(kwargs):
+def test_adam_matches_torch(torch, kwargs):
     assert_matches_torch(torch, Adam, torch.optim.Adam, kwargs)
 
 
@@ -26,7 +25,7 @@ def test_adam_matches_torch(kwargs):
     [{}, {"lr": 0.01, "weight_decay": 0.5}, {"lr": 0.01, "weight_decay": 0}],
     ids=["default", "strong-decay", "no-decay"],
 )
-def test_adamw_matches_torch(kwargs):
+def test_adamw_matches_torch(torch, kwargs):
     assert_matches_torch(torch, AdamW, torch.optim.AdamW, kwargs)
 
 

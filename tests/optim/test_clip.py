@@ -1,14 +1,17 @@
-"""clip_grad_norm against torch.nn.utils.clip_grad_norm_."""
+"""clip_grad_norm against torch.nn.utils.clip_grad_norm_, and on its own."""
+
+from types import ModuleType
 
 import numpy as np
 import pytest
 
 from rnnkit.optim import clip_grad_norm
 from tests.optim.common import random_arrays
-from tests.oracle import torch
 
 
-def torch_clip(arrays: list[np.ndarray], max_norm: float) -> tuple[float, list[np.ndarray]]:
+def torch_clip(
+    torch: ModuleType, arrays: list[np.ndarray], max_norm: float
+) -> tuple[float, list[np.ndarray]]:
     tensors = [torch.zeros(a.shape, dtype=torch.float64, requires_grad=True) for a in arrays]
     for tensor, array in zip(tensors, arrays, strict=True):
         tensor.grad = torch.tensor(array)
@@ -17,9 +20,9 @@ def torch_clip(arrays: list[np.ndarray], max_norm: float) -> tuple[float, list[n
 
 
 @pytest.mark.parametrize("max_norm", [0.5, 3.0, 100.0], ids=["clipped", "slightly", "untouched"])
-def test_matches_torch_on_a_grads_dict(max_norm):
+def test_matches_torch_on_a_grads_dict(torch, max_norm):
     grads = random_arrays(seed=3)
-    norm_ref, expected = torch_clip(list(grads.values()), max_norm)
+    norm_ref, expected = torch_clip(torch, list(grads.values()), max_norm)
     norm = clip_grad_norm(grads, max_norm)
     assert norm == pytest.approx(norm_ref, rel=1e-14)
     for got, want in zip(grads.values(), expected, strict=True):
@@ -42,7 +45,7 @@ def test_small_gradients_are_not_changed_at_all():
         np.testing.assert_array_equal(value, before[name])
 
 
-def test_float32_matches_torch_and_keeps_its_dtype():
+def test_float32_matches_torch_and_keeps_its_dtype(torch):
     grads = [a.astype(np.float32) * 10 for a in random_arrays(seed=5).values()]
     tensors = [torch.zeros(g.shape, requires_grad=True) for g in grads]
     for tensor, grad in zip(tensors, grads, strict=True):

@@ -4,7 +4,6 @@ import pytest
 
 from rnnkit.optim import RMSprop
 from tests.optim.common import assert_matches_torch
-from tests.oracle import torch
 
 
 @pytest.mark.parametrize(
@@ -18,5 +17,5 @@ from tests.oracle import torch
     ],
     ids=["default", "centered", "momentum", "alpha-eps-decay", "centered-momentum-decay"],
 )
-def test_rmsprop_matches_torch(kwargs):
+def test_rmsprop_matches_torch(torch, kwargs):
     assert_matches_torch(torch, RMSprop, torch.optim.RMSprop, kwargs)

@@ -1,10 +1,11 @@
 """StepLR and ReduceLROnPlateau: learning-rate sequences against torch's, state dicts."""
 
+from types import ModuleType
+
 import numpy as np
 import pytest
 
 from rnnkit.optim import SGD, ReduceLROnPlateau, StepLR
-from tests.oracle import torch
 
 # Improves, stalls (changes below the relative threshold 1e-4 do not count), improves
 # again, then stalls for long enough to hit min_lr.
@@ -16,7 +17,7 @@ def sgd(lr: float = 1.0) -> SGD:
     return SGD({"w": np.zeros(2)}, {"w": np.zeros(2)}, lr=lr)
 
 
-def torch_sgd(lr: float = 1.0):
+def torch_sgd(torch: ModuleType, lr: float = 1.0):
     return torch.optim.SGD([torch.zeros(2, requires_grad=True)], lr=lr)
 
 
@@ -35,8 +36,8 @@ def lr_sequence(scheduler, optimizer, metrics=None, steps: int = 0) -> list[floa
 
 
 @pytest.mark.parametrize(("step_size", "gamma"), [(3, 0.1), (1, 0.7), (4, 0.5)])
-def test_step_lr_matches_torch(step_size, gamma):
-    ours, theirs = sgd(0.3), torch_sgd(0.3)
+def test_step_lr_matches_torch(torch, step_size, gamma):
+    ours, theirs = sgd(0.3), torch_sgd(torch, 0.3)
     reference = torch.optim.lr_scheduler.StepLR(theirs, step_size, gamma)
     expected = lr_sequence(reference, theirs, steps=13)
     got = lr_sequence(StepLR(ours, step_size, gamma), ours, steps=13)
@@ -56,8 +57,8 @@ def test_step_lr_matches_torch(step_size, gamma):
     ],
     ids=["patience", "impatient", "threshold-cooldown", "min-lr", "max", "default"],
 )
-def test_reduce_on_plateau_matches_torch(kwargs):
-    ours, theirs = sgd(), torch_sgd()
+def test_reduce_on_plateau_matches_torch(torch, kwargs):
+    ours, theirs = sgd(), torch_sgd(torch)
     reference = torch.optim.lr_scheduler.ReduceLROnPlateau(theirs, **kwargs)
     expected = lr_sequence(reference, theirs, LOSSES)
     assert lr_sequence(ReduceLROnPlateau(ours, **kwargs), ours, LOSSES) == expected

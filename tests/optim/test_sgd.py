@@ -5,7 +5,6 @@ import pytest
 
 from rnnkit.optim import SGD
 from tests.optim.common import assert_matches_torch
-from tests.oracle import torch
 
 
 @pytest.mark.parametrize(
@@ -21,7 +20,7 @@ from tests.oracle import torch
     ],
     ids=["plain", "momentum", "dampening", "nesterov", "decay", "damp-decay", "nesterov-decay"],
 )
-def test_sgd_matches_torch(kwargs):
+def test_sgd_matches_torch(torch, kwargs):
     assert_matches_torch(torch, SGD, torch.optim.SGD, kwargs)
 
 
