@@ -58,9 +58,15 @@ def _parse(kind: type, text: str, what: str):
 def add_optimizer_arguments(
     parser: argparse.ArgumentParser | argparse._ArgumentGroup, lr_help: str, eval_every_help: str
 ) -> None:
-    """``--lr``, ``--optimizer``, ``--clip`` and ``--eval-every`` (None when not given)."""
+    """``--lr``, ``--optimizer``, ``--weight-decay``, ``--clip`` and ``--eval-every`` (None
+    when not given)."""
     parser.add_argument("--lr", type=positive_float, help=f"learning rate ({lr_help})")
     parser.add_argument("--optimizer", choices=OPTIMIZERS, help="default adam")
+    parser.add_argument(
+        "--weight-decay",
+        type=non_negative_float,
+        help="shrink every weight by lr * this each step (AdamW with adam; default 0)",
+    )
     parser.add_argument(
         "--clip", type=non_negative_float, help="max global gradient norm; 0: none (default 5)"
     )

@@ -70,6 +70,7 @@ DEFAULTS: dict[str, Any] = {
     "seq_len": 64,
     "batch_size": 32,
     "optimizer": "adam",
+    "weight_decay": 0.0,
     "clip": 5.0,
     "eval_every": 500,
     "val_fraction": 0.1,
@@ -93,6 +94,7 @@ SAVED_AS: dict[str, tuple[str, str]] = {
     "batch_size": ("settings", "batch_size"),
     "lr": ("settings", "lr"),
     "optimizer": ("settings", "optimizer"),
+    "weight_decay": ("settings", "weight_decay"),
     "clip": ("settings", "clip"),
     "eval_every": ("settings", "eval_every"),
     "data": ("data", "path"),
@@ -227,6 +229,7 @@ def start_run(args: argparse.Namespace) -> tuple[LMTrainer, Budget]:
         seq_len=options["seq_len"],
         lr=lr,
         optimizer=options["optimizer"],
+        weight_decay=options["weight_decay"],
         clip=options["clip"],
         eval_every=options["eval_every"],
     )

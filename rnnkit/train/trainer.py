@@ -79,6 +79,7 @@ class TrainingSettings:
 
     lr: float = 2e-3
     optimizer: str = "adam"
+    weight_decay: float = 0.0
     clip: float = 5.0
     eval_every: int = 250
     plateau_factor: float = 0.5
@@ -141,7 +142,9 @@ class Trainer:
         self.progress = progress
         self.folder = Path(folder)
         self.info = dict(info or {})
-        self.optimizer = make_optimizer(settings.optimizer, model.params, model.grads, settings.lr)
+        self.optimizer = make_optimizer(
+            settings.optimizer, model.params, model.grads, settings.lr, settings.weight_decay
+        )
         self.scheduler = ReduceLROnPlateau(
             self.optimizer,
             factor=settings.plateau_factor,

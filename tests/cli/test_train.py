@@ -42,7 +42,9 @@ def test_a_run_writes_checkpoints_metrics_and_a_sample(tmp_path: Path) -> None:
 
 def test_resume_continues_exactly(tmp_path: Path) -> None:
     data = write_corpus(tmp_path, count=120)
-    options = [*TINY, "--dropout", "0.3", "--num-layers", "2", "--data", data]
+    # Weight decay too: the resumed half must rebuild AdamW from the saved settings.
+    options = [*TINY, "--dropout", "0.3", "--num-layers", "2", "--weight-decay", "0.1"]
+    options += ["--data", data]
     assert run_cli("train", "--out", tmp_path / "whole", "--max-steps", "14", *options)[0] == 0
     assert run_cli("train", "--out", tmp_path / "split", "--max-steps", "5", *options)[0] == 0
     # Flags that describe the run may be repeated on resume, as long as they agree.
@@ -128,3 +130,15 @@ def test_tied_gru_run(tmp_path: Path) -> None:
     weights = load_weights(tmp_path / "run" / "model.safetensors")
     np.testing.assert_array_equal(weights["decoder.weight"], weights["embedding.weight"])
     assert os.path.exists(tmp_path / "run" / "best" / "config.json")
+
+
+def test_weight_decay_is_saved_and_a_contradicting_resume_refused(tmp_path: Path) -> None:
+    data = write_corpus(tmp_path)
+    out = tmp_path / "run"
+    common = ["--data", data, "--out", out, *TINY]
+    assert run_cli("train", *common, "--max-steps", "2", "--weight-decay", "0.01")[0] == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["settings"]["weight_decay"] == 0.01
+    status, _, err = run_cli("train", "--out", out, "--resume", "--weight-decay", "0.5")
+    assert status == 2
+    assert "--weight-decay 0.5 differs from the run" in err
