@@ -118,12 +118,22 @@ class TokenStepper:
             self.table = table + self.biases[0]
         self.input_table = None if input_table is None else np.asarray(input_table, self.dtype)
 
-        # Buffers, allocated once.
+        # Buffers, allocated once, and the views of them each step works on (a view costs
+        # as much to make as a small NumPy call).
         self.hidden = np.zeros(self.num_layers * H, dtype=self.dtype)
         self.cell = np.zeros((self.num_layers, H), dtype=self.dtype)
         self.gates = np.empty(self.gate_size, dtype=self.dtype)
         self.recurrent = np.empty(self.gate_size, dtype=self.dtype)
         self.scratch = np.empty(H, dtype=self.dtype)
+        self.layer_h = [self.hidden[k * H : (k + 1) * H] for k in range(self.num_layers)]
+        # What layer k >= 1 multiplies: h_{k-1} (GRU) or [h_{k-1} ; h_k] (LSTM, RNN).
+        width = H if self.kind == "gru" else 2 * H
+        self.layer_input = [
+            self.hidden[(k - 1) * H : (k - 1) * H + width] for k in range(1, self.num_layers)
+        ]
+        self.sigmoid_gates = self.gates[: self.sigmoid_size]
+        self.gate_blocks = [self.gates[k * H : (k + 1) * H] for k in range(gate_count)]
+        self.recurrent_blocks = [self.recurrent[: 2 * H], self.recurrent[2 * H :]]
 
     # -- state -------------------------------------------------------------------------------
 
@@ -152,9 +162,9 @@ class TokenStepper:
 
     def step(self, x: np.ndarray) -> np.ndarray:
         """Feed one input vector ``(input_size,)``; return the top layer's new ``h``."""
-        np.matmul(np.asarray(x, dtype=self.dtype), self.input_weights[0], out=self.gates)
-        self.gates += self.biases[0]
-        return self._advance().copy()
+        input_side = np.asarray(x, dtype=self.dtype) @ self.input_weights[0]
+        input_side += self.biases[0]
+        return self._advance(input_side).copy()
 
     def step_token(self, token: int) -> np.ndarray:
         """Feed row ``token`` of the input table; return the top layer's new ``h``."""
@@ -162,55 +172,47 @@ class TokenStepper:
             if self.input_table is None:
                 raise ValueError("step_token: the stepper was made without an input_table")
             return self.step(self.input_table[token])
-        self.gates[:] = self.table[token]
-        return self._advance().copy()
+        return self._advance(self.table[token]).copy()
 
-    def _advance(self) -> np.ndarray:
-        """Run every layer; ``self.gates`` already holds layer 0's input side. Returns the
+    def _advance(self, input_side: np.ndarray) -> np.ndarray:
+        """Run every layer, the first with its input side ``W_ih x + b`` given. Returns the
         top layer's ``h``, a view of the buffer the next step overwrites."""
-        H, gates, recurrent = self.hidden_size, self.gates, self.recurrent
-        for index in range(self.num_layers):
-            h = self.hidden[index * H : (index + 1) * H]
-            if index > 0:
-                if self.kind == "gru":
-                    np.matmul(self.hidden[(index - 1) * H : index * H], self.input_weights[index],
-                              out=gates)  # fmt: skip
-                else:
-                    # [h_{l-1} ; h_l] [W_ih ; W_hh]^T: input and recurrent sides at once.
-                    np.matmul(self.hidden[(index - 1) * H : (index + 1) * H],
-                              self.recurrent_weights[index], out=gates)  # fmt: skip
-                gates += self.biases[index]
-            if self.kind == "lstm":
+        gates, recurrent = self.gates, self.recurrent
+        for index, h in enumerate(self.layer_h):
+            recurrent_weights = self.recurrent_weights[index]
+            if self.kind == "gru":
                 if index == 0:
-                    np.matmul(h, self.recurrent_weights[0], out=recurrent)
-                    gates += recurrent
-                self._lstm_update(index, h)
-            elif self.kind == "gru":
-                np.matmul(h, self.recurrent_weights[index], out=recurrent)
+                    gates[:] = input_side
+                else:
+                    np.matmul(self.layer_input[index - 1], self.input_weights[index], out=gates)
+                    gates += self.biases[index]
+                np.matmul(h, recurrent_weights, out=recurrent)
                 recurrent += self.recurrent_biases[index]
                 self._gru_update(h)
+                continue
+            if index == 0:
+                np.matmul(h, recurrent_weights, out=recurrent)
+                np.add(input_side, recurrent, out=gates)
             else:
-                if index == 0:
-                    np.matmul(h, self.recurrent_weights[0], out=recurrent)
-                    gates += recurrent
-                if self.relu:
-                    np.maximum(gates, 0.0, out=h)
-                else:
-                    np.tanh(gates, out=h)
-        return self.hidden[(self.num_layers - 1) * H :]
+                # [h_{l-1} ; h_l] [W_ih ; W_hh]^T: input and recurrent sides at once.
+                np.matmul(self.layer_input[index - 1], recurrent_weights, out=gates)
+                gates += self.biases[index]
+            if self.kind == "lstm":
+                self._lstm_update(self.cell[index], h)
+            elif self.relu:
+                np.maximum(gates, 0.0, out=h)
+            else:
+                np.tanh(gates, out=h)
+        return self.layer_h[-1]
 
-    def _sigmoid_from_halved(self, values: np.ndarray) -> None:
-        """In place: ``tanh(a / 2)`` -> ``sigmoid(a) = (1 + tanh(a / 2)) / 2``."""
-        values *= 0.5
-        values += 0.5
-
-    def _lstm_update(self, index: int, h: np.ndarray) -> None:
-        H, gates, scratch = self.hidden_size, self.gates, self.scratch
-        # gates = [a_i / 2, a_f / 2, a_o / 2, a_g]: one tanh, then the sigmoids.
-        np.tanh(gates, out=gates)
-        self._sigmoid_from_halved(gates[: 3 * H])
-        i, f, o, g = gates[:H], gates[H : 2 * H], gates[2 * H : 3 * H], gates[3 * H :]
-        c = self.cell[index]
+    def _lstm_update(self, c: np.ndarray, h: np.ndarray) -> None:
+        scratch = self.scratch
+        # gates = [a_i / 2, a_f / 2, a_o / 2, a_g]: one tanh, then the sigmoids,
+        # sigmoid(a) = (1 + tanh(a / 2)) / 2.
+        np.tanh(self.gates, out=self.gates)
+        self.sigmoid_gates *= 0.5
+        self.sigmoid_gates += 0.5
+        i, f, o, g = self.gate_blocks
         c *= f  # c' = f c + i g
         np.multiply(i, g, out=scratch)
         c += scratch
@@ -218,15 +220,16 @@ class TokenStepper:
         np.multiply(o, scratch, out=h)
 
     def _gru_update(self, h: np.ndarray) -> None:
-        H, gates, recurrent, scratch = self.hidden_size, self.gates, self.recurrent, self.scratch
+        scratch, (recurrent_rz, recurrent_n) = self.scratch, self.recurrent_blocks
         # gates = [input sides of a_r / 2 and a_z / 2, W_in x + b_in]
-        rz = gates[: 2 * H]
-        rz += recurrent[: 2 * H]
+        rz = self.sigmoid_gates
+        rz += recurrent_rz
         np.tanh(rz, out=rz)
-        self._sigmoid_from_halved(rz)
-        r, z, n = gates[:H], gates[H : 2 * H], gates[2 * H :]
+        rz *= 0.5  # sigmoid(a) = (1 + tanh(a / 2)) / 2
+        rz += 0.5
+        r, z, n = self.gate_blocks
         # n = tanh(W_in x + b_in + r (W_hn h + b_hn))
-        np.multiply(r, recurrent[2 * H :], out=scratch)
+        np.multiply(r, recurrent_n, out=scratch)
         n += scratch
         np.tanh(n, out=n)
         # h' = n + z (h - n)
