@@ -72,6 +72,7 @@ DEFAULTS: dict[str, Any] = {
     "num_layers": 1,
     "dropout": 0.0,
     "embedding_dropout": 0.0,
+    "word_dropout": 0.0,
     "bidirectional": False,
     "pooling": "last",
     "batch_size": 32,
@@ -102,6 +103,7 @@ SAVED_AS: dict[str, tuple[str, str]] = {
     "num_layers": ("model", "num_layers"),
     "dropout": ("model", "dropout"),
     "embedding_dropout": ("model", "embedding_dropout"),
+    "word_dropout": ("model", "word_dropout"),
     "bidirectional": ("model", "bidirectional"),
     "pooling": ("model", "pooling"),
     "batch_size": ("settings", "batch_size"),
@@ -199,6 +201,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--embedding-dropout",
         type=probability,
         help="on the embedded words or characters, before the encoder (default 0)",
+    )
+    model.add_argument(
+        "--word-dropout",
+        type=probability,
+        help="drop whole tokens (their embedded vectors) before the encoder (default 0)",
     )
 
     training = parser.add_argument_group("training")
@@ -338,6 +345,7 @@ def start_run(args: argparse.Namespace) -> tuple[ClassifierTrainer, Budget, Any]
         pooling=options["pooling"],
         dropout=options["dropout"],
         embedding_dropout=options["embedding_dropout"],
+        word_dropout=options["word_dropout"],
         rng=options["seed"],
     )
     if vectors is not None:

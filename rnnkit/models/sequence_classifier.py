@@ -4,7 +4,8 @@
 
     ids (B, T), lengths (B,)
       -> Embedding            (T, B, E)     row ``pad_id`` is the padding, always zero
-      -> Dropout              (T, B, E)     ``embedding_dropout`` (default 0: none)
+      -> Dropout              (T, B, E)     ``word_dropout``: whole token vectors (default 0)
+      -> Dropout              (T, B, E)     ``embedding_dropout``: single entries (default 0)
       -> RNN / LSTM / GRU     (T, B, D*H)   stacked, D = 2 if bidirectional; packed lengths
       -> pooling              (B, D*H)      "last", "mean" or "max" (below)
       -> Dropout
@@ -74,6 +75,7 @@ class SequenceClassifier(Layer):
         pooling: str = "last",
         dropout: float = 0.0,
         embedding_dropout: float = 0.0,
+        word_dropout: float = 0.0,
         dtype: Any = np.float32,
         rng: np.random.Generator | int | None = None,
     ) -> None:
@@ -94,6 +96,7 @@ class SequenceClassifier(Layer):
         self.pooling = pooling
         self.dropout_p = float(dropout)
         self.embedding_dropout_p = float(embedding_dropout)
+        self.word_dropout_p = float(word_dropout)
         # One generator for every random draw (initialisation, then dropout masks), so a
         # run is reproduced by one seed and resumed by restoring one state.
         self.rng = make_rng(rng)
@@ -108,6 +111,9 @@ class SequenceClassifier(Layer):
         # Dropping embedding entries is the strongest regulariser for small text data sets
         # (TREC: about +1.5 points of test accuracy at 0.3).
         self.embedding_dropout = Dropout(embedding_dropout, rng=self.rng)
+        # Word dropout (Iyyer et al. 2015): the encoder must classify from the words left,
+        # so no single word can decide alone. One mask entry per token, the vector whole.
+        self.word_dropout = Dropout(word_dropout, rng=self.rng, shared_axes=(-1,))
         self.encoder = ENCODERS[cell](
             embedding_size,
             hidden_size,
@@ -132,6 +138,7 @@ class SequenceClassifier(Layer):
     def children(self) -> dict[str, Layer]:
         return {
             "embedding": self.embedding,
+            "word_dropout": self.word_dropout,
             "embedding_dropout": self.embedding_dropout,
             "encoder": self.encoder,
             "dropout": self.dropout,
@@ -151,6 +158,7 @@ class SequenceClassifier(Layer):
             "pooling": self.pooling,
             "dropout": self.dropout_p,
             "embedding_dropout": self.embedding_dropout_p,
+            "word_dropout": self.word_dropout_p,
         }
 
     def train(self, mode: bool = True) -> SequenceClassifier:
@@ -172,7 +180,8 @@ class SequenceClassifier(Layer):
         batch, num_steps = ids.shape
         lengths = np.full(batch, num_steps) if lengths is None else np.asarray(lengths)
         # Time-major, as the encoder runs.
-        embedded = self.embedding_dropout.forward(self.embedding.forward(ids.T))
+        embedded = self.word_dropout.forward(self.embedding.forward(ids.T))
+        embedded = self.embedding_dropout.forward(embedded)
         output, state = self.encoder.forward(embedded, None, lengths)
         h_n = state[0] if isinstance(state, tuple) else state
         features, pool_cache = self._pool(output, h_n, lengths)
@@ -196,7 +205,8 @@ class SequenceClassifier(Layer):
         self._unpool(grad_features, grad_output, grad_h_n, lengths, pool_cache)
         grad_state = (grad_h_n, None) if isinstance(self.encoder, LSTM) else grad_h_n
         grad_embedded, _ = self.encoder.backward(grad_output, grad_state)
-        self.embedding.backward(self.embedding_dropout.backward(grad_embedded))
+        grad_embedded = self.embedding_dropout.backward(grad_embedded)
+        self.embedding.backward(self.word_dropout.backward(grad_embedded))
 
     def loss_and_backward(self, ids: Any, lengths: Any, targets: Any) -> float:
         """Mean cross-entropy of the batch; its gradients are added into ``grads``."""

@@ -6,6 +6,11 @@ output equals the input::
     m_i = 1 / (1 - p) with probability 1 - p, else 0
     y = m * x,        dL/dx = m * dL/dy      (the same mask m in both directions)
 
+With ``shared_axes``, one draw covers the whole of each of those axes (the mask has size 1
+there and is broadcast): ``shared_axes=(-1,)`` on ``(T, B, E)`` embeddings keeps or drops
+each token's vector whole, which is word dropout. ``torch.nn.Dropout1d`` shares the length
+axis instead, to drop whole channels.
+
 In evaluation mode, or with ``p = 0``, the layer is the identity. Scaling at training time
 (rather than by ``1 - p`` at evaluation time, as in the original paper) is what
 ``torch.nn.Dropout`` does, so a trained model needs no change to be evaluated.
@@ -43,10 +48,16 @@ def dropout_mask(
 class Dropout(Layer):
     """``torch.nn.Dropout`` in NumPy; it has no parameters."""
 
-    def __init__(self, p: float = 0.5, rng: np.random.Generator | int | None = None) -> None:
+    def __init__(
+        self,
+        p: float = 0.5,
+        rng: np.random.Generator | int | None = None,
+        shared_axes: tuple[int, ...] = (),
+    ) -> None:
         super().__init__()
         self.p = check_probability(p)
         self.rng = np.random.default_rng(rng)
+        self.shared_axes = tuple(shared_axes)
         self._shape: tuple[int, ...] | None = None
         # None means "this forward was the identity".
         self._mask: np.ndarray | None = None
@@ -58,7 +69,9 @@ class Dropout(Layer):
         if not self.training or self.p == 0.0:
             self._mask = None
             return x
-        self._mask = dropout_mask(x.shape, self.p, self.rng, x.dtype)
+        shared = {axis % x.ndim for axis in self.shared_axes}
+        mask_shape = tuple(1 if axis in shared else size for axis, size in enumerate(x.shape))
+        self._mask = dropout_mask(mask_shape, self.p, self.rng, x.dtype)
         return x * self._mask
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:

@@ -171,7 +171,8 @@ def test_embeddings_file(tmp_path: Path) -> None:
 def test_resume_continues_exactly(tmp_path: Path) -> None:
     options = [
         "--train", write_tsv(tmp_path / "train.tsv"), "--dropout", "0.3",
-        "--embedding-dropout", "0.2", "--eval-every", "7", "--num-layers", "2",
+        "--embedding-dropout", "0.2", "--word-dropout", "0.1", "--weight-decay", "0.01",
+        "--eval-every", "7", "--num-layers", "2",
     ]  # fmt: skip
     assert train("--out", tmp_path / "whole", "--max-steps", "30", *options)[0] == 0
     assert train("--out", tmp_path / "split", "--max-steps", "17", *options)[0] == 0

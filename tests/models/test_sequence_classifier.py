@@ -124,7 +124,12 @@ def test_gradients_match_finite_differences_with_dropout(pooling: str) -> None:
     # Restoring the generator before each forward draws the same dropout masks every time,
     # so the loss is a fixed function of the parameters that central differences can probe.
     model = make_model(
-        pooling=pooling, bidirectional=True, num_layers=2, dropout=0.3, embedding_dropout=0.2
+        pooling=pooling,
+        bidirectional=True,
+        num_layers=2,
+        dropout=0.3,
+        embedding_dropout=0.2,
+        word_dropout=0.25,
     )
     ids, labels = padded_batch(model, LENGTHS)
     start = model.rng.bit_generator.state
@@ -231,3 +236,19 @@ def test_bad_arguments_are_refused(option: str, value: object, message: str) -> 
     settings = {"vocab_size": VOCAB, "num_classes": CLASSES, option: value}
     with pytest.raises(ValueError, match=message):
         SequenceClassifier(**settings)
+
+
+def test_word_dropout_drops_whole_token_vectors_in_training_only() -> None:
+    model = make_model(word_dropout=0.5, embedding_size=6)
+    ids, _ = padded_batch(model, LENGTHS)
+    embedded = model.embedding.forward(ids.T)
+    dropped = model.word_dropout.forward(embedded)
+    zero_tokens = np.all(dropped == 0, axis=-1)
+    # Each token is dropped whole or kept whole (scaled by 1 / (1 - p)) ...
+    kept = ~zero_tokens
+    np.testing.assert_allclose(dropped[kept], 2.0 * embedded[kept], rtol=1e-12)
+    # ... and with 0.5 over these tokens both happen.
+    assert zero_tokens.any() and kept.any()
+    model.eval()
+    np.testing.assert_array_equal(model.word_dropout.forward(embedded), embedded)
+    assert make_model(word_dropout=0.5).config()["word_dropout"] == 0.5

@@ -100,3 +100,14 @@ def test_backward_checks_shape_and_order() -> None:
     layer.forward(np.ones((2, 3)))
     with pytest.raises(ValueError, match=re.escape("expected shape (2, 3), got (3,)")):
         layer.backward(np.ones(3))
+
+
+def test_shared_axes_keep_or_drop_a_whole_slice() -> None:
+    layer = Dropout(0.5, rng=0, shared_axes=(-1,))
+    x = np.ones((6, 5, 4))
+    out = layer.forward(x)
+    # Along the shared last axis every value is the same: 0 or 1 / (1 - p).
+    assert np.all(out == out[..., :1])
+    assert set(np.unique(out)) == {0.0, 2.0}
+    grad = np.random.default_rng(1).standard_normal(x.shape)
+    np.testing.assert_array_equal(layer.backward(grad), grad * out)  # out is the mask here
