@@ -61,10 +61,13 @@ TASKS = {
             "--valid", DATA / "sst2" / "stsa.binary.dev",
         ],
         "test": DATA / "sst2" / "stsa.binary.test",
+        # Of the eight settings measured on 2026-11-28 (benchmarks/RESULTS.md), the one with
+        # the best mean validation accuracy over seeds 0-2; chosen on validation, not test.
         "flags": [
-            "--tokenizer", "word", "--min-count", "2", "--model", "lstm", "--bidirectional",
-            "--pooling", "max", "--embedding-size", "100", "--hidden-size", "100",
-            "--dropout", "0.5", "--batch-size", "32", "--lr", "0.001", "--epochs", "8",
+            "--tokenizer", "word", "--model", "lstm", "--bidirectional", "--pooling", "mean",
+            "--embedding-size", "300", "--hidden-size", "150", "--word-dropout", "0.2",
+            "--embedding-dropout", "0.5", "--dropout", "0.5", "--batch-size", "16",
+            "--lr", "0.001", "--epochs", "8", "--eval-every", "54",
         ],
         "target": 0.82,
     },
