@@ -234,7 +234,8 @@ def run(args: argparse.Namespace) -> int:
     progress = trainer.progress
     reason = budget.exhausted(progress.step)
     print(
-        f"stopped at step {progress.step}, epoch {progress.epoch + 1} ({reason}) after "
+        f"stopped at step {progress.step}, {progress.epoch} full "
+        f"epoch{'' if progress.epoch == 1 else 's'} ({reason}) after "
         f"{format_duration(budget.elapsed)}"
     )
     if progress.best is not None:

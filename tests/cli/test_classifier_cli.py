@@ -196,7 +196,7 @@ def test_epochs_set_the_step_budget(tmp_path: Path) -> None:
         "--train", write_tsv(tmp_path / "train.tsv"), "--out", tmp_path / "run", "--epochs", "2"
     )
     assert status == 0, err
-    assert "stopped at step 24, epoch 3 (reached --max-steps 24)" in out
+    assert "stopped at step 24, 2 full epochs (reached --max-steps 24)" in out
 
 
 def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(tmp_path: Path, monkeypatch) -> None:
