@@ -291,7 +291,7 @@ def resume_run(args: argparse.Namespace) -> tuple[LMTrainer, Budget]:
     checkpoint = load_checkpoint(folder)
     check_language_model_checkpoint(checkpoint, folder)
     config = checkpoint.config
-    check_flags_match(args, config, folder, SAVED_AS, path_flags=("data",))
+    check_flags_match(args, config, folder, SAVED_AS, path_flags=("data",), defaults=DEFAULTS)
 
     data_info = config["data"]
     text = read_data(data_info)

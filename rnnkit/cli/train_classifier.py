@@ -446,7 +446,7 @@ def resume_run(args: argparse.Namespace) -> tuple[ClassifierTrainer, Budget, Any
     checkpoint = load_checkpoint(folder)
     check_classifier_checkpoint(checkpoint, folder)
     config = checkpoint.config
-    check_flags_match(args, config, folder, SAVED_AS, PATH_FLAGS)
+    check_flags_match(args, config, folder, SAVED_AS, PATH_FLAGS, DEFAULTS)
 
     data_info = config["data"]
     settings = ClassifierSettings(**config["settings"])

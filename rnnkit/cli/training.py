@@ -48,20 +48,23 @@ def check_flags_match(
     folder: Path,
     saved_as: dict[str, tuple[str, str]],
     path_flags: tuple[str, ...] = (),
+    defaults: dict[str, Any] | None = None,
 ) -> None:
     """Refuse a resume whose flags describe another run than the checkpoint's.
 
     SAVED_AS maps a flag's ``args`` name to where config.json keeps its value:
     ``(section, key)``. Flags not given (None) are not checked; PATH_FLAGS are compared
-    as absolute paths.
+    as absolute paths. A key the config lacks (a run saved before its option existed)
+    holds the option's value in DEFAULTS, which is what that run trained with.
     """
+    defaults = defaults or {}
     for name, (section, key) in saved_as.items():
         given = getattr(args, name)
         if given is None:
             continue
         if name in path_flags:
             given = str(Path(given).resolve())
-        saved = config.get(section, {}).get(key)
+        saved = config.get(section, {}).get(key, defaults.get(name))
         if given != saved:
             flag = "--" + name.replace("_", "-")
             raise UserError(

@@ -273,18 +273,24 @@ class LanguageModel(Layer):
         stepper.set_state(state)
         decoder_t = np.ascontiguousarray(self.decoder.params["weight"].T)
         decoder_bias = self.decoder.params["bias"]
+        # One call makes the noise of many draws; the generator's stream is the same
+        # whatever the block size, so the text depends on the seed alone.
+        block = max(1, min(NOISE_BLOCK, NOISE_VALUES // self.vocab_size))
+        noise = np.zeros((block, self.vocab_size))  # greedy decoding draws nothing
         for index in range(length):
-            if index % NOISE_BLOCK == 0:  # one call makes the noise of many draws
-                noise = rng.gumbel(size=(min(NOISE_BLOCK, length - index), self.vocab_size))
-            token = draw_token(logits, temperature, top_k, noise[index % NOISE_BLOCK])
+            if temperature != 0 and index % block == 0:
+                noise = rng.gumbel(size=(min(block, length - index), self.vocab_size))
+            token = draw_token(logits, temperature, top_k, noise[index % block])
             yield token
             if index + 1 < length:
                 np.matmul(stepper.step_token(token), decoder_t, out=logits)
                 logits += decoder_bias
 
 
-# Draws whose Gumbel noise ``generate`` makes in one call.
+# Draws whose Gumbel noise ``generate`` makes in one call: up to NOISE_BLOCK, and at most
+# NOISE_VALUES numbers (8 MB) for large vocabularies.
 NOISE_BLOCK = 256
+NOISE_VALUES = 1 << 20
 
 
 def draw_token(

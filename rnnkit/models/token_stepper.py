@@ -116,7 +116,11 @@ class TokenStepper:
         if input_table is not None and len(input_table) * self.gate_size <= MAX_TABLE_ENTRIES:
             table = np.asarray(input_table, dtype=self.dtype) @ self.input_weights[0]
             self.table = table + self.biases[0]
-        self.input_table = None if input_table is None else np.asarray(input_table, self.dtype)
+        # Without the precomputed table, steps read the embedding rows: a copy, as the
+        # weights are.
+        self.input_table = None
+        if input_table is not None and self.table is None:
+            self.input_table = np.array(input_table, dtype=self.dtype)
 
         # Buffers, allocated once, and the views of them each step works on (a view costs
         # as much to make as a small NumPy call).

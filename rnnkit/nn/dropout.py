@@ -69,6 +69,11 @@ class Dropout(Layer):
         if not self.training or self.p == 0.0:
             self._mask = None
             return x
+        for axis in self.shared_axes:
+            if not -x.ndim <= axis < x.ndim:
+                raise ValueError(
+                    f"shared_axes: axis {axis} is out of range for an input of shape {x.shape}"
+                )
         shared = {axis % x.ndim for axis in self.shared_axes}
         mask_shape = tuple(1 if axis in shared else size for axis, size in enumerate(x.shape))
         self._mask = dropout_mask(mask_shape, self.p, self.rng, x.dtype)

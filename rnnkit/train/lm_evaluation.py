@@ -68,6 +68,12 @@ def measure_language_model(
     if tokenizer.kind == "word":
         return {**loss_measures(loss, tokenizer.kind), "tokens": tokens}
     characters = predicted_characters(tokenizer, ids, batch_size, seq_len)
+    if characters == 0:
+        # Every predicted token sits inside a syllable whose end is never predicted.
+        raise UserError(
+            f"cannot measure bits per character on {len(ids)} token(s) that complete no "
+            "character; give a longer text"
+        )
     return {
         **loss_measures(loss, tokenizer.kind, tokens / characters),
         "tokens": tokens,

@@ -142,3 +142,20 @@ def test_weight_decay_is_saved_and_a_contradicting_resume_refused(tmp_path: Path
     status, _, err = run_cli("train", "--out", out, "--resume", "--weight-decay", "0.5")
     assert status == 2
     assert "--weight-decay 0.5 differs from the run" in err
+
+
+def test_resuming_a_run_saved_before_an_option_existed(tmp_path: Path) -> None:
+    """A config without ``weight_decay`` trained with the default, 0: saying so agrees."""
+    data = write_corpus(tmp_path)
+    out = tmp_path / "run"
+    assert run_cli("train", "--data", data, "--out", out, "--max-steps", "2", *TINY)[0] == 0
+    config_path = out / "config.json"
+    config = json.loads(config_path.read_text())
+    del config["settings"]["weight_decay"]
+    config_path.write_text(json.dumps(config))
+    status, _, err = run_cli(
+        "train", "--out", out, "--resume", "--max-steps", "3", "--weight-decay", "0"
+    )
+    assert status == 0, err
+    status, _, err = run_cli("train", "--out", out, "--resume", "--weight-decay", "0.1")
+    assert status == 2 and "--weight-decay 0.1 differs" in err

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnnkit.models import LanguageModel, sample_token
+from rnnkit.models import LanguageModel, language_model, sample_token
 
 VOCAB = 7
 
@@ -227,9 +227,12 @@ def test_sample_token_draws_from_the_tempered_softmax(temperature: float) -> Non
     np.testing.assert_array_less(np.abs(counts / draws - expected), tolerance)
 
 
-def test_generation_long_enough_to_need_new_noise_blocks() -> None:
+def test_the_noise_block_size_does_not_change_the_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Noise drawn in blocks is the generator's stream cut into rows: a new block per draw
+    gives the same text, and a stale or reused block would not."""
     model = tiny_model()
-    tokens = list(model.generate([0], length=600, temperature=1.0, rng=0))
-    assert len(tokens) == 600
-    # The blocks of noise differ: the text does not repeat with the block period.
-    assert tokens[:256] != tokens[256:512]
+    in_blocks = list(model.generate([0], length=600, temperature=1.0, rng=0))
+    monkeypatch.setattr(language_model, "NOISE_BLOCK", 1)
+    one_by_one = list(model.generate([0], length=600, temperature=1.0, rng=0))
+    assert len(in_blocks) == 600
+    assert in_blocks == one_by_one

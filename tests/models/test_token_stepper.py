@@ -78,3 +78,13 @@ def test_step_token_needs_a_table() -> None:
     stepper = TokenStepper(LSTM(3, 5, rng=0))
     with pytest.raises(ValueError, match="input_table"):
         stepper.step_token(0)
+
+
+def test_without_a_table_the_embedding_is_a_snapshot_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(token_stepper, "MAX_TABLE_ENTRIES", 0)
+    table = np.random.default_rng(4).standard_normal((6, 3))
+    stepper = TokenStepper(LAYERS["lstm"]().eval(), input_table=table)
+    before = stepper.step_token(2)
+    table[2] += 1.0
+    stepper.reset()
+    np.testing.assert_array_equal(stepper.step_token(2), before)

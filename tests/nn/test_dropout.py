@@ -111,3 +111,9 @@ def test_shared_axes_keep_or_drop_a_whole_slice() -> None:
     assert set(np.unique(out)) == {0.0, 2.0}
     grad = np.random.default_rng(1).standard_normal(x.shape)
     np.testing.assert_array_equal(layer.backward(grad), grad * out)  # out is the mask here
+
+
+def test_shared_axes_out_of_range() -> None:
+    layer = Dropout(0.5, rng=0, shared_axes=(3,))
+    with pytest.raises(ValueError, match=r"shared_axes: axis 3 .* shape \(2, 3\)"):
+        layer.forward(np.ones((2, 3)))

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from rnnkit.data.lm_batches import split_train_val
+from rnnkit.errors import UserError
 from rnnkit.data.tokenizers import Tokenizer, make_tokenizer
 from rnnkit.models import LanguageModel
 from rnnkit.train import LMSettings, LMTrainer, evaluate_language_model
@@ -119,3 +120,11 @@ def test_training_validation_reports_bits_per_character(tmp_path: Path) -> None:
     assert measures == {"loss": report["loss"], "bits_per_char": report["bits_per_char"]}
     assert measures["bits_per_char"] > 1.5 * measures["loss"] / math.log(2)  # ~2 tokens a character
     assert "bits/char" in trainer.describe(measures)
+
+
+def test_a_text_that_completes_no_character_is_a_user_error() -> None:
+    # Two streams of the jamo of "각가": each stream's targets end inside a syllable.
+    tokenizer = make_tokenizer("jamo").fit("각가")
+    ids = tokenizer.encode("각가")
+    with pytest.raises(UserError, match="complete no character"):
+        measure_language_model(tiny_model(tokenizer), tokenizer, ids, batch_size=2, seq_len=4)
