@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from rnnkit.data.lm_batches import split_train_val
-from rnnkit.errors import UserError
 from rnnkit.data.tokenizers import Tokenizer, make_tokenizer
+from rnnkit.errors import UserError
 from rnnkit.models import LanguageModel
 from rnnkit.train import LMSettings, LMTrainer, evaluate_language_model
 from rnnkit.train.lm_evaluation import character_ends, measure_language_model
