@@ -89,14 +89,10 @@ class TokenStepper:
         for index in range(self.num_layers):
             names = parameter_names(index, reverse=False, bias=layer.bias)
             w_ih, w_hh = (arranged(layer.params[name]) for name in names[:2])
-            b_ih, b_hh = (
-                (arranged(layer.params[n]) for n in names[2:])
-                if layer.bias
-                else (
-                    zeros,
-                    zeros,
-                )
-            )
+            if layer.bias:
+                b_ih, b_hh = (arranged(layer.params[name]) for name in names[2:])
+            else:
+                b_ih, b_hh = zeros, zeros
             if self.kind == "gru":
                 # b_hn stays inside r * (W_hn h + b_hn); b_hr, b_hz join the input side.
                 self.biases.append(b_ih + np.concatenate([b_hh[: 2 * H], zeros[2 * H :]]))
