@@ -274,9 +274,12 @@ class LanguageModel(Layer):
         decoder_t = np.ascontiguousarray(self.decoder.params["weight"].T)
         decoder_bias = self.decoder.params["bias"]
         # One call makes the noise of many draws; the generator's stream is the same
-        # whatever the block size, so the text depends on the seed alone.
+        # whatever the block size, so the text depends on the seed alone. Greedy decoding
+        # draws nothing: one row of zeros stands in.
         block = max(1, min(NOISE_BLOCK, NOISE_VALUES // self.vocab_size))
-        noise = np.zeros((block, self.vocab_size))  # greedy decoding draws nothing
+        if temperature == 0:
+            block = 1
+        noise = np.zeros((block, self.vocab_size))
         for index in range(length):
             if temperature != 0 and index % block == 0:
                 noise = rng.gumbel(size=(min(block, length - index), self.vocab_size))

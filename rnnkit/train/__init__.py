@@ -14,7 +14,12 @@ character, perplexity) and ``lm_checkpoint`` (a trained model back from its run 
 from rnnkit.train.budget import Budget
 from rnnkit.train.checkpoint import Checkpoint, has_checkpoint, load_checkpoint, save_checkpoint
 from rnnkit.train.interrupt import StopRequest, stop_on_interrupt
-from rnnkit.train.lm_evaluation import describe_loss, evaluate_language_model, loss_measures
+from rnnkit.train.lm_evaluation import (
+    describe_measures,
+    evaluate_language_model,
+    loss_measures,
+    measure_language_model,
+)
 from rnnkit.train.lm_trainer import LMProgress, LMSettings, LMTrainer, TrainingDivergedError
 from rnnkit.train.metrics import MetricsLog
 from rnnkit.train.plot import plot_learning_curve
@@ -34,11 +39,12 @@ __all__ = [
     "TrainingDivergedError",
     "TrainingProgress",
     "TrainingSettings",
-    "describe_loss",
+    "describe_measures",
     "evaluate_language_model",
     "has_checkpoint",
     "load_checkpoint",
     "loss_measures",
+    "measure_language_model",
     "plot_learning_curve",
     "save_checkpoint",
     "stop_on_interrupt",

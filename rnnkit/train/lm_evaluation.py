@@ -67,7 +67,12 @@ def measure_language_model(
     loss, tokens = evaluate_language_model(model, ids, batch_size, seq_len)
     if tokenizer.kind == "word":
         return {**loss_measures(loss, tokenizer.kind), "tokens": tokens}
-    characters = predicted_characters(tokenizer, ids, batch_size, seq_len)
+    # A char model's every token is a character: only a jamo model needs the count.
+    characters = (
+        tokens
+        if tokenizer.kind == "char"
+        else predicted_characters(tokenizer, ids, batch_size, seq_len)
+    )
     if characters == 0:
         # Every predicted token sits inside a syllable whose end is never predicted.
         raise UserError(
@@ -155,8 +160,3 @@ def describe_measures(measures: dict[str, float]) -> str:
     if "perplexity" in measures:
         return f"loss {loss:.4f} (perplexity {measures['perplexity']:.2f})"
     return f"loss {loss:.4f} ({measures['bits_per_char']:.3f} bits/char)"
-
-
-def describe_loss(loss: float, tokenizer_kind: str, tokens_per_char: float = 1.0) -> str:
-    """``describe_measures`` of ``loss_measures(loss, tokenizer_kind, tokens_per_char)``."""
-    return describe_measures(loss_measures(loss, tokenizer_kind, tokens_per_char))
