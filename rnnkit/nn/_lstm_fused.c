@@ -1,0 +1,474 @@
+/* Fused LSTM time loops in C: an optional accelerator for float32 (see lstm_fused.py).
+ *
+ * The equations are lstm_kernel.py's. What this file adds is the loop structure that NumPy
+ * cannot express: each step's recurrent product is computed in register tiles and the gate
+ * nonlinearities and the cell update are applied to the tile while it is still in
+ * registers, so a step is one pass over the recurrent weight and no intermediate arrays.
+ *
+ * Layout. Hidden units are taken in blocks of 16 (one AVX-512 vector). The 4H gate columns
+ * are "packed": column  b*64 + q*16 + u  holds gate q (PyTorch's order i, f, g, o) of unit
+ * b*16 + u. A tile of 64 packed columns thus holds all four gates of 16 units, and the
+ * cell update of those units needs nothing outside the tile. The caller permutes the
+ * weights into this order (lstm_fused.py) and back for the gradients.
+ *
+ *   forward:  acc[r][q] = xproj[t, r, b, q] + sum_k h_{t-1}[r, k] * WhhT[k, b, q]   (FMA)
+ *             i, f, o = sigmoid(acc), g = tanh(acc), c_t = f c_{t-1} + i g, h_t = o tanh(c_t)
+ *   backward: da[t, r, b, q] from dh_t, dc_t and the cached activations (lstm_kernel.py)
+ *             dh_{t-1}[r, units] = sum_k da[t, r, k] * Whh[k, units]                 (FMA)
+ *
+ * Threads. Thread j owns a contiguous range of unit blocks for the whole sequence: it
+ * computes those units' states in forward and their dh in backward, so its share of the
+ * recurrent weight stays in its own core's cache from step to step. One barrier per step
+ * makes h_t (forward) or da_t (backward) of all units visible before the next product.
+ *
+ * sigmoid and tanh are computed from a polynomial exp accurate to ~2 ulp (relative error
+ * below 3e-7 for sigmoid; tanh's absolute error is below 2e-7). float64 always runs in
+ * NumPy, where the oracle tests hold results to 1e-8.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <immintrin.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+
+#define UNITS 16         /* hidden units per block: one AVX-512 vector of float32 */
+#define TILE (4 * UNITS) /* packed gate columns per block */
+#define ROWS 6           /* batch rows per register tile: 24 accumulators of 32 registers */
+#define AVX512 __attribute__((target("avx512f,fma"), always_inline)) static inline
+#define AVX512_FN __attribute__((target("avx512f,fma"))) static
+
+/* ---- vector math ------------------------------------------------------------------- */
+
+/* exp(x) = 2^n exp(r), n = round(x / ln 2), |r| <= ln(2) / 2, exp(r) by its Taylor
+ * polynomial to degree 7 (truncation error below 5e-9). */
+AVX512 __m512 exp_ps(__m512 x) {
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    /* ln 2 split in two so that n * ln2_hi is exact */
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
+/* 1 / d: the 14-bit estimate and one Newton step, r' = r (2 - d r) (relative error
+ * ~1e-8, and several times the throughput of a division) */
+AVX512 __m512 reciprocal_ps(__m512 d) {
+    __m512 r = _mm512_rcp14_ps(d);
+    return _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(2.0f)));
+}
+
+/* sigmoid(a) = 1 / (1 + exp(-a)) */
+AVX512 __m512 sigmoid_ps(__m512 a) {
+    __m512 one = _mm512_set1_ps(1.0f);
+    return reciprocal_ps(_mm512_add_ps(one, exp_ps(_mm512_sub_ps(_mm512_setzero_ps(), a))));
+}
+
+/* tanh(a) = sign(a) (1 - e) / (1 + e), e = exp(-2 |a|) <= 1: no overflow for any a */
+AVX512 __m512 tanh_ps(__m512 a) {
+    __m512 one = _mm512_set1_ps(1.0f);
+    __m512 sign = _mm512_castsi512_ps(
+        _mm512_and_si512(_mm512_castps_si512(a), _mm512_set1_epi32((int)0x80000000u)));
+    __m512 magnitude = _mm512_castsi512_ps(
+        _mm512_andnot_si512(_mm512_set1_epi32((int)0x80000000u), _mm512_castps_si512(a)));
+    __m512 e = exp_ps(_mm512_mul_ps(magnitude, _mm512_set1_ps(-2.0f)));
+    __m512 t = _mm512_mul_ps(_mm512_sub_ps(one, e), reciprocal_ps(_mm512_add_ps(one, e)));
+    return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(t), _mm512_castps_si512(sign)));
+}
+
+/* ---- forward ----------------------------------------------------------------------- */
+
+/* The cell update of one row of one unit block, from its pre-activations a (overwritten
+ * with the activations i, f, g, o). Kept out of line: inlined into the product loop, its
+ * constants would take the registers the accumulators need. */
+__attribute__((target("avx512f,fma"), noinline)) static void
+cell_update(float *a, const float *c_prev, float *c_next, float *h_next, float *tanh_cell) {
+    __m512 i = sigmoid_ps(_mm512_loadu_ps(a)), f = sigmoid_ps(_mm512_loadu_ps(a + UNITS));
+    __m512 g = tanh_ps(_mm512_loadu_ps(a + 2 * UNITS));
+    __m512 o = sigmoid_ps(_mm512_loadu_ps(a + 3 * UNITS));
+    /* c_t = f c_{t-1} + i g ;  h_t = o tanh(c_t) */
+    __m512 c = _mm512_fmadd_ps(f, _mm512_loadu_ps(c_prev), _mm512_mul_ps(i, g));
+    __m512 tc = tanh_ps(c);
+    _mm512_storeu_ps(c_next, c);
+    _mm512_storeu_ps(tanh_cell, tc);
+    _mm512_storeu_ps(h_next, _mm512_mul_ps(o, tc));
+    _mm512_storeu_ps(a, i);
+    _mm512_storeu_ps(a + UNITS, f);
+    _mm512_storeu_ps(a + 2 * UNITS, g);
+    _mm512_storeu_ps(a + 3 * UNITS, o);
+}
+
+/* One tile of R rows x one unit block: the recurrent product added to the input
+ * projection in registers, then the cell update of each row while the tile is in L1. */
+AVX512 void forward_tile(const int R, int hidden, const float *h_prev, const float *weight,
+                         float *gates, const float *c_prev, float *c_next, float *h_next,
+                         float *tanh_cell) {
+    const int gate_stride = 4 * hidden; /* row stride of gates */
+    __m512 acc[ROWS][4];
+    for (int r = 0; r < R; r++)
+        for (int q = 0; q < 4; q++) acc[r][q] = _mm512_loadu_ps(gates + r * gate_stride + q * UNITS);
+    for (int k = 0; k < hidden; k++) {
+        const float *w = weight + k * TILE;
+        __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(w + UNITS);
+        __m512 w2 = _mm512_loadu_ps(w + 2 * UNITS), w3 = _mm512_loadu_ps(w + 3 * UNITS);
+        for (int r = 0; r < R; r++) {
+            __m512 h = _mm512_set1_ps(h_prev[r * hidden + k]);
+            acc[r][0] = _mm512_fmadd_ps(h, w0, acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(h, w1, acc[r][1]);
+            acc[r][2] = _mm512_fmadd_ps(h, w2, acc[r][2]);
+            acc[r][3] = _mm512_fmadd_ps(h, w3, acc[r][3]);
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int q = 0; q < 4; q++) _mm512_storeu_ps(gates + r * gate_stride + q * UNITS, acc[r][q]);
+    for (int r = 0; r < R; r++)
+        cell_update(gates + r * gate_stride, c_prev + r * hidden, c_next + r * hidden,
+                    h_next + r * hidden, tanh_cell + r * hidden);
+}
+
+AVX512 void forward_rows(int rows, int hidden, const float *h_prev, const float *weight,
+                         float *gates, const float *c_prev, float *c_next, float *h_next,
+                         float *tanh_cell) {
+    const int gate_stride = 4 * hidden;
+    int r = 0;
+    for (; r + ROWS <= rows; r += ROWS)
+        forward_tile(ROWS, hidden, h_prev + r * hidden, weight, gates + r * gate_stride,
+                     c_prev + r * hidden, c_next + r * hidden, h_next + r * hidden,
+                     tanh_cell + r * hidden);
+#define FORWARD_REST(n)                                                                      \
+    case n:                                                                                  \
+        forward_tile(n, hidden, h_prev + r * hidden, weight, gates + r * gate_stride,       \
+                     c_prev + r * hidden, c_next + r * hidden, h_next + r * hidden,         \
+                     tanh_cell + r * hidden);                                               \
+        break;
+    switch (rows - r) {
+        FORWARD_REST(5)
+        FORWARD_REST(4)
+        FORWARD_REST(3)
+        FORWARD_REST(2)
+        FORWARD_REST(1)
+    }
+#undef FORWARD_REST
+}
+
+static int active_at(const int64_t *batch_sizes, int t, int batch) {
+    return batch_sizes ? (int)batch_sizes[t] : batch;
+}
+
+/* How many of the rows [first, last) run at step t (rows are sorted by length). */
+static int active_in(const int64_t *batch_sizes, int t, int first, int last) {
+    int running = active_at(batch_sizes, t, last) - first;
+    return running < 0 ? 0 : running > last - first ? last - first : running;
+}
+
+/* Arguments of one direction of one layer; a thread takes the rows [first, last). */
+struct sequence {
+    int steps, batch, hidden, reverse;
+    const int64_t *batch_sizes; /* NULL, or the rows running at each step */
+    float *gates;               /* (T, B, 4H) packed */
+    const float *weight;        /* slabs, see forward and backward */
+    float *hidden_states, *cells, *tanh_cell;
+    const float *grad_output;
+    float *dh, *dc, *grad_gates;
+    /* Token input: gates start from rows of the table (V, 4H) packed, the per-token input
+     * projection; backward adds each row's gate gradients into its thread's (V, 4H) slice
+     * of grad_table (threads, V, 4H). NULL ids: gates hold the input projection. */
+    const int64_t *ids;
+    const float *table;
+    float *grad_table;
+    int vocab;
+};
+
+/* gates (T, B, 4H) packed: in, the input projection plus both biases; out, the
+ * activations i, f, g, o. weight (H / 16, H, 64): W_hh^T, one contiguous (H, 64) slab per
+ * unit block, so that a tile reads its weights as one stream. hidden_states and cells
+ * (T + 1, B, H): the state buffers of sequence_ops.py, entry [reverse ? T : 0] holding
+ * h_0 and c_0. tanh_cell (T, B, H). */
+AVX512_FN void forward_rows_range(const struct sequence *q, int first, int last, int slot) {
+    (void)slot;
+    const int hidden = q->hidden, blocks = hidden / UNITS;
+    const size_t state_size = (size_t)q->batch * hidden, gate_size = 4 * state_size;
+    for (int s = 0; s < q->steps; s++) {
+        const int t = q->reverse ? q->steps - 1 - s : s;
+        const int rows = active_in(q->batch_sizes, t, first, last);
+        const size_t read = (size_t)(t + q->reverse) * state_size + (size_t)first * hidden;
+        const size_t write = (size_t)(t + 1 - q->reverse) * state_size + (size_t)first * hidden;
+        float *gates = q->gates + t * gate_size + (size_t)first * 4 * hidden;
+        float *tanh_cell = q->tanh_cell + t * state_size + (size_t)first * hidden;
+        if (q->ids)
+            for (int r = 0; r < rows; r++)
+                memcpy(gates + (size_t)r * 4 * hidden,
+                       q->table + q->ids[(size_t)t * q->batch + first + r] * 4 * hidden,
+                       4 * hidden * sizeof(float));
+        for (int b = 0; b < blocks; b++)
+            forward_rows(rows, hidden, q->hidden_states + read,
+                         q->weight + (size_t)b * hidden * TILE, gates + b * TILE,
+                         q->cells + read + b * UNITS, q->cells + write + b * UNITS,
+                         q->hidden_states + write + b * UNITS, tanh_cell + b * UNITS);
+        /* rows past their length keep their state */
+        const size_t done = (size_t)rows * hidden, count = (size_t)(last - first - rows) * hidden;
+        memcpy(q->hidden_states + write + done, q->hidden_states + read + done,
+               count * sizeof(float));
+        memcpy(q->cells + write + done, q->cells + read + done, count * sizeof(float));
+        memset(tanh_cell + done, 0, count * sizeof(float));
+    }
+}
+
+/* ---- backward ---------------------------------------------------------------------- */
+
+/* The gate gradients of one row of one unit block (see lstm_kernel.py):
+ *   dc_t  = dc_t + dh_t o (1 - tanh(c_t)^2)
+ *   da_i = dc_t g i (1 - i),  da_f = dc_t c_{t-1} f (1 - f),  da_g = dc_t i (1 - g^2),
+ *   da_o = dh_t tanh(c_t) o (1 - o),  dc_{t-1} = dc_t f */
+AVX512 void gate_grads(const float *act, const float *tanh_cell, const float *c_prev,
+                       const float *grad_out, float *dh, float *dc, float *da) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    __m512 i = _mm512_loadu_ps(act), f = _mm512_loadu_ps(act + UNITS);
+    __m512 g = _mm512_loadu_ps(act + 2 * UNITS), o = _mm512_loadu_ps(act + 3 * UNITS);
+    __m512 tc = _mm512_loadu_ps(tanh_cell);
+    __m512 h_grad = _mm512_add_ps(_mm512_loadu_ps(dh), _mm512_loadu_ps(grad_out));
+    __m512 c_grad = _mm512_fmadd_ps(_mm512_mul_ps(h_grad, o), _mm512_fnmadd_ps(tc, tc, one),
+                                    _mm512_loadu_ps(dc));
+    __m512 da_i = _mm512_mul_ps(_mm512_mul_ps(c_grad, g), _mm512_mul_ps(i, _mm512_sub_ps(one, i)));
+    __m512 da_f = _mm512_mul_ps(_mm512_mul_ps(c_grad, _mm512_loadu_ps(c_prev)),
+                                _mm512_mul_ps(f, _mm512_sub_ps(one, f)));
+    __m512 da_g = _mm512_mul_ps(_mm512_mul_ps(c_grad, i), _mm512_fnmadd_ps(g, g, one));
+    __m512 da_o = _mm512_mul_ps(_mm512_mul_ps(h_grad, tc), _mm512_mul_ps(o, _mm512_sub_ps(one, o)));
+    _mm512_storeu_ps(da, da_i);
+    _mm512_storeu_ps(da + UNITS, da_f);
+    _mm512_storeu_ps(da + 2 * UNITS, da_g);
+    _mm512_storeu_ps(da + 3 * UNITS, da_o);
+    _mm512_storeu_ps(dc, _mm512_mul_ps(c_grad, f));
+}
+
+/* dh[r, 16 V units] = sum_k da[r, k] W[k, units], k over the 4H packed gates; the weight
+ * of unit block v is the contiguous (4H, 16) slab at weight + v * 4H * 16. */
+AVX512 void recurrent_grad_tile(const int R, const int V, int hidden, const float *da,
+                                const float *weight, float *dh) {
+    const int gate_count = 4 * hidden;
+    __m512 acc[ROWS][4];
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < V; v++) acc[r][v] = _mm512_setzero_ps();
+    for (int k = 0; k < gate_count; k++) {
+        __m512 wv[4];
+        for (int v = 0; v < V; v++)
+            wv[v] = _mm512_loadu_ps(weight + ((size_t)v * gate_count + k) * UNITS);
+        for (int r = 0; r < R; r++) {
+            __m512 a = _mm512_set1_ps(da[(size_t)r * gate_count + k]);
+            for (int v = 0; v < V; v++) acc[r][v] = _mm512_fmadd_ps(a, wv[v], acc[r][v]);
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < V; v++) _mm512_storeu_ps(dh + r * hidden + v * UNITS, acc[r][v]);
+}
+
+#define GRAD_TILE(R, V) recurrent_grad_tile(R, V, hidden, da + (size_t)r * 4 * hidden, w, out + r * hidden)
+#define GRAD_TILE_V(R)                                                                       \
+    switch (V) {                                                                             \
+    case 4: GRAD_TILE(R, 4); break;                                                          \
+    case 3: GRAD_TILE(R, 3); break;                                                          \
+    case 2: GRAD_TILE(R, 2); break;                                                          \
+    default: GRAD_TILE(R, 1);                                                                \
+    }
+
+AVX512 void recurrent_grad_rows(int rows, int hidden, const float *da, const float *weight,
+                                float *dh, int first_block, int last_block) {
+    for (int b = first_block; b < last_block; b += 4) {
+        const int V = last_block - b < 4 ? last_block - b : 4;
+        const float *w = weight + (size_t)b * 4 * hidden * UNITS;
+        float *out = dh + b * UNITS;
+        int r = 0;
+        for (; r + ROWS <= rows; r += ROWS) GRAD_TILE_V(ROWS)
+        switch (rows - r) {
+        case 5: GRAD_TILE_V(5) break;
+        case 4: GRAD_TILE_V(4) break;
+        case 3: GRAD_TILE_V(3) break;
+        case 2: GRAD_TILE_V(2) break;
+        case 1: GRAD_TILE_V(1) break;
+        }
+    }
+}
+
+/* gates (T, B, 4H) packed activations from forward; cells, tanh_cell as forward left them;
+ * grad_output (T, B, H); weight (H / 16, 4H, 16): W_hh with packed rows, one contiguous
+ * (4H, 16) slab per unit block. dh, dc (B, H): in, the gradients of the final state; out,
+ * those of the initial state. grad_gates (T, B, 4H) packed: out, the pre-activation
+ * gradients (zero for rows past their length). */
+AVX512_FN void backward_rows_range(const struct sequence *q, int first, int last, int slot) {
+    const int hidden = q->hidden, blocks = hidden / UNITS;
+    const size_t state_size = (size_t)q->batch * hidden, gate_size = 4 * state_size;
+    float *dh = q->dh + (size_t)first * hidden, *dc = q->dc + (size_t)first * hidden;
+    for (int s = 0; s < q->steps; s++) {
+        const int t = q->reverse ? s : q->steps - 1 - s;
+        const int rows = active_in(q->batch_sizes, t, first, last);
+        const size_t state = t * state_size + (size_t)first * hidden;
+        const float *c_prev = q->cells + (size_t)(t + q->reverse) * state_size + (size_t)first * hidden;
+        float *grad_gates = q->grad_gates + t * gate_size + (size_t)first * 4 * hidden;
+        const float *gates = q->gates + t * gate_size + (size_t)first * 4 * hidden;
+        for (int r = 0; r < rows; r++) {
+            for (int b = 0; b < blocks; b++) {
+                const size_t unit = (size_t)r * hidden + b * UNITS;
+                const size_t gate = (size_t)r * 4 * hidden + b * TILE;
+                gate_grads(gates + gate, q->tanh_cell + state + unit, c_prev + unit,
+                           q->grad_output + state + unit, dh + unit, dc + unit,
+                           grad_gates + gate);
+            }
+            if (q->ids) {
+                const int64_t id = q->ids[(size_t)t * q->batch + first + r];
+                float *sum = q->grad_table + ((size_t)slot * q->vocab + id) * 4 * hidden;
+                const float *row = grad_gates + (size_t)r * 4 * hidden;
+                for (int k = 0; k < 4 * hidden; k += UNITS)
+                    _mm512_storeu_ps(sum + k, _mm512_add_ps(_mm512_loadu_ps(sum + k),
+                                                            _mm512_loadu_ps(row + k)));
+            }
+        }
+        memset(grad_gates + (size_t)rows * 4 * hidden, 0,
+               (size_t)(last - first - rows) * 4 * hidden * sizeof(float));
+        recurrent_grad_rows(rows, hidden, grad_gates, q->weight, dh, 0, blocks);
+    }
+}
+
+/* ---- threads ----------------------------------------------------------------------- */
+
+/* The rows of a batch are independent, so threads split them and never wait for each
+ * other: each runs the whole sequence for its rows, reading the whole recurrent weight
+ * from its own core's cache. The threads live for one call; unlike a pool's, they do not
+ * spin afterwards on a core that NumPy's BLAS threads need next. */
+typedef void (*rows_task)(const struct sequence *, int first, int last, int slot);
+
+struct share {
+    rows_task task;
+    const struct sequence *sequence;
+    int first, last, slot;
+};
+
+static void *run_share(void *arg) {
+    struct share *share = arg;
+    share->task(share->sequence, share->first, share->last, share->slot);
+    return NULL;
+}
+
+#define MAX_THREADS 64
+
+static void split_rows(rows_task task, const struct sequence *q, int threads) {
+    /* the caller sizes grad_table for `threads` and keeps 1 <= threads <= batch */
+    if (threads > MAX_THREADS) threads = MAX_THREADS;
+    struct share shares[MAX_THREADS];
+    pthread_t ids[MAX_THREADS];
+    int started[MAX_THREADS] = {0};
+    for (int j = 0; j < threads; j++)
+        shares[j] = (struct share){task, q, (int)((int64_t)q->batch * j / threads),
+                                   (int)((int64_t)q->batch * (j + 1) / threads), j};
+    for (int j = 1; j < threads; j++)
+        started[j] = pthread_create(&ids[j], NULL, run_share, &shares[j]) == 0;
+    run_share(&shares[0]);
+    for (int j = 1; j < threads; j++) {
+        if (started[j]) pthread_join(ids[j], NULL);
+        else run_share(&shares[j]); /* no thread to be had: do its share here */
+    }
+}
+
+/* ---- batch-1 steps (sampling) ------------------------------------------------------ */
+
+/* One step of a stack of LSTM layers for one row. Layer 0's pre-activations start from
+ * first_input (W_ih x + b, looked up or computed by the caller), layer l >= 1's from
+ * biases[l] + input_weights[l - 1] h_{l-1}. The weights are (layers, H / 16, H, 64) slabs
+ * as in forward. h and c (layers, H) are the
+ * state, updated in place; scratch holds the new h of a layer until every thread is done
+ * reading the old one. */
+AVX512_FN void stack_step_avx512(int layers, int hidden, const float *first_input,
+                                 const float *biases, const float *input_weights,
+                                 const float *weights, float *h, float *c, float *scratch) {
+    const int blocks = hidden / UNITS, gate_stride = 4 * hidden;
+    const size_t weight_size = (size_t)hidden * gate_stride, slab = (size_t)hidden * TILE;
+    for (int l = 0; l < layers; l++) {
+        const float *init = l == 0 ? first_input : biases + (size_t)l * gate_stride;
+        const float *h_prev = h + (size_t)l * hidden;
+        float *cell = c + (size_t)l * hidden;
+        for (int b = 0; b < blocks; b++) {
+            /* two accumulator chains, input side and recurrent side, for more FMAs in
+             * flight */
+            __m512 acc[4], acc2[4];
+            for (int q = 0; q < 4; q++) {
+                acc[q] = _mm512_loadu_ps(init + b * TILE + q * UNITS);
+                acc2[q] = _mm512_setzero_ps();
+            }
+            if (l > 0) {
+                const float *x = h + (size_t)(l - 1) * hidden;
+                const float *w_in = input_weights + (l - 1) * weight_size + b * slab;
+                for (int k = 0; k < hidden; k++) {
+                    __m512 v = _mm512_set1_ps(x[k]);
+                    for (int q = 0; q < 4; q++)
+                        acc2[q] = _mm512_fmadd_ps(v, _mm512_loadu_ps(w_in + k * TILE + q * UNITS),
+                                                  acc2[q]);
+                }
+            }
+            const float *w = weights + l * weight_size + b * slab;
+            for (int k = 0; k < hidden; k++) {
+                __m512 v = _mm512_set1_ps(h_prev[k]);
+                for (int q = 0; q < 4; q++)
+                    acc[q] = _mm512_fmadd_ps(v, _mm512_loadu_ps(w + k * TILE + q * UNITS), acc[q]);
+            }
+            for (int q = 0; q < 4; q++)
+                _mm512_storeu_ps(scratch + b * TILE + q * UNITS, _mm512_add_ps(acc[q], acc2[q]));
+        }
+        /* every block has read h_{t-1}: now the new states can replace it */
+        for (int b = 0; b < blocks; b++)
+            cell_update(scratch + b * TILE, cell + b * UNITS, cell + b * UNITS,
+                        h + (size_t)l * hidden + b * UNITS, scratch + 4 * hidden + b * UNITS);
+    }
+}
+
+/* ---- entry points (called through ctypes) ------------------------------------------ */
+
+int rnnkit_lstm_available(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
+}
+
+void rnnkit_lstm_forward(int steps, int batch, int hidden, float *gates, const float *weight,
+                         float *hidden_states, float *cells, float *tanh_cell,
+                         const int64_t *batch_sizes, int reverse, const int64_t *ids,
+                         const float *table, int threads) {
+    struct sequence q = {.steps = steps, .batch = batch, .hidden = hidden, .reverse = reverse,
+                         .batch_sizes = batch_sizes, .gates = gates, .weight = weight,
+                         .hidden_states = hidden_states, .cells = cells, .tanh_cell = tanh_cell,
+                         .ids = ids, .table = table};
+    split_rows(forward_rows_range, &q, threads);
+}
+
+void rnnkit_lstm_backward(int steps, int batch, int hidden, float *gates, const float *cells,
+                          float *tanh_cell, const float *grad_output, const float *weight,
+                          float *dh, float *dc, float *grad_gates, const int64_t *batch_sizes,
+                          int reverse, const int64_t *ids, float *grad_table, int vocab,
+                          int threads) {
+    struct sequence q = {.steps = steps, .batch = batch, .hidden = hidden, .reverse = reverse,
+                         .batch_sizes = batch_sizes, .gates = gates, .weight = weight,
+                         .cells = (float *)cells, .tanh_cell = tanh_cell,
+                         .grad_output = grad_output, .dh = dh, .dc = dc, .grad_gates = grad_gates,
+                         .ids = ids, .grad_table = grad_table, .vocab = vocab};
+    split_rows(backward_rows_range, &q, threads);
+}
+
+/* scratch: 5H floats */
+void rnnkit_lstm_stack_step(int layers, int hidden, const float *first_input,
+                            const float *biases, const float *input_weights,
+                            const float *weights, float *h, float *c, float *scratch) {
+    stack_step_avx512(layers, hidden, first_input, biases, input_weights, weights, h, c, scratch);
+}
+
+/* An importable module, so that Python can find this file; the functions above are
+ * reached through ctypes. */
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, .m_name = "_lstm_fused", .m_size = -1};
+
+PyMODINIT_FUNC PyInit__lstm_fused(void) { return PyModule_Create(&module); }

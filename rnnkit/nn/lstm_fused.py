@@ -1,0 +1,312 @@
+"""The LSTM's time loops in C, an optional accelerator for float32.
+
+``lstm_kernel`` computes one layer-direction with NumPy calls: a recurrent GEMM per step
+from OpenBLAS and a dozen elementwise calls around it. At the sizes people train on a
+laptop (hidden 128-512, batch 32-64) those calls cost more than the arithmetic, and
+OpenBLAS reaches half of the machine's speed on products of so few rows. ``_lstm_fused.c``
+does the same arithmetic as one C loop per sequence: the recurrent product in register
+tiles, the gate nonlinearities and the cell update applied to each tile while it is in
+registers, and the hidden units split between threads for the whole sequence (its header
+explains the layout). Everything that is not per step stays in NumPy and in this file: the
+input projection and the weight gradients are one GEMM each over all steps, exactly as in
+``lstm_kernel``.
+
+The C loops serve float32 layers whose hidden size is a multiple of 16 on a CPU with
+AVX-512; anything else, float64 in particular (the precision of the oracle tests), runs in
+``lstm_kernel``. ``enabled()`` says whether the extension was built and runs here;
+``use_accelerator(False)`` or the environment variable ``RNNKIT_ACCELERATOR=0`` turns it
+off. The number of threads is OpenMP's (``OMP_NUM_THREADS``, or threadpoolctl's limit).
+
+Gate columns are "packed" in the C code: column ``b*64 + q*16 + u`` holds gate ``q``
+(PyTorch's order i, f, g, o) of hidden unit ``b*16 + u``. ``packed_order`` gives the
+PyTorch row of each packed column; the weights are permuted into it once per call and the
+gradients back.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnnkit.nn.embedding import EmbeddedTokens
+from rnnkit.nn.sequence_ops import (
+    BUFFERS,
+    final_state,
+    outputs_from_states,
+    previous_states,
+)
+
+UNITS = 16  # hidden units per block in the C code (one AVX-512 vector of float32)
+
+_float_p = ctypes.POINTER(ctypes.c_float)
+_int64_p = ctypes.POINTER(ctypes.c_int64)
+
+
+def _load() -> ctypes.CDLL | None:
+    """The compiled extension, or None where it was not built or cannot run."""
+    try:
+        from rnnkit.nn import _lstm_fused  # noqa: PLC0415
+    except ImportError:
+        return None
+    library = ctypes.CDLL(_lstm_fused.__file__)
+    if not library.rnnkit_lstm_available():
+        return None
+    int_, ptr = ctypes.c_int, ctypes.c_void_p
+    library.rnnkit_lstm_forward.argtypes = [int_] * 3 + [ptr] * 6 + [int_] + [ptr] * 2 + [int_]
+    library.rnnkit_lstm_backward.argtypes = [int_] * 3 + [ptr] * 9 + [int_] + [ptr] * 2 + [int_] * 2
+    library.rnnkit_lstm_stack_step.argtypes = [int_, int_] + [ptr] * 7
+    for function in ("rnnkit_lstm_forward", "rnnkit_lstm_backward", "rnnkit_lstm_stack_step"):
+        getattr(library, function).restype = None
+    return library
+
+
+_LIBRARY = _load()
+_enabled = _LIBRARY is not None and os.environ.get("RNNKIT_ACCELERATOR", "1") != "0"
+
+
+def enabled() -> bool:
+    """Whether float32 LSTMs run in the C loops."""
+    return _enabled
+
+
+def use_accelerator(on: bool) -> bool:
+    """Turn the C loops on or off (on only takes effect where they are built); returns the
+    previous setting."""
+    global _enabled
+    previous = _enabled
+    _enabled = bool(on) and _LIBRARY is not None
+    return previous
+
+
+def applies(dtype: np.dtype, hidden_size: int) -> bool:
+    """Whether a layer of this dtype and hidden size runs in the C loops."""
+    return _enabled and np.dtype(dtype) == np.float32 and hidden_size % UNITS == 0
+
+
+def _default_threads() -> int:
+    """The cores this process may use, or fewer if ``RNNKIT_NUM_THREADS`` says so."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    wanted = os.environ.get("RNNKIT_NUM_THREADS", "")
+    return max(1, min(cores, int(wanted))) if wanted.isdigit() else cores
+
+
+_threads = _default_threads()
+
+
+def threads() -> int:
+    """How many threads a C loop may split its batch rows over."""
+    return _threads
+
+
+def set_threads(count: int) -> int:
+    """Use at most ``count`` threads in the C loops; returns the previous count."""
+    global _threads
+    previous, _threads = _threads, max(1, int(count))
+    return previous
+
+
+def packed_order(hidden_size: int) -> np.ndarray:
+    """For each packed gate column, the PyTorch gate row it holds (see the module doc)."""
+    block = np.arange(hidden_size // UNITS)[:, None, None]
+    gate = np.arange(4)[None, :, None]
+    unit = np.arange(UNITS)[None, None, :]
+    return (gate * hidden_size + block * UNITS + unit).reshape(-1)
+
+
+def forward_slabs(packed_weight: np.ndarray) -> np.ndarray:
+    """``(4H, K)`` weight, rows packed -> ``(H / 16, K, 64)``: for each unit block, the
+    transposed rows of its 64 gate columns as one contiguous slab (how the C loops read it)."""
+    gate_size, width = packed_weight.shape
+    slabs = packed_weight.reshape(gate_size // (4 * UNITS), 4 * UNITS, width)
+    return np.ascontiguousarray(slabs.transpose(0, 2, 1), dtype=np.float32)
+
+
+def backward_slabs(packed_weight: np.ndarray) -> np.ndarray:
+    """``(4H, H)`` weight, rows packed -> ``(H / 16, 4H, 16)``: for each unit block, its 16
+    columns as one contiguous slab, for ``dh = da W``."""
+    gate_size, hidden_size = packed_weight.shape
+    slabs = packed_weight.reshape(gate_size, hidden_size // UNITS, UNITS)
+    return np.ascontiguousarray(slabs.transpose(1, 0, 2), dtype=np.float32)
+
+
+def _address(array: np.ndarray | None) -> int | None:
+    return None if array is None else array.ctypes.data
+
+
+@dataclass
+class FusedLSTMCache:
+    """What backward needs; backward gives the buffers back to the pool."""
+
+    x: np.ndarray | EmbeddedTokens
+    ids: np.ndarray | None  # x.ids as int64, for tokens
+    gates: np.ndarray  # (T, B, 4H) packed activations i, f, g, o
+    hidden: np.ndarray  # (T + 1, B, H) state buffers, as in sequence_ops
+    cell: np.ndarray
+    tanh_cell: np.ndarray  # (T, B, H)
+    packed_weight_ih: np.ndarray  # (4H, I) rows in packed order
+    weight_slabs: np.ndarray  # backward_slabs of W_hh
+    order: np.ndarray  # packed_order(H)
+    batch_sizes: np.ndarray | None
+    reverse: bool
+
+
+def _workers(batch: int) -> int:
+    """Threads a call splits ``batch`` rows over."""
+    return max(1, min(threads(), batch))
+
+
+def forward_sequence(
+    x: np.ndarray | EmbeddedTokens,
+    state: tuple[np.ndarray, np.ndarray],
+    weights: tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None],
+    batch_sizes: np.ndarray | None = None,
+    reverse: bool = False,
+    keep_cache: bool = True,
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], FusedLSTMCache | None]:
+    """``lstm_kernel.forward_sequence``, with the time loop in C."""
+    weight_ih, weight_hh, bias_ih, bias_hh = weights
+    num_steps, batch, _ = x.shape
+    H = weight_hh.shape[1]
+    order = packed_order(H)
+    packed_weight_ih = np.ascontiguousarray(weight_ih[order])
+    packed_weight_hh = weight_hh[order]
+    bias = None if bias_ih is None else (bias_ih + bias_hh)[order]
+
+    # The input projection x W_ih^T + b: one GEMM over all steps, or for tokens one over
+    # the table's rows, which the C loop then looks up itself.
+    gates = BUFFERS.take((num_steps, batch, 4 * H), np.float32)
+    ids = table = None
+    if isinstance(x, EmbeddedTokens):
+        ids = np.ascontiguousarray(x.ids, dtype=np.int64)
+        table = x.table @ packed_weight_ih.T
+        if bias is not None:
+            table += bias
+    else:
+        flat = gates.reshape(num_steps * batch, 4 * H)
+        np.matmul(x.reshape(num_steps * batch, -1), packed_weight_ih.T, out=flat)
+        if bias is not None:
+            flat += bias
+
+    hidden = np.empty((num_steps + 1, batch, H), dtype=np.float32)
+    cell = BUFFERS.take(hidden.shape, np.float32)
+    tanh_cell = BUFFERS.take((num_steps, batch, H), np.float32)
+    start = num_steps if reverse else 0
+    hidden[start] = state[0]
+    cell[start] = state[1]
+    sizes = None if batch_sizes is None else np.ascontiguousarray(batch_sizes, dtype=np.int64)
+    # named, not temporary: a pointer taken from a temporary array outlives its memory
+    weight_slabs = forward_slabs(packed_weight_hh)
+    _LIBRARY.rnnkit_lstm_forward(
+        num_steps, batch, H, gates.ctypes.data, weight_slabs.ctypes.data,
+        hidden.ctypes.data, cell.ctypes.data, tanh_cell.ctypes.data, _address(sizes),
+        int(reverse), _address(ids), _address(table), _workers(batch),
+    )  # fmt: skip
+
+    output = outputs_from_states(hidden, reverse, batch_sizes)
+    final = (final_state(hidden, reverse).copy(), final_state(cell, reverse).copy())
+    cache = None
+    if keep_cache:
+        cache = FusedLSTMCache(
+            x, ids, gates, hidden, cell, tanh_cell, packed_weight_ih,
+            backward_slabs(packed_weight_hh), order, sizes, reverse,
+        )  # fmt: skip
+    else:
+        BUFFERS.give(gates, cell, tanh_cell)
+    return output, final, cache
+
+
+def backward_sequence(
+    grad_output: np.ndarray,
+    grad_state: tuple[np.ndarray, np.ndarray],
+    cache: FusedLSTMCache,
+    grads: tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None],
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """``lstm_kernel.backward_sequence``, with the time loop in C."""
+    num_steps, batch, gate_size = cache.gates.shape
+    H = gate_size // 4
+    workers = _workers(batch)
+    grad_output = np.ascontiguousarray(grad_output, dtype=np.float32)
+    grad_h = np.array(grad_state[0], dtype=np.float32, copy=True, order="C")
+    grad_c = np.array(grad_state[1], dtype=np.float32, copy=True, order="C")
+    grad_gates = BUFFERS.take((num_steps, batch, gate_size), np.float32)
+    tokens = cache.ids is not None
+    vocab = cache.x.table.shape[0] if tokens else 0
+    # For tokens, each thread sums the gate gradients of every id into its own slice.
+    grad_table = np.zeros((workers, vocab, gate_size), np.float32) if tokens else None
+    _LIBRARY.rnnkit_lstm_backward(
+        num_steps, batch, H, cache.gates.ctypes.data, cache.cell.ctypes.data,
+        cache.tanh_cell.ctypes.data, grad_output.ctypes.data, cache.weight_slabs.ctypes.data,
+        grad_h.ctypes.data, grad_c.ctypes.data, grad_gates.ctypes.data,
+        _address(cache.batch_sizes), int(cache.reverse), _address(cache.ids),
+        _address(grad_table), vocab, workers,
+    )  # fmt: skip
+
+    # Weight gradients, one GEMM each (see sequence_ops), in packed row order.
+    rows = grad_gates.reshape(num_steps * batch, gate_size)
+    if tokens:
+        grad_projection = grad_table.sum(axis=0)  # (V, 4H): dP of sequence_ops
+        grad_weight_ih = grad_projection.T @ cache.x.table
+        grad_x = grad_projection @ cache.packed_weight_ih
+        grad_bias = grad_projection.sum(axis=0)
+    else:
+        inputs = cache.x.reshape(num_steps * batch, -1)
+        grad_weight_ih = rows.T @ inputs
+        grad_x = (rows @ cache.packed_weight_ih).reshape(num_steps, batch, -1)
+        grad_bias = rows.sum(axis=0)
+    h_previous = previous_states(cache.hidden, cache.reverse).reshape(num_steps * batch, H)
+    grad_weight_hh = rows.T @ h_previous
+    # PyTorch's row j is packed row inverse[j].
+    inverse = np.argsort(cache.order)
+    total_weight_ih, total_weight_hh, total_bias_ih, total_bias_hh = grads
+    total_weight_ih += grad_weight_ih[inverse]
+    total_weight_hh += grad_weight_hh[inverse]
+    if total_bias_ih is not None:
+        total_bias_ih += grad_bias[inverse]
+        total_bias_hh += grad_bias[inverse]
+    BUFFERS.give(cache.gates, cache.cell, cache.tanh_cell, grad_gates)
+    return grad_x, (grad_h, grad_c)
+
+
+class FusedLSTMStepper:
+    """Batch-1 steps of a one-direction LSTM stack in one C call per step (sampling).
+
+    Built from the per-layer PyTorch-layout weights; ``step(first_input, h, c)`` takes layer
+    0's ``W_ih x + b_ih + b_hh`` (PyTorch's gate order) and updates ``h`` and ``c``
+    ``(layers, H)`` float32 C-contiguous in place.
+    """
+
+    def __init__(
+        self,
+        weights_ih: list[np.ndarray],
+        weights_hh: list[np.ndarray],
+        biases: list[np.ndarray],
+    ) -> None:
+        H = weights_hh[0].shape[1]
+        self.hidden_size = H
+        self.layers = len(weights_hh)
+        self.order = packed_order(H)
+
+        self.weights = np.stack([forward_slabs(w[self.order]) for w in weights_hh])
+        # layer 0's input side comes from the caller; a dummy keeps the pointer valid
+        upper = [forward_slabs(w[self.order]) for w in weights_ih[1:]]
+        self.input_weights = np.stack(upper) if upper else np.zeros(1, np.float32)
+        self.biases = np.stack([b[self.order] for b in biases]).astype(np.float32)
+        self.scratch = np.empty(5 * H, dtype=np.float32)
+
+    def pack(self, gates: np.ndarray) -> np.ndarray:
+        """PyTorch-order gate values ``(..., 4H)`` in packed order."""
+        return np.ascontiguousarray(gates[..., self.order], dtype=np.float32)
+
+    def step(self, packed_first_input: np.ndarray, h: np.ndarray, c: np.ndarray) -> None:
+        """Advance every layer one step; ``packed_first_input`` is in packed order."""
+        _LIBRARY.rnnkit_lstm_stack_step(
+            self.layers, self.hidden_size, packed_first_input.ctypes.data,
+            self.biases.ctypes.data, self.input_weights.ctypes.data,
+            self.weights.ctypes.data, h.ctypes.data, c.ctypes.data, self.scratch.ctypes.data,
+        )  # fmt: skip

@@ -1,0 +1,145 @@
+"""The C loops of the float32 LSTM (``lstm_fused``) against the NumPy kernel in float64.
+
+float64 never runs in C, so the oracle tests do not see these loops: here every output and
+gradient of a float32 layer run in C is held to the same layer run in NumPy in float64,
+over the options the loops handle themselves (both directions, stacked layers, variable
+lengths, initial states, token input, no bias) and the batch and hidden sizes that leave
+partial register tiles and uneven thread shares.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from rnnkit.nn import LSTM, lstm_fused
+from rnnkit.nn.embedding import EmbeddedTokens
+
+pytestmark = pytest.mark.skipif(
+    not lstm_fused.enabled(), reason="the C accelerator is not built or this CPU lacks AVX-512"
+)
+
+# float32 keeps ~7 digits; sums of up to a few hundred products lose one or two of them.
+TOLERANCE = 2e-5
+
+
+@pytest.fixture
+def accelerator():
+    """Restore the accelerator switch and thread count after a test."""
+    previous, threads = lstm_fused.use_accelerator(True), lstm_fused.threads()
+    yield
+    lstm_fused.use_accelerator(previous)
+    lstm_fused.set_threads(threads)
+
+
+def run_layer(options: dict, dtype: type, accelerated: bool, seed: int = 0) -> list[np.ndarray]:
+    """Forward and backward of one LSTM: outputs, final states, input and parameter grads."""
+    lstm_fused.use_accelerator(accelerated)
+    input_size, hidden_size, num_steps, batch = (
+        options["input_size"], options["hidden_size"], options["steps"], options["batch"],
+    )  # fmt: skip
+    layer = LSTM(
+        input_size, hidden_size, num_layers=options["layers"],
+        bidirectional=options["bidirectional"], bias=options["bias"], dtype=dtype,
+    )  # fmt: skip
+    rng = np.random.default_rng(seed)
+    for value in layer.params.values():
+        value[...] = rng.uniform(-0.4, 0.4, value.shape)
+    directions = 2 if options["bidirectional"] else 1
+    state_shape = (options["layers"] * directions, batch, hidden_size)
+    h_0 = rng.standard_normal(state_shape).astype(dtype)
+    c_0 = rng.standard_normal(state_shape).astype(dtype)
+    lengths = None
+    if options["lengths"]:
+        lengths = rng.integers(1, num_steps + 1, batch)
+        lengths[batch // 2] = num_steps
+    if options["tokens"]:
+        table = rng.standard_normal((11, input_size)).astype(dtype)
+        x = EmbeddedTokens(table, rng.integers(0, 11, (num_steps, batch)))
+    else:
+        x = rng.standard_normal((num_steps, batch, input_size)).astype(dtype)
+    output, (h_n, c_n) = layer.forward(x, (h_0, c_0), lengths=lengths)
+    grad_output = rng.standard_normal(output.shape).astype(dtype)
+    grad_h_n = rng.standard_normal(h_n.shape).astype(dtype)
+    grad_c_n = rng.standard_normal(c_n.shape).astype(dtype)
+    grad_x, (grad_h_0, grad_c_0) = layer.backward(grad_output, (grad_h_n, grad_c_n))
+    grads = [layer.grads[name] for name in sorted(layer.grads)]
+    return [output, h_n, c_n, grad_x, grad_h_0, grad_c_0, *grads]
+
+
+def assert_close_to_float64(options: dict) -> None:
+    fused = run_layer(options, np.float32, accelerated=True)
+    exact = run_layer(options, np.float64, accelerated=False)
+    for index, (got, want) in enumerate(zip(fused, exact, strict=True)):
+        assert got.dtype == np.float32
+        scale = max(float(np.abs(want).max()), 1.0)
+        error = float(np.abs(got - want).max()) / scale
+        assert error < TOLERANCE, f"result {index}: relative error {error:.2e}"
+
+
+BASE = dict(
+    input_size=12, hidden_size=32, steps=7, batch=5, layers=1, bidirectional=False,
+    bias=True, lengths=False, tokens=False,
+)  # fmt: skip
+
+OPTIONS = [
+    dict(zip(("layers", "bidirectional", "lengths", "tokens", "bias"), values, strict=True))
+    for values in itertools.product((1, 2), (False, True), (False, True), (False, True), (True,))
+] + [dict(bias=False), dict(bias=False, tokens=True, bidirectional=True)]
+
+
+@pytest.mark.parametrize("changes", OPTIONS, ids=str)
+def test_matches_float64_numpy(changes: dict, accelerator: None) -> None:
+    assert_close_to_float64({**BASE, **changes})
+
+
+@pytest.mark.parametrize(
+    "batch, hidden_size, threads",
+    [(1, 16, 2), (2, 48, 1), (6, 16, 2), (7, 64, 3), (13, 32, 2), (32, 128, 2), (5, 16, 8)],
+)
+def test_tiles_and_thread_shares(
+    batch: int, hidden_size: int, threads: int, accelerator: None
+) -> None:
+    # Row tiles are 6 rows and threads take contiguous row ranges: these sizes leave every
+    # kind of partial tile and share, and more threads than rows.
+    lstm_fused.set_threads(threads)
+    assert_close_to_float64({**BASE, "batch": batch, "hidden_size": hidden_size, "lengths": True})
+
+
+def test_runs_in_c_only_where_it_applies(accelerator: None) -> None:
+    assert lstm_fused.applies(np.float32, 32)
+    assert not lstm_fused.applies(np.float64, 32)  # the precision of the oracle tests
+    assert not lstm_fused.applies(np.float32, 40)  # not whole blocks of 16 units
+    lstm_fused.use_accelerator(False)
+    assert not lstm_fused.applies(np.float32, 32)
+
+
+def test_hidden_size_off_the_blocks_still_runs_in_numpy(accelerator: None) -> None:
+    assert_close_to_float64({**BASE, "hidden_size": 20, "layers": 2, "bidirectional": True})
+
+
+def test_packed_order_is_a_permutation_of_whole_unit_blocks() -> None:
+    hidden_size = 48
+    order = lstm_fused.packed_order(hidden_size)
+    assert sorted(order) == list(range(4 * hidden_size))
+    # tile b holds gates i, f, g, o of units 16 b .. 16 b + 15
+    tile = order[64:128].reshape(4, 16)
+    for gate in range(4):
+        assert list(tile[gate]) == [gate * hidden_size + 16 + unit for unit in range(16)]
+
+
+def test_extreme_preactivations_saturate_without_nan(accelerator: None) -> None:
+    layer = LSTM(3, 16, dtype=np.float32)
+    for value in layer.params.values():
+        value[...] = 40.0
+    x = np.full((4, 2, 3), 50.0, dtype=np.float32)
+    x[:, 1] = -50.0
+    output, (h_n, c_n) = layer.forward(x)
+    layer.backward(np.ones_like(output))
+    assert np.all(np.isfinite(output)) and np.all(np.isfinite(c_n))
+    assert all(np.all(np.isfinite(grad)) for grad in layer.grads.values())
+    # every gate is saturated: i = f = o = 1, g = tanh(+-big) = +-1 for row 0
+    np.testing.assert_allclose(c_n[0, 0], 4.0, rtol=1e-6)
+    np.testing.assert_allclose(h_n[0, 0], np.tanh(4.0), rtol=1e-6)
