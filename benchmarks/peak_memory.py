@@ -25,7 +25,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.side == "rnnkit":
         import threadpoolctl
 
+        from rnnkit.nn import lstm_fused
+
         limits = threadpoolctl.threadpool_limits(limits=args.threads)  # noqa: F841
+        lstm_fused.set_threads(args.threads)
         model = CharModel(config)
         for _ in range(args.steps):
             model.train_step(inputs, targets)

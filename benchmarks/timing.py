@@ -17,13 +17,17 @@ import numpy as np
 import threadpoolctl
 import torch
 
+from rnnkit.nn import lstm_fused
+
 
 def set_threads(count: int) -> threadpoolctl.threadpool_limits:
-    """Give torch and every BLAS/OpenMP pool in the process the same thread count.
+    """Give torch, every BLAS/OpenMP pool in the process and rnnkit's C loops the same
+    thread count.
 
     Keep the returned object alive: the limits hold until it is garbage collected.
     """
     torch.set_num_threads(count)
+    lstm_fused.set_threads(count)
     return threadpoolctl.threadpool_limits(limits=count)
 
 

@@ -271,8 +271,7 @@ class LanguageModel(Layer):
         # Then one token at a time, through weights arranged once for batch-1 steps.
         stepper = TokenStepper(self.rnn, input_table=self.embedding.params["weight"])
         stepper.set_state(state)
-        decoder_t = np.ascontiguousarray(self.decoder.params["weight"].T)
-        decoder_bias = self.decoder.params["bias"]
+        stepper.set_decoder(self.decoder.params["weight"], self.decoder.params["bias"])
         # One call makes the noise of many draws; the generator's stream is the same
         # whatever the block size, so the text depends on the seed alone. Greedy decoding
         # draws nothing: one row of zeros stands in.
@@ -286,8 +285,7 @@ class LanguageModel(Layer):
             token = draw_token(logits, temperature, top_k, noise[index % block])
             yield token
             if index + 1 < length:
-                np.matmul(stepper.step_token(token), decoder_t, out=logits)
-                logits += decoder_bias
+                logits = stepper.step_token_logits(token)
 
 
 # Draws whose Gumbel noise ``generate`` makes in one call: up to NOISE_BLOCK, and at most

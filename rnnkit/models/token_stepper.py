@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnkit.nn import lstm_fused
 from rnnkit.nn.recurrent import GRU, LSTM, RecurrentLayer, parameter_names
 
 # The precomputed first-layer table is used up to this many entries (vocabulary x gates):
@@ -67,7 +68,22 @@ class TokenStepper:
         self.dtype = layer.dtype
         gate_count = {"lstm": 4, "gru": 3, "rnn": 1}[self.kind]
         self.gate_size = gate_count * H
-        # Row order and scale of the gate blocks (see the module docstring).
+        # Buffers, allocated once, and the views of them each step works on (a view costs
+        # as much to make as a small NumPy call).
+        self.hidden = np.zeros(self.num_layers * H, dtype=self.dtype)
+        self.cell = np.zeros((self.num_layers, H), dtype=self.dtype)
+        self.layer_h = [self.hidden[k * H : (k + 1) * H] for k in range(self.num_layers)]
+        self.fused = self.fused_table = self.table = None
+        if self.kind == "lstm" and lstm_fused.applies(self.dtype, H):
+            self._arrange_for_c(layer, input_table)
+        else:
+            self._arrange_for_numpy(layer, input_table)
+
+    def _arrange_for_numpy(self, layer: RecurrentLayer, input_table: np.ndarray | None) -> None:
+        """Weights reordered and scaled for the NumPy steps (see the module docstring)."""
+        H = self.hidden_size
+        gate_count = self.gate_size // H
+        # Row order and scale of the gate blocks.
         blocks = {"lstm": (0, 1, 3, 2), "gru": (0, 1, 2), "rnn": (0,)}[self.kind]
         halved = {"lstm": 3, "gru": 2, "rnn": 0}[self.kind]  # leading sigmoid blocks
         self.sigmoid_size = halved * H
@@ -118,14 +134,9 @@ class TokenStepper:
         if input_table is not None and self.table is None:
             self.input_table = np.array(input_table, dtype=self.dtype)
 
-        # Buffers, allocated once, and the views of them each step works on (a view costs
-        # as much to make as a small NumPy call).
-        self.hidden = np.zeros(self.num_layers * H, dtype=self.dtype)
-        self.cell = np.zeros((self.num_layers, H), dtype=self.dtype)
         self.gates = np.empty(self.gate_size, dtype=self.dtype)
         self.recurrent = np.empty(self.gate_size, dtype=self.dtype)
         self.scratch = np.empty(H, dtype=self.dtype)
-        self.layer_h = [self.hidden[k * H : (k + 1) * H] for k in range(self.num_layers)]
         # What layer k >= 1 multiplies: h_{k-1} (GRU) or [h_{k-1} ; h_k] (LSTM, RNN).
         width = H if self.kind == "gru" else 2 * H
         self.layer_input = [
@@ -134,6 +145,25 @@ class TokenStepper:
         self.sigmoid_gates = self.gates[: self.sigmoid_size]
         self.gate_blocks = [self.gates[k * H : (k + 1) * H] for k in range(gate_count)]
         self.recurrent_blocks = [self.recurrent[: 2 * H], self.recurrent[2 * H :]]
+
+    def _arrange_for_c(self, layer: RecurrentLayer, input_table: np.ndarray | None) -> None:
+        """A float32 LSTM steps in one C call per token where ``lstm_fused`` runs (see there):
+        the same equations, in PyTorch's gate order with the gate columns packed."""
+        weights_ih, weights_hh, biases = [], [], []
+        for index in range(self.num_layers):
+            names = parameter_names(index, reverse=False, bias=layer.bias)
+            weights_ih.append(layer.params[names[0]])
+            weights_hh.append(layer.params[names[1]])
+            bias = layer.params[names[2]] + layer.params[names[3]] if layer.bias else None
+            biases.append(np.zeros(self.gate_size, self.dtype) if bias is None else bias)
+        self.fused = lstm_fused.FusedLSTMStepper(weights_ih, weights_hh, biases)
+        self.fused_input = (np.array(weights_ih[0]), biases[0])  # W_ih and b of layer 0
+        self.input_table = None
+        if input_table is not None and len(input_table) * self.gate_size <= MAX_TABLE_ENTRIES:
+            self.fused_table = self.fused.input_table(input_table)
+        elif input_table is not None:
+            self.input_table = np.array(input_table, dtype=self.dtype)
+        self.fused.bind(self.hidden, self.cell, self.fused_table)
 
     # -- state -------------------------------------------------------------------------------
 
@@ -160,14 +190,43 @@ class TokenStepper:
 
     # -- steps -------------------------------------------------------------------------------
 
+    def set_decoder(self, weight: np.ndarray, bias: np.ndarray) -> None:
+        """Give ``step_token_logits`` the decoder ``logits = weight h + bias`` of the top
+        layer's ``h`` (``weight`` ``(V, hidden_size)``); copied, as the layer's weights are."""
+        self.decoder_weight = np.ascontiguousarray(weight, dtype=self.dtype)
+        self.decoder_weight_t = np.ascontiguousarray(self.decoder_weight.T)
+        self.decoder_bias = np.array(bias, dtype=self.dtype)
+        self.logits = np.empty(len(self.decoder_bias), dtype=self.dtype)
+        if self.fused is not None:
+            head = (self.decoder_weight, self.decoder_bias, self.logits)
+            self.fused.bind(self.hidden, self.cell, self.fused_table, head)
+
+    def step_token_logits(self, token: int) -> np.ndarray:
+        """``step_token``, then the decoder given to ``set_decoder``: returns the logits, a
+        buffer the next step overwrites."""
+        if self.fused_table is not None:
+            self.fused.step_token(token)  # the decoder included (see set_decoder)
+            return self.logits
+        np.matmul(self.step_token(token), self.decoder_weight_t, out=self.logits)
+        self.logits += self.decoder_bias
+        return self.logits
+
     def step(self, x: np.ndarray) -> np.ndarray:
         """Feed one input vector ``(input_size,)``; return the top layer's new ``h``."""
+        if self.fused is not None:
+            weight_ih, bias = self.fused_input
+            input_side = np.asarray(x, dtype=self.dtype) @ weight_ih.T + bias
+            self.fused.step(self.fused.pack(input_side))
+            return self.layer_h[-1].copy()
         input_side = np.asarray(x, dtype=self.dtype) @ self.input_weights[0]
         input_side += self.biases[0]
         return self._advance(input_side).copy()
 
     def step_token(self, token: int) -> np.ndarray:
         """Feed row ``token`` of the input table; return the top layer's new ``h``."""
+        if self.fused_table is not None:
+            self.fused.step_token(token)
+            return self.layer_h[-1].copy()
         if self.table is None:
             if self.input_table is None:
                 raise ValueError("step_token: the stepper was made without an input_table")

@@ -30,6 +30,9 @@
 
 #include <immintrin.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <time.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -341,95 +344,290 @@ AVX512_FN void backward_rows_range(const struct sequence *q, int first, int last
 /* ---- threads ----------------------------------------------------------------------- */
 
 /* The rows of a batch are independent, so threads split them and never wait for each
- * other: each runs the whole sequence for its rows, reading the whole recurrent weight
- * from its own core's cache. The threads live for one call; unlike a pool's, they do not
- * spin afterwards on a core that NumPy's BLAS threads need next. */
+ * other: each runs the whole sequence for the rows it takes, reading the whole recurrent
+ * weight from its own core's cache. Rows go out in chunks of one register tile, each to
+ * whichever thread asks next: a thread slowed down (by a BLAS worker still spinning on
+ * its core after NumPy's last product, say) takes fewer. The threads live for one call;
+ * unlike a pool's, they do not spin afterwards on a core that NumPy's BLAS needs next. */
 typedef void (*rows_task)(const struct sequence *, int first, int last, int slot);
 
 struct share {
     rows_task task;
     const struct sequence *sequence;
-    int first, last, slot;
+    int *next_chunk, slot;
 };
 
 static void *run_share(void *arg) {
     struct share *share = arg;
-    share->task(share->sequence, share->first, share->last, share->slot);
-    return NULL;
+    const int batch = share->sequence->batch;
+    for (;;) {
+        const int first = __atomic_fetch_add(share->next_chunk, 1, __ATOMIC_RELAXED) * ROWS;
+        if (first >= batch) return NULL;
+        const int last = first + ROWS < batch ? first + ROWS : batch;
+        share->task(share->sequence, first, last, share->slot);
+    }
 }
 
 #define MAX_THREADS 64
 
 static void split_rows(rows_task task, const struct sequence *q, int threads) {
-    /* the caller sizes grad_table for `threads` and keeps 1 <= threads <= batch */
+    /* the caller sizes grad_table for `threads` */
     if (threads > MAX_THREADS) threads = MAX_THREADS;
     struct share shares[MAX_THREADS];
     pthread_t ids[MAX_THREADS];
     int started[MAX_THREADS] = {0};
-    for (int j = 0; j < threads; j++)
-        shares[j] = (struct share){task, q, (int)((int64_t)q->batch * j / threads),
-                                   (int)((int64_t)q->batch * (j + 1) / threads), j};
+    int next_chunk = 0;
+    for (int j = 0; j < threads; j++) shares[j] = (struct share){task, q, &next_chunk, j};
     for (int j = 1; j < threads; j++)
         started[j] = pthread_create(&ids[j], NULL, run_share, &shares[j]) == 0;
-    run_share(&shares[0]);
-    for (int j = 1; j < threads; j++) {
+    run_share(&shares[0]); /* a thread that could not start leaves its chunks to this one */
+    for (int j = 1; j < threads; j++)
         if (started[j]) pthread_join(ids[j], NULL);
-        else run_share(&shares[j]); /* no thread to be had: do its share here */
-    }
 }
 
 /* ---- batch-1 steps (sampling) ------------------------------------------------------ */
 
-/* One step of a stack of LSTM layers for one row. Layer 0's pre-activations start from
- * first_input (W_ih x + b, looked up or computed by the caller), layer l >= 1's from
- * biases[l] + input_weights[l - 1] h_{l-1}. The weights are (layers, H / 16, H, 64) slabs
- * as in forward. h and c (layers, H) are the
- * state, updated in place; scratch holds the new h of a layer until every thread is done
- * reading the old one. */
-AVX512_FN void stack_step_avx512(int layers, int hidden, const float *first_input,
-                                 const float *biases, const float *input_weights,
-                                 const float *weights, float *h, float *c, float *scratch) {
-    const int blocks = hidden / UNITS, gate_stride = 4 * hidden;
-    const size_t weight_size = (size_t)hidden * gate_stride, slab = (size_t)hidden * TILE;
-    for (int l = 0; l < layers; l++) {
-        const float *init = l == 0 ? first_input : biases + (size_t)l * gate_stride;
-        const float *h_prev = h + (size_t)l * hidden;
-        float *cell = c + (size_t)l * hidden;
-        for (int b = 0; b < blocks; b++) {
-            /* two accumulator chains, input side and recurrent side, for more FMAs in
-             * flight */
-            __m512 acc[4], acc2[4];
-            for (int q = 0; q < 4; q++) {
-                acc[q] = _mm512_loadu_ps(init + b * TILE + q * UNITS);
-                acc2[q] = _mm512_setzero_ps();
-            }
-            if (l > 0) {
-                const float *x = h + (size_t)(l - 1) * hidden;
-                const float *w_in = input_weights + (l - 1) * weight_size + b * slab;
-                for (int k = 0; k < hidden; k++) {
-                    __m512 v = _mm512_set1_ps(x[k]);
-                    for (int q = 0; q < 4; q++)
-                        acc2[q] = _mm512_fmadd_ps(v, _mm512_loadu_ps(w_in + k * TILE + q * UNITS),
-                                                  acc2[q]);
-                }
-            }
-            const float *w = weights + l * weight_size + b * slab;
-            for (int k = 0; k < hidden; k++) {
-                __m512 v = _mm512_set1_ps(h_prev[k]);
-                for (int q = 0; q < 4; q++)
-                    acc[q] = _mm512_fmadd_ps(v, _mm512_loadu_ps(w + k * TILE + q * UNITS), acc[q]);
-            }
-            for (int q = 0; q < 4; q++)
-                _mm512_storeu_ps(scratch + b * TILE + q * UNITS, _mm512_add_ps(acc[q], acc2[q]));
-        }
-        /* every block has read h_{t-1}: now the new states can replace it */
-        for (int b = 0; b < blocks; b++)
-            cell_update(scratch + b * TILE, cell + b * UNITS, cell + b * UNITS,
-                        h + (size_t)l * hidden + b * UNITS, scratch + 4 * hidden + b * UNITS);
+/* A batch of one row cannot be split by rows, and a step reads every weight once: at the
+ * sizes of a character model (a few MB of weights) the step is bound by reading them
+ * from memory. So the stepper splits the hidden units between threads instead: each
+ * thread owns a range of unit blocks for every step and reads only its share of the
+ * weights, which then stays in its own core's cache between steps. Steps come every few
+ * tens of microseconds, too often to start threads for each, so the stepper keeps
+ * workers that spin briefly between steps and sleep once the caller stops stepping. */
+
+struct stack_step {
+    int layers, hidden;
+    const float *first_input, *biases, *input_weights, *weights;
+    float *h, *c, *scratch;
+    /* optional head on the top layer's h: logits = head_weight h + head_bias, (V, H) */
+    int vocab;
+    const float *head_weight, *head_bias;
+    float *logits;
+};
+
+struct stepper_pool {
+    int threads;
+    pthread_t ids[MAX_THREADS];
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    int generation;  /* bumped for each step to run (under lock, read atomically) */
+    int finished;    /* workers done with the current generation */
+    int arrived, sense; /* the spin barrier */
+    int quit;
+    const struct stack_step *job;
+};
+
+#define SPIN_NANOSECONDS 200000 /* how long an idle worker waits awake for the next step */
+
+static int64_t now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* One turn of a busy wait: a pause; after ~50 µs of waiting, a short sleep instead. The
+ * waited-for thread may be sharing this core with us (the scheduler sometimes puts both
+ * on one core and takes milliseconds to move one); a waiter that keeps spinning there
+ * holds the core it needs. */
+static void spin_wait(int spins) {
+    if (spins < 4096) {
+        _mm_pause();
+    } else {
+        struct timespec pause = {0, 20000};
+        nanosleep(&pause, NULL);
     }
 }
 
+static void pool_barrier(struct stepper_pool *pool, int *local_sense) {
+    *local_sense = !*local_sense;
+    if (__atomic_add_fetch(&pool->arrived, 1, __ATOMIC_ACQ_REL) == pool->threads) {
+        __atomic_store_n(&pool->arrived, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&pool->sense, *local_sense, __ATOMIC_RELEASE);
+    } else {
+        for (int spins = 1; __atomic_load_n(&pool->sense, __ATOMIC_ACQUIRE) != *local_sense; spins++)
+            spin_wait(spins);
+    }
+}
+
+/* One step of a stack of LSTM layers for one row, the share of thread j: unit blocks
+ * [first, last). Layer 0's pre-activations start from first_input (W_ih x + b, looked up
+ * or computed by the caller), layer l >= 1's from biases[l] + input_weights[l - 1] h_{l-1}.
+ * The weights are (layers, H / 16, H, 64) slabs as in forward. h and c (layers, H) are
+ * the state, updated in place; scratch (5H) holds a layer's gates until every thread is
+ * done reading the old h. */
+AVX512_FN void stack_step_share(const struct stack_step *q, struct stepper_pool *pool, int j,
+                                int *local_sense) {
+    const int hidden = q->hidden, blocks = hidden / UNITS, gate_stride = 4 * hidden;
+    const int first = (int)((int64_t)blocks * j / pool->threads);
+    const int last = (int)((int64_t)blocks * (j + 1) / pool->threads);
+    const size_t weight_size = (size_t)hidden * gate_stride, slab = (size_t)hidden * TILE;
+    for (int l = 0; l < q->layers; l++) {
+        const float *init = l == 0 ? q->first_input : q->biases + (size_t)l * gate_stride;
+        const float *h_prev = q->h + (size_t)l * hidden;
+        float *cell = q->c + (size_t)l * hidden;
+        for (int b = first; b < last; b++) {
+            /* two accumulator chains, input side and recurrent side, for more FMAs in
+             * flight */
+            __m512 acc[4], acc2[4];
+            for (int g = 0; g < 4; g++) {
+                acc[g] = _mm512_loadu_ps(init + b * TILE + g * UNITS);
+                acc2[g] = _mm512_setzero_ps();
+            }
+            if (l > 0) {
+                const float *x = q->h + (size_t)(l - 1) * hidden;
+                const float *w_in = q->input_weights + (l - 1) * weight_size + b * slab;
+                for (int k = 0; k < hidden; k++) {
+                    __m512 v = _mm512_set1_ps(x[k]);
+                    for (int g = 0; g < 4; g++)
+                        acc2[g] = _mm512_fmadd_ps(v, _mm512_loadu_ps(w_in + k * TILE + g * UNITS),
+                                                  acc2[g]);
+                }
+            }
+            const float *w = q->weights + l * weight_size + b * slab;
+            for (int k = 0; k < hidden; k++) {
+                __m512 v = _mm512_set1_ps(h_prev[k]);
+                for (int g = 0; g < 4; g++)
+                    acc[g] = _mm512_fmadd_ps(v, _mm512_loadu_ps(w + k * TILE + g * UNITS), acc[g]);
+            }
+            for (int g = 0; g < 4; g++)
+                _mm512_storeu_ps(q->scratch + b * TILE + g * UNITS, _mm512_add_ps(acc[g], acc2[g]));
+        }
+        /* every thread has read h_{t-1} of this layer: the new states can replace it */
+        pool_barrier(pool, local_sense);
+        for (int b = first; b < last; b++)
+            cell_update(q->scratch + b * TILE, cell + b * UNITS, cell + b * UNITS,
+                        q->h + (size_t)l * hidden + b * UNITS, q->scratch + 4 * hidden + b * UNITS);
+        /* the next layer reads all of this layer's new h */
+        pool_barrier(pool, local_sense);
+    }
+    if (q->head_weight) {
+        /* each thread its share of the vocabulary: one dot product of length H per row */
+        const int v_first = (int)((int64_t)q->vocab * j / pool->threads);
+        const int v_last = (int)((int64_t)q->vocab * (j + 1) / pool->threads);
+        const float *top = q->h + (size_t)(q->layers - 1) * hidden;
+        for (int v = v_first; v < v_last; v++) {
+            const float *w = q->head_weight + (size_t)v * hidden;
+            __m512 sum = _mm512_setzero_ps();
+            for (int k = 0; k < hidden; k += UNITS)
+                sum = _mm512_fmadd_ps(_mm512_loadu_ps(w + k), _mm512_loadu_ps(top + k), sum);
+            q->logits[v] = _mm512_reduce_add_ps(sum) + q->head_bias[v];
+        }
+    }
+}
+
+struct worker_start {
+    struct stepper_pool *pool;
+    int j;
+};
+
+static void *stepper_worker(void *arg) {
+    struct worker_start *start = arg;
+    struct stepper_pool *pool = start->pool;
+    const int j = start->j;
+    free(start);
+    int seen = 0, local_sense = 0;
+    for (;;) {
+        int64_t spin_until = now_ns() + SPIN_NANOSECONDS;
+        int spins = 0;
+        while (__atomic_load_n(&pool->generation, __ATOMIC_ACQUIRE) == seen) {
+            _mm_pause();
+            if (++spins % 256 == 0 && now_ns() > spin_until) {
+                pthread_mutex_lock(&pool->lock);
+                while (pool->generation == seen && !pool->quit)
+                    pthread_cond_wait(&pool->wake, &pool->lock);
+                pthread_mutex_unlock(&pool->lock);
+                break;
+            }
+        }
+        if (__atomic_load_n(&pool->quit, __ATOMIC_ACQUIRE)) return NULL;
+        seen = __atomic_load_n(&pool->generation, __ATOMIC_ACQUIRE);
+        stack_step_share(pool->job, pool, j, &local_sense);
+        __atomic_add_fetch(&pool->finished, 1, __ATOMIC_ACQ_REL);
+    }
+}
+
+/* out (rows, 4H) packed = x (rows, K) W^T + bias, W as (H / 16, K, 64) slabs: the input
+ * side of a stepper's first layer for every token, made here rather than with NumPy so
+ * that no BLAS thread pool is woken (its workers would then spin for a while on the cores
+ * the stepper's threads need). */
+AVX512_FN void project_rows_avx512(int rows, int input_size, int hidden, const float *x,
+                                   const float *slabs, const float *bias, float *out) {
+    const int blocks = hidden / UNITS;
+    for (int r = 0; r < rows; r++)
+        for (int b = 0; b < blocks; b++) {
+            const float *w = slabs + (size_t)b * input_size * TILE;
+            __m512 acc[4];
+            for (int g = 0; g < 4; g++) acc[g] = _mm512_loadu_ps(bias + b * TILE + g * UNITS);
+            for (int k = 0; k < input_size; k++) {
+                __m512 v = _mm512_set1_ps(x[(size_t)r * input_size + k]);
+                for (int g = 0; g < 4; g++)
+                    acc[g] = _mm512_fmadd_ps(v, _mm512_loadu_ps(w + k * TILE + g * UNITS), acc[g]);
+            }
+            for (int g = 0; g < 4; g++)
+                _mm512_storeu_ps(out + (size_t)r * 4 * hidden + b * TILE + g * UNITS, acc[g]);
+        }
+}
+
 /* ---- entry points (called through ctypes) ------------------------------------------ */
+
+void rnnkit_project_rows(int rows, int input_size, int hidden, const float *x,
+                         const float *slabs, const float *bias, float *out) {
+    project_rows_avx512(rows, input_size, hidden, x, slabs, bias, out);
+}
+
+void *rnnkit_stepper_pool_new(int threads) {
+    struct stepper_pool *pool = calloc(1, sizeof *pool);
+    if (!pool) return NULL;
+    if (threads > MAX_THREADS) threads = MAX_THREADS;
+    pthread_mutex_init(&pool->lock, NULL);
+    pthread_cond_init(&pool->wake, NULL);
+    pool->threads = 1;
+    for (int j = 1; j < threads; j++) {
+        struct worker_start *start = malloc(sizeof *start);
+        if (!start) break;
+        *start = (struct worker_start){pool, j};
+        if (pthread_create(&pool->ids[j], NULL, stepper_worker, start) != 0) {
+            free(start);
+            break;
+        }
+        pool->threads++;
+    }
+    return pool;
+}
+
+void rnnkit_stepper_pool_free(void *handle) {
+    struct stepper_pool *pool = handle;
+    pthread_mutex_lock(&pool->lock);
+    __atomic_store_n(&pool->quit, 1, __ATOMIC_RELEASE);
+    pool->generation++;
+    pthread_cond_broadcast(&pool->wake);
+    pthread_mutex_unlock(&pool->lock);
+    for (int j = 1; j < pool->threads; j++) pthread_join(pool->ids[j], NULL);
+    pthread_mutex_destroy(&pool->lock);
+    pthread_cond_destroy(&pool->wake);
+    free(pool);
+}
+
+/* One step of the stack; see stack_step_share. The caller's thread takes share 0. */
+void rnnkit_lstm_stack_step(void *handle, int layers, int hidden, const float *first_input,
+                            const float *biases, const float *input_weights,
+                            const float *weights, float *h, float *c, float *scratch, int vocab,
+                            const float *head_weight, const float *head_bias, float *logits) {
+    struct stepper_pool *pool = handle;
+    struct stack_step q = {layers, hidden, first_input, biases, input_weights, weights,
+                           h, c, scratch, vocab, head_weight, head_bias, logits};
+    /* between steps every thread's barrier sense equals the pool's */
+    int local_sense = pool->sense;
+    pool->job = &q;
+    __atomic_store_n(&pool->finished, 0, __ATOMIC_RELAXED);
+    pthread_mutex_lock(&pool->lock);
+    __atomic_add_fetch(&pool->generation, 1, __ATOMIC_RELEASE);
+    pthread_cond_broadcast(&pool->wake);
+    pthread_mutex_unlock(&pool->lock);
+    stack_step_share(&q, pool, 0, &local_sense);
+    for (int spins = 1; __atomic_load_n(&pool->finished, __ATOMIC_ACQUIRE) < pool->threads - 1; spins++)
+        spin_wait(spins);
+}
 
 int rnnkit_lstm_available(void) {
     __builtin_cpu_init();
@@ -458,13 +656,6 @@ void rnnkit_lstm_backward(int steps, int batch, int hidden, float *gates, const 
                          .grad_output = grad_output, .dh = dh, .dc = dc, .grad_gates = grad_gates,
                          .ids = ids, .grad_table = grad_table, .vocab = vocab};
     split_rows(backward_rows_range, &q, threads);
-}
-
-/* scratch: 5H floats */
-void rnnkit_lstm_stack_step(int layers, int hidden, const float *first_input,
-                            const float *biases, const float *input_weights,
-                            const float *weights, float *h, float *c, float *scratch) {
-    stack_step_avx512(layers, hidden, first_input, biases, input_weights, weights, h, c, scratch);
 }
 
 /* An importable module, so that Python can find this file; the functions above are

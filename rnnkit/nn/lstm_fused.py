@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,8 +58,15 @@ def _load() -> ctypes.CDLL | None:
     int_, ptr = ctypes.c_int, ctypes.c_void_p
     library.rnnkit_lstm_forward.argtypes = [int_] * 3 + [ptr] * 6 + [int_] + [ptr] * 2 + [int_]
     library.rnnkit_lstm_backward.argtypes = [int_] * 3 + [ptr] * 9 + [int_] + [ptr] * 2 + [int_] * 2
-    library.rnnkit_lstm_stack_step.argtypes = [int_, int_] + [ptr] * 7
-    for function in ("rnnkit_lstm_forward", "rnnkit_lstm_backward", "rnnkit_lstm_stack_step"):
+    library.rnnkit_lstm_stack_step.argtypes = [ptr, int_, int_] + [ptr] * 7 + [int_] + [ptr] * 3
+    library.rnnkit_project_rows.argtypes = [int_] * 3 + [ptr] * 4
+    library.rnnkit_stepper_pool_new.argtypes = [int_]
+    library.rnnkit_stepper_pool_new.restype = ptr
+    library.rnnkit_stepper_pool_free.argtypes = [ptr]
+    for function in (
+        "rnnkit_lstm_forward", "rnnkit_lstm_backward", "rnnkit_lstm_stack_step",
+        "rnnkit_stepper_pool_free", "rnnkit_project_rows",
+    ):  # fmt: skip
         getattr(library, function).restype = None
     return library
 
@@ -156,9 +164,12 @@ class FusedLSTMCache:
     reverse: bool
 
 
+ROWS = 6  # batch rows per register tile in the C code: the chunk a thread takes
+
+
 def _workers(batch: int) -> int:
-    """Threads a call splits ``batch`` rows over."""
-    return max(1, min(threads(), batch))
+    """Threads a call shares ``batch`` rows between (in chunks of ``ROWS``)."""
+    return max(1, min(threads(), -(-batch // ROWS)))
 
 
 def forward_sequence(
@@ -273,12 +284,39 @@ def backward_sequence(
     return grad_x, (grad_h, grad_c)
 
 
+class _StepperThreads:
+    """The C stepper's worker threads, one set per process (see ``_lstm_fused.c``).
+
+    Kept from one stepper to the next: a worker that has run on a core for a while keeps
+    its share of the weights in that core's cache, and a new one would first have to be
+    placed on an idle core. Idle workers sleep. One step runs at a time (``lock``).
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self._pool: int | None = None
+        self._count = 0
+
+    def pool(self, count: int) -> int:
+        """The pool of ``count`` threads (the caller among them); call under ``lock``."""
+        if self._pool is None or self._count != count:
+            if self._pool is not None:
+                _LIBRARY.rnnkit_stepper_pool_free(self._pool)
+            self._pool = _LIBRARY.rnnkit_stepper_pool_new(count)
+            if not self._pool:
+                raise MemoryError("lstm_fused: could not start the stepper's threads")
+            self._count = count
+        return self._pool
+
+
+_STEPPER_THREADS = _StepperThreads()
+
+
 class FusedLSTMStepper:
     """Batch-1 steps of a one-direction LSTM stack in one C call per step (sampling).
 
-    Built from the per-layer PyTorch-layout weights; ``step(first_input, h, c)`` takes layer
-    0's ``W_ih x + b_ih + b_hh`` (PyTorch's gate order) and updates ``h`` and ``c``
-    ``(layers, H)`` float32 C-contiguous in place.
+    Built from the per-layer PyTorch-layout weights, then ``bind`` to the state and
+    buffers; each ``step`` or ``step_token`` advances the state in place.
     """
 
     def __init__(
@@ -293,20 +331,68 @@ class FusedLSTMStepper:
         self.order = packed_order(H)
 
         self.weights = np.stack([forward_slabs(w[self.order]) for w in weights_hh])
+        self.first_weights = forward_slabs(weights_ih[0][self.order])
         # layer 0's input side comes from the caller; a dummy keeps the pointer valid
         upper = [forward_slabs(w[self.order]) for w in weights_ih[1:]]
         self.input_weights = np.stack(upper) if upper else np.zeros(1, np.float32)
         self.biases = np.stack([b[self.order] for b in biases]).astype(np.float32)
         self.scratch = np.empty(5 * H, dtype=np.float32)
+        self.threads = min(threads(), H // UNITS)
+
+    def input_table(self, embeddings: np.ndarray) -> np.ndarray:
+        """Layer 0's ``W_ih x + b`` for every row ``x`` of ``embeddings`` ``(V, I)``: ``(V, 4H)``
+        packed, for ``bind``. Computed in C, without waking NumPy's BLAS threads."""
+        embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)
+        rows, input_size = embeddings.shape
+        table = np.empty((rows, 4 * self.hidden_size), dtype=np.float32)
+        _LIBRARY.rnnkit_project_rows(
+            rows, input_size, self.hidden_size, embeddings.ctypes.data,
+            self.first_weights.ctypes.data, self.biases[0].ctypes.data, table.ctypes.data,
+        )  # fmt: skip
+        return table
 
     def pack(self, gates: np.ndarray) -> np.ndarray:
         """PyTorch-order gate values ``(..., 4H)`` in packed order."""
         return np.ascontiguousarray(gates[..., self.order], dtype=np.float32)
 
-    def step(self, packed_first_input: np.ndarray, h: np.ndarray, c: np.ndarray) -> None:
-        """Advance every layer one step; ``packed_first_input`` is in packed order."""
-        _LIBRARY.rnnkit_lstm_stack_step(
-            self.layers, self.hidden_size, packed_first_input.ctypes.data,
-            self.biases.ctypes.data, self.input_weights.ctypes.data,
-            self.weights.ctypes.data, h.ctypes.data, c.ctypes.data, self.scratch.ctypes.data,
+    def bind(
+        self,
+        h: np.ndarray,
+        c: np.ndarray,
+        table: np.ndarray | None = None,
+        head: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    ) -> None:
+        """Fix the arrays the steps work on (their addresses are taken once: at batch 1 a
+        step is short enough for that to matter). ``h`` and ``c`` ``(layers, H)``: the state,
+        updated in place. ``table`` ``(V, 4H)`` packed: layer 0's ``W_ih x + b`` per token,
+        for ``step_token``. ``head = (weight, bias, logits)``: each step also computes
+        ``logits = weight h_top + bias`` (``(V, H)``, ``(V,)``, ``(V,)``), a language model's
+        decoder, on the same threads and without waking NumPy's BLAS pool for a tiny
+        product. All float32 and C-contiguous, kept alive by the caller."""
+        self._state = (h.ctypes.data, c.ctypes.data, self.scratch.ctypes.data)
+        self._table = None if table is None else (table.ctypes.data, table.strides[0])
+        self._head = (0, None, None, None)
+        if head is not None:
+            weight, bias, logits = head
+            self._head = (weight.shape[0], weight.ctypes.data, bias.ctypes.data, logits.ctypes.data)
+        self._layers = (
+            self.layers, self.hidden_size, self.biases.ctypes.data,
+            self.input_weights.ctypes.data, self.weights.ctypes.data,
         )  # fmt: skip
+
+    def step(self, packed_first_input: np.ndarray) -> None:
+        """Advance every layer one step from layer 0's ``W_ih x + b`` (packed order)."""
+        self._run(packed_first_input.ctypes.data)
+
+    def step_token(self, token: int) -> None:
+        """Advance every layer one step from row ``token`` of the bound table."""
+        address, stride = self._table
+        self._run(address + token * stride)
+
+    def _run(self, first_input: int) -> None:
+        layers, hidden, biases, input_weights, weights = self._layers
+        with _STEPPER_THREADS.lock:
+            _LIBRARY.rnnkit_lstm_stack_step(
+                _STEPPER_THREADS.pool(self.threads), layers, hidden, first_input, biases,
+                input_weights, weights, *self._state, *self._head,
+            )  # fmt: skip

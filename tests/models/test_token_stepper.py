@@ -7,7 +7,7 @@ import pytest
 
 from rnnkit.models import token_stepper
 from rnnkit.models.token_stepper import TokenStepper
-from rnnkit.nn import GRU, LSTM, RNN
+from rnnkit.nn import GRU, LSTM, RNN, lstm_fused
 
 LAYERS = {
     "lstm": lambda: LSTM(3, 5, num_layers=2, dtype=np.float64, rng=0),
@@ -88,3 +88,48 @@ def test_without_a_table_the_embedding_is_a_snapshot_too(monkeypatch: pytest.Mon
     table[2] += 1.0
     stepper.reset()
     np.testing.assert_array_equal(stepper.step_token(2), before)
+
+
+def test_decoder_logits_are_the_decoder_of_the_stepped_h() -> None:
+    layer = LAYERS["gru"]().eval()
+    table = np.random.default_rng(5).standard_normal((6, 3))
+    weight, bias = np.random.default_rng(6).standard_normal((7, 5)), np.arange(7.0)
+    plain, decoded = TokenStepper(layer, input_table=table), TokenStepper(layer, table)
+    decoded.set_decoder(weight, bias)
+    for token in [3, 1, 4]:
+        h = plain.step_token(token)
+        np.testing.assert_allclose(decoded.step_token_logits(token), weight @ h + bias, rtol=1e-12)
+
+
+# The C loops of float32 LSTMs (rnnkit.nn.lstm_fused) step batch-1 stacks too.
+needs_c = pytest.mark.skipif(
+    not lstm_fused.enabled(), reason="the C accelerator is not built or this CPU lacks AVX-512"
+)
+
+
+@needs_c
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("num_layers", [1, 3])
+def test_float32_lstm_steps_in_c_match_float64(threads: int, num_layers: int) -> None:
+    previous = lstm_fused.set_threads(threads)
+    try:
+        exact = LSTM(4, 32, num_layers=num_layers, dtype=np.float64, rng=0).eval()
+        single = LSTM(4, 32, num_layers=num_layers, dtype=np.float32).eval()
+        single.load_state_dict(exact.state_dict())
+        rng = np.random.default_rng(7)
+        table = rng.standard_normal((9, 4))
+        weight, bias = rng.standard_normal((11, 32)), rng.standard_normal(11)
+        ids = [8, 0, 3, 3, 5, 1, 7, 2]
+        expected, _ = exact.forward(table[ids][:, None])
+        stepper = TokenStepper(single, input_table=table.astype(np.float32))
+        assert stepper.fused is not None
+        stepper.set_decoder(weight, bias)
+        logits = [stepper.step_token_logits(token).copy() for token in ids]
+        np.testing.assert_allclose(np.stack(logits), expected[:, 0] @ weight.T + bias, atol=2e-5)
+        np.testing.assert_allclose(np.stack(stepper.h)[-1], expected[-1, 0], atol=2e-5)
+        # step() with a vector, and without a decoder, takes the same path
+        stepper.reset()
+        outputs = [stepper.step(table[token].astype(np.float32)) for token in ids]
+        np.testing.assert_allclose(np.stack(outputs), expected[:, 0], atol=2e-5)
+    finally:
+        lstm_fused.set_threads(previous)
