@@ -26,6 +26,7 @@
  * NumPy, where the oracle tests hold results to 1e-8.
  */
 #define PY_SSIZE_T_CLEAN
+#define _GNU_SOURCE /* sched_getcpu, pthread_attr_setaffinity_np */
 #include <Python.h>
 
 #include <immintrin.h>
@@ -378,8 +379,30 @@ static void split_rows(rows_task task, const struct sequence *q, int threads) {
     int started[MAX_THREADS] = {0};
     int next_chunk = 0;
     for (int j = 0; j < threads; j++) shares[j] = (struct share){task, q, &next_chunk, j};
-    for (int j = 1; j < threads; j++)
-        started[j] = pthread_create(&ids[j], NULL, run_share, &shares[j]) == 0;
+    /* Start each helper on a core of its own, not the caller's: the scheduler would often
+     * put it beside the caller (the other core looks busy while a BLAS worker spins on it,
+     * yielding) and take milliseconds to move it. */
+    cpu_set_t allowed;
+    const int caller_cpu = sched_getcpu();
+    const int pin = sched_getaffinity(0, sizeof allowed, &allowed) == 0 && caller_cpu >= 0;
+    int cpu = -1;
+    for (int j = 1; j < threads; j++) {
+        pthread_attr_t attributes;
+        pthread_attr_init(&attributes);
+        if (pin) {
+            /* the next allowed CPU after the last one given, skipping the caller's */
+            for (int tries = 0; tries < CPU_SETSIZE; tries++) {
+                cpu = (cpu + 1) % CPU_SETSIZE;
+                if (cpu != caller_cpu && CPU_ISSET(cpu, &allowed)) break;
+            }
+            cpu_set_t one;
+            CPU_ZERO(&one);
+            CPU_SET(cpu, &one);
+            pthread_attr_setaffinity_np(&attributes, sizeof one, &one);
+        }
+        started[j] = pthread_create(&ids[j], &attributes, run_share, &shares[j]) == 0;
+        pthread_attr_destroy(&attributes);
+    }
     run_share(&shares[0]); /* a thread that could not start leaves its chunks to this one */
     for (int j = 1; j < threads; j++)
         if (started[j]) pthread_join(ids[j], NULL);
