@@ -309,7 +309,16 @@ class _StepperThreads:
         return self._pool
 
 
+    def forget(self) -> None:
+        """In a forked child: the parent's workers did not come along, so start anew."""
+        self.lock = threading.Lock()
+        self._pool = None
+        self._count = 0
+
+
 _STEPPER_THREADS = _StepperThreads()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_STEPPER_THREADS.forget)
 
 
 class FusedLSTMStepper:

@@ -10,6 +10,9 @@ partial register tiles and uneven thread shares.
 from __future__ import annotations
 
 import itertools
+import os
+import signal
+import time
 
 import numpy as np
 import pytest
@@ -143,3 +146,28 @@ def test_extreme_preactivations_saturate_without_nan(accelerator: None) -> None:
     # every gate is saturated: i = f = o = 1, g = tanh(+-big) = +-1 for row 0
     np.testing.assert_allclose(c_n[0, 0], 4.0, rtol=1e-6)
     np.testing.assert_allclose(h_n[0, 0], np.tanh(4.0), rtol=1e-6)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_can_step_after_its_parent_did(accelerator: None) -> None:
+    from rnnkit.models.token_stepper import TokenStepper
+
+    lstm_fused.set_threads(2)
+    layer = LSTM(4, 32, num_layers=2, dtype=np.float32, rng=0).eval()
+    stepper = TokenStepper(layer)
+    expected = stepper.step(np.ones(4, np.float32))  # starts the parent's worker threads
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only if a fresh stepper gives the same numbers
+        try:
+            child = TokenStepper(layer).step(np.ones(4, np.float32))
+            os._exit(0 if np.array_equal(child, expected) else 1)
+        except BaseException:
+            os._exit(2)
+    deadline = time.monotonic() + 60
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if done[0] == 0:  # the child hangs, waiting for workers that do not exist there
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child's step did not finish")
+    assert os.waitstatus_to_exitcode(done[1]) == 0
