@@ -3,7 +3,7 @@
  * The equations are lstm_kernel.py's. What this file adds is the loop structure that NumPy
  * cannot express: each step's recurrent product is computed in register tiles and the gate
  * nonlinearities and the cell update are applied to the tile while it is still in
- * registers, so a step is one pass over the recurrent weight and no intermediate arrays.
+ * L1, so a step is one pass over the recurrent weight and no intermediate arrays.
  *
  * Layout. Hidden units are taken in blocks of 16 (one AVX-512 vector). The 4H gate columns
  * are "packed": column  b*64 + q*16 + u  holds gate q (PyTorch's order i, f, g, o) of unit
@@ -16,14 +16,15 @@
  *   backward: da[t, r, b, q] from dh_t, dc_t and the cached activations (lstm_kernel.py)
  *             dh_{t-1}[r, units] = sum_k da[t, r, k] * Whh[k, units]                 (FMA)
  *
- * Threads. Thread j owns a contiguous range of unit blocks for the whole sequence: it
- * computes those units' states in forward and their dh in backward, so its share of the
- * recurrent weight stays in its own core's cache from step to step. One barrier per step
- * makes h_t (forward) or da_t (backward) of all units visible before the next product.
+ * Threads. Training: the rows of a batch are independent, so threads take chunks of rows
+ * and run the whole sequence for them, never waiting for each other (split_rows).
+ * Sampling (one row): threads own ranges of unit blocks and meet at a barrier between
+ * layers (stack_step_share). Each weight slab is laid out contiguously, so a tile reads
+ * its weights as one stream and they stay in the core's cache from step to step.
  *
- * sigmoid and tanh are computed from a polynomial exp accurate to ~2 ulp (relative error
- * below 3e-7 for sigmoid; tanh's absolute error is below 2e-7). float64 always runs in
- * NumPy, where the oracle tests hold results to 1e-8.
+ * sigmoid and tanh are computed from a polynomial exp accurate to about a float32 ulp
+ * (tests/nn/test_lstm_fused.py holds the results to the float64 NumPy kernels). float64
+ * always runs in NumPy, where the oracle tests hold results to 1e-8.
  */
 #define PY_SSIZE_T_CLEAN
 #define _GNU_SOURCE /* sched_getcpu, pthread_attr_setaffinity_np */
@@ -45,8 +46,9 @@
 
 /* ---- vector math ------------------------------------------------------------------- */
 
-/* exp(x) = 2^n exp(r), n = round(x / ln 2), |r| <= ln(2) / 2, exp(r) by its Taylor
- * polynomial to degree 7 (truncation error below 5e-9). */
+/* exp(x) = 2^n exp(r), n = round(x / ln 2), |r| <= ln(2) / 2, and
+ * exp(r) = 1 + r + r^2 P(r) with the degree-5 polynomial P of Cephes' expf (relative
+ * error ~1e-7, a float32 ulp). */
 AVX512 __m512 exp_ps(__m512 x) {
     x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
     __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
@@ -54,14 +56,13 @@ AVX512 __m512 exp_ps(__m512 x) {
     /* ln 2 split in two so that n * ln2_hi is exact */
     __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
     r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
     return _mm512_scalef_ps(p, n);
 }
 
@@ -92,24 +93,29 @@ AVX512 __m512 tanh_ps(__m512 a) {
 
 /* ---- forward ----------------------------------------------------------------------- */
 
-/* The cell update of one row of one unit block, from its pre-activations a (overwritten
- * with the activations i, f, g, o). Kept out of line: inlined into the product loop, its
- * constants would take the registers the accumulators need. */
+/* The cell update of `rows` rows of one unit block, from their pre-activations a (row
+ * stride a_stride; overwritten with the activations i, f, g, o); the states have row
+ * stride `hidden`. Kept out of line: inlined into the product loop, its constants would
+ * take the registers the accumulators need. */
 __attribute__((target("avx512f,fma"), noinline)) static void
-cell_update(float *a, const float *c_prev, float *c_next, float *h_next, float *tanh_cell) {
-    __m512 i = sigmoid_ps(_mm512_loadu_ps(a)), f = sigmoid_ps(_mm512_loadu_ps(a + UNITS));
-    __m512 g = tanh_ps(_mm512_loadu_ps(a + 2 * UNITS));
-    __m512 o = sigmoid_ps(_mm512_loadu_ps(a + 3 * UNITS));
-    /* c_t = f c_{t-1} + i g ;  h_t = o tanh(c_t) */
-    __m512 c = _mm512_fmadd_ps(f, _mm512_loadu_ps(c_prev), _mm512_mul_ps(i, g));
-    __m512 tc = tanh_ps(c);
-    _mm512_storeu_ps(c_next, c);
-    _mm512_storeu_ps(tanh_cell, tc);
-    _mm512_storeu_ps(h_next, _mm512_mul_ps(o, tc));
-    _mm512_storeu_ps(a, i);
-    _mm512_storeu_ps(a + UNITS, f);
-    _mm512_storeu_ps(a + 2 * UNITS, g);
-    _mm512_storeu_ps(a + 3 * UNITS, o);
+cell_update(int rows, int a_stride, int hidden, float *a, const float *c_prev, float *c_next,
+            float *h_next, float *tanh_cell) {
+    for (int r = 0; r < rows; r++, a += a_stride) {
+        const size_t s = (size_t)r * hidden;
+        __m512 i = sigmoid_ps(_mm512_loadu_ps(a)), f = sigmoid_ps(_mm512_loadu_ps(a + UNITS));
+        __m512 g = tanh_ps(_mm512_loadu_ps(a + 2 * UNITS));
+        __m512 o = sigmoid_ps(_mm512_loadu_ps(a + 3 * UNITS));
+        /* c_t = f c_{t-1} + i g ;  h_t = o tanh(c_t) */
+        __m512 c = _mm512_fmadd_ps(f, _mm512_loadu_ps(c_prev + s), _mm512_mul_ps(i, g));
+        __m512 tc = tanh_ps(c);
+        _mm512_storeu_ps(c_next + s, c);
+        _mm512_storeu_ps(tanh_cell + s, tc);
+        _mm512_storeu_ps(h_next + s, _mm512_mul_ps(o, tc));
+        _mm512_storeu_ps(a, i);
+        _mm512_storeu_ps(a + UNITS, f);
+        _mm512_storeu_ps(a + 2 * UNITS, g);
+        _mm512_storeu_ps(a + 3 * UNITS, o);
+    }
 }
 
 /* One tile of R rows x one unit block: the recurrent product added to the input
@@ -135,9 +141,7 @@ AVX512 void forward_tile(const int R, int hidden, const float *h_prev, const flo
     }
     for (int r = 0; r < R; r++)
         for (int q = 0; q < 4; q++) _mm512_storeu_ps(gates + r * gate_stride + q * UNITS, acc[r][q]);
-    for (int r = 0; r < R; r++)
-        cell_update(gates + r * gate_stride, c_prev + r * hidden, c_next + r * hidden,
-                    h_next + r * hidden, tanh_cell + r * hidden);
+    cell_update(R, gate_stride, hidden, gates, c_prev, c_next, h_next, tanh_cell);
 }
 
 AVX512 void forward_rows(int rows, int hidden, const float *h_prev, const float *weight,
@@ -525,7 +529,7 @@ AVX512_FN void stack_step_share(const struct stack_step *q, struct stepper_pool 
         /* every thread has read h_{t-1} of this layer: the new states can replace it */
         pool_barrier(pool, local_sense);
         for (int b = first; b < last; b++)
-            cell_update(q->scratch + b * TILE, cell + b * UNITS, cell + b * UNITS,
+            cell_update(1, 0, hidden, q->scratch + b * TILE, cell + b * UNITS, cell + b * UNITS,
                         q->h + (size_t)l * hidden + b * UNITS, q->scratch + 4 * hidden + b * UNITS);
         /* the next layer reads all of this layer's new h */
         pool_barrier(pool, local_sense);
