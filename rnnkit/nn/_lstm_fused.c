@@ -118,21 +118,19 @@ cell_update(int rows, int a_stride, int hidden, float *a, const float *c_prev, f
     }
 }
 
-/* One tile of R rows x one unit block: the recurrent product added to the input
- * projection in registers, then the cell update of each row while the tile is in L1. */
-AVX512 void forward_tile(const int R, int hidden, const float *h_prev, const float *weight,
-                         float *gates, const float *c_prev, float *c_next, float *h_next,
-                         float *tanh_cell) {
-    const int gate_stride = 4 * hidden; /* row stride of gates */
+/* c[r, 0:64] += sum_k a[r, k] slab[k, 0:64] for the R rows of a register tile: a's rows
+ * have stride a_stride, c's c_stride; slab is one unit block's (K, 64) weights. */
+AVX512 void add_product_tile(const int R, int k_count, const float *a, size_t a_stride,
+                             const float *slab, float *c, size_t c_stride) {
     __m512 acc[ROWS][4];
     for (int r = 0; r < R; r++)
-        for (int q = 0; q < 4; q++) acc[r][q] = _mm512_loadu_ps(gates + r * gate_stride + q * UNITS);
-    for (int k = 0; k < hidden; k++) {
-        const float *w = weight + k * TILE;
+        for (int q = 0; q < 4; q++) acc[r][q] = _mm512_loadu_ps(c + r * c_stride + q * UNITS);
+    for (int k = 0; k < k_count; k++) {
+        const float *w = slab + (size_t)k * TILE;
         __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(w + UNITS);
         __m512 w2 = _mm512_loadu_ps(w + 2 * UNITS), w3 = _mm512_loadu_ps(w + 3 * UNITS);
         for (int r = 0; r < R; r++) {
-            __m512 h = _mm512_set1_ps(h_prev[r * hidden + k]);
+            __m512 h = _mm512_set1_ps(a[r * a_stride + k]);
             acc[r][0] = _mm512_fmadd_ps(h, w0, acc[r][0]);
             acc[r][1] = _mm512_fmadd_ps(h, w1, acc[r][1]);
             acc[r][2] = _mm512_fmadd_ps(h, w2, acc[r][2]);
@@ -140,7 +138,16 @@ AVX512 void forward_tile(const int R, int hidden, const float *h_prev, const flo
         }
     }
     for (int r = 0; r < R; r++)
-        for (int q = 0; q < 4; q++) _mm512_storeu_ps(gates + r * gate_stride + q * UNITS, acc[r][q]);
+        for (int q = 0; q < 4; q++) _mm512_storeu_ps(c + r * c_stride + q * UNITS, acc[r][q]);
+}
+
+/* One tile of R rows x one unit block: the recurrent product added to the input
+ * projection in registers, then the cell update of the rows while the tile is in L1. */
+AVX512 void forward_tile(const int R, int hidden, const float *h_prev, const float *weight,
+                         float *gates, const float *c_prev, float *c_next, float *h_next,
+                         float *tanh_cell) {
+    const int gate_stride = 4 * hidden; /* row stride of gates */
+    add_product_tile(R, hidden, h_prev, hidden, weight, gates, gate_stride);
     cell_update(R, gate_stride, hidden, gates, c_prev, c_next, h_next, tanh_cell);
 }
 
@@ -202,7 +209,8 @@ struct sequence {
  * unit block, so that a tile reads its weights as one stream. hidden_states and cells
  * (T + 1, B, H): the state buffers of sequence_ops.py, entry [reverse ? T : 0] holding
  * h_0 and c_0. tanh_cell (T, B, H). */
-AVX512_FN void forward_rows_range(const struct sequence *q, int first, int last, int slot) {
+AVX512_FN void forward_rows_range(const void *args, int first, int last, int slot) {
+    const struct sequence *q = args;
     (void)slot;
     const int hidden = q->hidden, blocks = hidden / UNITS;
     const size_t state_size = (size_t)q->batch * hidden, gate_size = 4 * state_size;
@@ -259,50 +267,55 @@ AVX512 void gate_grads(const float *act, const float *tanh_cell, const float *c_
     _mm512_storeu_ps(dc, _mm512_mul_ps(c_grad, f));
 }
 
-/* dh[r, 16 V units] = sum_k da[r, k] W[k, units], k over the 4H packed gates; the weight
- * of unit block v is the contiguous (4H, 16) slab at weight + v * 4H * 16. */
-AVX512 void recurrent_grad_tile(const int R, const int V, int hidden, const float *da,
-                                const float *weight, float *dh) {
-    const int gate_count = 4 * hidden;
+/* out[r, 16 V columns] = sum_k a[r, k] W[k, columns] for the R rows of a tile, k over
+ * k_count; the weight of column block v is the contiguous (k_count, 16) slab at
+ * weight + v * k_count * 16. Serves dh = da W_hh (k over the 4H gates) and dx = da W_ih. */
+AVX512 void gate_product_tile(const int R, const int V, int k_count, const float *a,
+                              size_t a_stride, const float *weight, float *out,
+                              size_t out_stride) {
     __m512 acc[ROWS][4];
     for (int r = 0; r < R; r++)
         for (int v = 0; v < V; v++) acc[r][v] = _mm512_setzero_ps();
-    for (int k = 0; k < gate_count; k++) {
+    for (int k = 0; k < k_count; k++) {
         __m512 wv[4];
         for (int v = 0; v < V; v++)
-            wv[v] = _mm512_loadu_ps(weight + ((size_t)v * gate_count + k) * UNITS);
+            wv[v] = _mm512_loadu_ps(weight + ((size_t)v * k_count + k) * UNITS);
         for (int r = 0; r < R; r++) {
-            __m512 a = _mm512_set1_ps(da[(size_t)r * gate_count + k]);
-            for (int v = 0; v < V; v++) acc[r][v] = _mm512_fmadd_ps(a, wv[v], acc[r][v]);
+            __m512 x = _mm512_set1_ps(a[r * a_stride + k]);
+            for (int v = 0; v < V; v++) acc[r][v] = _mm512_fmadd_ps(x, wv[v], acc[r][v]);
         }
     }
     for (int r = 0; r < R; r++)
-        for (int v = 0; v < V; v++) _mm512_storeu_ps(dh + r * hidden + v * UNITS, acc[r][v]);
+        for (int v = 0; v < V; v++) _mm512_storeu_ps(out + r * out_stride + v * UNITS, acc[r][v]);
 }
 
-#define GRAD_TILE(R, V) recurrent_grad_tile(R, V, hidden, da + (size_t)r * 4 * hidden, w, out + r * hidden)
-#define GRAD_TILE_V(R)                                                                       \
+#define GATE_TILE(R, V)                                                                      \
+    gate_product_tile(R, V, k_count, a + r * a_stride, a_stride, w, o + r * out_stride,      \
+                      out_stride)
+#define GATE_TILE_V(R)                                                                       \
     switch (V) {                                                                             \
-    case 4: GRAD_TILE(R, 4); break;                                                          \
-    case 3: GRAD_TILE(R, 3); break;                                                          \
-    case 2: GRAD_TILE(R, 2); break;                                                          \
-    default: GRAD_TILE(R, 1);                                                                \
+    case 4: GATE_TILE(R, 4); break;                                                          \
+    case 3: GATE_TILE(R, 3); break;                                                          \
+    case 2: GATE_TILE(R, 2); break;                                                          \
+    default: GATE_TILE(R, 1);                                                                \
     }
 
-AVX512 void recurrent_grad_rows(int rows, int hidden, const float *da, const float *weight,
-                                float *dh, int first_block, int last_block) {
+/* gate_product_tile over `rows` rows and the column blocks [first_block, last_block). */
+AVX512 void gate_product_rows(int rows, int k_count, const float *a, size_t a_stride,
+                              const float *weight, float *out, size_t out_stride,
+                              int first_block, int last_block) {
     for (int b = first_block; b < last_block; b += 4) {
         const int V = last_block - b < 4 ? last_block - b : 4;
-        const float *w = weight + (size_t)b * 4 * hidden * UNITS;
-        float *out = dh + b * UNITS;
+        const float *w = weight + (size_t)b * k_count * UNITS;
+        float *o = out + b * UNITS;
         int r = 0;
-        for (; r + ROWS <= rows; r += ROWS) GRAD_TILE_V(ROWS)
+        for (; r + ROWS <= rows; r += ROWS) GATE_TILE_V(ROWS)
         switch (rows - r) {
-        case 5: GRAD_TILE_V(5) break;
-        case 4: GRAD_TILE_V(4) break;
-        case 3: GRAD_TILE_V(3) break;
-        case 2: GRAD_TILE_V(2) break;
-        case 1: GRAD_TILE_V(1) break;
+        case 5: GATE_TILE_V(5) break;
+        case 4: GATE_TILE_V(4) break;
+        case 3: GATE_TILE_V(3) break;
+        case 2: GATE_TILE_V(2) break;
+        case 1: GATE_TILE_V(1) break;
         }
     }
 }
@@ -312,7 +325,8 @@ AVX512 void recurrent_grad_rows(int rows, int hidden, const float *da, const flo
  * (4H, 16) slab per unit block. dh, dc (B, H): in, the gradients of the final state; out,
  * those of the initial state. grad_gates (T, B, 4H) packed: out, the pre-activation
  * gradients (zero for rows past their length). */
-AVX512_FN void backward_rows_range(const struct sequence *q, int first, int last, int slot) {
+AVX512_FN void backward_rows_range(const void *args, int first, int last, int slot) {
+    const struct sequence *q = args;
     const int hidden = q->hidden, blocks = hidden / UNITS;
     const size_t state_size = (size_t)q->batch * hidden, gate_size = 4 * state_size;
     float *dh = q->dh + (size_t)first * hidden, *dc = q->dc + (size_t)first * hidden;
@@ -342,7 +356,8 @@ AVX512_FN void backward_rows_range(const struct sequence *q, int first, int last
         }
         memset(grad_gates + (size_t)rows * 4 * hidden, 0,
                (size_t)(last - first - rows) * 4 * hidden * sizeof(float));
-        recurrent_grad_rows(rows, hidden, grad_gates, q->weight, dh, 0, blocks);
+        gate_product_rows(rows, 4 * hidden, grad_gates, 4 * hidden, q->weight, dh, hidden, 0,
+                          blocks);
     }
 }
 
@@ -354,29 +369,30 @@ AVX512_FN void backward_rows_range(const struct sequence *q, int first, int last
  * asks next: a thread slowed down (by a BLAS worker still spinning on
  * its core after NumPy's last product, say) takes fewer. The threads live for one call;
  * unlike a pool's, they do not spin afterwards on a core that NumPy's BLAS needs next. */
-typedef void (*rows_task)(const struct sequence *, int first, int last, int slot);
+typedef void (*rows_task)(const void *args, int first, int last, int slot);
 
 struct share {
     rows_task task;
-    const struct sequence *sequence;
-    int *next_chunk, chunk_rows, slot;
+    const void *args;
+    int rows, *next_chunk, chunk_rows, slot;
 };
 
 static void *run_share(void *arg) {
     struct share *share = arg;
-    const int batch = share->sequence->batch;
     for (;;) {
         const int chunk = share->chunk_rows;
         const int first = __atomic_fetch_add(share->next_chunk, 1, __ATOMIC_RELAXED) * chunk;
-        if (first >= batch) return NULL;
-        const int last = first + chunk < batch ? first + chunk : batch;
-        share->task(share->sequence, first, last, share->slot);
+        if (first >= share->rows) return NULL;
+        const int last = first + chunk < share->rows ? first + chunk : share->rows;
+        share->task(share->args, first, last, share->slot);
     }
 }
 
 #define MAX_THREADS 64
 
-static void split_rows(rows_task task, const struct sequence *q, int threads) {
+/* task(args, first, last, slot) over the row ranges of [0, rows), on `threads` threads;
+ * slot is the thread's index. */
+static void split_rows(rows_task task, const void *args, int rows, int threads) {
     /* the caller sizes grad_table for `threads` */
     if (threads > MAX_THREADS) threads = MAX_THREADS;
     struct share shares[MAX_THREADS];
@@ -385,11 +401,11 @@ static void split_rows(rows_task task, const struct sequence *q, int threads) {
     /* Chunks of whole register tiles, two per thread: small enough to even out a slowed
      * thread, large enough that a few tiles share each weight slab brought into L1
      * (measured: 6-9% faster than one-tile chunks at configs A-C of benchmarks/speed.py). */
-    int chunk_rows = threads == 1 ? q->batch : (q->batch + 2 * threads - 1) / (2 * threads);
+    int chunk_rows = threads == 1 ? rows : (rows + 2 * threads - 1) / (2 * threads);
     chunk_rows = (chunk_rows + ROWS - 1) / ROWS * ROWS;
     int next_chunk = 0;
     for (int j = 0; j < threads; j++)
-        shares[j] = (struct share){task, q, &next_chunk, chunk_rows, j};
+        shares[j] = (struct share){task, args, rows, &next_chunk, chunk_rows, j};
     /* Start each helper on a core of its own, not the caller's: the scheduler would often
      * put it beside the caller (the other core looks busy while a BLAS worker spins on it,
      * yielding) and take milliseconds to move it. */
@@ -676,7 +692,7 @@ void rnnkit_lstm_forward(int steps, int batch, int hidden, float *gates, const f
                          .batch_sizes = batch_sizes, .gates = gates, .weight = weight,
                          .hidden_states = hidden_states, .cells = cells, .tanh_cell = tanh_cell,
                          .ids = ids, .table = table};
-    split_rows(forward_rows_range, &q, threads);
+    split_rows(forward_rows_range, &q, batch, threads);
 }
 
 void rnnkit_lstm_backward(int steps, int batch, int hidden, float *gates, const float *cells,
@@ -689,7 +705,7 @@ void rnnkit_lstm_backward(int steps, int batch, int hidden, float *gates, const 
                          .cells = (float *)cells, .tanh_cell = tanh_cell,
                          .grad_output = grad_output, .dh = dh, .dc = dc, .grad_gates = grad_gates,
                          .ids = ids, .grad_table = grad_table, .vocab = vocab};
-    split_rows(backward_rows_range, &q, threads);
+    split_rows(backward_rows_range, &q, batch, threads);
 }
 
 /* An importable module, so that Python can find this file; the functions above are
