@@ -6,7 +6,7 @@ laptop (hidden 128-512, batch 32-64) those calls cost more than the arithmetic, 
 OpenBLAS reaches half of the machine's speed on products of so few rows. ``_lstm_fused.c``
 does the same arithmetic as one C loop per sequence: the recurrent product in register
 tiles, the gate nonlinearities and the cell update applied to each tile while it is in
-registers, and the hidden units split between threads for the whole sequence (its header
+L1, and the batch rows shared between threads that never wait for each other (its header
 explains the layout). Everything that is not per step stays in NumPy and in this file: the
 input projection and the weight gradients are one GEMM each over all steps, exactly as in
 ``lstm_kernel``.
@@ -15,7 +15,8 @@ The C loops serve float32 layers whose hidden size is a multiple of 16 on a CPU 
 AVX-512; anything else, float64 in particular (the precision of the oracle tests), runs in
 ``lstm_kernel``. ``enabled()`` says whether the extension was built and runs here;
 ``use_accelerator(False)`` or the environment variable ``RNNKIT_ACCELERATOR=0`` turns it
-off. The number of threads is OpenMP's (``OMP_NUM_THREADS``, or threadpoolctl's limit).
+off. The C loops use as many threads as the process has cores, or ``RNNKIT_NUM_THREADS``,
+or what ``set_threads`` says.
 
 Gate columns are "packed" in the C code: column ``b*64 + q*16 + u`` holds gate ``q``
 (PyTorch's order i, f, g, o) of hidden unit ``b*16 + u``. ``packed_order`` gives the
@@ -307,7 +308,6 @@ class _StepperThreads:
                 raise MemoryError("lstm_fused: could not start the stepper's threads")
             self._count = count
         return self._pool
-
 
     def forget(self) -> None:
         """In a forked child: the parent's workers did not come along, so start anew."""

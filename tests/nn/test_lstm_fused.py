@@ -12,6 +12,8 @@ from __future__ import annotations
 import itertools
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -171,3 +173,18 @@ def test_a_forked_child_can_step_after_its_parent_did(accelerator: None) -> None
         os.waitpid(pid, 0)
         pytest.fail("the forked child's step did not finish")
     assert os.waitstatus_to_exitcode(done[1]) == 0
+
+
+@pytest.mark.parametrize(
+    "environment, enabled, threads",
+    [({"RNNKIT_ACCELERATOR": "0"}, "False", None), ({"RNNKIT_NUM_THREADS": "1"}, "True", "1")],
+)
+def test_environment_switches(environment: dict, enabled: str, threads: str | None) -> None:
+    code = "from rnnkit.nn import lstm_fused as f; print(f.enabled(), f.threads())"
+    result = subprocess.run(
+        [sys.executable, "-c", code], env={**os.environ, **environment},
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    got_enabled, got_threads = result.stdout.split()
+    assert got_enabled == enabled
+    assert threads is None or got_threads == threads
