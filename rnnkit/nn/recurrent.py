@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnkit.nn import gru_kernel, lstm_kernel, rnn_kernel
+from rnnkit.nn import gru_kernel, lstm_fused, lstm_kernel, rnn_kernel
 from rnnkit.nn.dropout import dropout_mask
 from rnnkit.nn.embedding import EmbeddedTokens, check_indices
 from rnnkit.nn.layer import Layer, check_dtype
@@ -167,6 +167,12 @@ class RecurrentLayer(Layer):
 
     def _run_kernel(self, x, state, weights, batch_sizes, reverse, keep_cache):
         return self.kernel.forward_sequence(x, state, weights, batch_sizes, reverse, keep_cache)
+
+    @property
+    def engine(self) -> str:
+        """Where the time loops run, for people: ``"NumPy"``, or for a float32 LSTM that
+        ``lstm_fused`` serves, ``"C, N threads"``."""
+        return "NumPy"
 
     def _state_shape(self, batch: int) -> tuple[int, int, int]:
         return (self.num_layers * self.num_directions, batch, self.hidden_size)
@@ -458,6 +464,13 @@ class LSTM(RecurrentLayer):
     """
 
     kernel = lstm_kernel
+
+    @property
+    def engine(self) -> str:
+        if not lstm_fused.applies(self.dtype, self.hidden_size):
+            return "NumPy"
+        threads = lstm_fused.threads()
+        return f"C, {threads} thread{'s' if threads > 1 else ''}"
 
     def _unpack_state(self, hx: Any, batch: int) -> tuple[np.ndarray, ...]:
         if hx is None:

@@ -188,3 +188,14 @@ def test_environment_switches(environment: dict, enabled: str, threads: str | No
     got_enabled, got_threads = result.stdout.split()
     assert got_enabled == enabled
     assert threads is None or got_threads == threads
+
+
+def test_layers_say_where_their_time_loops_run(accelerator: None) -> None:
+    from rnnkit.nn import GRU
+
+    lstm_fused.set_threads(2)
+    assert LSTM(3, 32, dtype=np.float32).engine == "C, 2 threads"
+    assert LSTM(3, 32, dtype=np.float64).engine == "NumPy"
+    assert GRU(3, 32, dtype=np.float32).engine == "NumPy"
+    lstm_fused.set_threads(1)
+    assert LSTM(3, 32, dtype=np.float32).engine == "C, 1 thread"
