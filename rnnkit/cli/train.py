@@ -253,7 +253,8 @@ def start_run(args: argparse.Namespace) -> tuple[LMTrainer, Budget]:
     )
     print(
         f"training a {model.num_layers}-layer {model.cell.upper()} (hidden size "
-        f"{model.hidden_size}, {model.num_parameters():,} parameters) on "
+        f"{model.hidden_size}, {model.num_parameters():,} parameters; time loops in "
+        f"{model.rnn.engine}) on "
         f"{describe_source(data_info)}: {len(train_ids):,} training and {len(val_ids):,} "
         f"validation tokens, {tokenizer.kind} vocabulary of {tokenizer.vocab_size:,}"
     )

@@ -374,7 +374,8 @@ def start_run(args: argparse.Namespace) -> tuple[ClassifierTrainer, Budget, Any]
     print(
         f"training a {model.num_layers}-layer {direction}{model.cell.upper()} classifier "
         f"({model.pooling} pooling, hidden size {model.hidden_size}, "
-        f"{model.num_parameters():,} parameters) on {len(train):,} training and "
+        f"{model.num_parameters():,} parameters; time loops in {model.encoder.engine}) on "
+        f"{len(train):,} training and "
         f"{len(valid):,} validation examples of {len(labels)} classes; "
         f"{tokenizer.kind} vocabulary of {tokenizer.vocab_size:,}"
     )
