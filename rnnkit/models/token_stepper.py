@@ -148,7 +148,7 @@ class TokenStepper:
 
     def _arrange_for_c(self, layer: RecurrentLayer, input_table: np.ndarray | None) -> None:
         """A float32 LSTM steps in one C call per token where ``lstm_fused`` runs (see there):
-        the same equations, in PyTorch's gate order with the gate columns packed."""
+        the same equations, with the weights arranged for its tiles."""
         weights_ih, weights_hh, biases = [], [], []
         for index in range(self.num_layers):
             names = parameter_names(index, reverse=False, bias=layer.bias)
@@ -216,7 +216,7 @@ class TokenStepper:
         if self.fused is not None:
             weight_ih, bias = self.fused_input
             input_side = np.asarray(x, dtype=self.dtype) @ weight_ih.T + bias
-            self.fused.step(self.fused.pack(input_side))
+            self.fused.step(np.ascontiguousarray(input_side, dtype=self.dtype))
             return self.layer_h[-1].copy()
         input_side = np.asarray(x, dtype=self.dtype) @ self.input_weights[0]
         input_side += self.biases[0]

@@ -5,16 +5,18 @@
  * nonlinearities and the cell update are applied to the tile while it is still in
  * L1, so a step is one pass over the recurrent weight and no intermediate arrays.
  *
- * Layout. Hidden units are taken in blocks of 16 (one AVX-512 vector). The 4H gate columns
- * are "packed": column  b*64 + q*16 + u  holds gate q (PyTorch's order i, f, g, o) of unit
- * b*16 + u. A tile of 64 packed columns thus holds all four gates of 16 units, and the
- * cell update of those units needs nothing outside the tile. The caller permutes the
- * weights into this order (lstm_fused.py) and back for the gradients.
+ * Layout. Gate values (pre-activations, activations, their gradients) keep PyTorch's
+ * layout, a row of 4H: gate q (order i, f, g, o) of unit u at q H + u. Hidden units are
+ * taken in blocks of 16 (one AVX-512 vector), and a register tile holds all four gates of
+ * one block for up to 6 rows, so the cell update of those units needs nothing outside the
+ * tile. The weights are rearranged once per call into contiguous "slabs" per unit block
+ * (lstm_fused.py): for the forward product a (K, 64) slab whose column 16 q + u is gate q
+ * of unit 16 b + u; for dh = da W_hh a (4H, 16) slab of the block's 16 columns.
  *
- *   forward:  acc[r][q] = xproj[t, r, b, q] + sum_k h_{t-1}[r, k] * WhhT[k, b, q]   (FMA)
+ *   forward:  acc[r][q] = xproj[t, r, q, b] + sum_k h_{t-1}[r, k] * slab_b[k, q]     (FMA)
  *             i, f, o = sigmoid(acc), g = tanh(acc), c_t = f c_{t-1} + i g, h_t = o tanh(c_t)
- *   backward: da[t, r, b, q] from dh_t, dc_t and the cached activations (lstm_kernel.py)
- *             dh_{t-1}[r, units] = sum_k da[t, r, k] * Whh[k, units]                 (FMA)
+ *   backward: da[t, r, q, b] from dh_t, dc_t and the cached activations (lstm_kernel.py)
+ *             dh_{t-1}[r, units] = sum_k da[t, r, k] * W_hh[k, units]                (FMA)
  *
  * Threads. Training: the rows of a batch are independent, so threads take chunks of rows
  * and run the whole sequence for them, never waiting for each other (split_rows).
@@ -39,7 +41,7 @@
 #include <string.h>
 
 #define UNITS 16         /* hidden units per block: one AVX-512 vector of float32 */
-#define TILE (4 * UNITS) /* packed gate columns per block */
+#define TILE (4 * UNITS) /* columns of a unit block's forward weight slab: 4 gates x 16 */
 #define ROWS 6           /* batch rows per register tile: 24 accumulators of 32 registers */
 #define AVX512 __attribute__((target("avx512f,fma"), always_inline)) static inline
 #define AVX512_FN __attribute__((target("avx512f,fma"))) static
@@ -94,17 +96,17 @@ AVX512 __m512 tanh_ps(__m512 a) {
 /* ---- forward ----------------------------------------------------------------------- */
 
 /* The cell update of `rows` rows of one unit block, from their pre-activations a (row
- * stride a_stride; overwritten with the activations i, f, g, o); the states have row
- * stride `hidden`. Kept out of line: inlined into the product loop, its constants would
+ * stride a_stride, gate q at a + q H; overwritten with the activations i, f, g, o); the
+ * states have row stride `hidden`. Kept out of line: inlined into the product loop, its constants would
  * take the registers the accumulators need. */
 __attribute__((target("avx512f,fma"), noinline)) static void
 cell_update(int rows, int a_stride, int hidden, float *a, const float *c_prev, float *c_next,
             float *h_next, float *tanh_cell) {
     for (int r = 0; r < rows; r++, a += a_stride) {
         const size_t s = (size_t)r * hidden;
-        __m512 i = sigmoid_ps(_mm512_loadu_ps(a)), f = sigmoid_ps(_mm512_loadu_ps(a + UNITS));
-        __m512 g = tanh_ps(_mm512_loadu_ps(a + 2 * UNITS));
-        __m512 o = sigmoid_ps(_mm512_loadu_ps(a + 3 * UNITS));
+        __m512 i = sigmoid_ps(_mm512_loadu_ps(a)), f = sigmoid_ps(_mm512_loadu_ps(a + hidden));
+        __m512 g = tanh_ps(_mm512_loadu_ps(a + 2 * hidden));
+        __m512 o = sigmoid_ps(_mm512_loadu_ps(a + 3 * hidden));
         /* c_t = f c_{t-1} + i g ;  h_t = o tanh(c_t) */
         __m512 c = _mm512_fmadd_ps(f, _mm512_loadu_ps(c_prev + s), _mm512_mul_ps(i, g));
         __m512 tc = tanh_ps(c);
@@ -112,19 +114,21 @@ cell_update(int rows, int a_stride, int hidden, float *a, const float *c_prev, f
         _mm512_storeu_ps(tanh_cell + s, tc);
         _mm512_storeu_ps(h_next + s, _mm512_mul_ps(o, tc));
         _mm512_storeu_ps(a, i);
-        _mm512_storeu_ps(a + UNITS, f);
-        _mm512_storeu_ps(a + 2 * UNITS, g);
-        _mm512_storeu_ps(a + 3 * UNITS, o);
+        _mm512_storeu_ps(a + hidden, f);
+        _mm512_storeu_ps(a + 2 * hidden, g);
+        _mm512_storeu_ps(a + 3 * hidden, o);
     }
 }
 
-/* c[r, 0:64] += sum_k a[r, k] slab[k, 0:64] for the R rows of a register tile: a's rows
- * have stride a_stride, c's c_stride; slab is one unit block's (K, 64) weights. */
+/* c[r, gate q of the block's 16 units] += sum_k a[r, k] slab[k, 16 q : 16 q + 16] for the
+ * R rows of a register tile: a's rows have stride a_stride, c's c_stride, and c's gate
+ * q lies at c + q * c_gate (PyTorch's layout: c_gate = H); slab is one unit block's
+ * (K, 64) weights. */
 AVX512 void add_product_tile(const int R, int k_count, const float *a, size_t a_stride,
-                             const float *slab, float *c, size_t c_stride) {
+                             const float *slab, float *c, size_t c_stride, size_t c_gate) {
     __m512 acc[ROWS][4];
     for (int r = 0; r < R; r++)
-        for (int q = 0; q < 4; q++) acc[r][q] = _mm512_loadu_ps(c + r * c_stride + q * UNITS);
+        for (int q = 0; q < 4; q++) acc[r][q] = _mm512_loadu_ps(c + r * c_stride + q * c_gate);
     for (int k = 0; k < k_count; k++) {
         const float *w = slab + (size_t)k * TILE;
         __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(w + UNITS);
@@ -138,7 +142,7 @@ AVX512 void add_product_tile(const int R, int k_count, const float *a, size_t a_
         }
     }
     for (int r = 0; r < R; r++)
-        for (int q = 0; q < 4; q++) _mm512_storeu_ps(c + r * c_stride + q * UNITS, acc[r][q]);
+        for (int q = 0; q < 4; q++) _mm512_storeu_ps(c + r * c_stride + q * c_gate, acc[r][q]);
 }
 
 /* One tile of R rows x one unit block: the recurrent product added to the input
@@ -147,7 +151,7 @@ AVX512 void forward_tile(const int R, int hidden, const float *h_prev, const flo
                          float *gates, const float *c_prev, float *c_next, float *h_next,
                          float *tanh_cell) {
     const int gate_stride = 4 * hidden; /* row stride of gates */
-    add_product_tile(R, hidden, h_prev, hidden, weight, gates, gate_stride);
+    add_product_tile(R, hidden, h_prev, hidden, weight, gates, gate_stride, hidden);
     cell_update(R, gate_stride, hidden, gates, c_prev, c_next, h_next, tanh_cell);
 }
 
@@ -190,12 +194,12 @@ static int active_in(const int64_t *batch_sizes, int t, int first, int last) {
 struct sequence {
     int steps, batch, hidden, reverse;
     const int64_t *batch_sizes; /* NULL, or the rows running at each step */
-    float *gates;               /* (T, B, 4H) packed */
+    float *gates;               /* (T, B, 4H) */
     const float *weight;        /* slabs, see forward and backward */
     float *hidden_states, *cells, *tanh_cell;
     const float *grad_output;
     float *dh, *dc, *grad_gates;
-    /* Token input: gates start from rows of the table (V, 4H) packed, the per-token input
+    /* Token input: gates start from rows of the table (V, 4H), the per-token input
      * projection; backward adds each row's gate gradients into its thread's (V, 4H) slice
      * of grad_table (threads, V, 4H). NULL ids: gates hold the input projection. */
     const int64_t *ids;
@@ -204,7 +208,7 @@ struct sequence {
     int vocab;
 };
 
-/* gates (T, B, 4H) packed: in, the input projection plus both biases; out, the
+/* gates (T, B, 4H): in, the input projection plus both biases; out, the
  * activations i, f, g, o. weight (H / 16, H, 64): W_hh^T, one contiguous (H, 64) slab per
  * unit block, so that a tile reads its weights as one stream. hidden_states and cells
  * (T + 1, B, H): the state buffers of sequence_ops.py, entry [reverse ? T : 0] holding
@@ -228,7 +232,7 @@ AVX512_FN void forward_rows_range(const void *args, int first, int last, int slo
                        4 * hidden * sizeof(float));
         for (int b = 0; b < blocks; b++)
             forward_rows(rows, hidden, q->hidden_states + read,
-                         q->weight + (size_t)b * hidden * TILE, gates + b * TILE,
+                         q->weight + (size_t)b * hidden * TILE, gates + b * UNITS,
                          q->cells + read + b * UNITS, q->cells + write + b * UNITS,
                          q->hidden_states + write + b * UNITS, tanh_cell + b * UNITS);
         /* rows past their length keep their state */
@@ -242,15 +246,17 @@ AVX512_FN void forward_rows_range(const void *args, int first, int last, int slo
 
 /* ---- backward ---------------------------------------------------------------------- */
 
-/* The gate gradients of one row of one unit block (see lstm_kernel.py):
+/* The gate gradients of one row of one unit block, gate q at act + q H and da + q H (see
+ * lstm_kernel.py):
  *   dc_t  = dc_t + dh_t o (1 - tanh(c_t)^2)
  *   da_i = dc_t g i (1 - i),  da_f = dc_t c_{t-1} f (1 - f),  da_g = dc_t i (1 - g^2),
  *   da_o = dh_t tanh(c_t) o (1 - o),  dc_{t-1} = dc_t f */
-AVX512 void gate_grads(const float *act, const float *tanh_cell, const float *c_prev,
-                       const float *grad_out, float *dh, float *dc, float *da) {
+AVX512 void gate_grads(int hidden, const float *act, const float *tanh_cell,
+                       const float *c_prev, const float *grad_out, float *dh, float *dc,
+                       float *da) {
     const __m512 one = _mm512_set1_ps(1.0f);
-    __m512 i = _mm512_loadu_ps(act), f = _mm512_loadu_ps(act + UNITS);
-    __m512 g = _mm512_loadu_ps(act + 2 * UNITS), o = _mm512_loadu_ps(act + 3 * UNITS);
+    __m512 i = _mm512_loadu_ps(act), f = _mm512_loadu_ps(act + hidden);
+    __m512 g = _mm512_loadu_ps(act + 2 * hidden), o = _mm512_loadu_ps(act + 3 * hidden);
     __m512 tc = _mm512_loadu_ps(tanh_cell);
     __m512 h_grad = _mm512_add_ps(_mm512_loadu_ps(dh), _mm512_loadu_ps(grad_out));
     __m512 c_grad = _mm512_fmadd_ps(_mm512_mul_ps(h_grad, o), _mm512_fnmadd_ps(tc, tc, one),
@@ -261,9 +267,9 @@ AVX512 void gate_grads(const float *act, const float *tanh_cell, const float *c_
     __m512 da_g = _mm512_mul_ps(_mm512_mul_ps(c_grad, i), _mm512_fnmadd_ps(g, g, one));
     __m512 da_o = _mm512_mul_ps(_mm512_mul_ps(h_grad, tc), _mm512_mul_ps(o, _mm512_sub_ps(one, o)));
     _mm512_storeu_ps(da, da_i);
-    _mm512_storeu_ps(da + UNITS, da_f);
-    _mm512_storeu_ps(da + 2 * UNITS, da_g);
-    _mm512_storeu_ps(da + 3 * UNITS, da_o);
+    _mm512_storeu_ps(da + hidden, da_f);
+    _mm512_storeu_ps(da + 2 * hidden, da_g);
+    _mm512_storeu_ps(da + 3 * hidden, da_o);
     _mm512_storeu_ps(dc, _mm512_mul_ps(c_grad, f));
 }
 
@@ -320,10 +326,10 @@ AVX512 void gate_product_rows(int rows, int k_count, const float *a, size_t a_st
     }
 }
 
-/* gates (T, B, 4H) packed activations from forward; cells, tanh_cell as forward left them;
- * grad_output (T, B, H); weight (H / 16, 4H, 16): W_hh with packed rows, one contiguous
+/* gates (T, B, 4H) activations from forward; cells, tanh_cell as forward left them;
+ * grad_output (T, B, H); weight (H / 16, 4H, 16): W_hh's columns, one contiguous
  * (4H, 16) slab per unit block. dh, dc (B, H): in, the gradients of the final state; out,
- * those of the initial state. grad_gates (T, B, 4H) packed: out, the pre-activation
+ * those of the initial state. grad_gates (T, B, 4H): out, the pre-activation
  * gradients (zero for rows past their length). */
 AVX512_FN void backward_rows_range(const void *args, int first, int last, int slot) {
     const struct sequence *q = args;
@@ -340,8 +346,8 @@ AVX512_FN void backward_rows_range(const void *args, int first, int last, int sl
         for (int r = 0; r < rows; r++) {
             for (int b = 0; b < blocks; b++) {
                 const size_t unit = (size_t)r * hidden + b * UNITS;
-                const size_t gate = (size_t)r * 4 * hidden + b * TILE;
-                gate_grads(gates + gate, q->tanh_cell + state + unit, c_prev + unit,
+                const size_t gate = (size_t)r * 4 * hidden + b * UNITS;
+                gate_grads(hidden, gates + gate, q->tanh_cell + state + unit, c_prev + unit,
                            q->grad_output + state + unit, dh + unit, dc + unit,
                            grad_gates + gate);
             }
@@ -520,7 +526,7 @@ AVX512_FN void stack_step_share(const struct stack_step *q, struct stepper_pool 
              * flight */
             __m512 acc[4], acc2[4];
             for (int g = 0; g < 4; g++) {
-                acc[g] = _mm512_loadu_ps(init + b * TILE + g * UNITS);
+                acc[g] = _mm512_loadu_ps(init + g * hidden + b * UNITS);
                 acc2[g] = _mm512_setzero_ps();
             }
             if (l > 0) {
@@ -540,12 +546,12 @@ AVX512_FN void stack_step_share(const struct stack_step *q, struct stepper_pool 
                     acc[g] = _mm512_fmadd_ps(v, _mm512_loadu_ps(w + k * TILE + g * UNITS), acc[g]);
             }
             for (int g = 0; g < 4; g++)
-                _mm512_storeu_ps(q->scratch + b * TILE + g * UNITS, _mm512_add_ps(acc[g], acc2[g]));
+                _mm512_storeu_ps(q->scratch + g * hidden + b * UNITS, _mm512_add_ps(acc[g], acc2[g]));
         }
         /* every thread has read h_{t-1} of this layer: the new states can replace it */
         pool_barrier(pool, local_sense);
         for (int b = first; b < last; b++)
-            cell_update(1, 0, hidden, q->scratch + b * TILE, cell + b * UNITS, cell + b * UNITS,
+            cell_update(1, 0, hidden, q->scratch + b * UNITS, cell + b * UNITS, cell + b * UNITS,
                         q->h + (size_t)l * hidden + b * UNITS, q->scratch + 4 * hidden + b * UNITS);
         /* the next layer reads all of this layer's new h */
         pool_barrier(pool, local_sense);
@@ -596,7 +602,7 @@ static void *stepper_worker(void *arg) {
     }
 }
 
-/* out (rows, 4H) packed = x (rows, K) W^T + bias, W as (H / 16, K, 64) slabs: the input
+/* out (rows, 4H) = x (rows, K) W^T + bias, W as (H / 16, K, 64) slabs: the input
  * side of a stepper's first layer for every token, made here rather than with NumPy so
  * that no BLAS thread pool is woken (its workers would then spin for a while on the cores
  * the stepper's threads need). */
@@ -607,14 +613,14 @@ AVX512_FN void project_rows_avx512(int rows, int input_size, int hidden, const f
         for (int b = 0; b < blocks; b++) {
             const float *w = slabs + (size_t)b * input_size * TILE;
             __m512 acc[4];
-            for (int g = 0; g < 4; g++) acc[g] = _mm512_loadu_ps(bias + b * TILE + g * UNITS);
+            for (int g = 0; g < 4; g++) acc[g] = _mm512_loadu_ps(bias + g * hidden + b * UNITS);
             for (int k = 0; k < input_size; k++) {
                 __m512 v = _mm512_set1_ps(x[(size_t)r * input_size + k]);
                 for (int g = 0; g < 4; g++)
                     acc[g] = _mm512_fmadd_ps(v, _mm512_loadu_ps(w + k * TILE + g * UNITS), acc[g]);
             }
             for (int g = 0; g < 4; g++)
-                _mm512_storeu_ps(out + (size_t)r * 4 * hidden + b * TILE + g * UNITS, acc[g]);
+                _mm512_storeu_ps(out + (size_t)r * 4 * hidden + g * hidden + b * UNITS, acc[g]);
         }
 }
 

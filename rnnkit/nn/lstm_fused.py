@@ -18,10 +18,10 @@ AVX-512; anything else, float64 in particular (the precision of the oracle tests
 off. The C loops use as many threads as the process has cores, or ``RNNKIT_NUM_THREADS``,
 or what ``set_threads`` says.
 
-Gate columns are "packed" in the C code: column ``b*64 + q*16 + u`` holds gate ``q``
-(PyTorch's order i, f, g, o) of hidden unit ``b*16 + u``. ``packed_order`` gives the
-PyTorch row of each packed column; the weights are permuted into it once per call and the
-gradients back.
+Gate values keep PyTorch's layout (gate ``q`` of unit ``u`` at column ``q H + u``), so the
+input projection and the weight gradients are the same GEMMs as in ``lstm_kernel``. Only
+the recurrent weight is rearranged, once per call, into the contiguous per-block "slabs"
+the C tiles read (``forward_slabs``, ``backward_slabs``).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ import numpy as np
 from rnnkit.nn.embedding import EmbeddedTokens
 from rnnkit.nn.sequence_ops import (
     BUFFERS,
+    accumulate_weight_grads,
     final_state,
     outputs_from_states,
     previous_states,
@@ -120,28 +121,23 @@ def set_threads(count: int) -> int:
     return previous
 
 
-def packed_order(hidden_size: int) -> np.ndarray:
-    """For each packed gate column, the PyTorch gate row it holds (see the module doc)."""
-    block = np.arange(hidden_size // UNITS)[:, None, None]
-    gate = np.arange(4)[None, :, None]
-    unit = np.arange(UNITS)[None, None, :]
-    return (gate * hidden_size + block * UNITS + unit).reshape(-1)
+def forward_slabs(weight: np.ndarray) -> np.ndarray:
+    """``(4H, K)`` weight, PyTorch's gate rows -> ``(H / 16, K, 64)``: for unit block ``b``,
+    a ``(K, 64)`` slab whose column ``16 q + u`` is gate ``q`` of unit ``16 b + u``, i.e.
+    ``slab[b, k, 16 q + u] = weight[q H + 16 b + u, k]``: the transposed rows of the
+    block's four gates, side by side (how the forward tiles read ``W^T``)."""
+    gate_size, width = weight.shape
+    blocks = gate_size // (4 * UNITS)
+    slabs = weight.reshape(4, blocks, UNITS, width).transpose(1, 3, 0, 2)
+    return np.ascontiguousarray(slabs, dtype=np.float32).reshape(blocks, width, 4 * UNITS)
 
 
-def forward_slabs(packed_weight: np.ndarray) -> np.ndarray:
-    """``(4H, K)`` weight, rows packed -> ``(H / 16, K, 64)``: for each unit block, the
-    transposed rows of its 64 gate columns as one contiguous slab (how the C loops read it)."""
-    gate_size, width = packed_weight.shape
-    slabs = packed_weight.reshape(gate_size // (4 * UNITS), 4 * UNITS, width)
-    return np.ascontiguousarray(slabs.transpose(0, 2, 1), dtype=np.float32)
-
-
-def backward_slabs(packed_weight: np.ndarray) -> np.ndarray:
-    """``(4H, H)`` weight, rows packed -> ``(H / 16, 4H, 16)``: for each unit block, its 16
-    columns as one contiguous slab, for ``dh = da W``."""
-    gate_size, hidden_size = packed_weight.shape
-    slabs = packed_weight.reshape(gate_size, hidden_size // UNITS, UNITS)
-    return np.ascontiguousarray(slabs.transpose(1, 0, 2), dtype=np.float32)
+def backward_slabs(weight: np.ndarray) -> np.ndarray:
+    """``(4H, H)`` weight -> ``(H / 16, 4H, 16)``: for each unit block, its 16 columns as
+    one contiguous slab, for ``dh = da W``."""
+    gate_size, hidden_size = weight.shape
+    slabs = weight.reshape(gate_size, hidden_size // UNITS, UNITS).transpose(1, 0, 2)
+    return np.ascontiguousarray(slabs, dtype=np.float32)
 
 
 def _address(array: np.ndarray | None) -> int | None:
@@ -154,13 +150,12 @@ class FusedLSTMCache:
 
     x: np.ndarray | EmbeddedTokens
     ids: np.ndarray | None  # x.ids as int64, for tokens
-    gates: np.ndarray  # (T, B, 4H) packed activations i, f, g, o
+    gates: np.ndarray  # (T, B, 4H) activations i, f, g, o
     hidden: np.ndarray  # (T + 1, B, H) state buffers, as in sequence_ops
     cell: np.ndarray
     tanh_cell: np.ndarray  # (T, B, H)
-    packed_weight_ih: np.ndarray  # (4H, I) rows in packed order
+    weight_ih: np.ndarray  # (4H, I)
     weight_slabs: np.ndarray  # backward_slabs of W_hh
-    order: np.ndarray  # packed_order(H)
     batch_sizes: np.ndarray | None
     reverse: bool
 
@@ -185,10 +180,7 @@ def forward_sequence(
     weight_ih, weight_hh, bias_ih, bias_hh = weights
     num_steps, batch, _ = x.shape
     H = weight_hh.shape[1]
-    order = packed_order(H)
-    packed_weight_ih = np.ascontiguousarray(weight_ih[order])
-    packed_weight_hh = weight_hh[order]
-    bias = None if bias_ih is None else (bias_ih + bias_hh)[order]
+    bias = None if bias_ih is None else bias_ih + bias_hh
 
     # The input projection x W_ih^T + b: one GEMM over all steps, or for tokens one over
     # the table's rows, which the C loop then looks up itself.
@@ -196,12 +188,12 @@ def forward_sequence(
     ids = table = None
     if isinstance(x, EmbeddedTokens):
         ids = np.ascontiguousarray(x.ids, dtype=np.int64)
-        table = x.table @ packed_weight_ih.T
+        table = x.table @ weight_ih.T
         if bias is not None:
             table += bias
     else:
         flat = gates.reshape(num_steps * batch, 4 * H)
-        np.matmul(x.reshape(num_steps * batch, -1), packed_weight_ih.T, out=flat)
+        np.matmul(x.reshape(num_steps * batch, -1), weight_ih.T, out=flat)
         if bias is not None:
             flat += bias
 
@@ -213,7 +205,7 @@ def forward_sequence(
     cell[start] = state[1]
     sizes = None if batch_sizes is None else np.ascontiguousarray(batch_sizes, dtype=np.int64)
     # named, not temporary: a pointer taken from a temporary array outlives its memory
-    weight_slabs = forward_slabs(packed_weight_hh)
+    weight_slabs = forward_slabs(weight_hh)
     _LIBRARY.rnnkit_lstm_forward(
         num_steps, batch, H, gates.ctypes.data, weight_slabs.ctypes.data,
         hidden.ctypes.data, cell.ctypes.data, tanh_cell.ctypes.data, _address(sizes),
@@ -225,8 +217,8 @@ def forward_sequence(
     cache = None
     if keep_cache:
         cache = FusedLSTMCache(
-            x, ids, gates, hidden, cell, tanh_cell, packed_weight_ih,
-            backward_slabs(packed_weight_hh), order, sizes, reverse,
+            x, ids, gates, hidden, cell, tanh_cell, weight_ih, backward_slabs(weight_hh),
+            sizes, reverse,
         )  # fmt: skip
     else:
         BUFFERS.give(gates, cell, tanh_cell)
@@ -259,28 +251,24 @@ def backward_sequence(
         _address(grad_table), vocab, workers,
     )  # fmt: skip
 
-    # Weight gradients, one GEMM each (see sequence_ops), in packed row order.
-    rows = grad_gates.reshape(num_steps * batch, gate_size)
+    # The weight gradients, one GEMM each, as in lstm_kernel (see sequence_ops); for tokens
+    # the C loop has summed the gate gradients per id already (dP of sequence_ops).
+    h_previous = previous_states(cache.hidden, cache.reverse)
     if tokens:
-        grad_projection = grad_table.sum(axis=0)  # (V, 4H): dP of sequence_ops
-        grad_weight_ih = grad_projection.T @ cache.x.table
-        grad_x = grad_projection @ cache.packed_weight_ih
-        grad_bias = grad_projection.sum(axis=0)
+        total_weight_ih, total_weight_hh, total_bias_ih, total_bias_hh = grads
+        grad_projection = grad_table.sum(axis=0)
+        total_weight_ih += grad_projection.T @ cache.x.table
+        grad_x = grad_projection @ cache.weight_ih
+        rows = grad_gates.reshape(num_steps * batch, gate_size)
+        total_weight_hh += rows.T @ h_previous.reshape(num_steps * batch, H)
+        if total_bias_ih is not None:
+            grad_bias = grad_projection.sum(axis=0)
+            total_bias_ih += grad_bias
+            total_bias_hh += grad_bias
     else:
-        inputs = cache.x.reshape(num_steps * batch, -1)
-        grad_weight_ih = rows.T @ inputs
-        grad_x = (rows @ cache.packed_weight_ih).reshape(num_steps, batch, -1)
-        grad_bias = rows.sum(axis=0)
-    h_previous = previous_states(cache.hidden, cache.reverse).reshape(num_steps * batch, H)
-    grad_weight_hh = rows.T @ h_previous
-    # PyTorch's row j is packed row inverse[j].
-    inverse = np.argsort(cache.order)
-    total_weight_ih, total_weight_hh, total_bias_ih, total_bias_hh = grads
-    total_weight_ih += grad_weight_ih[inverse]
-    total_weight_hh += grad_weight_hh[inverse]
-    if total_bias_ih is not None:
-        total_bias_ih += grad_bias[inverse]
-        total_bias_hh += grad_bias[inverse]
+        grad_x = accumulate_weight_grads(
+            grads, grad_gates, cache.x, grad_gates, h_previous, cache.weight_ih
+        )
     BUFFERS.give(cache.gates, cache.cell, cache.tanh_cell, grad_gates)
     return grad_x, (grad_h, grad_c)
 
@@ -337,20 +325,19 @@ class FusedLSTMStepper:
         H = weights_hh[0].shape[1]
         self.hidden_size = H
         self.layers = len(weights_hh)
-        self.order = packed_order(H)
 
-        self.weights = np.stack([forward_slabs(w[self.order]) for w in weights_hh])
-        self.first_weights = forward_slabs(weights_ih[0][self.order])
+        self.weights = np.stack([forward_slabs(w) for w in weights_hh])
+        self.first_weights = forward_slabs(weights_ih[0])
         # layer 0's input side comes from the caller; a dummy keeps the pointer valid
-        upper = [forward_slabs(w[self.order]) for w in weights_ih[1:]]
+        upper = [forward_slabs(w) for w in weights_ih[1:]]
         self.input_weights = np.stack(upper) if upper else np.zeros(1, np.float32)
-        self.biases = np.stack([b[self.order] for b in biases]).astype(np.float32)
+        self.biases = np.stack(biases).astype(np.float32)
         self.scratch = np.empty(5 * H, dtype=np.float32)
         self.threads = min(threads(), H // UNITS)
 
     def input_table(self, embeddings: np.ndarray) -> np.ndarray:
         """Layer 0's ``W_ih x + b`` for every row ``x`` of ``embeddings`` ``(V, I)``: ``(V, 4H)``
-        packed, for ``bind``. Computed in C, without waking NumPy's BLAS threads."""
+        for ``bind``. Computed in C, without waking NumPy's BLAS threads."""
         embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)
         rows, input_size = embeddings.shape
         table = np.empty((rows, 4 * self.hidden_size), dtype=np.float32)
@@ -359,10 +346,6 @@ class FusedLSTMStepper:
             self.first_weights.ctypes.data, self.biases[0].ctypes.data, table.ctypes.data,
         )  # fmt: skip
         return table
-
-    def pack(self, gates: np.ndarray) -> np.ndarray:
-        """PyTorch-order gate values ``(..., 4H)`` in packed order."""
-        return np.ascontiguousarray(gates[..., self.order], dtype=np.float32)
 
     def bind(
         self,
@@ -373,7 +356,7 @@ class FusedLSTMStepper:
     ) -> None:
         """Fix the arrays the steps work on (their addresses are taken once: at batch 1 a
         step is short enough for that to matter). ``h`` and ``c`` ``(layers, H)``: the state,
-        updated in place. ``table`` ``(V, 4H)`` packed: layer 0's ``W_ih x + b`` per token,
+        updated in place. ``table`` ``(V, 4H)``: layer 0's ``W_ih x + b`` per token,
         for ``step_token``. ``head = (weight, bias, logits)``: each step also computes
         ``logits = weight h_top + bias`` (``(V, H)``, ``(V,)``, ``(V,)``), a language model's
         decoder, on the same threads and without waking NumPy's BLAS pool for a tiny
@@ -389,9 +372,9 @@ class FusedLSTMStepper:
             self.input_weights.ctypes.data, self.weights.ctypes.data,
         )  # fmt: skip
 
-    def step(self, packed_first_input: np.ndarray) -> None:
-        """Advance every layer one step from layer 0's ``W_ih x + b`` (packed order)."""
-        self._run(packed_first_input.ctypes.data)
+    def step(self, first_input: np.ndarray) -> None:
+        """Advance every layer one step from layer 0's ``W_ih x + b`` (float32, ``(4H,)``)."""
+        self._run(first_input.ctypes.data)
 
     def step_token(self, token: int) -> None:
         """Advance every layer one step from row ``token`` of the bound table."""

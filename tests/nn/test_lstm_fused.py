@@ -125,14 +125,18 @@ def test_hidden_size_off_the_blocks_still_runs_in_numpy(accelerator: None) -> No
     assert_close_to_float64({**BASE, "hidden_size": 20, "layers": 2, "bidirectional": True})
 
 
-def test_packed_order_is_a_permutation_of_whole_unit_blocks() -> None:
-    hidden_size = 48
-    order = lstm_fused.packed_order(hidden_size)
-    assert sorted(order) == list(range(4 * hidden_size))
-    # tile b holds gates i, f, g, o of units 16 b .. 16 b + 15
-    tile = order[64:128].reshape(4, 16)
-    for gate in range(4):
-        assert list(tile[gate]) == [gate * hidden_size + 16 + unit for unit in range(16)]
+def test_weight_slabs_hold_each_unit_blocks_gates_side_by_side() -> None:
+    hidden_size, width = 48, 5
+    weight = np.arange(4 * hidden_size * width, dtype=np.float32).reshape(4 * hidden_size, -1)
+    forward = lstm_fused.forward_slabs(weight)
+    assert forward.shape == (3, width, 64) and forward.flags.c_contiguous
+    for block, k, gate, unit in [(0, 0, 0, 0), (1, 3, 2, 7), (2, 4, 3, 15)]:
+        row = gate * hidden_size + 16 * block + unit
+        assert forward[block, k, 16 * gate + unit] == weight[row, k]
+    square = weight[:, :1].repeat(hidden_size, axis=1) + np.arange(hidden_size)
+    backward = lstm_fused.backward_slabs(square)
+    assert backward.shape == (3, 4 * hidden_size, 16) and backward.flags.c_contiguous
+    assert backward[2, 100, 5] == square[100, 32 + 5]
 
 
 def test_extreme_preactivations_saturate_without_nan(accelerator: None) -> None:
