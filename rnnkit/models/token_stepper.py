@@ -194,7 +194,7 @@ class TokenStepper:
         """Give ``step_token_logits`` the decoder ``logits = weight h + bias`` of the top
         layer's ``h`` (``weight`` ``(V, hidden_size)``); copied, as the layer's weights are."""
         self.decoder_weight = np.ascontiguousarray(weight, dtype=self.dtype)
-        self.decoder_weight_t = np.ascontiguousarray(self.decoder_weight.T)
+        self.decoder_weight_t = None if self.fused else np.ascontiguousarray(self.decoder_weight.T)
         self.decoder_bias = np.array(bias, dtype=self.dtype)
         self.logits = np.empty(len(self.decoder_bias), dtype=self.dtype)
         if self.fused is not None:
@@ -204,8 +204,8 @@ class TokenStepper:
     def step_token_logits(self, token: int) -> np.ndarray:
         """``step_token``, then the decoder given to ``set_decoder``: returns the logits, a
         buffer the next step overwrites."""
-        if self.fused_table is not None:
-            self.fused.step_token(token)  # the decoder included (see set_decoder)
+        if self.fused is not None:
+            self.step_token(token)  # the C step applies the decoder too (see set_decoder)
             return self.logits
         np.matmul(self.step_token(token), self.decoder_weight_t, out=self.logits)
         self.logits += self.decoder_bias

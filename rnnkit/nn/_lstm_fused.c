@@ -52,7 +52,9 @@
  * exp(r) = 1 + r + r^2 P(r) with the degree-5 polynomial P of Cephes' expf (relative
  * error ~1e-7, a float32 ulp). */
 AVX512 __m512 exp_ps(__m512 x) {
-    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
+    /* max and min return their second operand when either is NaN: x goes second, so a NaN
+     * passes through (and on through roundscale, scalef and rcp14) */
+    x = _mm512_min_ps(_mm512_set1_ps(88.0f), _mm512_max_ps(_mm512_set1_ps(-87.0f), x));
     __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     /* ln 2 split in two so that n * ln2_hi is exact */
@@ -68,8 +70,8 @@ AVX512 __m512 exp_ps(__m512 x) {
     return _mm512_scalef_ps(p, n);
 }
 
-/* 1 / d: the 14-bit estimate and one Newton step, r' = r (2 - d r) (relative error
- * ~1e-8, and several times the throughput of a division) */
+/* 1 / d: the 14-bit estimate and one Newton step, r' = r (2 - d r) (error about 2^-28
+ * before float32 rounding, and several times the throughput of a division) */
 AVX512 __m512 reciprocal_ps(__m512 d) {
     __m512 r = _mm512_rcp14_ps(d);
     return _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(2.0f)));
@@ -81,7 +83,9 @@ AVX512 __m512 sigmoid_ps(__m512 a) {
     return reciprocal_ps(_mm512_add_ps(one, exp_ps(_mm512_sub_ps(_mm512_setzero_ps(), a))));
 }
 
-/* tanh(a) = sign(a) (1 - e) / (1 + e), e = exp(-2 |a|) <= 1: no overflow for any a */
+/* tanh(a) = sign(a) (1 - e) / (1 + e), e = exp(-2 |a|) <= 1: no overflow for any a. The
+ * absolute error stays below 1e-7; for tiny |a| the relative error grows (1 - e cancels),
+ * which the gates, all of them O(1) quantities, do not notice. */
 AVX512 __m512 tanh_ps(__m512 a) {
     __m512 one = _mm512_set1_ps(1.0f);
     __m512 sign = _mm512_castsi512_ps(
@@ -418,7 +422,7 @@ static void split_rows(rows_task task, const void *args, int rows, int threads) 
     cpu_set_t allowed;
     const int caller_cpu = sched_getcpu();
     const int pin = sched_getaffinity(0, sizeof allowed, &allowed) == 0 && caller_cpu >= 0;
-    int cpu = -1;
+    int cpu = caller_cpu; /* helpers go to the allowed CPUs after the caller's, in turn */
     for (int j = 1; j < threads; j++) {
         pthread_attr_t attributes;
         pthread_attr_init(&attributes);
@@ -452,6 +456,7 @@ static void split_rows(rows_task task, const void *args, int rows, int threads) 
  * workers that spin briefly between steps and sleep once the caller stops stepping. */
 
 struct stack_step {
+    int active; /* threads that take a share; the pool's others only meet the barriers */
     int layers, hidden;
     const float *first_input, *biases, *input_weights, *weights;
     float *h, *c, *scratch;
@@ -514,8 +519,9 @@ static void pool_barrier(struct stepper_pool *pool, int *local_sense) {
 AVX512_FN void stack_step_share(const struct stack_step *q, struct stepper_pool *pool, int j,
                                 int *local_sense) {
     const int hidden = q->hidden, blocks = hidden / UNITS, gate_stride = 4 * hidden;
-    const int first = (int)((int64_t)blocks * j / pool->threads);
-    const int last = (int)((int64_t)blocks * (j + 1) / pool->threads);
+    const int active = q->active, share = j < active ? j : active;
+    const int first = (int)((int64_t)blocks * share / active);
+    const int last = (int)((int64_t)blocks * (j < active ? j + 1 : active) / active);
     const size_t weight_size = (size_t)hidden * gate_stride, slab = (size_t)hidden * TILE;
     for (int l = 0; l < q->layers; l++) {
         const float *init = l == 0 ? q->first_input : q->biases + (size_t)l * gate_stride;
@@ -558,8 +564,8 @@ AVX512_FN void stack_step_share(const struct stack_step *q, struct stepper_pool 
     }
     if (q->head_weight) {
         /* each thread its share of the vocabulary: one dot product of length H per row */
-        const int v_first = (int)((int64_t)q->vocab * j / pool->threads);
-        const int v_last = (int)((int64_t)q->vocab * (j + 1) / pool->threads);
+        const int v_first = (int)((int64_t)q->vocab * share / active);
+        const int v_last = (int)((int64_t)q->vocab * (j < active ? j + 1 : active) / active);
         const float *top = q->h + (size_t)(q->layers - 1) * hidden;
         for (int v = v_first; v < v_last; v++) {
             const float *w = q->head_weight + (size_t)v * hidden;
@@ -655,7 +661,7 @@ void rnnkit_stepper_pool_free(void *handle) {
     struct stepper_pool *pool = handle;
     pthread_mutex_lock(&pool->lock);
     __atomic_store_n(&pool->quit, 1, __ATOMIC_RELEASE);
-    pool->generation++;
+    __atomic_add_fetch(&pool->generation, 1, __ATOMIC_RELEASE);
     pthread_cond_broadcast(&pool->wake);
     pthread_mutex_unlock(&pool->lock);
     for (int j = 1; j < pool->threads; j++) pthread_join(pool->ids[j], NULL);
@@ -665,12 +671,15 @@ void rnnkit_stepper_pool_free(void *handle) {
 }
 
 /* One step of the stack; see stack_step_share. The caller's thread takes share 0. */
-void rnnkit_lstm_stack_step(void *handle, int layers, int hidden, const float *first_input,
-                            const float *biases, const float *input_weights,
-                            const float *weights, float *h, float *c, float *scratch, int vocab,
-                            const float *head_weight, const float *head_bias, float *logits) {
+void rnnkit_lstm_stack_step(void *handle, int active, int layers, int hidden,
+                            const float *first_input, const float *biases,
+                            const float *input_weights, const float *weights, float *h, float *c,
+                            float *scratch, int vocab, const float *head_weight,
+                            const float *head_bias, float *logits) {
     struct stepper_pool *pool = handle;
-    struct stack_step q = {layers, hidden, first_input, biases, input_weights, weights,
+    if (active > pool->threads) active = pool->threads;
+    if (active < 1) active = 1;
+    struct stack_step q = {active, layers, hidden, first_input, biases, input_weights, weights,
                            h, c, scratch, vocab, head_weight, head_bias, logits};
     /* between steps every thread's barrier sense equals the pool's */
     int local_sense = pool->sense;
@@ -684,6 +693,10 @@ void rnnkit_lstm_stack_step(void *handle, int layers, int hidden, const float *f
     for (int spins = 1; __atomic_load_n(&pool->finished, __ATOMIC_ACQUIRE) < pool->threads - 1; spins++)
         spin_wait(spins);
 }
+
+/* The version of these entry points' arguments and data layout: lstm_fused.py refuses a
+ * build whose number differs from its own (a stale build from an older checkout). */
+int rnnkit_lstm_abi(void) { return 2; }
 
 int rnnkit_lstm_available(void) {
     __builtin_cpu_init();

@@ -29,11 +29,12 @@ from __future__ import annotations
 import ctypes
 import os
 import threading
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-from rnnkit.nn.embedding import EmbeddedTokens
+from rnnkit.nn.embedding import EmbeddedTokens, add_rows_at
 from rnnkit.nn.sequence_ops import (
     BUFFERS,
     accumulate_weight_grads,
@@ -48,19 +49,37 @@ _float_p = ctypes.POINTER(ctypes.c_float)
 _int64_p = ctypes.POINTER(ctypes.c_int64)
 
 
+# The version of the C entry points' arguments and data layout this file speaks
+# (rnnkit_lstm_abi in _lstm_fused.c).
+ABI = 2
+
+
 def _load() -> ctypes.CDLL | None:
-    """The compiled extension, or None where it was not built or cannot run."""
+    """The compiled extension, or None where it was not built, cannot run on this CPU, or
+    is a stale build from other sources (then with a warning: rebuild with pip install)."""
     try:
         from rnnkit.nn import _lstm_fused  # noqa: PLC0415
-    except ImportError:
+    except ImportError:  # not built here
         return None
-    library = ctypes.CDLL(_lstm_fused.__file__)
+    try:
+        library = ctypes.CDLL(_lstm_fused.__file__)
+        abi = library.rnnkit_lstm_abi()
+    except (OSError, AttributeError):
+        abi = None
+    if abi != ABI:
+        warnings.warn(
+            "rnnkit: the compiled LSTM loops do not match this version of rnnkit; running "
+            "them in NumPy (reinstall rnnkit to rebuild them)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return None
     if not library.rnnkit_lstm_available():
         return None
     int_, ptr = ctypes.c_int, ctypes.c_void_p
     library.rnnkit_lstm_forward.argtypes = [int_] * 3 + [ptr] * 6 + [int_] + [ptr] * 2 + [int_]
     library.rnnkit_lstm_backward.argtypes = [int_] * 3 + [ptr] * 9 + [int_] + [ptr] * 2 + [int_] * 2
-    library.rnnkit_lstm_stack_step.argtypes = [ptr, int_, int_] + [ptr] * 7 + [int_] + [ptr] * 3
+    library.rnnkit_lstm_stack_step.argtypes = [ptr] + [int_] * 3 + [ptr] * 7 + [int_] + [ptr] * 3
     library.rnnkit_project_rows.argtypes = [int_] * 3 + [ptr] * 4
     library.rnnkit_stepper_pool_new.argtypes = [int_]
     library.rnnkit_stepper_pool_new.restype = ptr
@@ -160,11 +179,12 @@ class FusedLSTMCache:
     reverse: bool
 
 
-ROWS = 6  # batch rows per register tile in the C code: the chunk a thread takes
+ROWS = 6  # batch rows per register tile in the C code
 
 
 def _workers(batch: int) -> int:
-    """Threads a call shares ``batch`` rows between (in chunks of ``ROWS``)."""
+    """Threads a call shares ``batch`` rows between (in chunks of whole tiles, about two
+    per thread: see split_rows in the C code)."""
     return max(1, min(threads(), -(-batch // ROWS)))
 
 
@@ -188,6 +208,8 @@ def forward_sequence(
     ids = table = None
     if isinstance(x, EmbeddedTokens):
         ids = np.ascontiguousarray(x.ids, dtype=np.int64)
+        if ids.size and (ids.min() < 0 or ids.max() >= len(x.table)):
+            raise IndexError(f"token ids must lie in [0, {len(x.table)})")
         table = x.table @ weight_ih.T
         if bias is not None:
             table += bias
@@ -241,13 +263,16 @@ def backward_sequence(
     grad_gates = BUFFERS.take((num_steps, batch, gate_size), np.float32)
     tokens = cache.ids is not None
     vocab = cache.x.table.shape[0] if tokens else 0
-    # For tokens, each thread sums the gate gradients of every id into its own slice.
-    grad_table = np.zeros((workers, vocab, gate_size), np.float32) if tokens else None
+    # For tokens, each thread sums the gate gradients of every id into its own slice of
+    # grad_table, when those slices take no more memory than the gate gradients themselves;
+    # otherwise NumPy sums them afterwards.
+    sum_in_c = tokens and workers * vocab <= num_steps * batch
+    grad_table = np.zeros((workers, vocab, gate_size), np.float32) if sum_in_c else None
     _LIBRARY.rnnkit_lstm_backward(
         num_steps, batch, H, cache.gates.ctypes.data, cache.cell.ctypes.data,
         cache.tanh_cell.ctypes.data, grad_output.ctypes.data, cache.weight_slabs.ctypes.data,
         grad_h.ctypes.data, grad_c.ctypes.data, grad_gates.ctypes.data,
-        _address(cache.batch_sizes), int(cache.reverse), _address(cache.ids),
+        _address(cache.batch_sizes), int(cache.reverse), _address(cache.ids if sum_in_c else None),
         _address(grad_table), vocab, workers,
     )  # fmt: skip
 
@@ -256,7 +281,11 @@ def backward_sequence(
     h_previous = previous_states(cache.hidden, cache.reverse)
     if tokens:
         total_weight_ih, total_weight_hh, total_bias_ih, total_bias_hh = grads
-        grad_projection = grad_table.sum(axis=0)
+        if sum_in_c:
+            grad_projection = grad_table.sum(axis=0)
+        else:
+            grad_projection = np.zeros((vocab, gate_size), np.float32)
+            add_rows_at(grad_projection, cache.ids.reshape(-1), grad_gates.reshape(-1, gate_size))
         total_weight_ih += grad_projection.T @ cache.x.table
         grad_x = grad_projection @ cache.weight_ih
         rows = grad_gates.reshape(num_steps * batch, gate_size)
@@ -287,8 +316,10 @@ class _StepperThreads:
         self._count = 0
 
     def pool(self, count: int) -> int:
-        """The pool of ``count`` threads (the caller among them); call under ``lock``."""
-        if self._pool is None or self._count != count:
+        """A pool of at least ``count`` threads (the caller among them); call under
+        ``lock``. It only grows: steppers of different sizes share it, each step saying
+        how many of its threads take a share."""
+        if self._pool is None or self._count < count:
             if self._pool is not None:
                 _LIBRARY.rnnkit_stepper_pool_free(self._pool)
             self._pool = _LIBRARY.rnnkit_stepper_pool_new(count)
@@ -340,6 +371,11 @@ class FusedLSTMStepper:
         for ``bind``. Computed in C, without waking NumPy's BLAS threads."""
         embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)
         rows, input_size = embeddings.shape
+        if input_size != self.first_weights.shape[1]:
+            raise ValueError(
+                f"input_table: expected rows of the layer's input size "
+                f"{self.first_weights.shape[1]}, got {input_size}"
+            )
         table = np.empty((rows, 4 * self.hidden_size), dtype=np.float32)
         _LIBRARY.rnnkit_project_rows(
             rows, input_size, self.hidden_size, embeddings.ctypes.data,
@@ -360,13 +396,24 @@ class FusedLSTMStepper:
         for ``step_token``. ``head = (weight, bias, logits)``: each step also computes
         ``logits = weight h_top + bias`` (``(V, H)``, ``(V,)``, ``(V,)``), a language model's
         decoder, on the same threads and without waking NumPy's BLAS pool for a tiny
-        product. All float32 and C-contiguous, kept alive by the caller."""
+        product. All float32 and C-contiguous, kept alive by the caller; checked here, since
+        the C code trusts them."""
+        H = self.hidden_size
+        _check_buffer("h", h, (self.layers * H,), (self.layers, H))
+        _check_buffer("c", c, (self.layers * H,), (self.layers, H))
         self._state = (h.ctypes.data, c.ctypes.data, self.scratch.ctypes.data)
-        self._table = None if table is None else (table.ctypes.data, table.strides[0])
+        self._table = None
+        if table is not None:
+            _check_buffer("table", table, (len(table), 4 * H))
+            self._table = (table.ctypes.data, table.strides[0], len(table))
         self._head = (0, None, None, None)
         if head is not None:
             weight, bias, logits = head
-            self._head = (weight.shape[0], weight.ctypes.data, bias.ctypes.data, logits.ctypes.data)
+            vocab = len(weight)
+            _check_buffer("decoder weight", weight, (vocab, H))
+            _check_buffer("decoder bias", bias, (vocab,))
+            _check_buffer("logits", logits, (vocab,))
+            self._head = (vocab, weight.ctypes.data, bias.ctypes.data, logits.ctypes.data)
         self._layers = (
             self.layers, self.hidden_size, self.biases.ctypes.data,
             self.input_weights.ctypes.data, self.weights.ctypes.data,
@@ -374,17 +421,29 @@ class FusedLSTMStepper:
 
     def step(self, first_input: np.ndarray) -> None:
         """Advance every layer one step from layer 0's ``W_ih x + b`` (float32, ``(4H,)``)."""
+        _check_buffer("first input", first_input, (4 * self.hidden_size,))
         self._run(first_input.ctypes.data)
 
     def step_token(self, token: int) -> None:
         """Advance every layer one step from row ``token`` of the bound table."""
-        address, stride = self._table
+        address, stride, rows = self._table
+        if not 0 <= token < rows:
+            raise IndexError(f"token {token} is outside the table's {rows} rows")
         self._run(address + token * stride)
 
     def _run(self, first_input: int) -> None:
         layers, hidden, biases, input_weights, weights = self._layers
         with _STEPPER_THREADS.lock:
             _LIBRARY.rnnkit_lstm_stack_step(
-                _STEPPER_THREADS.pool(self.threads), layers, hidden, first_input, biases,
-                input_weights, weights, *self._state, *self._head,
+                _STEPPER_THREADS.pool(self.threads), self.threads, layers, hidden, first_input,
+                biases, input_weights, weights, *self._state, *self._head,
             )  # fmt: skip
+
+
+def _check_buffer(name: str, array: np.ndarray, *shapes: tuple[int, ...]) -> None:
+    """Raise ValueError unless ARRAY is float32, C-contiguous and of one of SHAPES."""
+    if array.dtype != np.float32 or not array.flags.c_contiguous or array.shape not in shapes:
+        raise ValueError(
+            f"{name}: expected a C-contiguous float32 array of shape "
+            f"{' or '.join(map(str, shapes))}, got {array.dtype} {array.shape}"
+        )

@@ -108,7 +108,7 @@ def forward_sequence(
     weight_ih, weight_hh, bias_ih, bias_hh = weights
     num_steps, batch, _ = x.shape
     H = weight_hh.shape[1]
-    if lstm_fused.applies(x.dtype, H):
+    if lstm_fused.applies(x.dtype, H) and weight_hh.dtype == np.float32:
         return lstm_fused.forward_sequence(x, state, weights, batch_sizes, reverse, keep_cache)
     # b_hh enters every gate exactly as b_ih does, so it folds into the input projection.
     bias = None if bias_ih is None else internal_gate_rows(bias_ih + bias_hh, H)

@@ -133,3 +133,48 @@ def test_float32_lstm_steps_in_c_match_float64(threads: int, num_layers: int) ->
         np.testing.assert_allclose(np.stack(outputs), expected[:, 0], atol=2e-5)
     finally:
         lstm_fused.set_threads(previous)
+
+
+@needs_c
+def test_c_steps_with_uneven_thread_shares_a_large_vocabulary_and_a_shared_pool(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # hidden 48 is three unit blocks: 2 threads split them 1 + 2. Without the precomputed
+    # table (MAX_TABLE_ENTRIES 0) the step multiplies the embedding row itself. Two steppers
+    # of different sizes interleave on the process's one pool of threads.
+    monkeypatch.setattr(token_stepper, "MAX_TABLE_ENTRIES", 0)
+    previous = lstm_fused.set_threads(2)
+    try:
+        rng = np.random.default_rng(8)
+        table, ids = rng.standard_normal((6, 4)), [5, 0, 2, 2, 4]
+        weight, bias = rng.standard_normal((7, 48)), rng.standard_normal(7)
+        big = LSTM(4, 48, num_layers=2, dtype=np.float64, rng=0).eval()
+        small = LSTM(4, 16, dtype=np.float64, rng=1).eval()
+        steppers, expected = [], []
+        for exact in (big, small):
+            single = LSTM(4, exact.hidden_size, num_layers=exact.num_layers).eval()
+            single.load_state_dict(exact.state_dict())
+            steppers.append(TokenStepper(single, input_table=table.astype(np.float32)))
+            expected.append(exact.forward(table[ids][:, None])[0][:, 0])
+        steppers[0].set_decoder(weight, bias)
+        got_logits, got_small = [], []
+        for token in ids:
+            got_logits.append(steppers[0].step_token_logits(token).copy())
+            got_small.append(steppers[1].step_token(token))
+        np.testing.assert_allclose(np.stack(got_logits), expected[0] @ weight.T + bias, atol=2e-5)
+        np.testing.assert_allclose(np.stack(got_small), expected[1], atol=2e-5)
+    finally:
+        lstm_fused.set_threads(previous)
+
+
+@needs_c
+def test_c_steps_refuse_what_would_read_outside_their_arrays() -> None:
+    stepper = TokenStepper(LSTM(4, 16).eval(), input_table=np.ones((3, 4), np.float32))
+    with pytest.raises(IndexError):
+        stepper.step_token(3)
+    with pytest.raises(ValueError, match="decoder bias"):
+        stepper.set_decoder(np.ones((10, 16)), np.ones(3))
+    with pytest.raises(ValueError, match="decoder weight"):
+        stepper.set_decoder(np.ones((10, 8)), np.ones(10))
+    with pytest.raises(ValueError, match="input size"):
+        TokenStepper(LSTM(4, 16).eval(), input_table=np.ones((3, 400), np.float32))

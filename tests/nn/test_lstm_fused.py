@@ -19,7 +19,7 @@ import time
 import numpy as np
 import pytest
 
-from rnnkit.nn import LSTM, lstm_fused
+from rnnkit.nn import LSTM, lstm_fused, lstm_kernel
 from rnnkit.nn.embedding import EmbeddedTokens
 
 pytestmark = pytest.mark.skipif(
@@ -203,3 +203,40 @@ def test_layers_say_where_their_time_loops_run(accelerator: None) -> None:
     assert GRU(3, 32, dtype=np.float32).engine == "NumPy"
     lstm_fused.set_threads(1)
     assert LSTM(3, 32, dtype=np.float32).engine == "C, 1 thread"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        dict(tokens=True, bidirectional=True, lengths=True),
+        dict(tokens=False, bidirectional=True, lengths=True, layers=2),
+        dict(tokens=True, bidirectional=False, lengths=False, steps=2),  # ids summed in NumPy
+    ],
+    ids=str,
+)
+def test_every_option_with_three_threads(changes: dict, accelerator: None) -> None:
+    # 19 rows make three chunks of 6-7 rows at 3 threads; hidden 48 is three unit blocks.
+    lstm_fused.set_threads(3)
+    assert_close_to_float64({**BASE, "batch": 19, "hidden_size": 48, **changes})
+
+
+def test_nan_in_the_input_comes_out_as_nan(accelerator: None) -> None:
+    layer = LSTM(3, 16, dtype=np.float32, rng=0)
+    x = np.ones((4, 2, 3), dtype=np.float32)
+    x[1, 0, 0] = np.nan
+    output, (h_n, c_n) = layer.forward(x)
+    assert np.all(np.isnan(output[1:, 0])) and np.all(np.isnan(c_n[0, 0]))
+    assert np.all(np.isfinite(output[:, 1]))  # the other row is untouched
+
+
+def test_token_ids_outside_the_table_are_refused(accelerator: None) -> None:
+    # The layers check ids first (a ValueError); the C loop, which would read outside the
+    # table, checks again for whoever calls the kernel directly.
+    layer = LSTM(3, 16, dtype=np.float32, rng=0)
+    table = np.ones((5, 3), dtype=np.float32)
+    with pytest.raises(ValueError, match="ids"):
+        layer.forward(EmbeddedTokens(table, np.array([[0], [5]])))
+    weights = tuple(layer.params[name] for name in sorted(layer.params, reverse=True))
+    state = (np.zeros((1, 16), np.float32), np.zeros((1, 16), np.float32))
+    with pytest.raises(IndexError):
+        lstm_kernel.forward_sequence(EmbeddedTokens(table, np.array([[0], [5]])), state, weights)
