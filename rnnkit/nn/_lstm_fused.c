@@ -204,8 +204,8 @@ struct sequence {
     const float *grad_output;
     float *dh, *dc, *grad_gates;
     /* Token input: gates start from rows of the table (V, 4H), the per-token input
-     * projection; backward adds each row's gate gradients into its thread's (V, 4H) slice
-     * of grad_table (threads, V, 4H). NULL ids: gates hold the input projection. */
+     * projection; backward adds each row's gate gradients into its chunk's (V, 4H) slice
+     * of grad_table (chunks, V, 4H). NULL ids: gates hold the input projection. */
     const int64_t *ids;
     const float *table;
     float *grad_table;
@@ -217,9 +217,9 @@ struct sequence {
  * unit block, so that a tile reads its weights as one stream. hidden_states and cells
  * (T + 1, B, H): the state buffers of sequence_ops.py, entry [reverse ? T : 0] holding
  * h_0 and c_0. tanh_cell (T, B, H). */
-AVX512_FN void forward_rows_range(const void *args, int first, int last, int slot) {
+AVX512_FN void forward_rows_range(const void *args, int first, int last, int chunk) {
     const struct sequence *q = args;
-    (void)slot;
+    (void)chunk;
     const int hidden = q->hidden, blocks = hidden / UNITS;
     const size_t state_size = (size_t)q->batch * hidden, gate_size = 4 * state_size;
     for (int s = 0; s < q->steps; s++) {
@@ -335,7 +335,7 @@ AVX512 void gate_product_rows(int rows, int k_count, const float *a, size_t a_st
  * (4H, 16) slab per unit block. dh, dc (B, H): in, the gradients of the final state; out,
  * those of the initial state. grad_gates (T, B, 4H): out, the pre-activation
  * gradients (zero for rows past their length). */
-AVX512_FN void backward_rows_range(const void *args, int first, int last, int slot) {
+AVX512_FN void backward_rows_range(const void *args, int first, int last, int chunk) {
     const struct sequence *q = args;
     const int hidden = q->hidden, blocks = hidden / UNITS;
     const size_t state_size = (size_t)q->batch * hidden, gate_size = 4 * state_size;
@@ -357,7 +357,7 @@ AVX512_FN void backward_rows_range(const void *args, int first, int last, int sl
             }
             if (q->ids) {
                 const int64_t id = q->ids[(size_t)t * q->batch + first + r];
-                float *sum = q->grad_table + ((size_t)slot * q->vocab + id) * 4 * hidden;
+                float *sum = q->grad_table + ((size_t)chunk * q->vocab + id) * 4 * hidden;
                 const float *row = grad_gates + (size_t)r * 4 * hidden;
                 for (int k = 0; k < 4 * hidden; k += UNITS)
                     _mm512_storeu_ps(sum + k, _mm512_add_ps(_mm512_loadu_ps(sum + k),
@@ -379,43 +379,49 @@ AVX512_FN void backward_rows_range(const void *args, int first, int last, int sl
  * asks next: a thread slowed down (by a BLAS worker still spinning on
  * its core after NumPy's last product, say) takes fewer. The threads live for one call;
  * unlike a pool's, they do not spin afterwards on a core that NumPy's BLAS needs next. */
-typedef void (*rows_task)(const void *args, int first, int last, int slot);
+typedef void (*rows_task)(const void *args, int first, int last, int chunk);
 
 struct share {
     rows_task task;
     const void *args;
-    int rows, *next_chunk, chunk_rows, slot;
+    int rows, *next_chunk, chunk_rows;
 };
 
 static void *run_share(void *arg) {
     struct share *share = arg;
     for (;;) {
-        const int chunk = share->chunk_rows;
-        const int first = __atomic_fetch_add(share->next_chunk, 1, __ATOMIC_RELAXED) * chunk;
+        const int chunk = __atomic_fetch_add(share->next_chunk, 1, __ATOMIC_RELAXED);
+        const int first = chunk * share->chunk_rows;
         if (first >= share->rows) return NULL;
-        const int last = first + chunk < share->rows ? first + chunk : share->rows;
-        share->task(share->args, first, last, share->slot);
+        const int last = first + share->chunk_rows < share->rows ? first + share->chunk_rows
+                                                                 : share->rows;
+        share->task(share->args, first, last, chunk);
     }
 }
 
 #define MAX_THREADS 64
 
-/* task(args, first, last, slot) over the row ranges of [0, rows), on `threads` threads;
- * slot is the thread's index. */
+/* Rows per chunk. Chunks of whole register tiles, two per thread: small enough to even
+ * out a slowed thread, large enough that a few tiles share each weight slab brought into
+ * L1 (measured: 6-9% faster than one-tile chunks at configs A-C of benchmarks/speed.py). */
+static int chunk_rows_for(int rows, int threads) {
+    if (threads > MAX_THREADS) threads = MAX_THREADS;
+    const int chunk_rows = threads <= 1 ? rows : (rows + 2 * threads - 1) / (2 * threads);
+    return chunk_rows < 1 ? 1 : (chunk_rows + ROWS - 1) / ROWS * ROWS;
+}
+
+/* task(args, first, last, chunk) over the row ranges (chunks) of [0, rows), on `threads`
+ * threads. The chunks and their numbers do not depend on which thread runs them, so a
+ * result summed per chunk is the same from run to run. */
 static void split_rows(rows_task task, const void *args, int rows, int threads) {
-    /* the caller sizes grad_table for `threads` */
     if (threads > MAX_THREADS) threads = MAX_THREADS;
     struct share shares[MAX_THREADS];
     pthread_t ids[MAX_THREADS];
     int started[MAX_THREADS] = {0};
-    /* Chunks of whole register tiles, two per thread: small enough to even out a slowed
-     * thread, large enough that a few tiles share each weight slab brought into L1
-     * (measured: 6-9% faster than one-tile chunks at configs A-C of benchmarks/speed.py). */
-    int chunk_rows = threads == 1 ? rows : (rows + 2 * threads - 1) / (2 * threads);
-    chunk_rows = (chunk_rows + ROWS - 1) / ROWS * ROWS;
+    const int chunk_rows = chunk_rows_for(rows, threads);
     int next_chunk = 0;
     for (int j = 0; j < threads; j++)
-        shares[j] = (struct share){task, args, rows, &next_chunk, chunk_rows, j};
+        shares[j] = (struct share){task, args, rows, &next_chunk, chunk_rows};
     /* Start each helper on a core of its own, not the caller's: the scheduler would often
      * put it beside the caller (the other core looks busy while a BLAS worker spins on it,
      * yielding) and take milliseconds to move it. */
@@ -696,7 +702,14 @@ void rnnkit_lstm_stack_step(void *handle, int active, int layers, int hidden,
 
 /* The version of these entry points' arguments and data layout: lstm_fused.py refuses a
  * build whose number differs from its own (a stale build from an older checkout). */
-int rnnkit_lstm_abi(void) { return 2; }
+int rnnkit_lstm_abi(void) { return 3; }
+
+/* How many chunks split_rows makes of `rows` rows on `threads` threads (the caller sizes
+ * grad_table by it). */
+int rnnkit_lstm_chunks(int rows, int threads) {
+    const int chunk_rows = chunk_rows_for(rows, threads);
+    return (rows + chunk_rows - 1) / chunk_rows;
+}
 
 int rnnkit_lstm_available(void) {
     __builtin_cpu_init();

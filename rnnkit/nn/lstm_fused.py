@@ -51,7 +51,7 @@ _int64_p = ctypes.POINTER(ctypes.c_int64)
 
 # The version of the C entry points' arguments and data layout this file speaks
 # (rnnkit_lstm_abi in _lstm_fused.c).
-ABI = 2
+ABI = 3
 
 
 def _load() -> ctypes.CDLL | None:
@@ -81,6 +81,7 @@ def _load() -> ctypes.CDLL | None:
     library.rnnkit_lstm_backward.argtypes = [int_] * 3 + [ptr] * 9 + [int_] + [ptr] * 2 + [int_] * 2
     library.rnnkit_lstm_stack_step.argtypes = [ptr] + [int_] * 3 + [ptr] * 7 + [int_] + [ptr] * 3
     library.rnnkit_project_rows.argtypes = [int_] * 3 + [ptr] * 4
+    library.rnnkit_lstm_chunks.argtypes = [int_, int_]
     library.rnnkit_stepper_pool_new.argtypes = [int_]
     library.rnnkit_stepper_pool_new.restype = ptr
     library.rnnkit_stepper_pool_free.argtypes = [ptr]
@@ -263,11 +264,13 @@ def backward_sequence(
     grad_gates = BUFFERS.take((num_steps, batch, gate_size), np.float32)
     tokens = cache.ids is not None
     vocab = cache.x.table.shape[0] if tokens else 0
-    # For tokens, each thread sums the gate gradients of every id into its own slice of
-    # grad_table, when those slices take no more memory than the gate gradients themselves;
-    # otherwise NumPy sums them afterwards.
-    sum_in_c = tokens and workers * vocab <= num_steps * batch
-    grad_table = np.zeros((workers, vocab, gate_size), np.float32) if sum_in_c else None
+    # For tokens, the C loop sums the gate gradients of every id, one slice of grad_table
+    # per chunk of rows (not per thread: which thread takes a chunk varies, and the sum
+    # must not), when those slices take no more memory than the gate gradients
+    # themselves; otherwise NumPy sums them afterwards.
+    chunks = _LIBRARY.rnnkit_lstm_chunks(batch, workers)
+    sum_in_c = tokens and chunks * vocab <= num_steps * batch
+    grad_table = np.zeros((chunks, vocab, gate_size), np.float32) if sum_in_c else None
     _LIBRARY.rnnkit_lstm_backward(
         num_steps, batch, H, cache.gates.ctypes.data, cache.cell.ctypes.data,
         cache.tanh_cell.ctypes.data, grad_output.ctypes.data, cache.weight_slabs.ctypes.data,

@@ -240,3 +240,25 @@ def test_token_ids_outside_the_table_are_refused(accelerator: None) -> None:
     state = (np.zeros((1, 16), np.float32), np.zeros((1, 16), np.float32))
     with pytest.raises(IndexError):
         lstm_kernel.forward_sequence(EmbeddedTokens(table, np.array([[0], [5]])), state, weights)
+
+
+def test_results_do_not_depend_on_which_thread_took_which_rows(accelerator: None) -> None:
+    # A resumed run must equal an uninterrupted one bit for bit, so the token gradients are
+    # summed per chunk of rows, whichever thread ran the chunk.
+    lstm_fused.set_threads(2)
+    layer = LSTM(8, 32, dtype=np.float32, rng=0)
+    rng = np.random.default_rng(9)
+    tokens = EmbeddedTokens(
+        rng.standard_normal((5, 8)).astype(np.float32), rng.integers(0, 5, (30, 48))
+    )
+    grad_output = rng.standard_normal((30, 48, 32)).astype(np.float32)
+    first = None
+    for _ in range(12):
+        layer.zero_grad()
+        output, _ = layer.forward(tokens)
+        grad_table, _ = layer.backward(grad_output)
+        results = [output, grad_table, *(layer.grads[name].copy() for name in sorted(layer.grads))]
+        if first is None:
+            first = results
+        for got, want in zip(results, first, strict=True):
+            np.testing.assert_array_equal(got, want)
