@@ -48,6 +48,16 @@ def probability(text: str) -> float:
     return value
 
 
+def decay(text: str) -> float:
+    """A moving average's decay: strictly between 0 and 1, or 0 for no average."""
+    value = _parse(float, text, "a number")
+    if not (value == 0 or 0 < value < 1):
+        raise argparse.ArgumentTypeError(
+            f"must be above 0 and below 1 (e.g. 0.999), or 0 for none, got {text}"
+        )
+    return value
+
+
 def _parse(kind: type, text: str, what: str):
     try:
         return kind(text)
@@ -76,6 +86,17 @@ def add_optimizer_arguments(
         metavar="N",
         help="validate, keep the best model, adjust the learning rate and save every N steps "
         f"({eval_every_help})",
+    )
+
+
+def add_ema_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--ema DECAY`` (None when not given): validate and keep the averaged weights."""
+    parser.add_argument(
+        "--ema",
+        type=decay,
+        metavar="DECAY",
+        help="validate, and keep as the best model, the exponential moving average of the "
+        "weights with this decay per step, e.g. 0.999 (default 0: the weights as trained)",
     )
 
 

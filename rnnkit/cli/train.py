@@ -16,6 +16,7 @@ from typing import Any
 
 from rnnkit.cli.arguments import (
     add_budget_arguments,
+    add_ema_argument,
     add_optimizer_arguments,
     add_run_arguments,
     positive_int,
@@ -71,6 +72,7 @@ DEFAULTS: dict[str, Any] = {
     "batch_size": 32,
     "optimizer": "adam",
     "weight_decay": 0.0,
+    "ema": 0.0,
     "clip": 5.0,
     "eval_every": 500,
     "val_fraction": 0.1,
@@ -95,6 +97,7 @@ SAVED_AS: dict[str, tuple[str, str]] = {
     "lr": ("settings", "lr"),
     "optimizer": ("settings", "optimizer"),
     "weight_decay": ("settings", "weight_decay"),
+    "ema": ("settings", "ema"),
     "clip": ("settings", "clip"),
     "eval_every": ("settings", "eval_every"),
     "data": ("data", "path"),
@@ -168,6 +171,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     add_optimizer_arguments(
         training, lr_help="default 0.002 with adam, 1 with sgd", eval_every_help="default 500"
     )
+    add_ema_argument(training)
     add_budget_arguments(training, DEFAULT_SECONDS)
     add_run_arguments(parser)
     return parser
@@ -208,6 +212,9 @@ def start_run(args: argparse.Namespace) -> tuple[LMTrainer, Budget]:
             "--tie-weights needs --embedding-size equal to --hidden-size, got "
             f"{options['embedding_size']} and {options['hidden_size']}"
         )
+    if options["ema"] > 0 and options["val_fraction"] == 0:
+        # Only validation puts the average to use: it is what best/ keeps.
+        raise UserError("--ema needs validation text: give --val-fraction above 0")
     folder = new_run_folder(args.out, "lm")
     data_info = {
         "path": None if args.data is None else str(Path(args.data).resolve()),
@@ -230,6 +237,7 @@ def start_run(args: argparse.Namespace) -> tuple[LMTrainer, Budget]:
         lr=lr,
         optimizer=options["optimizer"],
         weight_decay=options["weight_decay"],
+        ema=options["ema"],
         clip=options["clip"],
         eval_every=options["eval_every"],
     )

@@ -16,6 +16,7 @@ from typing import Any
 
 from rnnkit.cli.arguments import (
     add_budget_arguments,
+    add_ema_argument,
     add_optimizer_arguments,
     add_run_arguments,
     positive_int,
@@ -78,6 +79,7 @@ DEFAULTS: dict[str, Any] = {
     "batch_size": 32,
     "optimizer": "adam",
     "weight_decay": 0.0,
+    "ema": 0.0,
     "clip": 5.0,
     "eval_every": None,
     "seed": 0,
@@ -110,6 +112,7 @@ SAVED_AS: dict[str, tuple[str, str]] = {
     "lr": ("settings", "lr"),
     "optimizer": ("settings", "optimizer"),
     "weight_decay": ("settings", "weight_decay"),
+    "ema": ("settings", "ema"),
     "clip": ("settings", "clip"),
     "eval_every": ("settings", "eval_every"),
     "seed": ("settings", "seed"),
@@ -215,6 +218,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         lr_help="default 0.002 with adam, 0.1 with sgd",
         eval_every_help=f"default: once per epoch, at most {MAX_DEFAULT_EVAL_EVERY}",
     )
+    add_ema_argument(training)
     training.add_argument(
         "--epochs",
         type=positive_int,
@@ -362,6 +366,7 @@ def start_run(args: argparse.Namespace) -> tuple[ClassifierTrainer, Budget, Any]
         lr=args.lr if args.lr is not None else DEFAULT_LR[options["optimizer"]],
         optimizer=options["optimizer"],
         weight_decay=options["weight_decay"],
+        ema=options["ema"],
         clip=options["clip"],
         eval_every=options["eval_every"] or min(steps_per_epoch, MAX_DEFAULT_EVAL_EVERY),
         seed=options["seed"],

@@ -26,16 +26,18 @@ The run folder::
     DIR/config.json, DIR/<group>.safetensors    the last checkpoint (``checkpoint``): the
                                                 model, the optimizer with the scheduler's
                                                 state, and any ``extra_arrays``
+    DIR/ema.safetensors                         with ``ema``: the averaged weights, which
+                                                validation measures and best/ keeps
     DIR/best/config.json, model.safetensors     the best model so far
     DIR/metrics.jsonl                           training and validation records
     DIR/learning_curve.png                      if matplotlib is installed
 
-Exact resume: a checkpoint holds the weights, optimizer and scheduler state, the RNG state
-and the ``progress`` (a dataclass: step, data position, best measures, elapsed time), so
-N steps, a stop and N more steps give the same weights as 2N steps in one go. The
-evaluation at the end of a run, off the ``eval_every`` schedule, is reported and may
-update ``best/`` but leaves the learning-rate schedule alone, so stopping does not change
-the run.
+Exact resume: a checkpoint holds the weights (and their average), optimizer and scheduler
+state, the RNG state and the ``progress`` (a dataclass: step, data position, best measures,
+elapsed time), so N steps, a stop and N more steps give the same weights as 2N steps in
+one go. The evaluation at the end of a run, off the ``eval_every`` schedule, is reported
+and may update ``best/`` but leaves the learning-rate schedule alone, so stopping does not
+change the run.
 """
 
 from __future__ import annotations
@@ -51,6 +53,12 @@ import numpy as np
 
 from rnnkit.errors import UserError
 from rnnkit.optim import ReduceLROnPlateau, clip_grad_norm
+from rnnkit.train.averaging import (
+    averaged_weights,
+    check_decay,
+    restored_average,
+    update_average,
+)
 from rnnkit.train.budget import Budget
 from rnnkit.train.checkpoint import Checkpoint, save_checkpoint
 from rnnkit.train.interrupt import StopRequest
@@ -65,6 +73,7 @@ METRICS_FILE = "metrics.jsonl"
 PLOT_FILE = "learning_curve.png"
 LOG_EVERY = 10  # steps per training record in metrics.jsonl
 SCHEDULER_PREFIX = "scheduler."  # the scheduler's state rides in optimizer.safetensors
+AVERAGE_GROUP = "ema"  # the averaged weights' file in a checkpoint: ema.safetensors
 INTERRUPTED = "interrupted"
 
 
@@ -74,12 +83,14 @@ class TrainingSettings:
 
     ``clip`` 0 means no clipping. The learning rate is multiplied by ``plateau_factor``
     when the watched measure has not improved for more than ``plateau_patience``
-    evaluations.
+    evaluations. ``ema`` above 0 validates and keeps as best the exponential moving
+    average of the weights with that decay (``rnnkit.train.averaging``); 0: the raw weights.
     """
 
     lr: float = 2e-3
     optimizer: str = "adam"
     weight_decay: float = 0.0
+    ema: float = 0.0
     clip: float = 5.0
     eval_every: int = 250
     plateau_factor: float = 0.5
@@ -114,6 +125,7 @@ def check_settings(settings: TrainingSettings) -> None:
         raise UserError(f"--lr must be a positive number, got {settings.lr}")
     if not settings.clip >= 0:
         raise UserError(f"--clip must be 0 (no clipping) or positive, got {settings.clip}")
+    check_decay(settings.ema)
 
 
 class Trainer:
@@ -151,6 +163,8 @@ class Trainer:
             patience=settings.plateau_patience,
             mode="max" if self.higher_is_better else "min",
         )
+        # The averaged weights (with --ema), or None. Step 1 overwrites this starting value.
+        self.average = model.state_dict() if settings.ema > 0 else None
         self.metrics = MetricsLog(self.folder / METRICS_FILE)
         self.saved_step: int | None = None
         self.budget: Budget | None = None
@@ -210,14 +224,16 @@ class Trainer:
             "optimizer": optimizer_state,
             **self.extra_arrays(),
         }
+        if self.average is not None:
+            arrays[AVERAGE_GROUP] = self.average
         self.progress.elapsed = self.elapsed()
         save_checkpoint(self.folder, self.config(), arrays)
         self.saved_step = self.progress.step
 
     def save_best(self) -> None:
-        save_checkpoint(
-            self.folder / BEST_FOLDER, self.config(), {"model": self.model.state_dict()}
-        )
+        """Save the weights just validated: the average with ``ema``, else the raw ones."""
+        weights = self.model.state_dict() if self.average is None else self.average
+        save_checkpoint(self.folder / BEST_FOLDER, self.config(), {"model": weights})
 
     def restore(self, checkpoint: Checkpoint) -> None:
         """Continue from CHECKPOINT (of this architecture and these settings).
@@ -236,6 +252,8 @@ class Trainer:
         kind = type(self.progress)
         self.progress = kind(**{f.name: progress[f.name] for f in fields(kind)})
         restore_rng(self.model.rng, checkpoint.config["rng"])
+        if self.average is not None:
+            self.average = restored_average(self.average, arrays[AVERAGE_GROUP])
         self.restore_extra(arrays)
         self.saved_step = self.progress.step
         # A run killed after its last checkpoint logged steps that will now be redone.
@@ -300,6 +318,8 @@ class Trainer:
             clip_grad_norm(self.model.grads, self.settings.clip)
         self.optimizer.step()
         self.progress.step += 1
+        if self.average is not None:
+            update_average(self.average, self.model.params, self.settings.ema, self.progress.step)
         self.progress.tokens += tokens
         self.advance()
         self._log_step(loss, tokens, time.perf_counter() - started)
@@ -328,7 +348,8 @@ class Trainer:
             self._recent_losses = []
 
     def _evaluate(self, scheduled: bool) -> None:
-        measures = self.validate()
+        with averaged_weights(self.model, self.average):
+            measures = self.validate()
         if measures is None:
             return
         progress = self.progress

@@ -190,6 +190,63 @@ def test_resume_continues_exactly(tmp_path: Path) -> None:
             np.testing.assert_array_equal(whole[name], split[name], err_msg=name)
 
 
+def test_ema_is_saved_resumes_exactly_and_is_what_eval_measures(tmp_path: Path) -> None:
+    valid = write_tsv(tmp_path / "valid.tsv", 60, seed=1)
+    options = ["--train", write_tsv(tmp_path / "train.tsv"), "--valid", valid, "--ema", "0.9"]
+    options += ["--dropout", "0.3", "--eval-every", "7"]
+    assert train("--out", tmp_path / "whole", "--max-steps", "30", *options)[0] == 0
+    assert train("--out", tmp_path / "split", "--max-steps", "17", *options)[0] == 0
+    status, out, err = run_cli(
+        "train-classifier", "--out", tmp_path / "split", "--resume", "--max-steps", "30",
+        "--ema", "0.9",
+    )  # fmt: skip
+    assert status == 0, err
+    assert "at step 17" in out
+    for group in ("model", "optimizer", "ema", "best/model"):
+        whole = load_weights(tmp_path / "whole" / f"{group}.safetensors")
+        split = load_weights(tmp_path / "split" / f"{group}.safetensors")
+        assert whole.keys() == split.keys()
+        for name in whole:
+            np.testing.assert_array_equal(whole[name], split[name], err_msg=f"{group} {name}")
+    config = load_checkpoint(tmp_path / "whole").config
+    assert config["settings"]["ema"] == 0.9
+    # eval reads best/, the average as validated: the loss it saw, not the raw weights'.
+    status, out, err = run_cli("eval", tmp_path / "whole", "--data", valid, "--json")
+    assert status == 0, err
+    best = load_checkpoint(tmp_path / "whole" / "best").config["progress"]["best"]
+    assert json.loads(out)["loss"] == pytest.approx(best["loss"], rel=1e-6)
+    raw = load_weights(tmp_path / "whole" / "model.safetensors")
+    averaged = load_weights(tmp_path / "whole" / "best" / "model.safetensors")
+    assert not all(np.array_equal(raw[name], averaged[name]) for name in raw)
+
+    status, _, err = run_cli(
+        "train-classifier", "--out", tmp_path / "whole", "--resume", "--ema", "0.5"
+    )
+    assert_one_line_error(status, err, "--ema 0.5 differs from the run")
+
+
+def test_a_run_saved_before_ema_existed_trained_without_it(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert train("--train", write_tsv(tmp_path / "t.tsv"), "--out", out, "--max-steps", "2")[0] == 0
+    config_path = out / "config.json"
+    config = json.loads(config_path.read_text())
+    del config["settings"]["ema"]
+    config_path.write_text(json.dumps(config))
+    status, _, err = run_cli(
+        "train-classifier", "--out", out, "--resume", "--max-steps", "3", "--ema", "0"
+    )
+    assert status == 0, err
+    status, _, err = run_cli("train-classifier", "--out", out, "--resume", "--ema", "0.99")
+    assert_one_line_error(status, err, "--ema 0.99 differs from the run")
+
+
+@pytest.mark.parametrize("value", ["1", "1.5", "-0.1", "nan", "often"])
+def test_ema_must_be_a_decay_below_1(tmp_path: Path, value: str) -> None:
+    status, _, err = train("--train", write_tsv(tmp_path / "t.tsv"), "--ema", value)
+    message = "must be a number" if value == "often" else "must be above 0 and below 1"
+    assert_one_line_error(status, err, f"--ema: {message}")
+
+
 def test_epochs_set_the_step_budget(tmp_path: Path) -> None:
     # 180 training examples in batches of 16: 12 batches per epoch.
     status, out, err = train(

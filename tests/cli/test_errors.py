@@ -158,6 +158,7 @@ def test_loss_turning_nan(tmp_path: Path) -> None:
         (["--max-time", "-5"], "--max-time: must be a positive number"),
         (["--max-steps", "0"], "--max-steps: must be a positive integer"),
         (["--val-fraction", "1"], "--val-fraction: must be at least 0 and below 1"),
+        (["--ema", "1"], "--ema: must be above 0 and below 1"),
         (["--seq-len", "1.5"], "--seq-len: must be an integer"),
         (["--tokenizer", "bytes"], "--tokenizer: invalid choice"),
         (["--tie-weights", "--embedding-size", "8"], "--tie-weights needs --embedding-size"),

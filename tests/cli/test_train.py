@@ -61,6 +61,42 @@ def test_resume_continues_exactly(tmp_path: Path) -> None:
             np.testing.assert_array_equal(whole[name], split[name], err_msg=name)
 
 
+def test_ema_keeps_the_average_as_best_and_resumes_exactly(tmp_path: Path) -> None:
+    data = write_corpus(tmp_path, count=120)
+    options = [*TINY, "--dropout", "0.3", "--ema", "0.9", "--data", data]
+    assert run_cli("train", "--out", tmp_path / "whole", "--max-steps", "14", *options)[0] == 0
+    assert run_cli("train", "--out", tmp_path / "split", "--max-steps", "5", *options)[0] == 0
+    status, _, err = run_cli("train", "--out", tmp_path / "split", "--resume", "--max-steps", "14")
+    assert status == 0, err
+    for group in ("model", "optimizer", "ema", "best/model"):
+        whole = load_weights(tmp_path / "whole" / f"{group}.safetensors")
+        split = load_weights(tmp_path / "split" / f"{group}.safetensors")
+        assert whole.keys() == split.keys()
+        for name in whole:
+            np.testing.assert_array_equal(whole[name], split[name], err_msg=f"{group} {name}")
+    # The final evaluation (step 14, off the schedule of 3) validated the average and
+    # found it best or not; either way best/ holds an average, never the raw weights.
+    raw = load_weights(tmp_path / "whole" / "model.safetensors")
+    best = load_weights(tmp_path / "whole" / "best" / "model.safetensors")
+    assert not any(np.array_equal(raw[name], best[name]) for name in raw if "weight" in name)
+    config = load_checkpoint(tmp_path / "whole").config
+    assert config["settings"]["ema"] == 0.9
+    status, _, err = run_cli("train", "--out", tmp_path / "whole", "--resume", "--ema", "0.5")
+    assert status == 2
+    assert "--ema 0.5 differs from the run" in err
+
+
+def test_ema_needs_validation_text(tmp_path: Path) -> None:
+    data = write_corpus(tmp_path)
+    status, _, err = run_cli(
+        "train", "--data", data, "--out", tmp_path / "run", *TINY, "--ema", "0.99",
+        "--val-fraction", "0",
+    )  # fmt: skip
+    assert status == 2
+    assert "--ema needs validation text" in err
+    assert not (tmp_path / "run").exists()
+
+
 def test_resume_with_a_spent_budget_has_nothing_to_do(tmp_path: Path) -> None:
     data = write_corpus(tmp_path)
     run_cli("train", "--data", data, "--out", tmp_path / "run", "--max-steps", "3", *TINY)

@@ -118,3 +118,69 @@ def test_a_loss_that_is_not_finite_stops_the_run(tmp_path: Path) -> None:
     trainer.model.params["classifier.bias"][0] = np.nan
     with pytest.raises(TrainingDivergedError, match="diverged at step 6.*step 5"):
         trainer.train(Budget(max_steps=10))
+
+
+def test_ema_validates_and_keeps_the_average_while_training_the_raw_weights(
+    tmp_path: Path,
+) -> None:
+    plain = make_trainer(tmp_path / "plain")
+    plain.train(Budget(max_steps=20))
+    averaged = make_trainer(tmp_path / "ema", ema=0.9)
+    validated = []
+
+    def validate() -> dict[str, float]:
+        validated.append(averaged.model.state_dict())
+        return type(averaged).validate(averaged)
+
+    averaged.validate = validate
+    averaged.train(Budget(max_steps=20))
+    # The optimizer stepped the raw weights as if there were no average...
+    for name, value in plain.model.params.items():
+        assert np.array_equal(value, averaged.model.params[name]), name
+    # ...which the average of steps 1-20 is not; validation at step 20 saw the average,
+    # and the best model and the checkpoint keep it.
+    assert len(validated) == 2
+    best = load_checkpoint(tmp_path / "ema" / "best")
+    last = load_checkpoint(tmp_path / "ema")
+    assert best.config["progress"]["step"] == last.config["progress"]["best_step"]
+    for name, value in averaged.average.items():
+        assert not np.allclose(value, averaged.model.params[name]), name
+        np.testing.assert_array_equal(validated[-1][name], value, err_msg=name)
+        np.testing.assert_array_equal(last.arrays["ema"][name], value, err_msg=name)
+        if best.config["progress"]["step"] == 20:
+            np.testing.assert_array_equal(best.arrays["model"][name], value, err_msg=name)
+    assert "ema" not in load_checkpoint(tmp_path / "plain").arrays
+
+
+def test_the_best_model_with_ema_is_the_average_when_it_was_validated(tmp_path: Path) -> None:
+    trainer = make_trainer(tmp_path, ema=0.95, eval_every=5)
+    averages = {}
+
+    def validate() -> dict[str, float]:
+        averages[trainer.progress.step] = {k: v.copy() for k, v in trainer.average.items()}
+        return type(trainer).validate(trainer)
+
+    trainer.validate = validate
+    trainer.train(Budget(max_steps=30))
+    best = load_checkpoint(tmp_path / "best")
+    kept = averages[best.config["progress"]["step"]]
+    for name, value in best.arrays["model"].items():
+        np.testing.assert_array_equal(value, kept[name], err_msg=name)
+
+
+def test_resume_with_ema_gives_the_same_weights_and_average_as_one_run(tmp_path: Path) -> None:
+    straight = make_trainer(tmp_path / "straight", ema=0.95)
+    straight.train(Budget(max_steps=40))
+    first = make_trainer(tmp_path / "resumed", ema=0.95)
+    first.train(Budget(max_steps=20))
+    second = make_trainer(tmp_path / "resumed", ema=0.95)
+    second.restore(load_checkpoint(tmp_path / "resumed"))
+    second.train(Budget(max_steps=40))
+    for name, value in straight.model.params.items():
+        assert np.array_equal(value, second.model.params[name]), name
+        assert np.array_equal(straight.average[name], second.average[name]), name
+    best = [load_checkpoint(tmp_path / run / "best") for run in ("straight", "resumed")]
+    progress = [{k: v for k, v in b.config["progress"].items() if k not in TIMING} for b in best]
+    assert progress[0] == progress[1]
+    for name, value in best[0].arrays["model"].items():
+        assert np.array_equal(value, best[1].arrays["model"][name]), name
