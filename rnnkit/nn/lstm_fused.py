@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnkit.nn.embedding import EmbeddedTokens, add_rows_at
+from rnnkit.nn.embedding import EmbeddedTokens
 from rnnkit.nn.sequence_ops import (
     BUFFERS,
     accumulate_weight_grads,
@@ -280,27 +280,11 @@ def backward_sequence(
     )  # fmt: skip
 
     # The weight gradients, one GEMM each, as in lstm_kernel (see sequence_ops); for tokens
-    # the C loop has summed the gate gradients per id already (dP of sequence_ops).
-    h_previous = previous_states(cache.hidden, cache.reverse)
-    if tokens:
-        total_weight_ih, total_weight_hh, total_bias_ih, total_bias_hh = grads
-        if sum_in_c:
-            grad_projection = grad_table.sum(axis=0)
-        else:
-            grad_projection = np.zeros((vocab, gate_size), np.float32)
-            add_rows_at(grad_projection, cache.ids.reshape(-1), grad_gates.reshape(-1, gate_size))
-        total_weight_ih += grad_projection.T @ cache.x.table
-        grad_x = grad_projection @ cache.weight_ih
-        rows = grad_gates.reshape(num_steps * batch, gate_size)
-        total_weight_hh += rows.T @ h_previous.reshape(num_steps * batch, H)
-        if total_bias_ih is not None:
-            grad_bias = grad_projection.sum(axis=0)
-            total_bias_ih += grad_bias
-            total_bias_hh += grad_bias
-    else:
-        grad_x = accumulate_weight_grads(
-            grads, grad_gates, cache.x, grad_gates, h_previous, cache.weight_ih
-        )
+    # the C loop may have summed the gate gradients per id already (dP of sequence_ops).
+    grad_x = accumulate_weight_grads(
+        grads, grad_gates, cache.x, grad_gates, previous_states(cache.hidden, cache.reverse),
+        cache.weight_ih, grad_table.sum(axis=0) if sum_in_c else None,
+    )  # fmt: skip
     BUFFERS.give(cache.gates, cache.cell, cache.tanh_cell, grad_gates)
     return grad_x, (grad_h, grad_c)
 

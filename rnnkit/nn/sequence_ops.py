@@ -210,6 +210,7 @@ def accumulate_weight_grads(
     grad_gates_hidden: np.ndarray,
     h_previous: np.ndarray,
     weight_ih: np.ndarray,
+    grad_projection: np.ndarray | None = None,
 ) -> np.ndarray:
     """Add ``dW_ih``, ``dW_hh``, ``db_ih`` and ``db_hh`` into ``grads`` with one GEMM each and
     return the input gradient ``dx = dG W_ih`` ``(T, B, I)``, or for ``EmbeddedTokens`` the
@@ -217,15 +218,17 @@ def accumulate_weight_grads(
 
     ``grad_gates_input`` is the gradient of the pre-activations that ``W_ih x + b_ih`` feeds,
     ``grad_gates_hidden`` of those that ``W_hh h + b_hh`` feeds; they differ only for the
-    GRU's candidate gate, where ``r`` multiplies the hidden term.
+    GRU's candidate gate, where ``r`` multiplies the hidden term. For ``EmbeddedTokens``,
+    ``grad_projection`` is ``dP`` when the caller has summed it already (the LSTM's C loop).
     """
     grad_weight_ih, grad_weight_hh, grad_bias_ih, grad_bias_hh = grads
     gate_size = grad_gates_input.shape[-1]
     rows_input = grad_gates_input.reshape(-1, gate_size)
     rows_hidden = grad_gates_hidden.reshape(-1, gate_size)
     if isinstance(x, EmbeddedTokens):
-        grad_projection = np.zeros((x.table.shape[0], gate_size), dtype=rows_input.dtype)
-        add_rows_at(grad_projection, x.ids.reshape(-1), rows_input)
+        if grad_projection is None:
+            grad_projection = np.zeros((x.table.shape[0], gate_size), dtype=rows_input.dtype)
+            add_rows_at(grad_projection, x.ids.reshape(-1), rows_input)
         grad_weight_ih += grad_projection.T @ x.table
         grad_input = grad_projection @ weight_ih
     else:
