@@ -534,31 +534,14 @@ AVX512_FN void stack_step_share(const struct stack_step *q, struct stepper_pool 
         const float *h_prev = q->h + (size_t)l * hidden;
         float *cell = q->c + (size_t)l * hidden;
         for (int b = first; b < last; b++) {
-            /* two accumulator chains, input side and recurrent side, for more FMAs in
-             * flight */
-            __m512 acc[4], acc2[4];
-            for (int g = 0; g < 4; g++) {
-                acc[g] = _mm512_loadu_ps(init + g * hidden + b * UNITS);
-                acc2[g] = _mm512_setzero_ps();
-            }
-            if (l > 0) {
-                const float *x = q->h + (size_t)(l - 1) * hidden;
-                const float *w_in = q->input_weights + (l - 1) * weight_size + b * slab;
-                for (int k = 0; k < hidden; k++) {
-                    __m512 v = _mm512_set1_ps(x[k]);
-                    for (int g = 0; g < 4; g++)
-                        acc2[g] = _mm512_fmadd_ps(v, _mm512_loadu_ps(w_in + k * TILE + g * UNITS),
-                                                  acc2[g]);
-                }
-            }
-            const float *w = q->weights + l * weight_size + b * slab;
-            for (int k = 0; k < hidden; k++) {
-                __m512 v = _mm512_set1_ps(h_prev[k]);
-                for (int g = 0; g < 4; g++)
-                    acc[g] = _mm512_fmadd_ps(v, _mm512_loadu_ps(w + k * TILE + g * UNITS), acc[g]);
-            }
+            float *a = q->scratch + b * UNITS;
             for (int g = 0; g < 4; g++)
-                _mm512_storeu_ps(q->scratch + g * hidden + b * UNITS, _mm512_add_ps(acc[g], acc2[g]));
+                memcpy(a + g * hidden, init + g * hidden + b * UNITS, UNITS * sizeof(float));
+            if (l > 0)
+                add_product_tile(1, hidden, q->h + (size_t)(l - 1) * hidden, 0,
+                                 q->input_weights + (l - 1) * weight_size + b * slab, a, 0, hidden);
+            add_product_tile(1, hidden, h_prev, 0, q->weights + l * weight_size + b * slab, a, 0,
+                             hidden);
         }
         /* every thread has read h_{t-1} of this layer: the new states can replace it */
         pool_barrier(pool, local_sense);
@@ -620,20 +603,13 @@ static void *stepper_worker(void *arg) {
  * the stepper's threads need). */
 AVX512_FN void project_rows_avx512(int rows, int input_size, int hidden, const float *x,
                                    const float *slabs, const float *bias, float *out) {
-    const int blocks = hidden / UNITS;
-    for (int r = 0; r < rows; r++)
-        for (int b = 0; b < blocks; b++) {
-            const float *w = slabs + (size_t)b * input_size * TILE;
-            __m512 acc[4];
-            for (int g = 0; g < 4; g++) acc[g] = _mm512_loadu_ps(bias + g * hidden + b * UNITS);
-            for (int k = 0; k < input_size; k++) {
-                __m512 v = _mm512_set1_ps(x[(size_t)r * input_size + k]);
-                for (int g = 0; g < 4; g++)
-                    acc[g] = _mm512_fmadd_ps(v, _mm512_loadu_ps(w + k * TILE + g * UNITS), acc[g]);
-            }
-            for (int g = 0; g < 4; g++)
-                _mm512_storeu_ps(out + (size_t)r * 4 * hidden + g * hidden + b * UNITS, acc[g]);
-        }
+    for (int r = 0; r < rows; r++) {
+        float *row = out + (size_t)r * 4 * hidden;
+        memcpy(row, bias, 4 * hidden * sizeof(float));
+        for (int b = 0; b < hidden / UNITS; b++)
+            add_product_tile(1, input_size, x + (size_t)r * input_size, 0,
+                             slabs + (size_t)b * input_size * TILE, row + b * UNITS, 0, hidden);
+    }
 }
 
 /* ---- entry points (called through ctypes) ------------------------------------------ */
