@@ -194,7 +194,9 @@ class TokenStepper:
         """Give ``step_token_logits`` the decoder ``logits = weight h + bias`` of the top
         layer's ``h`` (``weight`` ``(V, hidden_size)``); copied, as the layer's weights are."""
         self.decoder_weight = np.ascontiguousarray(weight, dtype=self.dtype)
-        self.decoder_weight_t = None if self.fused else np.ascontiguousarray(self.decoder_weight.T)
+        self.decoder_weight_t = (
+            None if self.fused is not None else np.ascontiguousarray(self.decoder_weight.T)
+        )
         self.decoder_bias = np.array(bias, dtype=self.dtype)
         self.logits = np.empty(len(self.decoder_bias), dtype=self.dtype)
         if self.fused is not None:
