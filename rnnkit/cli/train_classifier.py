@@ -11,6 +11,9 @@ the budget comes from its checkpoint, and flags given again must agree with it. 
 from __future__ import annotations
 
 import argparse
+import math
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +22,12 @@ from rnnkit.cli.arguments import (
     add_ema_argument,
     add_optimizer_arguments,
     add_run_arguments,
+    non_negative_int,
     positive_int,
     probability,
 )
 from rnnkit.cli.training import (
+    INTERRUPTED_STATUS,
     check_flags_match,
     fingerprint,
     new_run_folder,
@@ -44,11 +49,12 @@ from rnnkit.data.tokenizers import Tokenizer, make_tokenizer, tokenizer_from_dic
 from rnnkit.errors import UserError
 from rnnkit.models import SequenceClassifier
 from rnnkit.models.sequence_classifier import ENCODERS, POOLINGS
-from rnnkit.train import Budget
+from rnnkit.train import Budget, ProgressBar, stop_on_interrupt
 from rnnkit.train.checkpoint import load_checkpoint
 from rnnkit.train.classifier_checkpoint import check_classifier_checkpoint, load_classifier
 from rnnkit.train.classifier_evaluation import evaluate_classifier
 from rnnkit.train.classifier_trainer import ClassifierSettings, ClassifierTrainer
+from rnnkit.train.encoder_pretraining import pretrain_encoder
 from rnnkit.train.lm_checkpoint import model_folder
 from rnnkit.train.progress import format_duration
 
@@ -83,6 +89,7 @@ DEFAULTS: dict[str, Any] = {
     "clip": 5.0,
     "eval_every": None,
     "seed": 0,
+    "pretrain_epochs": 0,
 }
 DEFAULT_LR = {"adam": 2e-3, "sgd": 0.1}
 
@@ -116,6 +123,7 @@ SAVED_AS: dict[str, tuple[str, str]] = {
     "clip": ("settings", "clip"),
     "eval_every": ("settings", "eval_every"),
     "seed": ("settings", "seed"),
+    "pretrain_epochs": ("settings", "pretrain_epochs"),
 }
 PATH_FLAGS = ("train", "valid", "embeddings")
 
@@ -220,6 +228,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     add_ema_argument(training)
     training.add_argument(
+        "--pretrain-epochs",
+        type=non_negative_int,
+        metavar="N",
+        help="first train the embedding and encoder for N epochs as a language model on "
+        "the training texts (next token, and with --bidirectional previous token), then "
+        "classify (default 0: no pretraining)",
+    )
+    training.add_argument(
         "--epochs",
         type=positive_int,
         metavar="N",
@@ -231,7 +247,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    trainer, budget, test = resume_run(args) if args.resume else start_run(args)
+    if args.resume:
+        trainer, budget, test = resume_run(args)
+    else:
+        trainer, budget, test = start_run(args)
+        if trainer.settings.pretrain_epochs:
+            if not pretrain(trainer):
+                print(
+                    "rnnkit: interrupted while pretraining the encoder, before anything was "
+                    "saved; run the command again to start over",
+                    file=sys.stderr,
+                )
+                return INTERRUPTED_STATUS
+            # The classification budget starts now: --max-time counts its steps only.
+            budget = Budget(budget.max_steps, budget.max_time)
     status = train_in_foreground(trainer, budget, NAME, "--max-steps, --epochs or --max-time")
     if status is not None:
         return status
@@ -253,6 +282,57 @@ def run(args: argparse.Namespace) -> int:
     if test is not None:
         report_test(best, test)
     return 0
+
+
+def pretrain(trainer: ClassifierTrainer) -> bool:
+    """Pretrain TRAINER's encoder as a language model; False if Ctrl-C stopped it."""
+    settings = trainer.settings
+    epochs = settings.pretrain_epochs
+    model = trainer.model
+    steps_per_epoch = batches_per_epoch(len(trainer.train_set), settings.batch_size)
+    print(
+        f"pretraining the embedding and encoder as a language model for {epochs} "
+        f"epoch{'' if epochs == 1 else 's'} ({epochs * steps_per_epoch:,} steps)",
+        flush=True,
+    )
+    started = time.monotonic()
+    record: dict[str, Any] = {"epochs": epochs}
+
+    with stop_on_interrupt() as stop:
+        bar = ProgressBar(epochs * steps_per_epoch)
+
+        def on_step(step: int, loss: float) -> None:
+            elapsed = time.monotonic() - started
+            bar.update(step, loss, 0.0, elapsed / step * (epochs * steps_per_epoch - step))
+
+        def on_epoch(epoch: int, train_loss: float, valid_loss: float) -> None:
+            bar.write(
+                f"pretraining epoch {epoch}/{epochs}: training loss {train_loss:.4f}, "
+                f"validation loss {valid_loss:.4f} (perplexity {math.exp(valid_loss):.1f})"
+            )
+            record.update(train_loss=train_loss, valid_loss=valid_loss)
+
+        try:
+            finished = pretrain_encoder(
+                model,
+                trainer.train_set.sequences,
+                trainer.valid_set.sequences,
+                epochs,
+                settings.batch_size,
+                settings.lr,
+                settings.clip,
+                settings.seed,
+                stop,
+                on_step,
+                on_epoch,
+            )
+        finally:
+            bar.close()
+    record["seconds"] = round(time.monotonic() - started, 1)
+    trainer.info["pretraining"] = record
+    if finished:
+        print(f"pretraining done in {format_duration(record['seconds'])}", flush=True)
+    return finished
 
 
 def report_test(folder: Path, test: LabelledTexts) -> None:
@@ -370,7 +450,13 @@ def start_run(args: argparse.Namespace) -> tuple[ClassifierTrainer, Budget, Any]
         clip=options["clip"],
         eval_every=options["eval_every"] or min(steps_per_epoch, MAX_DEFAULT_EVAL_EVERY),
         seed=options["seed"],
+        pretrain_epochs=options["pretrain_epochs"],
     )
+    if options["pretrain_epochs"] and model.bidirectional and model.num_layers > 1:
+        raise UserError(
+            "--pretrain-epochs needs --num-layers 1 with --bidirectional: in a stacked "
+            "bidirectional encoder the upper layers see the token each direction predicts"
+        )
     run_info = budget_info(args, steps_per_epoch)
     trainer = make_trainer(
         model, tokenizer, labels, train, valid, settings, folder, data_info, run_info

@@ -34,12 +34,17 @@ FORMAT = "rnnkit.sequence_classifier"
 
 @dataclass
 class ClassifierSettings(TrainingSettings):
-    """``TrainingSettings`` plus the batch size and the seed that orders every epoch."""
+    """``TrainingSettings`` plus the batch size and the seed that orders every epoch.
+
+    ``pretrain_epochs`` records how many epochs the encoder was first trained as a
+    language model on the training texts (``rnnkit.train.encoder_pretraining``).
+    """
 
     batch_size: int = 32
     eval_every: int = 100
     plateau_patience: int = 2
     seed: int = 0
+    pretrain_epochs: int = 0
 
 
 @dataclass

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from rnnkit import load_weights
-from rnnkit.cli import training
+from rnnkit.cli import train_classifier, training
 from rnnkit.train import StopRequest, load_checkpoint, save_checkpoint
 from tests.cli.cli_helpers import assert_one_line_error, folder_bytes, run_cli
 from tests.train.test_classifier_trainer import keyword_examples
@@ -30,6 +30,14 @@ def write_tsv(path: Path, count: int = 200, seed: int = 0) -> Path:
 
 def train(*argv: object) -> tuple[int, str, str]:
     return run_cli("train-classifier", *argv, *TINY)
+
+
+@contextlib.contextmanager
+def pressed() -> Iterator[StopRequest]:
+    """A ``stop_on_interrupt`` in which Ctrl-C has already been pressed."""
+    stop = StopRequest()
+    stop.request()
+    yield stop
 
 
 @pytest.fixture(scope="module")
@@ -257,17 +265,86 @@ def test_epochs_set_the_step_budget(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(tmp_path: Path, monkeypatch) -> None:
-    @contextlib.contextmanager
-    def pressed() -> Iterator[StopRequest]:
-        stop = StopRequest()
-        stop.request()
-        yield stop
-
     monkeypatch.setattr(training, "stop_on_interrupt", pressed)
     status, _, err = train("--train", write_tsv(tmp_path / "t.tsv"), "--out", tmp_path / "run")
     assert status == 130
     assert f"rnnkit train-classifier --out {tmp_path / 'run'} --resume" in err
     assert load_checkpoint(tmp_path / "run").config["progress"]["step"] == 0
+
+
+def test_pretraining_trains_the_encoder_as_a_language_model_first(tmp_path: Path) -> None:
+    options = ["--train", write_tsv(tmp_path / "train.tsv"), "--bidirectional", "--eval-every", "6"]
+    options += ["--valid", write_tsv(tmp_path / "valid.tsv", 60, seed=1)]
+    status, out, err = train("--out", tmp_path / "run", "--max-steps", "12", *options,
+                             "--pretrain-epochs", "3")  # fmt: skip
+    assert status == 0, err
+    epochs = [line for line in out.splitlines() if line.startswith("pretraining epoch")]
+    assert [line.split(":")[0] for line in epochs] == [
+        f"pretraining epoch {k}/3" for k in (1, 2, 3)
+    ]
+    config = load_checkpoint(tmp_path / "run").config
+    assert config["settings"]["pretrain_epochs"] == 3
+    record = config["pretraining"]
+    # 200 examples in batches of 16: 13 pretraining steps per epoch, then 12 steps.
+    assert "(39 steps)" in out and "stopped at step 12" in out
+    # The language model learns: its validation loss falls from epoch 1 to epoch 3.
+    losses = [float(line.split("validation loss ")[1].split()[0]) for line in epochs]
+    assert losses[2] < losses[0]
+    assert record["epochs"] == 3 and record["valid_loss"] == pytest.approx(losses[2], abs=1e-4)
+
+    assert train("--out", tmp_path / "plain", "--max-steps", "12", *options)[0] == 0
+    pretrained = load_weights(tmp_path / "run" / "model.safetensors")
+    plain = load_weights(tmp_path / "plain" / "model.safetensors")
+    assert not np.allclose(pretrained["encoder.weight_hh_l0"], plain["encoder.weight_hh_l0"])
+    assert set(pretrained) == set(plain)  # the softmax layers of pretraining are not kept
+
+
+def test_a_pretrained_run_resumes_exactly_without_pretraining_again(tmp_path: Path) -> None:
+    options = ["--train", write_tsv(tmp_path / "train.tsv"), "--pretrain-epochs", "1"]
+    options += ["--dropout", "0.3", "--eval-every", "7"]
+    assert train("--out", tmp_path / "whole", "--max-steps", "20", *options)[0] == 0
+    assert train("--out", tmp_path / "split", "--max-steps", "9", *options)[0] == 0
+    status, out, err = run_cli(
+        "train-classifier", "--out", tmp_path / "split", "--resume", "--max-steps", "20"
+    )
+    assert status == 0, err
+    assert "pretraining" not in out
+    for group in ("model", "optimizer"):
+        whole = load_weights(tmp_path / "whole" / f"{group}.safetensors")
+        split = load_weights(tmp_path / "split" / f"{group}.safetensors")
+        for name in whole:
+            np.testing.assert_array_equal(whole[name], split[name], err_msg=f"{group} {name}")
+    status, _, err = run_cli(
+        "train-classifier", "--out", tmp_path / "whole", "--resume", "--pretrain-epochs", "2"
+    )
+    assert_one_line_error(status, err, "--pretrain-epochs 2 differs from the run")
+
+
+def test_ctrl_c_while_pretraining_saves_nothing(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(train_classifier, "stop_on_interrupt", pressed)
+    status, _, err = train(
+        "--train",
+        write_tsv(tmp_path / "t.tsv"),
+        "--out",
+        tmp_path / "run",
+        "--pretrain-epochs",
+        "2",
+    )
+    assert status == 130
+    assert "interrupted while pretraining the encoder, before anything was saved" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()
+
+
+def test_pretraining_a_stacked_bidirectional_encoder_is_refused(tmp_path: Path) -> None:
+    status, _, err = train(
+        "--train", write_tsv(tmp_path / "t.tsv"), "--out", tmp_path / "run", "--pretrain-epochs",
+        "1", "--bidirectional", "--num-layers", "2",
+    )  # fmt: skip
+    assert_one_line_error(
+        status, err, "--pretrain-epochs needs --num-layers 1 with --bidirectional"
+    )
+    assert not (tmp_path / "run").exists()
 
 
 # -- bad input ------------------------------------------------------------------------------
