@@ -297,13 +297,16 @@ def pretrain(trainer: ClassifierTrainer) -> bool:
     )
     started = time.monotonic()
     record: dict[str, Any] = {"epochs": epochs}
+    read = [0]  # tokens so far, for the bar's speed
 
     with stop_on_interrupt() as stop:
         bar = ProgressBar(epochs * steps_per_epoch)
 
-        def on_step(step: int, loss: float) -> None:
+        def on_step(step: int, loss: float, tokens: int) -> None:
             elapsed = time.monotonic() - started
-            bar.update(step, loss, 0.0, elapsed / step * (epochs * steps_per_epoch - step))
+            read[0] += tokens
+            eta = elapsed / step * (epochs * steps_per_epoch - step)
+            bar.update(step, loss, read[0] / max(elapsed, 1e-9), eta)
 
         def on_epoch(epoch: int, train_loss: float, valid_loss: float) -> None:
             bar.write(

@@ -60,15 +60,16 @@ def pretrain_encoder(
     clip: float,
     seed: int,
     stop: StopRequest | None = None,
-    on_step: Callable[[int, float], None] | None = None,
+    on_step: Callable[[int, float, int], None] | None = None,
     on_epoch: Callable[[int, float, float], None] | None = None,
 ) -> bool:
     """Train CLASSIFIER's embedding and encoder as a language model for EPOCHS epochs.
 
-    TRAIN and VALID are token-id sequences. After each step ``on_step(step, loss)`` is
-    called, after each epoch ``on_epoch(epoch, training loss, validation loss)`` (losses
-    in nats per predicted token; the training figure is the epoch's running mean, with
-    dropout). Returns False if STOP was requested before the last step, True otherwise.
+    TRAIN and VALID are token-id sequences. After each step
+    ``on_step(step, loss, tokens)`` is called (TOKENS: the tokens of its batch), after
+    each epoch ``on_epoch(epoch, training loss, validation loss)`` (losses in nats per
+    predicted token; the training figure is the epoch's running mean, with dropout).
+    Returns False if STOP was requested before the last step, True otherwise.
     Raises ``TrainingDivergedError`` if the loss stops being finite.
     """
     model = EncoderLanguageModel(classifier)
@@ -97,7 +98,8 @@ def pretrain_encoder(
             step += 1
             total, count = total + summed, count + predicted
             if on_step is not None:
-                on_step(step, summed / predicted if predicted else 0.0)
+                tokens = int(batch_lengths.sum())
+                on_step(step, summed / predicted if predicted else 0.0, tokens)
         if on_epoch is not None:
             train_loss = total / count if count else math.nan
             on_epoch(epoch + 1, train_loss, language_model_loss(model, valid))

@@ -71,7 +71,8 @@ def test_a_stop_request_ends_it_before_the_next_step() -> None:
     stop = StopRequest()
     steps = []
 
-    def on_step(step: int, loss: float) -> None:
+    def on_step(step: int, loss: float, tokens: int) -> None:
+        assert 8 * 2 <= tokens <= 8 * 8  # a batch of 8 texts of 2 to 8 tokens
         steps.append(step)
         if step == 3:
             stop.request()
