@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -288,25 +287,24 @@ def pretrain(trainer: ClassifierTrainer) -> bool:
     """Pretrain TRAINER's encoder as a language model; False if Ctrl-C stopped it."""
     settings = trainer.settings
     epochs = settings.pretrain_epochs
-    model = trainer.model
-    steps_per_epoch = batches_per_epoch(len(trainer.train_set), settings.batch_size)
+    total_steps = epochs * batches_per_epoch(len(trainer.train_set), settings.batch_size)
     print(
         f"pretraining the embedding and encoder as a language model for {epochs} "
-        f"epoch{'' if epochs == 1 else 's'} ({epochs * steps_per_epoch:,} steps)",
+        f"epoch{'' if epochs == 1 else 's'} ({total_steps:,} steps)",
         flush=True,
     )
-    started = time.monotonic()
+    clock = Budget(total_steps)  # for the bar's time left; pretraining stops on its own
     record: dict[str, Any] = {"epochs": epochs}
-    read = [0]  # tokens so far, for the bar's speed
+    tokens_read = 0
 
     with stop_on_interrupt() as stop:
-        bar = ProgressBar(epochs * steps_per_epoch)
+        bar = ProgressBar(total_steps)
 
         def on_step(step: int, loss: float, tokens: int) -> None:
-            elapsed = time.monotonic() - started
-            read[0] += tokens
-            eta = elapsed / step * (epochs * steps_per_epoch - step)
-            bar.update(step, loss, read[0] / max(elapsed, 1e-9), eta)
+            nonlocal tokens_read
+            tokens_read += tokens
+            elapsed = max(clock.elapsed, 1e-9)
+            bar.update(step, loss, tokens_read / elapsed, clock.eta(step, elapsed / step))
 
         def on_epoch(epoch: int, train_loss: float, valid_loss: float) -> None:
             bar.write(
@@ -317,7 +315,7 @@ def pretrain(trainer: ClassifierTrainer) -> bool:
 
         try:
             finished = pretrain_encoder(
-                model,
+                trainer.model,
                 trainer.train_set.sequences,
                 trainer.valid_set.sequences,
                 epochs,
@@ -331,7 +329,7 @@ def pretrain(trainer: ClassifierTrainer) -> bool:
             )
         finally:
             bar.close()
-    record["seconds"] = round(time.monotonic() - started, 1)
+    record["seconds"] = round(clock.elapsed, 1)
     trainer.info["pretraining"] = record
     if finished:
         print(f"pretraining done in {format_duration(record['seconds'])}", flush=True)

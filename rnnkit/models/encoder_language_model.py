@@ -37,9 +37,7 @@ from rnnkit.nn import Layer, Linear, softmax_cross_entropy
 class EncoderLanguageModel(Layer):
     """CLASSIFIER's embedding and encoder with softmax layers that predict the neighbours."""
 
-    def __init__(
-        self, classifier: SequenceClassifier, rng: np.random.Generator | int | None = None
-    ) -> None:
+    def __init__(self, classifier: SequenceClassifier) -> None:
         super().__init__()
         if classifier.bidirectional and classifier.num_layers > 1:
             raise ValueError(
@@ -47,10 +45,11 @@ class EncoderLanguageModel(Layer):
                 "its upper layers see the token each direction predicts"
             )
         self.classifier = classifier
-        self.rng = classifier.rng
+        # The classifier's generator draws the new layers and the dropout masks, so its
+        # seed reproduces the whole run.
+        self.rng = rng = classifier.rng
         hidden_size, vocab_size = classifier.hidden_size, classifier.vocab_size
         dtype = classifier.params["classifier.weight"].dtype
-        rng = classifier.rng if rng is None else rng
         # Outputs are vocabulary ids only: the padding row is never a target.
         self.heads = {"next_token": Linear(hidden_size, vocab_size, dtype=dtype, rng=rng)}
         if classifier.bidirectional:
