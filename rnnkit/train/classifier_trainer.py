@@ -37,7 +37,9 @@ class ClassifierSettings(TrainingSettings):
     """``TrainingSettings`` plus the batch size and the seed that orders every epoch.
 
     ``pretrain_epochs`` records how many epochs the encoder was first trained as a
-    language model on the training texts (``rnnkit.train.encoder_pretraining``).
+    language model on the training texts (``rnnkit.train.encoder_pretraining``);
+    ``adversarial`` is the epsilon of adversarial training (0: off; see
+    ``SequenceClassifier.loss_and_backward``).
     """
 
     batch_size: int = 32
@@ -45,6 +47,7 @@ class ClassifierSettings(TrainingSettings):
     plateau_patience: int = 2
     seed: int = 0
     pretrain_epochs: int = 0
+    adversarial: float = 0.0
 
 
 @dataclass
@@ -94,7 +97,8 @@ class ClassifierTrainer(Trainer):
             self._batches_epoch = progress.epoch
         batch = self._batches[progress.batch]
         ids, lengths = pad_batch([self.train_set.sequences[i] for i in batch], self.model.pad_id)
-        loss = self.model.loss_and_backward(ids, lengths, self.train_set.targets[batch])
+        targets = self.train_set.targets[batch]
+        loss = self.model.loss_and_backward(ids, lengths, targets, self.settings.adversarial)
         return loss, int(lengths.sum())
 
     def advance(self) -> None:

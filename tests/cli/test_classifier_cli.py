@@ -350,6 +350,34 @@ def test_pretraining_a_stacked_bidirectional_encoder_is_refused(tmp_path: Path) 
 # -- bad input ------------------------------------------------------------------------------
 
 
+def test_adversarial_training_is_recorded_and_resumes_exactly(tmp_path: Path) -> None:
+    options = ["--train", write_tsv(tmp_path / "train.tsv"), "--adversarial", "0.5"]
+    options += ["--dropout", "0.3", "--embedding-dropout", "0.2", "--eval-every", "7"]
+    assert train("--out", tmp_path / "whole", "--max-steps", "20", *options)[0] == 0
+    assert train("--out", tmp_path / "split", "--max-steps", "9", *options)[0] == 0
+    status, _, err = run_cli(
+        "train-classifier", "--out", tmp_path / "split", "--resume", "--max-steps", "20"
+    )
+    assert status == 0, err
+    whole = load_weights(tmp_path / "whole" / "model.safetensors")
+    split = load_weights(tmp_path / "split" / "model.safetensors")
+    for name in whole:
+        np.testing.assert_array_equal(whole[name], split[name], err_msg=name)
+    assert load_checkpoint(tmp_path / "whole").config["settings"]["adversarial"] == 0.5
+
+    plain_options = [o for o in options if o not in ("--adversarial", "0.5")]
+    assert train("--out", tmp_path / "plain", "--max-steps", "20", *plain_options)[0] == 0
+    plain = load_weights(tmp_path / "plain" / "model.safetensors")
+    assert not np.array_equal(plain["encoder.weight_hh_l0"], whole["encoder.weight_hh_l0"])
+
+    status, _, err = run_cli(
+        "train-classifier", "--out", tmp_path / "whole", "--resume", "--adversarial", "1"
+    )
+    assert_one_line_error(status, err, "--adversarial 1.0 differs from the run")
+    status, _, err = train("--train", tmp_path / "train.tsv", "--adversarial", "-1")
+    assert_one_line_error(status, err, "--adversarial")
+
+
 def test_bad_data_files(tmp_path: Path) -> None:
     cases = {
         "missing.tsv": (None, "missing.tsv does not exist"),

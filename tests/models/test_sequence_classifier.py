@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pytest
 
-from rnnkit.models.sequence_classifier import SequenceClassifier
+from rnnkit.models.sequence_classifier import SequenceClassifier, adversarial_perturbation
 from rnnkit.nn import softmax_cross_entropy
 from tests.gradcheck import assert_close, numerical_gradient
 
@@ -36,9 +36,11 @@ def padded_batch(model: SequenceClassifier, lengths: np.ndarray, seed: int = 1) 
     return ids, rng.integers(0, CLASSES, len(lengths))
 
 
-def loss_and_backward(model: SequenceClassifier, ids, lengths, labels) -> float:
+def loss_and_backward(
+    model: SequenceClassifier, ids, lengths, labels, adversarial: float = 0.0
+) -> float:
     model.zero_grad()
-    return model.loss_and_backward(ids, lengths, labels)
+    return model.loss_and_backward(ids, lengths, labels, adversarial)
 
 
 def torch_layers(torch: ModuleType, model: SequenceClassifier) -> torch.nn.ModuleDict:
@@ -252,3 +254,117 @@ def test_word_dropout_drops_whole_token_vectors_in_training_only() -> None:
     model.eval()
     np.testing.assert_array_equal(model.word_dropout.forward(embedded), embedded)
     assert make_model(word_dropout=0.5).config()["word_dropout"] == 0.5
+
+
+# -- adversarial training ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("pooling", ["last", "mean", "max"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_adversarial_gradients_match_torch(torch: ModuleType, cell: str, pooling: str) -> None:
+    # Miyato et al.'s objective in autograd: L(e) + L(e + r), with r = eps g / ||g|| per text
+    # from g = dL/de, r detached.
+    epsilon = 0.7
+    model = make_model(cell=cell, bidirectional=True, pooling=pooling)
+    ids, labels = padded_batch(model, LENGTHS)
+    loss = loss_and_backward(model, ids, LENGTHS, labels, epsilon)
+
+    oracle = torch_layers(torch, model)
+    embedded = oracle["embedding"](torch.from_numpy(ids.T)).detach().requires_grad_(True)
+    targets = torch.from_numpy(labels)
+
+    def oracle_loss(inputs: torch.Tensor) -> torch.Tensor:
+        oracle["embedding"].forward = lambda _: inputs  # the classifier past the lookup
+        return torch.nn.functional.cross_entropy(
+            torch_logits(torch, oracle, pooling, ids, LENGTHS), targets
+        )
+
+    clean = oracle_loss(embedded)
+    (grad,) = torch.autograd.grad(clean, embedded, retain_graph=True)
+    perturbation = epsilon * grad / grad.square().sum(dim=(0, 2), keepdim=True).sqrt()
+    weights = oracle["embedding"].weight
+    total = clean + oracle_loss(
+        torch.nn.functional.embedding(torch.from_numpy(ids.T), weights) + perturbation
+    )
+    # The clean term reached the lookup through the detached copy: add its table gradient.
+    total.backward()
+    (grad_table,) = torch.autograd.grad(
+        torch.nn.functional.embedding(torch.from_numpy(ids.T), weights),
+        weights,
+        grad_outputs=embedded.grad,
+    )
+
+    assert loss == pytest.approx(clean.item(), rel=1e-12)
+    torch_grads = dict(oracle.named_parameters())
+    for name, value in model.grads.items():
+        expected = torch_grads[name].grad
+        if name == "embedding.weight":
+            expected = expected + grad_table
+        assert_close(value, expected)
+
+
+def test_adversarial_gradients_match_finite_differences_with_dropout() -> None:
+    # The objective with the perturbation r held at its value for the starting weights, and
+    # the same dropout masks drawn in the same order as loss_and_backward draws them.
+    epsilon = 0.5
+    model = make_model(
+        pooling="mean", bidirectional=True, dropout=0.3, embedding_dropout=0.2, word_dropout=0.25
+    )
+    ids, labels = padded_batch(model, LENGTHS)
+    start = model.rng.bit_generator.state
+    embedded = model._embed(ids)
+    grad_embedded = model._classify_backward(
+        softmax_cross_entropy(model._classify(embedded, LENGTHS), labels)[1]
+    )
+    perturbation = adversarial_perturbation(grad_embedded, epsilon)
+
+    def objective() -> float:
+        model.rng.bit_generator.state = start
+        embedded = model._embed(ids)
+        clean = softmax_cross_entropy(model._classify(embedded, LENGTHS), labels)[0]
+        moved = softmax_cross_entropy(model._classify(embedded + perturbation, LENGTHS), labels)
+        return clean + moved[0]
+
+    model.rng.bit_generator.state = start
+    loss_and_backward(model, ids, LENGTHS, labels, epsilon)
+    for name in ("embedding.weight", "encoder.weight_ih_l0_reverse", "classifier.weight"):
+        assert_close(model.grads[name], numerical_gradient(objective, model.params[name]), tol=1e-6)
+
+
+def test_the_perturbation_has_norm_epsilon_per_text_and_spares_padding() -> None:
+    model = make_model(bidirectional=True, pooling="max")
+    ids, labels = padded_batch(model, LENGTHS)
+    embedded = model._embed(ids)
+    grad_logits = softmax_cross_entropy(model._classify(embedded, LENGTHS), labels)[1]
+    perturbation = adversarial_perturbation(model._classify_backward(grad_logits), 0.3)
+    np.testing.assert_allclose(np.sqrt(np.square(perturbation).sum(axis=(0, 2))), 0.3, rtol=1e-12)
+    for row, length in enumerate(LENGTHS):
+        assert np.all(perturbation[length:, row] == 0)
+    assert np.all(adversarial_perturbation(np.zeros((2, 3, 4)), 0.3) == 0)
+
+
+def test_adversarial_training_keeps_padding_out_of_each_row() -> None:
+    # r is normalised per text, so a row's share of the batch gradient is its gradient alone.
+    model = make_model(cell="gru", bidirectional=True, pooling="mean")
+    ids, labels = padded_batch(model, LENGTHS)
+    loss_and_backward(model, ids, LENGTHS, labels, 0.4)
+    batch_grads = {k: g.copy() for k, g in model.grads.items()}
+    summed = {k: np.zeros_like(g) for k, g in model.grads.items()}
+    for row, length in enumerate(LENGTHS):
+        loss_and_backward(model, ids[row : row + 1, :length], None, labels[row : row + 1], 0.4)
+        for name, grad in model.grads.items():
+            summed[name] += grad / len(LENGTHS)
+    for name, grad in batch_grads.items():
+        assert_close(grad, summed[name], tol=1e-12)
+
+
+def test_epsilon_zero_is_plain_training() -> None:
+    model = make_model(pooling="last")
+    ids, labels = padded_batch(model, LENGTHS)
+    plain = loss_and_backward(model, ids, LENGTHS, labels)
+    plain_grads = {k: g.copy() for k, g in model.grads.items()}
+    assert loss_and_backward(model, ids, LENGTHS, labels, 0.5) == plain  # the clean loss
+    assert any(not np.array_equal(model.grads[k], plain_grads[k]) for k in plain_grads)
+    assert loss_and_backward(model, ids, LENGTHS, labels, 0.0) == plain
+    for name, grad in model.grads.items():
+        np.testing.assert_array_equal(grad, plain_grads[name])
