@@ -202,8 +202,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     model.add_argument(
         "--pooling",
         choices=POOLINGS,
-        help="what the classifier sees: the final states (last), or the mean or maximum of "
-        "the outputs over the text (default last)",
+        help="what the classifier sees: the final states (last), the mean or maximum of "
+        "the outputs over the text, or both side by side (mean-max) (default last)",
     )
     model.add_argument(
         "--dropout",

@@ -21,6 +21,7 @@ padding never changes a row's logits or its gradients:
 - ``mean``: the average of the top layer's outputs over the valid steps.
 - ``max``: the element-wise maximum over the valid steps; its gradient goes to the step
   that held the maximum.
+- ``mean-max``: both, concatenated (``(B, 2*D*H)``), as in ULMFiT's concat pooling.
 
 Adversarial training (``loss_and_backward(..., adversarial=epsilon)``, Miyato et al. 2017)
 also trains on the embedded tokens moved a distance ``epsilon`` in the direction that
@@ -56,7 +57,7 @@ from rnnkit.nn import (
 from rnnkit.nn.recurrent import RecurrentLayer, make_rng
 
 ENCODERS: dict[str, type[RecurrentLayer]] = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
-POOLINGS = ("last", "mean", "max")
+POOLINGS = ("last", "mean", "max", "mean-max")
 EMBEDDING_INIT_RANGE = 0.1
 
 
@@ -128,9 +129,8 @@ class SequenceClassifier(Layer):
             rng=self.rng,
         )
         self.dropout = Dropout(dropout, rng=self.rng)
-        self.classifier = Linear(
-            self.encoder.num_directions * hidden_size, num_classes, dtype=dtype, rng=self.rng
-        )
+        features = self.encoder.num_directions * hidden_size * (2 if pooling == "mean-max" else 1)
+        self.classifier = Linear(features, num_classes, dtype=dtype, rng=self.rng)
         # The sub-layers' arrays are never rebound, so sharing them here is enough for an
         # optimizer holding this model's dicts to update the sub-layers.
         for prefix, layer in self.children().items():
@@ -279,18 +279,23 @@ class SequenceClassifier(Layer):
     def _pool(
         self, output: np.ndarray, h_n: np.ndarray, lengths: np.ndarray
     ) -> tuple[np.ndarray, Any]:
-        """``(B, D*H)`` features from the encoder's ``output (T, B, D*H)`` or ``h_n``."""
+        """``(B, D*H)`` features (``mean-max``: ``(B, 2*D*H)``) from the encoder's
+        ``output (T, B, D*H)`` or ``h_n``."""
         if self.pooling == "last":
             directions = self.encoder.num_directions
             top = h_n[-directions:]  # (D, B, H): the top layer, forward then reverse
             return np.concatenate(list(top), axis=1), None
+        # Outputs past a row's length are zero, so the plain sum is the valid sum.
+        mean = output.sum(axis=0) / lengths[:, None].astype(output.dtype)
         if self.pooling == "mean":
-            # Outputs past a row's length are zero, so the plain sum is the valid sum.
-            return output.sum(axis=0) / lengths[:, None].astype(output.dtype), None
+            return mean, None
         valid = np.arange(output.shape[0])[:, None] < lengths[None, :]  # (T, B)
         masked = np.where(valid[:, :, None], output, -np.inf)
         argmax = masked.argmax(axis=0)  # (B, D*H): the step holding each maximum
-        return np.take_along_axis(output, argmax[None], axis=0)[0], argmax
+        maximum = np.take_along_axis(output, argmax[None], axis=0)[0]
+        if self.pooling == "max":
+            return maximum, argmax
+        return np.concatenate([mean, maximum], axis=1), argmax
 
     def _unpool(
         self,
@@ -306,12 +311,16 @@ class SequenceClassifier(Layer):
             batch = grad_features.shape[0]
             per_direction = grad_features.reshape(batch, directions, self.hidden_size)
             grad_h_n[-directions:] = per_direction.transpose(1, 0, 2)
-        elif self.pooling == "mean":
+            return
+        grad_mean = grad_max = grad_features
+        if self.pooling == "mean-max":
+            grad_mean, grad_max = np.split(grad_features, 2, axis=1)
+        if self.pooling in ("max", "mean-max"):
+            np.put_along_axis(grad_output, argmax[None], grad_max[None], axis=0)
+        if self.pooling in ("mean", "mean-max"):
             valid = np.arange(grad_output.shape[0])[:, None] < lengths[None, :]
             scale = valid / lengths[None, :].astype(grad_output.dtype)  # (T, B)
-            grad_output[...] = scale[:, :, None] * grad_features[None]
-        else:
-            np.put_along_axis(grad_output, argmax[None], grad_features[None], axis=0)
+            grad_output += scale[:, :, None] * grad_mean[None]
 
 
 def adversarial_perturbation(grad_embedded: np.ndarray, epsilon: float) -> np.ndarray:

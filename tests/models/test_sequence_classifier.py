@@ -50,7 +50,6 @@ def torch_layers(torch: ModuleType, model: SequenceClassifier) -> torch.nn.Modul
     when this file is imported, and only the oracle test may need torch.
     """
     encoder = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[model.cell]
-    directions = 2 if model.bidirectional else 1
     layers = torch.nn.ModuleDict(
         {
             "embedding": torch.nn.Embedding(
@@ -62,7 +61,7 @@ def torch_layers(torch: ModuleType, model: SequenceClassifier) -> torch.nn.Modul
                 model.num_layers,
                 bidirectional=model.bidirectional,
             ),
-            "classifier": torch.nn.Linear(directions * model.hidden_size, model.num_classes),
+            "classifier": torch.nn.Linear(model.classifier.in_features, model.num_classes),
         }
     )
     layers.double()
@@ -90,15 +89,16 @@ def torch_logits(
     if pooling == "last":
         directions = 2 if layers["encoder"].bidirectional else 1
         features = torch.cat(list(h_n[-directions:]), dim=1)
-    elif pooling == "mean":
-        features = output.sum(dim=0) / lengths_t[:, None].double()
     else:
+        mean = output.sum(dim=0) / lengths_t[:, None].double()
         valid = torch.arange(ids.shape[1])[:, None] < lengths_t[None, :]
-        features = output.masked_fill(~valid[:, :, None], float("-inf")).max(dim=0).values
+        maximum = output.masked_fill(~valid[:, :, None], float("-inf")).max(dim=0).values
+        features = {"mean": mean, "max": maximum, "mean-max": torch.cat([mean, maximum], 1)}
+        features = features[pooling]
     return layers["classifier"](features)
 
 
-@pytest.mark.parametrize("pooling", ["last", "mean", "max"])
+@pytest.mark.parametrize("pooling", ["last", "mean", "max", "mean-max"])
 @pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 def test_logits_and_gradients_match_torch(
@@ -121,7 +121,7 @@ def test_logits_and_gradients_match_torch(
         assert_close(grad, torch_grads[name].grad)
 
 
-@pytest.mark.parametrize("pooling", ["last", "mean", "max"])
+@pytest.mark.parametrize("pooling", ["last", "mean", "max", "mean-max"])
 def test_gradients_match_finite_differences_with_dropout(pooling: str) -> None:
     # Restoring the generator before each forward draws the same dropout masks every time,
     # so the loss is a fixed function of the parameters that central differences can probe.
@@ -146,7 +146,7 @@ def test_gradients_match_finite_differences_with_dropout(pooling: str) -> None:
         assert_close(model.grads[name], numerical_gradient(loss, model.params[name]), tol=1e-6)
 
 
-@pytest.mark.parametrize("pooling", ["last", "mean", "max"])
+@pytest.mark.parametrize("pooling", ["last", "mean", "max", "mean-max"])
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 def test_a_row_alone_and_inside_a_padded_batch_agree(cell: str, pooling: str) -> None:
     model = make_model(cell=cell, pooling=pooling, bidirectional=True, num_layers=2)
@@ -259,7 +259,7 @@ def test_word_dropout_drops_whole_token_vectors_in_training_only() -> None:
 # -- adversarial training ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("pooling", ["last", "mean", "max"])
+@pytest.mark.parametrize("pooling", ["last", "mean", "max", "mean-max"])
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 def test_adversarial_gradients_match_torch(torch: ModuleType, cell: str, pooling: str) -> None:
     # Miyato et al.'s objective in autograd: L(e) + L(e + r), with r = eps g / ||g|| per text
