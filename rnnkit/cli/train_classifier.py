@@ -241,9 +241,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--adversarial",
         type=non_negative_float,
         metavar="EPSILON",
-        help="adversarial training: each step also trains on the embedded words moved by "
-        "EPSILON (L2 norm per text) in the direction that raises the loss most, e.g. 1.0; "
-        "about 1.3x the time a step (default 0: off)",
+        help="adversarial training: each step also trains on each text's embedded tokens "
+        "moved by EPSILON times their norm in the direction that raises its loss most, "
+        "e.g. 0.05 (default 0: off)",
     )
     training.add_argument(
         "--epochs",

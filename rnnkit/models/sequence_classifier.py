@@ -198,11 +198,15 @@ class SequenceClassifier(Layer):
         With ``adversarial = epsilon > 0`` (Miyato et al. 2017), the gradients are those of
         ``L(e) + L(e + r)``, where ``e`` are the embedded tokens (after the dropouts) and
 
-            r = epsilon * g / ||g||,   g = dL/de of each text, ||.|| over its steps and units
+            r = epsilon * ||e|| * g / ||g||,   g = dL/de,   per text; ||.|| over steps and units
 
-        is held constant: the step of length ``epsilon`` that raises the text's loss the
-        most, to first order. ``g`` is zero at padded steps, so ``r`` is too. Both losses
-        see the same embedding dropout masks; the returned loss is the clean ``L(e)``.
+        is held constant: of the moves of length ``epsilon * ||e||``, the one that raises the
+        text's loss the most, to first order. Miyato et al. bound ``||r||`` by a constant and
+        normalise the embeddings so that it means the same all through training; bounding it
+        relative to the text's own norm does that without the normalisation (the embedding
+        starts small and grows as it trains). ``g`` and ``e`` are zero at padded steps, so
+        ``r`` is too. Both losses see the same dropout masks on the embedding; the returned
+        loss is the clean ``L(e)``.
         """
         ids, lengths = self._checked(ids, lengths)
         targets = np.asarray(targets)
@@ -210,7 +214,7 @@ class SequenceClassifier(Layer):
         loss, grad_logits = softmax_cross_entropy(self._classify(embedded, lengths), targets)
         grad_embedded = self._classify_backward(grad_logits)
         if adversarial > 0.0:
-            perturbation = adversarial_perturbation(grad_embedded, adversarial)
+            perturbation = adversarial_perturbation(grad_embedded, embedded, adversarial)
             _, grad_logits = softmax_cross_entropy(
                 self._classify(embedded + perturbation, lengths), targets
             )
@@ -323,13 +327,18 @@ class SequenceClassifier(Layer):
             grad_output += scale[:, :, None] * grad_mean[None]
 
 
-def adversarial_perturbation(grad_embedded: np.ndarray, epsilon: float) -> np.ndarray:
-    """``epsilon * g / ||g||`` for each text (axis 1 of ``g``: ``(T, B, E)``), norms over T and E.
+def adversarial_perturbation(
+    grad_embedded: np.ndarray, embedded: np.ndarray, epsilon: float
+) -> np.ndarray:
+    """``epsilon * ||e|| * g / ||g||`` for each text (axis 1 of ``(T, B, E)``), norms over T, E.
 
     A text whose gradient is zero (it cannot happen with a finite loss, short of underflow)
     gets no perturbation rather than a division by zero.
     """
-    norms = np.sqrt(np.square(grad_embedded).sum(axis=(0, 2), keepdims=True))
-    return (epsilon * grad_embedded / np.maximum(norms, np.finfo(grad_embedded.dtype).tiny)).astype(
-        grad_embedded.dtype, copy=False
-    )
+
+    def norms(x: np.ndarray) -> np.ndarray:
+        return np.sqrt(np.square(x).sum(axis=(0, 2), keepdims=True))
+
+    tiny = np.finfo(grad_embedded.dtype).tiny
+    scale = epsilon * norms(embedded) / np.maximum(norms(grad_embedded), tiny)
+    return (scale * grad_embedded).astype(grad_embedded.dtype, copy=False)

@@ -262,8 +262,8 @@ def test_word_dropout_drops_whole_token_vectors_in_training_only() -> None:
 @pytest.mark.parametrize("pooling", ["last", "mean", "max", "mean-max"])
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 def test_adversarial_gradients_match_torch(torch: ModuleType, cell: str, pooling: str) -> None:
-    # Miyato et al.'s objective in autograd: L(e) + L(e + r), with r = eps g / ||g|| per text
-    # from g = dL/de, r detached.
+    # Miyato et al.'s objective in autograd: L(e) + L(e + r), with r = eps ||e|| g / ||g|| per
+    # text from g = dL/de, r detached.
     epsilon = 0.7
     model = make_model(cell=cell, bidirectional=True, pooling=pooling)
     ids, labels = padded_batch(model, LENGTHS)
@@ -281,7 +281,11 @@ def test_adversarial_gradients_match_torch(torch: ModuleType, cell: str, pooling
 
     clean = oracle_loss(embedded)
     (grad,) = torch.autograd.grad(clean, embedded, retain_graph=True)
-    perturbation = epsilon * grad / grad.square().sum(dim=(0, 2), keepdim=True).sqrt()
+
+    def norms(x: torch.Tensor) -> torch.Tensor:
+        return x.square().sum(dim=(0, 2), keepdim=True).sqrt()
+
+    perturbation = epsilon * norms(embedded.detach()) * grad / norms(grad)
     weights = oracle["embedding"].weight
     total = clean + oracle_loss(
         torch.nn.functional.embedding(torch.from_numpy(ids.T), weights) + perturbation
@@ -316,7 +320,7 @@ def test_adversarial_gradients_match_finite_differences_with_dropout() -> None:
     grad_embedded = model._classify_backward(
         softmax_cross_entropy(model._classify(embedded, LENGTHS), labels)[1]
     )
-    perturbation = adversarial_perturbation(grad_embedded, epsilon)
+    perturbation = adversarial_perturbation(grad_embedded, embedded, epsilon)
 
     def objective() -> float:
         model.rng.bit_generator.state = start
@@ -331,16 +335,24 @@ def test_adversarial_gradients_match_finite_differences_with_dropout() -> None:
         assert_close(model.grads[name], numerical_gradient(objective, model.params[name]), tol=1e-6)
 
 
-def test_the_perturbation_has_norm_epsilon_per_text_and_spares_padding() -> None:
+def test_the_perturbation_is_epsilon_times_each_texts_norm_and_spares_padding() -> None:
     model = make_model(bidirectional=True, pooling="max")
     ids, labels = padded_batch(model, LENGTHS)
     embedded = model._embed(ids)
     grad_logits = softmax_cross_entropy(model._classify(embedded, LENGTHS), labels)[1]
-    perturbation = adversarial_perturbation(model._classify_backward(grad_logits), 0.3)
-    np.testing.assert_allclose(np.sqrt(np.square(perturbation).sum(axis=(0, 2))), 0.3, rtol=1e-12)
+    grad_embedded = model._classify_backward(grad_logits)
+    perturbation = adversarial_perturbation(grad_embedded, embedded, 0.3)
+
+    def norms(x: np.ndarray) -> np.ndarray:
+        return np.sqrt(np.square(x).sum(axis=(0, 2)))
+
+    np.testing.assert_allclose(norms(perturbation), 0.3 * norms(embedded), rtol=1e-12)
+    cosines = (perturbation * grad_embedded).sum(axis=(0, 2)) / norms(perturbation)
+    np.testing.assert_allclose(cosines / norms(grad_embedded), 1.0, rtol=1e-12)
     for row, length in enumerate(LENGTHS):
         assert np.all(perturbation[length:, row] == 0)
-    assert np.all(adversarial_perturbation(np.zeros((2, 3, 4)), 0.3) == 0)
+    zeros = np.zeros((2, 3, 4))
+    assert np.all(adversarial_perturbation(zeros, np.ones_like(zeros), 0.3) == 0)
 
 
 def test_adversarial_training_keeps_padding_out_of_each_row() -> None:
