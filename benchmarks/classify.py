@@ -62,14 +62,15 @@ TASKS = {
             "--valid", DATA / "sst2" / "stsa.binary.dev",
         ],
         "test": DATA / "sst2" / "stsa.binary.test",
-        # Of the eight settings measured over seeds 0-4 on 2026-11-28 (see the README), the
-        # one with the best mean validation accuracy: chosen on validation, not on test.
+        # Of the settings measured over seeds 0-4 on 2026-11-28 (rounds 2 and 3 in the
+        # README), the one with the best mean validation accuracy: chosen on validation,
+        # not on test.
         "flags": [
             "--tokenizer", "word", "--min-count", "2", "--model", "lstm", "--bidirectional",
-            "--pooling", "mean", "--embedding-size", "300", "--hidden-size", "160",
+            "--pooling", "mean-max", "--embedding-size", "300", "--hidden-size", "160",
             "--word-dropout", "0.2", "--embedding-dropout", "0.5", "--dropout", "0.5",
-            "--batch-size", "16", "--lr", "0.001", "--ema", "0.999", "--epochs", "8",
-            "--eval-every", "54",
+            "--batch-size", "16", "--lr", "0.001", "--ema", "0.999", "--adversarial", "0.03",
+            "--epochs", "8", "--eval-every", "54",
         ],
         "target": 0.82,
     },
