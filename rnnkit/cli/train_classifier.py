@@ -243,7 +243,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         metavar="EPSILON",
         help="adversarial training: each step also trains on each text's embedded tokens "
         "moved by EPSILON times their norm in the direction that raises its loss most, "
-        "e.g. 0.05 (default 0: off)",
+        "e.g. 0.03 (default 0: off)",
     )
     training.add_argument(
         "--epochs",

@@ -24,8 +24,8 @@ padding never changes a row's logits or its gradients:
 - ``mean-max``: both, concatenated (``(B, 2*D*H)``), as in ULMFiT's concat pooling.
 
 Adversarial training (``loss_and_backward(..., adversarial=epsilon)``, Miyato et al. 2017)
-also trains on the embedded tokens moved a distance ``epsilon`` in the direction that
-raises each text's loss most; ``forward``'s ``perturbation`` adds such a move.
+also trains on each text's embedded tokens moved by ``epsilon`` times their norm, in the
+direction that raises the text's loss most.
 
 The embedding starts uniform in (-0.1, 0.1), as the language model's does, not with
 ``torch.nn.Embedding``'s N(0, 1): with Adam's steps of about ``lr`` per entry, vectors of
@@ -173,18 +173,13 @@ class SequenceClassifier(Layer):
 
     # -- forward / backward ------------------------------------------------------------------
 
-    def forward(self, ids: Any, lengths: Any = None, perturbation: Any = None) -> np.ndarray:
+    def forward(self, ids: Any, lengths: Any = None) -> np.ndarray:
         """Logits ``(B, num_classes)`` for padded ids ``(B, T)`` and row lengths ``(B,)``.
 
-        ``lengths=None`` means every row fills all ``T`` steps. ``perturbation`` (optional,
-        ``(T, B, E)``) is added to the embedded tokens after the dropouts, where
-        adversarial training perturbs them.
+        ``lengths=None`` means every row fills all ``T`` steps.
         """
         ids, lengths = self._checked(ids, lengths)
-        embedded = self._embed(ids)
-        if perturbation is not None:
-            embedded = embedded + perturbation
-        return self._classify(embedded, lengths)
+        return self._classify(self._embed(ids), lengths)
 
     def backward(self, grad_logits: np.ndarray) -> None:
         """Add the gradients of every parameter, given ``dL/dlogits`` ``(B, num_classes)``."""
@@ -289,17 +284,16 @@ class SequenceClassifier(Layer):
             directions = self.encoder.num_directions
             top = h_n[-directions:]  # (D, B, H): the top layer, forward then reverse
             return np.concatenate(list(top), axis=1), None
-        # Outputs past a row's length are zero, so the plain sum is the valid sum.
-        mean = output.sum(axis=0) / lengths[:, None].astype(output.dtype)
-        if self.pooling == "mean":
-            return mean, None
-        valid = np.arange(output.shape[0])[:, None] < lengths[None, :]  # (T, B)
-        masked = np.where(valid[:, :, None], output, -np.inf)
-        argmax = masked.argmax(axis=0)  # (B, D*H): the step holding each maximum
-        maximum = np.take_along_axis(output, argmax[None], axis=0)[0]
-        if self.pooling == "max":
-            return maximum, argmax
-        return np.concatenate([mean, maximum], axis=1), argmax
+        pooled, argmax = [], None
+        if self.pooling in ("mean", "mean-max"):
+            # Outputs past a row's length are zero, so the plain sum is the valid sum.
+            pooled.append(output.sum(axis=0) / lengths[:, None].astype(output.dtype))
+        if self.pooling in ("max", "mean-max"):
+            valid = np.arange(output.shape[0])[:, None] < lengths[None, :]  # (T, B)
+            masked = np.where(valid[:, :, None], output, -np.inf)
+            argmax = masked.argmax(axis=0)  # (B, D*H): the step holding each maximum
+            pooled.append(np.take_along_axis(output, argmax[None], axis=0)[0])
+        return (pooled[0] if len(pooled) == 1 else np.concatenate(pooled, axis=1)), argmax
 
     def _unpool(
         self,
