@@ -259,6 +259,13 @@ def test_word_dropout_drops_whole_token_vectors_in_training_only() -> None:
 # -- adversarial training ---------------------------------------------------------------------
 
 
+def embedded_and_gradient(model: SequenceClassifier, ids, labels) -> tuple:
+    """The embedded tokens ``e`` (one draw of the dropouts) and ``dL/de``."""
+    embedded = model._embed(ids)
+    grad_logits = softmax_cross_entropy(model._classify(embedded, LENGTHS), labels)[1]
+    return embedded, model._classify_backward(grad_logits)
+
+
 @pytest.mark.parametrize("pooling", ["last", "mean", "max", "mean-max"])
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 def test_adversarial_gradients_match_torch(torch: ModuleType, cell: str, pooling: str) -> None:
@@ -290,8 +297,8 @@ def test_adversarial_gradients_match_torch(torch: ModuleType, cell: str, pooling
     total = clean + oracle_loss(
         torch.nn.functional.embedding(torch.from_numpy(ids.T), weights) + perturbation
     )
-    # The clean term reached the lookup through the detached copy: add its table gradient.
     total.backward()
+    # The clean term reached the lookup through the detached copy: add its table gradient.
     (grad_table,) = torch.autograd.grad(
         torch.nn.functional.embedding(torch.from_numpy(ids.T), weights),
         weights,
@@ -316,10 +323,7 @@ def test_adversarial_gradients_match_finite_differences_with_dropout() -> None:
     )
     ids, labels = padded_batch(model, LENGTHS)
     start = model.rng.bit_generator.state
-    embedded = model._embed(ids)
-    grad_embedded = model._classify_backward(
-        softmax_cross_entropy(model._classify(embedded, LENGTHS), labels)[1]
-    )
+    embedded, grad_embedded = embedded_and_gradient(model, ids, labels)
     perturbation = adversarial_perturbation(grad_embedded, embedded, epsilon)
 
     def objective() -> float:
@@ -338,9 +342,7 @@ def test_adversarial_gradients_match_finite_differences_with_dropout() -> None:
 def test_the_perturbation_is_epsilon_times_each_texts_norm_and_spares_padding() -> None:
     model = make_model(bidirectional=True, pooling="max")
     ids, labels = padded_batch(model, LENGTHS)
-    embedded = model._embed(ids)
-    grad_logits = softmax_cross_entropy(model._classify(embedded, LENGTHS), labels)[1]
-    grad_embedded = model._classify_backward(grad_logits)
+    embedded, grad_embedded = embedded_and_gradient(model, ids, labels)
     perturbation = adversarial_perturbation(grad_embedded, embedded, 0.3)
 
     def norms(x: np.ndarray) -> np.ndarray:
