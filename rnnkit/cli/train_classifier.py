@@ -91,6 +91,7 @@ DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "pretrain_epochs": 0,
     "adversarial": 0.0,
+    "plateau_on": "accuracy",
 }
 DEFAULT_LR = {"adam": 2e-3, "sgd": 0.1}
 
@@ -126,6 +127,7 @@ SAVED_AS: dict[str, tuple[str, str]] = {
     "seed": ("settings", "seed"),
     "pretrain_epochs": ("settings", "pretrain_epochs"),
     "adversarial": ("settings", "adversarial"),
+    "plateau_on": ("settings", "plateau_on"),
 }
 PATH_FLAGS = ("train", "valid", "embeddings")
 
@@ -227,6 +229,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         training,
         lr_help="default 0.002 with adam, 0.1 with sgd",
         eval_every_help=f"default: once per epoch, at most {MAX_DEFAULT_EVAL_EVERY}",
+    )
+    training.add_argument(
+        "--plateau-on",
+        choices=("accuracy", "loss"),
+        help="the validation measure whose plateau halves the learning rate (default "
+        "accuracy; loss moves more smoothly, and keeps the rate up while the model learns)",
     )
     add_ema_argument(training)
     training.add_argument(
@@ -464,6 +472,7 @@ def start_run(args: argparse.Namespace) -> tuple[ClassifierTrainer, Budget, Any]
         seed=options["seed"],
         pretrain_epochs=options["pretrain_epochs"],
         adversarial=options["adversarial"],
+        plateau_on=options["plateau_on"],
     )
     if options["pretrain_epochs"] and model.bidirectional and model.num_layers > 1:
         raise UserError(

@@ -7,7 +7,7 @@ one batch: the mean cross-entropy of its examples. An epoch's batches come from
 epoch can be made again from two numbers, and a resumed run picks up at the very batch it
 stopped before. Validation measures accuracy, macro-F1 and loss; the best model is the
 one with the highest validation accuracy, and the learning rate is lowered when validation
-accuracy stops improving.
+accuracy (or, with ``plateau_on="loss"``, validation loss) stops improving.
 
 Besides the files every run folder has, config.json records the class labels, and the
 progress records the next batch of the current epoch.
@@ -39,7 +39,10 @@ class ClassifierSettings(TrainingSettings):
     ``pretrain_epochs`` records how many epochs the encoder was first trained as a
     language model on the training texts (``rnnkit.train.encoder_pretraining``);
     ``adversarial`` is the epsilon of adversarial training (0: off; see
-    ``SequenceClassifier.loss_and_backward``).
+    ``SequenceClassifier.loss_and_backward``). ``plateau_on`` is the validation measure
+    whose plateau lowers the learning rate: "accuracy" or "loss". Accuracy on a small
+    validation set moves in coarse steps and stalls early, while the loss (above all the
+    loss of averaged weights) keeps falling as long as the model still learns.
     """
 
     batch_size: int = 32
@@ -48,6 +51,7 @@ class ClassifierSettings(TrainingSettings):
     seed: int = 0
     pretrain_epochs: int = 0
     adversarial: float = 0.0
+    plateau_on: str = "accuracy"
 
 
 @dataclass
@@ -84,6 +88,11 @@ class ClassifierTrainer(Trainer):
         self._lengths = train.lengths
         self._batches: list[np.ndarray] = []
         self._batches_epoch: int | None = None
+
+    def plateau_measure(self) -> tuple[str, bool]:
+        if self.settings.plateau_on == "loss":
+            return "loss", False
+        return "accuracy", True
 
     def epoch_batches(self, epoch: int) -> list[np.ndarray]:
         """The training batches of EPOCH (example indices), the same on every call."""

@@ -18,8 +18,9 @@ A subclass provides::
     config() -> dict                   config.json, built on ``base_config()``
 
 and may set ``watched`` (the measure that decides "best" and the plateau, default
-"loss") and ``higher_is_better``, override ``extra_arrays`` / ``restore_extra`` to keep
-more state in the checkpoint, and ``lower_lr_on_plateau`` for another schedule.
+"loss") and ``higher_is_better``, override ``plateau_measure`` to lower the learning rate
+on another measure, ``extra_arrays`` / ``restore_extra`` to keep more state in the
+checkpoint, and ``lower_lr_on_plateau`` for another schedule.
 
 The run folder::
 
@@ -157,11 +158,12 @@ class Trainer:
         self.optimizer = make_optimizer(
             settings.optimizer, model.params, model.grads, settings.lr, settings.weight_decay
         )
+        _, plateau_higher_is_better = self.plateau_measure()
         self.scheduler = ReduceLROnPlateau(
             self.optimizer,
             factor=settings.plateau_factor,
             patience=settings.plateau_patience,
-            mode="max" if self.higher_is_better else "min",
+            mode="max" if plateau_higher_is_better else "min",
         )
         # The averaged weights (with --ema), or None. Step 1 overwrites this starting value.
         self.average = model.state_dict() if settings.ema > 0 else None
@@ -196,8 +198,12 @@ class Trainer:
     def restore_extra(self, arrays: dict[str, dict[str, np.ndarray]]) -> None:
         """Take back what ``extra_arrays`` saved (a group may be missing)."""
 
+    def plateau_measure(self) -> tuple[str, bool]:
+        """The measure whose plateau lowers the learning rate, and whether higher is better."""
+        return self.watched, self.higher_is_better
+
     def lower_lr_on_plateau(self, value: float) -> None:
-        """Called with the watched measure after each scheduled evaluation."""
+        """Called with the ``plateau_measure`` after each scheduled evaluation."""
         self.scheduler.step(value)
 
     # -- checkpoints -------------------------------------------------------------------------
@@ -358,7 +364,7 @@ class Trainer:
         progress.val, progress.val_step = measures, progress.step
         value = measures[self.watched]
         if scheduled:
-            self.lower_lr_on_plateau(value)
+            self.lower_lr_on_plateau(measures[self.plateau_measure()[0]])
         best = progress.best
         improved = best is None or (
             value > best[self.watched] if self.higher_is_better else value < best[self.watched]

@@ -8,6 +8,7 @@ keyword among filler words, so a tiny model learns them in a few dozen steps.
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ import pytest
 from rnnkit.data.classification import LabelledTexts, LabelVocabulary, encode_labelled_texts
 from rnnkit.data.tokenizers import make_tokenizer
 from rnnkit.models import SequenceClassifier
+from rnnkit.optim import ReduceLROnPlateau
 from rnnkit.train import Budget, StopRequest, TrainingDivergedError, load_checkpoint
 from rnnkit.train.classifier_trainer import ClassifierSettings, ClassifierTrainer
 
@@ -102,6 +104,37 @@ def test_resume_gives_the_same_weights_as_one_run(tmp_path: Path) -> None:
 
     # The resumed run's log continues the first one's as if nothing had happened.
     assert without_timing(second.metrics.read()) == without_timing(straight.metrics.read())
+
+
+@pytest.mark.parametrize("plateau_on", ["accuracy", "loss"])
+def test_the_learning_rate_follows_the_plateaus_of_the_chosen_measure(
+    tmp_path: Path, plateau_on: str
+) -> None:
+    trainer = make_trainer(tmp_path, plateau_on=plateau_on, plateau_patience=0)
+    # A quarter of the validation labels flipped: as the model grows confident, its
+    # validation loss rises again, so both measures reach a plateau.
+    trainer.valid_set.targets[::4] = 1 - trainer.valid_set.targets[::4]
+    trainer.train(Budget(max_steps=120))
+    records = [r for r in trainer.metrics.read() if "val_accuracy" in r]
+    # Replay the recorded measure through a scheduler of the same settings.
+    replay = SimpleNamespace(lr=0.01)
+    scheduler = ReduceLROnPlateau(
+        replay, factor=0.5, patience=0, mode="min" if plateau_on == "loss" else "max"
+    )
+    for record in records:
+        scheduler.step(record[f"val_{plateau_on}"])
+        assert record["lr"] == replay.lr, record["step"]
+    assert replay.lr < 0.01  # the schedule did lower the rate
+
+
+def test_accuracy_and_loss_plateaus_give_different_schedules(tmp_path: Path) -> None:
+    rates = {}
+    for plateau_on in ("accuracy", "loss"):
+        trainer = make_trainer(tmp_path / plateau_on, plateau_on=plateau_on, plateau_patience=0)
+        trainer.train(Budget(max_steps=120))
+        rates[plateau_on] = [r["lr"] for r in trainer.metrics.read() if "val_accuracy" in r]
+    # With clean labels, accuracy soon stops rising while the loss keeps falling.
+    assert rates["accuracy"][-1] < rates["loss"][-1]
 
 
 def test_a_stop_request_saves_and_returns(tmp_path: Path) -> None:
