@@ -92,6 +92,7 @@ DEFAULTS: dict[str, Any] = {
     "pretrain_epochs": 0,
     "adversarial": 0.0,
     "plateau_on": "accuracy",
+    "plateau_patience": 2,
 }
 DEFAULT_LR = {"adam": 2e-3, "sgd": 0.1}
 
@@ -128,6 +129,7 @@ SAVED_AS: dict[str, tuple[str, str]] = {
     "pretrain_epochs": ("settings", "pretrain_epochs"),
     "adversarial": ("settings", "adversarial"),
     "plateau_on": ("settings", "plateau_on"),
+    "plateau_patience": ("settings", "plateau_patience"),
 }
 PATH_FLAGS = ("train", "valid", "embeddings")
 
@@ -235,6 +237,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         choices=("accuracy", "loss"),
         help="the validation measure whose plateau halves the learning rate (default "
         "accuracy; loss moves more smoothly, and keeps the rate up while the model learns)",
+    )
+    training.add_argument(
+        "--plateau-patience",
+        type=non_negative_int,
+        metavar="N",
+        help="halve the learning rate after more than N validations in a row without "
+        "improvement (default 2)",
     )
     add_ema_argument(training)
     training.add_argument(
@@ -473,6 +482,7 @@ def start_run(args: argparse.Namespace) -> tuple[ClassifierTrainer, Budget, Any]
         pretrain_epochs=options["pretrain_epochs"],
         adversarial=options["adversarial"],
         plateau_on=options["plateau_on"],
+        plateau_patience=options["plateau_patience"],
     )
     if options["pretrain_epochs"] and model.bidirectional and model.num_layers > 1:
         raise UserError(

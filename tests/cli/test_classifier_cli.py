@@ -378,21 +378,24 @@ def test_adversarial_training_is_recorded_and_resumes_exactly(tmp_path: Path) ->
     assert_one_line_error(status, err, "--adversarial")
 
 
-def test_plateau_on_is_recorded_and_held_on_resume(tmp_path: Path) -> None:
+def test_the_plateau_schedule_is_recorded_and_held_on_resume(tmp_path: Path) -> None:
     options = ["--train", write_tsv(tmp_path / "train.tsv"), "--eval-every", "5"]
-    assert (
-        train("--out", tmp_path / "run", "--max-steps", "10", "--plateau-on", "loss", *options)[0]
-        == 0
-    )
-    assert load_checkpoint(tmp_path / "run").config["settings"]["plateau_on"] == "loss"
-    status, _, err = run_cli(
-        "train-classifier", "--out", tmp_path / "run", "--resume", "--plateau-on", "accuracy"
-    )
-    assert_one_line_error(status, err, "--plateau-on accuracy differs from the run")
+    schedule = ["--plateau-on", "loss", "--plateau-patience", "0"]
+    assert train("--out", tmp_path / "run", "--max-steps", "10", *schedule, *options)[0] == 0
+    settings = load_checkpoint(tmp_path / "run").config["settings"]
+    assert (settings["plateau_on"], settings["plateau_patience"]) == ("loss", 0)
+    for flag, value in (("--plateau-on", "accuracy"), ("--plateau-patience", "2")):
+        status, _, err = run_cli(
+            "train-classifier", "--out", tmp_path / "run", "--resume", flag, value
+        )
+        assert_one_line_error(status, err, f"{flag} {value} differs from the run")
     status, _, err = run_cli("train-classifier", "--out", tmp_path / "run", "--resume")
     assert status == 0, err
     assert train("--out", tmp_path / "plain", "--max-steps", "10", *options)[0] == 0
-    assert load_checkpoint(tmp_path / "plain").config["settings"]["plateau_on"] == "accuracy"
+    settings = load_checkpoint(tmp_path / "plain").config["settings"]
+    assert (settings["plateau_on"], settings["plateau_patience"]) == ("accuracy", 2)
+    status, _, err = train("--train", tmp_path / "train.tsv", "--plateau-patience", "-1")
+    assert_one_line_error(status, err, "--plateau-patience")
 
 
 def test_bad_data_files(tmp_path: Path) -> None:
