@@ -70,7 +70,7 @@ TASKS = {
             "--pooling", "mean-max", "--embedding-size", "300", "--hidden-size", "160",
             "--word-dropout", "0.2", "--embedding-dropout", "0.5", "--dropout", "0.5",
             "--batch-size", "16", "--lr", "0.001", "--ema", "0.999", "--adversarial", "0.03",
-            "--epochs", "8", "--eval-every", "54",
+            "--plateau-on", "loss", "--epochs", "10", "--eval-every", "54",
         ],
         "target": 0.82,
     },
