@@ -62,7 +62,7 @@ TASKS = {
             "--valid", DATA / "sst2" / "stsa.binary.dev",
         ],
         "test": DATA / "sst2" / "stsa.binary.test",
-        # Of the settings measured over seeds 0-4 on 2026-11-28 (rounds 2 and 3 in the
+        # Of the settings measured over seeds 0-4 on 2026-11-28 (rounds 2 to 4 in the
         # README), the one with the best mean validation accuracy: chosen on validation,
         # not on test.
         "flags": [

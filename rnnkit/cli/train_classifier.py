@@ -53,7 +53,11 @@ from rnnkit.train import Budget, ProgressBar, stop_on_interrupt
 from rnnkit.train.checkpoint import load_checkpoint
 from rnnkit.train.classifier_checkpoint import check_classifier_checkpoint, load_classifier
 from rnnkit.train.classifier_evaluation import evaluate_classifier
-from rnnkit.train.classifier_trainer import ClassifierSettings, ClassifierTrainer
+from rnnkit.train.classifier_trainer import (
+    PLATEAU_MEASURES,
+    ClassifierSettings,
+    ClassifierTrainer,
+)
 from rnnkit.train.encoder_pretraining import pretrain_encoder
 from rnnkit.train.lm_checkpoint import model_folder
 from rnnkit.train.progress import format_duration
@@ -234,9 +238,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     training.add_argument(
         "--plateau-on",
-        choices=("accuracy", "loss"),
+        choices=PLATEAU_MEASURES,
         help="the validation measure whose plateau halves the learning rate (default "
-        "accuracy; loss moves more smoothly, and keeps the rate up while the model learns)",
+        "accuracy; loss moves more smoothly on a small validation set). The best model is "
+        "still the one with the highest validation accuracy",
     )
     training.add_argument(
         "--plateau-patience",

@@ -25,11 +25,13 @@ import numpy as np
 from rnnkit.data.classification import EncodedTexts
 from rnnkit.data.length_buckets import bucket_batches, pad_batch
 from rnnkit.data.tokenizers import Tokenizer
+from rnnkit.errors import UserError
 from rnnkit.models import SequenceClassifier
 from rnnkit.train.classifier_evaluation import evaluate_classifier
 from rnnkit.train.trainer import Trainer, TrainingProgress, TrainingSettings
 
 FORMAT = "rnnkit.sequence_classifier"
+PLATEAU_MEASURES = ("accuracy", "loss")  # what --plateau-on may follow
 
 
 @dataclass
@@ -80,6 +82,11 @@ class ClassifierTrainer(Trainer):
         folder: str | os.PathLike[str],
         info: dict[str, Any] | None = None,
     ) -> None:
+        if settings.plateau_on not in PLATEAU_MEASURES:
+            raise UserError(
+                f"plateau_on must be one of {', '.join(PLATEAU_MEASURES)}, "
+                f"got {settings.plateau_on!r}"
+            )
         super().__init__(model, settings, ClassifierProgress(), folder, info)
         self.tokenizer = tokenizer
         self.labels = list(labels)
@@ -92,7 +99,7 @@ class ClassifierTrainer(Trainer):
     def plateau_measure(self) -> tuple[str, bool]:
         if self.settings.plateau_on == "loss":
             return "loss", False
-        return "accuracy", True
+        return super().plateau_measure()
 
     def epoch_batches(self, epoch: int) -> list[np.ndarray]:
         """The training batches of EPOCH (example indices), the same on every call."""

@@ -3,8 +3,8 @@
 A step: zero the gradients, let the subclass compute the loss and gradients of its next
 batch, stop if the loss is not finite, clip the global gradient norm, take an optimizer
 step, let the subclass move its data position on. Every ``eval_every`` steps: validate,
-lower the learning rate on a plateau of the watched measure, keep the best model, save a
-checkpoint. The loop ends when the ``Budget`` is spent or a ``StopRequest`` (Ctrl-C)
+lower the learning rate on a plateau of the ``plateau_measure``, keep the best model, save
+a checkpoint. The loop ends when the ``Budget`` is spent or a ``StopRequest`` (Ctrl-C)
 comes, with a final checkpoint.
 
 A subclass provides::
@@ -17,9 +17,9 @@ A subclass provides::
     describe(measures) -> str          one line for the log, e.g. "loss 1.23 (1.77 bits/char)"
     config() -> dict                   config.json, built on ``base_config()``
 
-and may set ``watched`` (the measure that decides "best" and the plateau, default
-"loss") and ``higher_is_better``, override ``plateau_measure`` to lower the learning rate
-on another measure, ``extra_arrays`` / ``restore_extra`` to keep more state in the
+and may set ``watched`` (the measure that decides "best" and, by default, the plateau;
+default "loss") and ``higher_is_better``, override ``plateau_measure`` to lower the
+learning rate on another measure, ``extra_arrays`` / ``restore_extra`` to keep more state in the
 checkpoint, and ``lower_lr_on_plateau`` for another schedule.
 
 The run folder::
@@ -83,9 +83,10 @@ class TrainingSettings:
     """What every run needs; subclasses add their own fields (all with defaults).
 
     ``clip`` 0 means no clipping. The learning rate is multiplied by ``plateau_factor``
-    when the watched measure has not improved for more than ``plateau_patience``
-    evaluations. ``ema`` above 0 validates and keeps as best the exponential moving
-    average of the weights with that decay (``rnnkit.train.averaging``); 0: the raw weights.
+    when the plateau measure (by default the watched one) has not improved for more than
+    ``plateau_patience`` evaluations. ``ema`` above 0 validates and keeps as best the
+    exponential moving average of the weights with that decay (``rnnkit.train.averaging``);
+    0: the raw weights.
     """
 
     lr: float = 2e-3
@@ -158,6 +159,7 @@ class Trainer:
         self.optimizer = make_optimizer(
             settings.optimizer, model.params, model.grads, settings.lr, settings.weight_decay
         )
+        # plateau_measure() may read self.settings, which is set by now.
         _, plateau_higher_is_better = self.plateau_measure()
         self.scheduler = ReduceLROnPlateau(
             self.optimizer,
@@ -364,7 +366,8 @@ class Trainer:
         progress.val, progress.val_step = measures, progress.step
         value = measures[self.watched]
         if scheduled:
-            self.lower_lr_on_plateau(measures[self.plateau_measure()[0]])
+            plateau_name, _ = self.plateau_measure()
+            self.lower_lr_on_plateau(measures[plateau_name])
         best = progress.best
         improved = best is None or (
             value > best[self.watched] if self.higher_is_better else value < best[self.watched]

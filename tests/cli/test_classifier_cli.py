@@ -379,23 +379,54 @@ def test_adversarial_training_is_recorded_and_resumes_exactly(tmp_path: Path) ->
 
 
 def test_the_plateau_schedule_is_recorded_and_held_on_resume(tmp_path: Path) -> None:
-    options = ["--train", write_tsv(tmp_path / "train.tsv"), "--eval-every", "5"]
+    options = ["--train", write_tsv(tmp_path / "train.tsv"), "--eval-every", "4"]
     schedule = ["--plateau-on", "loss", "--plateau-patience", "0"]
-    assert train("--out", tmp_path / "run", "--max-steps", "10", *schedule, *options)[0] == 0
-    settings = load_checkpoint(tmp_path / "run").config["settings"]
+    assert train("--out", tmp_path / "whole", "--max-steps", "30", *schedule, *options)[0] == 0
+    assert train("--out", tmp_path / "split", "--max-steps", "12", *schedule, *options)[0] == 0
+    status, _, err = run_cli(
+        "train-classifier", "--out", tmp_path / "split", "--resume", "--max-steps", "30"
+    )
+    assert status == 0, err
+    settings = load_checkpoint(tmp_path / "split").config["settings"]
     assert (settings["plateau_on"], settings["plateau_patience"]) == ("loss", 0)
+    whole = load_weights(tmp_path / "whole" / "model.safetensors")
+    split = load_weights(tmp_path / "split" / "model.safetensors")
+    for name in whole:
+        np.testing.assert_array_equal(whole[name], split[name], err_msg=name)
+    # The schedule matters here, so a resume that lost it would have shown above.
+    accuracy_schedule = ["--plateau-on", "accuracy", "--plateau-patience", "0"]
+    assert (
+        train("--out", tmp_path / "acc", "--max-steps", "30", *accuracy_schedule, *options)[0] == 0
+    )
+    other = load_weights(tmp_path / "acc" / "model.safetensors")
+    assert not np.array_equal(other["encoder.weight_hh_l0"], whole["encoder.weight_hh_l0"])
+
     for flag, value in (("--plateau-on", "accuracy"), ("--plateau-patience", "2")):
         status, _, err = run_cli(
-            "train-classifier", "--out", tmp_path / "run", "--resume", flag, value
+            "train-classifier", "--out", tmp_path / "whole", "--resume", flag, value
         )
         assert_one_line_error(status, err, f"{flag} {value} differs from the run")
-    status, _, err = run_cli("train-classifier", "--out", tmp_path / "run", "--resume")
-    assert status == 0, err
-    assert train("--out", tmp_path / "plain", "--max-steps", "10", *options)[0] == 0
-    settings = load_checkpoint(tmp_path / "plain").config["settings"]
-    assert (settings["plateau_on"], settings["plateau_patience"]) == ("accuracy", 2)
     status, _, err = train("--train", tmp_path / "train.tsv", "--plateau-patience", "-1")
     assert_one_line_error(status, err, "--plateau-patience")
+
+
+def test_a_run_saved_before_plateau_on_existed_resumes_on_accuracy(tmp_path: Path) -> None:
+    options = ["--train", write_tsv(tmp_path / "train.tsv"), "--eval-every", "4"]
+    assert train("--out", tmp_path / "run", "--max-steps", "8", *options)[0] == 0
+    config_file = tmp_path / "run" / "config.json"
+    config = json.loads(config_file.read_text())
+    del config["settings"]["plateau_on"]
+    config_file.write_text(json.dumps(config))
+    status, _, err = run_cli(
+        "train-classifier", "--out", tmp_path / "run", "--resume", "--plateau-on", "loss"
+    )
+    assert_one_line_error(status, err, "--plateau-on loss differs from the run")
+    status, _, err = run_cli(
+        "train-classifier", "--out", tmp_path / "run", "--resume", "--plateau-on", "accuracy",
+        "--max-steps", "12",
+    )  # fmt: skip
+    assert status == 0, err
+    assert load_checkpoint(tmp_path / "run").config["settings"]["plateau_on"] == "accuracy"
 
 
 def test_bad_data_files(tmp_path: Path) -> None:
