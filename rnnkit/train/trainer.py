@@ -19,8 +19,8 @@ A subclass provides::
 
 and may set ``watched`` (the measure that decides "best" and, by default, the plateau;
 default "loss") and ``higher_is_better``, override ``plateau_measure`` to lower the
-learning rate on another measure, ``extra_arrays`` / ``restore_extra`` to keep more state in the
-checkpoint, and ``lower_lr_on_plateau`` for another schedule.
+learning rate on another measure, ``extra_arrays`` / ``restore_extra`` to keep more state
+in the checkpoint, and ``lower_lr_on_plateau`` for another schedule.
 
 The run folder::
 
