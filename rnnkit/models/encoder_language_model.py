@@ -51,18 +51,15 @@ class EncoderLanguageModel(Layer):
         hidden_size, vocab_size = classifier.hidden_size, classifier.vocab_size
         dtype = classifier.params["classifier.weight"].dtype
         # Outputs are vocabulary ids only: the padding row is never a target.
+        # The classifier's embedding and encoder, under their own names: registering the
+        # whole classifier would also train its classification layer.
+        for name in ("embedding", "encoder"):
+            self.add_layer(name, getattr(classifier, name))
         self.heads = {"next_token": Linear(hidden_size, vocab_size, dtype=dtype, rng=rng)}
         if classifier.bidirectional:
             self.heads["previous_token"] = Linear(hidden_size, vocab_size, dtype=dtype, rng=rng)
-        shared = ("embedding", "encoder")
-        for name, value in classifier.params.items():
-            if name.split(".")[0] in shared:
-                self.params[name] = value
-                self.grads[name] = classifier.grads[name]
-        for prefix, head in self.heads.items():
-            for name in head.params:
-                self.params[f"{prefix}.{name}"] = head.params[name]
-                self.grads[f"{prefix}.{name}"] = head.grads[name]
+        for name, head in self.heads.items():
+            self.add_layer(name, head)
         self._cache: tuple[Any, ...] | None = None
 
     def train(self, mode: bool = True) -> EncoderLanguageModel:

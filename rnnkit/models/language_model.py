@@ -45,15 +45,11 @@ import numpy as np
 from rnnkit.models.token_stepper import TokenStepper
 from rnnkit.nn import GRU, LSTM, RNN, Dropout, Embedding, Linear, log_softmax, softmax_cross_entropy
 from rnnkit.nn.embedding import EmbeddedTokens, check_indices
-from rnnkit.nn.layer import Layer, check_dtype
-from rnnkit.nn.recurrent import RecurrentLayer, make_rng
+from rnnkit.nn.layer import Layer, check_dtype, make_rng
+from rnnkit.nn.recurrent import RecurrentLayer
 
 RECURRENT_LAYERS: dict[str, type[RecurrentLayer]] = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
 DEFAULT_INIT_RANGE = 0.1  # the embedding and decoder initialisation of the torch example
-
-# The sub-layers, under the attribute names a torch module would give them; the prefixes of
-# the parameter names ("rnn.weight_ih_l0", ...).
-SUBLAYERS = ("embedding", "rnn", "decoder")
 TIED_NAME = "decoder.weight"
 
 
@@ -113,28 +109,24 @@ class LanguageModel(Layer):
         self.rng = make_rng(rng)
         self._folded = False  # the last forward ran the embedding through the first layer
 
-        self.embedding = Embedding(vocab_size, embedding_size, dtype=dtype, rng=self.rng)
+        # Under the attribute names a torch module would give them, which prefix the
+        # parameter names ("rnn.weight_ih_l0", ...).
+        self.add_layer(
+            "embedding", Embedding(vocab_size, embedding_size, dtype=dtype, rng=self.rng)
+        )
         # The layers draw their dropout masks from the model's generator (default_rng and
         # make_rng hand a Generator back unchanged), so its state is the whole story.
-        self.rnn = RECURRENT_LAYERS[cell](
-            embedding_size, hidden_size, num_layers, dropout=dropout, dtype=dtype, rng=self.rng
+        self.add_layer(
+            "rnn",
+            RECURRENT_LAYERS[cell](
+                embedding_size, hidden_size, num_layers, dropout=dropout, dtype=dtype, rng=self.rng
+            ),
         )
-        self.dropout = Dropout(dropout, rng=self.rng)
-        self.decoder = Linear(hidden_size, vocab_size, dtype=dtype, rng=self.rng)
+        self.add_layer("dropout", Dropout(dropout, rng=self.rng))
+        self.add_layer("decoder", Linear(hidden_size, vocab_size, dtype=dtype, rng=self.rng))
         self._initialise(init_range)
         if self.tie_weights:
-            # Rebound once, here, before anyone holds on to the arrays: from now on the
-            # decoder reads and adds into the embedding's arrays.
-            self.decoder.params["weight"] = self.embedding.params["weight"]
-            self.decoder.grads["weight"] = self.embedding.grads["weight"]
-        for prefix in SUBLAYERS:
-            layer = getattr(self, prefix)
-            for name in layer.params:
-                full_name = f"{prefix}.{name}"
-                if self.tie_weights and full_name == TIED_NAME:
-                    continue
-                self.params[full_name] = layer.params[name]
-                self.grads[full_name] = layer.grads[name]
+            self.tie(TIED_NAME, "embedding.weight")
 
     def _initialise(self, init_range: float | None) -> None:
         if init_range is None:
@@ -142,9 +134,8 @@ class LanguageModel(Layer):
                 array[...] = self.rng.uniform(-DEFAULT_INIT_RANGE, DEFAULT_INIT_RANGE, array.shape)
             self.decoder.params["bias"].fill(0.0)
             return
-        for prefix in SUBLAYERS:
-            for array in getattr(self, prefix).params.values():
-                array[...] = self.rng.uniform(-init_range, init_range, array.shape)
+        for array in self.params.values():
+            array[...] = self.rng.uniform(-init_range, init_range, array.shape)
 
     # -- configuration -----------------------------------------------------------------------
 
@@ -159,26 +150,6 @@ class LanguageModel(Layer):
             "dropout": self.dropout_p,
             "tie_weights": self.tie_weights,
         }
-
-    def train(self, mode: bool = True) -> LanguageModel:
-        super().train(mode)
-        for prefix in SUBLAYERS:
-            getattr(self, prefix).train(mode)
-        self.dropout.train(mode)
-        return self
-
-    def state_dict(self) -> dict[str, np.ndarray]:
-        """A copy of every parameter under torch's names (a tied table under both names)."""
-        state = super().state_dict()
-        if self.tie_weights:
-            state[TIED_NAME] = state["embedding.weight"].copy()
-        return state
-
-    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        """Copy STATE in; for a tied model the ``decoder.weight`` alias may be given or not."""
-        if self.tie_weights and TIED_NAME in state:
-            state = {name: value for name, value in state.items() if name != TIED_NAME}
-        super().load_state_dict(state)
 
     # -- training ----------------------------------------------------------------------------
 

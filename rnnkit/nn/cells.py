@@ -16,8 +16,7 @@ from typing import Any
 import numpy as np
 
 from rnnkit.nn import gru_kernel, lstm_kernel, rnn_kernel
-from rnnkit.nn.layer import Layer, check_dtype
-from rnnkit.nn.recurrent import check_sizes, make_rng
+from rnnkit.nn.layer import Layer, check_dtype, check_sizes, make_rng
 
 
 class _Cell(Layer):

@@ -8,12 +8,22 @@ its sub-layers into its own dicts once, and an optimizer can hold on to them.
 
 ``forward`` keeps in a cache whatever ``backward`` needs; in evaluation mode (``eval()``)
 no backward is coming, so recurrent layers keep nothing.
+
+A composite layer (a model) registers its sub-layers with ``add_layer(name, layer)``, as a
+``torch.nn.Module`` does by attribute assignment: the sub-layer's arrays appear in the
+parent's dicts under ``name.``-prefixed keys (PyTorch's names, e.g. ``rnn.weight_ih_l0``),
+``train()``/``eval()`` reach every sub-layer, and ``tie(alias, target)`` makes one
+parameter serve two sub-layers (it is listed once in ``params``, and under both names in
+``state_dict``, as torch lists a shared parameter).
 """
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
 import numpy as np
 
+L = TypeVar("L", bound="Layer")
 DTYPES = (np.float32, np.float64)
 
 
@@ -25,8 +35,22 @@ def check_dtype(dtype: object) -> np.dtype:
     return resolved
 
 
+def make_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
+    """RNG itself if it is a Generator (so layers can share one), else a new one seeded by it."""
+    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+
+
+def check_sizes(**sizes: Any) -> None:
+    """Raise ValueError naming the first size that is not a positive integer."""
+    for name, value in sizes.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer, float)):
+            raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+        if int(value) != value or value < 1:
+            raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+
+
 class Layer:
-    """Base class: parameters, gradients, train/eval mode and state dicts."""
+    """Base class: parameters, gradients, sub-layers, train/eval mode and state dicts."""
 
     params: dict[str, np.ndarray]
     grads: dict[str, np.ndarray]
@@ -36,6 +60,38 @@ class Layer:
         self.params = {}
         self.grads = {}
         self.training = True
+        self.layers: dict[str, Layer] = {}  # registered sub-layers, in registration order
+        self.tied: dict[str, str] = {}  # alias -> the parameter name it shares
+
+    def add_layer(self, name: str, layer: L) -> L:
+        """Register LAYER as ``self.<name>``, its arrays under ``name.``-prefixed keys."""
+        if name in self.layers or "." in name:
+            raise ValueError(f"name: expected a new name without dots, got {name!r}")
+        self.layers[name] = layer
+        setattr(self, name, layer)
+        for key in layer.params:
+            self.params[f"{name}.{key}"] = layer.params[key]
+            self.grads[f"{name}.{key}"] = layer.grads[key]
+        return layer
+
+    def tie(self, alias: str, target: str) -> None:
+        """Make the parameter ALIAS (``"decoder.weight"``) the same array as TARGET.
+
+        The sub-layer that owned ALIAS now reads TARGET's array and adds its gradient into
+        TARGET's gradient, which is the sum autograd computes for a shared parameter. Call
+        it before an optimizer holds on to the arrays.
+        """
+        child_name, _, key = alias.partition(".")
+        child = self.layers[child_name]
+        if child.params[key].shape != self.params[target].shape:
+            raise ValueError(
+                f"tie: {alias} has shape {child.params[key].shape} but {target} has "
+                f"{self.params[target].shape}"
+            )
+        child.params[key] = self.params[target]
+        child.grads[key] = self.grads[target]
+        del self.params[alias], self.grads[alias]
+        self.tied[alias] = target
 
     def add_param(self, name: str, value: np.ndarray) -> np.ndarray:
         """Register ``value`` as a parameter with a zero gradient of the same shape."""
@@ -45,6 +101,8 @@ class Layer:
 
     def train(self, mode: bool = True) -> Layer:
         self.training = mode
+        for layer in self.layers.values():
+            layer.train(mode)
         return self
 
     def eval(self) -> Layer:
@@ -55,15 +113,20 @@ class Layer:
             grad.fill(0.0)
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """A copy of every parameter, under PyTorch's names."""
-        return {name: value.copy() for name, value in self.params.items()}
+        """A copy of every parameter, under PyTorch's names (a tied one under both)."""
+        state = {name: value.copy() for name, value in self.params.items()}
+        for alias, target in self.tied.items():
+            state[alias] = state[target].copy()
+        return state
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         """Copy ``state`` into the parameters in place (no array is rebound).
 
         The keys must match exactly and every shape must agree, as with
-        ``torch.nn.Module.load_state_dict(strict=True)``.
+        ``torch.nn.Module.load_state_dict(strict=True)``; the alias of a tied parameter
+        may be given or not.
         """
+        state = {name: value for name, value in state.items() if name not in self.tied}
         missing = sorted(set(self.params) - set(state))
         unexpected = sorted(set(state) - set(self.params))
         if missing or unexpected:

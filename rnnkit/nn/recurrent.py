@@ -35,18 +35,7 @@ import numpy as np
 from rnnkit.nn import gru_kernel, lstm_fused, lstm_kernel, rnn_kernel
 from rnnkit.nn.dropout import dropout_mask
 from rnnkit.nn.embedding import EmbeddedTokens, check_indices
-from rnnkit.nn.layer import Layer, check_dtype
-
-
-def make_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
-    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-
-
-def check_sizes(**sizes: Any) -> None:
-    """Raise ValueError naming the first size that is not a positive integer."""
-    for name, value in sizes.items():
-        if int(value) != value or value < 1:
-            raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+from rnnkit.nn.layer import Layer, check_dtype, check_sizes, make_rng
 
 
 def parameter_names(layer: int, reverse: bool, bias: bool) -> list[str]:

@@ -192,7 +192,7 @@ def test_parameters_are_shared_with_the_sub_layers() -> None:
     )
     assert model.grads["classifier.bias"] is model.classifier.grads["bias"]
     assert model.num_parameters() == sum(
-        layer.num_parameters() for layer in model.children().values()
+        layer.num_parameters() for layer in model.layers.values()
     )
 
 
