@@ -38,10 +38,12 @@ as Zaremba et al. (2014) do.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from rnnkit.config import derived, option, to_dict, validate
 from rnnkit.models.token_stepper import TokenStepper
 from rnnkit.nn import GRU, LSTM, RNN, Dropout, Embedding, Linear, log_softmax, softmax_cross_entropy
 from rnnkit.nn.embedding import EmbeddedTokens, check_indices
@@ -51,6 +53,26 @@ from rnnkit.nn.recurrent import RecurrentLayer
 RECURRENT_LAYERS: dict[str, type[RecurrentLayer]] = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
 DEFAULT_INIT_RANGE = 0.1  # the embedding and decoder initialisation of the torch example
 TIED_NAME = "decoder.weight"
+
+
+@dataclass
+class LanguageModelConfig:
+    """The architecture of a ``LanguageModel``: its constructor's arguments, with defaults."""
+
+    vocab_size: int = derived(0, "tokens in the vocabulary, set from the data")
+    embedding_size: int = option(64, "size of the token vectors", minimum=1, maximum=1 << 16)
+    hidden_size: int = option(256, "units per recurrent layer", minimum=1, maximum=1 << 16)
+    num_layers: int = option(1, "stacked recurrent layers", minimum=1, maximum=64)
+    cell: str = option("lstm", "the recurrent layer", choices=tuple(RECURRENT_LAYERS))
+    dropout: float = option(
+        0.0, "dropout between layers and before the decoder", minimum=0, below=1
+    )
+    tie_weights: bool = option(
+        False, "share the embedding table with the decoder (embedding size = hidden size)"
+    )
+
+
+DEFAULT = LanguageModelConfig()
 
 
 class LanguageModel(Layer):
@@ -70,12 +92,12 @@ class LanguageModel(Layer):
     def __init__(
         self,
         vocab_size: int,
-        embedding_size: int = 128,
-        hidden_size: int = 256,
-        num_layers: int = 2,
-        cell: str = "lstm",
-        dropout: float = 0.0,
-        tie_weights: bool = False,
+        embedding_size: int = DEFAULT.embedding_size,
+        hidden_size: int = DEFAULT.hidden_size,
+        num_layers: int = DEFAULT.num_layers,
+        cell: str = DEFAULT.cell,
+        dropout: float = DEFAULT.dropout,
+        tie_weights: bool = DEFAULT.tie_weights,
         init_range: float | None = None,
         dtype: Any = np.float32,
         rng: np.random.Generator | int | None = None,
@@ -139,17 +161,25 @@ class LanguageModel(Layer):
 
     # -- configuration -----------------------------------------------------------------------
 
-    def config(self) -> dict[str, Any]:
-        """The architecture as a JSON-ready dict; ``LanguageModel(**config)`` rebuilds it."""
-        return {
-            "vocab_size": self.vocab_size,
-            "embedding_size": self.embedding_size,
-            "hidden_size": self.hidden_size,
-            "num_layers": self.num_layers,
-            "cell": self.cell,
-            "dropout": self.dropout_p,
-            "tie_weights": self.tie_weights,
-        }
+    @classmethod
+    def from_config(
+        cls, config: LanguageModelConfig, dtype: Any = np.float32, rng: Any = None
+    ) -> LanguageModel:
+        """The model CONFIG describes (checked first: a ``ConfigError`` names a bad field)."""
+        validate(config)
+        return cls(**to_dict(config), dtype=dtype, rng=rng)
+
+    def config(self) -> LanguageModelConfig:
+        """The architecture; ``LanguageModel.from_config(model.config())`` rebuilds it."""
+        return LanguageModelConfig(
+            vocab_size=self.vocab_size,
+            embedding_size=self.embedding_size,
+            hidden_size=self.hidden_size,
+            num_layers=self.num_layers,
+            cell=self.cell,
+            dropout=self.dropout_p,
+            tie_weights=self.tie_weights,
+        )
 
     # -- training ----------------------------------------------------------------------------
 

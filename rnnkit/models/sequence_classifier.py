@@ -39,10 +39,12 @@ loads into an ``nn.Module`` with attributes ``embedding``, ``encoder`` and ``cla
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from rnnkit.config import derived, option, to_dict, validate
 from rnnkit.nn import (
     GRU,
     LSTM,
@@ -62,6 +64,37 @@ POOLINGS = ("last", "mean", "max", "mean-max")
 EMBEDDING_INIT_RANGE = 0.1
 
 
+@dataclass
+class SequenceClassifierConfig:
+    """The architecture of a ``SequenceClassifier``: its constructor's arguments, with defaults."""
+
+    vocab_size: int = derived(0, "tokens in the vocabulary, set from the data")
+    num_classes: int = derived(2, "classes, set from the data", minimum=2)
+    embedding_size: int = option(64, "size of the token vectors", minimum=1, maximum=1 << 16)
+    hidden_size: int = option(
+        128, "units per recurrent layer and direction", minimum=1, maximum=1 << 16
+    )
+    num_layers: int = option(1, "stacked recurrent layers", minimum=1, maximum=64)
+    cell: str = option("lstm", "the recurrent layer", choices=tuple(ENCODERS))
+    bidirectional: bool = option(False, "read each text in both directions")
+    pooling: str = option(
+        "last",
+        "how the encoder's outputs become one vector: the final state, the mean, "
+        "the maximum over the text, or mean and max side by side",
+        choices=POOLINGS,
+    )
+    dropout: float = option(
+        0.0, "dropout between layers and before the classifier", minimum=0, below=1
+    )
+    embedding_dropout: float = option(
+        0.0, "dropout of single entries of the embedded tokens", minimum=0, below=1
+    )
+    word_dropout: float = option(0.0, "dropout of whole tokens", minimum=0, below=1)
+
+
+DEFAULT = SequenceClassifierConfig()
+
+
 class SequenceClassifier(Layer):
     """Embedding -> recurrent encoder -> pooling -> dropout -> linear; see the module doc.
 
@@ -73,15 +106,15 @@ class SequenceClassifier(Layer):
         self,
         vocab_size: int,
         num_classes: int,
-        embedding_size: int = 64,
-        hidden_size: int = 128,
-        num_layers: int = 1,
-        cell: str = "lstm",
-        bidirectional: bool = False,
-        pooling: str = "last",
-        dropout: float = 0.0,
-        embedding_dropout: float = 0.0,
-        word_dropout: float = 0.0,
+        embedding_size: int = DEFAULT.embedding_size,
+        hidden_size: int = DEFAULT.hidden_size,
+        num_layers: int = DEFAULT.num_layers,
+        cell: str = DEFAULT.cell,
+        bidirectional: bool = DEFAULT.bidirectional,
+        pooling: str = DEFAULT.pooling,
+        dropout: float = DEFAULT.dropout,
+        embedding_dropout: float = DEFAULT.embedding_dropout,
+        word_dropout: float = DEFAULT.word_dropout,
         dtype: Any = np.float32,
         rng: np.random.Generator | int | None = None,
     ) -> None:
@@ -144,21 +177,29 @@ class SequenceClassifier(Layer):
         self.add_layer("classifier", Linear(features, num_classes, dtype=dtype, rng=self.rng))
         self._cache: tuple[Any, ...] | None = None
 
-    def config(self) -> dict[str, Any]:
-        """The constructor arguments that rebuild this architecture (JSON-serialisable)."""
-        return {
-            "vocab_size": self.vocab_size,
-            "num_classes": self.num_classes,
-            "embedding_size": self.embedding_size,
-            "hidden_size": self.hidden_size,
-            "num_layers": self.num_layers,
-            "cell": self.cell,
-            "bidirectional": self.bidirectional,
-            "pooling": self.pooling,
-            "dropout": self.dropout_p,
-            "embedding_dropout": self.embedding_dropout_p,
-            "word_dropout": self.word_dropout_p,
-        }
+    @classmethod
+    def from_config(
+        cls, config: SequenceClassifierConfig, dtype: Any = np.float32, rng: Any = None
+    ) -> SequenceClassifier:
+        """The model CONFIG describes (checked first: a ``ConfigError`` names a bad field)."""
+        validate(config)
+        return cls(**to_dict(config), dtype=dtype, rng=rng)
+
+    def config(self) -> SequenceClassifierConfig:
+        """The architecture; ``SequenceClassifier.from_config(model.config())`` rebuilds it."""
+        return SequenceClassifierConfig(
+            vocab_size=self.vocab_size,
+            num_classes=self.num_classes,
+            embedding_size=self.embedding_size,
+            hidden_size=self.hidden_size,
+            num_layers=self.num_layers,
+            cell=self.cell,
+            bidirectional=self.bidirectional,
+            pooling=self.pooling,
+            dropout=self.dropout_p,
+            embedding_dropout=self.embedding_dropout_p,
+            word_dropout=self.word_dropout_p,
+        )
 
     # -- forward / backward ------------------------------------------------------------------
 

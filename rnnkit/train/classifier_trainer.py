@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from rnnkit.config import to_dict
 from rnnkit.data.classification import EncodedTexts
 from rnnkit.data.length_buckets import bucket_batches, pad_batch
 from rnnkit.data.tokenizers import Tokenizer
@@ -137,7 +138,7 @@ class ClassifierTrainer(Trainer):
     def config(self) -> dict[str, Any]:
         return {
             "format": FORMAT,
-            "model": self.model.config(),
+            "model": to_dict(self.model.config()),
             "tokenizer": self.tokenizer.to_dict(),
             "labels": self.labels,
             **self.base_config(),

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from rnnkit.config import to_dict
 from rnnkit.data.lm_batches import StreamBatcher
 from rnnkit.data.tokenizers import Tokenizer
 from rnnkit.models import LanguageModel
@@ -90,7 +91,7 @@ class LMTrainer(Trainer):
     def config(self) -> dict[str, Any]:
         return {
             "format": FORMAT,
-            "model": self.model.config(),
+            "model": to_dict(self.model.config()),
             "tokenizer": self.tokenizer.to_dict(),
             **self.base_config(),
         }

@@ -222,7 +222,7 @@ def test_config_rebuilds_the_same_architecture() -> None:
         cell="gru", pooling="max", bidirectional=True, num_layers=2, dropout=0.1,
         embedding_dropout=0.2,
     )  # fmt: skip
-    rebuilt = SequenceClassifier(**model.config(), dtype=np.float64, rng=5)
+    rebuilt = SequenceClassifier.from_config(model.config(), dtype=np.float64, rng=5)
     rebuilt.load_state_dict(model.state_dict())
     ids, _ = padded_batch(model, LENGTHS)
     model.eval()
@@ -253,7 +253,7 @@ def test_word_dropout_drops_whole_token_vectors_in_training_only() -> None:
     assert zero_tokens.any() and kept.any()
     model.eval()
     np.testing.assert_array_equal(model.word_dropout.forward(embedded), embedded)
-    assert make_model(word_dropout=0.5).config()["word_dropout"] == 0.5
+    assert make_model(word_dropout=0.5).config().word_dropout == 0.5
 
 
 # -- adversarial training ---------------------------------------------------------------------

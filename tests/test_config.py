@@ -1,0 +1,91 @@
+"""Settings dataclasses: checking, JSON round trips, and what a resume may change."""
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from rnnkit.config import (
+    CHANGEABLE,
+    ConfigError,
+    derived,
+    fixed_differences,
+    from_dict,
+    option,
+    to_dict,
+    validate,
+)
+from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
+
+
+@dataclass
+class Inner:
+    size: int = option(4, "a size", minimum=1)
+    rate: float = option(0.1, "a rate", minimum=0, below=1, on_resume=CHANGEABLE)
+
+
+@dataclass
+class Outer:
+    inner: Inner = field(default_factory=Inner)
+    name: str = option("lstm", "a cell", choices=("lstm", "gru"))
+    limit: int | None = option(None, "optional", minimum=1)
+    seen: int = derived(0, "set by the program")
+    quantiles: list[float] = option([0.1, 0.9], "levels", minimum=0, maximum=1)
+
+
+def test_round_trip_keeps_every_value():
+    config = Outer(Inner(7, 0.5), "gru", 3, 9, [0.5])
+    assert from_dict(Outer, to_dict(config)) == config
+
+
+@pytest.mark.parametrize(
+    ("edit", "parameter"),
+    [
+        (lambda d: d["inner"].update(size=0), "inner.size"),
+        (lambda d: d["inner"].update(size=2.0), "inner.size"),
+        (lambda d: d["inner"].update(size=True), "inner.size"),
+        (lambda d: d["inner"].update(rate=1.0), "inner.rate"),
+        (lambda d: d["inner"].update(rate=float("nan")), "inner.rate"),
+        (lambda d: d.update(name="transformer"), "name"),
+        (lambda d: d.update(name=None), "name"),
+        (lambda d: d.update(limit=-1), "limit"),
+        (lambda d: d.update(quantiles=[2.0]), "quantiles"),
+        (lambda d: d.update(quantiles="0.5"), "quantiles"),
+        (lambda d: d.pop("seen"), "seen"),
+        (lambda d: d.update(extra=1), "extra"),
+        (lambda d: d.update(inner=[]), "inner"),
+    ],
+)
+def test_a_bad_value_is_refused_by_name(edit, parameter):
+    data = to_dict(Outer())
+    edit(data)
+    with pytest.raises(ConfigError) as caught:
+        from_dict(Outer, data)
+    assert caught.value.parameter == parameter
+    assert str(caught.value).startswith(parameter + ":")
+
+
+def test_none_is_allowed_only_where_the_type_says():
+    data = to_dict(Outer())
+    data["limit"] = None
+    assert from_dict(Outer, data).limit is None
+
+
+def test_fixed_differences_ignore_changeable_fields():
+    saved = Outer()
+    given = Outer(Inner(4, 0.5))
+    assert fixed_differences(saved, given) == []
+    given.inner.size = 8
+    given.name = "gru"
+    assert fixed_differences(saved, given) == [("inner.size", 4, 8), ("name", "lstm", "gru")]
+
+
+def test_validate_checks_a_built_config():
+    with pytest.raises(ConfigError, match="hidden_size"):
+        validate(LanguageModelConfig(vocab_size=5, hidden_size=0))
+
+
+def test_model_round_trips_through_its_config():
+    model = LanguageModel(11, embedding_size=6, hidden_size=6, cell="gru", tie_weights=True)
+    rebuilt = LanguageModel.from_config(from_dict(LanguageModelConfig, to_dict(model.config())))
+    assert rebuilt.config() == model.config()
+    assert list(rebuilt.state_dict()) == list(model.state_dict())
