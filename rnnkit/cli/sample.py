@@ -1,8 +1,8 @@
 """``rnnkit sample``: generate text from a trained language model, streamed to stdout.
 
-Text is printed as it is generated. One token may still change the last character shown
-(a Korean jamo completes the syllable before it), so the decoder holds back one character
-until the next token settles it.
+Text is printed as it is generated, through the tokenizer's stream decoder: each token
+costs the same however long the line, and only the letters of an unfinished Korean
+syllable wait for the next token.
 """
 
 from __future__ import annotations
@@ -112,33 +112,26 @@ def start_token(tokenizer: Tokenizer) -> int:
 class TextStream:
     """Writes the text of a growing token sequence as soon as it can no longer change.
 
-    Appending a token changes at most the last character of the decoded text, so all but
-    the last character is written at once. A line break never changes, and text after
-    it decodes on its own in every tokenizer, so the pending tokens are dropped there.
+    The tokenizer's stream decoder settles each token in constant time (a Korean jamo
+    is held back only until its syllable is complete), so a sample of any length, with or
+    without line breaks, is written in time linear in its length. Prime tokens that are
+    not the user's (the default start) are read by the model but not shown: the text
+    written is the decoding of the shown tokens alone.
     """
 
     def __init__(self, tokenizer: Tokenizer, out: TextIO, prime: list[int], echo: bool) -> None:
-        self.tokenizer = tokenizer
+        self.decoder = tokenizer.stream_decoder()
         self.out = out
-        self.pending: list[int] = []
-        self.written = ""  # the part of decode(pending) already written
         self.ended_line = True
-        for token in prime:
-            self.push(token, write=echo)
+        if echo:
+            for token in prime:
+                self.push(token)
 
-    def push(self, token: int, write: bool = True) -> None:
-        self.pending.append(token)
-        text = self.tokenizer.decode(self.pending)
-        settled = text if text.endswith("\n") else text[:-1]
-        if write:
-            self._write(settled[len(self.written) :])
-        # Text that is not to be shown (the default start) counts as written in full.
-        self.written = settled if write else text
-        if text.endswith("\n"):
-            self.pending, self.written = [], ""
+    def push(self, token: int) -> None:
+        self._write(self.decoder.push(token))
 
     def close(self) -> None:
-        self._write(self.tokenizer.decode(self.pending)[len(self.written) :])
+        self._write(self.decoder.flush())
         if not self.ended_line:
             self._write("\n")
         self.out.flush()

@@ -3,6 +3,9 @@
 All three share one interface: ``fit(text)`` builds the vocabulary (always in the same
 order for the same text, so a saved model's ids keep their meaning), ``encode`` and
 ``decode`` convert, ``to_dict`` / ``tokenizer_from_dict`` save and restore through JSON.
+``stream_decoder()`` decodes a stream of ids one at a time, in time linear in its length:
+``push(id)`` returns the text that id finished and ``flush()`` the rest, so the pieces
+joined are ``decode`` of the ids.
 
 - ``CharTokenizer``: one token per Unicode character (code point).
 - ``WordTokenizer``: whitespace-separated words plus ``<eos>`` at each line end, as in the
@@ -55,6 +58,10 @@ class Tokenizer:
 
     def unknown_tokens(self, text: str) -> list[str]:
         """The distinct tokens of TEXT that are not in the vocabulary, in order of appearance."""
+        raise NotImplementedError
+
+    def stream_decoder(self) -> StreamDecoder:
+        """A new decoder of a stream of ids, one at a time (see ``StreamDecoder``)."""
         raise NotImplementedError
 
     def to_dict(self) -> dict[str, Any]:
@@ -118,6 +125,9 @@ class CharTokenizer(Tokenizer):
     def decode(self, ids: np.ndarray | list[int]) -> str:
         return self._join("".join(self._tokens_of(ids)))
 
+    def stream_decoder(self) -> StreamDecoder:
+        return CharStreamDecoder(self)
+
     def unknown_tokens(self, text: str) -> list[str]:
         # dict.fromkeys keeps the first appearance of each character, in order.
         return [c for c in dict.fromkeys(self._split(text)) if c not in self._index]
@@ -134,6 +144,11 @@ class CharTokenizer(Tokenizer):
 # Precomposed Hangul syllables (가 .. 힣) and the conjoining jamo NFD splits them into.
 HANGUL_SYLLABLES = re.compile("[\uac00-\ud7a3]+")
 CONJOINING_JAMO = re.compile("[\u1100-\u11ff]+")
+# The conjoining jamo that NFC composes into one precomposed syllable (the Unicode Hangul
+# composition): a lead consonant, a vowel, then optionally a tail consonant.
+LEAD_JAMO = (0x1100, 0x1112)
+VOWEL_JAMO = (0x1161, 0x1175)
+TAIL_JAMO = (0x11A8, 0x11C2)
 
 
 class JamoTokenizer(CharTokenizer):
@@ -152,6 +167,9 @@ class JamoTokenizer(CharTokenizer):
         # NFC composes every lead+vowel(+tail) run into a syllable; jamo that form no
         # syllable stay as they are.
         return CONJOINING_JAMO.sub(lambda m: unicodedata.normalize("NFC", m.group()), units)
+
+    def stream_decoder(self) -> StreamDecoder:
+        return JamoStreamDecoder(self)
 
 
 class WordTokenizer(Tokenizer):
@@ -207,8 +225,103 @@ class WordTokenizer(Tokenizer):
                 line.append(word)
         return "".join(lines) + " ".join(line)
 
+    def stream_decoder(self) -> StreamDecoder:
+        return WordStreamDecoder(self)
+
     def unknown_tokens(self, text: str) -> list[str]:
         return [w for w in dict.fromkeys(_words(text)) if w not in self._index]
+
+
+class StreamDecoder:
+    """Decodes a stream of token ids one at a time, each in constant time.
+
+    ``push(id)`` returns the text that is final once ID is known (possibly empty), and
+    ``flush()`` the text still held back; all of it joined is ``tokenizer.decode`` of the
+    ids pushed. After ``flush`` the decoder starts afresh.
+    """
+
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        tokenizer._require_vocab()
+        self.tokenizer = tokenizer
+
+    def push(self, token: int) -> str:
+        raise NotImplementedError
+
+    def flush(self) -> str:
+        return ""
+
+    def _check(self, token: int) -> int:
+        token = int(token)
+        if not 0 <= token < self.tokenizer.vocab_size:
+            raise ValueError(f"token ids must lie in [0, {self.tokenizer.vocab_size}), got {token}")
+        return token
+
+
+class CharStreamDecoder(StreamDecoder):
+    """Every character token is final at once."""
+
+    def push(self, token: int) -> str:
+        return self.tokenizer.vocab[self._check(token)]
+
+
+class JamoStreamDecoder(StreamDecoder):
+    """Characters, holding back only the jamo of a Korean syllable that is not finished.
+
+    ``JamoTokenizer.decode`` composes jamo the way NFC does: a lead consonant and a vowel
+    make a syllable, which a tail consonant may then close. So a lead consonant is held
+    until the next token says whether a vowel joins it, and a lead+vowel pair until the
+    next token says whether a tail closes it; anything else is final at once.
+    """
+
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        super().__init__(tokenizer)
+        self.held = ""  # "", a lead consonant, or a lead consonant and a vowel
+
+    def push(self, token: int) -> str:
+        unit = self.tokenizer.vocab[self._check(token)]
+        held = self.held
+        if len(held) == 1 and _is_jamo(unit, VOWEL_JAMO):
+            self.held = held + unit
+            return ""
+        if len(held) == 2 and _is_jamo(unit, TAIL_JAMO):
+            self.held = ""
+            return unicodedata.normalize("NFC", held + unit)
+        done = unicodedata.normalize("NFC", held)
+        if _is_jamo(unit, LEAD_JAMO):
+            self.held = unit
+            return done
+        self.held = ""
+        return done + unit
+
+    def flush(self) -> str:
+        done, self.held = unicodedata.normalize("NFC", self.held), ""
+        return done
+
+
+class WordStreamDecoder(StreamDecoder):
+    """Words separated by spaces, ``<eos>`` as a line break."""
+
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        super().__init__(tokenizer)
+        self.line_start = True
+
+    def push(self, token: int) -> str:
+        word = self.tokenizer.vocab[self._check(token)]
+        if word == EOS:
+            self.line_start = True
+            return "\n"
+        separator = "" if self.line_start else " "
+        self.line_start = False
+        return separator + word
+
+    def flush(self) -> str:
+        self.line_start = True
+        return ""
+
+
+def _is_jamo(unit: str, span: tuple[int, int]) -> bool:
+    """Whether UNIT is one code point in the closed range SPAN."""
+    return len(unit) == 1 and span[0] <= ord(unit) <= span[1]
 
 
 def _words(text: str) -> list[str]:

@@ -19,16 +19,12 @@ import math
 import numpy as np
 
 from rnnkit.data.lm_batches import StreamBatcher
-from rnnkit.data.tokenizers import Tokenizer
+
+# LEAD_JAMO, VOWEL_JAMO, TAIL_JAMO: the conjoining jamo that ``JamoTokenizer.decode``
+# composes into syllables.
+from rnnkit.data.tokenizers import LEAD_JAMO, TAIL_JAMO, VOWEL_JAMO, Tokenizer
 from rnnkit.errors import UserError
 from rnnkit.models import LanguageModel
-
-# The conjoining jamo that NFC composes into one precomposed syllable (the Unicode Hangul
-# composition): a lead consonant, a vowel, then optionally a tail consonant. These ranges
-# are exactly the ones ``JamoTokenizer.decode`` joins back into syllables.
-LEAD_JAMO = (0x1100, 0x1112)
-VOWEL_JAMO = (0x1161, 0x1175)
-TAIL_JAMO = (0x11A8, 0x11C2)
 
 
 def evaluate_language_model(
