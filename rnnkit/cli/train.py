@@ -27,6 +27,7 @@ from rnnkit.cli.training import (  # INTERRUPTED_STATUS: re-exported, train_clas
     INTERRUPTED_STATUS,  # noqa: F401
     check_flags_match,
     fingerprint,
+    locked_run_folder,
     new_run_folder,
     restore_run,
     resumed_run_folder,
@@ -48,6 +49,7 @@ from rnnkit.train.lm_checkpoint import (
 )
 from rnnkit.train.lm_evaluation import describe_measures
 from rnnkit.train.progress import format_duration
+from rnnkit.train.run_lock import hold_run_lock
 
 NAME = "train"
 DEFAULT_SECONDS = 120
@@ -178,6 +180,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
+    # One writer per run folder, locked before anything is written into it.
+    with hold_run_lock(locked_run_folder(args, "lm")):
+        return train_locked(args)
+
+
+def train_locked(args: argparse.Namespace) -> int:
     trainer, budget = resume_run(args) if args.resume else start_run(args)
     status = train_in_foreground(trainer, budget, NAME)
     if status is not None:

@@ -30,6 +30,7 @@ from rnnkit.cli.training import (
     INTERRUPTED_STATUS,
     check_flags_match,
     fingerprint,
+    locked_run_folder,
     new_run_folder,
     restore_run,
     resumed_run_folder,
@@ -61,6 +62,7 @@ from rnnkit.train.classifier_trainer import (
 from rnnkit.train.encoder_pretraining import pretrain_encoder
 from rnnkit.train.lm_checkpoint import model_folder
 from rnnkit.train.progress import format_duration
+from rnnkit.train.run_lock import hold_run_lock
 
 NAME = "train-classifier"
 DEFAULT_SECONDS = 120
@@ -279,6 +281,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
+    # One writer per run folder, locked before anything is written into it.
+    with hold_run_lock(locked_run_folder(args, "classifier")):
+        return train_locked(args)
+
+
+def train_locked(args: argparse.Namespace) -> int:
     if args.resume:
         trainer, budget, test = resume_run(args)
     else:

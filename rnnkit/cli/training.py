@@ -1,10 +1,11 @@
 """What every training command does around its trainer (``rnnkit train`` and the others).
 
-- ``new_run_folder`` / ``resumed_run_folder``: where a run goes, never over another run.
+- ``new_run_folder`` / ``resumed_run_folder``: where a run goes, never over another run;
+  ``locked_run_folder``: that folder, for ``hold_run_lock`` (one writer per run folder).
 - ``check_flags_match``: a ``--resume`` whose flags describe another run is refused.
 - ``restore_run``: a checkpoint that does not fit its trainer is a one-line error.
-- ``train_in_foreground``: the budget check, the progress bar, Ctrl-C as a stop request
-  that saves a checkpoint and exits with status 130.
+- ``train_in_foreground``: the budget check, the progress bar, Ctrl-C, SIGTERM or SIGHUP
+  as a stop request that saves a checkpoint and exits with status 130, 143 or 129.
 - ``fingerprint``: a hash of the training data, to refuse resuming on other data.
 """
 
@@ -23,6 +24,19 @@ from rnnkit.train.checkpoint import Checkpoint, has_checkpoint
 from rnnkit.train.trainer import INTERRUPTED
 
 INTERRUPTED_STATUS = 130  # the shell's convention: 128 + SIGINT
+
+
+def locked_run_folder(args: argparse.Namespace, kind: str) -> Path:
+    """The folder this run writes, to lock before anything is written (``hold_run_lock``).
+
+    ``--out``, or for a fresh run without it ``runs/<kind>-<date>-<time>``, which is then
+    put in ``args.out`` so that ``new_run_folder`` checks that very folder, under the lock.
+    """
+    if args.resume:
+        return resumed_run_folder(args.out)
+    if not args.out:
+        args.out = str(Path("runs") / time.strftime(f"{kind}-%Y%m%d-%H%M%S"))
+    return Path(args.out)
 
 
 def new_run_folder(out: str | None, kind: str) -> Path:
@@ -93,8 +107,8 @@ def train_in_foreground(
 
     Returns None when training ran to the end of its budget (the caller reports; the
     reason is ``budget.exhausted(trainer.progress.step)``), or the exit status to end the
-    command with: 0 when the budget was already spent, 130 after a Ctrl-C (a message on
-    stderr says how to resume).
+    command with: 0 when the budget was already spent, 130 after a Ctrl-C, 143 after a
+    SIGTERM, 129 after a SIGHUP (a message on stderr says how to resume).
     """
     folder = trainer.folder
     spent = budget.exhausted(trainer.progress.step)
@@ -116,7 +130,7 @@ def train_in_foreground(
             f"{folder}; continue with: rnnkit {command} --out {folder} --resume",
             file=sys.stderr,
         )
-        return INTERRUPTED_STATUS
+        return stop.exit_status  # 130 after Ctrl-C, 143 after SIGTERM, 129 after SIGHUP
     return None
 
 

@@ -1,10 +1,13 @@
-"""Ctrl-C as a request to stop at the next safe point, so the run can save a checkpoint.
+"""Ctrl-C, SIGTERM and SIGHUP as a request to stop at the next safe point, so the run saves.
 
 A KeyboardInterrupt raised in the middle of an optimizer step would leave some parameters
 updated and others not; a checkpoint of that state would not resume exactly. Inside
-``stop_on_interrupt()`` the first Ctrl-C (SIGINT) only sets ``requested``: the training
-loop checks it between steps, saves and returns. A second Ctrl-C raises KeyboardInterrupt
-at once, for a user who does not want to wait.
+``stop_on_interrupt()`` the first of SIGINT (Ctrl-C), SIGTERM (``kill``, ``timeout``, batch
+schedulers, ``docker stop``) or SIGHUP (a closed terminal or dropped SSH session) only sets
+``requested`` and records the signal: the training loop checks it between steps, saves and
+returns, and the command exits with ``exit_status`` (128 + the signal's number: 130, 143,
+129, the shell's convention). A second of these signals raises KeyboardInterrupt at once,
+for a user who does not want to wait.
 """
 
 from __future__ import annotations
@@ -14,36 +17,59 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+# The signals that ask a run to stop and save; SIGHUP does not exist on Windows.
+STOP_SIGNALS: tuple[signal.Signals, ...] = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
 
 class StopRequest:
-    """Set ``requested`` to ask a training loop to stop after its current step."""
+    """Set ``requested`` to ask a training loop to stop after its current step.
+
+    ``signum`` is the signal that asked (SIGINT when ``request`` is called without one).
+    """
 
     def __init__(self) -> None:
         self.requested = False
+        self.signum: int | None = None
 
-    def request(self) -> None:
+    def request(self, signum: int = signal.SIGINT) -> None:
         self.requested = True
+        self.signum = int(signum)
+
+    @property
+    def signal_name(self) -> str:
+        """E.g. ``"SIGTERM"`` (``"SIGINT"`` when nothing was requested yet)."""
+        return signal.Signals(self.signum or signal.SIGINT).name
+
+    @property
+    def exit_status(self) -> int:
+        """The status to exit with after stopping: 128 + the signal's number (130 for Ctrl-C)."""
+        return 128 + int(self.signum or signal.SIGINT)
 
 
 @contextmanager
 def stop_on_interrupt() -> Iterator[StopRequest]:
-    """A ``StopRequest`` that Ctrl-C sets, for the duration of the block.
+    """A ``StopRequest`` that SIGINT, SIGTERM or SIGHUP sets, for the duration of the block.
 
     Signal handlers can only be installed from the main thread; elsewhere the request is
-    returned but Ctrl-C keeps its default behaviour.
+    returned but the signals keep their default behaviour. The previous handlers come back
+    when the block ends.
     """
     stop = StopRequest()
     if threading.current_thread() is not threading.main_thread():
         yield stop
         return
 
-    def on_interrupt(signum: int, frame: object) -> None:
+    def on_signal(signum: int, frame: object) -> None:
         if stop.requested:
             raise KeyboardInterrupt
-        stop.request()
+        stop.request(signum)
 
-    previous = signal.signal(signal.SIGINT, on_interrupt)
+    previous = {signum: signal.signal(signum, on_signal) for signum in STOP_SIGNALS}
     try:
         yield stop
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            # None: a handler installed outside Python, which cannot be put back.
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)

@@ -1,0 +1,73 @@
+"""SIGTERM and SIGHUP stop a real ``rnnkit train`` process as Ctrl-C does: a checkpoint is
+saved at the next safe point, the run resumes, and the exit status is 128 + the signal."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from rnnkit.train import load_checkpoint
+from tests.cli.cli_helpers import TINY, run_cli, write_corpus
+
+STARTUP_LIMIT = 120  # seconds to wait for training to get going before giving up
+
+
+def start_training(data: Path, run: Path) -> subprocess.Popen[str]:
+    """``python -m rnnkit train`` into RUN, with a budget it will not reach on its own."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "rnnkit", "train", "--data", str(data), "--out", str(run),
+         *TINY, "--max-steps", "100000", "--eval-every", "1000000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+
+
+def wait_until_training(process: subprocess.Popen[str], run: Path) -> None:
+    """Until RUN has its config.json and metrics.jsonl its first record (10 steps done)."""
+    metrics = run / "metrics.jsonl"
+    deadline = time.monotonic() + STARTUP_LIMIT
+    while not ((run / "config.json").exists() and metrics.exists() and metrics.stat().st_size):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "training did not start"
+        time.sleep(0.05)
+
+
+def stop(process: subprocess.Popen[str], signum: int) -> tuple[str, str]:
+    process.send_signal(signum)
+    try:
+        return process.communicate(timeout=STARTUP_LIMIT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+@pytest.mark.parametrize(
+    ("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)], ids=["TERM", "HUP"]
+)
+def test_a_signal_saves_a_checkpoint_that_resumes(tmp_path: Path, signum: int, status: int) -> None:
+    data = write_corpus(tmp_path, count=400)
+    run = tmp_path / "run"
+    process = start_training(data, run)
+    try:
+        wait_until_training(process, run)
+    except BaseException:
+        process.kill()
+        raise
+    _, err = stop(process, signum)
+    assert process.returncode == status, err
+    assert "Traceback" not in err
+    assert "interrupted at step" in err and f"--out {run} --resume" in err
+
+    step = load_checkpoint(run).config["progress"]["step"]
+    assert step >= 10  # not the step-0 checkpoint: the work since then was saved
+    code, _, err = run_cli("train", "--out", run, "--resume", "--max-steps", str(step + 3))
+    assert code == 0, err
+    assert load_checkpoint(run).config["progress"]["step"] == step + 3
