@@ -3,7 +3,8 @@
 A checkpoint folder holds::
 
     config.json             JSON: whatever the trainer wants to remember (architecture,
-                            tokenizer, step, RNG states, ...), plus "checkpoint_id" and "files"
+                            tokenizer, step, RNG states, ...), plus "checkpoint_id", "files"
+                            and "sha256" (each file's SHA-256)
     <group>.safetensors     one file per group of arrays, e.g. model.safetensors and
                             optimizer.safetensors; tensors under PyTorch's names
 
@@ -22,8 +23,14 @@ is litter the next save sweeps away). Killed during step 3, it leaves a complete
 file carries the save's random ``checkpoint_id`` (in the safetensors metadata and in
 config.json), so a mixture of two saves can never load as one checkpoint.
 
-One process writes a folder at a time; readers (``rnnkit sample`` during training) may
-read at any moment.
+Loading verifies each file against the SHA-256 that config.json recorded for it (a
+checkpoint saved before checksums existed has none, and loads unverified) and refuses
+weights that are NaN or infinite (every group but the optimizer's, whose scheduler state
+is infinite before the first validation): a one-line ``UserError`` naming the file, and
+the tensor, instead of a model that samples garbage.
+
+One process writes a folder at a time (``rnnkit.train.run_lock``); readers (``rnnkit
+sample`` during training) may read at any moment.
 """
 
 from __future__ import annotations
@@ -37,17 +44,25 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from safetensors import SafetensorError, safe_open
 
 from rnnkit.atomic import fsync_folder, write_atomic
 from rnnkit.errors import UserError
-from rnnkit.weights import load_weights, save_weights
+from rnnkit.weights import (
+    check_finite,
+    metadata_from_bytes,
+    save_weights,
+    sha256_hex,
+    weights_from_bytes,
+)
 
 CONFIG_FILE = "config.json"
 PENDING = ".pending"
 STAGING_PREFIX = ".staging-"
 ID_KEY = "checkpoint_id"
 FILES_KEY = "files"
+CHECKSUMS_KEY = "sha256"  # file name -> the SHA-256 of its bytes
+# Groups whose arrays may be infinite: the scheduler's best value starts at inf.
+MAY_BE_INFINITE = ("optimizer",)
 LOAD_ATTEMPTS = 3  # a reader that loses a race with a finishing save simply reads again
 
 
@@ -79,9 +94,13 @@ def save_checkpoint(
     staging = folder / f"{STAGING_PREFIX}{checkpoint_id}"
     staging.mkdir()
     files = [f"{group}.safetensors" for group in arrays]
-    for group, state in arrays.items():
-        save_weights(staging / f"{group}.safetensors", state, {ID_KEY: checkpoint_id})
-    stamped = {**config, ID_KEY: checkpoint_id, FILES_KEY: files}
+    checksums = {
+        f"{group}.safetensors": save_weights(
+            staging / f"{group}.safetensors", state, {ID_KEY: checkpoint_id}
+        )
+        for group, state in arrays.items()
+    }
+    stamped = {**config, ID_KEY: checkpoint_id, FILES_KEY: files, CHECKSUMS_KEY: checksums}
     write_atomic(staging / CONFIG_FILE, (json.dumps(stamped, indent=1) + "\n").encode())
     fsync_folder(staging)
     os.rename(staging, folder / PENDING)  # the commit point
@@ -157,20 +176,40 @@ def _read(folder: Path) -> Checkpoint:
     if not isinstance(config, dict) or ID_KEY not in config or FILES_KEY not in config:
         raise damaged(f"{CONFIG_FILE} lacks {ID_KEY!r} or {FILES_KEY!r}")
     checkpoint_id = config.pop(ID_KEY)
+    checksums = config.pop(CHECKSUMS_KEY, None) or {}  # none before checksums existed
+    if not isinstance(checksums, dict):
+        raise damaged(f"{CONFIG_FILE}: {CHECKSUMS_KEY!r} is not a mapping of file names")
     arrays = {}
     for name in config.pop(FILES_KEY):
         path = source / name if (source / name).is_file() else folder / name
         if not path.is_file():
             raise FileNotFoundError(f"{name} is missing")
         try:
-            with safe_open(path, framework="numpy") as file:
-                written_by = (file.metadata() or {}).get(ID_KEY)
-            state = load_weights(path)
+            data = path.read_bytes()
         except FileNotFoundError:
-            raise
-        except (SafetensorError, ValueError, OSError) as error:
+            raise  # a save moved it under us: read again
+        except OSError as error:
+            raise damaged(f"{name}: {error.strerror or error}") from None
+        written_by = (metadata_from_bytes(data) or {}).get(ID_KEY)
+        expected = checksums.get(name)
+        if expected is not None and sha256_hex(data) != expected:
+            if written_by is not None and written_by != checkpoint_id:
+                raise _TornCheckpointError(f"{name} was written by another save than {CONFIG_FILE}")
+            raise damaged(
+                f"{name} does not match the SHA-256 checksum {CONFIG_FILE} recorded for it: "
+                "the file was changed or corrupted since it was saved"
+            )
+        try:
+            state = weights_from_bytes(data, path)
+        except ValueError as error:
             raise damaged(f"{name}: {str(error).splitlines()[0]}") from None
         if written_by != checkpoint_id:
             raise _TornCheckpointError(f"{name} was written by another save than {CONFIG_FILE}")
-        arrays[name.removesuffix(".safetensors")] = state
+        group = name.removesuffix(".safetensors")
+        if group not in MAY_BE_INFINITE:
+            try:
+                check_finite(state, path)
+            except ValueError as error:
+                raise damaged(f"{name}: {error}") from None
+        arrays[group] = state
     return Checkpoint(config, arrays)
