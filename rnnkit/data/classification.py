@@ -166,6 +166,9 @@ def _read_table(
             )
         rows.append((reader.line_num, row))
     label_index, text_index, has_header = _column_indices(file, rows[0][1], label_col, text_col)
+    # Every row has as many columns as the header (or, without one, the first row): an
+    # extra column is a separator inside a field, which would cut a text short unseen.
+    width = len(rows[0][1])
     if has_header:
         rows = rows[1:]
     data = LabelledTexts([], [], [])
@@ -175,6 +178,13 @@ def _read_table(
             raise UserError(
                 f"{file}:{number} has {len(row)} columns, but column {needed} is needed; "
                 "fix the row or check --label-col/--text-col"
+            )
+        if len(row) > width:
+            separator = "tab" if delimiter == "\t" else "comma outside quotes"
+            raise UserError(
+                f"{file}:{number} has {len(row)} columns, more than the {width} of "
+                f"{'its header' if has_header else 'its first row'}; a {separator} inside a "
+                "field splits it: remove it, or quote the field in a CSV file"
             )
         where = f"{file}:{number}"
         for column, kind in ((label_index, "label"), (text_index, "text")):

@@ -3,31 +3,47 @@
 Everything that can go wrong with the input (a missing path, an empty or binary file, bytes
 in the wrong encoding) becomes a ``UserError`` whose one-line message names the file and
 what to do, because a traceback from deep inside a decoder helps nobody.
+
+Files are read in chunks, and a NUL byte (the mark of a binary file) stops the reading at
+the chunk that holds it, so a binary file is refused after its first megabyte, not after
+all of it. Only regular files are read: a device (``/dev/zero`` never ends), a named pipe
+or a socket is refused unless the caller passes ``allow_special=True``; inside a folder
+such entries are skipped, as binary files are.
 """
 
 from __future__ import annotations
 
 import codecs
 import os
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 
 from rnnkit.errors import UserError
 
+CHUNK_BYTES = 1 << 20  # read this much at a time, looking for NUL bytes as it comes
 
-def read_text(path: str | os.PathLike[str], encoding: str = "utf-8") -> str:
+
+def read_text(
+    path: str | os.PathLike[str], encoding: str = "utf-8", allow_special: bool = False
+) -> str:
     """Return the text of PATH, a file or a folder.
 
     A folder gives every text file below it (recursively, sorted by relative path, hidden
-    files and folders skipped, binary files skipped) joined with ``"\\n"``. Line endings
-    become ``"\\n"``, as Python's own text mode does.
+    files and folders skipped, binary files and anything but regular files skipped) joined
+    with ``"\\n"``. Line endings become ``"\\n"``, as Python's own text mode does. A PATH
+    that is neither a regular file nor a folder (a device, a named pipe, a socket) is
+    refused unless ALLOW_SPECIAL is true.
     """
     _check_encoding(encoding)
     root = Path(path)
     if root.is_dir():
         text = _read_folder(root, encoding)
     elif root.exists():
-        text = _decode(_read_bytes(root), root, encoding)
+        data, nul = _read_bytes(root, encoding, allow_special)
+        if nul is not None:
+            raise _binary(root, nul)
+        text = _decode(data, root, encoding)
     else:
         raise UserError(f"{root} does not exist; check the path")
     if not text.strip():
@@ -53,8 +69,10 @@ def files_below(folder: Path, skip_dirs: Iterable[str] = ()) -> list[Path]:
 def _read_folder(folder: Path, encoding: str) -> str:
     texts = []
     for file in files_below(folder):
-        data = _read_bytes(file)
-        if _nul_offset(data, encoding) is None:  # a binary file among text files is skipped
+        if not file.is_file():
+            continue  # a device, pipe or socket among text files is skipped
+        data, nul = _read_bytes(file, encoding)
+        if nul is None:  # a binary file among text files is skipped
             texts.append(_decode(data, file, encoding))
     if not texts:
         raise UserError(
@@ -71,11 +89,80 @@ def _check_encoding(encoding: str) -> None:
         raise UserError(f"unknown encoding {encoding!r}; use e.g. utf-8 or latin-1") from None
 
 
-def _read_bytes(file: Path) -> bytes:
+def special_kind(mode: int) -> str | None:
+    """What a file of st_mode MODE is when it is not a regular file or a folder, else None."""
+    for test, kind in (
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return kind
+    return None if stat.S_ISREG(mode) or stat.S_ISDIR(mode) else "not a regular file"
+
+
+def open_regular_file(file: Path, allow_special: bool = False) -> int:
+    """An open descriptor of FILE for reading; UserError (one line) when FILE cannot be
+    opened, or is not a regular file and ALLOW_SPECIAL is false.
+
+    The file is opened without blocking (a named pipe with no writer would hang an ordinary
+    open) and checked on the open descriptor, so nothing is read from a device or pipe
+    that was not asked for.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     try:
-        return file.read_bytes()
+        descriptor = os.open(file, flags)
     except OSError as error:
         raise UserError(f"cannot read {file}: {error.strerror}; check the file") from None
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if stat.S_ISDIR(mode):
+            raise UserError(f"{file} is a folder where a file is expected; give a file")
+        kind = special_kind(mode)
+        if kind is not None and not allow_special:
+            raise UserError(
+                f"{file} is {kind}, not a regular file; give a text file (reading a device "
+                "or a pipe must be asked for explicitly)"
+            )
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(descriptor, True)
+    except BaseException:
+        os.close(descriptor)
+        raise
+    if stat.S_ISFIFO(mode):
+        # Asked for: open it again, blocking, which waits for a writer (from the non-blocking
+        # descriptor, a pipe whose writer has not come yet would read as empty).
+        os.close(descriptor)
+        try:
+            descriptor = os.open(file, os.O_RDONLY)
+        except OSError as error:
+            raise UserError(f"cannot read {file}: {error.strerror}; check the file") from None
+    return descriptor
+
+
+def _read_bytes(
+    file: Path, encoding: str, allow_special: bool = False
+) -> tuple[bytes, int | None]:
+    """The bytes of FILE, read in chunks, and the offset of its first NUL byte or None.
+
+    With a NUL (in encodings where it marks a binary file) the reading stops at the chunk
+    that holds it, and the bytes are those read so far.
+    """
+    look_for_nul = "a".encode(encoding) == b"a"
+    chunks = []
+    offset = 0
+    try:
+        with open(open_regular_file(file, allow_special), "rb", buffering=0) as stream:
+            while chunk := stream.read(CHUNK_BYTES):
+                nul = chunk.find(b"\x00") if look_for_nul else -1
+                if nul >= 0:
+                    return b"".join(chunks), offset + nul
+                chunks.append(chunk)
+                offset += len(chunk)
+    except OSError as error:
+        raise UserError(f"cannot read {file}: {error.strerror}; check the file") from None
+    return b"".join(chunks), None
 
 
 def _nul_offset(data: bytes, encoding: str) -> int | None:
@@ -90,13 +177,17 @@ def _nul_offset(data: bytes, encoding: str) -> int | None:
     return None if offset < 0 else offset
 
 
+def _binary(file: Path, offset: int) -> UserError:
+    return UserError(
+        f"{file} looks binary, not text: a NUL byte at byte offset {offset}; "
+        "give a text file (if it is UTF-16 text, pass --encoding utf-16)"
+    )
+
+
 def _decode(data: bytes, file: Path, encoding: str) -> str:
     offset = _nul_offset(data, encoding)
     if offset is not None:
-        raise UserError(
-            f"{file} looks binary, not text: a NUL byte at byte offset {offset}; "
-            "give a text file (if it is UTF-16 text, pass --encoding utf-16)"
-        )
+        raise _binary(file, offset)
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as error:
