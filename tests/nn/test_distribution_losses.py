@@ -34,15 +34,23 @@ def problem(loss: str, shape: tuple[int, ...] = (3, 4)) -> tuple[np.ndarray, np.
     return raw, targets
 
 
-def torch_loss(torch: ModuleType, loss: str, raw: object, targets: object, reduction: str):
-    """The same loss written with torch's own functions and distributions."""
+def torch_loss(
+    torch: ModuleType,
+    loss: str,
+    raw: object,
+    targets: object,
+    reduction: str = "mean",
+    quantiles: tuple[float, ...] = QUANTILES,
+):
+    """The same loss written with torch's own functions and distributions (the forecaster's
+    oracle test uses it too)."""
     functional = torch.nn.functional
     if loss == "mse":
         terms = (raw[..., 0] - targets) ** 2
     elif loss == "mae":
         terms = (raw[..., 0] - targets).abs()
     elif loss == "quantile":
-        q = torch.tensor(QUANTILES, dtype=torch.float64)
+        q = torch.tensor(quantiles, dtype=torch.float64)
         error = targets[..., None] - raw
         terms = torch.maximum(q * error, (q - 1) * error)
     else:

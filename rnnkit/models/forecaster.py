@@ -1,0 +1,367 @@
+"""A recurrent forecaster: read ``L`` past steps of one or more series, forecast ``H`` more.
+
+Inputs, batch first (``S`` target series, ``Cp`` past and ``Cf`` known-future covariates)::
+
+    past_target        (B, L, S)      the series up to now (scaled by the caller)
+    past_covariates    (B, L, Cp)     other columns known up to now only
+    future_covariates  (B, L+H, Cf)   known ahead (calendar features): lookback and horizon
+    future_target      (B, H, S)      the values to forecast (training, validation)
+
+Encoder (both decoders)::
+
+    x_t = [y_t ; pc_t ; fc_t],  t < L   -> RNN / LSTM / GRU (stacked)  -> final state h_L
+
+Direct multi-horizon head (``decoder="direct"``): all ``H`` steps at once from the top
+layer's final hidden state and the horizon's known covariates::
+
+    raw = Linear([h_L^top ; fc_L ; ... ; fc_{L+H-1}])  reshaped to (B, H, S, P)
+
+Autoregressive decoder (``decoder="autoregressive"``, DeepAR-style): a second recurrent
+stack of the same kind starts from the encoder's final state and reads the previous value
+and the step's known covariates; a linear head maps each output to the step's ``P`` raw
+distribution parameters::
+
+    d_k = [y_{L+k-1} ; fc_{L+k}],  k = 0 .. H-1     (y_{L-1}: the last observed value)
+    raw_k = Linear(decoder output at step k)         (B, S, P)
+
+In training (and for the validation loss) ``y_{L+k-1}`` for ``k >= 1`` is the true value
+(teacher forcing); ``predict`` feeds back a draw from the step's predicted distribution, so
+each of ``num_samples`` paths is a joint sample of the ``H`` steps.
+
+``P`` and the loss come from ``rnnkit.nn.distribution_losses`` (mse, mae, gaussian, studentt,
+quantile). The loss is that module's mean over every ``(b, h, s)`` term (and quantile).
+
+Parameters carry PyTorch's names under the sub-module prefixes ``encoder.``, ``decoder.``
+(autoregressive only) and ``head.``, so the state dict loads into an ``nn.Module`` with
+``nn.LSTM``/``GRU``/``RNN`` attributes ``encoder``/``decoder`` and an ``nn.Linear`` ``head``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from rnnkit.config import derived, option, to_dict, validate
+from rnnkit.nn import GRU, LSTM, RNN, Dropout, Layer, Linear
+from rnnkit.nn import distribution_losses as dl
+from rnnkit.nn.layer import make_rng
+from rnnkit.nn.recurrent import RecurrentLayer
+
+ENCODERS: dict[str, type[RecurrentLayer]] = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+DECODERS = ("direct", "autoregressive")
+
+
+def _check_levels(levels: list[float]) -> str | None:
+    if not levels:
+        return "expected at least one quantile level"
+    if any(not 0.0 < q < 1.0 for q in levels):
+        return f"every level must be in (0, 1), got {levels}"
+    if sorted(set(levels)) != list(levels):
+        return f"expected increasing levels without repeats, got {levels}"
+    return None
+
+
+@dataclass
+class ForecasterConfig:
+    """The architecture of a ``Forecaster``: its constructor's arguments, with defaults."""
+
+    num_targets: int = derived(1, "target series per time step, set from the data", minimum=1)
+    num_past_covariates: int = derived(0, "covariates known up to now, set from the data")
+    num_future_covariates: int = derived(0, "covariates known ahead, set from the data")
+    lookback: int = option(36, "past steps the model reads", minimum=1, maximum=1 << 20)
+    horizon: int = option(12, "future steps it forecasts", minimum=1, maximum=1 << 16)
+    hidden_size: int = option(64, "units per recurrent layer", minimum=1, maximum=1 << 16)
+    num_layers: int = option(1, "stacked recurrent layers", minimum=1, maximum=64)
+    cell: str = option("lstm", "the recurrent layer", choices=tuple(ENCODERS))
+    decoder: str = option(
+        "direct",
+        "all horizon steps at once from the encoder's state, or step by step feeding back "
+        "each forecast (DeepAR-style)",
+        choices=DECODERS,
+    )
+    loss: str = option(
+        "gaussian",
+        "the output: a point forecast trained on mse or mae, a Gaussian or Student-t "
+        "distribution, or chosen quantiles (pinball loss)",
+        choices=dl.LOSSES,
+    )
+    quantiles: list[float] = option(
+        [0.1, 0.5, 0.9], "quantile levels of the quantile loss", check=_check_levels
+    )
+    dropout: float = option(0.0, "dropout between layers and before the head", minimum=0, below=1)
+
+
+DEFAULT = ForecasterConfig()
+
+
+@dataclass
+class Forecast:
+    """What ``Forecaster.predict`` returns, in the model's (scaled) units.
+
+    ``point`` ``(B, H, S)``: the mean (mse, gaussian, studentt) or median (mae, quantile), or
+    the mean of the sampled paths for a probabilistic autoregressive model; ``quantiles``
+    ``(B, H, S, len(levels))`` at ``levels``; ``samples`` ``(N, B, H, S)`` when drawn.
+    """
+
+    point: np.ndarray
+    levels: tuple[float, ...]
+    quantiles: np.ndarray
+    samples: np.ndarray | None
+
+
+class Forecaster(Layer):
+    """Recurrent encoder and a direct or autoregressive decoder; see the module docstring."""
+
+    def __init__(
+        self,
+        num_targets: int = DEFAULT.num_targets,
+        num_past_covariates: int = DEFAULT.num_past_covariates,
+        num_future_covariates: int = DEFAULT.num_future_covariates,
+        lookback: int = DEFAULT.lookback,
+        horizon: int = DEFAULT.horizon,
+        hidden_size: int = DEFAULT.hidden_size,
+        num_layers: int = DEFAULT.num_layers,
+        cell: str = DEFAULT.cell,
+        decoder: str = DEFAULT.decoder,
+        loss: str = DEFAULT.loss,
+        quantiles: list[float] | tuple[float, ...] = tuple(DEFAULT.quantiles),
+        dropout: float = DEFAULT.dropout,
+        dtype: Any = np.float32,
+        rng: np.random.Generator | int | None = None,
+    ) -> None:
+        super().__init__()
+        config = ForecasterConfig(
+            num_targets, num_past_covariates, num_future_covariates, lookback, horizon,
+            hidden_size, num_layers, cell, decoder, loss, list(quantiles), dropout,
+        )  # fmt: skip
+        validate(config)
+        self._config = config
+        self.num_targets, self.lookback, self.horizon = num_targets, lookback, horizon
+        self.num_past_covariates = num_past_covariates
+        self.num_future_covariates = num_future_covariates
+        self.loss_name, self.decoder_kind = loss, decoder
+        self.levels = tuple(config.quantiles) if loss == "quantile" else ()
+        self.num_params = dl.num_params(loss, self.levels)
+        self.rng = make_rng(rng)
+        kind = ENCODERS[cell]
+        inter_layer = dropout if num_layers > 1 else 0.0
+        inputs = num_targets + num_past_covariates + num_future_covariates
+        options = {"dropout": inter_layer, "dtype": dtype, "rng": self.rng}
+        self.add_layer("encoder", kind(inputs, hidden_size, num_layers, **options))
+        step_outputs = num_targets * self.num_params
+        if decoder == "autoregressive":
+            decoder_inputs = num_targets + num_future_covariates
+            self.add_layer("decoder", kind(decoder_inputs, hidden_size, num_layers, **options))
+            head = Linear(hidden_size, step_outputs, dtype=dtype, rng=self.rng)
+        else:
+            features = hidden_size + horizon * num_future_covariates
+            head = Linear(features, horizon * step_outputs, dtype=dtype, rng=self.rng)
+        self.add_layer("dropout", Dropout(dropout, rng=self.rng))
+        self.add_layer("head", head)
+        self.dtype = self.encoder.dtype
+        self._batch = 0
+
+    @classmethod
+    def from_config(
+        cls, config: ForecasterConfig, dtype: Any = np.float32, rng: Any = None
+    ) -> Forecaster:
+        """The model CONFIG describes (checked first: a ``ConfigError`` names a bad field)."""
+        validate(config)
+        return cls(**to_dict(config), dtype=dtype, rng=rng)
+
+    def config(self) -> ForecasterConfig:
+        """The architecture; ``Forecaster.from_config(model.config())`` rebuilds it."""
+        return ForecasterConfig(**to_dict(self._config))
+
+    # -- inputs ------------------------------------------------------------------------------
+
+    def _array(self, name: str, value: Any, batch: int, steps: int, width: int) -> np.ndarray:
+        if value is None:
+            if width:
+                raise ValueError(f"{name}: the model was built for {width} columns, got None")
+            return np.zeros((batch, steps, 0), self.dtype)
+        value = np.asarray(value, dtype=self.dtype)
+        if value.shape != (batch, steps, width):
+            raise ValueError(f"{name}: expected shape {(batch, steps, width)}, got {value.shape}")
+        if not np.all(np.isfinite(value)):
+            raise ValueError(f"{name}: holds NaN or infinite values")
+        return value
+
+    def _inputs(self, past_target, past_covariates, future_covariates, future_target=None):
+        past_target = np.asarray(past_target, dtype=self.dtype)
+        if past_target.ndim != 3:
+            raise ValueError(
+                f"past_target: expected shape (batch, {self.lookback}, {self.num_targets}), "
+                f"got {past_target.shape}"
+            )
+        B, L, S, H = past_target.shape[0], self.lookback, self.num_targets, self.horizon
+        past_target = self._array("past_target", past_target, B, L, S)
+        past = self._array("past_covariates", past_covariates, B, L, self.num_past_covariates)
+        future = self._array(
+            "future_covariates", future_covariates, B, L + H, self.num_future_covariates
+        )
+        if future_target is not None:
+            future_target = self._array("future_target", future_target, B, H, S)
+        return past_target, past, future, future_target
+
+    # -- forward / backward ------------------------------------------------------------------
+
+    def _encode(self, past_target: np.ndarray, past: np.ndarray, future: np.ndarray) -> Any:
+        x = np.concatenate([past_target, past, future[:, : self.lookback]], axis=2)
+        _, state = self.encoder.forward(np.ascontiguousarray(x.transpose(1, 0, 2)))
+        return state
+
+    def forward(
+        self,
+        past_target: Any,
+        past_covariates: Any = None,
+        future_covariates: Any = None,
+        future_target: Any = None,
+    ) -> np.ndarray:
+        """Raw distribution parameters ``(B, H, S, P)``; shapes in the module docstring.
+
+        The autoregressive decoder needs ``future_target`` (teacher forcing); the direct
+        head ignores it.
+        """
+        past_target, past, future, future_target = self._inputs(
+            past_target, past_covariates, future_covariates, future_target
+        )
+        B, L, H = past_target.shape[0], self.lookback, self.horizon
+        self._batch = B
+        state = self._encode(past_target, past, future)
+        if self.decoder_kind == "direct":
+            top = (state[0] if isinstance(state, tuple) else state)[-1]
+            features = np.concatenate([top, future[:, L:].reshape(B, -1)], axis=1)
+            raw = self.head.forward(self.dropout.forward(features))
+        else:
+            if future_target is None:
+                raise ValueError("future_target: the autoregressive decoder is teacher-forced")
+            previous = np.concatenate([past_target[:, -1:], future_target[:, :-1]], axis=1)
+            d = np.concatenate([previous, future[:, L:]], axis=2).transpose(1, 0, 2)
+            output, _ = self.decoder.forward(np.ascontiguousarray(d), state)
+            raw = self.head.forward(self.dropout.forward(output)).transpose(1, 0, 2)
+        return raw.reshape(B, H, self.num_targets, self.num_params)
+
+    def backward(self, grad_raw: np.ndarray) -> None:
+        """Add every parameter's gradient, given ``dL/draw`` ``(B, H, S, P)``."""
+        B, H = self._batch, self.horizon
+        grad_raw = np.asarray(grad_raw, dtype=self.dtype)
+        expected = (B, H, self.num_targets, self.num_params)
+        if grad_raw.shape != expected:
+            raise ValueError(f"grad_raw: expected shape {expected}, got {grad_raw.shape}")
+        encoder = self.encoder
+        if self.decoder_kind == "direct":
+            grad_features = self.dropout.backward(self.head.backward(grad_raw.reshape(B, -1)))
+            grad_h = np.zeros((encoder.num_layers, B, encoder.hidden_size), self.dtype)
+            grad_h[-1] = grad_features[:, : encoder.hidden_size]
+            grad_state = (grad_h, np.zeros_like(grad_h)) if isinstance(encoder, LSTM) else grad_h
+        else:
+            grad_steps = grad_raw.reshape(B, H, -1).transpose(1, 0, 2)
+            grad_output = self.dropout.backward(self.head.backward(grad_steps))
+            _, grad_state = self.decoder.backward(grad_output)
+        zeros = np.zeros((self.lookback, B, encoder.hidden_size), self.dtype)
+        encoder.backward(zeros, grad_state)
+
+    def loss(self, raw: np.ndarray, future_target: Any) -> tuple[float, np.ndarray]:
+        """``(loss, dL/draw)``: the head's mean loss against ``future_target`` ``(B, H, S)``."""
+        return dl.distribution_loss(
+            self.loss_name, raw, np.asarray(future_target, raw.dtype), self.levels
+        )
+
+    def loss_and_backward(
+        self,
+        past_target: Any,
+        past_covariates: Any,
+        future_covariates: Any,
+        future_target: Any,
+    ) -> float:
+        """The batch's mean loss; its gradients are added into ``grads``."""
+        raw = self.forward(past_target, past_covariates, future_covariates, future_target)
+        loss, grad = self.loss(raw, future_target)
+        self.backward(grad)
+        return loss
+
+    # -- prediction --------------------------------------------------------------------------
+
+    def predict(
+        self,
+        past_target: Any,
+        past_covariates: Any = None,
+        future_covariates: Any = None,
+        levels: tuple[float, ...] = (0.1, 0.5, 0.9),
+        num_samples: int = 100,
+        rng: np.random.Generator | int | None = None,
+    ) -> Forecast:
+        """Point forecast, quantiles at LEVELS and (where needed) sample paths; see ``Forecast``.
+
+        Runs in evaluation mode (no dropout, nothing cached) and restores the mode after.
+        Quantiles are exact for the direct Gaussian and quantile heads (the latter
+        interpolated between the trained levels) and empirical from ``num_samples`` paths
+        otherwise; a point model (mse, mae) has no spread, so all its quantiles equal its
+        point forecast.
+        """
+        problem = _check_levels(list(levels))
+        if problem:
+            raise ValueError(f"levels: {problem}")
+        rng = make_rng(rng)
+        was_training = self.training
+        self.eval()
+        try:
+            past_target, past, future, _ = self._inputs(
+                past_target, past_covariates, future_covariates
+            )
+            if self.decoder_kind == "direct":
+                return self._predict_direct(past_target, past, future, levels, num_samples, rng)
+            return self._predict_paths(past_target, past, future, levels, num_samples, rng)
+        finally:
+            self.train(was_training)
+
+    def _predict_direct(self, past_target, past, future, levels, num_samples, rng) -> Forecast:
+        raw = self.forward(past_target, past, future)
+        point = dl.point_forecast(self.loss_name, raw, self.levels)
+        samples = None
+        if self.loss_name == "gaussian":
+            quantiles = dl.gaussian_quantiles(raw, levels)
+        elif self.loss_name == "quantile":
+            quantiles = np.stack(
+                [dl.quantile_function(raw, self.levels, np.full(point.shape, q)) for q in levels],
+                axis=-1,
+            )
+        elif self.loss_name == "studentt":
+            samples = dl.sample_paths(self.loss_name, raw, num_samples, rng, self.levels)
+            quantiles = dl.sample_quantiles(samples, levels)
+        else:
+            quantiles = np.repeat(point[..., None], len(levels), axis=-1)
+        return Forecast(point, tuple(levels), quantiles, samples)
+
+    def _predict_paths(self, past_target, past, future, levels, num_samples, rng) -> Forecast:
+        B, L, S = past_target.shape[0], self.lookback, self.num_targets
+        point_model = self.loss_name in ("mse", "mae")  # no spread: one path is the forecast
+        paths = 1 if point_model else num_samples
+
+        def repeat(state: np.ndarray) -> np.ndarray:
+            return np.repeat(state, paths, axis=1)  # row b * paths + n
+
+        state = self._encode(past_target, past, future)
+        state = tuple(map(repeat, state)) if isinstance(state, tuple) else repeat(state)
+        previous = np.repeat(past_target[:, -1], paths, axis=0)  # (B * paths, S)
+        known = np.repeat(future[:, L:], paths, axis=0)  # (B * paths, H, Cf)
+        draws = np.empty((B * paths, self.horizon, S), self.dtype)
+        for k in range(self.horizon):
+            d = np.concatenate([previous, known[:, k]], axis=1)[None]
+            output, state = self.decoder.forward(d, state)
+            raw = self.head.forward(output[0]).reshape(B * paths, S, self.num_params)
+            previous = dl.sample(self.loss_name, raw, rng, self.levels).astype(self.dtype)
+            draws[:, k] = previous
+        samples = draws.reshape(B, paths, self.horizon, S).transpose(1, 0, 2, 3)
+        if point_model:
+            point = samples[0]
+            return Forecast(
+                point, tuple(levels), np.repeat(point[..., None], len(levels), -1), None
+            )
+        point = np.mean(samples, axis=0)
+        if self.loss_name == "quantile":
+            point = np.median(samples, axis=0)
+        return Forecast(point, tuple(levels), dl.sample_quantiles(samples, levels), samples)

@@ -1,0 +1,226 @@
+"""Forecaster: the torch oracle (float64) for both decoders and every head, autoregressive
+sampling fed back step by step, predictions, config round trip, bad input, and learning."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+from rnnkit.config import ConfigError
+from rnnkit.models.forecaster import Forecaster
+from rnnkit.nn.distribution_losses import LOSSES, scale_of
+from rnnkit.optim import Adam
+from tests.gradcheck import assert_close
+from tests.nn.test_distribution_losses import torch_loss
+
+TOLERANCE = 1e-8
+B, L, H, S, CP, CF = 3, 5, 4, 2, 1, 2
+
+
+def make_model(**options) -> Forecaster:
+    settings = {
+        "num_targets": S, "num_past_covariates": CP, "num_future_covariates": CF,
+        "lookback": L, "horizon": H, "hidden_size": 6, "loss": "gaussian",
+        "quantiles": [0.1, 0.5, 0.9], "dtype": np.float64, "rng": 0,
+    }  # fmt: skip
+    settings.update(options)
+    return Forecaster(**settings)
+
+
+def batch(model: Forecaster, seed: int = 1) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    S, CP, CF = model.num_targets, model.num_past_covariates, model.num_future_covariates
+    return {
+        "past_target": rng.standard_normal((B, L, S)),
+        "past_covariates": rng.standard_normal((B, L, CP)) if CP else None,
+        "future_covariates": rng.standard_normal((B, L + H, CF)) if CF else None,
+        "future_target": rng.standard_normal((B, H, S)),
+    }
+
+
+def torch_forecaster(torch: ModuleType, model: Forecaster) -> object:
+    """The same network in torch, with ``model``'s weights."""
+    kind = getattr(torch.nn, type(model.encoder).__name__)
+    hidden, layers = model.encoder.hidden_size, model.encoder.num_layers
+    S, CF, P = model.num_targets, model.num_future_covariates, model.num_params
+
+    class Twin(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            options = {"dtype": torch.float64}
+            self.encoder = kind(model.encoder.input_size, hidden, layers, **options)
+            if model.decoder_kind == "autoregressive":
+                self.decoder = kind(S + CF, hidden, layers, **options)
+                self.head = torch.nn.Linear(hidden, S * P, **options)
+            else:
+                self.head = torch.nn.Linear(hidden + H * CF, H * S * P, **options)
+
+        def forward(self, past_target, past_covariates, future_covariates, future_target):
+            n = past_target.shape[0]
+            x = torch.cat([past_target, past_covariates, future_covariates[:, :L]], 2)
+            _, state = self.encoder(x.transpose(0, 1))
+            if model.decoder_kind == "direct":
+                top = (state[0] if isinstance(state, tuple) else state)[-1]
+                raw = self.head(torch.cat([top, future_covariates[:, L:].reshape(n, -1)], 1))
+            else:
+                previous = torch.cat([past_target[:, -1:], future_target[:, :-1]], 1)
+                d = torch.cat([previous, future_covariates[:, L:]], 2).transpose(0, 1)
+                output, _ = self.decoder(d, state)
+                raw = self.head(output).transpose(0, 1)
+            return raw.reshape(n, H, S, P)
+
+    twin = Twin()
+    twin.load_state_dict({k: torch.from_numpy(v) for k, v in model.state_dict().items()})
+    return twin
+
+
+def check_against_torch(torch: ModuleType, model: Forecaster) -> None:
+    data = batch(model)
+    model.zero_grad()
+    loss = model.loss_and_backward(**data)
+    twin = torch_forecaster(torch, model)
+    empty = {"past_covariates": (B, L, 0), "future_covariates": (B, L + H, 0)}
+    inputs = {k: torch.from_numpy(np.zeros(empty[k]) if v is None else v) for k, v in data.items()}
+    raw = twin(**inputs)
+    theirs = torch_loss(
+        torch, model.loss_name, raw, inputs["future_target"], quantiles=model.levels
+    )
+    theirs.backward()
+    assert abs(loss - theirs.item()) <= TOLERANCE * max(1.0, abs(theirs.item()))
+    assert_close(model.forward(**data), raw, TOLERANCE)
+    named = dict(twin.named_parameters())
+    assert set(named) == set(model.grads)
+    for name, grad in model.grads.items():
+        assert_close(grad, named[name].grad, TOLERANCE)
+
+
+@pytest.mark.parametrize("decoder", ["direct", "autoregressive"])
+@pytest.mark.parametrize("loss", LOSSES)
+def test_every_head_matches_torch(torch: ModuleType, loss: str, decoder: str) -> None:
+    check_against_torch(torch, make_model(loss=loss, decoder=decoder))
+
+
+@pytest.mark.parametrize("decoder", ["direct", "autoregressive"])
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+def test_every_cell_stacked_matches_torch(torch: ModuleType, cell: str, decoder: str) -> None:
+    check_against_torch(torch, make_model(cell=cell, decoder=decoder, num_layers=2))
+
+
+def test_without_covariates_matches_torch(torch: ModuleType) -> None:
+    model = make_model(num_targets=1, num_past_covariates=0, num_future_covariates=0)
+    check_against_torch(torch, model)
+    check_against_torch(torch, make_model(decoder="autoregressive", num_past_covariates=0))
+
+
+def test_autoregressive_paths_feed_back_their_own_draws() -> None:
+    """Each step's draw is mu + sigma * eps of the step's distribution given the path so far:
+    teacher-forcing the model on a sampled path gives back the parameters it drew from."""
+    model = make_model(decoder="autoregressive", loss="gaussian")
+    data = batch(model)
+    forecast = model.predict(
+        data["past_target"], data["past_covariates"], data["future_covariates"],
+        num_samples=1, rng=7,
+    )  # fmt: skip
+    path = forecast.samples[0]
+    model.eval()
+    raw = model.forward(**{**data, "future_target": path})
+    rng = np.random.default_rng(7)
+    for k in range(H):
+        eps = rng.standard_normal((B, S))
+        np.testing.assert_allclose(path[:, k], raw[:, k, :, 0] + scale_of(raw[:, k, :, 1]) * eps)
+
+
+def test_autoregressive_point_model_forecasts_its_own_path() -> None:
+    model = make_model(decoder="autoregressive", loss="mse")
+    data = batch(model)
+    inputs = {k: data[k] for k in ("past_target", "past_covariates", "future_covariates")}
+    forecast = model.predict(**inputs)
+    model.eval()
+    raw = model.forward(**inputs, future_target=forecast.point)
+    np.testing.assert_allclose(forecast.point, raw[..., 0])
+    assert forecast.samples is None
+    np.testing.assert_array_equal(forecast.quantiles[..., 1], forecast.point)
+
+
+@pytest.mark.parametrize("decoder", ["direct", "autoregressive"])
+@pytest.mark.parametrize("loss", LOSSES)
+def test_predict_shapes_and_ordered_quantiles(loss: str, decoder: str) -> None:
+    model = make_model(loss=loss, decoder=decoder)
+    data = batch(model)
+    del data["future_target"]
+    forecast = model.predict(**data, levels=(0.1, 0.5, 0.9), num_samples=50, rng=0)
+    assert forecast.point.shape == (B, H, S)
+    assert forecast.quantiles.shape == (B, H, S, 3)
+    assert np.all(np.diff(forecast.quantiles, axis=-1) >= 0)
+    if forecast.samples is not None:
+        assert forecast.samples.shape == (50, B, H, S)
+    assert model.training  # the mode is restored
+
+
+def test_direct_gaussian_median_is_the_mean() -> None:
+    model = make_model()
+    data = batch(model)
+    del data["future_target"]
+    forecast = model.predict(**data, levels=(0.5,))
+    np.testing.assert_allclose(forecast.quantiles[..., 0], forecast.point)
+
+
+def test_config_round_trip_and_state_names() -> None:
+    model = make_model(decoder="autoregressive", cell="gru", loss="quantile")
+    rebuilt = Forecaster.from_config(model.config(), dtype=np.float64)
+    assert rebuilt.config() == model.config()
+    assert sorted(rebuilt.params) == sorted(model.params)
+    assert "decoder.weight_hh_l0" in model.params and "head.bias" in model.params
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"horizon": 0}, "horizon: must be at least 1"),
+        ({"loss": "poisson"}, "loss: expected one of"),
+        ({"quantiles": [0.9, 0.1], "loss": "quantile"}, "quantiles: expected increasing"),
+        ({"decoder": "seq2seq"}, "decoder: expected one of"),
+    ],
+)
+def test_bad_settings_name_the_parameter(options: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        make_model(**options)
+
+
+def test_bad_inputs_name_the_argument() -> None:
+    model = make_model(decoder="autoregressive")
+    data = batch(model)
+    with pytest.raises(ValueError, match=r"past_target: expected shape \(3, 5, 2\)"):
+        model.forward(**{**data, "past_target": data["past_target"][:, 1:]})
+    with pytest.raises(ValueError, match="future_covariates: the model was built for 2"):
+        model.forward(**{**data, "future_covariates": None})
+    with pytest.raises(ValueError, match="future_target: the autoregressive decoder"):
+        model.forward(**{**data, "future_target": None})
+    bad = data["past_covariates"].copy()
+    bad[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="past_covariates: holds NaN"):
+        model.forward(**{**data, "past_covariates": bad})
+
+
+@pytest.mark.parametrize("decoder", ["direct", "autoregressive"])
+def test_learns_a_sine_better_than_repeating_the_last_value(decoder: str) -> None:
+    """A noiseless sine of period 8: after training, the forecast beats persistence by far."""
+    t = np.arange(400)
+    series = np.sin(2 * np.pi * t / 8)
+    starts = np.arange(0, 400 - 16)
+    windows = np.stack([series[s : s + 16] for s in starts])[..., None]
+    past, future = windows[:, :8], windows[:, 8:12]
+    model = Forecaster(lookback=8, horizon=4, hidden_size=16, loss="mse", decoder=decoder, rng=0)
+    optimizer = Adam(model.params, model.grads, lr=0.02)
+    rng = np.random.default_rng(0)
+    for _ in range(150):
+        rows = rng.choice(len(starts), 32, replace=False)
+        model.zero_grad()
+        model.loss_and_backward(past[rows], None, None, future[rows])
+        optimizer.step()
+    point = model.predict(past[:64]).point
+    error = np.mean((point - future[:64]) ** 2)
+    persistence = np.mean((past[:64, -1:] - future[:64]) ** 2)
+    assert error < 0.05 * persistence
