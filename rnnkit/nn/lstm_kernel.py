@@ -48,7 +48,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnkit.nn import lstm_fused
 from rnnkit.nn.embedding import EmbeddedTokens
 from rnnkit.nn.sequence_ops import (
     BUFFERS,
@@ -108,8 +107,6 @@ def forward_sequence(
     weight_ih, weight_hh, bias_ih, bias_hh = weights
     num_steps, batch, _ = x.shape
     H = weight_hh.shape[1]
-    if lstm_fused.applies(x.dtype, H) and weight_hh.dtype == np.float32:
-        return lstm_fused.forward_sequence(x, state, weights, batch_sizes, reverse, keep_cache)
     # b_hh enters every gate exactly as b_ih does, so it folds into the input projection.
     bias = None if bias_ih is None else internal_gate_rows(bias_ih + bias_hh, H)
     gates = project_inputs_gate_major(x, internal_gate_rows(weight_ih, H), bias, GATE_COUNT)
@@ -170,8 +167,6 @@ def backward_sequence(
     """BPTT: returns ``dx`` ``(T, B, I)`` (the table's ``(V, I)`` for ``EmbeddedTokens``) and
     ``(dh_0, dc_0)``; adds the weight gradients into ``grads`` (``dW_ih``, ``dW_hh``,
     ``db_ih``, ``db_hh``)."""
-    if isinstance(cache, lstm_fused.FusedLSTMCache):
-        return lstm_fused.backward_sequence(grad_output, grad_state, cache, grads)
     gates, tanh_cell = cache.gates, cache.tanh_cell
     batch_sizes, reverse, weight_hh = cache.batch_sizes, cache.reverse, cache.weight_hh
     _, num_steps, batch, H = gates.shape

@@ -4,7 +4,8 @@
 sequences.
 
 The cell equations and their backward pass are in ``rnn_kernel``, ``lstm_kernel`` and
-``gru_kernel``; this module wires layers and directions together::
+``gru_kernel`` (``dispatch`` runs float32 layers in C where it can); this module wires
+layers and directions together::
 
     layer 0 input   x
     layer l output  [h^fwd_t ; h^rev_t]  (directions concatenated on the feature axis)
@@ -26,13 +27,11 @@ Parameters carry PyTorch's names and shapes, e.g. ``weight_ih_l0`` ``(G*H, input
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from rnnkit.nn import gru_kernel, lstm_fused, lstm_kernel, rnn_kernel
+from rnnkit.nn import dispatch, rnn_kernel
 from rnnkit.nn.dropout import dropout_mask
 from rnnkit.nn.embedding import EmbeddedTokens, check_indices
 from rnnkit.nn.layer import Layer, check_dtype, check_sizes, make_rng
@@ -98,7 +97,7 @@ class _ForwardCache:
 class RecurrentLayer(Layer):
     """Shared machinery of ``RNN``, ``LSTM`` and ``GRU``; see the module docstring."""
 
-    kernel: ModuleType
+    kernel: dispatch.CellKernels  # the cell's kernels, in C or NumPy (see dispatch)
 
     def __init__(
         self,
@@ -159,9 +158,9 @@ class RecurrentLayer(Layer):
 
     @property
     def engine(self) -> str:
-        """Where the time loops run, for people: ``"NumPy"``, or for a float32 LSTM that
-        ``lstm_fused`` serves, ``"C, N threads"``."""
-        return "NumPy"
+        """Where the time loops run, for people: ``"NumPy"``, or for a float32 layer that
+        the C loops serve, ``"C (<instruction set>), N threads"``."""
+        return dispatch.engine(self.dtype, self.hidden_size)
 
     def _state_shape(self, batch: int) -> tuple[int, int, int]:
         return (self.num_layers * self.num_directions, batch, self.hidden_size)
@@ -406,7 +405,7 @@ class RecurrentLayer(Layer):
 class RNN(RecurrentLayer):
     """Elman RNN, ``h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)`` (or relu)."""
 
-    kernel = rnn_kernel
+    kernel = dispatch.RNN
 
     def __init__(
         self,
@@ -435,14 +434,15 @@ class RNN(RecurrentLayer):
         )
 
     def _run_kernel(self, x, state, weights, batch_sizes, reverse, keep_cache):
-        run = partial(rnn_kernel.forward_sequence, nonlinearity=self.nonlinearity)
-        return run(x, state, weights, batch_sizes, reverse, keep_cache)
+        return self.kernel.forward_sequence(
+            x, state, weights, batch_sizes, reverse, keep_cache, nonlinearity=self.nonlinearity
+        )
 
 
 class GRU(RecurrentLayer):
     """Gated recurrent unit, PyTorch's gate order ``r, z, n``; see ``gru_kernel``."""
 
-    kernel = gru_kernel
+    kernel = dispatch.GRU
 
 
 class LSTM(RecurrentLayer):
@@ -452,14 +452,7 @@ class LSTM(RecurrentLayer):
     ``grad_x, (grad_h_0, grad_c_0) = lstm.backward(grad_output, (grad_h_n, grad_c_n))``.
     """
 
-    kernel = lstm_kernel
-
-    @property
-    def engine(self) -> str:
-        if not lstm_fused.applies(self.dtype, self.hidden_size):
-            return "NumPy"
-        threads = lstm_fused.threads()
-        return f"C, {threads} thread{'s' if threads > 1 else ''}"
+    kernel = dispatch.LSTM
 
     def _unpack_state(self, hx: Any, batch: int) -> tuple[np.ndarray, ...]:
         if hx is None:
