@@ -1,0 +1,43 @@
+"""How many threads rnnkit computes with: BLAS (NumPy's matrix products) and the C loops.
+
+On a machine whose cores are busy with other work, more threads than free cores make each
+step slower, not faster (two BLAS threads with one core busy ran 2.6 times slower than one).
+``limit_threads(n)`` caps both kinds for the duration of a ``with`` block, and puts the
+previous limits back after it::
+
+    with limit_threads(1):
+        ...  # BLAS through threadpoolctl, and the C loops (rnnkit.nn.lstm_fused.set_threads)
+
+``limit_threads(None)`` changes nothing, so a command can pass its ``--threads`` value as
+given. This module sits below everything else in rnnkit; it imports the C loops' module
+only when called.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from threadpoolctl import threadpool_limits
+
+
+@contextmanager
+def limit_threads(count: int | None) -> Iterator[None]:
+    """At most COUNT threads in BLAS and in the C loops inside the block (None: no limit).
+
+    Raises ValueError (naming the parameter) when COUNT is not a positive integer.
+    """
+    if count is None:
+        yield
+        return
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"threads: must be a positive whole number, got {count!r}")
+    from rnnkit.nn import lstm_fused  # the C loops' public setter; imported late (see above)
+
+    blas = threadpool_limits(limits=count)
+    previous = lstm_fused.set_threads(count)
+    try:
+        yield
+    finally:
+        lstm_fused.set_threads(previous)
+        blas.restore_original_limits()

@@ -1,0 +1,39 @@
+"""limit_threads: BLAS (as threadpoolctl reports it) and the C loops take the limit inside
+the block and get their previous counts back after it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_info
+
+from rnnkit.nn import lstm_fused
+from rnnkit.threads import limit_threads
+
+
+def blas_threads() -> list[int]:
+    return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+
+def test_the_limit_holds_inside_and_is_undone_after() -> None:
+    np.ones((2, 2)) @ np.ones((2, 2))  # NumPy's BLAS is loaded
+    blas_before, c_before = blas_threads(), lstm_fused.threads()
+    assert blas_before, "threadpoolctl finds no BLAS library under NumPy"
+    with limit_threads(1):
+        assert blas_threads() == [1] * len(blas_before)
+        assert lstm_fused.threads() == 1
+    assert blas_threads() == blas_before
+    assert lstm_fused.threads() == c_before
+
+
+def test_none_changes_nothing() -> None:
+    before = blas_threads(), lstm_fused.threads()
+    with limit_threads(None):
+        assert (blas_threads(), lstm_fused.threads()) == before
+
+
+@pytest.mark.parametrize("count", [0, -1, 1.5, True, "2"])
+def test_a_count_that_is_not_a_positive_integer_is_refused(count: object) -> None:
+    refused = pytest.raises(ValueError, match="threads: must be a positive whole number")
+    with refused, limit_threads(count):  # type: ignore[arg-type]
+        pass
