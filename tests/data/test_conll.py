@@ -1,0 +1,126 @@
+"""CoNLL-U and column files: words, tags, skipped lines, errors that name file and line;
+span scheme detection; the UD English-LinES files when the shared data is there."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rnnkit.data.conll import read_columns, read_conllu, read_tagged, tag_scheme
+from rnnkit.errors import UserError
+
+CONLLU = """# newdoc id = 1
+# sent_id = 1
+# text = I don't know.
+1\tI\tI\tPRON\tPRP\tCase=Nom\t3\tnsubj\t_\t_
+2-3\tdon't\t_\t_\t_\t_\t_\t_\t_\t_
+2\tdo\tdo\tAUX\tVBP\t_\t4\taux\t_\t_
+3\tn't\tnot\tPART\tRB\t_\t4\tadvmod\t_\t_
+4\tknow\tknow\tVERB\t_\t_\t0\troot\t_\t_
+4.1\tknows\tknow\tVERB\tVBZ\t_\t_\t_\t0:root\t_
+5\t.\t.\tPUNCT\t.\t_\t4\tpunct\t_\t_
+
+# sent_id = 2
+1\tYes\tyes\tINTJ\tUH\t_\t0\troot\t_\t_
+"""
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_conllu_words_and_each_column(tmp_path: Path) -> None:
+    path = write(tmp_path, "a.conllu", CONLLU)  # no blank line after the last sentence
+    upos = read_conllu(path)
+    assert upos.tokens == [["I", "do", "n't", "know", "."], ["Yes"]]
+    assert upos.tags == [["PRON", "AUX", "PART", "VERB", "PUNCT"], ["INTJ"]]
+    assert upos.origins == [f"{path}:4", f"{path}:13"]
+    assert read_conllu(path, "xpos").tags[0] == ["PRP", "VBP", "RB", "_", "."]
+    assert read_conllu(path, "deprel").tags[1] == ["root"]
+    assert read_tagged(path).tags == upos.tags  # .conllu: auto picks conllu
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("1\tI\tI\tPRON", "has 4 tab-separated fields"),
+        ("2\tI\tI\tPRON\tPRP\t_\t0\troot\t_\t_", "word ID '2' where 1 was expected"),
+        ("x\tI\tI\tPRON\tPRP\t_\t0\troot\t_\t_", "word ID 'x'"),
+        ("1\t\tI\tPRON\tPRP\t_\t0\troot\t_\t_", "no word form"),
+    ],
+)
+def test_a_malformed_conllu_line_names_file_and_line(
+    tmp_path: Path, line: str, message: str
+) -> None:
+    path = write(
+        tmp_path, "bad.conllu", "# ok\n1\tA\ta\tDET\tDT\t_\t0\troot\t_\t_\n\n" + line + "\n"
+    )
+    with pytest.raises(UserError, match=r"bad\.conllu:4 ") as error:
+        read_conllu(path)
+    assert message in str(error.value) and "--" not in str(error.value)
+
+
+def test_conllu_column_errors(tmp_path: Path) -> None:
+    path = write(tmp_path, "a.conllu", "1\tA\ta\tDET\t_\t_\t0\troot\t_\t_\n")
+    with pytest.raises(UserError, match="no xpos annotation"):
+        read_conllu(path, "xpos")
+    with pytest.raises(UserError, match="column: expected one of upos, xpos, deprel"):
+        read_conllu(path, "lemma")
+    with pytest.raises(UserError, match="no tagged sentence"):
+        read_conllu(write(tmp_path, "c.conllu", "# only a comment\n"))
+
+
+def test_column_files_as_conll_2003(tmp_path: Path) -> None:
+    text = (
+        "-DOCSTART- -X- -X- O\n\n"
+        "EU NNP B-NP B-ORG\nrejects VBZ B-VP O\nGerman JJ B-NP B-MISC\n\n\n"
+        "Peter NNP B-NP B-PER\nBlackburn NNP I-NP I-PER\n"
+    )
+    data = read_tagged(write(tmp_path, "train.txt", text))
+    assert data.tokens == [["EU", "rejects", "German"], ["Peter", "Blackburn"]]
+    assert data.tags == [["B-ORG", "O", "B-MISC"], ["B-PER", "I-PER"]]
+    assert data.origins[1].endswith("train.txt:8")
+    assert tag_scheme(data.tags) == "BIO"
+
+
+def test_column_file_errors_name_the_line(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match=r"a.txt:2 has one field"):
+        read_columns(write(tmp_path, "a.txt", "He PRP B-NP\nruns\n"))
+    with pytest.raises(UserError, match=r"b.txt:3 has 2 fields, the lines before it 3"):
+        read_columns(write(tmp_path, "b.txt", "He PRP B-NP\n\nruns B-VP\n"))
+    with pytest.raises(UserError, match="format: expected one of"):
+        read_tagged(tmp_path / "b.txt", format="json")
+
+
+@pytest.mark.parametrize(
+    ("tags", "scheme"),
+    [
+        ([["B-NP", "I-NP", "O", "B-VP"]], "BIO"),
+        ([["I-PER", "I-PER", "O", "I-LOC", "B-LOC"]], "IOB1"),  # spans opened by I-
+        ([["B-PER", "I-PER", "I-LOC"]], "IOB1"),  # I- after another type opens a span
+        ([["S-PER", "O", "B-LOC", "E-LOC"]], "BIOES"),
+        ([["NOUN", "VERB"]], None),
+        ([["O", "O"]], None),  # no span at all
+        ([["B-NP", "NOUN"]], None),  # a tag outside the scheme
+    ],
+)
+def test_tag_scheme(tags: list[list[str]], scheme: str | None) -> None:
+    assert tag_scheme(tags) == scheme
+
+
+def test_ud_english_lines_reads_as_published(shared_data: Path) -> None:
+    folder = shared_data / "ud_english_lines"
+    counts = {"train": (3457, 64684), "dev": (1118, 21637), "test": (1121, 19984)}
+    for split, (sentences, words) in counts.items():
+        data = read_conllu(folder / f"en_lines-ud-{split}.conllu")
+        assert (len(data), sum(len(s) for s in data.tokens)) == (sentences, words)
+        assert tag_scheme(data.tags) is None
+    tags = {
+        tag
+        for sentence in read_conllu(folder / "en_lines-ud-train.conllu").tags
+        for tag in sentence
+    }
+    assert len(tags) == 17 and "NOUN" in tags
