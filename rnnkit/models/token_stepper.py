@@ -29,15 +29,19 @@ reading of the weights, so the weights are arranged to need as few of both as po
   ``tanh`` covers every gate of a step. The LSTM's gates are reordered ``i, f, o, g`` so
   the three sigmoid gates are adjacent.
 
-``rnnkit.nn``'s kernels compute the same thing for whole sequences; the tests hold the two
-to each other.
+Where the C loops run (float32, hidden size a multiple of 16; see ``rnnkit.nn.dispatch``)
+a step of any of the three cells is one C call instead (``rnnkit.nn.fused_stepper``), with
+the weights arranged for its tiles. ``rnnkit.nn``'s kernels compute the same thing for
+whole sequences; the tests hold the two to each other.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from rnnkit.nn import lstm_fused
+from rnnkit.nn import dispatch
+from rnnkit.nn.fused_loops import split_biases
+from rnnkit.nn.fused_stepper import FusedStepper
 from rnnkit.nn.recurrent import GRU, LSTM, RecurrentLayer, parameter_names
 
 # The precomputed first-layer table is used up to this many entries (vocabulary x gates):
@@ -74,7 +78,7 @@ class TokenStepper:
         self.cell = np.zeros((self.num_layers, H), dtype=self.dtype)
         self.layer_h = [self.hidden[k * H : (k + 1) * H] for k in range(self.num_layers)]
         self.fused = self.fused_table = self.table = None
-        if self.kind == "lstm" and lstm_fused.applies(self.dtype, H):
+        if dispatch.runs_in_c(self.dtype, H):
             self._arrange_for_c(layer, input_table)
         else:
             self._arrange_for_numpy(layer, input_table)
@@ -147,17 +151,25 @@ class TokenStepper:
         self.recurrent_blocks = [self.recurrent[: 2 * H], self.recurrent[2 * H :]]
 
     def _arrange_for_c(self, layer: RecurrentLayer, input_table: np.ndarray | None) -> None:
-        """A float32 LSTM steps in one C call per token where ``lstm_fused`` runs (see there):
-        the same equations, with the weights arranged for its tiles."""
-        weights_ih, weights_hh, biases = [], [], []
+        """A float32 stack steps in one C call per token where the C loops run (see
+        ``fused_stepper``): the same equations, with the weights arranged for its tiles."""
+        cell = f"rnn_{layer.nonlinearity}" if self.kind == "rnn" else self.kind
+        weights_ih, weights_hh, input_biases, hidden_biases = [], [], [], []
         for index in range(self.num_layers):
             names = parameter_names(index, reverse=False, bias=layer.bias)
             weights_ih.append(layer.params[names[0]])
             weights_hh.append(layer.params[names[1]])
-            bias = layer.params[names[2]] + layer.params[names[3]] if layer.bias else None
-            biases.append(np.zeros(self.gate_size, self.dtype) if bias is None else bias)
-        self.fused = lstm_fused.FusedLSTMStepper(weights_ih, weights_hh, biases)
-        self.fused_input = (np.array(weights_ih[0]), biases[0])  # W_ih and b of layer 0
+            bias_ih, bias_hh = (
+                (layer.params[name] for name in names[2:]) if layer.bias else (None, None)
+            )
+            bias, hidden_bias = split_biases(cell, bias_ih, bias_hh, self.hidden_size)
+            zeros = np.zeros(self.gate_size, self.dtype)
+            input_biases.append(zeros if bias is None else bias)
+            hidden_biases.append(zeros[: self.hidden_size] if hidden_bias is None else hidden_bias)
+        self.fused = FusedStepper(
+            cell, weights_ih, weights_hh, input_biases, hidden_biases if cell == "gru" else None
+        )
+        self.fused_input = (np.array(weights_ih[0]), input_biases[0])  # W_ih and b of layer 0
         self.input_table = None
         if input_table is not None and len(input_table) * self.gate_size <= MAX_TABLE_ENTRIES:
             self.fused_table = self.fused.input_table(input_table)

@@ -133,11 +133,9 @@ def assert_close_to_float64(cell: str, options: dict) -> None:
     )
     fused = run_layer(cell, options, np.float32, in_c=True)
     exact = run_layer(cell, options, np.float64, in_c=False)
-    for index, (got, want) in enumerate(zip(fused, exact, strict=True)):
+    for got, want in zip(fused, exact, strict=True):
         assert got.dtype == np.float32
-        scale = max(float(np.abs(want).max()), 1.0)
-        error = float(np.abs(got - want).max()) / scale
-        assert error < TOLERANCE, f"result {index}: relative error {error:.2e}"
+        assert_relative_error(got, want)
 
 
 BASE = dict(
@@ -389,3 +387,41 @@ def test_the_builds_agree_with_each_other() -> None:
     for values in results.values():
         for got, want in zip(values, first, strict=True):
             np.testing.assert_allclose(got, want, atol=2e-5 * max(1.0, np.abs(want).max()))
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("threads, num_layers, hidden_size", [(1, 1, 32), (2, 3, 48), (3, 2, 16)])
+def test_batch1_steps_in_c_match_float64(
+    cell: str, threads: int, num_layers: int, hidden_size: int, kernel: str
+) -> None:
+    from rnnkit.models.token_stepper import TokenStepper
+
+    c_binding.set_threads(threads)
+    options = {**BASE, "hidden_size": hidden_size, "layers": num_layers, "input_size": 4}
+    exact = make_layer(cell, options, np.float64).eval()
+    rng = np.random.default_rng(7)
+    for value in exact.params.values():
+        value[...] = rng.uniform(-0.5, 0.5, value.shape)
+    single = make_layer(cell, options, np.float32).eval()
+    single.load_state_dict(exact.state_dict())
+    table = rng.standard_normal((9, 4))
+    weight, bias = rng.standard_normal((11, hidden_size)), rng.standard_normal(11)
+    ids = [8, 0, 3, 3, 5, 1, 7, 2]
+    c_binding.use_kernel(c_binding.NUMPY)
+    expected, _ = exact.forward(table[ids][:, None])
+    c_binding.use_kernel(kernel)
+    stepper = TokenStepper(single, input_table=table.astype(np.float32))
+    assert stepper.fused is not None  # the steps run in C
+    stepper.set_decoder(weight, bias)
+    logits = [stepper.step_token_logits(token).copy() for token in ids]
+    assert_relative_error(np.stack(logits), expected[:, 0] @ weight.T + bias)
+    assert_relative_error(np.stack(stepper.h)[-1], expected[-1, 0])
+    stepper.reset()  # step() with a vector takes the input product in NumPy
+    outputs = [stepper.step(table[token].astype(np.float32)) for token in ids]
+    assert_relative_error(np.stack(outputs), expected[:, 0])
+
+
+def assert_relative_error(got: np.ndarray, want: np.ndarray) -> None:
+    """|got - want| within TOLERANCE of want's largest magnitude (at least 1)."""
+    error = float(np.abs(got - want).max()) / max(float(np.abs(want).max()), 1.0)
+    assert error < TOLERANCE, f"relative error {error:.2e}"
