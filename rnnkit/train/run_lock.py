@@ -58,12 +58,6 @@ def hold_run_lock(folder: str | os.PathLike[str]) -> Iterator[Path]:
         yield lock_path
         return
     made_folder = not folder.exists()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
-        raise UserError(f"{folder} is not a folder; a run folder must be one") from None
-    except OSError as error:
-        raise UserError(f"cannot create the run folder {folder}: {error.strerror}") from None
     descriptor, made_file = _lock(lock_path, folder)
     try:
         os.ftruncate(descriptor, 0)
@@ -71,14 +65,14 @@ def hold_run_lock(folder: str | os.PathLike[str]) -> Iterator[Path]:
         yield lock_path
     finally:
         try:
-            os.ftruncate(descriptor, 0)
-            # Only what this lock created, and only if nothing else was written beside it;
-            # still under the lock, so no other process is between open and flock on it
-            # (and one that opened it before the unlink sees the inode change and retries).
-            if made_file and [p.name for p in folder.iterdir()] == [LOCK_FILE]:
-                lock_path.unlink()
-                if made_folder:
-                    with suppress(OSError):
+            with suppress(OSError):  # the folder may have gone meanwhile: nothing to tidy
+                os.ftruncate(descriptor, 0)
+                # Only what this lock created, and only if nothing else was written beside
+                # it; still under the lock, so another process that opened the file before
+                # the unlink sees, once it has the lock, that the file is gone, and retries.
+                if made_file and [p.name for p in folder.iterdir()] == [LOCK_FILE]:
+                    lock_path.unlink()
+                    if made_folder:
                         folder.rmdir()
         finally:
             os.close(descriptor)  # releases the lock
@@ -87,9 +81,19 @@ def hold_run_lock(folder: str | os.PathLike[str]) -> Iterator[Path]:
 def _lock(lock_path: Path, folder: Path) -> tuple[int, bool]:
     """An open descriptor of LOCK_PATH holding its exclusive lock, and whether we created it."""
     while True:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            if not folder.exists():
+                continue  # there, then removed by a holder as it left: again
+            raise UserError(f"{folder} is not a folder; a run folder must be one") from None
+        except OSError as error:
+            raise UserError(f"cannot create the run folder {folder}: {error.strerror}") from None
         made_file = not lock_path.exists()
         try:
             descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except FileNotFoundError:
+            continue  # a holder that created the folder removed it as we came: again
         except OSError as error:
             raise UserError(
                 f"cannot open the lock file {lock_path}: {error.strerror}; the run folder "
@@ -126,4 +130,3 @@ def _holder(lock_path: Path) -> str:
             return f"PID {int(lock_path.read_text(encoding='ascii').strip())}"
         time.sleep(PID_READ_PAUSE)
     return "PID unknown"
-

@@ -87,3 +87,34 @@ def test_a_file_where_the_folder_should_be_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
     with pytest.raises(UserError, match="not a folder"), hold_run_lock(tmp_path / "file"):
         pass
+
+
+def contend(folder: Path, holders: object, most: object, attempts: int) -> None:
+    """In a child process: take FOLDER's lock ATTEMPTS times, counting the holders."""
+    for _ in range(attempts):
+        try:
+            with hold_run_lock(folder):
+                with holders.get_lock():  # type: ignore[attr-defined]
+                    holders.value += 1  # type: ignore[attr-defined]
+                    most.value = max(most.value, holders.value)  # type: ignore[attr-defined]
+                os.sched_yield()
+                with holders.get_lock():  # type: ignore[attr-defined]
+                    holders.value -= 1  # type: ignore[attr-defined]
+        except UserError as error:
+            assert "PID" in str(error), error
+
+
+def test_writers_racing_for_a_new_folder_never_hold_it_together(tmp_path: Path) -> None:
+    # Each holder writes nothing, so each release removes the lock file and the folder:
+    # the others race against that removal too.
+    folder = tmp_path / "run"
+    holders, most = fork.Value("i", 0), fork.Value("i", 0)
+    children = [fork.Process(target=contend, args=(folder, holders, most, 200)) for _ in range(4)]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join(WAIT)
+    assert [child.exitcode for child in children] == [0] * 4
+    assert most.value == 1
+    # Nothing left but, at worst, the empty folder (made by one, emptied by another).
+    assert not folder.exists() or not any(folder.iterdir())
