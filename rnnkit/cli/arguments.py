@@ -9,8 +9,6 @@ from __future__ import annotations
 import argparse
 import math
 
-from rnnkit.train.optimizers import OPTIMIZERS
-
 
 def positive_int(text: str) -> int:
     value = _parse(int, text, "an integer")
@@ -63,72 +61,6 @@ def _parse(kind: type, text: str, what: str):
         return kind(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
-
-
-def add_optimizer_arguments(
-    parser: argparse.ArgumentParser | argparse._ArgumentGroup, lr_help: str, eval_every_help: str
-) -> None:
-    """``--lr``, ``--optimizer``, ``--weight-decay``, ``--clip`` and ``--eval-every`` (None
-    when not given)."""
-    parser.add_argument("--lr", type=positive_float, help=f"learning rate ({lr_help})")
-    parser.add_argument("--optimizer", choices=OPTIMIZERS, help="default adam")
-    parser.add_argument(
-        "--weight-decay",
-        type=non_negative_float,
-        help="shrink every weight by lr * this each step (AdamW with adam; default 0)",
-    )
-    parser.add_argument(
-        "--clip", type=non_negative_float, help="max global gradient norm; 0: none (default 5)"
-    )
-    parser.add_argument(
-        "--eval-every",
-        type=positive_int,
-        metavar="N",
-        help="validate, keep the best model, adjust the learning rate and save every N steps "
-        f"({eval_every_help})",
-    )
-
-
-def add_ema_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    """``--ema DECAY`` (None when not given): validate and keep the averaged weights."""
-    parser.add_argument(
-        "--ema",
-        type=decay,
-        metavar="DECAY",
-        help="validate, and keep as the best model, the exponential moving average of the "
-        "weights with this decay per step, e.g. 0.999 (default 0: the weights as trained)",
-    )
-
-
-def add_budget_arguments(parser: argparse.ArgumentParser, default_seconds: int) -> None:
-    """``--max-steps`` and ``--max-time``, which count the whole run across resumes."""
-    parser.add_argument(
-        "--max-steps",
-        type=positive_int,
-        metavar="N",
-        help="stop after N optimizer steps in all (steps before a --resume count)",
-    )
-    parser.add_argument(
-        "--max-time",
-        type=positive_float,
-        metavar="SECONDS",
-        help=f"stop after SECONDS of training in all (default {default_seconds} when neither "
-        "--max-steps nor --max-time is given; time before a --resume counts)",
-    )
-
-
-def add_run_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--out``, ``--resume`` and ``--seed``."""
-    parser.add_argument(
-        "--out", metavar="DIR", help="run folder to write (default runs/<kind>-<date>-<time>)"
-    )
-    parser.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue the run in --out DIR exactly where its last checkpoint left off, with "
-        "the run's own settings (flags that contradict them are refused)",
-    )
-    parser.add_argument("--seed", type=non_negative_int, help="random seed (default 0)")
 
 
 def add_model_folder_argument(parser: argparse.ArgumentParser) -> None:

@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 from rnnkit.data.classification import FORMATS, encode_labelled_texts, read_labelled_texts
-from rnnkit.train.checkpoint import load_checkpoint
 from rnnkit.train.classification_metrics import format_report, save_confusion_png
-from rnnkit.train.classifier_checkpoint import is_classifier_checkpoint, load_classifier
 from rnnkit.train.classifier_evaluation import evaluate_classifier
+from rnnkit.train.tasks.classifier import load_classifier
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group(
-        "classifiers", "for a run of rnnkit train-classifier (defaults: as in training)"
+        "classifiers", "for a classifier's run (defaults: as in training)"
     )
     group.add_argument("--format", choices=FORMATS, help="the examples' format")
     group.add_argument("--label-col", metavar="COLUMN", help="tsv/csv: the label column")
@@ -30,34 +28,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--png",
         metavar="PATH",
-        help="where to draw the confusion matrix (default DIR/confusion-<data file>.png; "
-        "needs matplotlib)",
+        help="draw the confusion matrix into this PNG file (needs matplotlib); a picture "
+        "that cannot be drawn is a note, never a failed evaluation",
     )
-
-
-def holds_classifier(folder: str | os.PathLike[str]) -> bool:
-    """Whether the checkpoint in FOLDER is a sequence classifier's."""
-    return is_classifier_checkpoint(load_checkpoint(folder))
 
 
 def run(args: argparse.Namespace, folder: Path) -> int:
     """Evaluate the classifier in FOLDER (the checkpoint chosen from ``args.folder``)."""
     trained = load_classifier(folder)
     # Each flag not given is read as in training: the same format, columns and encoding.
-    saved = trained.config["data"]
+    saved = trained.config.data
     data = read_labelled_texts(
         args.data,
-        args.format or saved["format"],
-        args.label_col or saved["label_col"],
-        args.text_col or saved["text_col"],
-        args.encoding or saved["encoding"],
+        args.format or saved.format,
+        args.label_col or saved.label_col,
+        args.text_col or saved.text_col,
+        args.encoding or saved.encoding,
     )
     encoded, skipped = encode_labelled_texts(data, trained.tokenizer, trained.labels, args.data)
     loss, report = evaluate_classifier(trained.model, encoded, trained.labels.labels)
-    png = (
-        Path(args.png) if args.png else Path(args.folder) / f"confusion-{Path(args.data).name}.png"
-    )
-    drawn = save_confusion_png(png, report)
     if args.json:
         print(json.dumps({**report, "loss": loss}))
     else:
@@ -66,6 +55,18 @@ def run(args: argparse.Namespace, folder: Path) -> int:
     notes = sys.stderr if args.json else sys.stdout
     if skipped:
         print(f"{skipped} characters not seen in training were left out", file=notes)
-    if drawn:
-        print(f"confusion matrix drawn in {png}", file=notes)
+    if args.png:
+        # The figures are printed already: a picture that fails is only a note.
+        try:
+            drawn = save_confusion_png(Path(args.png), report)
+        except OSError as error:
+            print(f"rnnkit: note: no confusion matrix drawn: {error}", file=sys.stderr)
+        else:
+            if drawn:
+                print(f"confusion matrix drawn in {args.png}", file=notes)
+            else:
+                print(
+                    "rnnkit: note: no confusion matrix drawn: matplotlib is missing",
+                    file=sys.stderr,
+                )
     return 0

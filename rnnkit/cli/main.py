@@ -4,10 +4,14 @@ Each command is a module in ``rnnkit.cli`` with a ``NAME``, ``add_parser(subpars
 (which adds its ``argparse`` subparser) and ``run(args) -> int`` (the exit status). To add
 a command, add its module to ``COMMANDS``.
 
+``rnnkit train`` (and its alias ``train-classifier``) parses its own arguments, since its
+flags depend on the task (``rnnkit.cli.train.run_command``).
+
 Errors are reported here, once for every command: a ``UserError`` (bad input, bad flags,
 a damaged checkpoint, a diverged run...) or an ``OSError`` (a file that cannot be read or
-written) prints one line on stderr and exits with status 2, with no traceback. Anything
-else is a bug and keeps its traceback. A Ctrl-C that reaches here exits with 130.
+written) prints one line on stderr and exits with status 2, with no traceback; a setting
+named in an error is written as its flag. Anything else is a bug and keeps its traceback.
+A Ctrl-C that reaches here exits with 130.
 """
 
 from __future__ import annotations
@@ -18,10 +22,15 @@ import sys
 from collections.abc import Sequence
 
 from rnnkit import __version__
-from rnnkit.cli import evaluate, predict, sample, train, train_classifier
+from rnnkit.cli import evaluate, info, predict, sample, train
+from rnnkit.cli.flags import as_flags, flag_name, setting_names
+from rnnkit.cli.threads import add_threads_argument
+from rnnkit.config import ConfigError
 from rnnkit.errors import UserError
+from rnnkit.threads import limit_threads
+from rnnkit.train.tasks import TASKS
 
-COMMANDS = [train, sample, evaluate, train_classifier, predict]
+COMMANDS = [sample, evaluate, predict, info]
 
 USAGE_ERROR = 2
 INTERRUPTED = 130  # the shell's convention: 128 + SIGINT
@@ -41,33 +50,54 @@ def build_parser() -> ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"rnnkit {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    train.add_parser(subparsers)
     for command in COMMANDS:
         subparser = command.add_parser(subparsers)
+        add_threads_argument(subparser)
         subparser.set_defaults(handler=command.run)
     return parser
 
 
+def run(argv: list[str]) -> int:
+    if argv and argv[0] in (train.NAME, train.ALIAS):
+        rest = argv[1:] if argv[0] == train.NAME else ["--task", "classify", *argv[1:]]
+        return train.run_command(rest, ArgumentParser)
+    args = build_parser().parse_args(argv)
+    with limit_threads(args.threads):
+        return args.handler(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ARGV (default: ``sys.argv[1:]``); return the exit status."""
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = parser.parse_args(argv)
-        return args.handler(args)
+        return run(argv)
     except SystemExit as exit:  # --help and --version
         return exit.code if isinstance(exit.code, int) else 0
     except BrokenPipeError:  # e.g. rnnkit sample DIR | head: the reader has all it wants
         silence_stdout()
         return 0
+    except ConfigError as error:
+        flag = flag_name(error.parameter.rsplit(".", 1)[-1])
+        print(f"rnnkit: error: {flag}: {one_line_text(error.reason)}", file=sys.stderr)
+        return USAGE_ERROR
     except (UserError, OSError) as error:
-        print(f"rnnkit: error: {one_line(error)}", file=sys.stderr)
+        print(f"rnnkit: error: {as_flags(one_line(error), SETTING_NAMES)}", file=sys.stderr)
         return USAGE_ERROR
     except KeyboardInterrupt:
         print("rnnkit: interrupted", file=sys.stderr)
         return INTERRUPTED
 
 
+SETTING_NAMES = set().union(*(setting_names(task.config_class) for task in TASKS.values()))
+
+
 def one_line(error: Exception) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
+    return one_line_text(str(error)) or type(error).__name__
+
+
+def one_line_text(text: str) -> str:
+    return " ".join(text.split())
 
 
 def silence_stdout() -> None:

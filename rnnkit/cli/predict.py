@@ -15,9 +15,9 @@ from rnnkit.cli.arguments import add_model_folder_argument
 from rnnkit.data.classification import encode_texts
 from rnnkit.errors import UserError
 from rnnkit.nn import softmax
-from rnnkit.train.classifier_checkpoint import load_classifier
 from rnnkit.train.classifier_evaluation import classify
-from rnnkit.train.lm_checkpoint import model_folder
+from rnnkit.train.run_config import model_folder
+from rnnkit.train.tasks.classifier import load_classifier
 
 NAME = "predict"
 

@@ -17,13 +17,14 @@ from rnnkit.cli.arguments import (
     non_negative_int,
     positive_int,
 )
-from rnnkit.data.tokenizers import EOS, Tokenizer
+from rnnkit.data.tokenizers import EOS, UNK, Tokenizer
 from rnnkit.errors import UserError
 from rnnkit.models import LanguageModel
-from rnnkit.train.lm_checkpoint import load_language_model, model_folder
+from rnnkit.train.run_config import model_folder
+from rnnkit.train.tasks.language_model import load_language_model
 
 NAME = "sample"
-MAX_NAMED = 10  # unknown words named in a note
+MAX_NAMED = 10  # unknown words or characters named in a note
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -79,34 +80,37 @@ def write_sample(
 
 
 def prime_tokens(tokenizer: Tokenizer, prime: str | None) -> tuple[list[int], bool]:
-    """The ids to start from, and whether they are the user's (to be printed)."""
+    """The ids to start from, and whether they are the user's (to be printed).
+
+    Words or characters the model never saw are read as ``<unk>``, with a note.
+    """
     if prime:
         unknown = tokenizer.unknown_tokens(prime)
-        if tokenizer.kind == "word":
-            if unknown:
-                named = ", ".join(repr(w) for w in unknown[:MAX_NAMED])
-                print(f"note: --prime words read as <unk>: {named}", file=sys.stderr)
+        if unknown and tokenizer.unknown_id is not None:
+            named = ", ".join(repr(w) for w in unknown[:MAX_NAMED])
+            more = f" and {len(unknown) - MAX_NAMED} more" if len(unknown) > MAX_NAMED else ""
+            units = "words" if tokenizer.kind == "word" else "characters"
+            print(f"note: --prime {units} read as {UNK}: {named}{more}", file=sys.stderr)
+        try:
             ids = list(tokenizer.encode(prime))
-            # The tokenizer ends every line with <eos>; a prime that does not end with a
-            # new line is a sentence to continue, not a finished one.
-            if not prime.endswith("\n") and ids and ids[-1] == tokenizer.vocab.index(EOS):
-                ids.pop()
-            if ids:
-                return ids, True
-        else:
-            try:
-                return list(tokenizer.encode(prime)), True
-            except UserError as error:  # it names the characters the model never saw
-                raise UserError(f"--prime: {error}") from None
+        except UserError as error:  # an old character vocabulary, without <unk>
+            raise UserError(f"--prime: {error}") from None
+        # The word tokenizer ends every line with <eos>; a prime that does not end with a
+        # new line is a sentence to continue, not a finished one.
+        ends_line = ids[-1:] == [tokenizer.vocab.index(EOS)] if tokenizer.kind == "word" else False
+        if ends_line and not prime.endswith("\n"):
+            ids.pop()
+        if ids:
+            return ids, True
     return [start_token(tokenizer)], False
 
 
 def start_token(tokenizer: Tokenizer) -> int:
-    """Without a prime, start as after a line break (or a space, or the first token)."""
+    """Without a prime, start as after a line break (or a space, or the first character)."""
     for token in (EOS, "\n", " "):
         if token in tokenizer.vocab:
             return tokenizer.vocab.index(token)
-    return 0
+    return next(i for i, token in enumerate(tokenizer.vocab) if token != UNK)
 
 
 class TextStream:

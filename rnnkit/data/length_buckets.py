@@ -37,6 +37,15 @@ def bucket_batches(
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
+def batches_per_epoch(num_examples: int, batch_size: int) -> int:
+    """How many batches ``bucket_batches`` cuts NUM_EXAMPLES into (the same every epoch):
+    each chunk of ``batch_size * CHUNK_BATCHES`` gives CHUNK_BATCHES, the last chunk its
+    remainder rounded up."""
+    chunk = batch_size * CHUNK_BATCHES
+    full, rest = divmod(num_examples, chunk)
+    return full * CHUNK_BATCHES + -(-rest // batch_size)
+
+
 def sorted_batches(lengths: Sequence[int] | np.ndarray, batch_size: int) -> list[np.ndarray]:
     """Example indices sorted by length and cut into batches, for evaluation."""
     order = np.argsort(np.asarray(lengths), kind="stable")

@@ -22,16 +22,6 @@ from typing import Any
 
 import numpy as np
 
-from rnnkit.errors import UserError
-
-
-def check_decay(decay: float) -> None:
-    """Raise ``UserError`` unless DECAY is 0 (no averaging) or strictly between 0 and 1."""
-    if not (decay == 0 or 0 < decay < 1):
-        raise UserError(
-            f"--ema must be above 0 and below 1 (e.g. 0.999), or 0 for none, got {decay}"
-        )
-
 
 def step_decay(decay: float, step: int) -> float:
     """``d_t``: the weight of the old average after optimizer step STEP (1 for the first)."""

@@ -32,12 +32,16 @@ class Budget:
         """Seconds of the whole run: before this process, and since this budget was made."""
         return self.elapsed_before + (self.clock() - self.started)
 
-    def exhausted(self, step: int) -> str | None:
-        """Why a run at STEP (steps taken so far) must stop, or None while it may go on."""
+    def exhausted(self, step: int, reserve: float = 0.0) -> str | None:
+        """Why a run at STEP (steps taken so far) must stop, or None while it may go on.
+
+        RESERVE seconds are kept back from ``max_time`` for work still to come after the
+        last step (the final validation), so the whole run ends within its time.
+        """
         if self.max_steps is not None and step >= self.max_steps:
-            return f"reached --max-steps {self.max_steps}"
-        if self.max_time is not None and self.elapsed >= self.max_time:
-            return f"reached --max-time {self.max_time:g} s"
+            return f"reached max_steps {self.max_steps}"
+        if self.max_time is not None and self.elapsed + reserve >= self.max_time:
+            return f"reached max_time {self.max_time:g} s"
         return None
 
     def eta(self, step: int, seconds_per_step: float) -> float | None:

@@ -22,17 +22,17 @@ from typing import Any
 
 import numpy as np
 
-from rnnkit.config import to_dict
+from rnnkit.config import CHANGEABLE, option
 from rnnkit.data.classification import EncodedTexts
-from rnnkit.data.length_buckets import bucket_batches, pad_batch
+from rnnkit.data.length_buckets import batches_per_epoch, bucket_batches, pad_batch
 from rnnkit.data.tokenizers import Tokenizer
-from rnnkit.errors import UserError
 from rnnkit.models import SequenceClassifier
 from rnnkit.train.classifier_evaluation import evaluate_classifier
-from rnnkit.train.trainer import Trainer, TrainingProgress, TrainingSettings
+from rnnkit.train.settings import TrainingSettings
+from rnnkit.train.trainer import Trainer, TrainingProgress
 
-FORMAT = "rnnkit.sequence_classifier"
-PLATEAU_MEASURES = ("accuracy", "loss")  # what --plateau-on may follow
+PLATEAU_MEASURES = ("accuracy", "loss")  # what plateau_on may follow
+MAX_DEFAULT_EVAL_EVERY = 1000  # steps; by default a run validates once per epoch, or this
 
 
 @dataclass
@@ -48,13 +48,66 @@ class ClassifierSettings(TrainingSettings):
     loss of averaged weights) keeps falling as long as the model still learns.
     """
 
-    batch_size: int = 32
-    eval_every: int = 100
-    plateau_patience: int = 2
-    seed: int = 0
-    pretrain_epochs: int = 0
-    adversarial: float = 0.0
-    plateau_on: str = "accuracy"
+    lr: float | None = option(
+        None,
+        "learning rate (default 0.002 with adam, 0.1 with sgd)",
+        minimum=1e-12,
+        on_resume=CHANGEABLE,
+    )
+    eval_every: int | None = option(
+        None,
+        "validate and keep the best model every N steps (default: once per epoch, "
+        f"at most every {MAX_DEFAULT_EVAL_EVERY})",
+        minimum=1,
+        on_resume=CHANGEABLE,
+        metavar="N",
+    )
+    plateau_patience: int | None = option(
+        None,
+        "steps without a better validation before the learning rate is halved "
+        "(default: two validation intervals)",
+        minimum=0,
+        on_resume=CHANGEABLE,
+        metavar="STEPS",
+    )
+    batch_size: int = option(32, "examples per step", minimum=1, maximum=1 << 20)
+    pretrain_epochs: int = option(
+        0,
+        "first train the embedding and encoder for N epochs as a language model on the "
+        "training texts (next token, and previous token when bidirectional), then classify",
+        minimum=0,
+        metavar="N",
+    )
+    adversarial: float = option(
+        0.0,
+        "adversarial training: each step also trains on each text's embedded tokens "
+        "moved by EPSILON times their norm in the direction that raises its loss most, "
+        "e.g. 0.03",
+        minimum=0,
+        metavar="EPSILON",
+    )
+    plateau_on: str = option(
+        "accuracy",
+        "the validation measure whose plateau halves the learning rate (loss "
+        "moves more smoothly on a small validation set); the best model is still the one "
+        "with the highest validation accuracy",
+        choices=PLATEAU_MEASURES,
+    )
+
+    def __post_init__(self) -> None:
+        if self.lr is None:
+            self.lr = DEFAULT_LR.get(self.optimizer)
+
+    def resolve(self, steps_per_epoch: int) -> None:
+        """Fill in the defaults that depend on the data: validate once per epoch (at most
+        every MAX_DEFAULT_EVAL_EVERY steps), patience of two validation intervals."""
+        if self.eval_every is None:
+            self.eval_every = min(steps_per_epoch, MAX_DEFAULT_EVAL_EVERY)
+        if self.plateau_patience is None:
+            self.plateau_patience = 2 * self.eval_every
+
+
+DEFAULT_LR = {"adam": 2e-3, "sgd": 0.1}
 
 
 @dataclass
@@ -71,6 +124,7 @@ class ClassifierTrainer(Trainer):
 
     watched = "accuracy"
     higher_is_better = True
+    task_name = "classify"
 
     def __init__(
         self,
@@ -83,11 +137,7 @@ class ClassifierTrainer(Trainer):
         folder: str | os.PathLike[str],
         info: dict[str, Any] | None = None,
     ) -> None:
-        if settings.plateau_on not in PLATEAU_MEASURES:
-            raise UserError(
-                f"plateau_on must be one of {', '.join(PLATEAU_MEASURES)}, "
-                f"got {settings.plateau_on!r}"
-            )
+        settings.resolve(batches_per_epoch(len(train), settings.batch_size))
         super().__init__(model, settings, ClassifierProgress(), folder, info)
         self.tokenizer = tokenizer
         self.labels = list(labels)
@@ -101,6 +151,9 @@ class ClassifierTrainer(Trainer):
         if self.settings.plateau_on == "loss":
             return "loss", False
         return super().plateau_measure()
+
+    def steps_per_epoch(self) -> int:
+        return batches_per_epoch(len(self.train_set), self.settings.batch_size)
 
     def epoch_batches(self, epoch: int) -> list[np.ndarray]:
         """The training batches of EPOCH (example indices), the same on every call."""
@@ -137,9 +190,7 @@ class ClassifierTrainer(Trainer):
 
     def config(self) -> dict[str, Any]:
         return {
-            "format": FORMAT,
-            "model": to_dict(self.model.config()),
+            **self.base_config(),
             "tokenizer": self.tokenizer.to_dict(),
             "labels": self.labels,
-            **self.base_config(),
         }

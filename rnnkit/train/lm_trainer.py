@@ -21,28 +21,26 @@ from typing import Any
 
 import numpy as np
 
-from rnnkit.config import to_dict
+from rnnkit.config import CHANGEABLE, option
 from rnnkit.data.lm_batches import StreamBatcher
 from rnnkit.data.tokenizers import Tokenizer
 from rnnkit.models import LanguageModel
 from rnnkit.train.lm_evaluation import describe_measures, measure_language_model
+from rnnkit.train.settings import TrainingSettings
 from rnnkit.train.trainer import (
     BEST_FOLDER,
     INTERRUPTED,
     Trainer,
     TrainingDivergedError,
     TrainingProgress,
-    TrainingSettings,
 )
 
-FORMAT = "rnnkit.language_model"
 # Sizes in the report of measure_language_model, not measures of how good the model is.
 COUNTS = ("tokens", "characters")
 
 # Re-exported: they were first defined here, and other modules import them from here.
 __all__ = [
     "BEST_FOLDER",
-    "FORMAT",
     "INTERRUPTED",
     "LMProgress",
     "LMSettings",
@@ -53,12 +51,47 @@ __all__ = [
 
 @dataclass
 class LMSettings(TrainingSettings):
-    """How to train a language model; saved in config.json, fixed for the life of a run."""
+    """How to train a language model: ``TrainingSettings`` with the language model's
+    defaults, plus the shape of a window and an optional fixed decay schedule."""
 
-    batch_size: int = 32
-    seq_len: int = 64
-    decay_after_epoch: int | None = None
-    epoch_decay: float = 0.5
+    lr: float | None = option(
+        None,
+        "learning rate (default 0.002 with adam, 1 with sgd)",
+        minimum=1e-12,
+        on_resume=CHANGEABLE,
+    )
+    eval_every: int | None = option(
+        500,
+        "validate and keep the best model every N steps",
+        minimum=1,
+        on_resume=CHANGEABLE,
+        metavar="N",
+    )
+    plateau_patience: int | None = option(
+        500,
+        "steps without a better validation loss before the learning rate is halved",
+        minimum=0,
+        on_resume=CHANGEABLE,
+        metavar="STEPS",
+    )
+    batch_size: int = option(32, "streams read side by side", minimum=1, maximum=1 << 20)
+    seq_len: int = option(64, "steps per window (truncated BPTT)", minimum=1, maximum=1 << 20)
+    decay_after_epoch: int | None = option(
+        None,
+        "a fixed schedule instead of plateaus: from this epoch on, multiply the "
+        "learning rate by epoch_decay every epoch",
+        minimum=1,
+    )
+    epoch_decay: float = option(
+        0.5, "the fixed schedule's factor per epoch", minimum=1e-6, maximum=1
+    )
+
+    def __post_init__(self) -> None:
+        if self.lr is None:
+            self.lr = DEFAULT_LR[self.optimizer]
+
+
+DEFAULT_LR = {"adam": 2e-3, "sgd": 1.0}
 
 
 @dataclass
@@ -71,6 +104,8 @@ class LMTrainer(Trainer):
 
     Call ``restore`` to continue a checkpoint, then ``train``; see ``Trainer``.
     """
+
+    task_name = "lm"
 
     def __init__(
         self,
@@ -90,11 +125,12 @@ class LMTrainer(Trainer):
 
     def config(self) -> dict[str, Any]:
         return {
-            "format": FORMAT,
-            "model": to_dict(self.model.config()),
-            "tokenizer": self.tokenizer.to_dict(),
             **self.base_config(),
+            "tokenizer": self.tokenizer.to_dict(),
         }
+
+    def steps_per_epoch(self) -> int:
+        return self.batcher.num_windows
 
     def extra_arrays(self) -> dict[str, dict[str, np.ndarray]]:
         if self.state is None:

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -52,14 +53,10 @@ from typing import Any
 
 import numpy as np
 
+from rnnkit.config import ConfigError, to_dict, validate
 from rnnkit.errors import UserError
 from rnnkit.optim import ReduceLROnPlateau, clip_grad_norm
-from rnnkit.train.averaging import (
-    averaged_weights,
-    check_decay,
-    restored_average,
-    update_average,
-)
+from rnnkit.train.averaging import averaged_weights, restored_average, update_average
 from rnnkit.train.budget import Budget
 from rnnkit.train.checkpoint import Checkpoint, save_checkpoint
 from rnnkit.train.interrupt import StopRequest
@@ -68,35 +65,14 @@ from rnnkit.train.optimizers import make_optimizer
 from rnnkit.train.plot import plot_learning_curve
 from rnnkit.train.progress import ProgressBar
 from rnnkit.train.rng import restore_rng, rng_state
+from rnnkit.train.run_config import BEST_FOLDER, RUN_FORMAT, RUN_VERSION
+from rnnkit.train.settings import TrainingSettings
 
-BEST_FOLDER = "best"
 METRICS_FILE = "metrics.jsonl"
 PLOT_FILE = "learning_curve.png"
-LOG_EVERY = 10  # steps per training record in metrics.jsonl
 SCHEDULER_PREFIX = "scheduler."  # the scheduler's state rides in optimizer.safetensors
 AVERAGE_GROUP = "ema"  # the averaged weights' file in a checkpoint: ema.safetensors
 INTERRUPTED = "interrupted"
-
-
-@dataclass
-class TrainingSettings:
-    """What every run needs; subclasses add their own fields (all with defaults).
-
-    ``clip`` 0 means no clipping. The learning rate is multiplied by ``plateau_factor``
-    when the plateau measure (by default the watched one) has not improved for more than
-    ``plateau_patience`` evaluations. ``ema`` above 0 validates and keeps as best the
-    exponential moving average of the weights with that decay (``rnnkit.train.averaging``);
-    0: the raw weights.
-    """
-
-    lr: float = 2e-3
-    optimizer: str = "adam"
-    weight_decay: float = 0.0
-    ema: float = 0.0
-    clip: float = 5.0
-    eval_every: int = 250
-    plateau_factor: float = 0.5
-    plateau_patience: int = 1
 
 
 @dataclass
@@ -113,21 +89,23 @@ class TrainingProgress:
     best_step: int | None = None
 
 
+@dataclass
+class TrainingRun:
+    """The settings of a run that is no task's: training settings alone."""
+
+    training: TrainingSettings
+
+
 class TrainingDivergedError(UserError):
     """The loss (or a weight) stopped being a finite number."""
 
 
 def check_settings(settings: TrainingSettings) -> None:
-    """Raise ``UserError`` for settings no run can use."""
-    for name in ("batch_size", "seq_len", "eval_every"):
-        value = getattr(settings, name, 1)
-        if value < 1:
-            raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
-    if not settings.lr > 0 or not math.isfinite(settings.lr):
-        raise UserError(f"--lr must be a positive number, got {settings.lr}")
-    if not settings.clip >= 0:
-        raise UserError(f"--clip must be 0 (no clipping) or positive, got {settings.clip}")
-    check_decay(settings.ema)
+    """Raise ``ConfigError`` naming the first setting no run can use (``eval_every`` must
+    be resolved from the task's default by now)."""
+    validate(settings)
+    if settings.eval_every is None:
+        raise ConfigError("eval_every", "must be set before training")
 
 
 class Trainer:
@@ -141,6 +119,7 @@ class Trainer:
 
     watched = "loss"
     higher_is_better = False
+    task_name = ""
 
     def __init__(
         self,
@@ -156,6 +135,9 @@ class Trainer:
         self.progress = progress
         self.folder = Path(folder)
         self.info = dict(info or {})
+        # The task's whole settings (data, model, training), saved in config.json; the
+        # task sets it, and a trainer used on its own describes its data by default.
+        self.run_config: Any = self.default_run_config()
         self.optimizer = make_optimizer(
             settings.optimizer, model.params, model.grads, settings.lr, settings.weight_decay
         )
@@ -164,19 +146,27 @@ class Trainer:
         self.scheduler = ReduceLROnPlateau(
             self.optimizer,
             factor=settings.plateau_factor,
-            patience=settings.plateau_patience,
+            patience=settings.patience_in_evaluations(settings.plateau_patience),
             mode="max" if plateau_higher_is_better else "min",
         )
         # The averaged weights (with --ema), or None. Step 1 overwrites this starting value.
         self.average = model.state_dict() if settings.ema > 0 else None
         self.metrics = MetricsLog(self.folder / METRICS_FILE)
+        self.notes: list[str] = []  # lines for the user about how the run was set up
         self.saved_step: int | None = None
         self.budget: Budget | None = None
         self.bar: ProgressBar | None = None
         self._recent_losses: list[float] = []
         self._seconds_per_step: float | None = None
+        self._validation_seconds = 0.0  # the last validation's, reserved from max_time
+        # Piped or redirected output has no bar to watch: print a line per log_every.
+        self.print_log_lines = not sys.stderr.isatty()
 
     # -- what subclasses provide -------------------------------------------------------------
+
+    def default_run_config(self) -> Any:
+        """The task's settings dataclass for this model and these training settings."""
+        return TrainingRun(self.settings)
 
     def compute_step(self) -> tuple[float, int]:
         raise NotImplementedError
@@ -211,9 +201,13 @@ class Trainer:
     # -- checkpoints -------------------------------------------------------------------------
 
     def base_config(self) -> dict[str, Any]:
-        """The settings, ``info``, progress (with the current learning rate) and RNG state."""
+        """The task and its settings, ``info``, progress (with the current learning rate)
+        and RNG state (see ``rnnkit.train.run_config``)."""
         return {
-            "settings": asdict(self.settings),
+            "format": RUN_FORMAT,
+            "version": RUN_VERSION,
+            "task": self.task_name,
+            "config": to_dict(self.run_config),
             **self.info,
             "progress": {**asdict(self.progress), "lr": self.optimizer.lr},
             "rng": rng_state(self.model.rng),
@@ -260,6 +254,13 @@ class Trainer:
         kind = type(self.progress)
         self.progress = kind(**{f.name: progress[f.name] for f in fields(kind)})
         restore_rng(self.model.rng, checkpoint.config["rng"])
+        # The settings a resume may change take effect now (the scheduler's own state
+        # came back with the old values).
+        if self.settings.lr != checkpoint.config["config"]["training"]["lr"]:
+            self.optimizer.lr = self.settings.lr
+        self.scheduler.patience = self.settings.patience_in_evaluations(
+            self.settings.plateau_patience
+        )
         if self.average is not None:
             self.average = restored_average(self.average, arrays[AVERAGE_GROUP])
         self.restore_extra(arrays)
@@ -275,7 +276,7 @@ class Trainer:
             else "no checkpoint was saved"
         )
         return TrainingDivergedError(
-            f"training diverged at step {step}: {what}; stopped, {kept}; lower --lr or set --clip"
+            f"training diverged at step {step}: {what}; stopped, {kept}; lower lr or set clip"
         )
 
     def elapsed(self) -> float:
@@ -289,8 +290,8 @@ class Trainer:
     ) -> str:
         """Train until BUDGET runs out or STOP is requested; return why it stopped.
 
-        The reason is the budget's (e.g. ``"reached --max-steps 1000"``) or
-        ``"interrupted"``. A checkpoint is saved before returning. Raises
+        The reason is the budget's (e.g. ``"reached max_steps 1000"``), the early stop's,
+        or ``"interrupted"``. A checkpoint is saved before returning. Raises
         ``TrainingDivergedError`` when the loss turns NaN or infinite, without saving.
         """
         stop = stop or StopRequest()
@@ -301,20 +302,35 @@ class Trainer:
         # Overflow in a diverging run is caught by the loss check, not by warnings.
         with np.errstate(over="ignore", invalid="ignore"):
             while True:
-                reason = budget.exhausted(self.progress.step)
+                reason = budget.exhausted(self.progress.step, self._validation_seconds)
                 if reason is None and stop.requested:
                     reason = INTERRUPTED
+                if reason is None:
+                    reason = self.stopped_early()
                 if reason is not None:
                     break
                 self._step()
-                if self.progress.step % self.settings.eval_every == 0:
+                step = self.progress.step
+                evaluated = step % self.settings.eval_every == 0
+                if evaluated:
                     self._evaluate(scheduled=True)
+                save_every = self.settings.save_every
+                if (evaluated and save_every is None) or (save_every and step % save_every == 0):
                     self.save()
             if reason != INTERRUPTED and self.progress.val_step != self.progress.step:
                 self._evaluate(scheduled=False)
         if self.saved_step != self.progress.step:
             self.save()
         return reason
+
+    def stopped_early(self) -> str | None:
+        """Why the run stops early (``early_stop`` steps without a better validation)."""
+        patience, progress = self.settings.early_stop, self.progress
+        if patience is None or progress.best_step is None or progress.val_step is None:
+            return None
+        if progress.val_step - progress.best_step >= patience:
+            return f"early stop: no better validation for {patience} steps"
+        return None
 
     def _step(self) -> None:
         started = time.perf_counter()
@@ -342,22 +358,28 @@ class Trainer:
         if self.bar is not None and self.budget is not None:
             eta = self.budget.eta(step, self._seconds_per_step)
             self.bar.update(step, loss, tokens_per_second, eta)
-        if step % LOG_EVERY == 0:
-            self.metrics.append(
-                {
-                    "step": step,
-                    "epoch": self.progress.epoch,
-                    "train_loss": float(np.mean(self._recent_losses)),
-                    "lr": self.optimizer.lr,
-                    "tokens_per_second": round(tokens_per_second, 1),
-                    "elapsed": round(self.elapsed(), 3),
-                }
-            )
+        if step % self.settings.log_every == 0:
+            record = {
+                "step": step,
+                "epoch": self.progress.epoch,
+                "train_loss": float(np.mean(self._recent_losses)),
+                "lr": self.optimizer.lr,
+                "tokens_per_second": round(tokens_per_second, 1),
+                "elapsed": round(self.elapsed(), 3),
+            }
+            self.metrics.append(record)
             self._recent_losses = []
+            if self.print_log_lines and self.bar is not None:
+                self.bar.write(
+                    f"step {step}: training loss {record['train_loss']:.4f}, "
+                    f"{tokens_per_second:,.0f} tokens/s, lr {self.optimizer.lr:.3g}"
+                )
 
     def _evaluate(self, scheduled: bool) -> None:
+        started = time.perf_counter()
         with averaged_weights(self.model, self.average):
             measures = self.validate()
+        self._validation_seconds = time.perf_counter() - started
         if measures is None:
             return
         progress = self.progress

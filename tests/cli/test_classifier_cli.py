@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from rnnkit import load_weights
-from rnnkit.cli import train_classifier, training
+from rnnkit.train import run as run_module
 from rnnkit.train import StopRequest, load_checkpoint, save_checkpoint
 from tests.cli.cli_helpers import assert_one_line_error, folder_bytes, run_cli
 from tests.train.test_classifier_trainer import keyword_examples
@@ -217,7 +217,7 @@ def test_ema_is_saved_resumes_exactly_and_is_what_eval_measures(tmp_path: Path) 
         for name in whole:
             np.testing.assert_array_equal(whole[name], split[name], err_msg=f"{group} {name}")
     config = load_checkpoint(tmp_path / "whole").config
-    assert config["settings"]["ema"] == 0.9
+    assert config["config"]["training"]["ema"] == 0.9
     # eval reads best/, the average as validated: the loss it saw, not the raw weights'.
     status, out, err = run_cli("eval", tmp_path / "whole", "--data", valid, "--json")
     assert status == 0, err
@@ -238,7 +238,7 @@ def test_a_run_saved_before_ema_existed_trained_without_it(tmp_path: Path) -> No
     assert train("--train", write_tsv(tmp_path / "t.tsv"), "--out", out, "--max-steps", "2")[0] == 0
     config_path = out / "config.json"
     config = json.loads(config_path.read_text())
-    del config["settings"]["ema"]
+    del config["config"]["training"]["ema"]
     config_path.write_text(json.dumps(config))
     status, _, err = run_cli(
         "train-classifier", "--out", out, "--resume", "--max-steps", "3", "--ema", "0"
@@ -261,11 +261,11 @@ def test_epochs_set_the_step_budget(tmp_path: Path) -> None:
         "--train", write_tsv(tmp_path / "train.tsv"), "--out", tmp_path / "run", "--epochs", "2"
     )
     assert status == 0, err
-    assert "stopped at step 24, 2 full epochs (reached --max-steps 24)" in out
+    assert "stopped at step 24, 2 full epochs (reached max_steps 24)" in out
 
 
 def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(training, "stop_on_interrupt", pressed)
+    monkeypatch.setattr(run_module, "stop_on_interrupt", pressed)
     status, _, err = train("--train", write_tsv(tmp_path / "t.tsv"), "--out", tmp_path / "run")
     assert status == 130
     assert f"rnnkit train-classifier --out {tmp_path / 'run'} --resume" in err
@@ -283,7 +283,7 @@ def test_pretraining_trains_the_encoder_as_a_language_model_first(tmp_path: Path
         f"pretraining epoch {k}/3" for k in (1, 2, 3)
     ]
     config = load_checkpoint(tmp_path / "run").config
-    assert config["settings"]["pretrain_epochs"] == 3
+    assert config["config"]["training"]["pretrain_epochs"] == 3
     record = config["pretraining"]
     # 200 examples in batches of 16: 13 pretraining steps per epoch, then 12 steps.
     assert "(39 steps)" in out and "stopped at step 12" in out
@@ -321,7 +321,7 @@ def test_a_pretrained_run_resumes_exactly_without_pretraining_again(tmp_path: Pa
 
 
 def test_ctrl_c_while_pretraining_saves_nothing(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(train_classifier, "stop_on_interrupt", pressed)
+    monkeypatch.setattr(run_module, "stop_on_interrupt", pressed)
     status, _, err = train(
         "--train",
         write_tsv(tmp_path / "t.tsv"),
@@ -363,7 +363,7 @@ def test_adversarial_training_is_recorded_and_resumes_exactly(tmp_path: Path) ->
     split = load_weights(tmp_path / "split" / "model.safetensors")
     for name in whole:
         np.testing.assert_array_equal(whole[name], split[name], err_msg=name)
-    assert load_checkpoint(tmp_path / "whole").config["settings"]["adversarial"] == 0.5
+    assert load_checkpoint(tmp_path / "whole").config["config"]["training"]["adversarial"] == 0.5
 
     plain_options = [o for o in options if o not in ("--adversarial", "0.5")]
     assert train("--out", tmp_path / "plain", "--max-steps", "20", *plain_options)[0] == 0
@@ -387,7 +387,7 @@ def test_the_plateau_schedule_is_recorded_and_held_on_resume(tmp_path: Path) -> 
         "train-classifier", "--out", tmp_path / "split", "--resume", "--max-steps", "30"
     )
     assert status == 0, err
-    settings = load_checkpoint(tmp_path / "split").config["settings"]
+    settings = load_checkpoint(tmp_path / "split").config["config"]["training"]
     assert (settings["plateau_on"], settings["plateau_patience"]) == ("loss", 0)
     whole = load_weights(tmp_path / "whole" / "model.safetensors")
     split = load_weights(tmp_path / "split" / "model.safetensors")
@@ -415,7 +415,7 @@ def test_a_run_saved_before_plateau_on_existed_resumes_on_accuracy(tmp_path: Pat
     assert train("--out", tmp_path / "run", "--max-steps", "8", *options)[0] == 0
     config_file = tmp_path / "run" / "config.json"
     config = json.loads(config_file.read_text())
-    del config["settings"]["plateau_on"]
+    del config["config"]["training"]["plateau_on"]
     config_file.write_text(json.dumps(config))
     status, _, err = run_cli(
         "train-classifier", "--out", tmp_path / "run", "--resume", "--plateau-on", "loss"
@@ -426,7 +426,7 @@ def test_a_run_saved_before_plateau_on_existed_resumes_on_accuracy(tmp_path: Pat
         "--max-steps", "12",
     )  # fmt: skip
     assert status == 0, err
-    assert load_checkpoint(tmp_path / "run").config["settings"]["plateau_on"] == "accuracy"
+    assert load_checkpoint(tmp_path / "run").config["config"]["training"]["plateau_on"] == "accuracy"
 
 
 def test_bad_data_files(tmp_path: Path) -> None:

@@ -73,7 +73,11 @@ def test_eval_json_reports_bits_per_character_of_the_text(run: dict[str, Any]) -
     status, out, err = run_cli("eval", run["run"], "--data", run["data"], "--json")
     assert status == 0, err
     report = json.loads(out)
-    assert set(report) == {"loss", "bits_per_char", "tokens", "characters"}
+    assert set(report) == {
+        "loss", "bits_per_char", "tokens", "characters", "unknown_tokens", "unknown_rate",
+        "comparable",
+    }  # fmt: skip
+    assert (report["unknown_tokens"], report["comparable"]) == (0, True)
     text = run["data"].read_text(encoding="utf-8")
     assert report["characters"] <= len(text) < report["tokens"]
     bits = report["loss"] * report["tokens"] / math.log(2)

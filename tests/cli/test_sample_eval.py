@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from rnnkit.cli.sample import TextStream
-from rnnkit.data.tokenizers import make_tokenizer
+from rnnkit.cli.sample import TextStream, prime_tokens
+from rnnkit.data.tokenizers import make_tokenizer, tokenizer_from_dict
+from rnnkit.errors import UserError
 from rnnkit.train import evaluate_language_model
-from rnnkit.train.lm_checkpoint import load_language_model
+from rnnkit.train.tasks.language_model import load_language_model
 from tests.cli.cli_helpers import TINY, run_cli, sentences, write_corpus
 
 
@@ -71,7 +72,11 @@ def test_eval_json_and_text(runs: dict[str, Path]) -> None:
     status, out, _ = run_cli("eval", runs["char"], "--data", runs["data"], "--json")
     assert status == 0
     report = json.loads(out)
-    assert set(report) == {"loss", "bits_per_char", "tokens", "characters"}
+    assert set(report) == {
+        "loss", "bits_per_char", "tokens", "characters", "unknown_tokens", "unknown_rate",
+        "comparable",
+    }  # fmt: skip
+    assert (report["unknown_tokens"], report["unknown_rate"], report["comparable"]) == (0, 0, True)
     # A character model's tokens are the characters: bits per token and per character agree.
     assert report["characters"] == report["tokens"]
     assert report["bits_per_char"] == pytest.approx(report["loss"] / math.log(2))
@@ -83,12 +88,59 @@ def test_eval_json_and_text(runs: dict[str, Path]) -> None:
 
     status, out, _ = run_cli("eval", runs["word"], "--data", runs["data"], "--json")
     report = json.loads(out)
-    assert set(report) == {"loss", "perplexity", "tokens"}
+    assert set(report) == {
+        "loss", "perplexity", "tokens", "unknown_tokens", "unknown_rate", "comparable",
+    }  # fmt: skip
     assert report["perplexity"] == pytest.approx(math.exp(report["loss"]))
 
-    status, out, _ = run_cli("eval", runs["char"], "--data", runs["data"])
+    status, out, err = run_cli("eval", runs["char"], "--data", runs["data"])
+    assert status == 0 and out.count("\n") == 1 and err == ""
+    assert "bits/char" in out and f"{tokens:,} tokens, 0 unknown (0.00%)" in out
+
+
+def test_eval_scores_unseen_characters_as_unk(runs: dict[str, Path], tmp_path: Path) -> None:
+    # Held-out text with characters the model never saw ('%', '@', '$'), once refused.
+    text = runs["data"].read_text()
+    few, many = tmp_path / "few.txt", tmp_path / "many.txt"
+    few.write_text(text.replace("cat", "c@t", 3).replace("mat", "m$t%", 2))
+    many.write_text(text.replace("a", "@"))
+    status, out, err = run_cli("eval", runs["char"], "--data", few, "--json")
+    assert status == 0, err
+    report = json.loads(out)
+    assert report["unknown_tokens"] == 7
+    assert report["unknown_rate"] == pytest.approx(7 / report["tokens"])
+    assert report["comparable"] is True and "note" not in report
+
+    status, out, err = run_cli("eval", runs["char"], "--data", many, "--json")
+    assert status == 0, err
+    report = json.loads(out)
+    assert report["unknown_rate"] > 0.05 and report["comparable"] is False
+    assert "not comparable" in report["note"]
+    status, out, err = run_cli("eval", runs["char"], "--data", many)
     assert status == 0 and out.count("\n") == 1
-    assert "bits/char" in out and f"{tokens:,} tokens" in out
+    assert f"{report['unknown_tokens']:,} unknown ({report['unknown_rate']:.2%})" in out
+    assert err.startswith("note: not comparable: ") and err.count("\n") == 1
+
+
+def test_sample_reads_unseen_prime_characters_as_unk(runs: dict[str, Path]) -> None:
+    status, out, err = run_cli(
+        "sample", runs["char"], "--prime", "the \u00e9t\u00e9 Z", "--length", "10", "--seed", "0"
+    )
+    assert status == 0, err
+    assert err == "note: --prime characters read as <unk>: '\u00e9', 'Z'\n"
+    # The prime as the model read it: <unk> shows as U+FFFD.
+    assert out.startswith("the \ufffdt\ufffd \ufffd")
+    assert len(out) in (len("the \u00e9t\u00e9 Z") + 10, len("the \u00e9t\u00e9 Z") + 11)
+
+
+def test_a_prime_the_vocabulary_of_an_old_run_cannot_read_is_refused() -> None:
+    # A character vocabulary saved before <unk> was reserved has nothing to read it as.
+    old = tokenizer_from_dict({"kind": "char", "vocab": [" ", "a", "t"]})
+    with pytest.raises(UserError) as info:
+        prime_tokens(old, "a tZ")
+    assert str(info.value).startswith("--prime: 1 character is not in the vocabulary: 'Z'")
+    assert "retrain" in str(info.value)
+    assert prime_tokens(old, "a t") == ([1, 0, 2], True)
 
 
 @pytest.mark.parametrize("kind", ["char", "word", "jamo"])

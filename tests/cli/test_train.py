@@ -30,7 +30,7 @@ def test_a_run_writes_checkpoints_metrics_and_a_sample(tmp_path: Path) -> None:
     assert config["progress"]["step"] == 7
     assert config["model"]["hidden_size"] == 16
     assert config["data"]["path"] == str(data.resolve())
-    assert "stopped at step 7 (reached --max-steps 7)" in out
+    assert "stopped at step 7 (reached max_steps 7)" in out
     assert f"saved in {run}" in out
     sample = out.split("--- sample (temperature 0.8) ---\n")[1]
     assert len(sample) >= train_command.SAMPLE_LENGTH
@@ -80,7 +80,7 @@ def test_ema_keeps_the_average_as_best_and_resumes_exactly(tmp_path: Path) -> No
     best = load_weights(tmp_path / "whole" / "best" / "model.safetensors")
     assert not any(np.array_equal(raw[name], best[name]) for name in raw if "weight" in name)
     config = load_checkpoint(tmp_path / "whole").config
-    assert config["settings"]["ema"] == 0.9
+    assert config["config"]["training"]["ema"] == 0.9
     status, _, err = run_cli("train", "--out", tmp_path / "whole", "--resume", "--ema", "0.5")
     assert status == 2
     assert "--ema 0.5 differs from the run" in err
@@ -174,7 +174,7 @@ def test_weight_decay_is_saved_and_a_contradicting_resume_refused(tmp_path: Path
     common = ["--data", data, "--out", out, *TINY]
     assert run_cli("train", *common, "--max-steps", "2", "--weight-decay", "0.01")[0] == 0
     config = json.loads((out / "config.json").read_text())
-    assert config["settings"]["weight_decay"] == 0.01
+    assert config["config"]["training"]["weight_decay"] == 0.01
     status, _, err = run_cli("train", "--out", out, "--resume", "--weight-decay", "0.5")
     assert status == 2
     assert "--weight-decay 0.5 differs from the run" in err
@@ -187,7 +187,7 @@ def test_resuming_a_run_saved_before_an_option_existed(tmp_path: Path) -> None:
     assert run_cli("train", "--data", data, "--out", out, "--max-steps", "2", *TINY)[0] == 0
     config_path = out / "config.json"
     config = json.loads(config_path.read_text())
-    del config["settings"]["weight_decay"]
+    del config["config"]["training"]["weight_decay"]
     config_path.write_text(json.dumps(config))
     status, _, err = run_cli(
         "train", "--out", out, "--resume", "--max-steps", "3", "--weight-decay", "0"

@@ -6,15 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnnkit.errors import UserError
+from rnnkit.config import ConfigError, validate
 from rnnkit.nn import Linear
 from rnnkit.train.averaging import (
     averaged_weights,
-    check_decay,
     restored_average,
     step_decay,
     update_average,
 )
+from rnnkit.train.settings import TrainingSettings, check_decay
 
 
 def test_the_average_weighs_each_step_as_the_equation_says() -> None:
@@ -67,13 +67,13 @@ def test_averaged_weights_swap_in_and_put_the_raw_weights_back_bit_for_bit() -> 
 
 @pytest.mark.parametrize("decay", [0.0, 0.5, 0.999])
 def test_decays_that_are_accepted(decay: float) -> None:
-    check_decay(decay)
+    assert check_decay(decay) is None
 
 
 @pytest.mark.parametrize("decay", [1.0, -0.1, 1.5, float("nan")])
 def test_decays_that_are_refused(decay: float) -> None:
-    with pytest.raises(UserError, match="--ema must be above 0 and below 1"):
-        check_decay(decay)
+    with pytest.raises(ConfigError, match="ema: (must be above 0 and below 1|expected a finite)"):
+        validate(TrainingSettings(ema=decay))
 
 
 def test_a_saved_average_must_fit() -> None:

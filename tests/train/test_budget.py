@@ -18,7 +18,7 @@ class FakeClock:
 def test_step_limit_counts_steps_before_a_resume() -> None:
     budget = Budget(max_steps=10, clock=FakeClock())
     assert budget.exhausted(9) is None
-    assert budget.exhausted(10) == "reached --max-steps 10"
+    assert budget.exhausted(10) == "reached max_steps 10"
 
 
 def test_time_limit_counts_time_before_a_resume() -> None:
@@ -28,7 +28,7 @@ def test_time_limit_counts_time_before_a_resume() -> None:
     assert budget.exhausted(0) is None
     clock.now += 10
     assert budget.elapsed == 60.0
-    assert budget.exhausted(0) == "reached --max-time 60 s"
+    assert budget.exhausted(0) == "reached max_time 60 s"
 
 
 def test_no_limits_never_stop() -> None:

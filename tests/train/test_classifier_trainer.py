@@ -63,7 +63,7 @@ def make_trainer(folder: Path, **settings: object) -> ClassifierTrainer:
 
 def test_it_learns_and_keeps_the_best_model_by_validation_accuracy(tmp_path: Path) -> None:
     trainer = make_trainer(tmp_path)
-    assert trainer.train(Budget(max_steps=60)) == "reached --max-steps 60"
+    assert trainer.train(Budget(max_steps=60)) == "reached max_steps 60"
     records = [r for r in trainer.metrics.read() if "val_accuracy" in r]
     assert [r["step"] for r in records] == [10, 20, 30, 40, 50, 60]
     best = max(records, key=lambda r: r["val_accuracy"])
@@ -143,7 +143,7 @@ def test_a_rising_validation_loss_lowers_the_rate(tmp_path: Path) -> None:
 
 
 def test_an_unknown_plateau_measure_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(UserError, match="plateau_on must be one of accuracy, loss"):
+    with pytest.raises(UserError, match="plateau_on: expected one of accuracy, loss"):
         make_trainer(tmp_path, plateau_on="f1")
 
 

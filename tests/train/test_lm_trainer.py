@@ -22,7 +22,10 @@ from rnnkit.train import (
     load_checkpoint,
     loss_measures,
 )
-from rnnkit.train.trainer import BEST_FOLDER, LOG_EVERY
+from rnnkit.train.settings import TrainingSettings
+from rnnkit.train.trainer import BEST_FOLDER
+
+LOG_EVERY = TrainingSettings().log_every
 
 
 def corpus(chars: int = 900, seed: int = 0) -> str:
@@ -67,7 +70,7 @@ def test_resume_gives_the_same_weights_as_one_run(tmp_path: Path) -> None:
     # the stop at 17 is mid-epoch with a carried hidden state, dropout draws and Adam state.
     make_trainer(tmp_path / "whole").train(Budget(max_steps=30))
     first = make_trainer(tmp_path / "split")
-    assert first.train(Budget(max_steps=17)) == "reached --max-steps 17"
+    assert first.train(Budget(max_steps=17)) == "reached max_steps 17"
     assert load_checkpoint(tmp_path / "split").arrays.get("hidden_state") is not None
     resumed_trainer(tmp_path / "split").train(Budget(max_steps=30))
     assert_same_run(tmp_path / "whole", tmp_path / "split")
@@ -165,7 +168,7 @@ def test_time_budget_includes_time_before_the_resume(tmp_path: Path) -> None:
     ticks = iter(range(10**6))
     trainer = make_trainer(tmp_path)
     reason = trainer.train(Budget(max_time=1e6, elapsed_before=1e6 - 5, clock=lambda: next(ticks)))
-    assert reason == "reached --max-time 1e+06 s"
+    assert reason == "reached max_time 1e+06 s"
     assert 0 < trainer.progress.step < 5
 
 

@@ -71,7 +71,7 @@ class ToyTrainer(Trainer):
 
 def test_best_follows_the_watched_measure_in_its_direction(tmp_path: Path) -> None:
     trainer = ToyTrainer(tmp_path, lr=0.05, eval_every=2)
-    assert trainer.train(Budget(max_steps=11)) == "reached --max-steps 11"
+    assert trainer.train(Budget(max_steps=11)) == "reached max_steps 11"
     progress = load_checkpoint(tmp_path).config["progress"]
     assert progress["best_step"] == 6
     assert progress["val_step"] == 11  # the final evaluation, off schedule

@@ -1,0 +1,130 @@
+"""Flags made from settings dataclasses, and library errors put in the flags' words.
+
+Every option field of a task's settings (``rnnkit.config``) becomes one flag: the field
+``hidden_size`` of the ``model`` section is ``--hidden-size``, with the field's type,
+choices and help, and the default read off the field. The parser's own default is None,
+so ``given_settings`` can tell a flag given from one left alone: a resumed run changes
+only what was given.
+
+This is also the one place where a parameter's name becomes a flag's: ``as_flags`` turns
+``hidden_size`` into ``--hidden-size`` in an error from below the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from typing import Any
+
+from rnnkit.config import base_type, default_of, is_section, settings
+
+# Older or shorter names people type, beside a field's own flag.
+ALIASES = {"cell": ["--model"]}
+# Single-word setting names that are safe to translate inside free text.
+PLAIN_NAMES = ("lr", "clip", "ema", "epochs")
+SEPARATOR = "__"  # between the section and the field in an argparse ``dest``
+
+
+def flag_name(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def add_settings_flags(parser: argparse.ArgumentParser, config_class: type) -> None:
+    """One flag per option field of each section of CONFIG_CLASS, grouped by section."""
+    for section, section_kind in settings(config_class):
+        if not is_section(section_kind):
+            continue
+        group = parser.add_argument_group(section.name)
+        for field, kind in settings(section_kind):
+            if field.metadata.get("derived") or "help" not in field.metadata:
+                continue
+            add_flag(group, section.name, field, kind)
+
+
+def add_flag(group: Any, section: str, field: Any, kind: Any) -> None:
+    meta = field.metadata
+    value_kind, _ = base_type(kind)
+    default = default_of(field)
+    help_text = meta["help"]
+    if default is not None and default != [] and value_kind is not bool:
+        help_text += f" (default {default})"
+    names = [flag_name(field.name), *ALIASES.get(field.name, [])]
+    common = {"dest": section + SEPARATOR + field.name, "default": None, "help": help_text}
+    if value_kind is bool:
+        group.add_argument(*names, action=argparse.BooleanOptionalAction, **common)
+        return
+    nargs = None
+    if getattr(value_kind, "__origin__", None) in (list, tuple):
+        (value_kind,) = value_kind.__args__[:1]
+        nargs = "+"
+    group.add_argument(
+        *names,
+        type=converter(value_kind),
+        nargs=nargs,
+        choices=meta.get("choices"),
+        metavar=meta.get("metavar") or (None if meta.get("choices") else field.name.upper()),
+        **common,
+    )
+
+
+def converter(kind: Any) -> Any:
+    """The text-to-value function for a flag of type KIND (bounds come later, by name)."""
+    if kind is float:
+        return parse_float
+    if kind is int:
+        return parse_int
+    return str
+
+
+def parse_int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+
+
+def parse_float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+
+
+def given_settings(args: argparse.Namespace) -> dict[tuple[str, str], Any]:
+    """``{(section, field): value}`` of the settings flags given on the command line."""
+    given = {}
+    for dest, value in vars(args).items():
+        if SEPARATOR in dest and value is not None:
+            section, name = dest.split(SEPARATOR, 1)
+            given[(section, name)] = value
+    return given
+
+
+def apply_settings(config: Any, given: dict[tuple[str, str], Any]) -> None:
+    """Set the GIVEN values on CONFIG (checked later, with everything else)."""
+    for (section, name), value in given.items():
+        setattr(getattr(config, section), name, value)
+
+
+def as_flags(message: str, names: set[str]) -> str:
+    """MESSAGE with each setting name in NAMES written as its flag (``--hidden-size``).
+
+    Names with an underscore cannot be mistaken for words; of the one-word names only
+    PLAIN_NAMES are translated.
+    """
+    wanted = {name for name in names if "_" in name} | set(PLAIN_NAMES)
+
+    def replace(match: re.Match[str]) -> str:
+        word = match.group(0)
+        return flag_name(word) if word in wanted else word
+
+    return re.sub(r"(?<![\w.-])[a-z][a-z0-9_]*(?![\w-])", replace, message)
+
+
+def setting_names(config_class: type) -> set[str]:
+    """The field names of every section of CONFIG_CLASS."""
+    names = set()
+    for _section, kind in settings(config_class):
+        if is_section(kind):
+            names |= {field.name for field, _ in settings(kind)}
+    return names

@@ -1,0 +1,144 @@
+"""One run skeleton for every task: start or resume a run folder, train it under its
+budget with a progress bar, stop cleanly on a signal.
+
+    folder = new_run_folder(out, task)                 # or an existing run to resume
+    with hold_run_lock(folder):                        # one writer per run folder
+        trainer = start_run(task, config, folder)      # or resume_run(task, config, folder)
+        outcome = train_run(task, trainer)
+
+``start_run`` refuses a folder that already holds a run; ``resume_run`` rebuilds the
+trainer from the run's saved settings with the CHANGEABLE ones the caller changed, and
+restores the checkpoint. ``train_run`` does what every run does: the task's work before
+the first checkpoint (pretraining), the budget (``max_steps``, ``max_time``, ``epochs``),
+the progress bar, validation, best model, learning-rate schedule, EMA, checkpoints and
+metrics (all in ``Trainer``), and SIGINT/SIGTERM/SIGHUP as a request to save and stop.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rnnkit.config import fixed_differences, validate
+from rnnkit.errors import UserError
+from rnnkit.train.budget import Budget
+from rnnkit.train.checkpoint import Checkpoint, has_checkpoint, load_checkpoint
+from rnnkit.train.interrupt import stop_on_interrupt
+from rnnkit.train.progress import ProgressBar
+from rnnkit.train.run_config import saved_config, saved_task
+from rnnkit.train.settings import DEFAULT_SECONDS, TrainingSettings
+from rnnkit.train.task import Task
+from rnnkit.train.trainer import INTERRUPTED, Trainer
+
+
+@dataclass
+class Outcome:
+    """How ``train_run`` ended: ``status`` 0, or 128 + the signal that stopped it.
+
+    ``reason`` is why training stopped (a budget, an early stop, "interrupted"), or None
+    when the budget was spent before this process took a step; ``signal`` names the
+    signal of an interruption (``SIGINT``, ...); ``before_first_checkpoint`` says that it
+    came before anything was saved.
+    """
+
+    status: int
+    reason: str | None
+    signal: str | None = None
+    before_first_checkpoint: bool = False
+
+
+def new_run_folder(out: str | None, task: Task) -> Path:
+    """OUT, or ``runs/<task>-<date>-<time>``; refused if it already holds a run."""
+    folder = Path(out) if out else Path("runs") / time.strftime(f"{task.name}-%Y%m%d-%H%M%S")
+    if has_checkpoint(folder):
+        raise UserError(
+            f"{folder} already holds a training run; resume it, or choose another run folder"
+        )
+    return folder
+
+
+def read_run(folder: Path, tasks: dict[str, Task]) -> tuple[Task, Any, Checkpoint]:
+    """The task, saved settings and last checkpoint of the run in FOLDER."""
+    if not has_checkpoint(folder):
+        raise UserError(f"{folder} holds no training run to resume")
+    checkpoint = load_checkpoint(folder)
+    name = saved_task(checkpoint, folder)
+    if name not in tasks:
+        raise UserError(f"{folder} holds a run of task {name!r}, which this rnnkit does not know")
+    task = tasks[name]
+    return task, saved_config(checkpoint, folder, task.config_class), checkpoint
+
+
+def start_run(task: Task, config: Any, folder: Path) -> Trainer:
+    """A fresh run of TASK with CONFIG (checked first) into FOLDER."""
+    if has_checkpoint(folder):
+        raise UserError(f"{folder} already holds a training run; resume it, or choose another")
+    validate(config)
+    resolve_budget(config.training)
+    return task.build(config, folder, None)
+
+
+def resume_run(
+    task: Task, config: Any, saved: Any, checkpoint: Checkpoint, folder: Path
+) -> Trainer:
+    """The run in FOLDER, continued with CONFIG: SAVED with some CHANGEABLE settings changed.
+
+    A change to any other setting is refused: it would make another run.
+    """
+    validate(config)
+    changed = fixed_differences(saved, config)
+    if changed:
+        name, old, new = changed[0]
+        name = name.rsplit(".", 1)[-1]
+        raise UserError(
+            f"{name} {new} differs from the run in {folder} ({name} {old}); leave it as it "
+            "was to resume that run, or start a new run in another folder"
+        )
+    resolve_budget(config.training)
+    trainer = task.build(config, folder, checkpoint)
+    try:
+        trainer.restore(checkpoint)
+    except (KeyError, ValueError, TypeError) as error:
+        raise UserError(
+            f"the checkpoint in {folder} is damaged ({' '.join(str(error).split())}); "
+            "start a new run"
+        ) from None
+    return trainer
+
+
+def resolve_budget(settings: TrainingSettings) -> None:
+    """Check the limits; with none at all, train for DEFAULT_SECONDS."""
+    if settings.epochs is not None and settings.max_steps is not None:
+        raise UserError("epochs sets max_steps; give one of them, not both")
+    if settings.max_steps is None and settings.max_time is None and settings.epochs is None:
+        settings.max_time = DEFAULT_SECONDS
+
+
+def make_budget(trainer: Trainer) -> Budget:
+    settings = trainer.settings
+    max_steps = settings.max_steps
+    if settings.epochs is not None:
+        max_steps = settings.epochs * trainer.steps_per_epoch()
+    return Budget(max_steps, settings.max_time, trainer.progress.elapsed)
+
+
+def train_run(task: Task, trainer: Trainer, fresh: bool) -> Outcome:
+    """Train TRAINER until its budget is spent or a signal asks it to stop (see module)."""
+    with stop_on_interrupt() as stop:
+        if fresh and not task.before_training(trainer, stop):
+            return Outcome(stop.exit_status, INTERRUPTED, stop.signal_name, True)
+        # The budget starts now: time spent before the first step (pretraining) is apart.
+        budget = make_budget(trainer)
+        trainer.budget = budget
+        if budget.exhausted(trainer.progress.step):
+            return Outcome(0, None)
+        bar = ProgressBar(budget.max_steps, trainer.progress.step)
+        try:
+            reason = trainer.train(budget, stop, bar)
+        finally:
+            bar.close()
+    if reason == INTERRUPTED:
+        return Outcome(stop.exit_status, reason, stop.signal_name)
+    return Outcome(0, reason)

@@ -1,0 +1,132 @@
+"""How a run trains: the settings every task shares, as one dataclass.
+
+Each task's training settings subclass ``TrainingSettings`` and add their own fields (a
+batch size, a window length, ...). The fields are ``rnnkit.config`` options, so they are
+the single source of the command line's flags, of config.json's "training" section and of
+what a resumed run may change: the budget, the learning rate, clipping, the frequencies and
+the patience may change (``CHANGEABLE``); the optimizer, the seed and the averaging make
+the run what it is and may not.
+
+Frequencies are in optimizer steps and independent of each other: ``eval_every``
+(validate, keep the best model), ``save_every`` (checkpoint; default: at each validation),
+``log_every`` (a metrics record and, when the output is not a terminal, a printed line).
+Patience is in steps too, so validating more often does not make the schedule more eager:
+the learning rate is multiplied by ``plateau_factor`` once the plateau measure has not
+improved for ``plateau_patience`` steps, and ``early_stop`` ends the run once the watched
+measure has not improved for that many steps.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from rnnkit.config import CHANGEABLE, option
+from rnnkit.train.optimizers import OPTIMIZERS
+
+
+def check_decay(decay: float) -> str | None:
+    """Why DECAY cannot be a moving average's decay (0, or strictly in (0, 1)), or None."""
+    if decay == 0 or 0 < decay < 1:
+        return None
+    return f"must be above 0 and below 1 (e.g. 0.999), or 0 for none, got {decay}"
+
+
+@dataclass
+class TrainingSettings:
+    """What every run needs; see the module docstring. ``None`` means the task's default."""
+
+    lr: float | None = option(
+        None,
+        "learning rate (default: the task's, e.g. 0.002 with adam)",
+        minimum=1e-12,
+        on_resume=CHANGEABLE,
+    )
+    optimizer: str = option(
+        "adam", "the optimizer (adam is AdamW with weight decay)", choices=OPTIMIZERS
+    )
+    weight_decay: float = option(0.0, "shrink every weight by lr times this each step", minimum=0)
+    ema: float = option(
+        0.0,
+        "validate, and keep as best, the moving average of the weights with this decay per "
+        "step, e.g. 0.999 (0: the weights as trained)",
+        check=check_decay,
+        metavar="DECAY",
+    )
+    clip: float = option(5.0, "max global gradient norm (0: none)", minimum=0, on_resume=CHANGEABLE)
+    eval_every: int | None = option(
+        None,
+        "validate and keep the best model every N steps (default: the task's)",
+        minimum=1,
+        on_resume=CHANGEABLE,
+        metavar="N",
+    )
+    save_every: int | None = option(
+        None,
+        "save a checkpoint every N steps (default: at each validation)",
+        minimum=1,
+        on_resume=CHANGEABLE,
+        metavar="N",
+    )
+    log_every: int = option(
+        10,
+        "a metrics record (and a printed line when output is not a terminal) every N steps",
+        minimum=1,
+        on_resume=CHANGEABLE,
+        metavar="N",
+    )
+    plateau_factor: float = option(
+        0.5, "multiply the learning rate by this on a plateau", minimum=1e-6, below=1
+    )
+    plateau_patience: int | None = option(
+        None,
+        "steps without improvement of validation before the learning rate is lowered "
+        "(default: the task's)",
+        minimum=0,
+        on_resume=CHANGEABLE,
+        metavar="STEPS",
+    )
+    early_stop: int | None = option(
+        None,
+        "stop once validation has not improved for this many steps (default: never)",
+        minimum=1,
+        on_resume=CHANGEABLE,
+        metavar="STEPS",
+    )
+    seed: int = option(0, "random seed of the weights, dropout and data order", minimum=0)
+    max_steps: int | None = option(
+        None,
+        "stop after N optimizer steps in all (steps before a resume count)",
+        minimum=1,
+        on_resume=CHANGEABLE,
+        metavar="N",
+    )
+    max_time: float | None = option(
+        None,
+        "stop after SECONDS of training in all (default 120 when no other limit is "
+        "given; time before a resume counts)",
+        minimum=1e-9,
+        on_resume=CHANGEABLE,
+        metavar="SECONDS",
+    )
+    epochs: int | None = option(
+        None,
+        "stop after N passes over the training data",
+        minimum=1,
+        on_resume=CHANGEABLE,
+        metavar="N",
+    )
+
+    def __post_init__(self) -> None:
+        if self.lr is None:
+            self.lr = DEFAULT_LR.get(self.optimizer)
+
+    def patience_in_evaluations(self, steps: int | None) -> int:
+        """STEPS of patience as a count of validations at ``eval_every``."""
+        if steps is None:
+            return 0
+        return math.ceil(steps / (self.eval_every or 1))
+
+
+DEFAULT_LR = {"adam": 2e-3, "sgd": 0.1}  # a task's settings may have their own
+DEFAULT_SECONDS = 120.0  # the budget of a run given no limit at all

@@ -1,0 +1,9 @@
+"""The tasks ``rnnkit train --task NAME`` trains, by name (see ``rnnkit.train.task``)."""
+
+from rnnkit.train.task import Task
+from rnnkit.train.tasks.classifier import ClassifierTask
+from rnnkit.train.tasks.language_model import LanguageModelTask
+
+TASKS: dict[str, Task] = {task.name: task for task in (LanguageModelTask(), ClassifierTask())}
+
+__all__ = ["TASKS"]
