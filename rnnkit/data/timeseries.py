@@ -1,0 +1,334 @@
+"""Read time series from a CSV file: one series, or several in long format (an id column).
+
+``read_series(path, date_column, targets, covariates, id_column, fill)`` accepts what
+spreadsheets and data portals write: a comma, semicolon or tab separator (whichever the
+header line holds most of, outside quotes), a UTF-8 byte-order mark, CRLF line ends,
+quoted headers and values, and dates in the common formats (``DATE_FORMATS``: ISO dates and
+times, ``YYYY-MM`` months, years, ``DD.MM.YYYY``, ``DD/MM/YYYY`` and ``MM/DD/YYYY``; one
+format must fit every row). With a semicolon separator a decimal comma (``12,5``) is read
+as a decimal point.
+
+Each series comes out sorted by date: a file in descending order is reversed and one out
+of order is sorted, both with a note. A date that occurs twice in a series is an error.
+The spacing is inferred (``Frequency``: years, months or a fixed number of seconds);
+dates missing from a regular series (gaps) are reported in ``notes``, and filled in when
+``fill`` is given. Missing values (an empty cell, ``NA``, ``NaN``, ``null``, ``?``) are an
+error naming the first lines unless ``fill`` is ``"ffill"`` (the last value before, or
+the first after at the start) or ``"interpolate"`` (linear in the step index).
+
+Every error is a ``UserError`` of one line naming the parameter (``targets``, ``fill``,
+``date_column``), the column and the file line, never a command-line flag.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from rnnkit.data.timeseries_calendar import Frequency, fill_gaps, format_date, infer_frequency
+from rnnkit.errors import UserError
+
+SEPARATORS = (",", ";", "\t")
+MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
+FILLS = ("ffill", "interpolate")
+DATE_FORMATS = (
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d",
+    "%Y-%m",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%Y/%m/%d",
+    "%Y/%m",
+    "%d.%m.%Y %H:%M:%S",
+    "%d.%m.%Y %H:%M",
+    "%d.%m.%Y",
+    "%d/%m/%Y %H:%M",
+    "%d/%m/%Y",
+    "%m/%d/%Y %H:%M",
+    "%m/%d/%Y",
+    "%Y%m%d",
+    "%Y",
+)
+
+
+@dataclass
+class Series:
+    """One series: ``dates`` ``(T,)`` (``datetime64[s]``), ``target`` ``(T, S)``,
+    ``covariates`` ``(T, C)`` (past covariates, float64) and the file ``lines`` of its rows
+    (0 for a row that ``fill`` inserted into a gap)."""
+
+    id: str
+    dates: np.ndarray
+    target: np.ndarray
+    covariates: np.ndarray
+    lines: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.dates)
+
+
+@dataclass
+class SeriesData:
+    """What ``read_series`` returns: the series (in order of first appearance), the column
+    names, the inferred spacing (None if irregular) and notes on what was done or found."""
+
+    series: list[Series]
+    target_columns: list[str]
+    covariate_columns: list[str]
+    frequency: Frequency | None
+    date_format: str
+    notes: list[str] = field(default_factory=list)
+
+
+def sniff_separator(header: str) -> str:
+    """The one of ``SEPARATORS`` the header line holds most often outside double quotes."""
+    counts = dict.fromkeys(SEPARATORS, 0)
+    quoted = False
+    for char in header:
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char in counts:
+            counts[char] += 1
+    return max(SEPARATORS, key=lambda sep: counts[sep])
+
+
+def date_format_of(values: Sequence[str], column: str, lines: Sequence[int]) -> str:
+    """The first of ``DATE_FORMATS`` that reads every value; UserError naming the line if none.
+
+    Day-first and month-first formats are tried in ``DATE_FORMATS``' order, so dates whose
+    days are all 12 or less are read day first.
+    """
+    for fmt in DATE_FORMATS:
+        try:
+            for value in values:
+                datetime.strptime(value, fmt)
+        except ValueError:
+            continue
+        return fmt
+    for fmt in DATE_FORMATS:  # the format of the first row, to name the row that breaks it
+        try:
+            datetime.strptime(values[0], fmt)
+        except ValueError:
+            continue
+        for value, line in zip(values, lines, strict=True):
+            try:
+                datetime.strptime(value, fmt)
+            except ValueError:
+                raise UserError(
+                    f"date_column {column!r}, line {line}: {value!r} is not a date in the "
+                    f"format of the first row ({fmt})"
+                ) from None
+    raise UserError(
+        f"date_column {column!r}, line {lines[0]}: {values[0]!r} is not a date in a known "
+        "format (e.g. 2024-01-31, 2024-01-31 13:00, 2024-01, 31.01.2024, 01/31/2024)"
+    )
+
+
+def parse_number(text: str, column: str, line: int, decimal_comma: bool) -> float:
+    """TEXT as a float, NaN for a missing marker; UserError naming the column and line."""
+    text = text.strip()
+    if text.lower() in MISSING:
+        return float("nan")
+    try:
+        return float(text)
+    except ValueError:
+        if decimal_comma and text.count(",") == 1:
+            try:
+                return float(text.replace(",", "."))
+            except ValueError:
+                pass
+    raise UserError(f"column {column!r}, line {line}: {text!r} is not a number")
+
+
+def _read_rows(path: Path, encoding: str) -> tuple[list[str], list[list[str]], list[int], str]:
+    if not path.is_file():
+        raise UserError(f"path: no such file: {path}")
+    try:
+        with open(path, encoding=encoding, newline="") as handle:
+            text = handle.read()
+    except UnicodeDecodeError as error:
+        raise UserError(f"path: {path} is not {encoding} text ({error.reason})") from None
+    if encoding.lower().replace("-", "") == "utf8":
+        text = text.removeprefix("\ufeff")
+    first_line = text.split("\n", 1)[0]
+    if not first_line.strip():
+        raise UserError(f"path: {path} is empty or starts with an empty line")
+    separator = sniff_separator(first_line)
+    reader = csv.reader(text.splitlines(), delimiter=separator)
+    header = [name.strip() for name in next(reader)]
+    rows, lines = [], []
+    for row in reader:
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            raise UserError(
+                f"path: line {reader.line_num} of {path} has {len(row)} fields, "
+                f"the header {len(header)}"
+            )
+        rows.append(row)
+        lines.append(reader.line_num)
+    if not rows:
+        raise UserError(f"path: {path} has a header and no rows")
+    return header, rows, lines, separator
+
+
+def _column_index(header: list[str], name: str, parameter: str) -> int:
+    if name not in header:
+        listed = ", ".join(header)
+        raise UserError(f"{parameter}: no column {name!r} in the file; its columns: {listed}")
+    return header.index(name)
+
+
+def read_series(
+    path: str | Path,
+    date_column: str,
+    targets: Sequence[str],
+    covariates: Sequence[str] = (),
+    id_column: str | None = None,
+    fill: str | None = None,
+    encoding: str = "utf-8",
+) -> SeriesData:
+    """Read the series of a CSV file; see the module docstring.
+
+    Args:
+        path: the CSV file.
+        date_column: the column holding each row's date.
+        targets: the columns to forecast (one or more).
+        covariates: other numeric columns, known up to the present only.
+        id_column: a column naming the series of each row (long format), or None for one.
+        fill: None (missing values are an error), ``"ffill"`` or ``"interpolate"``.
+        encoding: the file's text encoding.
+    Returns:
+        ``SeriesData``; each ``Series`` sorted by date.
+    """
+    if fill is not None and fill not in FILLS:
+        raise UserError(f"fill: expected one of {', '.join(FILLS)} or None, got {fill!r}")
+    targets, covariates = list(targets), list(covariates)
+    if not targets:
+        raise UserError("targets: name at least one column to forecast")
+    header, rows, lines, separator = _read_rows(Path(path), encoding)
+    date_index = _column_index(header, date_column, "date_column")
+    value_columns = targets + covariates
+    indices = [_column_index(header, name, "targets") for name in targets]
+    indices += [_column_index(header, name, "covariates") for name in covariates]
+    id_index = None if id_column is None else _column_index(header, id_column, "id_column")
+
+    date_texts = [row[date_index].strip() for row in rows]
+    fmt = date_format_of(date_texts, date_column, lines)
+    dates = np.array([datetime.strptime(t, fmt) for t in date_texts], dtype="datetime64[s]")
+    values = np.array(
+        [
+            [
+                parse_number(row[i], name, line, separator == ";")
+                for i, name in zip(indices, value_columns, strict=True)
+            ]
+            for row, line in zip(rows, lines, strict=True)
+        ],
+        dtype=np.float64,
+    ).reshape(len(rows), len(value_columns))
+    ids = [row[id_index].strip() for row in rows] if id_index is not None else [""] * len(rows)
+
+    notes: list[str] = []
+    series = []
+    frequencies = []
+    line_array = np.asarray(lines)
+    for name in dict.fromkeys(ids):
+        rows_of = np.flatnonzero(np.asarray(ids) == name)
+        one, frequency = _one_series(
+            name, dates[rows_of], values[rows_of], line_array[rows_of], len(targets), notes
+        )
+        if fill is not None:
+            one = _filled(one, frequency, value_columns, fill, notes)
+        series.append(one)
+        frequencies.append(frequency)
+    if fill is None:
+        for one in series:
+            _check_missing(one, value_columns)
+    frequency = frequencies[0] if len(set(frequencies)) == 1 else None
+    return SeriesData(series, targets, covariates, frequency, fmt, notes)
+
+
+def _label(name: str) -> str:
+    return f"series {name!r}: " if name else ""
+
+
+def _one_series(name, dates, values, lines, num_targets, notes) -> tuple[Series, Frequency | None]:
+    """Sort one series' rows by date, refuse duplicates, infer the spacing, report gaps."""
+    steps = np.diff(dates.astype(np.int64))
+    if len(dates) > 1 and np.all(steps < 0):
+        order = np.arange(len(dates))[::-1]
+        notes.append(f"{_label(name)}rows were in descending date order; sorted ascending")
+    elif np.any(steps < 0):
+        order = np.argsort(dates, kind="stable")
+        notes.append(f"{_label(name)}rows were out of date order; sorted by date")
+    else:
+        order = np.arange(len(dates))
+    dates, values, lines = dates[order], values[order], lines[order]
+    repeated = np.flatnonzero(np.diff(dates.astype(np.int64)) == 0)
+    if repeated.size:
+        i = int(repeated[0])
+        raise UserError(
+            f"date_column: {_label(name)}the date {format_date(dates[i])} appears twice "
+            f"(lines {lines[i]} and {lines[i + 1]}); one row per date"
+        )
+    frequency, note = infer_frequency(dates)
+    if note:
+        notes.append(_label(name) + note)
+    one = Series(name, dates, values[:, :num_targets], values[:, num_targets:], lines)
+    return one, frequency
+
+
+def _check_missing(one: Series, columns: list[str]) -> None:
+    values = np.concatenate([one.target, one.covariates], axis=1)
+    missing = np.argwhere(np.isnan(values))
+    if not missing.size:
+        return
+    row, column = missing[0]
+    where = [int(one.lines[r]) for r in np.unique(missing[:, 0])[:5]]
+    raise UserError(
+        f"fill: {_label(one.id)}{len(missing)} missing values, the first in column "
+        f"{columns[column]!r}; lines {', '.join(map(str, where))}; give fill='ffill' or "
+        "'interpolate' to fill them"
+    )
+
+
+def _filled(
+    one: Series, frequency: Frequency | None, columns: list[str], fill: str, notes: list[str]
+) -> Series:
+    """The series with gaps (dates missing from a regular spacing) inserted and every
+    missing value filled by FILL."""
+    dates, positions = fill_gaps(one.dates, frequency) if frequency else (one.dates, None)
+    values = np.concatenate([one.target, one.covariates], axis=1)
+    lines = one.lines
+    if positions is not None and len(dates) > len(one.dates):
+        notes.append(
+            f"{_label(one.id)}{len(dates) - len(one.dates)} missing dates inserted and filled"
+        )
+        full = np.full((len(dates), values.shape[1]), np.nan)
+        full[positions] = values
+        values = full
+        lines = np.zeros(len(dates), dtype=np.int64)
+        lines[positions] = one.lines
+    count = int(np.isnan(values).sum())
+    for j, name in enumerate(columns):
+        column = values[:, j]
+        known = np.flatnonzero(~np.isnan(column))
+        if not known.size:
+            raise UserError(f"fill: {_label(one.id)}column {name!r} holds no value at all")
+        if fill == "ffill":
+            last = np.maximum.accumulate(np.where(np.isnan(column), -1, np.arange(len(column))))
+            values[:, j] = np.where(last >= 0, column[np.maximum(last, 0)], column[known[0]])
+        else:
+            values[:, j] = np.interp(np.arange(len(column)), known, column[known])
+    if count:
+        notes.append(f"{_label(one.id)}{count} missing values filled ({fill})")
+    S = one.target.shape[1]
+    return Series(one.id, dates, values[:, :S], values[:, S:], lines)

@@ -1,0 +1,176 @@
+"""Training, validation and test windows of forecasting data.
+
+A window at origin ``o`` (the step index of its first forecast value) reads the ``L``
+steps ``o-L .. o-1`` and forecasts ``o .. o+H-1``. The last ``valid_size + test_size``
+steps of each series are held out: a window belongs to the part its forecast steps fall in
+(all ``H`` of them), and its input may reach back into the part before, as in the LTSF
+protocol. The transforms (scaling, log, differencing; ``timeseries_transforms``) are fitted
+on each series' training part only, and the covariates are standardised likewise.
+
+Several series (long format) give one set of windows: a global model trains on all of
+them, and ``ForecastWindows.series`` says which series each window came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from rnnkit.data.timeseries import SeriesData
+from rnnkit.data.timeseries_calendar import calendar_features
+from rnnkit.data.timeseries_transforms import SeriesTransform
+from rnnkit.errors import UserError
+
+MODEL_INPUTS = ("past_target", "past_covariates", "future_covariates")
+
+
+@dataclass
+class ForecastWindows:
+    """Windows, with the shapes ``Forecaster`` takes (``N`` windows), plus where they are from.
+
+    ``series`` ``(N,)``: index into ``SeriesData.series``; ``origin`` ``(N,)``: the first
+    forecast step, an index into that series' rows (in the data, before differencing).
+    """
+
+    past_target: np.ndarray  # (N, L, S)
+    past_covariates: np.ndarray  # (N, L, Cp)
+    future_covariates: np.ndarray  # (N, L+H, Cf)
+    future_target: np.ndarray  # (N, H, S)
+    series: np.ndarray
+    origin: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.origin)
+
+    def batch(self, rows: Any = slice(None)) -> dict[str, np.ndarray]:
+        """The model's four arguments for ROWS (``loss_and_backward(**windows.batch(rows))``)."""
+        return {name: getattr(self, name)[rows] for name in (*MODEL_INPUTS, "future_target")}
+
+    def inputs(self, rows: Any = slice(None)) -> dict[str, np.ndarray]:
+        """The three input arguments of ``Forecaster.predict`` for ROWS."""
+        return {name: getattr(self, name)[rows] for name in MODEL_INPUTS}
+
+    @classmethod
+    def concatenate(cls, parts: list[ForecastWindows]) -> ForecastWindows:
+        return cls(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)))
+
+
+def make_windows(
+    target: np.ndarray,
+    past_covariates: np.ndarray,
+    future_covariates: np.ndarray,
+    lookback: int,
+    horizon: int,
+    first: int = 0,
+    stop: int | None = None,
+    stride: int = 1,
+) -> tuple[ForecastWindows, np.ndarray]:
+    """Windows of one series whose forecasts lie in steps ``[first, stop)``.
+
+    Args:
+        target: ``(T, S)``; past_covariates ``(T, Cp)``; future_covariates ``(T, Cf)``.
+        lookback, horizon: ``L`` and ``H``.
+        first, stop: the steps the forecasts must fall in (``stop`` None: ``T``).
+        stride: steps between consecutive origins.
+    Returns:
+        ``(windows, origins)``, origins ``o = max(first, L), ... <= stop - H`` every STRIDE
+        steps (``windows.series`` is 0 and ``windows.origin`` the origins: the caller
+        re-labels them).
+    """
+    stop = len(target) if stop is None else stop
+    origins = np.arange(max(first, lookback), stop - horizon + 1, stride)
+    past = origins[:, None] + np.arange(-lookback, 0)
+    ahead = origins[:, None] + np.arange(horizon)
+    known = origins[:, None] + np.arange(-lookback, horizon)
+    windows = ForecastWindows(
+        target[past], past_covariates[past], future_covariates[known], target[ahead],
+        np.zeros(len(origins), dtype=np.int64), origins,
+    )  # fmt: skip
+    return windows, origins
+
+
+@dataclass
+class PreparedSeries:
+    """Everything ``prepare_windows`` made: windows per part, the fitted transforms (for
+    the run folder), and the names of the known-future covariates (calendar features)."""
+
+    train: ForecastWindows
+    valid: ForecastWindows
+    test: ForecastWindows
+    target_transform: SeriesTransform
+    covariate_transform: SeriesTransform
+    calendar: list[str]
+
+
+def prepare_windows(
+    data: SeriesData,
+    lookback: int,
+    horizon: int,
+    valid_size: int = 0,
+    test_size: int = 0,
+    scaler: str = "standard",
+    log: bool = False,
+    difference: int = 0,
+    calendar: bool = True,
+    stride: int = 1,
+) -> PreparedSeries:
+    """Split every series, fit the transforms on the training parts, cut windows.
+
+    Args:
+        data: from ``read_series``.
+        lookback, horizon: ``L`` and ``H``.
+        valid_size, test_size: steps held out at the end of each series for validation
+            and for testing (the test part last).
+        scaler, log, difference: the target's transforms (``SeriesTransform``).
+        calendar: add calendar features of the dates as known-future covariates.
+        stride: steps between consecutive training windows (validation and test: 1).
+    """
+    for name, value in (("lookback", lookback), ("horizon", horizon), ("stride", stride)):
+        if value < 1:
+            raise UserError(f"{name}: must be at least 1, got {value}")
+    for name, value in (("valid_size", valid_size), ("test_size", test_size)):
+        if value < 0:
+            raise UserError(f"{name}: must be at least 0, got {value}")
+    if calendar and data.frequency is None:
+        raise UserError(
+            "calendar: the dates are not regularly spaced, so calendar features cannot be "
+            "known ahead; give calendar=False"
+        )
+    targets = SeriesTransform(scaler, log, difference)
+    covariates = SeriesTransform("standard")
+    names: list[str] = []
+    parts: dict[str, list[ForecastWindows]] = {"train": [], "valid": [], "test": []}
+    lag = difference
+    for index, one in enumerate(data.series):
+        n = len(one)
+        train_end = n - valid_size - test_size
+        needed = lookback + horizon + lag
+        if train_end < needed:
+            raise UserError(
+                f"lookback: series {one.id or 'in the file'} has {n} steps; with "
+                f"{valid_size + test_size} held out, {train_end} remain to train on, fewer "
+                f"than lookback + horizon{' + difference' if lag else ''} = {needed}"
+            )
+        targets.fit(one.id, one.target[:train_end])
+        covariates.fit(one.id, one.covariates[:train_end])
+        z = targets.transform(one.id, one.target)  # rows lag .. n-1
+        past = covariates.transform(one.id, one.covariates)[lag:]
+        names, known = calendar_features(one.dates[lag:], data.frequency) if calendar else (
+            [], np.zeros((n - lag, 0))
+        )  # fmt: skip
+        bounds = {"train": (0, train_end), "valid": (train_end, n - test_size)}
+        bounds["test"] = (n - test_size, n)
+        for part, (first, stop) in bounds.items():
+            step = stride if part == "train" else 1
+            windows, origins = make_windows(
+                z, past, known, lookback, horizon, max(first - lag, 0), stop - lag, step
+            )
+            windows.series[:] = index
+            windows.origin = origins + lag
+            parts[part].append(windows)
+    return PreparedSeries(
+        *(ForecastWindows.concatenate(parts[p]) for p in ("train", "valid", "test")),
+        targets, covariates, names,
+    )  # fmt: skip

@@ -1,0 +1,175 @@
+"""Reading time series from CSV: separators, BOM, CRLF, quotes, date formats, sorting,
+duplicates, gaps, missing and non-numeric values, long format; small files written here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rnnkit.data.timeseries import read_series
+from rnnkit.errors import UserError
+
+MONTHLY = "Month,Passengers\n1949-01,112\n1949-02,118\n1949-03,132\n1949-04,129\n"
+
+
+def write(tmp_path: Path, text: str, name: str = "series.csv", encoding: str = "utf-8") -> Path:
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def read(tmp_path: Path, text: str, **options) -> object:
+    options.setdefault("date_column", "Month")
+    options.setdefault("targets", ["Passengers"])
+    return read_series(write(tmp_path, text), **options)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        MONTHLY,
+        MONTHLY.replace(",", ";"),
+        MONTHLY.replace(",", "\t"),
+        "\ufeff" + MONTHLY.replace("\n", "\r\n"),  # BOM and CRLF
+        '"Month","Passengers"\r\n"1949-01",112\r\n"1949-02",118\r\n"1949-03",132\r\n"1949-04",129',
+        "Month;Passengers\n1949-01;112,0\n1949-02;118\n1949-03;132,0\n1949-04;129\n",
+    ],
+    ids=["comma", "semicolon", "tab", "bom-crlf", "quoted-no-final-newline", "decimal-comma"],
+)
+def test_file_dialects_read_the_same(tmp_path: Path, text: str) -> None:
+    data = read(tmp_path, text)
+    (one,) = data.series
+    np.testing.assert_array_equal(one.target[:, 0], [112, 118, 132, 129])
+    assert str(one.dates[0]) == "1949-01-01T00:00:00"
+    assert data.frequency.name == "monthly" and data.notes == []
+
+
+@pytest.mark.parametrize(
+    ("dates", "first", "second"),
+    [
+        (["2020-01-31", "2020-02-01"], "2020-01-31T00:00:00", "2020-02-01T00:00:00"),
+        (["2020-01-31 13:00", "2020-01-31 14:00"], "2020-01-31T13:00:00", "2020-01-31T14:00:00"),
+        (["2020-01-31T13:00:00", "2020-01-31T14:00:00"], "2020-01-31T13", "2020-01-31T14"),
+        (["31.01.2020", "01.02.2020"], "2020-01-31", "2020-02-01"),
+        (["31/01/2020", "01/02/2020"], "2020-01-31", "2020-02-01"),
+        (["01/31/2020", "02/01/2020"], "2020-01-31", "2020-02-01"),
+        (["2020/01/31", "2020/02/01"], "2020-01-31", "2020-02-01"),
+        (["1990", "1991"], "1990-01-01", "1991-01-01"),
+    ],
+)
+def test_common_date_formats(tmp_path: Path, dates: list[str], first: str, second: str) -> None:
+    text = "Month,Passengers\n" + "".join(f"{d},{i}\n" for i, d in enumerate(dates))
+    one = read(tmp_path, text).series[0]
+    assert str(one.dates[0]).startswith(first) and str(one.dates[1]).startswith(second)
+
+
+def test_a_date_that_breaks_the_format_names_its_line(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match=r"date_column 'Month', line 3: '1949-13'"):
+        read(tmp_path, MONTHLY.replace("1949-02", "1949-13"))
+    with pytest.raises(UserError, match=r"line 2: 'soon' is not a date in a known format"):
+        read(tmp_path, MONTHLY.replace("1949-01", "soon"))
+
+
+def test_descending_file_is_sorted_with_a_note(tmp_path: Path) -> None:
+    lines = MONTHLY.strip().split("\n")
+    data = read(tmp_path, "\n".join([lines[0], *reversed(lines[1:])]))
+    np.testing.assert_array_equal(data.series[0].target[:, 0], [112, 118, 132, 129])
+    assert data.notes == ["rows were in descending date order; sorted ascending"]
+    shuffled = read(tmp_path, "\n".join([lines[0], lines[2], lines[1], lines[4], lines[3]]))
+    np.testing.assert_array_equal(shuffled.series[0].lines, [3, 2, 5, 4])
+    assert "out of date order" in shuffled.notes[0]
+
+
+def test_duplicate_dates_are_an_error_naming_both_lines(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match=r"1949-02-01 appears twice \(lines 3 and 4\)"):
+        read(tmp_path, MONTHLY.replace("1949-03", "1949-02"))
+
+
+def test_gaps_are_reported_and_filled_on_request(tmp_path: Path) -> None:
+    text = "Date,Temp\n1984-12-29,1\n1984-12-30,2\n1985-01-01,4\n1985-01-02,5\n1985-01-05,8\n"
+    data = read(tmp_path, text, date_column="Date", targets=["Temp"])
+    assert data.frequency.name == "daily"
+    assert data.notes == ["2 gaps in the daily dates, 3 missing dates; the first after 1984-12-30"]
+    filled = read(tmp_path, text, date_column="Date", targets=["Temp"], fill="interpolate")
+    np.testing.assert_array_equal(filled.series[0].target[:, 0], [1, 2, 3, 4, 5, 6, 7, 8])
+    np.testing.assert_array_equal(filled.series[0].lines, [2, 3, 0, 4, 5, 0, 0, 6])
+
+
+def test_irregular_dates_have_no_frequency(tmp_path: Path) -> None:
+    rows = ["2020-01-01 00:00,1", "2020-01-02 00:00,2", "2020-01-03 00:00,3", "2020-01-04 12:00,4"]
+    text = "Date,Temp\n" + "\n".join(rows)
+    data = read(tmp_path, text, date_column="Date", targets=["Temp"])
+    assert data.frequency is None and "irregular spacing" in data.notes[0]
+
+
+def test_missing_values_name_the_first_lines_unless_filled(tmp_path: Path) -> None:
+    text = "Month,Passengers,Rain\n1949-01,1,0\n1949-02,,1\n1949-03,NA,2\n1949-04,7,?\n"
+    options = {"covariates": ["Rain"]}
+    with pytest.raises(UserError, match=r"fill: 3 missing values, .* 'Passengers'; lines 3, 4, 5"):
+        read(tmp_path, text, **options)
+    data = read(tmp_path, text, fill="ffill", **options)
+    np.testing.assert_array_equal(data.series[0].target[:, 0], [1, 1, 1, 7])
+    np.testing.assert_array_equal(data.series[0].covariates[:, 0], [0, 1, 2, 2])
+    data = read(tmp_path, text, fill="interpolate", **options)
+    np.testing.assert_array_equal(data.series[0].target[:, 0], [1, 3, 5, 7])
+    assert data.notes == ["3 missing values filled (interpolate)"]
+    leading = "Month,Passengers\n1949-01,\n1949-02,4\n1949-03,5\n"
+    np.testing.assert_array_equal(
+        read(tmp_path, leading, fill="ffill").series[0].target[:, 0], [4, 4, 5]
+    )
+
+
+def test_non_numeric_value_names_column_and_line(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match=r"column 'Passengers', line 4: '13two' is not a number"):
+        read(tmp_path, MONTHLY.replace("132", "13two"))
+
+
+def test_unknown_columns_list_the_columns(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match=r"targets: no column 'Sales'.*columns: Month, Passengers"):
+        read(tmp_path, MONTHLY, targets=["Sales"])
+    with pytest.raises(UserError, match=r"date_column: no column 'Date'"):
+        read(tmp_path, MONTHLY, date_column="Date")
+    with pytest.raises(UserError, match=r"covariates: no column 'Rain'"):
+        read(tmp_path, MONTHLY, covariates=["Rain"])
+
+
+def test_long_format_gives_one_series_per_id(tmp_path: Path) -> None:
+    text = "store,Month,Passengers\nb,1949-02,5\na,1949-01,1\nb,1949-01,4\na,1949-02,2\n"
+    data = read(tmp_path, text, id_column="store")
+    assert [one.id for one in data.series] == ["b", "a"]
+    np.testing.assert_array_equal(data.series[0].target[:, 0], [4, 5])
+    np.testing.assert_array_equal(data.series[1].target[:, 0], [1, 2])
+    assert data.notes == ["series 'b': rows were in descending date order; sorted ascending"]
+
+
+@pytest.mark.parametrize(
+    ("text", "options", "message"),
+    [
+        ("", {}, "path: .* is empty"),
+        ("Month,Passengers\n", {}, "has a header and no rows"),
+        ("Month,Passengers\n1949-01,1,2\n", {}, "line 2 of .* has 3 fields, the header 2"),
+        (MONTHLY, {"fill": "zero"}, "fill: expected one of ffill, interpolate"),
+        (MONTHLY, {"targets": []}, "targets: name at least one column"),
+    ],
+)
+def test_bad_files_and_options(tmp_path: Path, text: str, options: dict, message: str) -> None:
+    with pytest.raises(UserError, match=message):
+        read(tmp_path, text, **options)
+
+
+def test_missing_file_and_wrong_encoding(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="path: no such file"):
+        read_series(tmp_path / "nope.csv", "Month", ["Passengers"])
+    path = write(tmp_path, "Month,Passagiere\u00e9\n1949-01,1\n", encoding="latin-1")
+    with pytest.raises(UserError, match="is not utf-8 text"):
+        read_series(path, "Month", ["Passengers"])
+
+
+def test_shared_series_read_as_documented(shared_data: Path) -> None:
+    folder = shared_data / "timeseries"
+    air = read_series(folder / "airline-passengers.csv", "Month", ["Passengers"])
+    assert len(air.series[0]) == 144 and air.frequency.name == "monthly"
+    temps = read_series(folder / "daily-min-temperatures.csv", "Date", ["Temp"])
+    assert temps.notes == ["2 gaps in the daily dates, 2 missing dates; the first after 1984-12-30"]
