@@ -37,3 +37,27 @@ def assert_close(ours: np.ndarray, theirs: object, tol: float = 1e-10) -> None:
     scale = max(float(np.max(np.abs(theirs), initial=0.0)), np.finfo(np.float64).tiny)
     error = float(np.max(np.abs(ours - theirs), initial=0.0)) / scale
     assert error <= tol, f"relative error {error:.3g} > {tol:g}"
+
+
+def check_with_fixed_masks(
+    model: object,
+    loss_and_backward: Callable[[], object],
+    loss: Callable[[], float],
+    names: list[str],
+    tol: float = 1e-6,
+) -> None:
+    """The gradients of NAMES that LOSS_AND_BACKWARD adds into ``model.grads`` against
+    central differences of LOSS, with ``model.rng`` restored before every call, so that
+    each one draws the same dropout masks and the loss is a fixed function of the weights.
+    The gradients are copied first: LOSS may add to ``model.grads``."""
+    start = model.rng.bit_generator.state
+    model.zero_grad()
+    loss_and_backward()
+    grads = {name: model.grads[name].copy() for name in names}
+
+    def replayed() -> float:
+        model.rng.bit_generator.state = start
+        return loss()
+
+    for name in names:
+        assert_close(grads[name], numerical_gradient(replayed, model.params[name]), tol=tol)
