@@ -169,7 +169,6 @@ class TokenStepper:
         self.fused = FusedStepper(
             cell, weights_ih, weights_hh, input_biases, hidden_biases if cell == "gru" else None
         )
-        self.fused_input = (np.array(weights_ih[0]), input_biases[0])  # W_ih and b of layer 0
         self.input_table = None
         if input_table is not None and len(input_table) * self.gate_size <= MAX_TABLE_ENTRIES:
             self.fused_table = self.fused.input_table(input_table)
@@ -228,9 +227,7 @@ class TokenStepper:
     def step(self, x: np.ndarray) -> np.ndarray:
         """Feed one input vector ``(input_size,)``; return the top layer's new ``h``."""
         if self.fused is not None:
-            weight_ih, bias = self.fused_input
-            input_side = np.asarray(x, dtype=self.dtype) @ weight_ih.T + bias
-            self.fused.step(np.ascontiguousarray(input_side, dtype=self.dtype))
+            self.fused.step_input(np.ascontiguousarray(x, dtype=self.dtype))
             return self.layer_h[-1].copy()
         input_side = np.asarray(x, dtype=self.dtype) @ self.input_weights[0]
         input_side += self.biases[0]

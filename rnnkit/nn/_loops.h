@@ -429,7 +429,8 @@ static void NAME(backward_rows)(const void *args, int first, int last, int chunk
 
 /* Thread j's share of one step of a stack of layers for one row: unit blocks
  * [first, last) of every layer; see struct rnnkit_stack. Layer l's input side is
- * first_input (l = 0) or biases[l] + input_weights[l - 1] h_{l-1}; the threads meet at a
+ * first_input (l = 0; or biases[0] + first_weights x) or biases[l] + input_weights[l - 1]
+ * h_{l-1}; the threads meet at a
  * barrier once every share of a layer's products has read the old h, and again once the
  * new h is written. scratch: [0, GH) the input side (LSTM, RNN: plus the recurrent product),
  * [GH, 2GH) the GRU's recurrent product, [2GH, 2GH + H) the LSTM's tanh(c). */
@@ -442,7 +443,8 @@ static void NAME(stack_share)(const struct rnnkit_stack *q, void *pool, int j, i
     const size_t weight_size = (size_t)hidden * gate_stride, slab = (size_t)hidden * width;
     float *input_side = q->scratch, *recurrent = q->scratch + gate_stride;
     for (int l = 0; l < q->layers; l++) {
-        const float *init = l == 0 ? q->first_input : q->biases + (size_t)l * gate_stride;
+        const int from_x = l == 0 && !q->first_input;
+        const float *init = l == 0 && !from_x ? q->first_input : q->biases + (size_t)l * gate_stride;
         const float *h_prev = q->h + (size_t)l * hidden;
         float *h = q->h + (size_t)l * hidden;
         for (int b = first; b < last; b++) {
@@ -452,6 +454,10 @@ static void NAME(stack_share)(const struct rnnkit_stack *q, void *pool, int j, i
             if (l > 0)
                 product_rows(1, hidden, q->h + (size_t)(l - 1) * hidden, 0,
                              q->input_weights + (l - 1) * weight_size + b * slab, width, UNITS, a,
+                             0, hidden, width, 1);
+            else if (from_x)
+                product_rows(1, q->input_size, q->x, 0,
+                             q->first_weights + (size_t)b * q->input_size * width, width, UNITS, a,
                              0, hidden, width, 1);
             const int gru = q->cell == RNNKIT_GRU;
             product_rows(1, hidden, h_prev, 0, q->weights + l * weight_size + b * slab, width,

@@ -114,7 +114,8 @@ static const struct field sequence_fields[] = {
     SEQUENCE(aux), SEQUENCE(grad_output), SEQUENCE(dh), SEQUENCE(dc), SEQUENCE(grad_gates),
     SEQUENCE(grad_hidden_gates), SEQUENCE(ids), SEQUENCE(table), SEQUENCE(grad_table)};
 static const struct field stack_fields[] = {
-    STACK(cell), STACK(active), STACK(layers), STACK(hidden), STACK(vocab), STACK(first_input),
+    STACK(cell), STACK(active), STACK(layers), STACK(hidden), STACK(vocab), STACK(input_size),
+    STACK(first_input), STACK(x), STACK(first_weights),
     STACK(biases), STACK(hidden_biases), STACK(input_weights), STACK(weights), STACK(h),
     STACK(c), STACK(scratch), STACK(head_weight), STACK(head_bias), STACK(logits)};
 

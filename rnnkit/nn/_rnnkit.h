@@ -53,14 +53,16 @@ struct rnnkit_sequence {
 };
 
 /* One step of a one-direction stack for one row. layers L, H hidden units, G gates.
- * first_input (G H): layer 0's W_ih x + b. biases (L, G H): layer l's input-side bias (row
- * 0 unused). hidden_biases (L, H): the GRU's b_hn, or NULL. input_weights (L - 1, H / 16,
+ * first_input (G H): layer 0's W_ih x + b; or, if first_input is NULL, x (input_size) and
+ * first_weights (H / 16, input_size, 16 G), layer 0's W_ih as forward slabs, from which the
+ * step computes it (with biases[0]). biases (L, G H): layer l's input-side bias (row
+ * 0 only with x). hidden_biases (L, H): the GRU's b_hn, or NULL. input_weights (L - 1, H / 16,
  * H, 16 G) and weights (L, H / 16, H, 16 G): forward slabs of W_ih (layers >= 1) and W_hh.
  * h, c (L, H): the state, updated in place (c NULL but for the LSTM). scratch (2 G H + H).
  * head (optional): logits (V) = head_weight (V, H) h_top + head_bias. */
 struct rnnkit_stack {
-    int32_t cell, active, layers, hidden, vocab, pad;
-    const float *first_input, *biases, *hidden_biases, *input_weights, *weights;
+    int32_t cell, active, layers, hidden, vocab, input_size;
+    const float *first_input, *x, *first_weights, *biases, *hidden_biases, *input_weights, *weights;
     float *h, *c, *scratch;
     const float *head_weight, *head_bias;
     float *logits;

@@ -48,7 +48,8 @@ class Stack(ctypes.Structure):
 
     _fields_ = [
         ("cell", _int32), ("active", _int32), ("layers", _int32), ("hidden", _int32),
-        ("vocab", _int32), ("pad", _int32), ("first_input", _float_p), ("biases", _float_p),
+        ("vocab", _int32), ("input_size", _int32), ("first_input", _float_p), ("x", _float_p),
+        ("first_weights", _float_p), ("biases", _float_p),
         ("hidden_biases", _float_p), ("input_weights", _float_p), ("weights", _float_p),
         ("h", _float_p), ("c", _float_p), ("scratch", _float_p), ("head_weight", _float_p),
         ("head_bias", _float_p), ("logits", _float_p),

@@ -135,6 +135,7 @@ class FusedStepper:
             self._table = (table.ctypes.data, table.strides[0], len(table))
         stack = Stack(
             cell=c_binding.CELLS[self.cell], active=self.threads, layers=self.layers, hidden=H,
+            input_size=self.first_weights.shape[1], first_weights=pointer(self.first_weights),
             biases=pointer(self.biases), hidden_biases=pointer(self.hidden_biases),
             input_weights=pointer(self.input_weights), weights=pointer(self.weights),
             h=pointer(h), c=pointer(c if self.cell == "lstm" else None),
@@ -156,17 +157,24 @@ class FusedStepper:
     def step(self, first_input: np.ndarray) -> None:
         """Advance every layer one step from layer 0's ``W_ih x + b`` (float32, ``(G H,)``)."""
         check_buffer("first_input", first_input, (self.gate_size,))
-        self._run(first_input.ctypes.data)
+        self._run(first_input.ctypes.data, None)
+
+    def step_input(self, x: np.ndarray) -> None:
+        """Advance every layer one step from the input ``x`` (float32, ``(input_size,)``):
+        layer 0's ``W_ih x + b`` is computed in the same C call."""
+        check_buffer("x", x, (self.first_weights.shape[1],))
+        self._run(None, x.ctypes.data)
 
     def step_token(self, token: int) -> None:
         """Advance every layer one step from row ``token`` of the bound table."""
         address, stride, rows = self._table
         if not 0 <= token < rows:
             raise IndexError(f"token {token} is outside the table's {rows} rows")
-        self._run(address + token * stride)
+        self._run(address + token * stride, None)
 
-    def _run(self, first_input: int) -> None:
+    def _run(self, first_input: int | None, x: int | None) -> None:
         self._stack.first_input = first_input
+        self._stack.x = x
         with _STEPPER_THREADS.lock:
             LIBRARY.rnnkit_stack_step(_STEPPER_THREADS.pool(self.threads), self._stack_ref)
 

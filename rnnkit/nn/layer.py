@@ -23,6 +23,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from rnnkit.nn.param_versions import parameters_changed
+
 L = TypeVar("L", bound="Layer")
 DTYPES = (np.float32, np.float64)
 
@@ -143,6 +145,7 @@ class Layer:
                     f"state_dict[{name!r}]: expected shape {param.shape}, got {value.shape}"
                 )
             param[...] = value
+        parameters_changed()  # caches of arranged weights (single_step) are stale now
 
     def num_parameters(self) -> int:
         return int(sum(p.size for p in self.params.values()))

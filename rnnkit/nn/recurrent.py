@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnkit.nn import dispatch, rnn_kernel
+from rnnkit.nn import dispatch, rnn_kernel, single_step
 from rnnkit.nn.dropout import dropout_mask
 from rnnkit.nn.embedding import EmbeddedTokens, check_indices
 from rnnkit.nn.layer import Layer, check_dtype, check_sizes, make_rng
@@ -196,6 +196,11 @@ class RecurrentLayer(Layer):
         ``ids`` ``(T, B)`` (``(B, T)`` with ``batch_first``): the same as ``x = table[ids]``,
         computed through the table (see the module docstring).
         """
+        # One step of one row in eval mode: the C stack step on cached weights.
+        stepped = None if lengths is not None else single_step.forward(self, x, hx)
+        if stepped is not None:
+            self._cache = None  # as after any forward outside training
+            return stepped
         if isinstance(x, EmbeddedTokens):
             self._unbatched = False
             return self._forward_batched(x, hx, lengths)

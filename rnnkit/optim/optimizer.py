@@ -19,6 +19,8 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
+from rnnkit.nn.param_versions import parameters_changed
+
 
 def check_state_keys(expected: Iterable[str], state: Mapping[str, object], owner: str) -> None:
     """Raise ValueError naming the missing and unexpected keys of ``state``, if any."""
@@ -121,6 +123,7 @@ class Optimizer:
         self.step_count += 1
         for name, param in self.params.items():
             self._update(name, param, self.grads[name])
+        parameters_changed()  # caches of arranged weights (rnnkit.nn.single_step) are stale
 
     def zero_grad(self) -> None:
         """Fill every gradient with zeros, in place."""
