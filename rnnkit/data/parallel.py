@@ -1,0 +1,129 @@
+"""Parallel data for sequence-to-sequence tasks: source and target pairs in three formats.
+
+- ``tsv``: ``source<TAB>target``, one pair a line (exactly one tab).
+- ``dlfs2``: the format of Deep Learning from Scratch 2's toy sets, ``16+75  _91  ``: the
+  source, then ``_`` and the target, both padded with spaces to a fixed width. The padding
+  is the format's, not the data's: trailing spaces are dropped from both sides (the model
+  ends its output with an end token instead).
+- ``dictionary``: a pronouncing dictionary, ``WORD  PH ON EMES`` (the word, whitespace, the
+  pronunciation's symbols), as CMUdict. A word with several pronunciations has one line
+  each; ``WORD(2)`` markers and ``;;;`` comment lines of the original CMUdict are understood.
+
+``auto`` takes ``tsv`` for a ``.tsv`` file or a first line holding a tab, ``dlfs2`` for a
+first line holding ``_``, ``dictionary`` otherwise. A malformed line (no separator, an empty
+source or target, a blank line) is a one-line ``UserError`` naming the file and line.
+Files are read strictly in their encoding (``rnnkit.data.text.read_text``).
+
+``references`` groups the targets of equal sources, in order of appearance: the several
+pronunciations a word has, against which a G2P output counts as right if it equals any.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from rnnkit.data.text import read_text
+from rnnkit.errors import UserError
+
+FORMATS = ("auto", "tsv", "dlfs2", "dictionary")
+VARIANT_MARKER = re.compile(r"\(\d+\)$")  # CMUdict's WORD(1), WORD(2) ...
+
+
+@dataclass
+class ParallelExamples:
+    """Pairs side by side: ``sources[i]`` -> ``targets[i]``, read at ``origins[i]``
+    (``file:line``, for messages that point at the pair)."""
+
+    sources: list[str]
+    targets: list[str]
+    origins: list[str]
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+    def subset(self, indices: list[int]) -> ParallelExamples:
+        return ParallelExamples(
+            [self.sources[i] for i in indices],
+            [self.targets[i] for i in indices],
+            [self.origins[i] for i in indices],
+        )
+
+
+def detect_format(path: Path, first_line: str) -> str:
+    """The format ``auto`` means for PATH, whose first line is FIRST_LINE."""
+    if path.suffix.lower() == ".tsv" or "\t" in first_line:
+        return "tsv"
+    return "dlfs2" if "_" in first_line else "dictionary"
+
+
+def read_parallel(
+    path: str | os.PathLike[str], format: str = "auto", encoding: str = "utf-8"
+) -> ParallelExamples:
+    """Every pair of the file PATH in FORMAT (see the module docstring).
+
+    Raises:
+        UserError: a malformed line, naming the file and the line number (from 1).
+    """
+    if format not in FORMATS:
+        raise UserError(f"format: expected one of {', '.join(FORMATS)}, got {format!r}")
+    path = Path(path)
+    lines = read_text(path, encoding).split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # the final newline ends the last line
+    if format == "auto":
+        format = detect_format(path, lines[0] if lines else "")
+    parse = {"tsv": _tsv_pair, "dlfs2": _dlfs2_pair, "dictionary": _dictionary_pair}[format]
+    examples = ParallelExamples([], [], [])
+    for number, line in enumerate(lines, start=1):
+        where = f"{path}:{number}"
+        if format == "dictionary" and line.startswith(";;;"):
+            continue
+        if not line.strip():
+            raise UserError(f"{where}: the line is empty; expected a source and a target")
+        source, target = parse(line, where)
+        for side, text in (("source", source), ("target", target)):
+            if not text.strip():
+                raise UserError(f"{where}: the {side} is empty")
+        examples.sources.append(source)
+        examples.targets.append(target)
+        examples.origins.append(where)
+    if not examples.sources:
+        raise UserError(f"{path}: holds no pairs")
+    return examples
+
+
+def _tsv_pair(line: str, where: str) -> tuple[str, str]:
+    fields = line.split("\t")
+    if len(fields) != 2:
+        found = "no tab" if len(fields) == 1 else f"{len(fields) - 1} tabs"
+        raise UserError(f"{where}: expected source<TAB>target, found {found}")
+    return fields[0], fields[1]
+
+
+def _dlfs2_pair(line: str, where: str) -> tuple[str, str]:
+    source, separator, target = line.partition("_")
+    if not separator:
+        raise UserError(f"{where}: expected the source, then _ and the target; found no _")
+    return source.rstrip(" "), target.rstrip(" ")
+
+
+def _dictionary_pair(line: str, where: str) -> tuple[str, str]:
+    parts = line.split(maxsplit=1)
+    if len(parts) != 2:
+        raise UserError(f"{where}: expected a word, whitespace and its pronunciation")
+    word, symbols = parts
+    return VARIANT_MARKER.sub("", word), " ".join(symbols.split())
+
+
+def references(examples: ParallelExamples) -> tuple[list[str], list[list[str]]]:
+    """``(distinct sources, their targets)`` in order of first appearance; a target
+    listed twice for one source (as CMUdict without stress has some) is kept once."""
+    grouped: dict[str, list[str]] = {}
+    for source, target in zip(examples.sources, examples.targets, strict=True):
+        targets = grouped.setdefault(source, [])
+        if target not in targets:
+            targets.append(target)
+    return list(grouped), list(grouped.values())
