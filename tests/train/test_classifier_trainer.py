@@ -71,7 +71,7 @@ def test_it_learns_and_keeps_the_best_model_by_validation_accuracy(tmp_path: Pat
     saved = load_checkpoint(tmp_path / "best")
     assert saved.config["progress"]["best"]["accuracy"] == best["val_accuracy"]
     assert saved.config["labels"] == ["neg", "pos"]
-    assert saved.config["format"] == "rnnkit.sequence_classifier"
+    assert (saved.config["format"], saved.config["task"]) == ("rnnkit.run", "classify")
 
 
 def test_epoch_batches_depend_on_seed_and_epoch_only(tmp_path: Path) -> None:
