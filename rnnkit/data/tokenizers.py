@@ -12,6 +12,14 @@ joined are ``decode`` of the ids.
   Penn Treebank files; rare and unseen words become ``<unk>``.
 - ``JamoTokenizer``: characters, but Korean syllables are split into their letters (jamo), so
   11,172 possible syllables need at most 67 tokens.
+
+Unknown tokens: every tokenizer reads what its vocabulary lacks as ``<unk>``
+(``unknown_id``), so a model can score any text, and ``unknown_tokens`` names what was
+unknown. Word vocabularies always held ``<unk>``; character and jamo vocabularies reserve
+it as id 0, before the sorted characters, and decode it as U+FFFD (the replacement
+character), one character as every other token is. A character vocabulary saved before
+this reservation (no ``<unk>``) still loads, with ``unknown_id`` None, and its ``encode``
+refuses unseen characters, as it always did, saying to retrain the model.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from rnnkit.errors import UserError
 
 EOS = "<eos>"
 UNK = "<unk>"
+UNKNOWN_CHARACTER = "\ufffd"  # how a character vocabulary's <unk> decodes
 MAX_NAMED = 10  # how many unknown tokens an error message lists
 
 T = TypeVar("T", bound="Tokenizer")
@@ -44,6 +53,12 @@ class Tokenizer:
     @property
     def vocab_size(self) -> int:
         return len(self.vocab)
+
+    @property
+    def unknown_id(self) -> int | None:
+        """The id every token outside the vocabulary is read as, or None if there is none
+        (a character vocabulary saved by an older rnnkit): then ``encode`` refuses them."""
+        return self._index.get(UNK)
 
     def fit(self: T, text: str) -> T:
         """Build the vocabulary from TEXT and return the tokenizer itself."""
@@ -80,13 +95,17 @@ class Tokenizer:
 
     def _tokens_of(self, ids: np.ndarray | list[int]) -> list[str]:
         """The vocabulary entries for IDS, refusing ids that no vocabulary entry has."""
+        return [self.vocab[i] for i in self._checked(ids)]
+
+    def _checked(self, ids: np.ndarray | list[int]) -> np.ndarray:
+        """IDS as a flat array, refusing ids that no vocabulary entry has."""
         ids = np.asarray(ids, dtype=np.int64).ravel()
         if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):
             # Negative ids would silently index from the end; this is a bug, not bad input.
             raise ValueError(
                 f"token ids must lie in [0, {self.vocab_size}), got {ids.min()} to {ids.max()}"
             )
-        return [self.vocab[i] for i in ids]
+        return ids
 
     def _require_vocab(self) -> None:
         if not self.vocab:
@@ -94,7 +113,9 @@ class Tokenizer:
 
 
 class CharTokenizer(Tokenizer):
-    """One token per Unicode code point; the vocabulary is sorted by code point."""
+    """One token per Unicode code point: ``<unk>`` (id 0), then the characters sorted by
+    code point. Characters never seen by ``fit`` are read as ``<unk>``, which decodes as
+    U+FFFD."""
 
     kind = "char"
 
@@ -102,35 +123,52 @@ class CharTokenizer(Tokenizer):
         units = self._split(text)
         if not units:
             raise UserError("cannot build a character vocabulary from empty text; give some text")
-        return sorted(set(units))
+        return [UNK, *sorted(set(units))]
 
     def _set_vocab(self, vocab: list[str]) -> None:
-        if list(vocab) != sorted(set(vocab)):
-            raise UserError(f"the saved {self.kind} vocabulary is not sorted: the file is damaged")
+        vocab = list(vocab)
+        # Older vocabularies have no <unk>: the characters alone.
+        characters = vocab[1:] if vocab[:1] == [UNK] else vocab
+        if characters != sorted(set(characters)) or any(len(c) != 1 for c in characters):
+            raise UserError(
+                f"the saved {self.kind} vocabulary is not <unk> then single characters in "
+                "sorted order: the file is damaged"
+            )
         super()._set_vocab(vocab)
+        self._shown = [UNKNOWN_CHARACTER if unit == UNK else unit for unit in vocab]
 
     def encode(self, text: str) -> np.ndarray:
         self._require_vocab()
+        index, unknown_id = self._index, self.unknown_id
+        if unknown_id is None:
+            self._refuse_unknown(text)
+            return np.array([index[c] for c in self._split(text)], dtype=np.int64)
+        return np.array([index.get(c, unknown_id) for c in self._split(text)], dtype=np.int64)
+
+    def _refuse_unknown(self, text: str) -> None:
+        """Refuse TEXT if it has characters outside a vocabulary without ``<unk>``."""
         unknown = self.unknown_tokens(text)
         if unknown:
             named = ", ".join(repr(c) for c in unknown[:MAX_NAMED])
             more = f" and {len(unknown) - MAX_NAMED} more" if len(unknown) > MAX_NAMED else ""
+            count = "1 character is" if len(unknown) == 1 else f"{len(unknown)} characters are"
             raise UserError(
-                f"{len(unknown)} characters are not in the vocabulary: {named}{more}; "
-                "remove them, or train on text that contains them"
+                f"{count} not in the vocabulary: {named}{more}; this "
+                f"model was saved by an older rnnkit, whose {self.kind} vocabulary has no "
+                f"{UNK} to read them as: remove them, or retrain the model"
             )
-        index = self._index
-        return np.array([index[c] for c in self._split(text)], dtype=np.int64)
 
     def decode(self, ids: np.ndarray | list[int]) -> str:
-        return self._join("".join(self._tokens_of(ids)))
+        shown = self._shown
+        return self._join("".join([shown[i] for i in self._checked(ids)]))
 
     def stream_decoder(self) -> StreamDecoder:
         return CharStreamDecoder(self)
 
     def unknown_tokens(self, text: str) -> list[str]:
         # dict.fromkeys keeps the first appearance of each character, in order.
-        return [c for c in dict.fromkeys(self._split(text)) if c not in self._index]
+        index = self._index
+        return [c for c in dict.fromkeys(self._split(text)) if c not in index]
 
     def _split(self, text: str) -> str:
         """The text as the sequence of units the vocabulary holds; subclasses change it."""
@@ -260,8 +298,10 @@ class StreamDecoder:
 class CharStreamDecoder(StreamDecoder):
     """Every character token is final at once."""
 
+    tokenizer: CharTokenizer
+
     def push(self, token: int) -> str:
-        return self.tokenizer.vocab[self._check(token)]
+        return self.tokenizer._shown[self._check(token)]
 
 
 class JamoStreamDecoder(StreamDecoder):
@@ -273,12 +313,14 @@ class JamoStreamDecoder(StreamDecoder):
     next token says whether a tail closes it; anything else is final at once.
     """
 
-    def __init__(self, tokenizer: Tokenizer) -> None:
+    tokenizer: CharTokenizer
+
+    def __init__(self, tokenizer: CharTokenizer) -> None:
         super().__init__(tokenizer)
         self.held = ""  # "", a lead consonant, or a lead consonant and a vowel
 
     def push(self, token: int) -> str:
-        unit = self.tokenizer.vocab[self._check(token)]
+        unit = self.tokenizer._shown[self._check(token)]
         held = self.held
         if len(held) == 1 and _is_jamo(unit, VOWEL_JAMO):
             self.held = held + unit

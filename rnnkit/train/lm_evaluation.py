@@ -10,6 +10,12 @@ model reads each Korean syllable as 2 or 3 tokens (its letters), and bits per to
 make it look better than a character model on the same text when it is not: the syllable
 ``한`` costs the bits of its three jamo together and counts as one character, as it does
 in the text the user gave and in the text the model writes.
+
+Tokens the vocabulary lacks are read as ``<unk>`` and scored like any other token: a model
+that predicts ``<unk>`` well (a word model whose ``<unk>`` stands for every rare word) or
+badly (a character model that never saw one in training) moves the loss, so the report
+gives their count and rate beside it and, past ``UNKNOWN_RATE_LIMIT``, says the result is
+not comparable with one on text the vocabulary covers.
 """
 
 from __future__ import annotations
@@ -22,9 +28,13 @@ from rnnkit.data.lm_batches import StreamBatcher
 
 # LEAD_JAMO, VOWEL_JAMO, TAIL_JAMO: the conjoining jamo that ``JamoTokenizer.decode``
 # composes into syllables.
-from rnnkit.data.tokenizers import LEAD_JAMO, TAIL_JAMO, VOWEL_JAMO, Tokenizer
+from rnnkit.data.tokenizers import LEAD_JAMO, TAIL_JAMO, UNK, VOWEL_JAMO, Tokenizer
 from rnnkit.errors import UserError
 from rnnkit.models import LanguageModel
+
+# Past this share of <unk> among the predicted tokens, a loss says more about <unk> than
+# about the text.
+UNKNOWN_RATE_LIMIT = 0.05
 
 
 def evaluate_language_model(
@@ -82,6 +92,52 @@ def measure_language_model(
     }
 
 
+def evaluation_report(
+    model: LanguageModel, tokenizer: Tokenizer, ids: np.ndarray, batch_size: int, seq_len: int
+) -> dict[str, float | int | bool | str]:
+    """What ``rnnkit eval`` reports: ``measure_language_model`` and ``unknown_measures``."""
+    return {
+        **measure_language_model(model, tokenizer, ids, batch_size, seq_len),
+        **unknown_measures(tokenizer, ids, batch_size, seq_len),
+    }
+
+
+def unknown_measures(
+    tokenizer: Tokenizer, ids: np.ndarray, batch_size: int, seq_len: int
+) -> dict[str, float | int | bool | str]:
+    """How many of the tokens ``evaluate_language_model`` predicts are ``<unk>``.
+
+    ``unknown_tokens`` (the count), ``unknown_rate`` (over the predicted tokens, which the
+    loss averages over, ``<unk>`` included), ``comparable`` (the rate is at most
+    ``UNKNOWN_RATE_LIMIT``) and, when it is not, a ``note`` saying why.
+    """
+    unknown_id = tokenizer.unknown_id
+    ids = np.asarray(ids, dtype=np.int64)
+    is_unknown = (ids == unknown_id) if unknown_id is not None else np.zeros(len(ids), bool)
+    count, tokens = 0, 0
+    for _, targets in _evaluation_batcher(is_unknown.astype(np.int64), batch_size, seq_len):
+        count += int(targets.sum())
+        tokens += targets.size
+    rate = count / tokens
+    report: dict[str, float | int | bool | str] = {
+        "unknown_tokens": count,
+        "unknown_rate": rate,
+        "comparable": rate <= UNKNOWN_RATE_LIMIT,
+    }
+    if not report["comparable"]:
+        report["note"] = (
+            f"not comparable: {rate:.1%} of the predicted tokens are unknown to the model "
+            f"(over {UNKNOWN_RATE_LIMIT:.0%}) and scored as {UNK}, so the loss measures "
+            f"{UNK} more than the text"
+        )
+    return report
+
+
+def describe_unknown(report: dict[str, float | int | bool | str]) -> str:
+    """What ``unknown_measures`` returned as e.g. ``"12 unknown (0.35%)"``."""
+    return f"{report['unknown_tokens']:,} unknown ({report['unknown_rate']:.2%})"
+
+
 def predicted_characters(
     tokenizer: Tokenizer, ids: np.ndarray, batch_size: int, seq_len: int
 ) -> int:
@@ -115,7 +171,8 @@ def _joins_previous(tokenizer: Tokenizer, ids: np.ndarray) -> np.ndarray:
     joins = np.zeros(len(ids), dtype=bool)
     if tokenizer.kind != "jamo" or len(ids) == 0:
         return joins
-    codes = np.array([ord(token) for token in tokenizer.vocab])[ids]
+    # <unk>, the one entry that is not a single character, joins nothing.
+    codes = np.array([ord(token) if len(token) == 1 else -1 for token in tokenizer.vocab])[ids]
     lead, vowel, tail = (
         (codes >= lo) & (codes <= hi) for lo, hi in (LEAD_JAMO, VOWEL_JAMO, TAIL_JAMO)
     )

@@ -160,7 +160,7 @@ def test_split_off_is_seeded_disjoint_and_complete() -> None:
 def test_encode_texts_leaves_out_unseen_characters_and_counts_them() -> None:
     tokenizer = make_tokenizer("char").fit("abc")
     sequences, skipped = encode_texts(tokenizer, ["abz", "cé"])
-    assert [s.tolist() for s in sequences] == [[0, 1], [2]]
+    assert [s.tolist() for s in sequences] == [[1, 2], [3]]  # after <unk>, id 0
     assert skipped == 2
     with pytest.raises(UserError, match="names.txt:4 holds no text"):
         encode_texts(tokenizer, ["ab", "zz"], origins=["names.txt:1", "names.txt:4"])

@@ -1,4 +1,4 @@
-"""Tokenizers: round trips, vocabularies, saving, and errors for unknown tokens."""
+"""Tokenizers: round trips, vocabularies, saving, and unknown tokens."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from rnnkit.data.tokenizers import (
     tokenizer_from_dict,
 )
 from rnnkit.errors import UserError
+from rnnkit.train.lm_evaluation import character_ends
 
 KOREAN = "안녕하세요, 세계! 한국어 문장입니다.\n"
 ALL_SYLLABLES = "".join(chr(c) for c in range(0xAC00, 0xD7A4))
@@ -35,26 +36,46 @@ def user_error(call, *args) -> str:
 # --- characters ---------------------------------------------------------------------------
 
 
-def test_char_vocab_is_sorted_and_round_trips() -> None:
+def test_char_vocab_is_unk_then_sorted_and_round_trips() -> None:
     tok = CharTokenizer().fit("hello world\n")
-    assert tok.vocab == ["\n", " ", "d", "e", "h", "l", "o", "r", "w"]
+    assert tok.vocab == ["<unk>", "\n", " ", "d", "e", "h", "l", "o", "r", "w"]
+    assert tok.unknown_id == 0
     ids = tok.encode("world hello")
     assert ids.dtype == np.int64
-    assert ids.tolist() == [8, 6, 7, 5, 2, 1, 4, 3, 5, 5, 6]
+    assert ids.tolist() == [9, 7, 8, 6, 3, 2, 5, 4, 6, 6, 7]
     assert tok.decode(ids) == "world hello"
     assert tok.decode(list(ids)) == "world hello"
 
 
-def test_char_unknown_characters_are_named() -> None:
-    tok = CharTokenizer().fit("abc")
+@pytest.mark.parametrize("kind", ["char", "jamo"])
+def test_unseen_characters_are_read_as_unk_and_named(kind: str) -> None:
+    tok = make_tokenizer(kind).fit("abc 한국")
+    assert tok.unknown_tokens("abxcyx\t") == ["x", "y", "\t"]
+    ids = tok.encode("abxcyx\t 한")
+    unk = tok.unknown_id
+    assert ids.tolist()[:7] == [tok.vocab.index(c) if c in "abc" else unk for c in "abxcyx\t"]
+    assert (ids == unk).sum() == 4
+    # <unk> decodes as one character, U+FFFD, as every other token is one.
+    assert tok.decode(ids) == "ab\ufffdc\ufffd\ufffd\ufffd 한"
+    assert character_ends(tok, ids).sum() == len(tok.decode(ids))
+    # A literal "<unk>" in the text is five characters, not the token.
+    assert tok.encode("<unk>").tolist() == [unk] * 5
+
+
+def test_char_vocabulary_saved_without_unk_still_loads_and_refuses_unseen_characters() -> None:
+    # As rnnkit saved character vocabularies before <unk> was reserved.
+    tok = tokenizer_from_dict({"kind": "char", "vocab": [" ", "a", "b", "c"]})
+    assert tok.unknown_id is None and tok.vocab_size == 4
+    assert tok.decode(tok.encode("cab a")) == "cab a"
     assert tok.unknown_tokens("abxcyx\t") == ["x", "y", "\t"]
     message = user_error(tok.encode, "abxcyx\t")
     assert "3 characters" in message
     assert "'x', 'y', '\\t'" in message
+    assert "retrain" in message and "--" not in message
 
 
 def test_char_error_names_at_most_ten() -> None:
-    tok = CharTokenizer().fit("a")
+    tok = tokenizer_from_dict({"kind": "jamo", "vocab": ["a"]})
     message = user_error(tok.encode, "a0123456789XYZ")
     assert "'9'" in message and "'X'" not in message
     assert "and 3 more" in message
@@ -71,8 +92,8 @@ def test_encode_before_fit_is_a_bug() -> None:
 
 def test_decode_rejects_ids_outside_the_vocabulary() -> None:
     tok = CharTokenizer().fit("ab")
-    with pytest.raises(ValueError, match="0, 2"):
-        tok.decode([0, 2])
+    with pytest.raises(ValueError, match="0, 3"):
+        tok.decode([0, 3])
     with pytest.raises(ValueError):
         tok.decode([-1])
 
@@ -147,8 +168,8 @@ def test_jamo_sentence_recomposes_exactly() -> None:
 
 def test_jamo_alphabet_of_all_syllables_is_at_most_67() -> None:
     tok = JamoTokenizer().fit(ALL_SYLLABLES)
-    assert tok.vocab_size <= 67
-    assert all("\u1100" <= c <= "\u11ff" for c in tok.vocab)
+    assert tok.vocab[0] == "<unk>" and tok.vocab_size <= 1 + 67
+    assert all("\u1100" <= c <= "\u11ff" for c in tok.vocab[1:])
     assert tok.decode(tok.encode(ALL_SYLLABLES)) == ALL_SYLLABLES
 
 
@@ -167,10 +188,10 @@ def test_jamo_leaves_other_scripts_alone() -> None:
     assert unicodedata.is_normalized("NFC", tok.decode(tok.encode(text)))
 
 
-def test_jamo_unknown_characters_fail_like_char() -> None:
+def test_jamo_unknown_characters_are_unk_like_char() -> None:
     tok = JamoTokenizer().fit("한국")
     assert tok.unknown_tokens("한x") == ["x"]
-    assert "'x'" in user_error(tok.encode, "한x")
+    assert tok.decode(tok.encode("한x")) == "한\ufffd"
 
 
 # --- saving and making --------------------------------------------------------------------
@@ -197,9 +218,12 @@ def test_word_to_dict_holds_the_options() -> None:
     assert d == {"kind": "word", "vocab": ["<eos>", "<unk>", "a"], "max_vocab": 10, "min_count": 2}
 
 
-def test_damaged_char_vocab_is_refused() -> None:
+@pytest.mark.parametrize(
+    "vocab", [["b", "a"], ["<unk>", "b", "a"], ["a", "<unk>"], ["<unk>", "<unk>", "a"], ["ab"]]
+)
+def test_damaged_char_vocab_is_refused(vocab: list[str]) -> None:
     with pytest.raises(UserError, match="damaged"):
-        tokenizer_from_dict({"kind": "char", "vocab": ["b", "a"]})
+        tokenizer_from_dict({"kind": "char", "vocab": vocab})
 
 
 def test_make_tokenizer() -> None:
@@ -226,5 +250,5 @@ def test_ptb_train_vocabulary_and_token_count(shared_data: Path) -> None:
 def test_tiny_shakespeare_char_vocabulary(shared_data: Path) -> None:
     text = (shared_data / "tinyshakespeare" / "input.txt").read_text(encoding="utf-8")
     tok = CharTokenizer().fit(text)
-    assert tok.vocab_size == 65
+    assert tok.vocab_size == 1 + 65  # <unk> and 65 characters
     assert tok.decode(tok.encode(text[:5000])) == text[:5000]

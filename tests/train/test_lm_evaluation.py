@@ -1,6 +1,7 @@
 """Bits per character: per character of the text, also for a jamo model, whose Korean
 syllables are 2 or 3 tokens each; the expected numbers are worked out here from the text
-itself (NFD per syllable), not with the functions under test."""
+itself (NFD per syllable), not with the functions under test. Unknown tokens: scored as
+<unk>, counted beside the loss, and a result past the limit flagged as not comparable."""
 
 from __future__ import annotations
 
@@ -12,11 +13,17 @@ import numpy as np
 import pytest
 
 from rnnkit.data.lm_batches import split_train_val
-from rnnkit.data.tokenizers import Tokenizer, make_tokenizer
+from rnnkit.data.tokenizers import Tokenizer, make_tokenizer, tokenizer_from_dict
 from rnnkit.errors import UserError
 from rnnkit.models import LanguageModel
 from rnnkit.train import LMSettings, LMTrainer, evaluate_language_model
-from rnnkit.train.lm_evaluation import character_ends, measure_language_model
+from rnnkit.train.lm_evaluation import (
+    UNKNOWN_RATE_LIMIT,
+    character_ends,
+    describe_unknown,
+    evaluation_report,
+    measure_language_model,
+)
 
 # Starts with a syllable of 2+ jamo, so with one stream (whose first token has nothing to
 # predict it) the first character still has its last token predicted: every character counts.
@@ -128,3 +135,69 @@ def test_a_text_that_completes_no_character_is_a_user_error() -> None:
     ids = tokenizer.encode("각가")
     with pytest.raises(UserError, match="complete no character"):
         measure_language_model(tiny_model(tokenizer), tokenizer, ids, batch_size=2, seq_len=4)
+
+
+# --- unknown tokens -----------------------------------------------------------------------
+
+ENGLISH = "the cat sat on the mat.\n" * 10
+
+
+@pytest.mark.parametrize("kind", ["char", "jamo"])
+def test_unseen_characters_are_scored_as_unk_and_counted(kind: str) -> None:
+    tokenizer = make_tokenizer(kind).fit(ENGLISH + KOREAN)
+    text = ENGLISH.replace("mat", "m@t") + ENGLISH + "한국어 50%\n"  # '@', '5', '0', '%' unseen
+    ids = tokenizer.encode(text)
+    model = tiny_model(tokenizer)
+    report = evaluation_report(model, tokenizer, ids, batch_size=1, seq_len=len(ids))
+
+    unseen = sum(text.count(c) for c in "@50%")
+    assert report["unknown_tokens"] == unseen == 13
+    assert report["unknown_rate"] == pytest.approx(unseen / (len(ids) - 1))
+    assert report["comparable"] is True and "note" not in report
+    # <unk> targets are scored, not dropped: the loss is the mean over every target.
+    assert report["loss"] == pytest.approx(nats_per_target(model, ids).mean(), rel=1e-5)
+    assert report["tokens"] == len(ids) - 1
+    assert describe_unknown(report) == f"13 unknown ({unseen / (len(ids) - 1):.2%})"
+
+
+def test_unknown_targets_are_counted_like_the_loss_with_several_streams() -> None:
+    tokenizer = make_tokenizer("char").fit(ENGLISH)
+    ids = tokenizer.encode(ENGLISH.replace("t", "T"))  # 'T' is unknown
+    report = evaluation_report(tiny_model(tokenizer), tokenizer, ids, batch_size=4, seq_len=16)
+    stream_len = len(ids) // 4
+    predicted = [s * stream_len + t for s in range(4) for t in range(1, stream_len)]
+    unknown = int((ids[predicted] == tokenizer.unknown_id).sum())
+    assert report["tokens"] == len(predicted)
+    assert report["unknown_tokens"] == unknown > 0
+    assert report["unknown_rate"] == pytest.approx(unknown / len(predicted))
+
+
+def test_a_text_mostly_unknown_to_a_word_model_is_flagged_not_comparable() -> None:
+    # The C source of the issue: most words unseen, so perplexity says little.
+    tokenizer = make_tokenizer("word").fit(ENGLISH)
+    text = "int main ( void ) { return the cat ; }\n" * 5
+    ids = tokenizer.encode(text)
+    report = evaluation_report(tiny_model(tokenizer), tokenizer, ids, batch_size=1, seq_len=64)
+    assert report["unknown_rate"] > 0.7
+    assert report["comparable"] is False
+    assert "not comparable" in report["note"] and "\n" not in report["note"]
+    assert {"loss", "perplexity", "tokens"} < set(report)
+
+
+def test_the_limit_is_a_rate_of_unknown_targets() -> None:
+    tokenizer = make_tokenizer("char").fit("ab")
+    model = tiny_model(tokenizer)
+    a, unk = tokenizer.vocab.index("a"), tokenizer.unknown_id
+    for unknown, comparable in ((5, True), (6, False)):  # of 100 targets; the limit is 5%
+        ids = np.array([a] * (101 - unknown) + [unk] * unknown)
+        report = evaluation_report(model, tokenizer, ids, batch_size=1, seq_len=101)
+        assert report["unknown_tokens"] == unknown
+        assert report["comparable"] is comparable
+    assert UNKNOWN_RATE_LIMIT == 0.05
+
+
+def test_an_old_char_vocabulary_without_unk_has_no_unknown_tokens() -> None:
+    tokenizer = tokenizer_from_dict({"kind": "char", "vocab": sorted(set(ENGLISH))})
+    ids = tokenizer.encode(ENGLISH)
+    report = evaluation_report(tiny_model(tokenizer), tokenizer, ids, batch_size=2, seq_len=8)
+    assert (report["unknown_tokens"], report["unknown_rate"], report["comparable"]) == (0, 0, True)
