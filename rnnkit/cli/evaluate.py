@@ -1,32 +1,37 @@
-"""``rnnkit eval``: measure a trained language model on a text."""
+"""``rnnkit eval``: measure a trained model on held-out data (the classifier's part is in
+``evaluate_classifier``)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from typing import Any
 
 from rnnkit.cli import evaluate_classifier
 from rnnkit.cli.arguments import add_model_folder_argument
 from rnnkit.data.text import read_text
-from rnnkit.train.lm_checkpoint import load_language_model, model_folder
+from rnnkit.train.checkpoint import load_checkpoint
 from rnnkit.train.lm_evaluation import describe_measures, describe_unknown, evaluation_report
+from rnnkit.train.run_config import model_folder, saved_task
+from rnnkit.train.tasks.language_model import LanguageModelRun, load_language_model
 
 NAME = "eval"
-DEFAULT_ENCODING = "utf-8"  # for a run whose config does not say how its data was read
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         NAME,
-        help="measure a trained language model on a text",
-        description="Print the model's mean loss on a text (nats per token), with bits per "
-        "character of the text (char and jamo models) or perplexity (word models).",
+        help="measure a trained model on held-out data",
+        description="Measure a trained model on data: a language model's mean loss on a "
+        "text (nats per token) with bits per character (char and jamo models) or perplexity "
+        "(word models); a classifier's accuracy, macro-F1 and confusion matrix.",
     )
     add_model_folder_argument(parser)
     parser.add_argument(
-        "--data", metavar="PATH", required=True, help="a text file, or a folder of them"
+        "--data",
+        metavar="PATH",
+        required=True,
+        help="a text file or a folder of them (language models); labelled examples (classifiers)",
     )
     parser.add_argument(
         "--encoding",
@@ -43,7 +48,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return parser
 
 
-def data_encoding(args: argparse.Namespace, config: dict[str, Any]) -> str:
+def data_encoding(args: argparse.Namespace, config: LanguageModelRun) -> str:
     """``--encoding`` if given, else the encoding the run was trained with.
 
     A model trained on Latin-1 files is most likely measured on Latin-1 files too, so
@@ -51,17 +56,17 @@ def data_encoding(args: argparse.Namespace, config: dict[str, Any]) -> str:
     """
     if args.encoding is not None:
         return args.encoding
-    return config.get("data", {}).get("encoding") or DEFAULT_ENCODING
+    return config.data.encoding
 
 
 def run(args: argparse.Namespace) -> int:
     folder = model_folder(args.folder)
-    if evaluate_classifier.holds_classifier(folder):
+    if saved_task(load_checkpoint(folder), folder) == "classify":
         return evaluate_classifier.run(args, folder)
     model, tokenizer, config = load_language_model(folder)
     ids = tokenizer.encode(read_text(args.data, data_encoding(args, config)))
-    settings = config["settings"]
-    report = evaluation_report(model, tokenizer, ids, settings["batch_size"], settings["seq_len"])
+    settings = config.training
+    report = evaluation_report(model, tokenizer, ids, settings.batch_size, settings.seq_len)
     if args.json:
         print(json.dumps(report))
     else:

@@ -20,7 +20,8 @@ from rnnkit.cli.arguments import (
 from rnnkit.data.tokenizers import EOS, UNK, Tokenizer
 from rnnkit.errors import UserError
 from rnnkit.models import LanguageModel
-from rnnkit.train.lm_checkpoint import load_language_model, model_folder
+from rnnkit.train.run_config import model_folder
+from rnnkit.train.tasks.language_model import load_language_model
 
 NAME = "sample"
 MAX_NAMED = 10  # unknown words or characters named in a note

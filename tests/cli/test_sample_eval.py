@@ -14,7 +14,7 @@ from rnnkit.cli.sample import TextStream, prime_tokens
 from rnnkit.data.tokenizers import make_tokenizer, tokenizer_from_dict
 from rnnkit.errors import UserError
 from rnnkit.train import evaluate_language_model
-from rnnkit.train.lm_checkpoint import load_language_model
+from rnnkit.train.tasks.language_model import load_language_model
 from tests.cli.cli_helpers import TINY, run_cli, sentences, write_corpus
 
 
