@@ -3,7 +3,10 @@
 from rnnkit.train.task import Task
 from rnnkit.train.tasks.classifier import ClassifierTask
 from rnnkit.train.tasks.language_model import LanguageModelTask
+from rnnkit.train.tasks.tagging import TaggingTask
 
-TASKS: dict[str, Task] = {task.name: task for task in (LanguageModelTask(), ClassifierTask())}
+TASKS: dict[str, Task] = {
+    task.name: task for task in (LanguageModelTask(), ClassifierTask(), TaggingTask())
+}
 
 __all__ = ["TASKS"]

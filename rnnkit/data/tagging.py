@@ -1,0 +1,184 @@
+"""Tagged sentences as numbers: the word, character and tag vocabularies, and batches.
+
+- Words: ``<unk>`` is id 0, then the training words seen at least ``min_count`` times, most
+  frequent first (``lowercase`` folds case first; the characters keep it).
+- Characters: id 0 stands for a character never seen in training, then every character of
+  the training words, most frequent first.
+- Tags: the training tags, numbered as ``LabelVocabulary`` numbers classes; a tag unseen in
+  training is refused, by name, wherever it turns up later.
+
+``tagger_batch`` pads a batch of encoded sentences into what ``SequenceTagger`` takes: word
+ids ``(B, T)`` padded with the model's ``pad_id``, lengths, tags padded with -1, and the
+words' characters (``WordChars``). With ``unk_rate > 0`` it reads each word that occurs
+once in the training data as ``<unk>`` with that probability (Lample et al. 2016), so the
+``<unk>`` vector learns what a rare word looks like before it meets unseen ones.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from rnnkit.data.classification import LabelVocabulary
+from rnnkit.data.conll import TaggedSentences
+from rnnkit.errors import UserError
+from rnnkit.models.char_word_encoder import WordChars, make_word_chars
+
+UNKNOWN = "<unk>"
+
+
+@dataclass
+class TaggingVocabulary:
+    """Words, characters and tags, each numbered from 0 (see the module docstring)."""
+
+    words: list[str]
+    chars: list[str]
+    tags: LabelVocabulary
+    lowercase: bool = False
+    singletons: frozenset[int] = frozenset()  # ids of the words seen once in training
+
+    def __post_init__(self) -> None:
+        self._word_ids = {word: i for i, word in enumerate(self.words)}
+        self._char_ids = {char: i for i, char in enumerate(self.chars)}
+
+    @classmethod
+    def fit(
+        cls,
+        data: TaggedSentences,
+        source: str,
+        min_count: int = 1,
+        lowercase: bool = False,
+        extra_tags: Sequence[str] = (),
+    ) -> TaggingVocabulary:
+        """The vocabularies of the training sentences DATA (from SOURCE, for messages).
+        EXTRA_TAGS (the tags of a held-out part of the same file) join the tag set."""
+        if min_count < 1:
+            raise UserError(f"min_count: expected at least 1, got {min_count}")
+        tokens = [token for sentence in data.tokens for token in sentence]
+        counts = Counter(token.lower() if lowercase else token for token in tokens)
+        kept = sorted((w for w, n in counts.items() if n >= min_count), key=lambda w: -counts[w])
+        char_counts = Counter(char for token in tokens for char in token)
+        chars = ["<unk>", *sorted(char_counts, key=lambda c: (-char_counts[c], c))]
+        tags = [tag for sentence in data.tags for tag in sentence] + list(extra_tags)
+        vocabulary = cls([UNKNOWN, *kept], chars, LabelVocabulary.fit(tags, source), lowercase)
+        once = frozenset(vocabulary._word_ids[w] for w in kept if counts[w] == 1)
+        vocabulary.singletons = once
+        return vocabulary
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "words": self.words,
+            "chars": self.chars,
+            "tags": self.tags.labels,
+            "lowercase": self.lowercase,
+            "singletons": sorted(self.singletons),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TaggingVocabulary:
+        return cls(
+            list(data["words"]),
+            list(data["chars"]),
+            LabelVocabulary(list(data["tags"])),
+            bool(data["lowercase"]),
+            frozenset(int(i) for i in data["singletons"]),
+        )
+
+    def word_ids(self, tokens: Sequence[str]) -> np.ndarray:
+        fold = str.lower if self.lowercase else str
+        return np.array([self._word_ids.get(fold(t), 0) for t in tokens], dtype=np.int64)
+
+    def char_ids(self, token: str) -> np.ndarray:
+        return np.array([self._char_ids.get(c, 0) for c in token], dtype=np.int64)
+
+
+@dataclass
+class EncodedSentences:
+    """Sentences as ids: ``words[i]`` ``(n_i,)``, ``chars[i][t]`` the char ids of word t,
+    ``tags[i]`` ``(n_i,)`` (None for untagged input)."""
+
+    words: list[np.ndarray]
+    chars: list[list[np.ndarray]]
+    tags: list[np.ndarray] | None
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.array([len(w) for w in self.words], dtype=np.int64)
+
+
+def encode_sentences(
+    tokens: Sequence[Sequence[str]],
+    vocabulary: TaggingVocabulary,
+    tags: Sequence[Sequence[str]] | None = None,
+    source: str = "the sentences",
+    max_length: int | None = None,
+    origins: Sequence[str] | None = None,
+) -> EncodedSentences:
+    """TOKENS (and TAGS) as ids. A sentence longer than MAX_LENGTH, an empty one, a word
+    with no character, and a tag unseen in training are ``UserError``s naming SOURCE (or
+    the sentence's origin)."""
+    words, chars, tag_ids = [], [], []
+    for index, sentence in enumerate(tokens):
+        where = origins[index] if origins is not None else f"{source}, sentence {index + 1}"
+        if not sentence or any(not token for token in sentence):
+            raise UserError(f"{where}: an empty sentence or word; every word needs a character")
+        if max_length is not None and len(sentence) > max_length:
+            raise UserError(
+                f"{where}: a sentence of {len(sentence)} words, longer than max_length "
+                f"{max_length}; raise max_length or split the sentence"
+            )
+        words.append(vocabulary.word_ids(sentence))
+        chars.append([vocabulary.char_ids(token) for token in sentence])
+    if tags is not None:
+        if [len(s) for s in tags] != [len(s) for s in tokens]:
+            raise ValueError("tags: expected one tag per token of every sentence")
+        flat = vocabulary.tags.encode([tag for sentence in tags for tag in sentence], source)
+        ends = np.cumsum([len(sentence) for sentence in tags])[:-1]
+        tag_ids = np.split(flat, ends)
+    return EncodedSentences(words, chars, tag_ids if tags is not None else None)
+
+
+def encode_tagged(
+    data: TaggedSentences,
+    vocabulary: TaggingVocabulary,
+    source: str,
+    max_length: int | None = None,
+) -> EncodedSentences:
+    """``encode_sentences`` of the tokens and tags of DATA."""
+    return encode_sentences(data.tokens, vocabulary, data.tags, source, max_length, data.origins)
+
+
+def tagger_batch(
+    data: EncodedSentences,
+    indices: Sequence[int] | np.ndarray,
+    pad_id: int,
+    char_pad_id: int | None,
+    unk_rate: float = 0.0,
+    singletons: frozenset[int] = frozenset(),
+    rng: np.random.Generator | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, WordChars | None]:
+    """``(ids (B, T), lengths (B,), tags (B, T) or None, chars or None)`` of the sentences
+    INDICES: padded with PAD_ID and tag -1; characters with CHAR_PAD_ID (None: no chars).
+    Words in SINGLETONS become ``<unk>`` (id 0) with probability UNK_RATE, drawn from RNG."""
+    lengths = np.array([len(data.words[i]) for i in indices], dtype=np.int64)
+    steps = int(lengths.max())
+    ids = np.full((len(indices), steps), pad_id, dtype=np.int64)
+    tags = None if data.tags is None else np.full(ids.shape, -1, dtype=np.int64)
+    for row, i in enumerate(indices):
+        ids[row, : lengths[row]] = data.words[i]
+        if tags is not None:
+            tags[row, : lengths[row]] = data.tags[i]
+    if unk_rate > 0 and singletons:
+        rare = np.isin(ids, np.fromiter(singletons, dtype=np.int64))
+        ids[rare & (rng.random(ids.shape) < unk_rate)] = 0
+    chars = None
+    if char_pad_id is not None:
+        chars = make_word_chars([data.chars[i] for i in indices], steps, char_pad_id)
+    return ids, lengths, tags, chars

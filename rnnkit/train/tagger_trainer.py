@@ -1,0 +1,189 @@
+"""Training a ``SequenceTagger`` on length-bucketed batches of sentences, resumable exactly.
+
+The loop, checkpoints, best model and exact resume are ``Trainer``'s; this module supplies
+the tagger's part. One step trains on one batch of sentences: the loss per token
+(``SequenceTagger.loss_and_backward``). An epoch's batches come from ``bucket_batches``
+seeded by ``(seed, epoch)``, and the words read as ``<unk>`` (``unk_rate``) from a
+generator seeded by ``(seed, epoch, batch)``, so any batch can be made again from three
+numbers and a resumed run goes on at the batch it stopped before. Validation measures the
+loss, token accuracy and, for span tag sets with ``seqeval`` installed, span F1; the best
+model is the one with the highest validation token accuracy.
+
+``tag_encoded`` and ``evaluate_tagger`` run a trained tagger over many sentences (sorted by
+length into batches, results in the order given).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from rnnkit.config import CHANGEABLE, option
+from rnnkit.data.conll import tag_scheme
+from rnnkit.data.length_buckets import batches_per_epoch, bucket_batches, sorted_batches
+from rnnkit.data.tagging import EncodedSentences, TaggingVocabulary, tagger_batch
+from rnnkit.models.sequence_tagger import SequenceTagger
+from rnnkit.train.settings import TrainingSettings
+from rnnkit.train.tagging_metrics import span_scores, tagging_report
+from rnnkit.train.trainer import Trainer, TrainingProgress
+
+MAX_DEFAULT_EVAL_EVERY = 1000  # steps; by default a run validates once per epoch, or this
+EVAL_BATCH_SIZE = 128
+
+
+@dataclass
+class TaggerSettings(TrainingSettings):
+    """``TrainingSettings`` plus the batch size and the rate of ``<unk>`` substitution."""
+
+    eval_every: int | None = option(
+        None,
+        "validate and keep the best model every N steps (default: once per epoch, "
+        f"at most every {MAX_DEFAULT_EVAL_EVERY})",
+        minimum=1,
+        on_resume=CHANGEABLE,
+        metavar="N",
+    )
+    batch_size: int = option(32, "sentences per step", minimum=1, maximum=1 << 20)
+    unk_rate: float = option(
+        0.0,
+        "read each word seen once in training as <unk> with this probability, so <unk> "
+        "learns what rare words look like",
+        minimum=0,
+        maximum=1,
+    )
+
+    def resolve(self, steps_per_epoch: int) -> None:
+        """Validate once per epoch (at most every MAX_DEFAULT_EVAL_EVERY steps) and lower
+        the learning rate after two validations without improvement, unless told."""
+        if self.eval_every is None:
+            self.eval_every = min(steps_per_epoch, MAX_DEFAULT_EVAL_EVERY)
+        if self.plateau_patience is None:
+            self.plateau_patience = 2 * self.eval_every
+
+
+@dataclass
+class TaggerProgress(TrainingProgress):
+    batch: int = 0  # the next batch of the current epoch
+
+
+def seqeval_installed() -> bool:
+    return importlib.util.find_spec("seqeval") is not None
+
+
+def char_pad_id(model: SequenceTagger) -> int | None:
+    """The padding id of the model's characters, or None without a character encoder."""
+    return model.char_encoder.pad_id if model.char_hidden_size > 0 else None
+
+
+def tag_encoded(
+    model: SequenceTagger, data: EncodedSentences, batch_size: int = EVAL_BATCH_SIZE
+) -> tuple[list[np.ndarray], float | None]:
+    """``(tag ids of each sentence, mean loss per token or None)``, in evaluation mode;
+    the loss needs ``data.tags``."""
+    predictions: list[np.ndarray] = [np.empty(0, np.int64)] * len(data)
+    total, tokens = 0.0, 0
+    for batch in sorted_batches(data.lengths, batch_size):
+        ids, lengths, tags, chars = tagger_batch(data, batch, model.pad_id, char_pad_id(model))
+        for row, tagged in zip(batch, model.predict(ids, lengths, chars), strict=True):
+            predictions[row] = tagged[: len(data.words[row])]
+        if tags is not None:
+            total += model.loss(ids, lengths, tags, chars) * int(lengths.sum())
+            tokens += int(lengths.sum())
+    return predictions, (total / tokens if tokens else None)
+
+
+def evaluate_tagger(
+    model: SequenceTagger,
+    data: EncodedSentences,
+    vocabulary: TaggingVocabulary,
+    spans: bool = True,
+) -> tuple[float, dict[str, Any]]:
+    """``(mean loss per token, tagging_report)`` of MODEL on the tagged DATA; with SPANS,
+    span figures for span tag sets (which need ``seqeval``)."""
+    predicted, loss = tag_encoded(model, data)
+    names = vocabulary.tags.labels
+    gold = [[names[i] for i in sentence] for sentence in data.tags]
+    guessed = [[names[i] for i in sentence] for sentence in predicted]
+    return float(loss), tagging_report(gold, guessed, names, "auto" if spans else None)
+
+
+class TaggerTrainer(Trainer):
+    """Trains MODEL on TRAIN, validating on VALID, saving into FOLDER; VOCABULARY is saved
+    in config.json. Call ``restore`` to continue a checkpoint, then ``train``."""
+
+    watched = "accuracy"
+    higher_is_better = True
+    task_name = "tag"
+
+    def __init__(
+        self,
+        model: SequenceTagger,
+        vocabulary: TaggingVocabulary,
+        train: EncodedSentences,
+        valid: EncodedSentences,
+        settings: TaggerSettings,
+        folder: str | os.PathLike[str],
+        info: dict[str, Any] | None = None,
+    ) -> None:
+        settings.resolve(batches_per_epoch(len(train), settings.batch_size))
+        super().__init__(model, settings, TaggerProgress(), folder, info)
+        self.vocabulary = vocabulary
+        self.train_set, self.valid_set = train, valid
+        names = vocabulary.tags.labels
+        self.valid_tags = [[names[i] for i in sentence] for sentence in valid.tags]
+        self.span_f1 = tag_scheme(self.valid_tags) is not None and seqeval_installed()
+        self._batches: list[np.ndarray] = []
+        self._batches_epoch: int | None = None
+
+    def steps_per_epoch(self) -> int:
+        return batches_per_epoch(len(self.train_set), self.settings.batch_size)
+
+    def epoch_batches(self, epoch: int) -> list[np.ndarray]:
+        """The training batches of EPOCH (sentence indices), the same on every call."""
+        rng = np.random.default_rng([self.settings.seed, epoch])
+        return bucket_batches(self.train_set.lengths, self.settings.batch_size, rng)
+
+    def compute_step(self) -> tuple[float, int]:
+        progress, settings = self.progress, self.settings
+        if self._batches_epoch != progress.epoch:
+            self._batches = self.epoch_batches(progress.epoch)
+            self._batches_epoch = progress.epoch
+        rng = np.random.default_rng([settings.seed, progress.epoch, progress.batch])
+        ids, lengths, tags, chars = tagger_batch(
+            self.train_set,
+            self._batches[progress.batch],
+            self.model.pad_id,
+            char_pad_id(self.model),
+            settings.unk_rate,
+            self.vocabulary.singletons,
+            rng,
+        )
+        return self.model.loss_and_backward(ids, lengths, tags, chars), int(lengths.sum())
+
+    def advance(self) -> None:
+        progress = self.progress
+        progress.batch += 1
+        if progress.batch == len(self._batches):
+            progress.epoch += 1
+            progress.batch = 0
+
+    def validate(self) -> dict[str, float]:
+        predicted, loss = tag_encoded(self.model, self.valid_set)
+        hits = sum(int(np.sum(p == g)) for p, g in zip(predicted, self.valid_set.tags, strict=True))
+        measures = {"loss": float(loss), "accuracy": hits / int(self.valid_set.lengths.sum())}
+        if self.span_f1:
+            names = self.vocabulary.tags.labels
+            guessed = [[names[i] for i in sentence] for sentence in predicted]
+            measures["span_f1"] = span_scores(self.valid_tags, guessed)["f1"]
+        return measures
+
+    def describe(self, measures: dict[str, float]) -> str:
+        span = f", span F1 {measures['span_f1']:.4f}" if "span_f1" in measures else ""
+        return f"token accuracy {measures['accuracy']:.2%}{span}, loss {measures['loss']:.4f}"
+
+    def config(self) -> dict[str, Any]:
+        return {**self.base_config(), "vocabulary": self.vocabulary.to_dict()}
