@@ -25,6 +25,10 @@
 
 #if defined(__AVX512F__) || defined(__AVX__)
 #include <immintrin.h>
+#elif defined(__SSE2__)
+#include <emmintrin.h>
+#elif defined(__ARM_NEON) && defined(__aarch64__)
+#include <arm_neon.h>
 #endif
 
 #define JOIN_(a, b) a##_##b
@@ -90,6 +94,23 @@ INLINE vec reciprocal(vec d) {
     return r * (2.0f - d * r);
 #else
     return 1.0f / d;
+#endif
+}
+
+/* sqrt, lane by lane (correctly rounded everywhere) */
+INLINE vec sqrt_v(vec x) {
+#if VECTOR_BYTES == 64 && defined(__AVX512F__)
+    return (vec)_mm512_sqrt_ps((__m512)x);
+#elif VECTOR_BYTES == 32 && defined(__AVX__)
+    return (vec)_mm256_sqrt_ps((__m256)x);
+#elif VECTOR_BYTES == 16 && defined(__SSE2__)
+    return (vec)_mm_sqrt_ps((__m128)x);
+#elif VECTOR_BYTES == 16 && defined(__ARM_NEON) && defined(__aarch64__)
+    return (vec)vsqrtq_f32((float32x4_t)x);
+#else
+    vec root;
+    for (int lane = 0; lane < LANES; lane++) root[lane] = __builtin_sqrtf(x[lane]);
+    return root;
 #endif
 }
 
@@ -510,8 +531,35 @@ static void NAME(project_rows)(int cell, int rows, int input_size, int hidden, c
     }
 }
 
+/* ---- optimizer ---------------------------------------------------------------------- */
+
+/* One Adam(W) step of one parameter, one pass over its arrays (struct rnnkit_adam). */
+static void NAME(adam)(const struct rnnkit_adam *q) {
+    const float shrink = q->shrink, l2 = q->l2, b1 = q->one_minus_beta1, b2 = q->one_minus_beta2;
+    int64_t i = 0;
+    for (; i + LANES <= q->count; i += LANES) {
+        const vec p = load(q->param + i) * shrink;
+        const vec g = load(q->grad + i) + l2 * p;
+        const vec m = load(q->exp_avg + i) + (g - load(q->exp_avg + i)) * b1;
+        const vec v = load(q->exp_avg_sq + i) * q->beta2 + (g * b2) * g;
+        const vec d = sqrt_v(v) / q->bias_correction2_sqrt + q->eps;
+        store(q->exp_avg + i, m);
+        store(q->exp_avg_sq + i, v);
+        store(q->param + i, p - q->step_size * (m / d));
+    }
+    for (; i < q->count; i++) {
+        const float p = q->param[i] * shrink;
+        const float g = q->grad[i] + l2 * p;
+        const float m = q->exp_avg[i] + (g - q->exp_avg[i]) * b1;
+        const float v = q->exp_avg_sq[i] * q->beta2 + (g * b2) * g;
+        q->exp_avg[i] = m;
+        q->exp_avg_sq[i] = v;
+        q->param[i] = p - q->step_size * (m / (__builtin_sqrtf(v) / q->bias_correction2_sqrt + q->eps));
+    }
+}
+
 const struct rnnkit_kernels NAME(rnnkit_kernels) = {
-    NAME(forward_rows), NAME(backward_rows), NAME(stack_share), NAME(project_rows),
+    NAME(forward_rows), NAME(backward_rows), NAME(stack_share), NAME(project_rows), NAME(adam),
 };
 
 #undef product_rows

@@ -98,7 +98,7 @@ int rnnkit_best_kernel(void) {
     return KERNEL_GENERIC;
 }
 
-/* "name size field offset field offset ...; name size ..." for both argument structs, for
+/* "name size field offset field offset ...; name size ..." for the argument structs, for
  * c_binding.py to check its mirrors against (a stale build from other sources is refused
  * rather than misread). */
 struct field {
@@ -107,6 +107,7 @@ struct field {
 };
 #define SEQUENCE(f) {#f, offsetof(struct rnnkit_sequence, f)}
 #define STACK(f) {#f, offsetof(struct rnnkit_stack, f)}
+#define ADAM(f) {#f, offsetof(struct rnnkit_adam, f)}
 static const struct field sequence_fields[] = {
     SEQUENCE(cell), SEQUENCE(steps), SEQUENCE(batch), SEQUENCE(hidden), SEQUENCE(reverse),
     SEQUENCE(vocab), SEQUENCE(threads), SEQUENCE(batch_sizes), SEQUENCE(gates),
@@ -118,6 +119,10 @@ static const struct field stack_fields[] = {
     STACK(first_input), STACK(x), STACK(first_weights),
     STACK(biases), STACK(hidden_biases), STACK(input_weights), STACK(weights), STACK(h),
     STACK(c), STACK(scratch), STACK(head_weight), STACK(head_bias), STACK(logits)};
+static const struct field adam_fields[] = {
+    ADAM(count), ADAM(param), ADAM(grad), ADAM(exp_avg), ADAM(exp_avg_sq), ADAM(shrink),
+    ADAM(l2), ADAM(one_minus_beta1), ADAM(beta2), ADAM(one_minus_beta2), ADAM(eps),
+    ADAM(step_size), ADAM(bias_correction2_sqrt)};
 
 static size_t describe(char *text, size_t room, const char *name, size_t size,
                        const struct field *fields, size_t count) {
@@ -135,8 +140,14 @@ const char *rnnkit_layout(void) {
     if (used < sizeof text)
         used += (size_t)snprintf(text + used, sizeof text - used, "; ");
     if (used < sizeof text)
-        describe(text + used, sizeof text - used, "rnnkit_stack", sizeof(struct rnnkit_stack),
-                 stack_fields, sizeof stack_fields / sizeof *stack_fields);
+        used += describe(text + used, sizeof text - used, "rnnkit_stack",
+                         sizeof(struct rnnkit_stack), stack_fields,
+                         sizeof stack_fields / sizeof *stack_fields);
+    if (used < sizeof text)
+        used += (size_t)snprintf(text + used, sizeof text - used, "; ");
+    if (used < sizeof text)
+        describe(text + used, sizeof text - used, "rnnkit_adam", sizeof(struct rnnkit_adam),
+                 adam_fields, sizeof adam_fields / sizeof *adam_fields);
     return text;
 }
 
@@ -384,6 +395,9 @@ int rnnkit_chunks(int rows, int threads) {
     const int chunk_rows = chunk_rows_for(rows, threads);
     return (rows + chunk_rows - 1) / chunk_rows;
 }
+
+/* One Adam(W) step of one float32 parameter (struct rnnkit_adam), on the caller's thread. */
+void rnnkit_adam(const struct rnnkit_adam *q) { active->adam(q); }
 
 void rnnkit_forward(const struct rnnkit_sequence *q) {
     split_rows(active->forward_rows, q, q->batch, q->threads);

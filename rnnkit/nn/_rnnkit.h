@@ -68,6 +68,21 @@ struct rnnkit_stack {
     float *logits;
 };
 
+/* One Adam or AdamW step of one float32 parameter of `count` values, in one pass (see
+ * rnnkit/optim/adam.py for the equations). The coefficients come computed in double by the
+ * caller (1 - 0.999 in float32 is off by 1e-5):
+ *   p *= shrink (AdamW: 1 - lr wd, else 1);  g = g + l2 p (Adam: wd, else 0)
+ *   m += (1 - b1) (g - m),  v = b2 v + (1 - b2) g^2,  p -= step_size m / (sqrt(v) / bc2 + eps)
+ * with step_size = lr / (1 - b1^t) and bc2 = sqrt(1 - b2^t). */
+struct rnnkit_adam {
+    int64_t count;
+    float *param;
+    const float *grad;
+    float *exp_avg, *exp_avg_sq;
+    float shrink, l2, one_minus_beta1, beta2, one_minus_beta2, eps, step_size;
+    float bias_correction2_sqrt;
+};
+
 /* One instruction set's loops (see _loops.h). */
 struct rnnkit_kernels {
     void (*forward_rows)(const void *sequence, int first, int last, int chunk);
@@ -75,6 +90,7 @@ struct rnnkit_kernels {
     void (*stack_share)(const struct rnnkit_stack *stack, void *pool, int j, int *sense);
     void (*project_rows)(int cell, int rows, int input_size, int hidden, const float *x,
                          const float *slabs, const float *bias, float *out);
+    void (*adam)(const struct rnnkit_adam *step);
 };
 
 /* The stepper pool's barrier (in _rnnkit.c), met by every thread of a stack step. */

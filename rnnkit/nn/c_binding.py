@@ -1,10 +1,10 @@
 """The typed binding of the C time loops (``_rnnkit.c``): argument structs, builds, threads.
 
-The C entry points take one struct each; ``Sequence`` and ``Stack`` mirror them field for
-field, and at load every field's offset is checked against the library's own description
-of its structs (``rnnkit_layout``): a build from other sources (a stale ``.so`` after a
-checkout) is refused with a warning instead of being misread, and no version number has
-to be kept in step by hand.
+The C entry points take one struct each; ``Sequence``, ``Stack`` and ``AdamStep`` mirror
+them field for field, and at load every field's offset is checked against the library's
+own description of its structs (``rnnkit_layout``): a build from other sources (a stale
+``.so`` after a checkout) is refused with a warning instead of being misread, and no
+version number has to be kept in step by hand.
 
 The library holds the loops built for several instruction sets (``KERNELS``: AVX-512 and
 AVX2 + FMA on x86-64, ``generic`` everywhere: SSE2 or ARM NEON) and runs the best one the
@@ -56,6 +56,18 @@ class Stack(ctypes.Structure):
     ]  # fmt: skip
 
 
+class AdamStep(ctypes.Structure):
+    """``struct rnnkit_adam``: one Adam(W) step of one float32 parameter (_rnnkit.h)."""
+
+    _fields_ = [
+        ("count", ctypes.c_int64), ("param", _float_p), ("grad", _float_p),
+        ("exp_avg", _float_p), ("exp_avg_sq", _float_p), ("shrink", ctypes.c_float),
+        ("l2", ctypes.c_float), ("one_minus_beta1", ctypes.c_float), ("beta2", ctypes.c_float),
+        ("one_minus_beta2", ctypes.c_float), ("eps", ctypes.c_float),
+        ("step_size", ctypes.c_float), ("bias_correction2_sqrt", ctypes.c_float),
+    ]  # fmt: skip
+
+
 # The cells' numbers in the C code (enum rnnkit_cell).
 CELLS = {"rnn_tanh": 0, "rnn_relu": 1, "lstm": 2, "gru": 3}
 
@@ -77,6 +89,7 @@ def _declare(library: ctypes.CDLL) -> None:
         "rnnkit_backward": ([ctypes.POINTER(Sequence)], None),
         "rnnkit_chunks": ([int_, int_], int_),
         "rnnkit_stack_step": ([ptr, ctypes.POINTER(Stack)], None),
+        "rnnkit_adam": ([ctypes.POINTER(AdamStep)], None),
         "rnnkit_project_rows": ([int_] * 4 + [ptr] * 4, None),
         "rnnkit_stepper_pool_new": ([int_], ptr),
         "rnnkit_stepper_pool_free": ([ptr], None),
@@ -106,7 +119,12 @@ def _load() -> ctypes.CDLL | None:
         described = library.rnnkit_layout().decode()
     except (OSError, AttributeError):
         described = None
-    expected = f"rnnkit_sequence {layout_of(Sequence)}; rnnkit_stack {layout_of(Stack)}"
+    expected = "; ".join(
+        f"{name} {layout_of(mirror)}"
+        for name, mirror in (
+            ("rnnkit_sequence", Sequence), ("rnnkit_stack", Stack), ("rnnkit_adam", AdamStep),
+        )
+    )  # fmt: skip
     if described != expected:
         warnings.warn(
             "rnnkit: the compiled time loops do not match this version of rnnkit; running "

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnkit.optim import fused_adam
 from rnnkit.optim.optimizer import Optimizer, check_non_negative
 
 
@@ -49,12 +50,20 @@ class Adam(Optimizer):
 
     def _update(self, name: str, param: np.ndarray, grad: np.ndarray) -> None:
         beta1, beta2 = self.betas
+        exp_avg, exp_avg_sq = self.exp_avg[name], self.exp_avg_sq[name]
+        if fused_adam.applies(param, grad, exp_avg, exp_avg_sq):
+            # float32: the same step in one C pass over the arrays (see fused_adam)
+            fused_adam.adam_step(
+                param, grad, exp_avg, exp_avg_sq, lr=self.lr, betas=self.betas, eps=self.eps,
+                weight_decay=self.weight_decay, decoupled=self.decoupled_weight_decay,
+                step=self.step_count,
+            )  # fmt: skip
+            return
         if self.decoupled_weight_decay:
             if self.weight_decay != 0:
                 param *= 1 - self.lr * self.weight_decay
         else:
             grad = self._grad_with_weight_decay(name, self.weight_decay)
-        exp_avg, exp_avg_sq = self.exp_avg[name], self.exp_avg_sq[name]
         work = self._scratch(name)
 
         # m += (1 - b1) * (g - m): torch's lerp form, which rounds differently from
