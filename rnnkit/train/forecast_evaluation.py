@@ -1,0 +1,163 @@
+"""A trained forecaster's forecasts in the data's units: of held-out windows (scored beside
+the naive baselines), and of the steps after a series' end (``rnnkit predict``).
+
+Forecasts come out of the model scaled (and logged, differenced); ``SeriesTransform.inverse``
+brings them back, from the observed values before each window's origin. Quantiles are
+mapped level by level, which is exact for scaling and log; with differencing it is an
+approximation (the sum of quantiles is not the quantile of a sum).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from rnnkit.data.timeseries import Series, SeriesData
+from rnnkit.data.timeseries_calendar import (
+    Frequency,
+    calendar_features,
+    future_dates,
+    season_length,
+)
+from rnnkit.data.timeseries_transforms import SeriesTransform
+from rnnkit.data.timeseries_windows import ForecastWindows
+from rnnkit.errors import UserError
+from rnnkit.models.forecaster import Forecaster
+from rnnkit.train.forecast_metrics import (
+    BASELINES,
+    coverage,
+    mae,
+    mape,
+    rmse,
+    smape,
+    weighted_quantile_loss,
+)
+
+
+@dataclass
+class TrainedForecaster:
+    """What prediction and evaluation need: the model (in evaluation mode), the fitted
+    transforms, the spacing of the dates and the calendar features the model reads."""
+
+    model: Forecaster
+    target_transform: SeriesTransform
+    covariate_transform: SeriesTransform
+    frequency: Frequency | None
+    calendar: list[str]
+    config: Any = None
+
+
+@dataclass
+class UnitForecasts:
+    """Forecasts of N windows in the data's units: ``actual``, ``point`` ``(N, H, S)``,
+    ``quantiles`` ``(N, H, S, Q)`` at ``levels``, and each baseline's point forecasts."""
+
+    actual: np.ndarray
+    point: np.ndarray
+    levels: tuple[float, ...]
+    quantiles: np.ndarray
+    baselines: dict[str, np.ndarray]
+
+
+def window_forecasts(
+    trained: TrainedForecaster,
+    data: SeriesData,
+    windows: ForecastWindows,
+    levels: tuple[float, ...] = (0.1, 0.5, 0.9),
+    num_samples: int = 100,
+    seed: int = 0,
+    season: int | None = None,
+) -> UnitForecasts:
+    """The model's and the baselines' forecasts of WINDOWS (cut from DATA) in data units."""
+    if len(windows) == 0:
+        raise UserError("test_size: no window to forecast; hold out at least horizon steps")
+    model, transform = trained.model, trained.target_transform
+    season = season or season_length(trained.frequency)
+    forecast = model.predict(**windows.inputs(), levels=levels, num_samples=num_samples, rng=seed)
+    H = model.horizon
+    actual, point, quantiles = [], [], []
+    baselines: dict[str, list[np.ndarray]] = {name: [] for name in BASELINES}
+    for i, (index, origin) in enumerate(zip(windows.series, windows.origin, strict=True)):
+        one = data.series[index]
+        history = one.target[:origin]
+        actual.append(one.target[origin : origin + H])
+        point.append(transform.inverse(one.id, forecast.point[i], history))
+        by_level = np.moveaxis(forecast.quantiles[i], -1, 0)  # (Q, H, S)
+        quantiles.append(np.moveaxis(transform.inverse(one.id, by_level, history), 0, -1))
+        for name, baseline in BASELINES.items():
+            baselines[name].append(baseline(history, H, min(season, len(history))))
+    return UnitForecasts(
+        np.stack(actual), np.stack(point), tuple(levels), np.stack(quantiles),
+        {name: np.stack(values) for name, values in baselines.items()},
+    )  # fmt: skip
+
+
+def score(forecasts: UnitForecasts, interval: tuple[float, float] = (0.1, 0.9)) -> dict:
+    """MAE, RMSE, MAPE (None with a zero actual), sMAPE of the model and each baseline; the
+    model's weighted quantile loss and the coverage of INTERVAL (two of the levels)."""
+
+    def points(values: np.ndarray) -> dict[str, float | None]:
+        actual = forecasts.actual
+        try:
+            percent = mape(actual, values)
+        except ValueError:
+            percent = None
+        return {
+            "mae": mae(actual, values),
+            "rmse": rmse(actual, values),
+            "mape": percent,
+            "smape": smape(actual, values),
+        }
+
+    result = {"model": points(forecasts.point)}
+    levels = list(forecasts.levels)
+    result["model"]["wql"] = weighted_quantile_loss(
+        forecasts.actual, forecasts.quantiles, forecasts.levels
+    )
+    if all(q in levels for q in interval):
+        low, high = (levels.index(q) for q in interval)
+        q = forecasts.quantiles
+        result["model"]["coverage"] = coverage(forecasts.actual, q[..., low], q[..., high])
+    for name, values in forecasts.baselines.items():
+        result[name] = points(values)
+    return result
+
+
+def forecast_next(
+    trained: TrainedForecaster,
+    one: Series,
+    levels: tuple[float, ...] = (0.1, 0.5, 0.9),
+    num_samples: int = 100,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(dates (H,), point (H, S), quantiles (H, S, Q))``: the steps after ONE's last date.
+
+    The model reads the last ``lookback`` steps (after the transforms, which need
+    ``difference`` more); the calendar features of the future dates are computed.
+    """
+    model = trained.model
+    L, H, lag = model.lookback, model.horizon, trained.target_transform.difference
+    if len(one) < L + lag:
+        raise UserError(
+            f"data: series {one.id or 'in the file'} has {len(one)} steps; the model reads "
+            f"the last {L + lag} (lookback{' + difference' if lag else ''})"
+        )
+    if trained.calendar and trained.frequency is None:
+        raise UserError("data: the dates are not regularly spaced; the model needs a frequency")
+    frequency = trained.frequency
+    dates = future_dates(one.dates[-1], frequency, H) if frequency else np.array([])
+    z = trained.target_transform.transform(one.id, one.target[-(L + lag) :])
+    past = trained.covariate_transform.transform(one.id, one.covariates[-L:])
+    known = np.zeros((L + H, 0))
+    if trained.calendar:
+        _, known = calendar_features(np.concatenate([one.dates[-L:], dates]), frequency)
+    forecast = model.predict(
+        z[None], past[None], known[None], levels=levels, num_samples=num_samples, rng=seed
+    )
+    history = one.target
+    point = trained.target_transform.inverse(one.id, forecast.point[0], history)
+    by_level = np.moveaxis(forecast.quantiles[0], -1, 0)
+    quantiles = trained.target_transform.inverse(one.id, by_level, history)
+    return dates, point, np.moveaxis(quantiles, 0, -1)

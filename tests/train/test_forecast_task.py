@@ -1,0 +1,97 @@
+"""The forecasting task through the generic run: it learns a seasonal series better than
+the baselines, resumes exactly, its trained model forecasts the dates after the data, and
+bad input is one clear error."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rnnkit.data.timeseries import read_series
+from rnnkit.errors import UserError
+from rnnkit.train import load_checkpoint
+from rnnkit.train.forecast_evaluation import forecast_next
+from rnnkit.train.run import read_run, resume_run, start_run, train_run
+from rnnkit.train.tasks.forecast import ForecastRun, ForecastTask, load_forecaster
+
+TASK = ForecastTask()
+TASKS = {TASK.name: TASK}
+
+
+def write_series(path: Path, months: int = 96) -> Path:
+    """A monthly series with a trend and a 12-month season, from 2000-01, and a covariate."""
+    t = np.arange(months)
+    values = 100 + 0.2 * t + 20 * np.sin(2 * np.pi * t / 12)
+    dates = np.datetime64("2000-01") + t.astype("timedelta64[M]")
+    rows = [
+        f'"{d}",{v:.3f},{np.cos(i):.3f}' for i, (d, v) in enumerate(zip(dates, values, strict=True))
+    ]
+    path.write_text('"Month","Sales","Rain"\r\n' + "\r\n".join(rows), encoding="utf-8")
+    return path
+
+
+def config(tmp_path: Path, **training: object) -> ForecastRun:
+    run = ForecastRun()
+    run.data.data = str(write_series(tmp_path / "sales.csv"))
+    run.data.date_column, run.data.target, run.data.covariates = "Month", ["Sales"], ["Rain"]
+    run.data.valid_size, run.data.test_size = 12, 12
+    run.model.lookback, run.model.horizon, run.model.hidden_size = 12, 6, 16
+    run.model.loss = "gaussian"
+    options = {"batch_size": 16, "lr": 0.01, "eval_every": 20, "log_every": 10, "seed": 0}
+    for name, value in {**options, **training}.items():
+        setattr(run.training, name, value)
+    return run
+
+
+def test_the_task_beats_the_baselines_and_forecasts_the_next_dates(tmp_path: Path) -> None:
+    trainer = start_run(TASK, config(tmp_path, max_steps=300), tmp_path / "run")
+    assert train_run(TASK, trainer, fresh=True).status == 0
+    lines = TASK.report(trainer)
+    scores = trainer.test_scores
+    assert scores["model"]["mae"] < 0.5 * scores["naive"]["mae"], lines
+    assert scores["model"]["mae"] < scores["drift"]["mae"], lines
+    assert any(line.startswith("test model: MAE") for line in lines)
+    trained = load_forecaster(tmp_path / "run" / "best")
+    assert trained.calendar == ["month"] and trained.frequency.name == "monthly"
+    data = read_series(tmp_path / "sales.csv", "Month", ["Sales"], ["Rain"])
+    dates, point, quantiles = forecast_next(trained, data.series[0])
+    assert [str(d)[:7] for d in dates] == ["2008-01", "2008-02", "2008-03", "2008-04",
+                                           "2008-05", "2008-06"]  # fmt: skip
+    assert point.shape == (6, 1) and quantiles.shape == (6, 1, 3)
+    assert np.all(quantiles[..., 0] <= point) and np.all(point <= quantiles[..., 2])
+
+
+def test_resume_gives_the_same_weights_as_one_run(tmp_path: Path) -> None:
+    straight = start_run(TASK, config(tmp_path, max_steps=30), tmp_path / "a")
+    train_run(TASK, straight, fresh=True)
+    first = start_run(TASK, config(tmp_path, max_steps=12), tmp_path / "b")
+    train_run(TASK, first, fresh=True)
+    _, saved, checkpoint = read_run(tmp_path / "b", TASKS)
+    resumed = copy.deepcopy(saved)
+    resumed.training.max_steps = 30  # what the command line does: the saved settings, changed
+    second = resume_run(TASK, resumed, saved, checkpoint, tmp_path / "b")
+    assert (second.progress.epoch, second.progress.batch) == (3, 0)  # 4 batches an epoch
+    train_run(TASK, second, fresh=False)
+    for name, value in straight.model.params.items():
+        assert np.array_equal(value, second.model.params[name]), name
+    assert load_checkpoint(tmp_path / "b").config["progress"]["step"] == 30
+
+
+def test_bad_input_is_one_clear_error(tmp_path: Path) -> None:
+    wrong = config(tmp_path, max_steps=1)
+    wrong.data.target = ["Revenue"]
+    with pytest.raises(UserError, match=r"targets: no column 'Revenue'.*Month, Sales, Rain"):
+        start_run(TASK, wrong, tmp_path / "wrong")
+    short = config(tmp_path, max_steps=1)
+    short.model.lookback = 80
+    with pytest.raises(UserError, match=r"lookback: series in the file has 96 steps"):
+        start_run(TASK, short, tmp_path / "short")
+    trainer = start_run(TASK, config(tmp_path, max_steps=1), tmp_path / "run")
+    train_run(TASK, trainer, fresh=True)
+    _, saved, checkpoint = read_run(tmp_path / "run", TASKS)
+    write_series(tmp_path / "sales.csv", months=97)
+    with pytest.raises(UserError, match="differ from those the run"):
+        resume_run(TASK, copy.deepcopy(saved), saved, checkpoint, tmp_path / "run")
