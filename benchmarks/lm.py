@@ -44,7 +44,13 @@ from rnnkit.data.lm_batches import StreamBatcher
 from rnnkit.data.tokenizers import WordTokenizer
 from rnnkit.models import LanguageModel
 from rnnkit.train import Budget, LMSettings, LMTrainer, ProgressBar, evaluate_language_model
-from rnnkit.train.lm_checkpoint import load_language_model, model_folder
+from rnnkit.train.checkpoint import load_checkpoint
+from rnnkit.train.run_config import model_folder
+from rnnkit.train.tasks.language_model import (
+    LanguageModelData,
+    LanguageModelRun,
+    load_language_model,
+)
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SHAKESPEARE = DATA / "tinyshakespeare" / "input.txt"
@@ -139,6 +145,10 @@ def ptb(quick: bool, seed: int, work: Path) -> None:
         epoch_decay=0.5,
     )
     trainer = LMTrainer(model, tokenizer, train_ids, valid_ids, settings, work / "ptb")
+    # Saved as a language-model run, so the best model loads like any other.
+    trainer.run_config = LanguageModelRun(
+        LanguageModelData(data=str(PTB), tokenizer="word"), model.config(), settings
+    )
     epochs = 1 if quick else PTB_EPOCHS
     print(
         f"ptb: vocabulary {tokenizer.vocab_size:,}; {len(train_ids):,} / {len(valid_ids):,} / "
@@ -156,7 +166,8 @@ def ptb(quick: bool, seed: int, work: Path) -> None:
     wall = time.perf_counter() - started
 
     best_folder = model_folder(trainer.folder)
-    best, _, config = load_language_model(best_folder)
+    best, _, _ = load_language_model(best_folder)
+    progress = load_checkpoint(best_folder).config["progress"]
     results = {}
     for name, ids in (("validation", valid_ids), ("test", test_ids)):
         loss, tokens = evaluate_language_model(best, ids, batch_size=1, seq_len=TEST_SEQ_LEN)
@@ -164,7 +175,7 @@ def ptb(quick: bool, seed: int, work: Path) -> None:
     test_perplexity = results["test"][0]
     print(
         f"\nptb: wall time {wall / 60:.1f} min ({wall / epochs / 60:.1f} min per epoch); best "
-        f"model after epoch {config['progress']['epoch']} (step {config['progress']['step']:,}); "
+        f"model after epoch {progress['epoch']} (step {progress['step']:,}); "
         f"validation perplexity {results['validation'][0]:.1f}, test perplexity "
         f"{test_perplexity:.1f} over {results['test'][1]:,} tokens; target <= {PTB_TARGET}: "
         f"{verdict(test_perplexity <= PTB_TARGET, quick)}"
