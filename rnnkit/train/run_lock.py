@@ -11,8 +11,8 @@ sample``, ``eval``, ``predict``) never take the lock: checkpoints are saved atom
 they may read at any moment.
 
 On release the file is emptied (so a folder's bytes do not change with each run that
-merely looked at it), and removed again, with the folder, if this lock created them and
-nothing else was written.
+merely looked at it), and removed, with the folder if this lock created it, when nothing
+else was written beside it.
 
 Platforms without ``fcntl`` (Windows) get no lock at all: ``hold_run_lock`` then does
 nothing, and keeping one writer per folder is up to the user.
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -58,7 +59,7 @@ def hold_run_lock(folder: str | os.PathLike[str]) -> Iterator[Path]:
         yield lock_path
         return
     made_folder = not folder.exists()
-    descriptor, made_file = _lock(lock_path, folder)
+    descriptor = _lock(lock_path, folder)
     try:
         os.ftruncate(descriptor, 0)
         os.write(descriptor, f"{os.getpid()}\n".encode())
@@ -67,10 +68,10 @@ def hold_run_lock(folder: str | os.PathLike[str]) -> Iterator[Path]:
         try:
             with suppress(OSError):  # the folder may have gone meanwhile: nothing to tidy
                 os.ftruncate(descriptor, 0)
-                # Only what this lock created, and only if nothing else was written beside
-                # it; still under the lock, so another process that opened the file before
-                # the unlink sees, once it has the lock, that the file is gone, and retries.
-                if made_file and [p.name for p in folder.iterdir()] == [LOCK_FILE]:
+                # Only if nothing else was written beside it; still under the lock, so
+                # another process that opened the file before the unlink sees, once it has
+                # the lock, that the file is gone, and retries.
+                if [p.name for p in folder.iterdir()] == [LOCK_FILE]:
                     lock_path.unlink()
                     if made_folder:
                         folder.rmdir()
@@ -78,22 +79,24 @@ def hold_run_lock(folder: str | os.PathLike[str]) -> Iterator[Path]:
             os.close(descriptor)  # releases the lock
 
 
-def _lock(lock_path: Path, folder: Path) -> tuple[int, bool]:
-    """An open descriptor of LOCK_PATH holding its exclusive lock, and whether we created it."""
+def _lock(lock_path: Path, folder: Path) -> int:
+    """An open descriptor of LOCK_PATH holding its exclusive lock."""
     while True:
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            folder.mkdir()
         except FileExistsError:
-            if not folder.exists():
-                continue  # there, then removed by a holder as it left: again
-            raise UserError(f"{folder} is not a folder; a run folder must be one") from None
+            # A folder (or, if a holder removed it just now, nothing: the open below fails
+            # and we come round again), unless it is a file.
+            with suppress(FileNotFoundError):
+                if not stat.S_ISDIR(os.stat(folder).st_mode):
+                    raise UserError(f"{folder} is not a folder; a run folder must be one") from None
         except OSError as error:
             raise UserError(f"cannot create the run folder {folder}: {error.strerror}") from None
-        made_file = not lock_path.exists()
         try:
             descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         except FileNotFoundError:
-            continue  # a holder that created the folder removed it as we came: again
+            continue  # a leaving holder removed the file, or the folder, as we came: again
         except OSError as error:
             raise UserError(
                 f"cannot open the lock file {lock_path}: {error.strerror}; the run folder "
@@ -119,7 +122,7 @@ def _lock(lock_path: Path, folder: Path) -> tuple[int, bool]:
         except FileNotFoundError:
             same = False
         if same:
-            return descriptor, made_file
+            return descriptor
         os.close(descriptor)
 
 
