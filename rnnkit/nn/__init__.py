@@ -1,6 +1,7 @@
 """Layers and losses: each with ``params``, ``grads``, ``forward`` and ``backward``."""
 
 from rnnkit.nn.cells import GRUCell, LSTMCell, RNNCell
+from rnnkit.nn.crf import CRF
 from rnnkit.nn.dropout import Dropout, dropout_mask
 from rnnkit.nn.embedding import Embedding
 from rnnkit.nn.layer import Layer
@@ -15,6 +16,7 @@ from rnnkit.nn.losses import (
 from rnnkit.nn.recurrent import GRU, LSTM, RNN
 
 __all__ = [
+    "CRF",
     "GRU",
     "GRUCell",
     "LSTM",
