@@ -64,7 +64,7 @@ def test_a_signal_saves_a_checkpoint_that_resumes(tmp_path: Path, signum: int, s
     _, err = stop(process, signum)
     assert process.returncode == status, err
     assert "Traceback" not in err
-    assert "interrupted at step" in err and f"--out {run} --resume" in err
+    assert "interrupted" in err and f"--out {run} --resume" in err
 
     step = load_checkpoint(run).config["progress"]["step"]
     assert step >= 10  # not the step-0 checkpoint: the work since then was saved
