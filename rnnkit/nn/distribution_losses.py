@@ -327,7 +327,7 @@ def sample_paths(
     For a direct multi-horizon head the steps of a path are drawn independently (the head
     predicts marginals only); the autoregressive decoder makes dependent paths itself.
     """
-    return np.stack([sample(loss, raw, rng, quantiles) for _ in range(num_samples)])
+    return sample(loss, np.broadcast_to(raw, (num_samples, *raw.shape)), rng, quantiles)
 
 
 def gaussian_quantiles(raw: np.ndarray, levels: Sequence[float]) -> np.ndarray:
