@@ -28,6 +28,14 @@ In training (and for the validation loss) ``y_{L+k-1}`` for ``k >= 1`` is the tr
 (teacher forcing); ``predict`` feeds back a draw from the step's predicted distribution, so
 each of ``num_samples`` paths is a joint sample of the ``H`` steps.
 
+With ``normalize="last"`` each window is read relative to its last observed value
+``y_{L-1}`` (NLinear's normalisation; it lets a trending series leave the range it was
+trained on): ``y_{L-1}`` is subtracted from every target value the model reads (the
+lookback, and the teacher-forced or sampled previous values of the decoder) and added back
+to the location parameters of its output (``mu``, or every quantile, or the point
+forecast). The shift is constant, so the gradient of the loss with respect to the shifted
+outputs is the gradient with respect to the outputs.
+
 ``P`` and the loss come from ``rnnkit.nn.distribution_losses`` (mse, mae, gaussian, studentt,
 quantile). The loss is that module's mean over every ``(b, h, s)`` term (and quantile).
 
@@ -51,6 +59,7 @@ from rnnkit.nn.recurrent import RecurrentLayer
 
 ENCODERS: dict[str, type[RecurrentLayer]] = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 DECODERS = ("direct", "autoregressive")
+NORMALIZATIONS = ("none", "last")
 
 
 def _check_levels(levels: list[float]) -> str | None:
@@ -91,6 +100,11 @@ class ForecasterConfig:
         [0.1, 0.5, 0.9], "quantile levels of the quantile loss", check=_check_levels
     )
     dropout: float = option(0.0, "dropout between layers and before the head", minimum=0, below=1)
+    normalize: str = option(
+        "none",
+        "read each window relative to its last value, and add it back to the forecast",
+        choices=NORMALIZATIONS,
+    )
 
 
 DEFAULT = ForecasterConfig()
@@ -128,20 +142,21 @@ class Forecaster(Layer):
         loss: str = DEFAULT.loss,
         quantiles: list[float] | tuple[float, ...] = tuple(DEFAULT.quantiles),
         dropout: float = DEFAULT.dropout,
+        normalize: str = DEFAULT.normalize,
         dtype: Any = np.float32,
         rng: np.random.Generator | int | None = None,
     ) -> None:
         super().__init__()
         config = ForecasterConfig(
             num_targets, num_past_covariates, num_future_covariates, lookback, horizon,
-            hidden_size, num_layers, cell, decoder, loss, list(quantiles), dropout,
+            hidden_size, num_layers, cell, decoder, loss, list(quantiles), dropout, normalize,
         )  # fmt: skip
         validate(config)
         self._config = config
         self.num_targets, self.lookback, self.horizon = num_targets, lookback, horizon
         self.num_past_covariates = num_past_covariates
         self.num_future_covariates = num_future_covariates
-        self.loss_name, self.decoder_kind = loss, decoder
+        self.loss_name, self.decoder_kind, self.normalize = loss, decoder, normalize
         self.levels = tuple(config.quantiles) if loss == "quantile" else ()
         self.num_params = dl.num_params(loss, self.levels)
         self.rng = make_rng(rng)
@@ -230,6 +245,8 @@ class Forecaster(Layer):
         )
         B, L, H = past_target.shape[0], self.lookback, self.horizon
         self._batch = B
+        offset = self._offset(past_target)
+        past_target = past_target - offset
         state = self._encode(past_target, past, future)
         if self.decoder_kind == "direct":
             top = (state[0] if isinstance(state, tuple) else state)[-1]
@@ -238,11 +255,27 @@ class Forecaster(Layer):
         else:
             if future_target is None:
                 raise ValueError("future_target: the autoregressive decoder is teacher-forced")
-            previous = np.concatenate([past_target[:, -1:], future_target[:, :-1]], axis=1)
+            previous = np.concatenate([past_target[:, -1:], future_target[:, :-1] - offset], 1)
             d = np.concatenate([previous, future[:, L:]], axis=2).transpose(1, 0, 2)
             output, _ = self.decoder.forward(np.ascontiguousarray(d), state)
             raw = self.head.forward(self.dropout.forward(output)).transpose(1, 0, 2)
-        return raw.reshape(B, H, self.num_targets, self.num_params)
+        raw = raw.reshape(B, H, self.num_targets, self.num_params)
+        return self._shifted(raw, offset)
+
+    def _offset(self, past_target: np.ndarray) -> np.ndarray:
+        """``(B, 1, S)``: what ``normalize`` subtracts from the window (zeros for "none")."""
+        if self.normalize == "last":
+            return past_target[:, -1:]
+        return np.zeros_like(past_target[:, -1:])
+
+    def _shifted(self, raw: np.ndarray, offset: np.ndarray) -> np.ndarray:
+        """RAW ``(B, H, S, P)`` with OFFSET ``(B, 1, S)`` added to its location parameters."""
+        if self.normalize == "none":
+            return raw
+        raw = raw.copy()
+        locations = slice(None) if self.loss_name == "quantile" else slice(0, 1)
+        raw[..., locations] += offset[..., None]
+        return raw
 
     def backward(self, grad_raw: np.ndarray) -> None:
         """Add every parameter's gradient, given ``dL/draw`` ``(B, H, S, P)``."""
@@ -344,6 +377,8 @@ class Forecaster(Layer):
         def repeat(state: np.ndarray) -> np.ndarray:
             return np.repeat(state, paths, axis=1)  # row b * paths + n
 
+        offset = self._offset(past_target)  # (B, 1, S)
+        past_target = past_target - offset
         state = self._encode(past_target, past, future)
         state = tuple(map(repeat, state)) if isinstance(state, tuple) else repeat(state)
         previous = np.repeat(past_target[:, -1], paths, axis=0)  # (B * paths, S)
@@ -355,7 +390,7 @@ class Forecaster(Layer):
             raw = self.head.forward(output[0]).reshape(B * paths, S, self.num_params)
             previous = dl.sample(self.loss_name, raw, rng, self.levels).astype(self.dtype)
             draws[:, k] = previous
-        samples = draws.reshape(B, paths, self.horizon, S).transpose(1, 0, 2, 3)
+        samples = draws.reshape(B, paths, self.horizon, S).transpose(1, 0, 2, 3) + offset
         if point_model:
             point = samples[0]
             return Forecast(

@@ -59,6 +59,8 @@ def torch_forecaster(torch: ModuleType, model: Forecaster) -> object:
 
         def forward(self, past_target, past_covariates, future_covariates, future_target):
             n = past_target.shape[0]
+            offset = past_target[:, -1:] * (model.normalize == "last")  # (n, 1, S)
+            past_target, future_target = past_target - offset, future_target - offset
             x = torch.cat([past_target, past_covariates, future_covariates[:, :L]], 2)
             _, state = self.encoder(x.transpose(0, 1))
             if model.decoder_kind == "direct":
@@ -69,7 +71,10 @@ def torch_forecaster(torch: ModuleType, model: Forecaster) -> object:
                 d = torch.cat([previous, future_covariates[:, L:]], 2).transpose(0, 1)
                 output, _ = self.decoder(d, state)
                 raw = self.head(output).transpose(0, 1)
-            return raw.reshape(n, H, S, P)
+            raw = raw.reshape(n, H, S, P)
+            if model.loss_name == "quantile":
+                return raw + offset[..., None]
+            return torch.cat([raw[..., :1] + offset[..., None], raw[..., 1:]], dim=-1)
 
     twin = Twin()
     twin.load_state_dict({k: torch.from_numpy(v) for k, v in model.state_dict().items()})
@@ -108,6 +113,25 @@ def test_every_cell_stacked_matches_torch(torch: ModuleType, cell: str, decoder:
     check_against_torch(torch, make_model(cell=cell, decoder=decoder, num_layers=2))
 
 
+@pytest.mark.parametrize("decoder", ["direct", "autoregressive"])
+@pytest.mark.parametrize("loss", ["studentt", "quantile"])
+def test_last_value_normalization_matches_torch(torch: ModuleType, loss: str, decoder: str) -> None:
+    check_against_torch(torch, make_model(loss=loss, decoder=decoder, normalize="last"))
+
+
+def test_last_value_normalization_shifts_forecasts_with_the_level() -> None:
+    """Adding c to a window's targets adds c to every forecast (and nothing else changes)."""
+    for decoder in ("direct", "autoregressive"):
+        model = make_model(decoder=decoder, loss="quantile", normalize="last")
+        data = batch(model)
+        del data["future_target"]
+        base = model.predict(**data, num_samples=20, rng=3)
+        moved = model.predict(**{**data, "past_target": data["past_target"] + 5.0},
+                              num_samples=20, rng=3)  # fmt: skip
+        np.testing.assert_allclose(moved.point, base.point + 5.0)
+        np.testing.assert_allclose(moved.quantiles, base.quantiles + 5.0)
+
+
 def test_without_covariates_matches_torch(torch: ModuleType) -> None:
     model = make_model(num_targets=1, num_past_covariates=0, num_future_covariates=0)
     check_against_torch(torch, model)
@@ -117,7 +141,7 @@ def test_without_covariates_matches_torch(torch: ModuleType) -> None:
 def test_autoregressive_paths_feed_back_their_own_draws() -> None:
     """Each step's draw is mu + sigma * eps of the step's distribution given the path so far:
     teacher-forcing the model on a sampled path gives back the parameters it drew from."""
-    model = make_model(decoder="autoregressive", loss="gaussian")
+    model = make_model(decoder="autoregressive", loss="gaussian", normalize="last")
     data = batch(model)
     forecast = model.predict(
         data["past_target"], data["past_covariates"], data["future_covariates"],
