@@ -1,0 +1,187 @@
+"""Training a ``Seq2Seq`` on length-bucketed batches of pairs, resumable exactly.
+
+The loop, checkpoints, best model and exact resume are ``Trainer``'s; this module supplies
+the encoder-decoder's part. One step trains on one batch of pairs: the mean cross-entropy
+per target token (``Seq2Seq.loss_and_backward``, with the model's scheduled sampling).
+An epoch's batches come from ``bucket_batches`` seeded by ``(seed, epoch)``, so a resumed
+run goes on at the batch it stopped before. Validation measures the teacher-forced loss
+per token and the exact match of greedy outputs (right if equal to any reference of the
+source); the best model is the one with the highest exact match.
+
+``decode_sources`` runs a trained model over many sources (sorted by length into batches,
+results in the order given), greedily or with beam search.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from rnnkit.config import CHANGEABLE, option
+from rnnkit.data.length_buckets import batches_per_epoch, bucket_batches, pad_batch, sorted_batches
+from rnnkit.data.parallel_batches import PAD_ID, Vocabulary, batches, make_batch
+from rnnkit.models.beam_search import Hypothesis, beam_search, greedy_search
+from rnnkit.models.seq2seq import Seq2Seq
+from rnnkit.train.settings import TrainingSettings
+from rnnkit.train.trainer import Trainer, TrainingProgress
+
+MAX_DEFAULT_EVAL_EVERY = 1000  # steps; by default a run validates once per epoch, or this
+EVAL_BATCH_SIZE = 256
+
+
+@dataclass
+class Seq2SeqSettings(TrainingSettings):
+    """``TrainingSettings`` plus the batch size and decoding limits of validation."""
+
+    eval_every: int | None = option(
+        None,
+        "validate and keep the best model every N steps (default: once per epoch, "
+        f"at most every {MAX_DEFAULT_EVAL_EVERY})",
+        minimum=1,
+        on_resume=CHANGEABLE,
+        metavar="N",
+    )
+    batch_size: int = option(128, "pairs per step", minimum=1, maximum=1 << 20)
+    max_length_ratio: float = option(
+        3.0,
+        "the longest output decoded, as a multiple of the source's length",
+        minimum=1e-3,
+        on_resume=CHANGEABLE,
+    )
+
+    def resolve(self, steps_per_epoch: int) -> None:
+        """Validate once per epoch (at most every MAX_DEFAULT_EVAL_EVERY steps) and lower
+        the learning rate after two validations without improvement, unless told."""
+        if self.eval_every is None:
+            self.eval_every = min(steps_per_epoch, MAX_DEFAULT_EVAL_EVERY)
+        if self.plateau_patience is None:
+            self.plateau_patience = 2 * self.eval_every
+
+
+@dataclass
+class Seq2SeqProgress(TrainingProgress):
+    batch: int = 0  # the next batch of the current epoch
+
+
+@dataclass
+class EncodedPairs:
+    """Id sequences side by side; ``references[i]`` are the target id sequences that count
+    as right for source ``i`` (itself among them)."""
+
+    sources: list[np.ndarray]
+    targets: list[np.ndarray]
+    references: list[list[list[int]]]
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+
+def decode_sources(
+    model: Seq2Seq,
+    sources: Sequence[np.ndarray],
+    beam_size: int = 1,
+    alpha: float = 0.0,
+    nbest: int = 1,
+    max_length_ratio: float = 3.0,
+    batch_size: int = EVAL_BATCH_SIZE,
+) -> list[list[Hypothesis]]:
+    """The ``nbest`` outputs of each source (greedy for ``beam_size`` 1), in order given."""
+    results: list[list[Hypothesis]] = [[] for _ in sources]
+    for group in sorted_batches([len(s) for s in sources], batch_size):
+        src, lengths = pad_batch([sources[i] for i in group], PAD_ID)
+        if beam_size == 1 and nbest == 1:
+            found = [[h] for h in greedy_search(model, src, lengths, max_length_ratio)]
+        else:
+            found = beam_search(model, src, lengths, beam_size, alpha, nbest, max_length_ratio)
+        for row, hypotheses in zip(group, found, strict=True):
+            results[row] = hypotheses
+    return results
+
+
+def teacher_forced_loss(model: Seq2Seq, pairs: EncodedPairs) -> float:
+    """Mean cross-entropy per target token (its end token included), teacher forced."""
+    total, tokens = 0.0, 0
+    for batch in batches(pairs.sources, pairs.targets, EVAL_BATCH_SIZE):
+        loss, count = model.token_losses(*batch.arrays())
+        total, tokens = total + loss, tokens + count
+    return total / tokens
+
+
+class Seq2SeqTrainer(Trainer):
+    """Trains MODEL on TRAIN, validating on VALID, saving into FOLDER; the vocabularies
+    are saved in config.json. Call ``restore`` to continue a checkpoint, then ``train``."""
+
+    watched = "exact_match"
+    higher_is_better = True
+    task_name = "seq2seq"
+
+    def __init__(
+        self,
+        model: Seq2Seq,
+        vocabularies: tuple[Vocabulary, Vocabulary],
+        train: EncodedPairs,
+        valid: EncodedPairs,
+        settings: Seq2SeqSettings,
+        folder: str | os.PathLike[str],
+        info: dict[str, Any] | None = None,
+    ) -> None:
+        settings.resolve(batches_per_epoch(len(train), settings.batch_size))
+        super().__init__(model, settings, Seq2SeqProgress(), folder, info)
+        self.vocabularies = vocabularies
+        self.train_set, self.valid_set = train, valid
+        self._batches: list[np.ndarray] = []
+        self._batches_epoch: int | None = None
+
+    def steps_per_epoch(self) -> int:
+        return batches_per_epoch(len(self.train_set), self.settings.batch_size)
+
+    def epoch_batches(self, epoch: int) -> list[np.ndarray]:
+        """The training batches of EPOCH (pair indices), the same on every call."""
+        rng = np.random.default_rng([self.settings.seed, epoch])
+        lengths = [len(s) for s in self.train_set.sources]
+        return bucket_batches(lengths, self.settings.batch_size, rng)
+
+    def compute_step(self) -> tuple[float, int]:
+        progress, data = self.progress, self.train_set
+        if self._batches_epoch != progress.epoch:
+            self._batches = self.epoch_batches(progress.epoch)
+            self._batches_epoch = progress.epoch
+        group = self._batches[progress.batch]
+        batch = make_batch([data.sources[i] for i in group], [data.targets[i] for i in group])
+        loss = self.model.loss_and_backward(*batch.arrays())
+        return loss, int(batch.tgt_lengths.sum())
+
+    def advance(self) -> None:
+        progress = self.progress
+        progress.batch += 1
+        if progress.batch == len(self._batches):
+            progress.epoch += 1
+            progress.batch = 0
+
+    def validate(self) -> dict[str, float]:
+        data = self.valid_set
+        found = decode_sources(
+            self.model, data.sources, max_length_ratio=self.settings.max_length_ratio
+        )
+        hits = sum(
+            any(hypotheses[0].tokens == ref for ref in refs)
+            for hypotheses, refs in zip(found, data.references, strict=True)
+        )
+        return {
+            "loss": teacher_forced_loss(self.model, data),
+            "exact_match": hits / len(data),
+        }
+
+    def describe(self, measures: dict[str, float]) -> str:
+        return f"exact match {measures['exact_match']:.2%}, loss {measures['loss']:.4f}"
+
+    def config(self) -> dict[str, Any]:
+        source, target = self.vocabularies
+        return {
+            **self.base_config(),
+            "vocabularies": {"source": source.to_dict(), "target": target.to_dict()},
+        }

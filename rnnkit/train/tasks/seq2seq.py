@@ -1,0 +1,353 @@
+"""The sequence-to-sequence task: source and target pairs in, a model that transduces out.
+
+Pairs come as TSV, the DLFS2 toy format or a pronouncing dictionary
+(``rnnkit.data.parallel``). Source and target are cut into characters or words
+(``source_tokenizer``, ``target_tokenizer``; ``auto`` targets are words for a dictionary's
+phonemes, characters otherwise), vocabularies are fitted to the training pairs (one for
+both with ``share_vocabulary``), and a ``Seq2SeqTrainer`` trains a ``Seq2Seq``. Without
+``valid``, a seeded ``val_fraction`` of the distinct sources is held out (with all their
+targets, so a word's pronunciations stay together). With ``test`` set, the best model is
+measured at the end. ``load_seq2seq`` brings a trained model back; ``transduce`` and
+``evaluate_pairs`` are what ``rnnkit predict`` and ``rnnkit eval`` call.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rnnkit.config import CHANGEABLE, option
+from rnnkit.data.fingerprint import fingerprint
+from rnnkit.data.parallel import FORMATS, ParallelExamples, read_parallel, references
+from rnnkit.data.parallel_batches import (
+    TOKENIZATIONS,
+    Vocabulary,
+    join_tokens,
+    limit_source_lengths,
+    split_tokens,
+)
+from rnnkit.errors import UserError
+from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
+from rnnkit.train.checkpoint import Checkpoint, load_checkpoint
+from rnnkit.train.run_config import model_folder, saved_config, saved_entry, saved_task
+from rnnkit.train.seq2seq_metrics import sequence_scores
+from rnnkit.train.seq2seq_trainer import (
+    EncodedPairs,
+    Seq2SeqSettings,
+    Seq2SeqTrainer,
+    decode_sources,
+)
+from rnnkit.train.task import Task
+from rnnkit.train.tasks.classifier import absolute
+from rnnkit.train.tasks.language_model import load_weights_into
+
+
+@dataclass
+class Seq2SeqData:
+    """Where the pairs come from and how their two sides become tokens."""
+
+    train: str | None = option(None, "training pairs", on_resume=CHANGEABLE, metavar="PATH")
+    valid: str | None = option(
+        None,
+        "validation pairs (default: a seeded val_fraction of the training sources)",
+        on_resume=CHANGEABLE,
+        metavar="PATH",
+    )
+    test: str | None = option(
+        None, "test pairs, measured with the best model at the end", on_resume=CHANGEABLE,
+        metavar="PATH",
+    )  # fmt: skip
+    format: str = option(
+        "auto",
+        "tsv: source<TAB>target; dlfs2: source_target; dictionary: WORD  PH ON EMES; "
+        "auto: from the file",
+        choices=FORMATS,
+    )
+    encoding: str = option("utf-8", "the files' encoding")
+    val_fraction: float = option(
+        0.1, "without valid: the share of training sources held out", minimum=0, below=1
+    )
+    source_tokenizer: str = option("char", "the source's tokens", choices=TOKENIZATIONS)
+    target_tokenizer: str = option(
+        "auto",
+        "the target's tokens (auto: words for a dictionary, characters otherwise)",
+        choices=("auto", *TOKENIZATIONS),
+    )
+    min_count: int = option(1, "tokens seen fewer times in training are <unk>", minimum=1)
+    max_source_length: int = option(
+        200, "the longest source accepted, in tokens", minimum=1, maximum=1 << 20
+    )
+    truncate_source: bool = option(
+        False, "cut longer sources to max_source_length instead of refusing them"
+    )
+
+
+@dataclass
+class Seq2SeqRun:
+    """Everything a seq2seq run is: config.json's "config"."""
+
+    data: Seq2SeqData = field(default_factory=Seq2SeqData)
+    model: Seq2SeqConfig = field(default_factory=Seq2SeqConfig)
+    training: Seq2SeqSettings = field(default_factory=Seq2SeqSettings)
+
+
+@dataclass
+class TrainedSeq2Seq:
+    """A trained model (in evaluation mode), its vocabularies and the run's settings."""
+
+    model: Seq2Seq
+    source: Vocabulary
+    target: Vocabulary
+    config: Seq2SeqRun
+    tokenizations: tuple[str, str]  # of the source and the target, as trained
+
+
+def tokenizations(data: Seq2SeqData, examples: ParallelExamples) -> tuple[str, str]:
+    """``(source, target)`` tokenizations, ``auto`` resolved from the file's format."""
+    target = data.target_tokenizer
+    if target == "auto":
+        dictionary = data.format == "dictionary" or (
+            data.format == "auto" and _looks_like_dictionary(examples)
+        )
+        target = "word" if dictionary else "char"
+    return data.source_tokenizer, target
+
+
+def _looks_like_dictionary(examples: ParallelExamples) -> bool:
+    return all(" " not in s for s in examples.sources[:100]) and any(
+        " " in t for t in examples.targets[:100]
+    )
+
+
+def split_by_source(
+    examples: ParallelExamples, fraction: float, seed: int
+) -> tuple[ParallelExamples, ParallelExamples]:
+    """``(rest, held_out)``: a seeded FRACTION of the distinct sources, all their pairs."""
+    distinct = list(dict.fromkeys(examples.sources))
+    held = int(round(fraction * len(distinct)))
+    if held < 1 or held >= len(distinct):
+        raise UserError(
+            f"{len(distinct)} distinct sources are too few to hold out {fraction:.0%} for "
+            "validation; give more pairs or a separate valid file"
+        )
+    order = np.random.default_rng(seed).permutation(len(distinct))
+    held_out = {distinct[i] for i in order[:held]}
+    rest = [i for i, s in enumerate(examples.sources) if s not in held_out]
+    kept = [i for i, s in enumerate(examples.sources) if s in held_out]
+    return examples.subset(rest), examples.subset(kept)
+
+
+def encode_pairs(
+    examples: ParallelExamples,
+    vocabularies: tuple[Vocabulary, Vocabulary],
+    kinds: tuple[str, str],
+    data: Seq2SeqData,
+) -> tuple[EncodedPairs, int]:
+    """The pairs as ids with their references, and how many sources were cut."""
+    source_vocab, target_vocab = vocabularies
+    sources = [source_vocab.encode(split_tokens(s, kinds[0])) for s in examples.sources]
+    targets = [target_vocab.encode(split_tokens(t, kinds[1])) for t in examples.targets]
+    cut = limit_source_lengths(
+        sources, data.max_source_length, data.truncate_source, examples.origins
+    )
+    grouped: dict[str, list[list[int]]] = {}
+    for text, target in zip(examples.sources, targets, strict=True):
+        grouped.setdefault(text, []).append(target.tolist())
+    refs = [grouped[text] for text in examples.sources]
+    return EncodedPairs(sources, targets, refs), cut
+
+
+def fit_vocabularies(
+    train: ParallelExamples, kinds: tuple[str, str], data: Seq2SeqData, shared: bool
+) -> tuple[Vocabulary, Vocabulary]:
+    source = [split_tokens(s, kinds[0]) for s in train.sources]
+    target = [split_tokens(t, kinds[1]) for t in train.targets]
+    if shared:
+        vocabulary = Vocabulary.build(source + target, data.min_count)
+        return vocabulary, vocabulary
+    return Vocabulary.build(source, data.min_count), Vocabulary.build(target, data.min_count)
+
+
+def pairs_fingerprint(*sets: ParallelExamples) -> str:
+    """A digest of the pairs, to check that a resumed run reads the same ones."""
+    return fingerprint(
+        "\n".join(
+            f"{s}\t{t}" for data in sets for s, t in zip(data.sources, data.targets, strict=True)
+        )
+    )
+
+
+class Seq2SeqTask(Task):
+    name = "seq2seq"
+    title = "sequence-to-sequence model"
+    config_class = Seq2SeqRun
+
+    def build(
+        self, config: Seq2SeqRun, folder: Path, checkpoint: Checkpoint | None
+    ) -> Seq2SeqTrainer:
+        data, settings = config.data, config.training
+        for name in ("train", "valid", "test"):
+            setattr(data, name, absolute(getattr(data, name)))
+        if data.train is None:
+            raise UserError("train is needed: the pairs to learn from")
+        train = read_parallel(data.train, data.format, data.encoding)
+        if data.valid is not None:
+            valid = read_parallel(data.valid, data.format, data.encoding)
+        else:
+            train, valid = split_by_source(train, data.val_fraction, settings.seed)
+        digest = pairs_fingerprint(train, valid)
+        test = None if data.test is None else read_parallel(data.test, data.format, data.encoding)
+        kinds = tokenizations(data, train)
+        if checkpoint is None:
+            vocabularies = fit_vocabularies(train, kinds, data, config.model.share_vocabulary)
+        else:
+            if digest != saved_entry(checkpoint, folder, "data_sha256"):
+                raise UserError(
+                    f"the pairs of {data.train} differ from those the run in {folder} started "
+                    "on; resuming needs the same pairs, so start a new run"
+                )
+            vocabularies = saved_vocabularies(checkpoint, folder)
+        config.model.source_vocab_size = len(vocabularies[0])
+        config.model.target_vocab_size = len(vocabularies[1])
+        model = Seq2Seq.from_config(config.model, rng=settings.seed)
+        train_pairs, cut = encode_pairs(train, vocabularies, kinds, data)
+        valid_pairs, cut_valid = encode_pairs(valid, vocabularies, kinds, data)
+        info = {"data_sha256": digest, "tokenizations": list(kinds)}
+        trainer = Seq2SeqTrainer(
+            model, vocabularies, train_pairs, valid_pairs, settings, folder, info
+        )
+        trainer.run_config = config
+        if cut + cut_valid:
+            trainer.notes.append(
+                f"{cut + cut_valid:,} sources longer than {data.max_source_length} tokens "
+                "were cut to that length"
+            )
+        trainer.test_examples = test
+        return trainer
+
+    def summary(self, trainer: Seq2SeqTrainer) -> str:
+        model = trainer.model
+        source, target = trainer.vocabularies
+        extras = [f"{model.attention_kind} attention"] if model.attention_kind != "none" else []
+        extras += ["input feeding"] * model.input_feeding + ["peeky"] * model.peeky
+        extras += ["reversed source"] * model.reverse_source
+        return (
+            f"training a {model.num_layers}-layer "
+            f"{'bidirectional ' if model.bidirectional else ''}{model.cell.upper()} "
+            f"encoder-decoder ({', '.join(extras) or 'no attention'}; "
+            f"{model.num_parameters():,} parameters) on {len(trainer.train_set):,} training "
+            f"and {len(trainer.valid_set):,} validation pairs; vocabularies of "
+            f"{len(source):,} and {len(target):,}"
+        )
+
+    def report(self, trainer: Seq2SeqTrainer) -> list[str]:
+        progress, lines = trainer.progress, []
+        if progress.best is not None:
+            lines.append(
+                f"validation exact match {progress.val['exact_match']:.2%}; best "
+                f"{progress.best['exact_match']:.2%} at step {progress.best_step}"
+            )
+        test = getattr(trainer, "test_examples", None)
+        if test is not None:
+            trained = load_seq2seq(model_folder(trainer.folder))
+            scores = evaluate_pairs(trained, test)
+            lines.append(
+                f"test exact match {scores['exact_match']:.2%}, token error rate "
+                f"{scores['token_error_rate']:.2%} ({scores['sources']:,} sources)"
+            )
+        return lines
+
+    def load(self, folder: Path) -> TrainedSeq2Seq:
+        return load_seq2seq(folder)
+
+
+def saved_vocabularies(
+    checkpoint: Checkpoint, folder: str | os.PathLike[str]
+) -> tuple[Vocabulary, Vocabulary]:
+    saved = saved_entry(checkpoint, folder, "vocabularies")
+    try:
+        return Vocabulary.from_dict(saved["source"]), Vocabulary.from_dict(saved["target"])
+    except (KeyError, TypeError) as error:
+        raise UserError(
+            f"{folder}/config.json was edited or damaged: vocabularies: {error}"
+        ) from None
+
+
+def load_seq2seq(folder: str | os.PathLike[str]) -> TrainedSeq2Seq:
+    """The model saved in FOLDER (a checkpoint folder such as ``RUN/best``)."""
+    checkpoint = load_checkpoint(folder)
+    task = saved_task(checkpoint, folder)
+    if task != Seq2SeqTask.name:
+        raise UserError(
+            f"{folder} holds a {task} run, not a sequence-to-sequence model; give a run folder "
+            "of rnnkit train --task seq2seq"
+        )
+    config = saved_config(checkpoint, folder, Seq2SeqRun)
+    source, target = saved_vocabularies(checkpoint, folder)
+    sizes = (len(source), len(target))
+    if sizes != (config.model.source_vocab_size, config.model.target_vocab_size):
+        raise UserError(
+            f"{folder}/config.json was edited or damaged: vocabularies of {sizes} tokens for "
+            f"a model of {config.model.source_vocab_size} and {config.model.target_vocab_size}"
+        )
+    kinds = saved_entry(checkpoint, folder, "tokenizations")
+    if not (isinstance(kinds, list) and len(kinds) == 2 and set(kinds) <= set(TOKENIZATIONS)):
+        raise UserError(f"{folder}/config.json was edited or damaged: tokenizations {kinds!r}")
+    model = Seq2Seq.from_config(config.model)
+    load_weights_into(model, checkpoint, folder)
+    return TrainedSeq2Seq(model.eval(), source, target, config, (kinds[0], kinds[1]))
+
+
+def transduce(
+    trained: TrainedSeq2Seq,
+    texts: list[str],
+    beam_size: int = 1,
+    alpha: float = 0.0,
+    nbest: int = 1,
+) -> tuple[list[list[dict[str, Any]]], list[str]]:
+    """The outputs of each text (``text``, ``score``, ``log_prob``, ``finished``,
+    ``attention`` ``(output steps, source tokens)``), and the source tokens the model does
+    not know (read as ``<unk>``)."""
+    kinds = trained.tokenizations
+    tokens = [split_tokens(text, kinds[0]) for text in texts]
+    for text, pieces in zip(texts, tokens, strict=True):
+        if not pieces:
+            raise UserError(f"cannot transduce an empty source: {text!r}")
+    unknown = trained.source.unknown(t for pieces in tokens for t in pieces)
+    sources = [trained.source.encode(pieces) for pieces in tokens]
+    limit = trained.config.data.max_source_length
+    limit_source_lengths(sources, limit, trained.config.data.truncate_source, texts)
+    ratio = trained.config.training.max_length_ratio
+    found = decode_sources(trained.model, sources, beam_size, alpha, nbest, ratio)
+    outputs = [
+        [
+            {
+                "text": join_tokens(trained.target.decode(h.tokens), kinds[1]),
+                "score": h.score,
+                "log_prob": h.log_prob,
+                "finished": h.finished,
+                "attention": h.attention,
+            }
+            for h in hypotheses
+        ]
+        for hypotheses in found
+    ]
+    return outputs, unknown
+
+
+def evaluate_pairs(
+    trained: TrainedSeq2Seq, examples: ParallelExamples, beam_size: int = 1, alpha: float = 0.0
+) -> dict[str, Any]:
+    """Scores of TRAINED's best output per distinct source against all of its targets
+    (``rnnkit.train.seq2seq_metrics``; BLEU for word targets), and ``sources``."""
+    kinds = trained.tokenizations
+    sources, targets = references(examples)
+    outputs, _ = transduce(trained, sources, beam_size, alpha)
+    hypotheses = [split_tokens(found[0]["text"], kinds[1]) for found in outputs]
+    refs = [[split_tokens(t, kinds[1]) for t in group] for group in targets]
+    scores = sequence_scores(hypotheses, refs, bleu=kinds[1] == "word")
+    return {**scores, "sources": len(sources)}

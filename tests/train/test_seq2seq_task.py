@@ -1,0 +1,126 @@
+"""The seq2seq task through the generic run: it learns a toy transduction, resumes exactly,
+and its trained model transduces (greedy and beam) and is evaluated with the G2P protocol;
+bad input is one clear error."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rnnkit.data.parallel import read_parallel, references
+from rnnkit.errors import UserError
+from rnnkit.train import load_checkpoint
+from rnnkit.train.run import read_run, resume_run, start_run, train_run
+from rnnkit.train.tasks.seq2seq import (
+    Seq2SeqRun,
+    Seq2SeqTask,
+    evaluate_pairs,
+    load_seq2seq,
+    transduce,
+)
+
+TASK = Seq2SeqTask()
+TASKS = {TASK.name: TASK}
+LETTERS = "abcde"
+SOUNDS = {"a": "AH", "b": "B", "c": "K", "d": "D", "e": "IY"}
+
+
+def write_dictionary(path: Path, count: int, seed: int) -> Path:
+    """Words of 2-4 letters, each letter one phoneme (a dictionary in CMUdict's format);
+    every fifth word has a second pronunciation ending in Z."""
+    rng = np.random.default_rng(seed)
+    lines = []
+    for index in range(count):
+        word = "".join(rng.choice(list(LETTERS), int(rng.integers(2, 5))))
+        phonemes = " ".join(SOUNDS[c] for c in word)
+        lines.append(f"{word.upper()}  {phonemes}")
+        if index % 5 == 0:
+            lines.append(f"{word.upper()}  {phonemes} Z")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def config(tmp_path: Path, **training: object) -> Seq2SeqRun:
+    run = Seq2SeqRun()
+    run.data.train = str(write_dictionary(tmp_path / "train.dict", 300, 0))
+    run.data.valid = str(write_dictionary(tmp_path / "valid.dict", 40, 1))
+    run.model.embedding_size, run.model.hidden_size = 12, 24
+    run.model.attention, run.model.input_feeding = "general", True
+    options = {"batch_size": 16, "lr": 0.02, "eval_every": 40, "log_every": 10, "seed": 0}
+    for name, value in {**options, **training}.items():
+        setattr(run.training, name, value)
+    return run
+
+
+def test_the_task_learns_and_its_model_transduces(tmp_path: Path) -> None:
+    pytest.importorskip("rapidfuzz")
+    trainer = start_run(TASK, config(tmp_path, max_steps=200), tmp_path / "run")
+    assert train_run(TASK, trainer, fresh=True).status == 0
+    assert trainer.progress.best["exact_match"] > 0.9
+    trained = load_seq2seq(tmp_path / "run" / "best")
+    assert trained.tokenizations == ("char", "word")
+    outputs, unknown = transduce(trained, ["BAD", "CAB"], beam_size=3, nbest=2)
+    assert [found[0]["text"] for found in outputs] == ["B AH D", "K AH B"]
+    assert len(outputs[0]) == 2 and outputs[0][0]["score"] >= outputs[0][1]["score"]
+    assert outputs[0][0]["attention"].shape == (4, 3)  # 3 phonemes and the end, 3 letters
+    assert unknown == []
+    _, unknown = transduce(trained, ["BAX"])
+    assert unknown == ["X"]
+    valid = read_parallel(tmp_path / "valid.dict")
+    scores = evaluate_pairs(trained, valid)
+    assert scores["sources"] == len(references(valid)[0]) and scores["exact_match"] > 0.9
+    assert scores["token_error_rate"] < 0.05 and "bleu" in scores
+
+
+def test_resume_gives_the_same_weights_as_one_run(tmp_path: Path) -> None:
+    options = {"ema": 0.9}
+    straight = start_run(TASK, config(tmp_path, max_steps=24, **options), tmp_path / "a")
+    train_run(TASK, straight, fresh=True)
+    first = start_run(TASK, config(tmp_path, max_steps=10, **options), tmp_path / "b")
+    train_run(TASK, first, fresh=True)
+    _, saved, checkpoint = read_run(tmp_path / "b", TASKS)
+    resumed = copy.deepcopy(saved)
+    resumed.training.max_steps = 24
+    second = resume_run(TASK, resumed, saved, checkpoint, tmp_path / "b")
+    train_run(TASK, second, fresh=False)
+    one, two = load_checkpoint(tmp_path / "a"), load_checkpoint(tmp_path / "b")
+    for group in ("model", "ema"):
+        for name, value in one.arrays[group].items():
+            np.testing.assert_array_equal(two.arrays[group][name], value)
+
+
+def test_scheduled_sampling_resumes_exactly_too(tmp_path: Path) -> None:
+    def run(folder: str, steps: int) -> Path:
+        settings = config(tmp_path, max_steps=steps)
+        settings.model.teacher_forcing, settings.model.dropout = 0.5, 0.2
+        train_run(TASK, start_run(TASK, settings, tmp_path / folder), fresh=True)
+        return tmp_path / folder
+
+    one = load_checkpoint(run("a", 12))
+    run("b", 5)
+    _, saved, checkpoint = read_run(tmp_path / "b", TASKS)
+    resumed = copy.deepcopy(saved)
+    resumed.training.max_steps = 12
+    train_run(TASK, resume_run(TASK, resumed, saved, checkpoint, tmp_path / "b"), fresh=False)
+    two = load_checkpoint(tmp_path / "b")
+    for name, value in one.arrays["model"].items():
+        np.testing.assert_array_equal(two.arrays["model"][name], value)
+
+
+def test_bad_input_is_one_line(tmp_path: Path) -> None:
+    settings = config(tmp_path, max_steps=1)
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("abc\tcba\nno tab\n", encoding="utf-8")
+    settings.data.train, settings.data.valid = str(bad), None
+    with pytest.raises(UserError, match=r"bad.tsv:2: expected source<TAB>target"):
+        start_run(TASK, settings, tmp_path / "run")
+    settings = config(tmp_path, max_steps=1)
+    settings.data.max_source_length = 3
+    with pytest.raises(UserError, match=r"train.dict:\d+: the source has 4 tokens"):
+        start_run(TASK, settings, tmp_path / "run2")
+    settings.data.truncate_source = True
+    trainer = start_run(TASK, settings, tmp_path / "run3")
+    assert any("cut to that length" in note for note in trainer.notes)
