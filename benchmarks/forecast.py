@@ -40,16 +40,22 @@ from rnnkit.train.forecast_metrics import mape
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "timeseries"
 HORIZON = 12
 FORECAST_MONTHS = 36
+# Every candidate reads log(1 + y), standardised on its training months. Without a
+# per-window normalisation (normalize "none", difference 0) the validation MAPE was about
+# 25% for every decoder and loss (5 seeds, 1500 steps): the 1955-57 levels lie above
+# anything in 1949-54, and the network does not extrapolate a level it never saw.
+LAST = {"normalize": "last", "difference": 0}
 CANDIDATES = {
-    "direct-mse-L24": {"decoder": "direct", "loss": "mse", "lookback": 24},
-    "direct-mse-L36": {"decoder": "direct", "loss": "mse", "lookback": 36},
-    "direct-gaussian-L24": {"decoder": "direct", "loss": "gaussian", "lookback": 24},
-    "autoregressive-gaussian-L24": {
-        "decoder": "autoregressive",
-        "loss": "gaussian",
-        "lookback": 24,
+    "direct-mse-L24-last": {"decoder": "direct", "loss": "mse", "lookback": 24, **LAST},
+    "direct-mse-L36-last": {"decoder": "direct", "loss": "mse", "lookback": 36, **LAST},
+    "direct-gaussian-L24-last": {"decoder": "direct", "loss": "gaussian", "lookback": 24, **LAST},
+    "autoregressive-gaussian-L24-last": {
+        "decoder": "autoregressive", "loss": "gaussian", "lookback": 24, **LAST
     },
-}
+    "direct-mse-L24-diff12": {
+        "decoder": "direct", "loss": "mse", "lookback": 24, "normalize": "none", "difference": 12
+    },
+}  # fmt: skip
 
 
 def cut(data: SeriesData, months: int) -> SeriesData:
@@ -62,10 +68,12 @@ def cut(data: SeriesData, months: int) -> SeriesData:
 
 def train(data: SeriesData, options: dict, seed: int, steps: int, hidden: int) -> tuple:
     """A model trained on all windows of DATA (log scale, standardised), and its transform."""
-    prepared = prepare_windows(data, options["lookback"], HORIZON, log=True)
+    prepared = prepare_windows(
+        data, options["lookback"], HORIZON, log=True, difference=options["difference"]
+    )
     model = Forecaster(
         lookback=options["lookback"], horizon=HORIZON, hidden_size=hidden,
-        decoder=options["decoder"], loss=options["loss"],
+        decoder=options["decoder"], loss=options["loss"], normalize=options["normalize"],
         num_future_covariates=len(prepared.calendar), rng=seed,
     )  # fmt: skip
     optimizer = Adam(model.params, model.grads, lr=3e-3)
@@ -105,6 +113,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--hidden-size", type=int, default=32)
+    parser.add_argument("--candidates", nargs="+", choices=tuple(CANDIDATES), default=None)
     parser.add_argument("--quick", action="store_true", help="a smoke test: 20 steps, 1 seed")
     args = parser.parse_args()
     if args.quick:
@@ -116,7 +125,8 @@ def main() -> None:
     print(f"AirPassengers, {platform.machine()}, {os.cpu_count()} cores; {args.steps} steps, "
           f"hidden {args.hidden_size}, seeds {args.seeds}")  # fmt: skip
     validation = {}
-    for name, options in CANDIDATES.items():
+    for name in args.candidates or CANDIDATES:
+        options = CANDIDATES[name]
         scores = []
         for seed in args.seeds:
             model, transform = train(cut(data, valid_months), options, seed, args.steps,
