@@ -29,21 +29,22 @@ def test_a_second_writer_is_refused_and_readers_keep_working(tmp_path: Path) -> 
     first = start_training(data, run)
     try:
         wait_until_training(first, run)
-        # A fresh run into the same folder, in another process: refused before it writes.
-        status, err = second_writer("train", "--data", data, "--out", run, *TINY)
-        assert_one_line_error(status, err, f"PID {first.pid}", str(run))
         # A resume beside the live run, in this process: refused as well.
         status, _, err = run_cli("train", "--out", run, "--resume", "--max-steps", "5")
-        assert_one_line_error(status, err, f"PID {first.pid}")
-        # A classifier run into it too.
-        table = tmp_path / "t.tsv"
-        table.write_text("label\ttext\npos\tgood fun\nneg\tbad dull\n" * 20, encoding="utf-8")
-        status, _, err = run_cli("train-classifier", "--train", table, "--out", run)
         assert_one_line_error(status, err, f"PID {first.pid}")
         # Readers never take the lock.
         status, out, err = run_cli("sample", run, "--length", "20")
         assert status == 0, err
         assert out
+        # A fresh run into the same folder, in another process: refused by the lock (the
+        # folder is being written), before it writes anything.
+        status, err = second_writer("train", "--data", data, "--out", run, *TINY)
+        assert_one_line_error(status, err, f"PID {first.pid}", str(run))
+        # A fresh classifier run into it too.
+        table = tmp_path / "t.tsv"
+        table.write_text("label\ttext\npos\tgood fun\nneg\tbad dull\n" * 20, encoding="utf-8")
+        status, _, err = run_cli("train-classifier", "--train", table, "--out", run)
+        assert_one_line_error(status, err, f"PID {first.pid}")
         assert first.poll() is None  # the first run went on all along
     finally:
         _, err = stop(first, signal.SIGTERM)
