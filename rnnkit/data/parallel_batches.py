@@ -125,8 +125,14 @@ def make_batch(
 ) -> Seq2SeqBatch:
     """A padded batch of source and target id sequences (targets without <s> and </s>)."""
     src, src_lengths = pad_batch(sources, PAD_ID)
-    tgt_in, tgt_lengths = pad_batch([np.r_[BOS_ID, t] for t in targets], PAD_ID)
-    tgt_out, _ = pad_batch([np.r_[t, EOS_ID] for t in targets], PAD_ID)
+    tgt_lengths = np.array([len(t) + 1 for t in targets], dtype=np.int64)
+    tgt_in = np.full((len(targets), int(tgt_lengths.max())), PAD_ID, dtype=np.int64)
+    tgt_out = tgt_in.copy()
+    tgt_in[:, 0] = BOS_ID
+    for row, target in enumerate(targets):
+        tgt_in[row, 1 : len(target) + 1] = target
+        tgt_out[row, : len(target)] = target
+        tgt_out[row, len(target)] = EOS_ID
     index = np.arange(len(sources)) if index is None else np.asarray(index)
     return Seq2SeqBatch(src, src_lengths, tgt_in, tgt_out, tgt_lengths, index)
 
