@@ -1,6 +1,6 @@
 """Read time series from a CSV file: one series, or several in long format (an id column).
 
-``read_series(path, date_column, targets, covariates, id_column, fill)`` accepts what
+``read_series(data, date_column, target, covariates, id_column, fill)`` accepts what
 spreadsheets and data portals write: a comma, semicolon or tab separator (whichever the
 header line holds most of, outside quotes), a UTF-8 byte-order mark, CRLF line ends,
 quoted headers and values, and dates in the common formats (``DATE_FORMATS``: ISO dates and
@@ -16,7 +16,7 @@ dates missing from a regular series (gaps) are reported in ``notes``, and filled
 error naming the first lines unless ``fill`` is ``"ffill"`` (the last value before, or
 the first after at the start) or ``"interpolate"`` (linear in the step index).
 
-Every error is a ``UserError`` of one line naming the parameter (``targets``, ``fill``,
+Every error is a ``UserError`` of one line naming the parameter (``data``, ``target``, ``fill``,
 ``date_column``), the column and the file line, never a command-line flag.
 """
 
@@ -150,17 +150,17 @@ def parse_number(text: str, column: str, line: int, decimal_comma: bool) -> floa
 
 def _read_rows(path: Path, encoding: str) -> tuple[list[str], list[list[str]], list[int], str]:
     if not path.is_file():
-        raise UserError(f"path: no such file: {path}")
+        raise UserError(f"data: no such file: {path}")
     try:
         with open(path, encoding=encoding, newline="") as handle:
             text = handle.read()
     except UnicodeDecodeError as error:
-        raise UserError(f"path: {path} is not {encoding} text ({error.reason})") from None
+        raise UserError(f"data: {path} is not {encoding} text ({error.reason})") from None
     if encoding.lower().replace("-", "") == "utf8":
         text = text.removeprefix("\ufeff")
     first_line = text.split("\n", 1)[0]
     if not first_line.strip():
-        raise UserError(f"path: {path} is empty or starts with an empty line")
+        raise UserError(f"data: {path} is empty or starts with an empty line")
     separator = sniff_separator(first_line)
     reader = csv.reader(text.splitlines(), delimiter=separator)
     header = [name.strip() for name in next(reader)]
@@ -170,13 +170,13 @@ def _read_rows(path: Path, encoding: str) -> tuple[list[str], list[list[str]], l
             continue
         if len(row) != len(header):
             raise UserError(
-                f"path: line {reader.line_num} of {path} has {len(row)} fields, "
+                f"data: line {reader.line_num} of {path} has {len(row)} fields, "
                 f"the header {len(header)}"
             )
         rows.append(row)
         lines.append(reader.line_num)
     if not rows:
-        raise UserError(f"path: {path} has a header and no rows")
+        raise UserError(f"data: {path} has a header and no rows")
     return header, rows, lines, separator
 
 
@@ -188,9 +188,9 @@ def _column_index(header: list[str], name: str, parameter: str) -> int:
 
 
 def read_series(
-    path: str | Path,
+    data: str | Path,
     date_column: str,
-    targets: Sequence[str],
+    target: Sequence[str],
     covariates: Sequence[str] = (),
     id_column: str | None = None,
     fill: str | None = None,
@@ -199,9 +199,9 @@ def read_series(
     """Read the series of a CSV file; see the module docstring.
 
     Args:
-        path: the CSV file.
+        data: the CSV file.
         date_column: the column holding each row's date.
-        targets: the columns to forecast (one or more).
+        target: the columns to forecast (one or more).
         covariates: other numeric columns, known up to the present only.
         id_column: a column naming the series of each row (long format), or None for one.
         fill: None (missing values are an error), ``"ffill"`` or ``"interpolate"``.
@@ -211,13 +211,13 @@ def read_series(
     """
     if fill is not None and fill not in FILLS:
         raise UserError(f"fill: expected one of {', '.join(FILLS)} or None, got {fill!r}")
-    targets, covariates = list(targets), list(covariates)
+    targets, covariates = list(target), list(covariates)
     if not targets:
-        raise UserError("targets: name at least one column to forecast")
-    header, rows, lines, separator = _read_rows(Path(path), encoding)
+        raise UserError("target: name at least one column to forecast")
+    header, rows, lines, separator = _read_rows(Path(data), encoding)
     date_index = _column_index(header, date_column, "date_column")
     value_columns = targets + covariates
-    indices = [_column_index(header, name, "targets") for name in targets]
+    indices = [_column_index(header, name, "target") for name in targets]
     indices += [_column_index(header, name, "covariates") for name in covariates]
     id_index = None if id_column is None else _column_index(header, id_column, "id_column")
 

@@ -22,7 +22,7 @@ def write(tmp_path: Path, text: str, name: str = "series.csv", encoding: str = "
 
 def read(tmp_path: Path, text: str, **options) -> object:
     options.setdefault("date_column", "Month")
-    options.setdefault("targets", ["Passengers"])
+    options.setdefault("target", ["Passengers"])
     return read_series(write(tmp_path, text), **options)
 
 
@@ -89,10 +89,10 @@ def test_duplicate_dates_are_an_error_naming_both_lines(tmp_path: Path) -> None:
 
 def test_gaps_are_reported_and_filled_on_request(tmp_path: Path) -> None:
     text = "Date,Temp\n1984-12-29,1\n1984-12-30,2\n1985-01-01,4\n1985-01-02,5\n1985-01-05,8\n"
-    data = read(tmp_path, text, date_column="Date", targets=["Temp"])
+    data = read(tmp_path, text, date_column="Date", target=["Temp"])
     assert data.frequency.name == "daily"
     assert data.notes == ["2 gaps in the daily dates, 3 missing dates; the first after 1984-12-30"]
-    filled = read(tmp_path, text, date_column="Date", targets=["Temp"], fill="interpolate")
+    filled = read(tmp_path, text, date_column="Date", target=["Temp"], fill="interpolate")
     np.testing.assert_array_equal(filled.series[0].target[:, 0], [1, 2, 3, 4, 5, 6, 7, 8])
     np.testing.assert_array_equal(filled.series[0].lines, [2, 3, 0, 4, 5, 0, 0, 6])
 
@@ -100,7 +100,7 @@ def test_gaps_are_reported_and_filled_on_request(tmp_path: Path) -> None:
 def test_irregular_dates_have_no_frequency(tmp_path: Path) -> None:
     rows = ["2020-01-01 00:00,1", "2020-01-02 00:00,2", "2020-01-03 00:00,3", "2020-01-04 12:00,4"]
     text = "Date,Temp\n" + "\n".join(rows)
-    data = read(tmp_path, text, date_column="Date", targets=["Temp"])
+    data = read(tmp_path, text, date_column="Date", target=["Temp"])
     assert data.frequency is None and "irregular spacing" in data.notes[0]
 
 
@@ -127,8 +127,8 @@ def test_non_numeric_value_names_column_and_line(tmp_path: Path) -> None:
 
 
 def test_unknown_columns_list_the_columns(tmp_path: Path) -> None:
-    with pytest.raises(UserError, match=r"targets: no column 'Sales'.*columns: Month, Passengers"):
-        read(tmp_path, MONTHLY, targets=["Sales"])
+    with pytest.raises(UserError, match=r"target: no column 'Sales'.*columns: Month, Passengers"):
+        read(tmp_path, MONTHLY, target=["Sales"])
     with pytest.raises(UserError, match=r"date_column: no column 'Date'"):
         read(tmp_path, MONTHLY, date_column="Date")
     with pytest.raises(UserError, match=r"covariates: no column 'Rain'"):
@@ -147,11 +147,11 @@ def test_long_format_gives_one_series_per_id(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "options", "message"),
     [
-        ("", {}, "path: .* is empty"),
+        ("", {}, "data: .* is empty"),
         ("Month,Passengers\n", {}, "has a header and no rows"),
         ("Month,Passengers\n1949-01,1,2\n", {}, "line 2 of .* has 3 fields, the header 2"),
         (MONTHLY, {"fill": "zero"}, "fill: expected one of ffill, interpolate"),
-        (MONTHLY, {"targets": []}, "targets: name at least one column"),
+        (MONTHLY, {"target": []}, "target: name at least one column"),
     ],
 )
 def test_bad_files_and_options(tmp_path: Path, text: str, options: dict, message: str) -> None:
@@ -160,7 +160,7 @@ def test_bad_files_and_options(tmp_path: Path, text: str, options: dict, message
 
 
 def test_missing_file_and_wrong_encoding(tmp_path: Path) -> None:
-    with pytest.raises(UserError, match="path: no such file"):
+    with pytest.raises(UserError, match="data: no such file"):
         read_series(tmp_path / "nope.csv", "Month", ["Passengers"])
     path = write(tmp_path, "Month,Passagiere\u00e9\n1949-01,1\n", encoding="latin-1")
     with pytest.raises(UserError, match="is not utf-8 text"):

@@ -83,7 +83,7 @@ def test_resume_gives_the_same_weights_as_one_run(tmp_path: Path) -> None:
 def test_bad_input_is_one_clear_error(tmp_path: Path) -> None:
     wrong = config(tmp_path, max_steps=1)
     wrong.data.target = ["Revenue"]
-    with pytest.raises(UserError, match=r"targets: no column 'Revenue'.*Month, Sales, Rain"):
+    with pytest.raises(UserError, match=r"target: no column 'Revenue'.*Month, Sales, Rain"):
         start_run(TASK, wrong, tmp_path / "wrong")
     short = config(tmp_path, max_steps=1)
     short.model.lookback = 80
