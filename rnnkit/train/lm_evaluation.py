@@ -21,6 +21,7 @@ not comparable with one on text the vocabulary covers.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -38,20 +39,29 @@ UNKNOWN_RATE_LIMIT = 0.05
 
 
 def evaluate_language_model(
-    model: LanguageModel, ids: np.ndarray, batch_size: int, seq_len: int
+    model: LanguageModel,
+    ids: np.ndarray,
+    batch_size: int,
+    seq_len: int,
+    max_tokens: int | None = None,
 ) -> tuple[float, int]:
     """``(mean loss in nats per token, number of tokens predicted)`` over the stream IDS.
 
     The stream is read as ``batch_size`` side-by-side streams (fewer if IDS is short),
     each from a zero state and carrying its state from window to window, in evaluation
     mode (no dropout, no caches). The model's mode is restored afterwards.
+
+    MAX_TOKENS caps the work, as nanoGPT's ``eval_iters`` does: every stream is read for
+    its first ``ceil(max_tokens / streams)`` steps only, so about MAX_TOKENS tokens are
+    predicted, from as many places in the text as there are streams, and the same ones
+    at every evaluation.
     """
-    batcher = _evaluation_batcher(ids, batch_size, seq_len)
+    windows = _evaluation_windows(ids, batch_size, seq_len, max_tokens)
     was_training = model.training
     model.eval()
     total, count, state = 0.0, 0, None
     try:
-        for inputs, targets in batcher:
+        for inputs, targets in windows:
             loss, state = model.loss(inputs, targets, state)
             total += loss * targets.size
             count += targets.size
@@ -61,23 +71,29 @@ def evaluate_language_model(
 
 
 def measure_language_model(
-    model: LanguageModel, tokenizer: Tokenizer, ids: np.ndarray, batch_size: int, seq_len: int
+    model: LanguageModel,
+    tokenizer: Tokenizer,
+    ids: np.ndarray,
+    batch_size: int,
+    seq_len: int,
+    max_tokens: int | None = None,
 ) -> dict[str, float]:
     """The loss on the stream IDS and what it means, as ``rnnkit eval`` reports it.
 
     ``loss`` (nats per token), ``bits_per_char`` or ``perplexity``, ``tokens`` (how many
     were predicted) and, for char and jamo models, ``characters`` (how many characters of
     the text those tokens complete). Bits per character is then ``loss * tokens / ln 2 /
-    characters``: the bits for the text over its length in characters.
+    characters``: the bits for the text over its length in characters. MAX_TOKENS: see
+    ``evaluate_language_model``.
     """
-    loss, tokens = evaluate_language_model(model, ids, batch_size, seq_len)
+    loss, tokens = evaluate_language_model(model, ids, batch_size, seq_len, max_tokens)
     if tokenizer.kind == "word":
         return {**loss_measures(loss, tokenizer.kind), "tokens": tokens}
     # A char model's every token is a character: only a jamo model needs the count.
     characters = (
         tokens
         if tokenizer.kind == "char"
-        else predicted_characters(tokenizer, ids, batch_size, seq_len)
+        else predicted_characters(tokenizer, ids, batch_size, seq_len, max_tokens)
     )
     if characters == 0:
         # Every predicted token sits inside a syllable whose end is never predicted.
@@ -93,17 +109,26 @@ def measure_language_model(
 
 
 def evaluation_report(
-    model: LanguageModel, tokenizer: Tokenizer, ids: np.ndarray, batch_size: int, seq_len: int
+    model: LanguageModel,
+    tokenizer: Tokenizer,
+    ids: np.ndarray,
+    batch_size: int,
+    seq_len: int,
+    max_tokens: int | None = None,
 ) -> dict[str, float | int | bool | str]:
     """What ``rnnkit eval`` reports: ``measure_language_model`` and ``unknown_measures``."""
     return {
-        **measure_language_model(model, tokenizer, ids, batch_size, seq_len),
-        **unknown_measures(tokenizer, ids, batch_size, seq_len),
+        **measure_language_model(model, tokenizer, ids, batch_size, seq_len, max_tokens),
+        **unknown_measures(tokenizer, ids, batch_size, seq_len, max_tokens),
     }
 
 
 def unknown_measures(
-    tokenizer: Tokenizer, ids: np.ndarray, batch_size: int, seq_len: int
+    tokenizer: Tokenizer,
+    ids: np.ndarray,
+    batch_size: int,
+    seq_len: int,
+    max_tokens: int | None = None,
 ) -> dict[str, float | int | bool | str]:
     """How many of the tokens ``evaluate_language_model`` predicts are ``<unk>``.
 
@@ -115,7 +140,8 @@ def unknown_measures(
     ids = np.asarray(ids, dtype=np.int64)
     is_unknown = (ids == unknown_id) if unknown_id is not None else np.zeros(len(ids), bool)
     count, tokens = 0, 0
-    for _, targets in _evaluation_batcher(is_unknown.astype(np.int64), batch_size, seq_len):
+    unknown = is_unknown.astype(np.int64)
+    for _, targets in _evaluation_windows(unknown, batch_size, seq_len, max_tokens):
         count += int(targets.sum())
         tokens += targets.size
     rate = count / tokens
@@ -139,7 +165,11 @@ def describe_unknown(report: dict[str, float | int | bool | str]) -> str:
 
 
 def predicted_characters(
-    tokenizer: Tokenizer, ids: np.ndarray, batch_size: int, seq_len: int
+    tokenizer: Tokenizer,
+    ids: np.ndarray,
+    batch_size: int,
+    seq_len: int,
+    max_tokens: int | None = None,
 ) -> int:
     """How many characters of the text ``evaluate_language_model`` predicts.
 
@@ -148,8 +178,8 @@ def predicted_characters(
     (each stream's first token has nothing before it to predict it from).
     """
     ends = character_ends(tokenizer, ids)
-    batcher = _evaluation_batcher(ends, batch_size, seq_len)
-    return int(sum(targets.sum() for _, targets in batcher))
+    windows = _evaluation_windows(ends, batch_size, seq_len, max_tokens)
+    return int(sum(targets.sum() for _, targets in windows))
 
 
 def character_ends(tokenizer: Tokenizer, ids: np.ndarray) -> np.ndarray:
@@ -180,6 +210,24 @@ def _joins_previous(tokenizer: Tokenizer, ids: np.ndarray) -> np.ndarray:
     # Only a vowel that completed a lead+vowel pair takes a tail: joins[j - 1] is True.
     joins[2:] |= tail[2:] & joins[1:-1]
     return joins
+
+
+def _evaluation_windows(
+    ids: np.ndarray, batch_size: int, seq_len: int, max_tokens: int | None
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The ``(inputs, targets)`` windows evaluation reads IDS in: all of them, or with
+    MAX_TOKENS, the first ``ceil(max_tokens / streams)`` steps of every stream."""
+    if max_tokens is not None and max_tokens < 1:
+        raise UserError(f"max_tokens must be at least 1, got {max_tokens}")
+    batcher = _evaluation_batcher(ids, batch_size, seq_len)
+    steps_left = math.inf if max_tokens is None else -(-max_tokens // batcher.batch_size)
+    for inputs, targets in batcher:
+        if steps_left <= 0:
+            return
+        if inputs.shape[1] > steps_left:
+            inputs, targets = inputs[:, :steps_left], targets[:, :steps_left]
+        steps_left -= inputs.shape[1]
+        yield inputs, targets
 
 
 def _evaluation_batcher(ids: np.ndarray, batch_size: int, seq_len: int) -> StreamBatcher:

@@ -201,3 +201,45 @@ def test_an_old_char_vocabulary_without_unk_has_no_unknown_tokens() -> None:
     ids = tokenizer.encode(ENGLISH)
     report = evaluation_report(tiny_model(tokenizer), tokenizer, ids, batch_size=2, seq_len=8)
     assert (report["unknown_tokens"], report["unknown_rate"], report["comparable"]) == (0, 0, True)
+
+
+# --- a cap on the tokens evaluated ----------------------------------------------------------
+
+
+def test_max_tokens_reads_the_first_steps_of_every_stream() -> None:
+    # Validation on a large text costs as much as its length; max_tokens bounds it, like
+    # nanoGPT's eval_iters, reading the same tokens every time, from every stream.
+    text = ENGLISH.replace("t", "T", 7) + KOREAN
+    tokenizer = make_tokenizer("jamo").fit(ENGLISH + KOREAN)
+    ids = tokenizer.encode(text)
+    model = tiny_model(tokenizer)
+    capped = evaluation_report(model, tokenizer, ids, batch_size=4, seq_len=16, max_tokens=50)
+
+    # ceil(50 / 4) = 13 steps of each of the 4 streams: the loss is that of a text made
+    # of each stream's first 14 tokens (13 inputs and their targets).
+    stream_len = len(ids) // 4
+    firsts = np.concatenate([ids[s * stream_len : s * stream_len + 14] for s in range(4)])
+    loss, tokens = evaluate_language_model(model, firsts, batch_size=4, seq_len=16)
+    assert capped["tokens"] == tokens == 52
+    assert capped["loss"] == pytest.approx(loss, rel=1e-6)
+    # Characters and <unk> are counted over the same 52 targets of the whole text.
+    targets = [s * stream_len + t for s in range(4) for t in range(1, 14)]
+    characters = int(character_ends(tokenizer, ids)[targets].sum())
+    assert capped["characters"] == characters < 52
+    assert capped["unknown_tokens"] == int((ids[targets] == tokenizer.unknown_id).sum()) > 0
+    assert capped["bits_per_char"] == pytest.approx(loss * 52 / characters / math.log(2))
+    assert capped["loss"] != pytest.approx(evaluate_language_model(model, ids, 4, 16)[0])
+
+
+@pytest.mark.parametrize("seq_len", [3, 16])
+def test_max_tokens_past_the_text_reads_all_of_it(seq_len: int) -> None:
+    tokenizer = make_tokenizer("char").fit(ENGLISH)
+    ids = tokenizer.encode(ENGLISH)
+    model = tiny_model(tokenizer)
+    full = evaluate_language_model(model, ids, 4, seq_len)
+    assert evaluate_language_model(model, ids, 4, seq_len, max_tokens=10**9) == full
+    # One window and a part of the next, cut inside it.
+    loss, tokens = evaluate_language_model(model, ids, 4, seq_len, max_tokens=4 * seq_len + 5)
+    assert tokens == 4 * (seq_len + 2)
+    with pytest.raises(UserError, match="max_tokens must be at least 1"):
+        evaluate_language_model(model, ids, 4, seq_len, max_tokens=0)
