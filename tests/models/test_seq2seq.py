@@ -132,9 +132,10 @@ def test_gradients_match_finite_differences_with_dropout(case: str) -> None:
     loss()
     model.zero_grad()
     model.backward(probe)
-    names = ["source_embedding.weight", "encoder.weight_hh_l0", "target_embedding.weight"]
-    names += ["decoder.weight_ih_l1", "output.weight"]
-    names += [n for n in model.params if n.startswith(("attention", "bridge", "combine"))]
+    # Everything else is the torch oracle's; here the parts the oracle's model also has,
+    # a few of each, with dropout on (every parameter would take 10 s).
+    names = ["source_embedding.weight", "encoder.bias_ih_l0", "decoder.bias_hh_l1"]
+    names += [n for n in model.params if n.startswith(("attention", "bridge_c.bias"))]
     for name in names:
         numerical = numerical_gradient(loss, model.params[name], eps=1e-5)
         np.testing.assert_allclose(model.grads[name], numerical, rtol=1e-5, atol=1e-9)
