@@ -193,12 +193,12 @@ def test_a_number_vector_conditions_the_digits_that_spell_it() -> None:
         inputs[row, : lengths[row]] = [10, *spelled]
         targets[row, : lengths[row]] = [*spelled, 11]
     model = ConditionedLanguageModel(
-        12, "vector", feature_size=8, embedding_size=8, hidden_size=48, cell="gru", rng=0
+        12, "vector", feature_size=8, embedding_size=8, hidden_size=32, cell="gru", rng=0
     )
-    optimizer = Adam(model.params, model.grads, lr=0.01)
+    optimizer = Adam(model.params, model.grads, lr=0.02)
     order = np.random.default_rng(0)
-    for _ in range(60):  # every seed tried spelled all 200 by 40 epochs
-        for rows in np.array_split(order.permutation(len(numbers)), 5):
+    for _ in range(40):  # seeds 0-3 all spelled every number by epoch 30
+        for rows in np.array_split(order.permutation(len(numbers)), 4):
             model.zero_grad()
             model.loss_and_backward(inputs[rows], targets[rows], bits[rows], lengths[rows])
             optimizer.step()
