@@ -3,10 +3,12 @@ budget with a progress bar, stop cleanly on a signal.
 
     folder = new_run_folder(out, task)                 # or an existing run to resume
     with hold_run_lock(folder):                        # one writer per run folder
-        trainer = start_run(task, config, folder)      # or resume_run(task, config, folder)
-        outcome = train_run(task, trainer)
+        trainer = start_run(task, config, folder)      # or resume_run(task, config, ...)
+        outcome = train_run(task, trainer, fresh=True)
 
-``start_run`` refuses a folder that already holds a run; ``resume_run`` rebuilds the
+``new_run_folder`` only names the folder: ``start_run``, called under the lock, refuses
+one that already holds a run (``RunExistsError``), so a second writer is told about the
+first one's lock rather than about its checkpoint; ``resume_run`` rebuilds the
 trainer from the run's saved settings with the CHANGEABLE ones the caller changed, and
 restores the checkpoint. ``train_run`` does what every run does: the task's work before
 the first checkpoint (pretraining), the budget (``max_steps``, ``max_time``, ``epochs``),
@@ -22,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from rnnkit.config import fixed_differences, validate
-from rnnkit.errors import UserError
+from rnnkit.errors import SettingError, UserError
 from rnnkit.train.budget import Budget
 from rnnkit.train.checkpoint import Checkpoint, has_checkpoint, load_checkpoint
 from rnnkit.train.interrupt import stop_on_interrupt
@@ -38,25 +40,33 @@ class Outcome:
     """How ``train_run`` ended: ``status`` 0, or 128 + the signal that stopped it.
 
     ``reason`` is why training stopped (a budget, an early stop, "interrupted"), or None
-    when the budget was spent before this process took a step; ``signal`` names the
-    signal of an interruption (``SIGINT``, ...); ``before_first_checkpoint`` says that it
-    came before anything was saved.
+    when the budget was spent before this process took a step (``spent`` then says how,
+    e.g. "reached max_steps 1000"); ``signal`` names the signal of an interruption
+    (``SIGINT``, ...); ``before_first_checkpoint`` says that it came before anything was
+    saved, while the task's ``before_training`` work (``Task.preparation`` names it).
     """
 
     status: int
     reason: str | None
     signal: str | None = None
     before_first_checkpoint: bool = False
+    spent: str | None = None
+
+
+class RunExistsError(UserError):
+    """The folder given to a fresh run already holds a run (``folder``)."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(
+            f"{folder} already holds a training run; resume it, or choose another run folder"
+        )
+        self.folder = folder
 
 
 def new_run_folder(out: str | None, task: Task) -> Path:
-    """OUT, or ``runs/<task>-<date>-<time>``; refused if it already holds a run."""
-    folder = Path(out) if out else Path("runs") / time.strftime(f"{task.name}-%Y%m%d-%H%M%S")
-    if has_checkpoint(folder):
-        raise UserError(
-            f"{folder} already holds a training run; resume it, or choose another run folder"
-        )
-    return folder
+    """OUT, or ``runs/<task>-<date>-<time>``: the folder of a fresh run, to lock (start_run
+    refuses it, under the lock, if it already holds a run)."""
+    return Path(out) if out else Path("runs") / time.strftime(f"{task.name}-%Y%m%d-%H%M%S")
 
 
 def read_run(folder: Path, tasks: dict[str, Task]) -> tuple[Task, Any, Checkpoint]:
@@ -74,7 +84,7 @@ def read_run(folder: Path, tasks: dict[str, Task]) -> tuple[Task, Any, Checkpoin
 def start_run(task: Task, config: Any, folder: Path) -> Trainer:
     """A fresh run of TASK with CONFIG (checked first) into FOLDER."""
     if has_checkpoint(folder):
-        raise UserError(f"{folder} already holds a training run; resume it, or choose another")
+        raise RunExistsError(folder)
     validate(config)
     resolve_budget(config.training)
     return task.build(config, folder, None)
@@ -88,13 +98,15 @@ def resume_run(
     A change to any other setting is refused: it would make another run.
     """
     validate(config)
+    task.resolve_paths(config)
     changed = fixed_differences(saved, config)
     if changed:
         name, old, new = changed[0]
         name = name.rsplit(".", 1)[-1]
-        raise UserError(
+        raise SettingError(
             f"{name} {new} differs from the run in {folder} ({name} {old}); leave it as it "
-            "was to resume that run, or start a new run in another folder"
+            "was to resume that run, or start a new run in another folder",
+            name,
         )
     resolve_budget(config.training)
     trainer = task.build(config, folder, checkpoint)
@@ -111,7 +123,7 @@ def resume_run(
 def resolve_budget(settings: TrainingSettings) -> None:
     """Check the limits; with none at all, train for DEFAULT_SECONDS."""
     if settings.epochs is not None and settings.max_steps is not None:
-        raise UserError("epochs sets max_steps; give one of them, not both")
+        raise SettingError("epochs sets max_steps; give one of them, not both", "epochs")
     if settings.max_steps is None and settings.max_time is None and settings.epochs is None:
         settings.max_time = DEFAULT_SECONDS
 
@@ -132,8 +144,9 @@ def train_run(task: Task, trainer: Trainer, fresh: bool) -> Outcome:
         # The budget starts now: time spent before the first step (pretraining) is apart.
         budget = make_budget(trainer)
         trainer.budget = budget
-        if budget.exhausted(trainer.progress.step):
-            return Outcome(0, None)
+        spent = budget.exhausted(trainer.progress.step)
+        if spent:
+            return Outcome(0, None, spent=spent)
         bar = ProgressBar(budget.max_steps, trainer.progress.step)
         try:
             reason = trainer.train(budget, stop, bar)
