@@ -1,0 +1,27 @@
+"""examples/vanishing_gradients.py: the numbers behind the picture, and the picture."""
+
+import pytest
+
+from tests.examples.loader import load_example
+
+
+def test_rnn_gradient_vanishes_over_50_steps_while_the_lstms_does_not(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "gradients.png"
+    panels = load_example("vanishing_gradients").run(steps=60, png=str(png))
+    rnn, lstm, gru = panels["PyTorch's initialisation"][:3]
+    assert rnn.ratio(50) < 1e-6  # many orders of magnitude
+    assert lstm.ratio(50) > 0.1  # less than one
+    assert gru.ratio(50) > 0.01
+    assert png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert "figure:" in capsys.readouterr().out
+
+
+def test_clipping_caps_the_exploding_gradient_only():
+    panels = load_example("vanishing_gradients").run(steps=60, png=None, clip=1.0)
+    large = {flow.label: flow for flow in panels["recurrent weights x3"]}
+    assert large["RNN"].norms.max() > 5  # explodes
+    assert large["RNN, clipped at 1"].norms.max() <= 1 + 1e-9
+    default = {flow.label: flow for flow in panels["PyTorch's initialisation"]}
+    # A vanished gradient is far below the threshold: clipping leaves it as it was.
+    assert (default["RNN, clipped at 1"].norms == default["RNN"].norms).all()
