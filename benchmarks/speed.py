@@ -3,15 +3,20 @@
     python -m benchmarks.speed [--threads 2 1] [--repeats 7] [--quick]
 
 For each thread count (torch's and every BLAS pool's), in this one process:
-- the float32 GEMM peak, a large square matmul with NumPy's BLAS and with torch's;
+- the float32 FMA peak (``peak``): register-only vector FMAs measured on every thread, the
+  theoretical rate from the clock and vector width, and a large square GEMM with NumPy's
+  BLAS and torch's, for reference;
 - a training step (forward, backward, global-norm clip, Adam) of a character language model
   (vocabulary 65: embedding -> recurrent layers -> linear -> softmax cross-entropy) at
   A) LSTM 128, 1 layer, batch 32, length 64; B) LSTM 256, 2 layers, 32 x 64; C) LSTM 512,
-  2 layers, 64 x 100; and GRU and RNN at B: tokens/s, the ratio rnnkit / torch, and the
-  model's matrix-multiply FLOP/s as a fraction of NumPy's GEMM peak;
+  2 layers, 64 x 100; and GRU and RNN at B: tokens/s, the ratio rnnkit / torch, the
+  model's matrix-multiply FLOP/s as a share of the FMA peak, and NumPy's GEMM of the
+  model's own shape ``(T B, H) x (H, G H)`` as a share of it too;
 - sampling 1,000 characters one at a time with batch 1 at B: microseconds per character
   for ``LanguageModel.generate`` (what ``rnnkit sample`` runs), torch's usual generation
   loop by default and with oneDNN off;
+- one step of one row through the layers' own ``forward`` at B (LSTM and GRU, 2 x 256,
+  eval mode), against ``torch.nn.LSTM`` / ``GRU`` under ``no_grad``;
 - peak RSS of a few training steps at C, each side in a process of its own.
 The sides are timed alternately (see ``timing``); every cell is a median with the min-max.
 """
@@ -27,7 +32,9 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+import rnnkit.nn
 from benchmarks.char_model import CONFIGS, VOCABULARY, CharModel, Config, random_batch
+from benchmarks.peak import measured_fma_peak, model_gemm_peak, theoretical_fma_peak
 from benchmarks.timing import (
     Timing,
     load_average,
@@ -37,6 +44,7 @@ from benchmarks.timing import (
 )
 from benchmarks.torch_char_model import TorchCharModel
 from rnnkit.models import LanguageModel
+from rnnkit.nn import c_binding
 
 SAMPLE_LENGTH = 1000
 
@@ -102,6 +110,26 @@ def sampling_sides(count: int) -> dict[str, Callable[[], object]]:
     }
 
 
+def layer_step_sides(kind: str) -> dict[str, Callable[[], object]]:
+    """One step of one row through ``forward`` of a 2 x 256 layer (config B), each side,
+    carrying the state from call to call."""
+    ours = getattr(rnnkit.nn, kind)(256, 256, num_layers=2, rng=0).eval()
+    theirs = getattr(torch.nn, kind)(256, 256, num_layers=2).eval()
+    theirs.load_state_dict({name: torch.from_numpy(v) for name, v in ours.state_dict().items()})
+    x = np.random.default_rng(0).standard_normal((1, 1, 256)).astype(np.float32)
+    x_torch = torch.from_numpy(x)
+    state: dict[str, object] = {"rnnkit": None, "torch": None}
+
+    def rnnkit_step() -> None:
+        _, state["rnnkit"] = ours.forward(x, state["rnnkit"])
+
+    def torch_step() -> None:
+        with torch.no_grad():
+            _, state["torch"] = theirs(x_torch, state["torch"])
+
+    return {"rnnkit": rnnkit_step, "torch": torch_step}
+
+
 def per_second(amount: float, timing: Timing) -> str:
     """``amount`` per second at the median time, with the range over the repeats."""
     return f"{amount / timing.median:,.0f} ({amount / timing.high:,.0f}-{amount / timing.low:,.0f})"
@@ -123,21 +151,26 @@ def peak_rss(side: str, threads: int) -> str:
 def run(threads: int, repeats: int, quick: bool) -> None:
     limits = set_threads(threads)  # noqa: F841  (held until the next thread count)
     print(f"\n## {threads} thread(s)\n")
-    peak = gemm_peak(1024 if quick else 2048, repeats)
+    measured, theoretical = measured_fma_peak(threads), theoretical_fma_peak(threads)
+    # the larger: a clock above the one /proc/cpuinfo reports makes the measured one larger
+    peak = max(measured, theoretical)
+    square = gemm_peak(1024 if quick else 2048, repeats)
     print(
-        f"float32 GEMM peak: NumPy {peak['numpy'] / 1e9:.0f} GFLOP/s, "
-        f"torch {peak['torch'] / 1e9:.0f} GFLOP/s\n"
+        f"float32 FMA peak ({c_binding.kernel()} vectors): measured {measured / 1e9:.0f} "
+        f"GFLOP/s, theoretical {theoretical / 1e9:.0f} GFLOP/s (clock x 2 pipes x lanes x 2); "
+        f"square GEMM: NumPy {square['numpy'] / 1e9:.0f}, torch {square['torch'] / 1e9:.0f} "
+        "GFLOP/s\n"
     )
 
     print(
-        "Training step (tokens/s, median (min-max); ratio = rnnkit / torch; "
-        "GFLOP/s of the model's matmuls and % of NumPy's GEMM peak)\n"
+        "Training step (tokens/s, median (min-max); ratio = rnnkit / torch; GFLOP/s of the "
+        "model's matmuls and % of the FMA peak; NumPy's GEMM of the model's shape, % of peak)\n"
     )
     print(
         "| config | rnnkit tokens/s | torch tokens/s | ratio | rnnkit GFLOP/s (% peak) "
-        "| torch GFLOP/s (% peak) |"
+        "| torch GFLOP/s (% peak) | model-shape GEMM (% peak) |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, config in CONFIGS.items():
         sides, loss_ours, loss_theirs = training_pair(config)
         if abs(loss_ours - loss_theirs) > 1e-4 * abs(loss_theirs):
@@ -145,6 +178,8 @@ def run(threads: int, repeats: int, quick: bool) -> None:
         timings = time_interleaved(sides, repeats, warmup=1, target_seconds=0.2 if quick else 0.5)
         ours, theirs = timings["rnnkit"], timings["torch"]
         tokens = config.tokens_per_step
+        gates = {"RNN": 1, "LSTM": 4, "GRU": 3}[config.cell]
+        shape_gemm = model_gemm_peak(tokens, config.hidden_size, gates, repeats)
         label = (
             f"{name} {config.cell} {config.hidden_size}x{config.num_layers} "
             f"b{config.batch} t{config.length}"
@@ -152,7 +187,8 @@ def run(threads: int, repeats: int, quick: bool) -> None:
         print(
             f"| {label} | {per_second(tokens, ours)} | {per_second(tokens, theirs)} "
             f"| {theirs.median / ours.median:.2f} "
-            f"| {gflops(config, ours, peak['numpy'])} | {gflops(config, theirs, peak['numpy'])} |",
+            f"| {gflops(config, ours, peak)} | {gflops(config, theirs, peak)} "
+            f"| {shape_gemm / 1e9:.0f} ({100 * shape_gemm / peak:.0f}%) |",
             flush=True,
         )
 
@@ -169,6 +205,18 @@ def run(threads: int, repeats: int, quick: bool) -> None:
         print(
             f"| {side} | {per_char.format(scale=1e6, digits=0)} "
             f"| {timing.median / ours.median:.1f} |",
+            flush=True,
+        )
+
+    print("\nOne step of one row through forward, 2 x 256, eval (µs per step, median (min-max))\n")
+    print("| layer | rnnkit | torch | ratio |")
+    print("| --- | ---: | ---: | ---: |")
+    for kind in ("LSTM", "GRU"):
+        steps = time_interleaved(layer_step_sides(kind), repeats, warmup=20, target_seconds=0.1)
+        ours, theirs = steps["rnnkit"], steps["torch"]
+        print(
+            f"| {kind} | {ours.format(scale=1e6, digits=1)} | {theirs.format(scale=1e6, digits=1)} "
+            f"| {theirs.median / ours.median:.2f} |",
             flush=True,
         )
 

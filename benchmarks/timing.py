@@ -17,7 +17,7 @@ import numpy as np
 import threadpoolctl
 import torch
 
-from rnnkit.nn import lstm_fused
+from rnnkit.nn import c_binding
 
 
 def set_threads(count: int) -> threadpoolctl.threadpool_limits:
@@ -27,7 +27,7 @@ def set_threads(count: int) -> threadpoolctl.threadpool_limits:
     Keep the returned object alive: the limits hold until it is garbage collected.
     """
     torch.set_num_threads(count)
-    lstm_fused.set_threads(count)
+    c_binding.set_threads(count)
     return threadpoolctl.threadpool_limits(limits=count)
 
 
@@ -132,9 +132,27 @@ def load_average() -> str:
         return "unknown"
 
 
+VECTOR_FLAGS = ("avx512f", "avx2", "fma", "asimd")  # x86-64 and ARM64 (NEON) names
+
+
+def vector_extensions() -> str:
+    """The CPU's float vector extensions that matter here, from /proc/cpuinfo."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith(("flags", "Features")):
+                    flags = set(line.split(":", 1)[1].split())
+                    return ", ".join(flag for flag in VECTOR_FLAGS if flag in flags) or "none"
+    except OSError:
+        pass
+    return "unknown"
+
+
 def machine_header() -> list[str]:
     return [
-        f"CPU: {cpu_model()}, {os.cpu_count()} logical cores",
+        f"CPU: {cpu_model()}, {os.cpu_count()} logical cores; vector extensions: "
+        f"{vector_extensions()}; rnnkit's C loops: {c_binding.kernel()} "
+        f"(built: {', '.join(c_binding.built()) or 'none'})",
         f"numpy {np.__version__}, torch {torch.__version__}, Python {platform.python_version()}",
         f"BLAS: {blas_description()}",
         f"load average at start (1, 5, 15 min): {load_average()}",

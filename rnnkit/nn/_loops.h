@@ -558,8 +558,31 @@ static void NAME(adam)(const struct rnnkit_adam *q) {
     }
 }
 
+/* ---- the machine's FMA rate ------------------------------------------------------- */
+
+/* `rounds` rounds of 12 independent vector FMA chains (acc = acc x + y, which converges to
+ * 1: no overflow, no denormals), enough in flight to cover the FMA latency on every
+ * target; returns the floating-point operations done (2 per lane per FMA). What the
+ * product tiles could reach at most: the benchmark's measure of peak. */
+static double NAME(fma_peak)(int64_t rounds) {
+    vec acc[12];
+    const vec x = splat(0.999f), y = splat(0.001f);
+    for (int k = 0; k < 12; k++) acc[k] = splat(0.5f + 0.01f * k);
+    for (int64_t r = 0; r < rounds; r++) {
+        /* each round depends on the last and the sum below on all: nothing is dropped */
+        for (int k = 0; k < 12; k++) acc[k] = acc[k] * x + y;
+    }
+    float total = 0.0f;
+    for (int k = 0; k < 12; k++)
+        for (int lane = 0; lane < LANES; lane++) total += acc[k][lane];
+    volatile float sink = total;
+    (void)sink;
+    return (double)rounds * 12 * LANES * 2;
+}
+
 const struct rnnkit_kernels NAME(rnnkit_kernels) = {
     NAME(forward_rows), NAME(backward_rows), NAME(stack_share), NAME(project_rows), NAME(adam),
+    NAME(fma_peak),
 };
 
 #undef product_rows

@@ -396,6 +396,9 @@ int rnnkit_chunks(int rows, int threads) {
     return (rows + chunk_rows - 1) / chunk_rows;
 }
 
+/* FLOPs done by `rounds` rounds of register-only vector FMAs (see fma_peak in _loops.h). */
+double rnnkit_fma_peak(int64_t rounds) { return active->fma_peak(rounds); }
+
 /* One Adam(W) step of one float32 parameter (struct rnnkit_adam), on the caller's thread. */
 void rnnkit_adam(const struct rnnkit_adam *q) { active->adam(q); }
 

@@ -91,6 +91,7 @@ struct rnnkit_kernels {
     void (*project_rows)(int cell, int rows, int input_size, int hidden, const float *x,
                          const float *slabs, const float *bias, float *out);
     void (*adam)(const struct rnnkit_adam *step);
+    double (*fma_peak)(int64_t rounds);
 };
 
 /* The stepper pool's barrier (in _rnnkit.c), met by every thread of a stack step. */

@@ -90,6 +90,7 @@ def _declare(library: ctypes.CDLL) -> None:
         "rnnkit_chunks": ([int_, int_], int_),
         "rnnkit_stack_step": ([ptr, ctypes.POINTER(Stack)], None),
         "rnnkit_adam": ([ctypes.POINTER(AdamStep)], None),
+        "rnnkit_fma_peak": ([ctypes.c_int64], ctypes.c_double),
         "rnnkit_project_rows": ([int_] * 4 + [ptr] * 4, None),
         "rnnkit_stepper_pool_new": ([int_], ptr),
         "rnnkit_stepper_pool_free": ([ptr], None),
