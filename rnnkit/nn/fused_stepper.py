@@ -165,6 +165,17 @@ class FusedStepper:
         check_buffer("x", x, (self.first_weights.shape[1],))
         self._run(None, x.ctypes.data)
 
+    def bind_input(self, x: np.ndarray) -> None:
+        """Fix the input buffer ``x`` (float32, ``(input_size,)``) that ``step_bound_input``
+        reads, so that a step takes no address (``single_step``: the caller copies each
+        input into it)."""
+        check_buffer("x", x, (self.first_weights.shape[1],))
+        self._input = (x, x.ctypes.data)  # the array kept alive with its address
+
+    def step_bound_input(self) -> None:
+        """``step_input`` of the buffer given to ``bind_input``, as it holds now."""
+        self._run(None, self._input[1])
+
     def step_token(self, token: int) -> None:
         """Advance every layer one step from row ``token`` of the bound table."""
         address, stride, rows = self._table

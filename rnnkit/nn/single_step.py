@@ -27,11 +27,11 @@ from rnnkit.nn.fused_stepper import FusedStepper
 
 
 class SingleStep:
-    """A layer's weights arranged for batch-1 steps, with the stepper's state buffers."""
+    """A layer's weights arranged for batch-1 steps, with the stepper's buffers."""
 
     def __init__(self, layer: Any) -> None:
         self.generation = param_versions.generation()
-        self.arrays = list(layer.params.values())
+        self.array_ids = tuple(map(id, layer.params.values()))
         H, L = layer.hidden_size, layer.num_layers
         cell = layer.kernel.cell
         cell = f"rnn_{layer.nonlinearity}" if cell == "rnn" else cell
@@ -50,24 +50,29 @@ class SingleStep:
         self.lstm = cell == "lstm"
         self.h = np.zeros((L, H), np.float32)
         self.c = np.zeros((L, H), np.float32) if self.lstm else None
+        self.buffers = [self.h, self.c] if self.lstm else [self.h]
+        self.x = np.zeros(layer.input_size, np.float32)
         self.stepper.bind(self.h, self.c)
+        self.stepper.bind_input(self.x)
 
     def current(self, layer: Any) -> bool:
         """Whether the arranged weights are still the layer's."""
-        return self.generation == param_versions.generation() and all(
-            a is b for a, b in zip(self.arrays, layer.params.values(), strict=True)
+        return (
+            self.generation == param_versions.generation()
+            and tuple(map(id, layer.params.values())) == self.array_ids
         )
 
 
-def _state_parts(layer: Any, hx: Any, shape: tuple[int, ...]) -> list[np.ndarray] | None:
-    """The given state as a list of arrays of ``shape`` (``[h]`` or ``[h, c]``), or None if
-    it does not fit (the general path then says why)."""
-    lstm = layer.kernel.STATE_COUNT == 2
-    parts = list(hx) if lstm and isinstance(hx, (tuple, list)) else [hx]
-    if len(parts) != layer.kernel.STATE_COUNT:
-        return None
-    arrays = [np.asarray(part) for part in parts]
-    return arrays if all(array.shape == shape for array in arrays) else None
+def _fits(layer: Any, hx: Any, shape: tuple[int, ...]) -> bool:
+    """Whether ``hx`` is a state of ``shape`` arrays (``h``, or ``(h, c)`` for the LSTM); if
+    not, the general path says why."""
+    if layer.kernel.STATE_COUNT == 2:
+        return (
+            isinstance(hx, (tuple, list))
+            and len(hx) == 2
+            and all(np.shape(part) == shape for part in hx)
+        )
+    return np.shape(hx) == shape
 
 
 def forward(layer: Any, x: Any, hx: Any) -> tuple[np.ndarray, Any] | None:
@@ -77,31 +82,31 @@ def forward(layer: Any, x: Any, hx: Any) -> tuple[np.ndarray, Any] | None:
         layer.training
         or layer.bidirectional
         or not isinstance(x, np.ndarray)
+        or x.size != layer.input_size
+        or x.dtype.kind not in "fiu"
         or not dispatch.runs_in_c(layer.dtype, layer.hidden_size)
     ):
         return None
-    size, L, H = layer.input_size, layer.num_layers, layer.hidden_size
-    if x.shape == (1, 1, size):
+    L, H = layer.num_layers, layer.hidden_size
+    if x.shape == (1, 1, layer.input_size):
         state_shape: tuple[int, ...] = (L, 1, H)
-    elif x.shape == (1, size):
+    elif x.shape == (1, layer.input_size):
         state_shape = (L, H)
     else:
         return None
-    if x.dtype.kind not in "fiu":
-        return None
-    parts = None if hx is None else _state_parts(layer, hx, state_shape)
-    if hx is not None and parts is None:
+    if hx is not None and not _fits(layer, hx, state_shape):
         return None
     cached = layer.__dict__.get("_single_step")
     if cached is None or not cached.current(layer):
         cached = layer.__dict__["_single_step"] = SingleStep(layer)
-    buffers = [cached.h, cached.c] if cached.lstm else [cached.h]
-    for buffer, part in zip(buffers, parts or [None] * len(buffers), strict=True):
-        if part is None:
+    parts = cached.buffers if hx is None else (hx if cached.lstm else (hx,))
+    for buffer, part in zip(cached.buffers, parts, strict=True):
+        if hx is None:
             buffer.fill(0.0)
         else:
-            buffer[...] = part.reshape(L, H)
-    cached.stepper.step_input(np.ascontiguousarray(x.reshape(size), dtype=np.float32))
+            np.copyto(buffer, np.reshape(part, (L, H)), casting="unsafe")
+    np.copyto(cached.x, x.reshape(-1), casting="unsafe")
+    cached.stepper.step_bound_input()
     output = cached.h[-1].reshape((1, 1, H) if len(state_shape) == 3 else (1, H)).copy()
-    states = tuple(buffer.reshape(state_shape).copy() for buffer in buffers)
-    return output, states if cached.lstm else states[0]
+    states = [buffer.reshape(state_shape).copy() for buffer in cached.buffers]
+    return output, (states[0], states[1]) if cached.lstm else states[0]

@@ -426,3 +426,9 @@ def assert_relative_error(got: np.ndarray, want: np.ndarray) -> None:
     """|got - want| within TOLERANCE of want's largest magnitude (at least 1)."""
     error = float(np.abs(got - want).max()) / max(float(np.abs(want).max()), 1.0)
     assert error < TOLERANCE, f"relative error {error:.2e}"
+
+
+def test_the_fma_peak_loop_counts_what_it_does(kernel: str) -> None:
+    # 12 vectors of LANES floats, 2 operations per lane per FMA, per round
+    lanes = {"avx512": 16, "avx2": 8, "generic": 4}[kernel]
+    assert c_binding.LIBRARY.rnnkit_fma_peak(1000) == 1000 * 12 * lanes * 2
