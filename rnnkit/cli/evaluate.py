@@ -64,9 +64,12 @@ def run(args: argparse.Namespace) -> int:
     if saved_task(load_checkpoint(folder), folder) == "classify":
         return evaluate_classifier.run(args, folder)
     model, tokenizer, config = load_language_model(folder)
-    ids = tokenizer.encode(read_text(args.data, data_encoding(args, config)))
+    text = read_text(args.data, data_encoding(args, config))
+    ids, unknown = tokenizer.encode(text), tokenizer.unknown_mask(text)
     settings = config.training
-    report = evaluation_report(model, tokenizer, ids, settings.batch_size, settings.seq_len)
+    report = evaluation_report(
+        model, tokenizer, ids, settings.batch_size, settings.seq_len, unknown=unknown
+    )
     if args.json:
         print(json.dumps(report))
     else:

@@ -75,6 +75,18 @@ class Tokenizer:
         """The distinct tokens of TEXT that are not in the vocabulary, in order of appearance."""
         raise NotImplementedError
 
+    def unknown_mask(self, text: str) -> np.ndarray:
+        """For each token of ``encode(text)``, whether the vocabulary lacks it (so it is
+        read as ``<unk>``). A literal ``<unk>`` in a word text, as the Penn Treebank files
+        have, is a word of the vocabulary: the text itself marks the word unknown, and a
+        model trained on such text learned to predict it."""
+        index = self._index
+        return np.array([unit not in index for unit in self._units(text)], dtype=bool)
+
+    def _units(self, text: str) -> list[str] | str:
+        """The tokens of TEXT as strings, before they are looked up."""
+        raise NotImplementedError
+
     def stream_decoder(self) -> StreamDecoder:
         """A new decoder of a stream of ids, one at a time (see ``StreamDecoder``)."""
         raise NotImplementedError
@@ -174,6 +186,9 @@ class CharTokenizer(Tokenizer):
         """The text as the sequence of units the vocabulary holds; subclasses change it."""
         return text
 
+    def _units(self, text: str) -> str:
+        return self._split(text)
+
     def _join(self, units: str) -> str:
         """Undo ``_split``."""
         return units
@@ -268,6 +283,9 @@ class WordTokenizer(Tokenizer):
 
     def unknown_tokens(self, text: str) -> list[str]:
         return [w for w in dict.fromkeys(_words(text)) if w not in self._index]
+
+    def _units(self, text: str) -> list[str]:
+        return _words(text)
 
 
 class StreamDecoder:

@@ -115,11 +115,12 @@ def evaluation_report(
     batch_size: int,
     seq_len: int,
     max_tokens: int | None = None,
+    unknown: np.ndarray | None = None,
 ) -> dict[str, float | int | bool | str]:
     """What ``rnnkit eval`` reports: ``measure_language_model`` and ``unknown_measures``."""
     return {
         **measure_language_model(model, tokenizer, ids, batch_size, seq_len, max_tokens),
-        **unknown_measures(tokenizer, ids, batch_size, seq_len, max_tokens),
+        **unknown_measures(tokenizer, ids, batch_size, seq_len, max_tokens, unknown),
     }
 
 
@@ -129,19 +130,26 @@ def unknown_measures(
     batch_size: int,
     seq_len: int,
     max_tokens: int | None = None,
+    unknown: np.ndarray | None = None,
 ) -> dict[str, float | int | bool | str]:
-    """How many of the tokens ``evaluate_language_model`` predicts are ``<unk>``.
+    """How many of the tokens ``evaluate_language_model`` predicts are unknown.
+
+    UNKNOWN marks the ids that stand for a word or character the vocabulary lacks
+    (``tokenizer.unknown_mask(text)``, which leaves out a literal ``<unk>`` of the text, as
+    in the Penn Treebank files); by default every ``<unk>`` id counts.
 
     ``unknown_tokens`` (the count), ``unknown_rate`` (over the predicted tokens, which the
     loss averages over, ``<unk>`` included), ``comparable`` (the rate is at most
     ``UNKNOWN_RATE_LIMIT``) and, when it is not, a ``note`` saying why.
     """
-    unknown_id = tokenizer.unknown_id
     ids = np.asarray(ids, dtype=np.int64)
-    is_unknown = (ids == unknown_id) if unknown_id is not None else np.zeros(len(ids), bool)
+    if unknown is None:
+        unknown = ids == tokenizer.unknown_id  # all False when there is no <unk>
+    elif np.shape(unknown) != ids.shape:
+        raise ValueError(f"unknown: expected one flag per id {ids.shape}, got {np.shape(unknown)}")
     count, tokens = 0, 0
-    unknown = is_unknown.astype(np.int64)
-    for _, targets in _evaluation_windows(unknown, batch_size, seq_len, max_tokens):
+    flags = np.asarray(unknown, dtype=np.int64)
+    for _, targets in _evaluation_windows(flags, batch_size, seq_len, max_tokens):
         count += int(targets.sum())
         tokens += targets.size
     rate = count / tokens

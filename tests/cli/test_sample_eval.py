@@ -122,6 +122,24 @@ def test_eval_scores_unseen_characters_as_unk(runs: dict[str, Path], tmp_path: P
     assert err.startswith("note: not comparable: ") and err.count("\n") == 1
 
 
+def test_eval_counts_unseen_words_not_the_texts_own_unk(
+    runs: dict[str, Path], tmp_path: Path
+) -> None:
+    text = runs["data"].read_text()
+    marked, unseen = tmp_path / "marked.txt", tmp_path / "unseen.txt"
+    marked.write_text(text.replace("cat", "<unk>"))  # as the Penn Treebank files do
+    unseen.write_text(text.replace("cat", "zebra"))
+    status, out, err = run_cli("eval", runs["word"], "--data", marked, "--json")
+    assert status == 0, err
+    report = json.loads(out)
+    assert (report["unknown_tokens"], report["comparable"]) == (0, True)
+    status, out, err = run_cli("eval", runs["word"], "--data", unseen, "--json")
+    zebras = json.loads(out)["unknown_tokens"]
+    assert 0 < zebras <= text.count("cat")
+    # The same loss either way: zebra and a literal <unk> are both read as <unk>.
+    assert json.loads(out)["loss"] == report["loss"]
+
+
 def test_sample_reads_unseen_prime_characters_as_unk(runs: dict[str, Path]) -> None:
     status, out, err = run_cli(
         "sample", runs["char"], "--prime", "the \u00e9t\u00e9 Z", "--length", "10", "--seed", "0"

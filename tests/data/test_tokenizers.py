@@ -62,6 +62,22 @@ def test_unseen_characters_are_read_as_unk_and_named(kind: str) -> None:
     assert tok.encode("<unk>").tolist() == [unk] * 5
 
 
+@pytest.mark.parametrize("kind", ["char", "jamo", "word"])
+def test_unknown_mask_marks_what_the_vocabulary_lacks(kind: str) -> None:
+    tok = make_tokenizer(kind).fit("the cat <unk> 한국 sat\n")
+    text = "the dog <unk> 한글 sat x\n"
+    mask = tok.unknown_mask(text)
+    ids = tok.encode(text)
+    assert mask.dtype == bool and mask.shape == ids.shape
+    # What is marked is read as <unk>; a literal <unk> word is a word of the vocabulary.
+    assert (ids[mask] == tok.unknown_id).all()
+    # 글 is three jamo, of which the lead ㄱ was seen in 국.
+    marked = {"char": "dog글x", "jamo": "dogx\u1173\u11af", "word": ["dog", "한글", "x"]}[kind]
+    assert mask.sum() == len(marked)
+    if kind == "word":
+        assert [tok.vocab[i] for i in ids[~mask]].count("<unk>") == 1
+
+
 def test_char_vocabulary_saved_without_unk_still_loads_and_refuses_unseen_characters() -> None:
     # As rnnkit saved character vocabularies before <unk> was reserved.
     tok = tokenizer_from_dict({"kind": "char", "vocab": [" ", "a", "b", "c"]})
@@ -245,6 +261,11 @@ def test_ptb_train_vocabulary_and_token_count(shared_data: Path) -> None:
     assert tok.vocab_size == 10_000
     assert len(ids) == 929_589
     assert (ids == tok.vocab.index("<eos>")).sum() == text.count("\n")
+    # The test text's 5.8% of <unk> are the file's own: no word is unknown to the vocabulary.
+    with gzip.open(shared_data / "ptb" / "ptb.test.txt.gz", "rt") as f:
+        test = f.read()
+    assert (tok.encode(test) == tok.unknown_id).mean() > 0.05
+    assert not tok.unknown_mask(test).any()
 
 
 def test_tiny_shakespeare_char_vocabulary(shared_data: Path) -> None:

@@ -184,6 +184,25 @@ def test_a_text_mostly_unknown_to_a_word_model_is_flagged_not_comparable() -> No
     assert {"loss", "perplexity", "tokens"} < set(report)
 
 
+def test_a_literal_unk_of_the_text_is_not_unknown_to_the_model() -> None:
+    # As in the Penn Treebank files: the text marks rare words <unk> itself, and the model
+    # learned to predict them; only words outside the vocabulary are unknown.
+    tokenizer = make_tokenizer("word").fit("the <unk> sat on the mat .\n" * 5)
+    text = "the <unk> sat on the <unk> .\n" * 4 + "the zebra sat .\n"
+    ids, mask = tokenizer.encode(text), tokenizer.unknown_mask(text)
+    model = tiny_model(tokenizer)
+    report = evaluation_report(model, tokenizer, ids, 1, 16, unknown=mask)
+    assert report["unknown_tokens"] == 1  # zebra
+    assert report["comparable"] is True
+    # Without the mask, every <unk> id counts: 9 of the 36 targets.
+    everything = evaluation_report(model, tokenizer, ids, 1, 16)
+    assert everything["unknown_tokens"] == 9 and everything["comparable"] is False
+    for measure in ("loss", "perplexity", "tokens"):  # the same scores either way
+        assert everything[measure] == report[measure]
+    with pytest.raises(ValueError, match="one flag per id"):
+        evaluation_report(model, tokenizer, ids, 1, 16, unknown=mask[1:])
+
+
 def test_the_limit_is_a_rate_of_unknown_targets() -> None:
     tokenizer = make_tokenizer("char").fit("ab")
     model = tiny_model(tokenizer)
