@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from rnnkit.config import base_type, default_of, is_section, settings
@@ -106,19 +107,21 @@ def apply_settings(config: Any, given: dict[tuple[str, str], Any]) -> None:
         setattr(getattr(config, section), name, value)
 
 
-def as_flags(message: str, names: set[str]) -> str:
+def as_flags(message: str, names: set[str], named: Iterable[str] = ()) -> str:
     """MESSAGE with each setting name in NAMES written as its flag (``--hidden-size``).
 
     Names with an underscore cannot be mistaken for words; of the one-word names only
-    PLAIN_NAMES are translated.
+    PLAIN_NAMES are translated, and NAMED: the settings the error says it names
+    (``SettingError.settings``).
     """
-    wanted = {name for name in names if "_" in name} | set(PLAIN_NAMES)
+    wanted = {name for name in names if "_" in name} | set(PLAIN_NAMES) | set(named)
 
     def replace(match: re.Match[str]) -> str:
         word = match.group(0)
         return flag_name(word) if word in wanted else word
 
-    return re.sub(r"(?<![\w.-])[a-z][a-z0-9_]*(?![\w-])", replace, message)
+    # Not inside a dotted name (training.ema, a config.json key) or a path (/data/train).
+    return re.sub(r"(?<![\w./-])[a-z][a-z0-9_]*(?![\w/-])", replace, message)
 
 
 def setting_names(config_class: type) -> set[str]:

@@ -61,7 +61,7 @@ def build_parser() -> ArgumentParser:
 def run(argv: list[str]) -> int:
     if argv and argv[0] in (train.NAME, train.ALIAS):
         rest = argv[1:] if argv[0] == train.NAME else ["--task", "classify", *argv[1:]]
-        return train.run_command(rest, ArgumentParser)
+        return train.run_command(rest, ArgumentParser, argv[0])
     args = build_parser().parse_args(argv)
     with limit_threads(args.threads):
         return args.handler(args)
@@ -82,7 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"rnnkit: error: {flag}: {one_line_text(error.reason)}", file=sys.stderr)
         return USAGE_ERROR
     except (UserError, OSError) as error:
-        print(f"rnnkit: error: {as_flags(one_line(error), SETTING_NAMES)}", file=sys.stderr)
+        named = getattr(error, "settings", ())
+        print(f"rnnkit: error: {as_flags(one_line(error), SETTING_NAMES, named)}", file=sys.stderr)
         return USAGE_ERROR
     except KeyboardInterrupt:
         print("rnnkit: interrupted", file=sys.stderr)

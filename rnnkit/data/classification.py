@@ -39,7 +39,7 @@ import numpy as np
 
 from rnnkit.data.text import files_below, read_text
 from rnnkit.data.tokenizers import Tokenizer
-from rnnkit.errors import UserError
+from rnnkit.errors import SettingError, UserError
 
 FORMATS = ("auto", "tsv", "csv", "label-first", "folders")
 DEFAULT_LABEL_COLUMN = "label"
@@ -84,12 +84,15 @@ def read_labelled_texts(
         format = detect_format(path, encoding)
     if format == "folders":
         if not path.is_dir():
-            raise UserError(f"{path} is a file, but --format folders needs a folder; check it")
+            raise SettingError(
+                f"{path} is a file, but format folders needs a folder; check it", "format"
+            )
         return _read_folders(path, encoding)
     if path.is_dir():
-        raise UserError(
-            f"{path} is a folder, but --format {format} reads one file; "
-            "give a file, or use --format folders"
+        raise SettingError(
+            f"{path} is a folder, but format {format} reads one file; "
+            "give a file, or use format folders",
+            "format",
         )
     if format == "label-first":
         return _read_label_first(path, encoding)
@@ -177,7 +180,7 @@ def _read_table(
         if len(row) < needed:
             raise UserError(
                 f"{file}:{number} has {len(row)} columns, but column {needed} is needed; "
-                "fix the row or check --label-col/--text-col"
+                "fix the row or check label_col and text_col"
             )
         if len(row) > width:
             separator = "tab" if delimiter == "\t" else "comma outside quotes"
@@ -206,13 +209,13 @@ def _column_indices(
     if all(by_number):
         indices = int(label_col) - 1, int(text_col) - 1
         if min(indices) < 0:
-            raise UserError("column numbers count from 1; give --label-col/--text-col of 1 or more")
+            raise UserError("column numbers count from 1; give label_col and text_col of 1 or more")
         if indices[0] == indices[1]:
-            raise UserError("--label-col and --text-col name the same column; give two columns")
+            raise UserError("label_col and text_col name the same column; give two columns")
         return indices[0], indices[1], False
     if any(by_number):
         raise UserError(
-            "give --label-col and --text-col both as header names or both as column numbers "
+            "give label_col and text_col both as header names or both as column numbers "
             "(counting from 1, for a file without a header line)"
         )
     header = [cell.strip().lower() for cell in first_row]
@@ -221,7 +224,7 @@ def _column_indices(
         if name.lower() not in header:
             raise UserError(
                 f"{file} has no {kind} column {name!r} (its header: {', '.join(first_row)}); "
-                f"name it with --{kind}-col, or number the columns (--{kind}-col 1) if the file "
+                f"name it with {kind}_col, or number the columns ({kind}_col 1) if the file "
                 "has no header line"
             )
         indices.append(header.index(name.lower()))
@@ -240,9 +243,10 @@ def split_off(data: LabelledTexts, fraction: float, seed: int) -> tuple[Labelled
         raise UserError(f"the held-out fraction must lie between 0 and 1, got {fraction}")
     held = int(round(fraction * len(data)))
     if held < 1 or held >= len(data):
-        raise UserError(
+        raise SettingError(
             f"{len(data)} examples are too few to hold out {fraction:.0%} for validation; "
-            "give more examples or a separate --valid file"
+            "give more examples or a separate valid file",
+            "valid",
         )
     order = np.random.default_rng(seed).permutation(len(data))
     return data.subset(np.sort(order[held:])), data.subset(np.sort(order[:held]))

@@ -29,14 +29,14 @@ class StreamBatcher:
             raise ValueError(f"ids must be a 1-D token stream, got shape {ids.shape}")
         if batch_size < 1 or seq_len < 1:
             raise UserError(
-                f"--batch-size and --seq-len must be at least 1, got {batch_size} and {seq_len}"
+                f"batch_size and seq_len must be at least 1, got {batch_size} and {seq_len}"
             )
         stream_len = len(ids) // batch_size
         # Each stream needs an input token and the token after it as its target.
         if stream_len < 2:
             raise UserError(
                 f"the text has {len(ids)} tokens, but batch size {batch_size} needs at least "
-                f"{2 * batch_size} (2 per stream); use a smaller --batch-size or a longer text"
+                f"{2 * batch_size} (2 per stream); use a smaller batch_size or a longer text"
             )
         self.batch_size = batch_size
         self.seq_len = seq_len
@@ -83,7 +83,7 @@ def split_train_val(ids: np.ndarray, val_fraction: float) -> tuple[np.ndarray, n
     """
     ids = np.asarray(ids)
     if not 0 <= val_fraction < 1:
-        raise UserError(f"--val-fraction must be in [0, 1), got {val_fraction}")
+        raise UserError(f"val_fraction must be in [0, 1), got {val_fraction}")
     cut = int(len(ids) * (1 - val_fraction))
     train, val = ids[:cut], ids[cut:]
     parts = {"training": train, "validation": val} if val_fraction > 0 else {"training": train}
@@ -91,7 +91,7 @@ def split_train_val(ids: np.ndarray, val_fraction: float) -> tuple[np.ndarray, n
         if len(part) < 2:
             raise UserError(
                 f"the {name} part would get {len(part)} of the {len(ids)} tokens "
-                f"(--val-fraction {val_fraction}) but needs at least 2; "
-                "use a longer text or change --val-fraction"
+                f"(val_fraction {val_fraction}) but needs at least 2; "
+                "use a longer text or change val_fraction"
             )
     return train, val

@@ -19,7 +19,7 @@ import stat
 from collections.abc import Iterable
 from pathlib import Path
 
-from rnnkit.errors import UserError
+from rnnkit.errors import SettingError, UserError
 
 CHUNK_BYTES = 1 << 20  # read this much at a time, looking for NUL bytes as it comes
 
@@ -178,9 +178,10 @@ def _nul_offset(data: bytes, encoding: str) -> int | None:
 
 
 def _binary(file: Path, offset: int) -> UserError:
-    return UserError(
+    return SettingError(
         f"{file} looks binary, not text: a NUL byte at byte offset {offset}; "
-        "give a text file (if it is UTF-16 text, pass --encoding utf-16)"
+        "give a text file (if it is UTF-16 text, pass encoding utf-16)",
+        "encoding",
     )
 
 
@@ -192,9 +193,10 @@ def _decode(data: bytes, file: Path, encoding: str) -> str:
         text = data.decode(encoding)
     except UnicodeDecodeError as error:
         bad = data[error.start]
-        raise UserError(
+        raise SettingError(
             f"{file}: byte 0x{bad:02x} at byte offset {error.start} is not valid {encoding}; "
-            "pass --encoding latin-1 (or the file's real encoding)"
+            "pass encoding latin-1, or the one the file was written in",
+            "encoding",
         ) from None
     # An editor's byte-order mark is not part of the text; leave it out of the vocabulary.
     text = text.removeprefix("\ufeff")

@@ -89,7 +89,7 @@ def pretrain_encoder(
             if not math.isfinite(summed):
                 raise TrainingDivergedError(
                     f"pretraining diverged at step {step + 1}: the loss is {summed}; "
-                    "lower --lr or --clip"
+                    "lower lr or clip"
                 )
             model.backward(1.0 / predicted if predicted else 0.0)
             if clip:

@@ -87,8 +87,10 @@ def test_non_utf8_byte_is_refused_with_the_fix_and_reads_as_latin1(tmp_path: Pat
     # As TREC's training file: one 0xF0 byte in otherwise ASCII text.
     file = tmp_path / "trec.txt"
     file.write_bytes(b"0 What ?\n4 Which sister\xf0city ?\n")
-    with pytest.raises(UserError, match=r"byte offset 23 .*--encoding latin-1"):
+    # The library names its parameter, the command line writes it as --encoding.
+    with pytest.raises(UserError, match=r"byte offset 23 .*pass encoding latin-1") as info:
         read_labelled_texts(file)
+    assert info.value.settings == ("encoding",)
     assert read_labelled_texts(file, encoding="latin-1").texts[1] == "Which sister\u00f0city ?"
 
 
@@ -100,7 +102,7 @@ def test_non_utf8_byte_is_refused_with_the_fix_and_reads_as_latin1(tmp_path: Pat
         ("a.tsv", "label\ttext\n1\tgood\n \t\n", {}, r"a.tsv:3 is an empty line"),
         ("a.tsv", "label\ttext\n\tgood\n", {}, r"a.tsv:2 has an empty label"),
         ("a.tsv", "label\ttext\n1\n", {}, r"a.tsv:2 has 1 columns"),
-        ("a.tsv", "label\tsentence\n1\tx\n", {}, r"no text column 'text'.*--text-col"),
+        ("a.tsv", "label\tsentence\n1\tx\n", {}, r"no text column 'text'.*text_col"),
         ("a.csv", "y,x\n1,a\n", {"label_col": "tag", "text_col": "x"}, r"no label column 'tag'"),
         ("a.tsv", "1\tx\n", {"label_col": "1"}, r"both as header names or both as column"),
         ("a.tsv", "1\tx\n", {"label_col": "1", "text_col": "1"}, r"the same column"),

@@ -67,7 +67,7 @@ def test_too_short_text_says_how_many_tokens_are_needed() -> None:
         StreamBatcher(np.arange(5), batch_size=3, seq_len=35)
     message = str(info.value)
     assert "\n" not in message
-    assert "5 tokens" in message and "at least 6" in message and "--batch-size" in message
+    assert "5 tokens" in message and "at least 6" in message and "smaller batch_size" in message
 
 
 @pytest.mark.parametrize(("batch_size", "seq_len"), [(0, 5), (2, 0)])
@@ -102,5 +102,5 @@ def test_split_refuses_parts_too_small(n: int, fraction: float, part: str) -> No
 
 @pytest.mark.parametrize("fraction", [-0.1, 1.0])
 def test_split_refuses_fractions_outside_0_1(fraction: float) -> None:
-    with pytest.raises(UserError, match="--val-fraction"):
+    with pytest.raises(UserError, match=r"val_fraction must be in \[0, 1\)"):
         split_train_val(np.arange(10), fraction)
