@@ -7,8 +7,12 @@ import json
 from pathlib import Path
 
 from rnnkit.cli.arguments import add_model_folder_argument
+from rnnkit.config import to_dict
+from rnnkit.train.progress import format_duration
 from rnnkit.train.run import read_run
+from rnnkit.train.run_config import is_number, saved_entry, saved_progress
 from rnnkit.train.tasks import TASKS
+from rnnkit.train.trainer import TrainingProgress
 
 NAME = "info"
 
@@ -26,31 +30,41 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     folder = Path(args.folder)
-    task, _, checkpoint = read_run(folder, TASKS)
-    saved = checkpoint.config
-    progress = saved.get("progress", {})
+    task, config, checkpoint = read_run(folder, TASKS)
+    progress = saved_progress(checkpoint, folder, TrainingProgress)
+    lr = checkpoint.config["progress"].get("lr")
     record = {
         "folder": str(folder),
         "task": task.name,
-        "config": saved["config"],
-        "data_sha256": saved.get("data_sha256"),
-        "step": progress.get("step"),
-        "epoch": progress.get("epoch"),
-        "elapsed": progress.get("elapsed"),
-        "lr": progress.get("lr"),
-        "validation": progress.get("val"),
-        "best": progress.get("best"),
-        "best_step": progress.get("best_step"),
+        "config": to_dict(config),
+        "data_sha256": saved_entry(checkpoint, folder, "data_sha256"),
+        "step": progress.step,
+        "epoch": progress.epoch,
+        "elapsed": progress.elapsed,
+        "lr": lr if is_number(lr, float) else None,
+        "validation": progress.val,
+        "validation_step": progress.val_step,
+        "best": progress.best,
+        "best_step": progress.best_step,
     }
     if args.json:
         print(json.dumps(record))
         return 0
-    print(f"{folder}: a {task.title} run at step {record['step']} (epoch {record['epoch']})")
-    for section, values in saved["config"].items():
+    print(
+        f"{folder}: a {task.title} run at step {progress.step}, {progress.epoch} full "
+        f"epoch{'' if progress.epoch == 1 else 's'}, {format_duration(progress.elapsed)} of "
+        "training"
+    )
+    for section, values in record["config"].items():
         listed = ", ".join(f"{name}={value}" for name, value in values.items())
         print(f"  {section}: {listed}")
     print(f"  data sha256: {record['data_sha256']}")
-    if record["best"] is not None:
-        best = ", ".join(f"{name} {value:.4g}" for name, value in record["best"].items())
-        print(f"  best at step {record['best_step']}: {best}")
+    if progress.val is not None:
+        print(f"  validation at step {progress.val_step}: {describe(progress.val)}")
+    if progress.best is not None:
+        print(f"  best at step {progress.best_step}: {describe(progress.best)}")
     return 0
+
+
+def describe(measures: dict[str, float]) -> str:
+    return ", ".join(f"{name} {value:.4g}" for name, value in measures.items())

@@ -19,17 +19,24 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from rnnkit.cli.flags import add_settings_flags, apply_settings, given_settings
+from rnnkit.cli.flags import (
+    add_settings_flags,
+    apply_settings,
+    as_flags,
+    given_settings,
+    setting_names,
+)
 from rnnkit.cli.sample import write_sample
 from rnnkit.cli.threads import add_threads_argument
 from rnnkit.errors import UserError
 from rnnkit.threads import limit_threads
-from rnnkit.train.lm_evaluation import describe_measures
 from rnnkit.train.progress import format_duration
 from rnnkit.train.run import (
     Outcome,
+    RunExistsError,
     new_run_folder,
     read_run,
+    read_run_task,
     resume_run,
     start_run,
     train_run,
@@ -85,8 +92,11 @@ def build_parser(
     return parser
 
 
-def run_command(argv: Sequence[str], parser_class: type[argparse.ArgumentParser]) -> int:
-    """``rnnkit train ARGV``; returns the exit status."""
+def run_command(
+    argv: Sequence[str], parser_class: type[argparse.ArgumentParser], command: str = NAME
+) -> int:
+    """``rnnkit train ARGV`` (COMMAND: how the user called it, for the messages that say
+    how to resume); returns the exit status."""
     first = parser_class(add_help=False)
     first.add_argument("--task", choices=sorted(TASKS))
     first.add_argument("--resume", action="store_true")
@@ -95,35 +105,44 @@ def run_command(argv: Sequence[str], parser_class: type[argparse.ArgumentParser]
     if known.resume:
         if known.out is None:
             raise UserError("--resume needs --out DIR, the run folder to continue")
-        task, _, _ = read_run(Path(known.out), TASKS)
+        task, _ = read_run_task(Path(known.out), TASKS)
         if known.task is not None and known.task != task.name:
             raise UserError(
-                f"--task {known.task} differs from the run in {known.out} ({task.name})"
+                f"--task {known.task} differs from the run in {known.out} ({task.name}); "
+                "leave --task out to resume that run"
             )
     else:
         task = TASKS[known.task or DEFAULT_TASK]
     args = build_parser(task, parser_class).parse_args(argv)
     with limit_threads(args.threads):
         if args.resume:
-            return resume(task, args)
-        return start(task, args)
+            return resume(task, args, command)
+        return start(task, args, command)
 
 
-def start(task: Task, args: argparse.Namespace) -> int:
+def start(task: Task, args: argparse.Namespace, command: str) -> int:
     config = task.config_class()
     apply_settings(config, given_settings(args))
     folder = new_run_folder(args.out, task)
+    # One writer per run folder: locked before anything is looked at or written, so a
+    # second writer beside a live run is told about that run's lock.
     with hold_run_lock(folder):
-        trainer = start_run(task, config, folder)
+        try:
+            trainer = start_run(task, config, folder)
+        except RunExistsError:
+            raise UserError(
+                f"{folder} already holds a training run; continue it with rnnkit {command} "
+                f"--out {folder} --resume, or choose another --out"
+            ) from None
         print(task.summary(trainer))
         for note in trainer.notes:
             print(note)
         print(f"run folder: {folder}", flush=True)
         outcome = train_run(task, trainer, fresh=True)
-    return finish(task, trainer, outcome)
+    return finish(task, trainer, outcome, command)
 
 
-def resume(task: Task, args: argparse.Namespace) -> int:
+def resume(task: Task, args: argparse.Namespace, command: str) -> int:
     folder = Path(args.out)
     with hold_run_lock(folder):
         # Read again under the lock: the run may have moved on since the first look.
@@ -140,29 +159,30 @@ def resume(task: Task, args: argparse.Namespace) -> int:
         progress = trainer.progress
         print(f"resuming {folder} at step {progress.step} (epoch {progress.epoch + 1})", flush=True)
         outcome = train_run(task, trainer, fresh=False)
-    return finish(task, trainer, outcome)
+    return finish(task, trainer, outcome, command)
 
 
-def finish(task: Task, trainer: Trainer, outcome: Outcome) -> int:
+def finish(task: Task, trainer: Trainer, outcome: Outcome, command: str = NAME) -> int:
     """Report how the run ended; the exit status."""
     folder, progress = trainer.folder, trainer.progress
     if outcome.status != 0:
         if outcome.before_first_checkpoint:
             print(
-                f"rnnkit: interrupted ({outcome.signal}) before the first checkpoint; nothing "
-                "was saved; run the command again to start over",
+                f"rnnkit: interrupted while {task.preparation(trainer)}, before anything was "
+                f"saved ({outcome.signal}); run the command again to start over",
                 file=sys.stderr,
             )
         else:
             print(
-                f"rnnkit: interrupted ({outcome.signal}) at step {progress.step}; checkpoint "
-                f"saved in {folder}; continue with: rnnkit train --out {folder} --resume",
+                f"rnnkit: interrupted at step {progress.step} ({outcome.signal}); checkpoint "
+                f"saved in {folder}; continue with: rnnkit {command} --out {folder} --resume",
                 file=sys.stderr,
             )
         return outcome.status
     if outcome.reason is None:
+        spent = as_flags(outcome.spent or "spent its budget", setting_names(task.config_class))
         print(
-            f"nothing to do: the run in {folder} has spent its budget (step {progress.step}); "
+            f"nothing to do: the run in {folder} has already {spent} (step {progress.step}); "
             "raise --max-steps, --epochs or --max-time to train longer"
         )
         return 0
@@ -171,11 +191,6 @@ def finish(task: Task, trainer: Trainer, outcome: Outcome) -> int:
         f"stopped at step {progress.step}, {epochs} ({outcome.reason}) after "
         f"{format_duration(trainer.elapsed())}"
     )
-    if task.name == "lm" and progress.best is not None:
-        print(
-            f"validation {describe_measures(progress.val)}; best "
-            f"{describe_measures(progress.best)} at step {progress.best_step}"
-        )
     for line in task.report(trainer):
         print(line)
     best = model_folder(folder)

@@ -71,14 +71,19 @@ def new_run_folder(out: str | None, task: Task) -> Path:
 
 def read_run(folder: Path, tasks: dict[str, Task]) -> tuple[Task, Any, Checkpoint]:
     """The task, saved settings and last checkpoint of the run in FOLDER."""
+    task, checkpoint = read_run_task(folder, tasks)
+    return task, saved_config(checkpoint, folder, task.config_class), checkpoint
+
+
+def read_run_task(folder: Path, tasks: dict[str, Task]) -> tuple[Task, Checkpoint]:
+    """The task and last checkpoint of the run in FOLDER, its settings not yet read."""
     if not has_checkpoint(folder):
-        raise UserError(f"{folder} holds no training run to resume")
+        raise UserError(f"{folder} holds no training run (no checkpoint)")
     checkpoint = load_checkpoint(folder)
     name = saved_task(checkpoint, folder)
     if name not in tasks:
         raise UserError(f"{folder} holds a run of task {name!r}, which this rnnkit does not know")
-    task = tasks[name]
-    return task, saved_config(checkpoint, folder, task.config_class), checkpoint
+    return tasks[name], checkpoint
 
 
 def start_run(task: Task, config: Any, folder: Path) -> Trainer:
@@ -112,6 +117,8 @@ def resume_run(
     trainer = task.build(config, folder, checkpoint)
     try:
         trainer.restore(checkpoint)
+    except UserError:
+        raise  # names what is wrong already
     except (KeyError, ValueError, TypeError) as error:
         raise UserError(
             f"the checkpoint in {folder} is damaged ({' '.join(str(error).split())}); "

@@ -13,11 +13,13 @@ error that names the problem.
 
 from __future__ import annotations
 
+import math
 import os
+import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
-from rnnkit.config import ConfigError, from_dict
+from rnnkit.config import ConfigError, base_type, from_dict, settings
 from rnnkit.errors import UserError
 from rnnkit.train.checkpoint import Checkpoint, has_checkpoint
 
@@ -44,12 +46,63 @@ def saved_task(checkpoint: Checkpoint, folder: str | os.PathLike[str]) -> str:
 
 def saved_config(checkpoint: Checkpoint, folder: str | os.PathLike[str], cls: type[T]) -> T:
     """The run's settings, checked field by field against CLS."""
+    data = saved_entry(checkpoint, folder, "config")
+    if not isinstance(data, dict):
+        raise UserError(
+            f"{folder}/config.json was edited or damaged: its 'config' is not an object; "
+            "restore it or retrain"
+        )
     try:
-        return from_dict(cls, checkpoint.config.get("config"))
+        return from_dict(cls, data)
     except ConfigError as error:
         raise UserError(
             f"{folder}/config.json was edited or damaged: setting {error}; restore it or retrain"
         ) from None
+
+
+def saved_progress(checkpoint: Checkpoint, folder: str | os.PathLike[str], cls: type[T]) -> T:
+    """The run's ``progress`` as the dataclass CLS (a ``TrainingProgress``), every field
+    checked: counts are whole numbers from 0, times finite numbers from 0, measures objects
+    of finite numbers. Keys CLS does not have are left out (``rnnkit info`` reads any task's
+    progress as the fields every task has)."""
+    data = saved_entry(checkpoint, folder, "progress")
+    if not isinstance(data, dict):
+        raise damaged(folder, f"progress: expected an object, got {data!r}")
+    values = {}
+    for field, kind in settings(cls):
+        name = f"progress.{field.name}"
+        if field.name not in data:
+            raise damaged(folder, f"{name}: missing")
+        value, (kind, optional) = data[field.name], base_type(kind)
+        if value is None and optional:
+            values[field.name] = None
+        elif kind is int or kind is float:
+            if not is_number(value, kind) or value < 0:
+                what = "a whole number" if kind is int else "a number"
+                raise damaged(folder, f"{name}: expected {what} from 0, got {value!r}")
+            values[field.name] = value
+        elif typing.get_origin(kind) is dict:
+            if not isinstance(value, dict) or not all(
+                isinstance(key, str) and is_number(number, float) for key, number in value.items()
+            ):
+                raise damaged(folder, f"{name}: expected an object of numbers, got {value!r}")
+            values[field.name] = value
+        else:
+            raise damaged(folder, f"{name}: unexpected {value!r}")
+    return cls(**values)
+
+
+def is_number(value: Any, kind: type) -> bool:
+    """Whether VALUE is a finite number of KIND (an int for int; an int or float for float)."""
+    if isinstance(value, bool):
+        return False
+    if kind is int:
+        return isinstance(value, int)
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def damaged(folder: str | os.PathLike[str], what: str) -> UserError:
+    return UserError(f"{folder}/config.json was edited or damaged: {what}; restore it or retrain")
 
 
 def saved_entry(checkpoint: Checkpoint, folder: str | os.PathLike[str], key: str) -> Any:

@@ -15,8 +15,10 @@ A task is a ``Task`` subclass with:
     load(folder)         a trained model back from a checkpoint folder, for eval/predict
 
 and may override ``before_training`` (work before the first checkpoint, such as
-pretraining), ``summary`` (the line printed when training starts) and ``report`` (lines
-printed when it ends).
+pretraining, which ``preparation`` names for messages), ``resolve_paths`` (make the
+settings that are paths absolute, as ``build`` saves them, so that a resume given a
+relative path compares like with like), ``summary`` (the line printed when training starts)
+and ``report`` (lines printed when it ends).
 """
 
 from __future__ import annotations
@@ -45,6 +47,13 @@ class Task:
     def before_training(self, trainer: Trainer, stop: StopRequest) -> bool:
         """Work before the first step of a fresh run; False when STOP cut it short."""
         return True
+
+    def preparation(self, trainer: Trainer) -> str:
+        """What ``before_training`` does, for a message: "pretraining the encoder"."""
+        return "preparing the run"
+
+    def resolve_paths(self, config: Any) -> None:
+        """Make CONFIG's path settings absolute, as ``build`` does before saving them."""
 
     def summary(self, trainer: Trainer) -> str:
         return f"training a {self.title} ({trainer.model.num_parameters():,} parameters)"

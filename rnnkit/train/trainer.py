@@ -65,7 +65,13 @@ from rnnkit.train.optimizers import make_optimizer
 from rnnkit.train.plot import plot_learning_curve
 from rnnkit.train.progress import ProgressBar
 from rnnkit.train.rng import restore_rng, rng_state
-from rnnkit.train.run_config import BEST_FOLDER, RUN_FORMAT, RUN_VERSION
+from rnnkit.train.run_config import (
+    BEST_FOLDER,
+    RUN_FORMAT,
+    RUN_VERSION,
+    damaged,
+    saved_progress,
+)
 from rnnkit.train.settings import TrainingSettings
 
 METRICS_FILE = "metrics.jsonl"
@@ -250,9 +256,8 @@ class Trainer:
         self.scheduler.load_state_dict(
             {k.removeprefix(SCHEDULER_PREFIX): v for k, v in scheduler.items()}
         )
-        progress = checkpoint.config["progress"]
-        kind = type(self.progress)
-        self.progress = kind(**{f.name: progress[f.name] for f in fields(kind)})
+        self.progress = saved_progress(checkpoint, self.folder, type(self.progress))
+        self.check_position()
         restore_rng(self.model.rng, checkpoint.config["rng"])
         # The settings a resume may change take effect now (the scheduler's own state
         # came back with the old values).
@@ -268,6 +273,26 @@ class Trainer:
         # A run killed after its last checkpoint logged steps that will now be redone.
         if self.metrics.path.exists():
             self.metrics.truncate_after(self.progress.step)
+
+    def check_position(self) -> None:
+        """Refuse a restored data position past the end of an epoch (an edited config.json).
+
+        The fields a subclass adds to ``TrainingProgress`` are its position within the
+        current epoch (the next window or batch), below ``steps_per_epoch()``.
+        """
+        per_epoch = getattr(self, "steps_per_epoch", None)
+        if per_epoch is None:
+            return
+        per_epoch = per_epoch()
+        shared = {field.name for field in fields(TrainingProgress)}
+        for field in fields(self.progress):
+            value = getattr(self.progress, field.name)
+            if field.name not in shared and isinstance(value, int) and value >= per_epoch:
+                raise damaged(
+                    self.folder,
+                    f"progress.{field.name} {value} is past the end of an epoch of "
+                    f"{per_epoch} steps",
+                )
 
     def diverged(self, step: int, what: str) -> TrainingDivergedError:
         kept = (

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from rnnkit import load_weights
-from rnnkit.train import run as run_module
 from rnnkit.train import StopRequest, load_checkpoint, save_checkpoint
+from rnnkit.train import run as run_module
 from tests.cli.cli_helpers import assert_one_line_error, folder_bytes, run_cli
 from tests.train.test_classifier_trainer import keyword_examples
 
@@ -57,7 +57,8 @@ def test_a_run_writes_a_run_folder_and_reports(run_folder: Path) -> None:
     for name in ("config.json", "model.safetensors", "optimizer.safetensors", "metrics.jsonl"):
         assert (run_folder / name).is_file(), name
     config = load_checkpoint(run_folder / "best").config
-    assert config["format"] == "rnnkit.sequence_classifier"
+    assert (config["format"], config["version"], config["task"]) == ("rnnkit.run", 2, "classify")
+    assert config["config"]["model"]["bidirectional"] is True
     assert config["labels"] == ["neg", "pos"]
     assert config["progress"]["best"]["accuracy"] >= 0.9
     assert {"embedding.weight", "encoder.weight_hh_l0_reverse", "classifier.bias"} <= set(
@@ -172,7 +173,7 @@ def test_embeddings_file(tmp_path: Path) -> None:
     config = load_checkpoint(tmp_path / "run").config
     vocab = config["tokenizer"]["vocab"]
     weight = load_weights(tmp_path / "run" / "model.safetensors")["embedding.weight"]
-    assert config["model"]["embedding_size"] == 5
+    assert config["config"]["model"]["embedding_size"] == 5
     np.testing.assert_allclose(weight[vocab.index("good")], [1, 2, 3, 4, 5], atol=1e-6)
 
 
@@ -233,25 +234,33 @@ def test_ema_is_saved_resumes_exactly_and_is_what_eval_measures(tmp_path: Path) 
     assert_one_line_error(status, err, "--ema 0.5 differs from the run")
 
 
-def test_a_run_saved_before_ema_existed_trained_without_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["ema", "plateau_on"])
+def test_a_config_without_a_setting_is_refused_in_one_line(tmp_path: Path, name: str) -> None:
+    """A config.json without ``ema`` or ``plateau_on`` (edited, or from another version of
+    the format) is refused by name, whatever the flags say; the folder is left as it was."""
     out = tmp_path / "run"
     assert train("--train", write_tsv(tmp_path / "t.tsv"), "--out", out, "--max-steps", "2")[0] == 0
     config_path = out / "config.json"
     config = json.loads(config_path.read_text())
-    del config["config"]["training"]["ema"]
+    value = config["config"]["training"].pop(name)
     config_path.write_text(json.dumps(config))
-    status, _, err = run_cli(
-        "train-classifier", "--out", out, "--resume", "--max-steps", "3", "--ema", "0"
-    )
-    assert status == 0, err
-    status, _, err = run_cli("train-classifier", "--out", out, "--resume", "--ema", "0.99")
-    assert_one_line_error(status, err, "--ema 0.99 differs from the run")
+    before = folder_bytes(out)
+    for flags in ([], [f"--{name.replace('_', '-')}", str(value)]):
+        status, _, err = run_cli(
+            "train-classifier", "--out", out, "--resume", "--max-steps", "3", *flags
+        )
+        assert_one_line_error(
+            status, err, "config.json was edited or damaged", f"training.{name}: missing"
+        )
+    assert folder_bytes(out) == before
 
 
 @pytest.mark.parametrize("value", ["1", "1.5", "-0.1", "nan", "often"])
 def test_ema_must_be_a_decay_below_1(tmp_path: Path, value: str) -> None:
     status, _, err = train("--train", write_tsv(tmp_path / "t.tsv"), "--ema", value)
-    message = "must be a number" if value == "often" else "must be above 0 and below 1"
+    message = {"often": "must be a number", "nan": "expected a finite number, got nan"}.get(
+        value, "must be above 0 and below 1"
+    )
     assert_one_line_error(status, err, f"--ema: {message}")
 
 
@@ -401,32 +410,22 @@ def test_the_plateau_schedule_is_recorded_and_held_on_resume(tmp_path: Path) -> 
     other = load_weights(tmp_path / "acc" / "model.safetensors")
     assert not np.array_equal(other["encoder.weight_hh_l0"], whole["encoder.weight_hh_l0"])
 
-    for flag, value in (("--plateau-on", "accuracy"), ("--plateau-patience", "2")):
-        status, _, err = run_cli(
-            "train-classifier", "--out", tmp_path / "whole", "--resume", flag, value
-        )
-        assert_one_line_error(status, err, f"{flag} {value} differs from the run")
-    status, _, err = train("--train", tmp_path / "train.tsv", "--plateau-patience", "-1")
-    assert_one_line_error(status, err, "--plateau-patience")
-
-
-def test_a_run_saved_before_plateau_on_existed_resumes_on_accuracy(tmp_path: Path) -> None:
-    options = ["--train", write_tsv(tmp_path / "train.tsv"), "--eval-every", "4"]
-    assert train("--out", tmp_path / "run", "--max-steps", "8", *options)[0] == 0
-    config_file = tmp_path / "run" / "config.json"
-    config = json.loads(config_file.read_text())
-    del config["config"]["training"]["plateau_on"]
-    config_file.write_text(json.dumps(config))
+    # What the schedule follows makes the run what it is; its patience may change.
+    before = folder_bytes(tmp_path / "whole")
     status, _, err = run_cli(
-        "train-classifier", "--out", tmp_path / "run", "--resume", "--plateau-on", "loss"
+        "train-classifier", "--out", tmp_path / "whole", "--resume", "--plateau-on", "accuracy"
     )
-    assert_one_line_error(status, err, "--plateau-on loss differs from the run")
+    assert_one_line_error(status, err, "--plateau-on accuracy differs from the run")
+    assert folder_bytes(tmp_path / "whole") == before
     status, _, err = run_cli(
-        "train-classifier", "--out", tmp_path / "run", "--resume", "--plateau-on", "accuracy",
-        "--max-steps", "12",
+        "train-classifier", "--out", tmp_path / "whole", "--resume", "--plateau-patience", "8",
+        "--max-steps", "34",
     )  # fmt: skip
     assert status == 0, err
-    assert load_checkpoint(tmp_path / "run").config["config"]["training"]["plateau_on"] == "accuracy"
+    settings = load_checkpoint(tmp_path / "whole").config["config"]["training"]
+    assert (settings["plateau_on"], settings["plateau_patience"]) == ("loss", 8)
+    status, _, err = train("--train", tmp_path / "train.tsv", "--plateau-patience", "-1")
+    assert_one_line_error(status, err, "--plateau-patience")
 
 
 def test_bad_data_files(tmp_path: Path) -> None:
@@ -458,11 +457,17 @@ def test_bad_runs_and_flags(tmp_path: Path, run_folder: Path) -> None:
     before = folder_bytes(run_folder)
     data = write_tsv(tmp_path / "t.tsv")
     language_model = tmp_path / "lm"
-    save_checkpoint(language_model, {"format": "rnnkit.language_model"}, {})
+    save_checkpoint(language_model, {"format": "rnnkit.run", "version": 2, "task": "lm"}, {})
+    old = tmp_path / "old"  # a classifier run folder of an earlier rnnkit
+    save_checkpoint(old, {"format": "rnnkit.sequence_classifier", "version": 1}, {})
     cases = [
-        (["train-classifier", *TINY], "--train PATH is needed"),
-        (["train-classifier", "--out", tmp_path, "--resume"], "holds no checkpoint"),
-        (["train-classifier", "--out", language_model, "--resume"], "not a sequence classifier"),
+        (["train-classifier", *TINY], "--train is needed"),
+        (["train-classifier", "--out", tmp_path, "--resume"], "holds no training run"),
+        (["train-classifier", "--out", language_model, "--resume"],
+         "--task classify differs from the run in"),
+        (["train-classifier", "--out", old, "--resume"],
+         "rnnkit.sequence_classifier version 1, which this version of rnnkit does not read"),
+        (["predict", old, "text"], "which this version of rnnkit does not read"),
         (["train-classifier", "--out", run_folder, "--resume", "--hidden-size", "32"],
          "--hidden-size 32 differs from the run"),
         (["train-classifier", "--train", data, "--out", run_folder], "already holds a training"),

@@ -11,9 +11,17 @@ import pytest
 
 from rnnkit import load_weights
 from rnnkit.cli import train as train_command
-from rnnkit.cli.main import build_parser
 from rnnkit.train import load_checkpoint
-from tests.cli.cli_helpers import TINY, run_cli, write_corpus
+from rnnkit.train.run import make_budget, start_run
+from rnnkit.train.tasks import TASKS
+from rnnkit.train.tasks import language_model as language_model_task
+from tests.cli.cli_helpers import (
+    TINY,
+    assert_one_line_error,
+    folder_bytes,
+    run_cli,
+    write_corpus,
+)
 
 
 def test_a_run_writes_checkpoints_metrics_and_a_sample(tmp_path: Path) -> None:
@@ -27,10 +35,11 @@ def test_a_run_writes_checkpoints_metrics_and_a_sample(tmp_path: Path) -> None:
         assert (run / name).is_file(), name
     assert (run / "best" / "model.safetensors").is_file()
     config = json.loads((run / "config.json").read_text())
+    assert (config["format"], config["version"], config["task"]) == ("rnnkit.run", 2, "lm")
     assert config["progress"]["step"] == 7
-    assert config["model"]["hidden_size"] == 16
-    assert config["data"]["path"] == str(data.resolve())
-    assert "stopped at step 7 (reached max_steps 7)" in out
+    assert config["config"]["model"]["hidden_size"] == 16
+    assert config["config"]["data"]["data"] == str(data.resolve())
+    assert "stopped at step 7, " in out and "(reached max_steps 7)" in out
     assert f"saved in {run}" in out
     sample = out.split("--- sample (temperature 0.8) ---\n")[1]
     assert len(sample) >= train_command.SAMPLE_LENGTH
@@ -122,25 +131,29 @@ def test_without_data_trains_on_the_default_corpus_into_a_dated_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(train_command, "DEFAULT_CORPUS_CHARS", 20_000)
+    monkeypatch.setattr(language_model_task, "DEFAULT_CORPUS_CHARS", 20_000)
     status, out, err = run_cli("train", "--max-steps", "2", *TINY)
     assert status == 0, err
     (run,) = Path("runs").iterdir()
     assert run.name.startswith("lm-")
     assert f"run folder: {run}" in out
-    config = load_checkpoint(run).config
-    assert config["data"]["corpus"] == "python-stdlib"
-    assert config["run"]["max_steps"] == 2
-    assert "default corpus" in out
+    config = load_checkpoint(run).config["config"]
+    assert config["data"]["data"] is None  # the default corpus
+    assert config["training"]["max_steps"] == 2
+    assert "the default corpus (python-stdlib)" in out
 
 
 def test_default_budget_is_two_minutes(tmp_path: Path) -> None:
-    # Set up, not waited for: start_run returns the budget the run would train under.
+    # Set up, not waited for: start_run returns the trainer, whose budget is the run's.
     data = write_corpus(tmp_path, count=400)
-    args = build_parser().parse_args(["train", "--data", str(data), "--out", str(tmp_path / "r")])
-    trainer, budget = train_command.start_run(args)
+    task = TASKS["lm"]
+    config = task.config_class()
+    config.data.data = str(data)
+    trainer = start_run(task, config, tmp_path / "r")
+    budget = make_budget(trainer)
     assert (budget.max_steps, budget.max_time) == (None, 120)
-    assert trainer.info["run"]["max_time"] == 120
+    assert trainer.settings.max_time == 120
+    assert trainer.config()["config"]["training"]["max_time"] == 120  # saved as such
     assert "default 120" in " ".join(run_cli("train", "--help")[1].split())
 
 
@@ -180,8 +193,9 @@ def test_weight_decay_is_saved_and_a_contradicting_resume_refused(tmp_path: Path
     assert "--weight-decay 0.5 differs from the run" in err
 
 
-def test_resuming_a_run_saved_before_an_option_existed(tmp_path: Path) -> None:
-    """A config without ``weight_decay`` trained with the default, 0: saying so agrees."""
+def test_a_config_without_a_setting_is_refused_in_one_line(tmp_path: Path) -> None:
+    """A config.json without ``weight_decay`` (edited, or from another version of the format)
+    is refused by name, whatever the flags say, and the run folder is left as it was."""
     data = write_corpus(tmp_path)
     out = tmp_path / "run"
     assert run_cli("train", "--data", data, "--out", out, "--max-steps", "2", *TINY)[0] == 0
@@ -189,9 +203,10 @@ def test_resuming_a_run_saved_before_an_option_existed(tmp_path: Path) -> None:
     config = json.loads(config_path.read_text())
     del config["config"]["training"]["weight_decay"]
     config_path.write_text(json.dumps(config))
-    status, _, err = run_cli(
-        "train", "--out", out, "--resume", "--max-steps", "3", "--weight-decay", "0"
-    )
-    assert status == 0, err
-    status, _, err = run_cli("train", "--out", out, "--resume", "--weight-decay", "0.1")
-    assert status == 2 and "--weight-decay 0.1 differs" in err
+    before = folder_bytes(out)
+    for flags in (["--weight-decay", "0"], ["--weight-decay", "0.1"], []):
+        status, _, err = run_cli("train", "--out", out, "--resume", "--max-steps", "3", *flags)
+        assert_one_line_error(
+            status, err, "config.json was edited or damaged", "training.weight_decay: missing"
+        )
+    assert folder_bytes(out) == before

@@ -28,7 +28,7 @@ from rnnkit.data.classification import (
 from rnnkit.data.embeddings_file import read_word_vectors
 from rnnkit.data.fingerprint import fingerprint
 from rnnkit.data.tokenizers import Tokenizer, make_tokenizer
-from rnnkit.errors import UserError
+from rnnkit.errors import SettingError, UserError
 from rnnkit.models.sequence_classifier import SequenceClassifier, SequenceClassifierConfig
 from rnnkit.train.budget import Budget
 from rnnkit.train.checkpoint import Checkpoint, load_checkpoint
@@ -39,9 +39,14 @@ from rnnkit.train.interrupt import StopRequest
 from rnnkit.train.progress import ProgressBar, format_duration
 from rnnkit.train.run_config import model_folder, saved_config, saved_entry, saved_task
 from rnnkit.train.task import Task
-from rnnkit.train.tasks.language_model import load_saved_tokenizer, load_weights_into
+from rnnkit.train.tasks.language_model import (
+    build_model,
+    load_saved_tokenizer,
+    load_weights_into,
+)
 
 TOKENIZERS = ("word", "char")
+PATH_SETTINGS = ("train", "valid", "test", "embeddings")  # of ClassifierData
 
 
 @dataclass
@@ -135,7 +140,7 @@ def read_examples(data: ClassifierData, path: str) -> LabelledTexts:
 def read_train_valid(data: ClassifierData, seed: int) -> tuple[LabelledTexts, LabelledTexts]:
     """The training and validation examples DATA describes."""
     if data.train is None:
-        raise UserError("train is needed: the labelled examples to learn from")
+        raise SettingError("train is needed: the labelled examples to learn from", "train")
     train = read_examples(data, data.train)
     if data.valid is not None:
         return train, read_examples(data, data.valid)
@@ -158,12 +163,15 @@ class ClassifierTask(Task):
     title = "sequence classifier"
     config_class = ClassifierRun
 
+    def resolve_paths(self, config: ClassifierRun) -> None:
+        for name in PATH_SETTINGS:
+            setattr(config.data, name, absolute(getattr(config.data, name)))
+
     def build(
         self, config: ClassifierRun, folder: Path, checkpoint: Checkpoint | None
     ) -> ClassifierTrainer:
         data, settings = config.data, config.training
-        for name in ("train", "valid", "test", "embeddings"):
-            setattr(data, name, absolute(getattr(data, name)))
+        self.resolve_paths(config)
         train, valid = read_train_valid(data, settings.seed)
         digest = examples_fingerprint(train, valid)
         test = None if data.test is None else read_examples(data, data.test)
@@ -188,7 +196,7 @@ class ClassifierTask(Task):
             vectors, found = read_word_vectors(data.embeddings, tokenizer.vocab)
             config.model.embedding_size = vectors.shape[1]
         config.model.vocab_size, config.model.num_classes = tokenizer.vocab_size, len(labels)
-        model = SequenceClassifier.from_config(config.model, rng=settings.seed)
+        model = build_model(SequenceClassifier, config.model, settings.seed)
         if vectors is not None:
             model.embedding.params["weight"][: tokenizer.vocab_size][found] = vectors[found]
             notes = [
@@ -196,9 +204,10 @@ class ClassifierTask(Task):
                 f"entries found in {data.embeddings}; the others start random"
             ]
         if settings.pretrain_epochs and model.bidirectional and model.num_layers > 1:
-            raise UserError(
-                "pretrain_epochs needs num_layers 1 with bidirectional: in a stacked "
-                "bidirectional encoder the upper layers see the token each direction predicts"
+            raise SettingError(
+                "pretrain_epochs needs num_layers 1 with bidirectional: the upper layers of "
+                "a stacked encoder that reads both ways see the token each direction predicts",
+                "bidirectional",
             )
         train_set, _ = encode_labelled_texts(train, tokenizer, labels, data.train)
         valid_source = data.valid or "the held-out validation examples"
@@ -223,6 +232,9 @@ class ClassifierTask(Task):
         if trainer.settings.pretrain_epochs == 0:
             return True
         return pretrain(trainer, stop)
+
+    def preparation(self, trainer: ClassifierTrainer) -> str:
+        return "pretraining the encoder"
 
     def summary(self, trainer: ClassifierTrainer) -> str:
         model = trainer.model
@@ -327,8 +339,8 @@ def load_classifier(folder: str | os.PathLike[str]) -> TrainedClassifier:
     task = saved_task(checkpoint, folder)
     if task != ClassifierTask.name:
         raise UserError(
-            f"{folder} holds a {task} run, not a sequence classifier; give a run folder of "
-            "rnnkit train --task classify"
+            f"{folder} holds a {task} run, not a sequence classifier; give the run folder of "
+            "a classifier"
         )
     config = saved_config(checkpoint, folder, ClassifierRun)
     tokenizer = load_saved_tokenizer(checkpoint, folder)
@@ -343,6 +355,6 @@ def load_classifier(folder: str | os.PathLike[str]) -> TrainedClassifier:
             f"{len(labels)} labels for a model of {model_config.vocab_size} tokens and "
             f"{model_config.num_classes} classes; retrain"
         )
-    model = SequenceClassifier.from_config(model_config)
+    model = build_model(SequenceClassifier, model_config, folder=folder)
     load_weights_into(model, checkpoint, folder)
     return TrainedClassifier(model.eval(), tokenizer, labels, config)

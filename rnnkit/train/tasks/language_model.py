@@ -13,15 +13,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rnnkit.config import CHANGEABLE, option
+from rnnkit.config import CHANGEABLE, ConfigError, option
 from rnnkit.data.default_corpus import DEFAULT_CORPUS_NAME, default_corpus_text
 from rnnkit.data.fingerprint import fingerprint
 from rnnkit.data.lm_batches import split_train_val
 from rnnkit.data.text import read_text
 from rnnkit.data.tokenizers import TOKENIZERS, Tokenizer, make_tokenizer, tokenizer_from_dict
-from rnnkit.errors import UserError
+from rnnkit.errors import SettingError, UserError
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
 from rnnkit.train.checkpoint import Checkpoint, load_checkpoint
+from rnnkit.train.lm_evaluation import describe_measures
 from rnnkit.train.lm_trainer import LMSettings, LMTrainer
 from rnnkit.train.run_config import saved_config, saved_entry, saved_task
 from rnnkit.train.task import Task
@@ -85,11 +86,21 @@ class LanguageModelTask(Task):
     title = "language model"
     config_class = LanguageModelRun
 
+    def resolve_paths(self, config: LanguageModelRun) -> None:
+        if config.data.data is not None:
+            config.data.data = str(Path(config.data.data).resolve())
+
     def build(
         self, config: LanguageModelRun, folder: Path, checkpoint: Checkpoint | None
     ) -> LMTrainer:
-        if config.data.data is not None:
-            config.data.data = str(Path(config.data.data).resolve())
+        self.resolve_paths(config)
+        model_config = config.model
+        if model_config.tie_weights and model_config.embedding_size != model_config.hidden_size:
+            raise SettingError(
+                "tie_weights needs embedding_size equal to hidden_size, got "
+                f"{model_config.embedding_size} and {model_config.hidden_size}",
+                "tie_weights",
+            )
         text = read_corpus(config.data)
         digest = fingerprint(text)
         if checkpoint is None:
@@ -115,7 +126,7 @@ class LanguageModelTask(Task):
             # Only validation puts the average to use: it is what best/ keeps.
             raise UserError("ema needs validation text: give a val_fraction above 0")
         config.model.vocab_size = tokenizer.vocab_size
-        model = LanguageModel.from_config(config.model, rng=settings.seed)
+        model = build_model(LanguageModel, config.model, settings.seed)
         trainer = LMTrainer(
             model, tokenizer, train_ids, val_ids, settings, folder, {"data_sha256": digest}
         )
@@ -132,8 +143,38 @@ class LanguageModelTask(Task):
             f"tokens, {trainer.tokenizer.kind} vocabulary of {trainer.tokenizer.vocab_size:,}"
         )
 
+    def report(self, trainer: LMTrainer) -> list[str]:
+        progress = trainer.progress
+        if progress.best is None:
+            return []
+        return [
+            f"validation {describe_measures(progress.val)}; best "
+            f"{describe_measures(progress.best)} at step {progress.best_step}"
+        ]
+
     def load(self, folder: Path) -> tuple[LanguageModel, Tokenizer, LanguageModelRun]:
         return load_language_model(folder)
+
+
+def build_model(kind: Any, config: Any, seed: int | None = None, folder: Any = None) -> Any:
+    """``kind.from_config(config)``, with a model's refusal of its settings as a UserError
+    (FOLDER: the run folder whose config.json they came from, or None for a new run)."""
+    try:
+        return kind.from_config(config, rng=seed)
+    except ConfigError as error:
+        if folder is None:
+            raise  # names the setting: the command line writes it as its flag
+        raise UserError(
+            f"{folder}/config.json was edited or damaged: setting model.{error}; restore it "
+            "or retrain"
+        ) from None
+    except (ValueError, TypeError) as error:
+        reason = " ".join(str(error).split())
+        if folder is None:
+            raise UserError(reason) from None
+        raise UserError(
+            f"{folder}/config.json was edited or damaged: {reason}; restore it or retrain"
+        ) from None
 
 
 def fit_tokenizer(data: LanguageModelData, text: str) -> Tokenizer:
@@ -155,8 +196,8 @@ def load_language_model(
     task = saved_task(checkpoint, folder)
     if task != LanguageModelTask.name:
         raise UserError(
-            f"{folder} holds a {task} run, not a language model; give a run folder of "
-            "rnnkit train --task lm"
+            f"{folder} holds a {task} run, not a language model; give the run folder of a "
+            "language model"
         )
     config = saved_config(checkpoint, folder, LanguageModelRun)
     tokenizer = load_saved_tokenizer(checkpoint, folder)
@@ -165,7 +206,7 @@ def load_language_model(
             f"{folder}/config.json was edited or damaged: a tokenizer of "
             f"{tokenizer.vocab_size} tokens for a model of {config.model.vocab_size}; retrain"
         )
-    model = LanguageModel.from_config(config.model)
+    model = build_model(LanguageModel, config.model, folder=folder)
     load_weights_into(model, checkpoint, folder)
     return model.eval(), tokenizer, config
 
