@@ -141,10 +141,11 @@ class CharTokenizer(Tokenizer):
         vocab = list(vocab)
         # Older vocabularies have no <unk>: the characters alone.
         characters = vocab[1:] if vocab[:1] == [UNK] else vocab
-        if characters != sorted(set(characters)) or any(len(c) != 1 for c in characters):
+        well_formed = characters == sorted(set(characters)) and all(len(c) == 1 for c in characters)
+        if not (characters and well_formed):
             raise UserError(
-                f"the saved {self.kind} vocabulary is not <unk> then single characters in "
-                "sorted order: the file is damaged"
+                f"the saved {self.kind} vocabulary is not <unk> then one or more single "
+                "characters in sorted order: the file is damaged"
             )
         super()._set_vocab(vocab)
         self._shown = [UNKNOWN_CHARACTER if unit == UNK else unit for unit in vocab]
@@ -249,6 +250,15 @@ class WordTokenizer(Tokenizer):
 
     def _options(self) -> dict[str, Any]:
         return {"max_vocab": self.max_vocab, "min_count": self.min_count}
+
+    def _set_vocab(self, vocab: list[str]) -> None:
+        vocab = list(vocab)
+        if vocab[:2] != [EOS, UNK] or len(set(vocab)) != len(vocab):
+            raise UserError(
+                f"the saved word vocabulary does not start with {EOS} and {UNK} or repeats a "
+                "word: the file is damaged"
+            )
+        super()._set_vocab(vocab)
 
     def _build_vocab(self, text: str) -> list[str]:
         counts = Counter(_words(text))

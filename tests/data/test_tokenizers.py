@@ -235,11 +235,29 @@ def test_word_to_dict_holds_the_options() -> None:
 
 
 @pytest.mark.parametrize(
-    "vocab", [["b", "a"], ["<unk>", "b", "a"], ["a", "<unk>"], ["<unk>", "<unk>", "a"], ["ab"]]
+    "vocab",
+    [
+        ["b", "a"],
+        ["<unk>", "b", "a"],
+        ["a", "<unk>"],
+        ["<unk>", "<unk>", "a"],
+        ["ab"],
+        ["<unk>"],
+        [],
+    ],  # fmt: skip
 )
 def test_damaged_char_vocab_is_refused(vocab: list[str]) -> None:
     with pytest.raises(UserError, match="damaged"):
         tokenizer_from_dict({"kind": "char", "vocab": vocab})
+
+
+@pytest.mark.parametrize("vocab", [["a", "b"], ["<eos>", "a"], ["<unk>", "<eos>"], []])
+def test_damaged_word_vocab_is_refused(vocab: list[str]) -> None:
+    # Without <unk>, reading any unseen word would fail; without <eos>, any line end.
+    with pytest.raises(UserError, match="damaged"):
+        tokenizer_from_dict({"kind": "word", "vocab": vocab})
+    with pytest.raises(UserError, match="damaged"):
+        tokenizer_from_dict({"kind": "word", "vocab": ["<eos>", "<unk>", "a", "a"]})
 
 
 def test_make_tokenizer() -> None:
