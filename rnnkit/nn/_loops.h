@@ -51,7 +51,22 @@ INLINE vec load(const float *p) {
 
 INLINE void store(float *p, vec v) { memcpy(p, &v, sizeof v); }
 
-INLINE vec splat(float x) { return (vec){0} + x; }
+/* x in every lane: one broadcast (from memory, in the product loops), not 0 + x */
+INLINE vec splat(float x) {
+#if VECTOR_BYTES == 64 && defined(__AVX512F__)
+    return (vec)_mm512_set1_ps(x);
+#elif VECTOR_BYTES == 32 && defined(__AVX__)
+    return (vec)_mm256_set1_ps(x);
+#elif VECTOR_BYTES == 16 && defined(__SSE2__)
+    return (vec)_mm_set1_ps(x);
+#elif VECTOR_BYTES == 16 && defined(__ARM_NEON) && defined(__aarch64__)
+    return (vec)vdupq_n_f32(x);
+#else
+    vec v;
+    for (int lane = 0; lane < LANES; lane++) v[lane] = x;
+    return v;
+#endif
+}
 
 /* mask ? a : b, lane by lane (C has no ?: on vectors) */
 INLINE vec pick(ivec mask, vec a, vec b) {
