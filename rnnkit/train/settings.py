@@ -11,14 +11,15 @@ Frequencies are in optimizer steps and independent of each other: ``eval_every``
 (validate, keep the best model), ``save_every`` (checkpoint; default: at each validation),
 ``log_every`` (a metrics record and, when the output is not a terminal, a printed line).
 Patience is in steps too, so validating more often does not make the schedule more eager:
-the learning rate is multiplied by ``plateau_factor`` once the plateau measure has not
-improved for ``plateau_patience`` steps, and ``early_stop`` ends the run once the watched
-measure has not improved for that many steps.
+the learning rate is multiplied by ``plateau_factor`` at the first validation more than
+``plateau_patience`` steps after the plateau measure last improved (so between
+``plateau_patience`` and ``plateau_patience + eval_every`` steps after it, whatever
+``eval_every`` is), and ``early_stop`` ends the run once the watched measure has not
+improved for that many steps.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from rnnkit.config import CHANGEABLE, option
@@ -122,10 +123,12 @@ class TrainingSettings:
             self.lr = DEFAULT_LR.get(self.optimizer)
 
     def patience_in_evaluations(self, steps: int | None) -> int:
-        """STEPS of patience as a count of validations at ``eval_every``."""
+        """STEPS of patience as the count of validations at ``eval_every`` without
+        improvement that a plateau schedule tolerates (it acts on the next one): the
+        validations that fit in STEPS, so it acts at the first one past STEPS."""
         if steps is None:
             return 0
-        return math.ceil(steps / (self.eval_every or 1))
+        return steps // (self.eval_every or 1)
 
 
 DEFAULT_LR = {"adam": 2e-3, "sgd": 0.1}  # a task's settings may have their own
