@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnkit.data.length_buckets import bucket_batches, pad_batch, sorted_batches
+from rnnkit.data.length_buckets import bucket_batches, sorted_batches
 from rnnkit.errors import UserError
 
 PAD, BOS, EOS, UNK = "<pad>", "<s>", "</s>", "<unk>"
@@ -124,17 +124,28 @@ def make_batch(
     sources: Sequence[np.ndarray], targets: Sequence[np.ndarray], index: np.ndarray | None = None
 ) -> Seq2SeqBatch:
     """A padded batch of source and target id sequences (targets without <s> and </s>)."""
-    src, src_lengths = pad_batch(sources, PAD_ID)
-    tgt_lengths = np.array([len(t) + 1 for t in targets], dtype=np.int64)
-    tgt_in = np.full((len(targets), int(tgt_lengths.max())), PAD_ID, dtype=np.int64)
-    tgt_out = tgt_in.copy()
+    src, src_lengths = _padded(sources, 0)
+    tgt_in, lengths = _padded(targets, 1)  # room for <s> before each target
+    tgt_lengths = lengths + 1
     tgt_in[:, 0] = BOS_ID
-    for row, target in enumerate(targets):
-        tgt_in[row, 1 : len(target) + 1] = target
-        tgt_out[row, : len(target)] = target
-        tgt_out[row, len(target)] = EOS_ID
+    tgt_out = np.empty_like(tgt_in)
+    tgt_out[:, :-1] = tgt_in[:, 1:]
+    tgt_out[:, -1] = PAD_ID
+    tgt_out[np.arange(len(targets)), lengths] = EOS_ID
     index = np.arange(len(sources)) if index is None else np.asarray(index)
     return Seq2SeqBatch(src, src_lengths, tgt_in, tgt_out, tgt_lengths, index)
+
+
+def _padded(sequences: Sequence[np.ndarray], offset: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(ids (B, offset + longest), lengths)``: each sequence from column OFFSET on,
+    ``<pad>`` elsewhere; one scatter for the whole batch rather than a copy per row."""
+    lengths = np.fromiter(map(len, sequences), dtype=np.int64, count=len(sequences))
+    ids = np.full((len(sequences), offset + int(lengths.max())), PAD_ID, dtype=np.int64)
+    rows = np.repeat(np.arange(len(sequences)), lengths)
+    starts = np.cumsum(lengths) - lengths
+    columns = np.arange(int(lengths.sum())) - np.repeat(starts, lengths) + offset
+    ids[rows, columns] = np.concatenate(sequences)
+    return ids, lengths
 
 
 def batches(

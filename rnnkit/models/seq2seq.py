@@ -61,6 +61,7 @@ from rnnkit.models.seq2seq_parts import (
 from rnnkit.nn import GRU, LSTM, RNN, Embedding, Linear, log_softmax, softmax_cross_entropy
 from rnnkit.nn.attention import ATTENTION_KINDS, Attention, source_mask
 from rnnkit.nn.dropout import dropout_mask
+from rnnkit.nn.embedding import EmbeddedTokens, check_indices
 from rnnkit.nn.layer import Layer, check_dtype, make_rng
 from rnnkit.nn.recurrent import RecurrentLayer
 from rnnkit.nn.recurrent_steps import RecurrentSteps
@@ -379,7 +380,9 @@ class Seq2Seq(Layer):
         mask = source_mask(lengths, batch, steps)
         if self.reverse_source:
             src = reverse_within_lengths(src, lengths)
-        embedded = self.source_embedding.forward(np.ascontiguousarray(src.T))
+        ids = np.ascontiguousarray(src.T)
+        folded = self._fold(self.source_embedding, ids)
+        embedded = folded if folded is not None else self.source_embedding.forward(ids)
         output, final = self.encoder.forward(embedded, None, lengths)
         finals = final if isinstance(final, tuple) else (final,)
         memory = np.ascontiguousarray(output.transpose(1, 0, 2))
@@ -391,9 +394,27 @@ class Seq2Seq(Layer):
         state, bridge_inputs = self._bridge(finals, batch)
         encoded = EncodedSource(memory, lengths, mask, keys, summary, state)
         self._cache = (
-            {"encoded": encoded, "bridge_inputs": bridge_inputs} if self.training else None
+            {"encoded": encoded, "bridge_inputs": bridge_inputs, "folded": folded is not None}
+            if self.training
+            else None
         )
         return encoded
+
+    def _fold(
+        self, embedding: Embedding, ids: np.ndarray, context: np.ndarray | None = None
+    ) -> EmbeddedTokens | None:
+        """``EmbeddedTokens`` of ``ids`` (time-major) when the table has no more rows than
+        there are ids: the first layer then multiplies the table, not every looked-up row
+        (``rnnkit.nn.recurrent``); else None (look the rows up first)."""
+        if embedding.num_embeddings > ids.size:
+            return None
+        check_indices("token ids", ids, embedding.num_embeddings)
+        return EmbeddedTokens(embedding.params["weight"], ids, context)
+
+    def _table_backward(self, embedding: Embedding, grad_table: np.ndarray) -> None:
+        """Add a folded lookup's table gradient; the padding row gets none."""
+        grad_table[self.pad_id] = 0.0
+        embedding.grads["weight"] += grad_table
 
     def _per_layer(self, final: np.ndarray) -> np.ndarray:
         """``(L*D, B, H)`` -> ``(L, B, D*H)``: each layer's directions side by side."""
@@ -446,7 +467,10 @@ class Seq2Seq(Layer):
         grad_output = np.ascontiguousarray(grad_memory.transpose(1, 0, 2))
         grad_final = tuple(grad_finals) if self.cell == "lstm" else grad_finals[0]
         grad_embedded, _ = self.encoder.backward(grad_output, grad_final)
-        self.source_embedding.backward(grad_embedded)
+        if cache["folded"]:
+            self._table_backward(self.source_embedding, grad_embedded)
+        else:
+            self.source_embedding.backward(grad_embedded)
 
     # -- decoder, the head shared by both paths ----------------------------------------------
 
@@ -499,8 +523,13 @@ class Seq2Seq(Layer):
     # -- decoder, one sequence call ----------------------------------------------------------
 
     def _decode_sequence(self, tgt_in: np.ndarray, encoded: EncodedSource) -> np.ndarray:
-        embedded = self.target_embedding.forward(tgt_in)
-        decoder_input = self._with_summary(embedded, encoded)
+        # Folded, the peeky summary goes in as the tokens' context: its input product is
+        # made once per row rather than at every step.
+        decoder_input = self._fold(self.target_embedding, tgt_in, encoded.summary)
+        folded = decoder_input is not None
+        if decoder_input is None:
+            embedded = self.target_embedding.forward(tgt_in)
+            decoder_input = self._with_summary(embedded, encoded)
         start = self.steps.as_layer_state(encoded.state)
         output, _ = self.decoder.forward(decoder_input, start)
         attentional, head_cache = self._head(output, encoded, self.training)
@@ -509,13 +538,22 @@ class Seq2Seq(Layer):
         dropped = features if mask is None else features * mask
         self._record_weights([] if head_cache is None else [head_cache[3]], encoded)
         if self._cache is not None:
-            self._cache.update(stepped=False, head=head_cache, mask=mask, dropped=dropped)
+            self._cache.update(
+                stepped=False, head=head_cache, mask=mask, dropped=dropped, decoder_folded=folded
+            )
         return affine(self.output, dropped)
 
     def _decode_sequence_backward(self, grad_logits: np.ndarray, cache: dict, grads: dict) -> tuple:
         grad_features = self._output_backward(grad_logits, cache, grads)
         grad_output = self._head_backward(grad_features, cache["head"], grads)
         grad_input, grad_start = self.decoder.backward(grad_output, None)
+        if cache["decoder_folded"]:
+            grad_table = grad_input
+            if grads["summary"] is not None:
+                grad_table, grad_summary = grad_input
+                grads["summary"] += grad_summary
+            self._table_backward(self.target_embedding, grad_table)
+            return self.steps.as_tuple(grad_start)
         E = self.embedding_size
         if grads["summary"] is not None:
             grads["summary"] += grad_input[..., E:].sum(axis=0)

@@ -67,14 +67,21 @@ class EmbeddedTokens:
     ``rnnkit.nn.sequence_ops``), and their backward returns the gradient of ``table``
     instead of the one of ``x``. ``shape`` and ``dtype`` are those of the ``x`` it stands
     for.
+
+    ``context`` ``(B, C)``, if given, is a vector per row appended to every step's token
+    vector, ``x[t, b] = [table[ids[t, b]] ; context[b]]`` (a peeky decoder's encoder
+    summary): its share of the input projection is computed once per row, not per step,
+    and backward returns ``(grad of table, grad of context)``.
     """
 
     table: np.ndarray  # (num_embeddings, embedding_dim)
     ids: np.ndarray  # integers in [0, num_embeddings); (T, B) when a kernel reads it
+    context: np.ndarray | None = None  # (B, C), the same for every step of a row
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return (*self.ids.shape, self.table.shape[1])
+        extra = 0 if self.context is None else self.context.shape[-1]
+        return (*self.ids.shape, self.table.shape[1] + extra)
 
     @property
     def dtype(self) -> np.dtype:

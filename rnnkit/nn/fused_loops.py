@@ -34,6 +34,7 @@ from rnnkit.nn.sequence_ops import (
     final_state,
     outputs_from_states,
     previous_states,
+    split_input_weight,
 )
 
 UNITS = 16  # hidden units per block of the C code
@@ -121,9 +122,16 @@ def forward_sequence(
         ids = np.ascontiguousarray(x.ids, dtype=np.int64)
         if ids.size and (ids.min() < 0 or ids.max() >= len(x.table)):
             raise IndexError(f"token ids must lie in [0, {len(x.table)})")
-        table = np.ascontiguousarray(x.table @ weight_ih.T, dtype=np.float32)
+        weight_tokens, weight_context = split_input_weight(x, weight_ih)
+        table = np.ascontiguousarray(x.table @ weight_tokens.T, dtype=np.float32)
         if bias is not None:
             table += bias
+        if weight_context is not None:
+            # A row's context term is the same at every step: one product per row, added
+            # to the looked-up token rows here (the C loop reads these gates as given).
+            np.take(table, ids, axis=0, out=gates)
+            gates += (x.context @ weight_context.T)[None]
+            table = None
     else:
         flat = gates.reshape(num_steps * batch, gate_size)
         np.matmul(x.reshape(num_steps * batch, -1), weight_ih.T, out=flat)
@@ -145,7 +153,7 @@ def forward_sequence(
         threads=workers(batch), batch_sizes=pointer(sizes),
         gates=pointer(gates), weight=pointer(weight_slabs), hidden_bias=pointer(hidden_bias),
         hidden_states=pointer(hidden), cells=pointer(cells), aux=pointer(aux),
-        ids=pointer(ids), table=pointer(table),
+        ids=pointer(None if table is None else ids), table=pointer(table),
     )  # fmt: skip
     LIBRARY.rnnkit_forward(arguments)
 

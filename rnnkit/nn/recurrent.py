@@ -17,7 +17,9 @@ The input may also be ``EmbeddedTokens(table, ids)`` (token ids and an embedding
 tokens), and ``backward`` returns the gradient of ``table`` ``(V, input_size)`` in place of
 ``grad_x``, from ``dP`` (the layer-0 gate gradients summed per token id) as
 ``dW_ih += dP^T table`` and ``dtable = dP W_ih``; see ``sequence_ops``. Worth it when
-``V <= T * B``: a language model's embedding feeding its first layer.
+``V <= T * B``: a language model's embedding feeding its first layer. Tokens with a
+``context`` (a vector per row appended to every step, ``EmbeddedTokens``) project it once
+per row, and ``backward`` returns ``(grad of table, grad of context)``.
 
 Parameters carry PyTorch's names and shapes, e.g. ``weight_ih_l0`` ``(G*H, input_size)``,
 ``weight_hh_l1_reverse`` ``(G*H, H)``, ``bias_ih_l0`` ``(G*H,)`` with ``G`` = 1 (RNN),
@@ -83,6 +85,23 @@ def _map_state(state: Any, function: Any) -> Any:
     if isinstance(state, (tuple, list)):
         return tuple(None if part is None else function(np.asarray(part)) for part in state)
     return function(np.asarray(state))
+
+
+def _rows_in_order(x: np.ndarray | EmbeddedTokens, order: np.ndarray) -> Any:
+    """The batch rows of a time-major ``x`` (or tokens and their context) in ``order``."""
+    if not isinstance(x, EmbeddedTokens):
+        return x[:, order]
+    context = None if x.context is None else x.context[order]
+    return EmbeddedTokens(x.table, x.ids[:, order], context)
+
+
+def _add_grads(total: Any, grad: Any) -> Any:
+    """Sum the input gradients of two directions (arrays, or ``(table, context)`` pairs)."""
+    if total is None:
+        return grad
+    if isinstance(grad, tuple):
+        return tuple(a + b for a, b in zip(total, grad, strict=True))
+    return total + grad
 
 
 @dataclass
@@ -218,16 +237,27 @@ class RecurrentLayer(Layer):
         return output.squeeze(batch_axis), _map_state(state, lambda s: s[:, 0])
 
     def _time_major_tokens(self, tokens: EmbeddedTokens) -> EmbeddedTokens:
-        """Checked ``tokens`` with time-major ids and the table in the layer's dtype."""
+        """Checked ``tokens`` with time-major ids and the table (and context) in the layer's
+        dtype."""
         ids, table = np.asarray(tokens.ids), np.asarray(tokens.table, dtype=self.dtype)
-        if table.ndim != 2 or table.shape[1] != self.input_size:
-            raise ValueError(
-                f"table: expected shape (num_embeddings, {self.input_size}), got {table.shape}"
-            )
+        context = tokens.context
+        width = self.input_size
+        if context is not None:
+            context = np.ascontiguousarray(context, dtype=self.dtype)
+            batch = ids.shape[0 if self.batch_first else 1] if ids.ndim == 2 else -1
+            if context.ndim != 2 or context.shape[0] != batch or context.shape[1] >= width:
+                raise ValueError(
+                    f"context: expected shape (batch={batch}, C) with C < input_size={width}, "
+                    f"got {context.shape}"
+                )
+            width -= context.shape[1]
+        if table.ndim != 2 or table.shape[1] != width:
+            raise ValueError(f"table: expected shape (num_embeddings, {width}), got {table.shape}")
         if ids.ndim != 2 or ids.size == 0:
             raise ValueError(f"ids: expected a non-empty 2-D array of token ids, got {ids.shape}")
         check_indices("ids", ids, table.shape[0])
-        return EmbeddedTokens(table, np.ascontiguousarray(ids.T if self.batch_first else ids))
+        ids = np.ascontiguousarray(ids.T if self.batch_first else ids)
+        return EmbeddedTokens(table, ids, context)
 
     def _time_major_input(self, x: np.ndarray) -> np.ndarray:
         """``x`` checked, time-major, contiguous and in the layer's dtype."""
@@ -264,7 +294,7 @@ class RecurrentLayer(Layer):
             if np.all(order == np.arange(batch)):
                 order = None
             else:
-                x = EmbeddedTokens(x.table, x.ids[:, order]) if tokens else x[:, order]
+                x = _rows_in_order(x, order)
                 states = tuple(s[:, order] for s in states)
 
         keep_cache = self.training
@@ -369,7 +399,7 @@ class RecurrentLayer(Layer):
                 )
                 for buffer, value in zip(grad_initial, grad_state, strict=True):
                     buffer[index] = value
-                grad_layer_input = grad_x if grad_layer_input is None else grad_layer_input + grad_x
+                grad_layer_input = _add_grads(grad_layer_input, grad_x)
             mask = cache.dropout_masks[layer]
             if mask is not None:
                 grad_layer_input *= mask
@@ -379,10 +409,14 @@ class RecurrentLayer(Layer):
         if cache.order is not None:
             inverse = np.argsort(cache.order)
             grad_initial = [g[:, inverse] for g in grad_initial]
-            if not cache.tokens:
+            if isinstance(grad_x, tuple):  # (table, context): the context's rows go back
+                grad_x = (grad_x[0], grad_x[1][inverse])
+            elif not cache.tokens:
                 grad_x = grad_x[:, inverse]
         if self.batch_first and not cache.tokens:
             grad_x = grad_x.transpose(1, 0, 2)
+        if isinstance(grad_x, tuple):
+            return tuple(map(np.ascontiguousarray, grad_x)), self._pack_state(tuple(grad_initial))
         return np.ascontiguousarray(grad_x), self._pack_state(tuple(grad_initial))
 
     def _unpack_grad_state(self, grad_hn: Any, batch: int) -> tuple[np.ndarray, ...]:

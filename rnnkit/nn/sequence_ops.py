@@ -106,12 +106,27 @@ def project_inputs(
 ) -> np.ndarray:
     """``x W_ih^T + bias`` for every time step at once: ``(T, B, I) -> (T, B, G)``."""
     if isinstance(x, EmbeddedTokens):
-        return project_inputs(x.table[:, None], weight_ih, bias)[x.ids, 0]
+        weight_tokens, weight_context = split_input_weight(x, weight_ih)
+        projected = project_inputs(x.table[:, None], weight_tokens, bias)[x.ids, 0]
+        if x.context is not None:
+            projected += (x.context @ weight_context.T)[None]
+        return projected
     num_steps, batch, input_size = x.shape
     projected = np.matmul(x.reshape(num_steps * batch, input_size), weight_ih.T)
     if bias is not None:
         projected += bias
     return projected.reshape(num_steps, batch, weight_ih.shape[0])
+
+
+def split_input_weight(
+    x: EmbeddedTokens, weight_ih: np.ndarray
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """``W_ih`` ``(G, E + C)`` as the token part ``(G, E)`` and the context part ``(G, C)``
+    (None without a context)."""
+    if x.context is None:
+        return weight_ih, None
+    E = x.table.shape[1]
+    return weight_ih[:, :E], weight_ih[:, E:]
 
 
 def transposed_copy(weight: np.ndarray) -> np.ndarray:
@@ -160,6 +175,9 @@ def project_inputs_gate_major(
     hidden_size = weight_ih.shape[0] // gate_count
     tokens = isinstance(x, EmbeddedTokens)
     rows = x.table if tokens else x.reshape(num_steps * batch, -1)
+    weight_context = None
+    if tokens:
+        weight_ih, weight_context = split_input_weight(x, weight_ih)
     gates = BUFFERS.take((gate_count, num_steps, batch, hidden_size), x.dtype)
     for k in range(gate_count):
         block = slice(k * hidden_size, (k + 1) * hidden_size)
@@ -169,6 +187,8 @@ def project_inputs_gate_major(
             projected += bias[block]
         if tokens:
             np.take(projected, x.ids.reshape(-1), axis=0, out=out)
+        if weight_context is not None:
+            gates[k] += (x.context @ weight_context[block].T)[None]
     return gates
 
 
@@ -220,17 +240,27 @@ def accumulate_weight_grads(
     ``grad_gates_hidden`` of those that ``W_hh h + b_hh`` feeds; they differ only for the
     GRU's candidate gate, where ``r`` multiplies the hidden term. For ``EmbeddedTokens``,
     ``grad_projection`` is ``dP`` when the caller has summed it already (the LSTM's C loop).
+    With a ``context`` ``Q`` the gate gradients summed over time, ``dR = sum_t dG_t``
+    ``(B, G)``, give ``dW_ih[:, E:] += dR^T Q`` and ``dQ = dR W_ih[:, E:]``: the return value
+    is then ``(dE, dQ)``.
     """
     grad_weight_ih, grad_weight_hh, grad_bias_ih, grad_bias_hh = grads
     gate_size = grad_gates_input.shape[-1]
     rows_input = grad_gates_input.reshape(-1, gate_size)
     rows_hidden = grad_gates_hidden.reshape(-1, gate_size)
+    grad_input: np.ndarray | tuple[np.ndarray, np.ndarray]
     if isinstance(x, EmbeddedTokens):
         if grad_projection is None:
             grad_projection = np.zeros((x.table.shape[0], gate_size), dtype=rows_input.dtype)
             add_rows_at(grad_projection, x.ids.reshape(-1), rows_input)
-        grad_weight_ih += grad_projection.T @ x.table
-        grad_input = grad_projection @ weight_ih
+        weight_tokens, weight_context = split_input_weight(x, weight_ih)
+        E = x.table.shape[1]
+        grad_weight_ih[:, :E] += grad_projection.T @ x.table
+        grad_input = grad_projection @ weight_tokens
+        if weight_context is not None:
+            grad_rows = grad_gates_input.sum(axis=0)  # (B, G)
+            grad_weight_ih[:, E:] += grad_rows.T @ x.context
+            grad_input = (grad_input, grad_rows @ weight_context)
     else:
         grad_weight_ih += rows_input.T @ x.reshape(rows_input.shape[0], -1)
         grad_input = (rows_input @ weight_ih).reshape(*x.shape[:2], -1)
