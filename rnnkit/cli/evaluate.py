@@ -7,7 +7,7 @@ import argparse
 import json
 import sys
 
-from rnnkit.cli import evaluate_classifier
+from rnnkit.cli import evaluate_classifier, evaluate_seq2seq
 from rnnkit.cli.arguments import add_model_folder_argument
 from rnnkit.data.text import read_text
 from rnnkit.train.checkpoint import load_checkpoint
@@ -45,6 +45,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "when over 5%% of the tokens are unknown) with a note saying why",
     )
     evaluate_classifier.add_arguments(parser)
+    evaluate_seq2seq.add_arguments(parser)
     return parser
 
 
@@ -61,8 +62,11 @@ def data_encoding(args: argparse.Namespace, config: LanguageModelRun) -> str:
 
 def run(args: argparse.Namespace) -> int:
     folder = model_folder(args.folder)
-    if saved_task(load_checkpoint(folder), folder) == "classify":
+    task = saved_task(load_checkpoint(folder), folder)
+    if task == "classify":
         return evaluate_classifier.run(args, folder)
+    if task == "seq2seq":
+        return evaluate_seq2seq.run(args, folder)
     model, tokenizer, config = load_language_model(folder)
     text = read_text(args.data, data_encoding(args, config))
     ids, unknown = tokenizer.encode(text), tokenizer.unknown_mask(text)

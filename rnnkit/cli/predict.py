@@ -11,12 +11,14 @@ import argparse
 import json
 import sys
 
+from rnnkit.cli import predict_seq2seq
 from rnnkit.cli.arguments import add_model_folder_argument
 from rnnkit.data.classification import encode_texts
 from rnnkit.errors import UserError
 from rnnkit.nn import softmax
+from rnnkit.train.checkpoint import load_checkpoint
 from rnnkit.train.classifier_evaluation import classify
-from rnnkit.train.run_config import model_folder
+from rnnkit.train.run_config import model_folder, saved_task
 from rnnkit.train.tasks.classifier import load_classifier
 
 NAME = "predict"
@@ -38,11 +40,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="one JSON object per text: text, label, probability and the probabilities of "
         "every class",
     )
+    predict_seq2seq.add_arguments(parser)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    trained = load_classifier(model_folder(args.folder))
+    folder = model_folder(args.folder)
+    if saved_task(load_checkpoint(folder), folder) == "seq2seq":
+        return predict_seq2seq.run(args, folder)
+    trained = load_classifier(folder)
     if args.texts:
         texts, origins = list(args.texts), [f"text {i + 1}" for i in range(len(args.texts))]
     else:

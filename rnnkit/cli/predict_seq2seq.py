@@ -1,0 +1,182 @@
+"""The sequence-to-sequence half of ``rnnkit predict``: transduce texts with a trained
+encoder-decoder, greedily or with beam search.
+
+``rnnkit predict`` (``rnnkit.cli.predict``) adds these flags to its parser and hands a run
+folder that holds a seq2seq model to ``run``. Texts come from the command line, from
+``--input FILE`` (one per line) or else from the lines of stdin. Each text gets its
+``--nbest`` outputs, best first, one line each: ``<output><TAB><score><TAB><text>`` (the
+score is the log-probability divided by the length penalty, ``rnnkit.models.beam_search``);
+with ``--json`` one object per text with every output's text, score, log-probability and
+whether it ended with the end token (else it was cut at the length limit).
+
+Behaviour on odd input: an empty text (or empty line) is a one-line error naming it; source
+tokens never seen in training are read as ``<unk>``, said once on stderr for the whole call;
+``--beam`` and ``--nbest`` must be positive, ``--nbest`` at most ``--beam`` (without
+``--beam`` the beam is as wide as ``--nbest``). ``--plot-attention PNG`` draws the best
+output's attention over the source (one file per text: ``out-2.png`` for the second, ...);
+it needs a model with attention, and a picture that cannot be drawn is a note, never a
+failed prediction.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rnnkit.cli.arguments import non_negative_float, positive_int
+from rnnkit.data.parallel_batches import split_tokens
+from rnnkit.data.text import read_text
+from rnnkit.errors import UserError
+from rnnkit.train.figures import pyplot, save_png
+from rnnkit.train.tasks.seq2seq import TrainedSeq2Seq, load_seq2seq, transduce
+
+MOST_UNKNOWN_SHOWN = 10
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "sequence-to-sequence models", "for a run of rnnkit train --task seq2seq"
+    )
+    group.add_argument(
+        "--beam",
+        type=positive_int,
+        metavar="K",
+        help="beam search keeping K hypotheses per text (default: greedy, or --nbest wide)",
+    )
+    group.add_argument(
+        "--nbest",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="print the N best outputs of each text, best first (N <= K; default 1)",
+    )
+    group.add_argument(
+        "--alpha",
+        type=non_negative_float,
+        default=0.0,
+        help="beam search's length penalty exponent, ((5 + length) / 6) ** alpha (GNMT); "
+        "larger favours longer outputs (default 0: plain log-probability)",
+    )
+    group.add_argument(
+        "--input", metavar="PATH", help="read the texts from this file, one per line"
+    )
+    group.add_argument(
+        "--plot-attention",
+        metavar="PNG",
+        help="draw the best output's attention over the source into this PNG (needs "
+        "matplotlib and a model with attention); several texts: PNG-2.png, PNG-3.png, ...",
+    )
+
+
+def read_inputs(args: argparse.Namespace) -> tuple[list[str], list[str]]:
+    """``(texts, origins)``: the arguments, the lines of ``--input`` or of stdin."""
+    if args.texts and args.input:
+        raise UserError("give the texts as arguments or with --input, not both")
+    if args.texts:
+        texts = list(args.texts)
+        return texts, [f"text {i + 1}" for i in range(len(texts))]
+    if args.input:
+        texts, where = read_text(args.input, "utf-8").splitlines(), args.input
+    else:
+        texts, where = sys.stdin.read().splitlines(), "stdin"
+    if not texts:
+        raise UserError(f"no texts in {where}: give them as arguments or one per line")
+    return texts, [f"{where} line {i + 1}" for i in range(len(texts))]
+
+
+def beam_width(args: argparse.Namespace) -> int:
+    if args.beam is None:
+        return args.nbest
+    if args.nbest > args.beam:
+        raise UserError(f"--nbest {args.nbest} needs --beam of at least {args.nbest}")
+    return args.beam
+
+
+def run(args: argparse.Namespace, folder: Path) -> int:
+    """Transduce the texts with the seq2seq model in FOLDER."""
+    trained = load_seq2seq(folder)
+    beam = beam_width(args)
+    if args.plot_attention and trained.model.attention_kind == "none":
+        raise UserError(
+            f"--plot-attention needs a model with attention; {folder} was trained with "
+            "--attention none"
+        )
+    texts, origins = read_inputs(args)
+    for text, origin in zip(texts, origins, strict=True):
+        if not text.strip():
+            raise UserError(f"{origin} is empty; give one non-empty text per line")
+    outputs, unknown = transduce(trained, texts, beam, args.alpha, args.nbest)
+    if unknown:
+        shown = ", ".join(repr(t) for t in unknown[:MOST_UNKNOWN_SHOWN])
+        more = f" and {len(unknown) - MOST_UNKNOWN_SHOWN} more" if len(unknown) > 10 else ""
+        print(
+            f"rnnkit: note: {len(unknown)} source tokens not seen in training were read as "
+            f"<unk>: {shown}{more}",
+            file=sys.stderr,
+        )
+    for text, found in zip(texts, outputs, strict=True):
+        if args.json:
+            record = {
+                "text": text,
+                "outputs": [
+                    {key: h[key] for key in ("text", "score", "log_prob", "finished")}
+                    for h in found
+                ],
+            }
+            print(json.dumps(record, ensure_ascii=False))
+        else:
+            for hypothesis in found:
+                print(f"{hypothesis['text']}\t{hypothesis['score']:.4f}\t{text}")
+    if args.plot_attention:
+        plot_all(trained, texts, outputs, Path(args.plot_attention), args.json)
+    return 0
+
+
+def plot_all(
+    trained: TrainedSeq2Seq,
+    texts: list[str],
+    outputs: list[list[dict[str, Any]]],
+    path: Path,
+    quiet: bool,
+) -> None:
+    notes = sys.stderr if quiet else sys.stdout
+    for number, (text, found) in enumerate(zip(texts, outputs, strict=True), start=1):
+        target = path if number == 1 else path.with_name(f"{path.stem}-{number}{path.suffix}")
+        best = found[0]
+        try:
+            draw_attention(trained, text, best, target)
+        except (OSError, UserError) as error:
+            print(f"rnnkit: note: no attention drawn: {error}", file=sys.stderr)
+            return
+        print(f"attention of {text!r} drawn in {target}", file=notes)
+
+
+def draw_attention(trained: TrainedSeq2Seq, text: str, output: dict[str, Any], path: Path) -> None:
+    """Output tokens (rows, the end token last when the output ended) against source tokens
+    (columns), each row an output step's attention weights."""
+    plt = pyplot("--plot-attention")
+    source_kind, target_kind = trained.tokenizations
+    weights = np.asarray(output["attention"], dtype=np.float64)
+    source = split_tokens(text, source_kind)[: weights.shape[1]]
+    rows = split_tokens(output["text"], target_kind) + (["</s>"] if output["finished"] else [])
+    figure, axes = plt.subplots(
+        figsize=(min(2.0 + 0.35 * len(source), 30.0), min(1.5 + 0.35 * len(rows), 30.0))
+    )
+    axes.imshow(weights[: len(rows)], cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto")
+    axes.set_xticks(range(len(source)), [shown(t) for t in source], rotation=90)
+    axes.set_yticks(range(len(rows)), [shown(t) for t in rows])
+    axes.set_xlabel("source")
+    axes.set_ylabel("output")
+    axes.set_title(f"attention, score {output['score']:.3f}")
+    figure.tight_layout()
+    save_png(figure, path)
+
+
+def shown(token: str) -> str:
+    """A token as a tick label: a space is shown as the open-box sign."""
+    return "\u2423" if token == " " else token

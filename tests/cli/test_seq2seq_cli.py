@@ -1,0 +1,180 @@
+"""``rnnkit predict`` and ``rnnkit eval`` on sequence-to-sequence runs: tiny models trained
+through ``main`` in a temporary folder, then outputs with scores (greedy, beam, n-best,
+JSON, stdin, a file), the attention drawn, the measures of held-out pairs (the G2P protocol
+for a dictionary), and bad input as one line and exit status 2."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.cli.cli_helpers import assert_one_line_error, run_cli
+from tests.train.test_seq2seq_task import write_dictionary
+
+pytest.importorskip("rapidfuzz")
+
+TINY = [
+    "--embedding-size", "8", "--hidden-size", "16", "--batch-size", "8", "--lr", "0.02",
+    "--max-steps", "30", "--eval-every", "15", "--threads", "1",
+]  # fmt: skip
+
+
+def write_reversals(path: Path, count: int, seed: int) -> Path:
+    """``word<TAB>the word backwards``: a TSV a model with attention can start to learn."""
+    rng = np.random.default_rng(seed)
+    words = ["".join(rng.choice(list("abcdef"), int(rng.integers(2, 6)))) for _ in range(count)]
+    path.write_text("".join(f"{w}\t{w[::-1]}\n" for w in words), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Two trained runs: ``reverse`` (TSV, characters, dot attention) and ``g2p`` (a
+    pronouncing dictionary, no attention), with their held-out files."""
+    folder = tmp_path_factory.mktemp("seq2seq")
+    train = write_reversals(folder / "train.tsv", 120, 0)
+    valid = write_reversals(folder / "valid.tsv", 20, 1)
+    status, _, err = run_cli(
+        "train", "--task", "seq2seq", "--train", train, "--valid", valid, "--attention", "dot",
+        "--out", folder / "reverse", *TINY,
+    )  # fmt: skip
+    assert status == 0, err
+    dictionary = write_dictionary(folder / "train.dict", 150, 0)
+    held_out = write_dictionary(folder / "test.dict", 30, 1)
+    status, _, err = run_cli(
+        "train", "--task", "seq2seq", "--train", dictionary, "--val-fraction", "0.2",
+        "--out", folder / "g2p", *TINY,
+    )  # fmt: skip
+    assert status == 0, err
+    return {
+        "reverse": folder / "reverse",
+        "g2p": folder / "g2p",
+        "valid": valid,
+        "held_out": held_out,
+        "folder": folder,
+    }
+
+
+def test_predict_prints_an_output_and_its_score_per_text(runs) -> None:
+    status, out, err = run_cli("predict", runs["reverse"], "abc", "fed")
+    assert status == 0, err
+    lines = out.splitlines()
+    assert len(lines) == 2
+    for line, text in zip(lines, ["abc", "fed"], strict=True):
+        output, score, source = line.split("\t")
+        assert source == text and set(output) <= set("abcdef")
+        assert float(score) <= 0.0  # a log-probability (alpha 0)
+
+
+def test_beam_nbest_json_gives_the_best_outputs_in_order(runs) -> None:
+    status, out, err = run_cli("predict", runs["reverse"], "abca", "--beam", "5", "--nbest", "3",
+                               "--json")  # fmt: skip
+    assert status == 0, err
+    record = json.loads(out)
+    assert record["text"] == "abca"
+    outputs = record["outputs"]
+    assert len(outputs) == 3
+    assert len({o["text"] for o in outputs}) == 3
+    scores = [o["score"] for o in outputs]
+    assert scores == sorted(scores, reverse=True)
+    assert all(set(o) == {"text", "score", "log_prob", "finished"} for o in outputs)
+
+
+def test_greedy_equals_a_beam_of_one(runs) -> None:
+    greedy = run_cli("predict", runs["reverse"], "bead", "cafe")
+    beam = run_cli("predict", runs["reverse"], "bead", "cafe", "--beam", "1")
+    assert greedy[0] == beam[0] == 0
+    assert greedy[1] == beam[1]
+
+
+def test_texts_from_stdin_and_from_a_file(runs, monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = run_cli("predict", runs["reverse"], "abc", "de")[1]
+    monkeypatch.setattr("sys.stdin", io.StringIO("abc\nde\n"))
+    assert run_cli("predict", runs["reverse"])[1] == expected
+    listed = runs["folder"] / "inputs.txt"
+    listed.write_text("abc\nde\n", encoding="utf-8")
+    assert run_cli("predict", runs["reverse"], "--input", listed)[1] == expected
+
+
+def test_unknown_tokens_are_read_as_unk_and_said_once(runs) -> None:
+    status, out, err = run_cli("predict", runs["reverse"], "ab#", "#z")
+    assert status == 0, err
+    assert len(out.splitlines()) == 2
+    assert err.count("\n") == 1 and "<unk>" in err and "'#'" in err and "'z'" in err
+    assert "2 source tokens" in err
+
+
+@pytest.mark.parametrize(
+    "flags, fragment",
+    [
+        (["--beam", "0"], "--beam"),
+        (["--beam", "two"], "--beam"),
+        (["--nbest", "3", "--beam", "2"], "--nbest 3 needs --beam"),
+        (["--alpha", "-1"], "--alpha"),
+    ],
+)
+def test_bad_search_flags_are_one_line(runs, flags: list[str], fragment: str) -> None:
+    status, out, err = run_cli("predict", runs["reverse"], "abc", *flags)
+    assert_one_line_error(status, err, fragment)
+    assert out == ""
+
+
+def test_an_empty_line_is_one_line_naming_it(runs, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("abc\n\nde\n"))
+    status, out, err = run_cli("predict", runs["reverse"])
+    assert_one_line_error(status, err, "stdin line 2 is empty")
+    assert out == ""
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert_one_line_error(*run_cli("predict", runs["reverse"])[::2], "no texts")
+
+
+def test_plot_attention_draws_a_png_per_text(runs) -> None:
+    pytest.importorskip("matplotlib")
+    png = runs["folder"] / "attention.png"
+    status, out, err = run_cli("predict", runs["reverse"], "abc", "fade", "--plot-attention", png)
+    assert status == 0, err
+    second = png.with_name("attention-2.png")
+    for path in (png, second):
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"drawn in {png}" in out and f"drawn in {second}" in out
+
+
+def test_plot_attention_needs_a_model_with_attention(runs) -> None:
+    status, out, err = run_cli("predict", runs["g2p"], "abc", "--plot-attention", "x.png")
+    assert_one_line_error(status, err, "--plot-attention needs a model with attention")
+
+
+def test_eval_json_reports_the_measures(runs) -> None:
+    status, out, err = run_cli("eval", runs["reverse"], "--data", runs["valid"], "--json")
+    assert status == 0, err
+    report = json.loads(out)
+    for name in ("exact_match", "token_accuracy", "token_error_rate"):
+        assert 0.0 <= report[name] <= 1.0 + (name == "token_error_rate") * 10
+    assert report["error_rate_name"] == "CER"
+    assert report["sources"] == report["pairs"] == 20
+    assert "bleu" not in report  # character targets
+    assert report["sequence_error_rate"] == pytest.approx(1 - report["exact_match"])
+    status, text, err = run_cli("eval", runs["reverse"], "--data", runs["valid"], "--beam", "3")
+    assert status == 0, err
+    assert "exact match" in text and "token error rate (CER)" in text
+
+
+def test_eval_of_a_dictionary_follows_the_g2p_protocol(runs) -> None:
+    status, out, err = run_cli("eval", runs["g2p"], "--data", runs["held_out"], "--json")
+    assert status == 0, err
+    report = json.loads(out)
+    assert report["error_rate_name"] == "PER"
+    assert "bleu" in report  # word (phoneme) targets
+    # Every fifth word has two pronunciations: scored once per word, against both.
+    assert report["pairs"] == 36 and report["sources"] <= 30
+
+
+def test_eval_of_a_malformed_file_is_one_line(runs) -> None:
+    bad = runs["folder"] / "bad.tsv"
+    bad.write_text("abc\tcba\nno tab here\n", encoding="utf-8")
+    status, _, err = run_cli("eval", runs["reverse"], "--data", bad, "--pair-format", "tsv")
+    assert_one_line_error(status, err, "bad.tsv", "2")
