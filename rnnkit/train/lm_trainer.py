@@ -76,6 +76,14 @@ class LMSettings(TrainingSettings):
     )
     batch_size: int = option(32, "streams read side by side", minimum=1, maximum=1 << 20)
     seq_len: int = option(64, "steps per window (truncated BPTT)", minimum=1, maximum=1 << 20)
+    eval_tokens: int | None = option(
+        None,
+        "validate on at most N tokens, spread over the validation text (default: all), so "
+        "a large corpus does not spend minutes validating",
+        minimum=1,
+        on_resume=CHANGEABLE,
+        metavar="N",
+    )
     decay_after_epoch: int | None = option(
         None,
         "a fixed schedule instead of plateaus: from this epoch on, multiply the "
@@ -175,6 +183,7 @@ class LMTrainer(Trainer):
             self.val_ids,
             self.settings.batch_size,
             self.settings.seq_len,
+            max_tokens=self.settings.eval_tokens,
         )
         # The counts are the same at every evaluation: the log keeps the measures only.
         return {name: value for name, value in report.items() if name not in COUNTS}

@@ -22,6 +22,7 @@ from rnnkit.train import (
     load_checkpoint,
     loss_measures,
 )
+from rnnkit.train.lm_evaluation import measure_language_model
 from rnnkit.train.settings import TrainingSettings
 from rnnkit.train.trainer import BEST_FOLDER
 
@@ -185,3 +186,14 @@ def test_evaluation_counts_every_predicted_token() -> None:
     assert count == len(ids) - 1
     assert single == pytest.approx(float(per_token.mean()), rel=1e-5)
     assert loss_measures(2.0, "word") == {"loss": 2.0, "perplexity": pytest.approx(math.exp(2))}
+
+
+def test_eval_tokens_caps_what_validation_reads(tmp_path: Path) -> None:
+    settings = LMSettings(batch_size=4, seq_len=15, eval_every=7, eval_tokens=40)
+    capped = make_trainer(tmp_path / "capped", settings)
+    full = make_trainer(tmp_path / "full")
+    model, tokenizer, val_ids = capped.model, capped.tokenizer, capped.val_ids
+    expected = measure_language_model(model, tokenizer, val_ids, 4, 15, max_tokens=40)
+    assert expected["tokens"] <= 40 < len(val_ids) - 1
+    assert capped.validate()["loss"] == expected["loss"]
+    assert full.validate()["loss"] != expected["loss"]  # the same weights, every token read
