@@ -7,7 +7,7 @@ import argparse
 import json
 import sys
 
-from rnnkit.cli import evaluate_classifier, evaluate_seq2seq
+from rnnkit.cli import evaluate_classifier, evaluate_forecast, evaluate_seq2seq, evaluate_tagger
 from rnnkit.cli.arguments import add_model_folder_argument
 from rnnkit.data.text import read_text
 from rnnkit.train.checkpoint import load_checkpoint
@@ -46,6 +46,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     evaluate_classifier.add_arguments(parser)
     evaluate_seq2seq.add_arguments(parser)
+    evaluate_tagger.add_arguments(parser)
+    evaluate_forecast.add_arguments(parser)
     return parser
 
 
@@ -67,6 +69,10 @@ def run(args: argparse.Namespace) -> int:
         return evaluate_classifier.run(args, folder)
     if task == "seq2seq":
         return evaluate_seq2seq.run(args, folder)
+    if task == "tag":
+        return evaluate_tagger.run(args, folder)
+    if task == "forecast":
+        return evaluate_forecast.run(args, folder)
     model, tokenizer, config = load_language_model(folder)
     text = read_text(args.data, data_encoding(args, config))
     ids, unknown = tokenizer.encode(text), tokenizer.unknown_mask(text)

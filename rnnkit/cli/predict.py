@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 
-from rnnkit.cli import predict_seq2seq
+from rnnkit.cli import predict_forecast, predict_seq2seq, predict_tagger
 from rnnkit.cli.arguments import add_model_folder_argument
 from rnnkit.data.classification import encode_texts
 from rnnkit.errors import UserError
@@ -41,13 +41,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "every class",
     )
     predict_seq2seq.add_arguments(parser)
+    predict_forecast.add_arguments(parser)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
     folder = model_folder(args.folder)
-    if saved_task(load_checkpoint(folder), folder) == "seq2seq":
+    task = saved_task(load_checkpoint(folder), folder)
+    if task == "seq2seq":
         return predict_seq2seq.run(args, folder)
+    if task == "tag":
+        return predict_tagger.run(args, folder)
+    if task == "forecast":
+        return predict_forecast.run(args, folder)
     trained = load_classifier(folder)
     if args.texts:
         texts, origins = list(args.texts), [f"text {i + 1}" for i in range(len(args.texts))]

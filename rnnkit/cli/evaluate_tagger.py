@@ -1,0 +1,62 @@
+"""The tagger half of ``rnnkit eval``: token accuracy, per-tag precision, recall and F1,
+span-level F1 for BIO-style tag sets, and the confusion matrix of a trained tagger.
+
+``rnnkit eval`` (``rnnkit.cli.evaluate``) adds these flags to its parser and hands a run
+folder that holds a tagger to ``run``. The data is read as in training (format, column and
+encoding), unless ``--column`` or ``--encoding`` say otherwise; ``--png`` draws the
+confusion matrix. A tag the model was not trained on is a one-line error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rnnkit.data.conll import CONLLU_COLUMNS, read_tagged
+from rnnkit.train.classification_metrics import save_confusion_png
+from rnnkit.train.tagging_metrics import format_tagging_report
+from rnnkit.train.tasks.tagging import evaluate_tagged, load_tagger
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("taggers", "for a tagger's run (defaults: as in training)")
+    group.add_argument(
+        "--column", choices=tuple(CONLLU_COLUMNS), help="conllu: the column of the tags"
+    )
+
+
+def run(args: argparse.Namespace, folder: Path) -> int:
+    """Evaluate the tagger in FOLDER (the checkpoint chosen from ``args.folder``)."""
+    trained = load_tagger(folder)
+    saved = trained.config.data
+    data = read_tagged(
+        args.data, saved.format, args.column or saved.column, args.encoding or saved.encoding
+    )
+    report = evaluate_tagged(trained, data, args.data)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(f"{folder} on {args.data}: loss {report['loss']:.4f}")
+        print(format_tagging_report(report))
+    if args.png:
+        table = {
+            "labels": report["tags"],
+            "confusion": report["confusion"],
+            "accuracy": report["token_accuracy"],
+            "macro_f1": report["macro_f1"],
+        }
+        notes = sys.stderr if args.json else sys.stdout
+        try:
+            drawn = save_confusion_png(Path(args.png), table)
+        except OSError as error:
+            print(f"rnnkit: note: no confusion matrix drawn: {error}", file=sys.stderr)
+        else:
+            message = (
+                f"confusion matrix drawn in {args.png}"
+                if drawn
+                else ("rnnkit: note: no confusion matrix drawn: matplotlib is missing")
+            )
+            print(message, file=notes if drawn else sys.stderr)
+    return 0

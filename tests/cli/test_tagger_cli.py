@@ -1,0 +1,66 @@
+"""The tagging task on the command line: train, predict (words/tags and --json), eval
+(--json with span F1, --png), and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.cli.cli_helpers import assert_one_line_error, run_cli
+from tests.train.test_tagging_task import NAMES, write_sentences
+
+TINY = [
+    "--embedding-size", "8", "--hidden-size", "12", "--char-embedding-size", "6",
+    "--char-hidden-size", "6", "--batch-size", "8", "--lr", "0.02", "--eval-every", "15",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("tagger")
+    train = write_sentences(folder / "train.txt", 120, 0, NAMES[:7])
+    valid = write_sentences(folder / "valid.txt", 30, 1, NAMES)
+    status, _, err = run_cli(
+        "train", "--task", "tag", "--train", train, "--valid", valid, "--out", folder / "run",
+        "--max-steps", "60", *TINY,
+    )  # fmt: skip
+    assert status == 0, err
+    return folder
+
+
+def test_predict_prints_word_tag_pairs(run_folder: Path) -> None:
+    status, out, _ = run_cli("predict", run_folder / "run", "Anna met Bob Carla today")
+    assert status == 0
+    assert out == "Anna/B-PER met/O Bob/B-PER Carla/I-PER today/O\n"
+    status, out, _ = run_cli("predict", "--json", run_folder / "run", "saw Eve")
+    assert json.loads(out) == {"tokens": ["saw", "Eve"], "tags": ["O", "B-PER"]}
+
+
+def test_eval_reports_tokens_and_spans(run_folder: Path) -> None:
+    pytest.importorskip("seqeval")
+    status, out, _ = run_cli(
+        "eval", run_folder / "run", "--data", run_folder / "valid.txt", "--json"
+    )
+    assert status == 0
+    report = json.loads(out)
+    assert report["token_accuracy"] > 0.9 and report["scheme"] == "BIO"
+    assert report["spans"]["f1"] > 0.7 and set(report["per_tag"]) == {"B-PER", "I-PER", "O"}
+    status, out, _ = run_cli("eval", run_folder / "run", "--data", run_folder / "valid.txt")
+    assert status == 0 and "span F1" in out and "token accuracy" in out
+
+
+def test_bad_input_is_one_line(run_folder: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other.txt"
+    other.write_text("Anna B-ORG\nsaw O\n", encoding="utf-8")
+    status, _, err = run_cli("eval", run_folder / "run", "--data", other)
+    assert_one_line_error(status, err, "other.txt", "not trained on", "'B-ORG'")
+    broken = tmp_path / "broken.conllu"
+    broken.write_text("1\tA\ta\tDET\n", encoding="utf-8")
+    status, _, err = run_cli(
+        "train", "--task", "tag", "--train", broken, "--out", tmp_path / "run", "--max-steps", "1"
+    )
+    assert_one_line_error(status, err, "broken.conllu:1", "4 tab-separated fields")
+    status, _, err = run_cli("predict", run_folder / "run", "Anna", "  ")
+    assert_one_line_error(status, err, "sentence 2 is empty")
