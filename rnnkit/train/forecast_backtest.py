@@ -1,0 +1,286 @@
+"""A trained forecaster on new data: the steps after a series' end, and a rolling-origin
+backtest beside the naive baselines (what ``rnnkit predict`` and ``rnnkit eval`` print).
+
+``check_series(trained, data)`` refuses data the model cannot read as it was trained: dates
+that are not regularly spaced, gaps (dates missing; ``fill`` inserts them), or a spacing
+other than the training data's.
+
+``forecast_ahead`` forecasts ``steps`` after each series' last date. Up to the model's
+horizon that is one forecast; beyond it the point forecast is fed back as history and the
+model forecasts again (the quantiles of those later rounds are conditional on the fed-back
+point forecast, so they are narrower than the true uncertainty). A model that reads past
+covariates cannot go beyond its horizon: their future values are unknown.
+
+``backtest`` forecasts from every origin ``start, start + stride, ...`` (the first step of
+each forecast, an index into the series) while the ``horizon`` steps after it are in the
+data, with the model as trained (no refitting: the scaling saved with the run), and scores
+the model and the baselines of ``rnnkit.train.forecast_metrics`` on the same forecasts::
+
+    mae, rmse, mape (None with a zero actual), smape, mase (seasonal naive scale of each
+    series' history before start; None where it is undefined), mae_by_step (H values)
+
+and for the model only ``coverage`` of the interval between the lowest and highest levels,
+``wql`` (mean weighted quantile loss over the levels) and ``crps``, approximated as the
+mean weighted quantile loss over the levels 0.05, 0.10, ..., 0.95 (as GluonTS's
+``mean_wQuantileLoss``). Errors name parameters (``data``, ``start``, ``horizon``,
+``season``), never command-line flags.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from rnnkit.data.timeseries import Series, SeriesData
+from rnnkit.data.timeseries_calendar import (
+    calendar_features,
+    format_date,
+    future_dates,
+    infer_frequency,
+    season_length,
+)
+from rnnkit.errors import UserError
+from rnnkit.train.forecast_evaluation import TrainedForecaster, forecast_next
+from rnnkit.train.forecast_metrics import BASELINES, coverage, weighted_quantile_loss
+
+CRPS_LEVELS = tuple(round(0.05 * k, 2) for k in range(1, 20))
+
+
+def check_series(trained: TrainedForecaster, data: SeriesData) -> None:
+    """Refuse DATA whose dates the model cannot read (see the module docstring)."""
+    if data.frequency is None:
+        reason = next((note for note in data.notes if "irregular" in note), "")
+        raise UserError(
+            "data: the dates are not regularly spaced, and a forecast needs a frequency"
+            + (f" ({reason})" if reason else "")
+        )
+    for one in data.series:
+        _, note = infer_frequency(one.dates)
+        if note:
+            label = f"series {one.id!r}: " if one.id else ""
+            raise UserError(f"data: {label}{note}; give fill='ffill' or 'interpolate' to fill them")
+    expected = trained.frequency
+    if expected is not None and (expected.unit, expected.step) != (
+        data.frequency.unit,
+        data.frequency.step,
+    ):
+        raise UserError(
+            f"data: the dates are {data.frequency.name}; the model was trained on "
+            f"{expected.name} data"
+        )
+
+
+def forecast_ahead(
+    trained: TrainedForecaster,
+    one: Series,
+    steps: int,
+    levels: tuple[float, ...] = (0.1, 0.5, 0.9),
+    num_samples: int = 100,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(dates (steps,), point (steps, S), quantiles (steps, S, Q))`` after ONE's end."""
+    if steps < 1:
+        raise UserError(f"horizon: must be at least 1, got {steps}")
+    model = trained.model
+    if steps > model.horizon and model.num_past_covariates:
+        raise UserError(
+            f"horizon: {steps} steps need forecasts fed back beyond the model's horizon "
+            f"{model.horizon}, which a model reading past covariates cannot do (their "
+            f"future values are unknown); ask for at most {model.horizon}"
+        )
+    dates, points, quantiles = [], [], []
+    current, made = one, 0
+    while made < steps:
+        d, p, q = forecast_next(trained, current, levels, num_samples, seed)
+        dates.append(d)
+        points.append(p)
+        quantiles.append(q)
+        made += len(d)
+        if made < steps:
+            current = Series(
+                one.id,
+                np.concatenate([current.dates, d]),
+                np.concatenate([current.target, p]),
+                np.zeros((len(current) + len(d), 0)),
+                np.concatenate([current.lines, np.zeros(len(d), dtype=current.lines.dtype)]),
+            )
+    return (
+        np.concatenate(dates)[:steps],
+        np.concatenate(points)[:steps],
+        np.concatenate(quantiles)[:steps],
+    )
+
+
+@dataclass
+class BacktestResult:
+    """What ``backtest`` returns. Per series (lists in ``data.series`` order): ``origins``
+    (indices of the first forecast step), ``actual`` ``(K, h, S)``, ``forecasts`` (method
+    -> ``(K, h, S)``; "model" first), ``quantiles`` ``(K, h, S, Q)`` at ``levels``. Pooled
+    over the series: ``metrics`` (method -> name -> value)."""
+
+    horizon: int
+    season: int
+    stride: int
+    levels: tuple[float, ...]
+    origins: list[np.ndarray] = field(default_factory=list)
+    actual: list[np.ndarray] = field(default_factory=list)
+    forecasts: list[dict[str, np.ndarray]] = field(default_factory=list)
+    quantiles: list[np.ndarray] = field(default_factory=list)
+    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        return self.levels[0], self.levels[-1]
+
+    @property
+    def windows(self) -> int:
+        return sum(len(o) for o in self.origins)
+
+
+def first_index(one: Series, start: np.datetime64) -> int:
+    """The index of ONE's first date on or after START (``len(one)`` if none)."""
+    return int(np.searchsorted(one.dates, np.datetime64(start, "s"), side="left"))
+
+
+def _windows(trained: TrainedForecaster, one: Series, origins: np.ndarray) -> dict[str, np.ndarray]:
+    """The model's inputs for forecasts from ORIGINS of ONE (indices into the series)."""
+    model = trained.model
+    L, H, lag = model.lookback, model.horizon, trained.target_transform.difference
+    z = trained.target_transform.transform(one.id, one.target)  # rows lag .. n-1
+    past = trained.covariate_transform.transform(one.id, one.covariates)
+    rows = origins[:, None] + np.arange(-L, 0)
+    inputs = {"past_target": z[rows - lag], "past_covariates": past[rows]}
+    if trained.calendar:
+        ahead = future_dates(one.dates[-1], trained.frequency, H)
+        _, known = calendar_features(np.concatenate([one.dates, ahead]), trained.frequency)
+        inputs["future_covariates"] = known[origins[:, None] + np.arange(-L, H)]
+    else:
+        inputs["future_covariates"] = np.zeros((len(origins), L + H, 0))
+    return inputs
+
+
+def backtest(
+    trained: TrainedForecaster,
+    data: SeriesData,
+    start: Any,
+    stride: int = 1,
+    season: int | None = None,
+    horizon: int | None = None,
+    levels: tuple[float, ...] = (0.1, 0.5, 0.9),
+    num_samples: int = 100,
+    seed: int = 0,
+) -> BacktestResult:
+    """Rolling-origin forecasts of DATA's series from the date START on; see the module
+    docstring. HORIZON (default: the model's) may be shorter than the model's horizon."""
+    model = trained.model
+    L, lag = model.lookback, trained.target_transform.difference
+    horizon = model.horizon if horizon is None else horizon
+    if not 1 <= horizon <= model.horizon:
+        raise UserError(
+            f"horizon: a backtest scores the model's own forecasts, 1 to {model.horizon} "
+            f"steps (its horizon), got {horizon}"
+        )
+    if stride < 1:
+        raise UserError(f"stride: must be at least 1, got {stride}")
+    season = season or season_length(trained.frequency)
+    if season < 1:
+        raise UserError(f"season: must be at least 1, got {season}")
+    all_levels = tuple(sorted(set(levels) | set(CRPS_LEVELS)))
+    result = BacktestResult(horizon, season, stride, tuple(levels))
+    start = np.datetime64(start, "s")
+    scales = []
+    for one in data.series:
+        label = f"series {one.id!r}" if one.id else "the series"
+        first, n = first_index(one, start), len(one)
+        if first < L + lag:
+            earliest = format_date(one.dates[min(L + lag, n - 1)])
+            raise UserError(
+                f"start: {label} has {first} steps before {format_date(start)}; the model "
+                f"reads {L + lag} (lookback{' + difference' if lag else ''}), so the earliest "
+                f"start is {earliest}"
+            )
+        if first + horizon > n:
+            last = format_date(one.dates[n - horizon]) if n >= horizon else "none"
+            raise UserError(
+                f"start: {label} has {n - first} steps from {format_date(start)} on, fewer "
+                f"than the horizon {horizon}; the latest start is {last}"
+            )
+        if first <= season:
+            raise UserError(
+                f"season: {label} has {first} steps before the start; the seasonal "
+                f"baselines and MASE need more than the season ({season})"
+            )
+        history = one.target[:first]
+        scales.append(np.mean(np.abs(history[season:] - history[:-season])))
+        origins = np.arange(first, n - horizon + 1, stride)
+        forecast = model.predict(
+            **_windows(trained, one, origins), levels=all_levels, num_samples=num_samples,
+            rng=seed,
+        )  # fmt: skip
+        actual, point, quantiles = [], [], []
+        baselines: dict[str, list[np.ndarray]] = {name: [] for name in BASELINES}
+        for i, origin in enumerate(origins):
+            past = one.target[:origin]
+            actual.append(one.target[origin : origin + horizon])
+            inverse = trained.target_transform.inverse
+            point.append(inverse(one.id, forecast.point[i], past)[:horizon])
+            by_level = np.moveaxis(forecast.quantiles[i], -1, 0)
+            quantiles.append(np.moveaxis(inverse(one.id, by_level, past), 0, -1)[:horizon])
+            for name, baseline in BASELINES.items():
+                baselines[name].append(baseline(past, horizon, season))
+        result.origins.append(origins)
+        result.actual.append(np.stack(actual))
+        result.forecasts.append(
+            {"model": np.stack(point), **{k: np.stack(v) for k, v in baselines.items()}}
+        )
+        result.quantiles.append(np.stack(quantiles))
+    result.metrics = _metrics(result, all_levels, np.asarray(scales))
+    q = [all_levels.index(level) for level in levels]
+    result.quantiles = [values[..., q] for values in result.quantiles]
+    return result
+
+
+def _metrics(
+    result: BacktestResult, all_levels: tuple[float, ...], scales: np.ndarray
+) -> dict[str, dict[str, Any]]:
+    actual = np.concatenate([a.reshape(-1, a.shape[-1]) for a in result.actual])
+    metrics: dict[str, dict[str, Any]] = {}
+    for name in result.forecasts[0]:
+        errors = [f[name] - a for f, a in zip(result.forecasts, result.actual, strict=True)]
+        flat = np.concatenate([e.reshape(-1, e.shape[-1]) for e in errors])
+        forecast = actual + flat
+        absolute = np.abs(flat)
+        scores: dict[str, Any] = {
+            "mae": float(absolute.mean()),
+            "rmse": float(np.sqrt(np.mean(flat**2))),
+            "mape": None
+            if np.any(actual == 0)
+            else float(100 * np.mean(absolute / np.abs(actual))),
+        }
+        denominator = np.abs(actual) + np.abs(forecast)
+        scores["smape"] = float(
+            200 * np.mean(absolute / np.where(denominator > 0, denominator, 1.0))
+        )
+        per_series = [float(np.mean(np.abs(e))) for e in errors]
+        scores["mase"] = (
+            None if np.any(scales == 0) else float(np.mean(np.asarray(per_series) / scales))
+        )
+        scores["mae_by_step"] = [
+            float(np.mean(np.concatenate([np.abs(e[:, h]).ravel() for e in errors])))
+            for h in range(result.horizon)
+        ]
+        metrics[name] = scores
+    quantiles = np.concatenate([q.reshape(-1, *q.shape[-2:]) for q in result.quantiles])
+    levels = result.levels
+    picked = quantiles[..., [all_levels.index(level) for level in levels]]
+    model = metrics["model"]
+    if len(levels) >= 2:
+        low, high = result.interval
+        model["coverage"] = coverage(actual, picked[..., 0], picked[..., -1])
+        model["interval"] = [low, high]
+    model["wql"] = weighted_quantile_loss(actual, picked, levels)
+    crps = quantiles[..., [all_levels.index(level) for level in CRPS_LEVELS]]
+    model["crps"] = weighted_quantile_loss(actual, crps, CRPS_LEVELS)
+    return metrics

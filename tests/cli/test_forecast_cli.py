@@ -1,0 +1,245 @@
+"""``rnnkit predict`` and ``rnnkit eval --backtest`` on forecasting runs: a tiny model trained
+through ``main`` in a temporary folder, then forecasts with dates and intervals (table,
+CSV, JSON, plot), a rolling-origin backtest beside the baselines (checked against hand
+computations), and bad input as one line, exit status 2 and no file written."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.cli.cli_helpers import assert_one_line_error, run_cli
+
+HORIZON = 6
+TINY = [
+    "--lookback", "12", "--horizon", str(HORIZON), "--hidden-size", "8", "--batch-size", "16",
+    "--max-steps", "30", "--eval-every", "15", "--valid-size", "12", "--threads", "1",
+]  # fmt: skip
+
+
+def monthly(months: int = 72, start: str = "2000-01") -> tuple[list[str], np.ndarray]:
+    t = np.arange(months)
+    values = 100 + 0.5 * t + 20 * np.sin(2 * np.pi * t / 12)
+    dates = np.datetime64(start) + t.astype("timedelta64[M]")
+    return [str(d) for d in dates], values
+
+
+def write_csv(path: Path, dates: list[str], values, header: str = "Month,Sales") -> Path:
+    rows = [
+        f"{d},{v}" if isinstance(v, str) else f"{d},{v:.3f}"
+        for d, v in zip(dates, values, strict=True)
+    ]
+    path.write_text(header + "\r\n" + "\r\n".join(rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("forecast")
+    data = write_csv(folder / "sales.csv", *monthly())
+    status, _, err = run_cli(
+        "train", "--task", "forecast", "--data", data, "--date-column", "Month", "--target",
+        "Sales", "--out", folder / "run", *TINY,
+    )  # fmt: skip
+    assert status == 0, err
+    return {"run": folder / "run", "data": data, "folder": folder}
+
+
+def test_predict_prints_the_dates_after_the_data_with_intervals(run) -> None:
+    status, out, err = run_cli("predict", run["run"], "--data", run["data"])
+    assert status == 0, err
+    lines = out.splitlines()
+    assert lines[0].split() == ["Month", "Sales", "Sales_q0.1", "Sales_q0.5", "Sales_q0.9"]
+    rows = [line.split() for line in lines[1:]]
+    assert [r[0] for r in rows] == ["2006-01", "2006-02", "2006-03", "2006-04", "2006-05",
+                                    "2006-06"]  # fmt: skip
+    for _, point, low, median, high in rows:
+        assert float(low) <= float(point) <= float(high)
+        assert float(median) == pytest.approx(float(point), rel=1e-4)  # Gaussian: median = mean
+
+
+def test_predict_json_horizon_and_quantiles(run) -> None:
+    status, out, err = run_cli(
+        "predict", run["run"], "--data", run["data"], "--json", "--horizon", "3",
+        "--quantiles", "0.9", "0.05",
+    )  # fmt: skip
+    assert status == 0, err
+    document = json.loads(out)
+    assert document["frequency"] == "monthly" and document["levels"] == [0.05, 0.9]
+    records = document["forecasts"]
+    assert [r["date"] for r in records] == ["2006-01", "2006-02", "2006-03"]
+    assert all(r["target"] == "Sales" and set(r["quantiles"]) == {"0.05", "0.9"} for r in records)
+    # The same first steps as the model's own horizon; beyond it, forecasts fed back (a note).
+    status, out, err = run_cli("predict", run["run"], "--data", run["data"], "--json",
+                               "--horizon", "15", "--quantiles", "0.05", "0.9")  # fmt: skip
+    assert status == 0 and "exceed the model's horizon 6" in err
+    longer = json.loads(out)["forecasts"]
+    assert len(longer) == 15 and longer[-1]["date"] == "2007-03"
+    assert [r["forecast"] for r in longer[:3]] == [r["forecast"] for r in records]
+
+
+def test_predict_writes_csv_and_plot(run, tmp_path: Path) -> None:
+    out_csv, png = tmp_path / "out.csv", tmp_path / "forecast.png"
+    plot = ["--plot", png] if _has_matplotlib() else []
+    status, out, err = run_cli(
+        "predict", run["run"], "--data", run["data"], "--csv", out_csv, *plot
+    )
+    assert status == 0, err
+    assert f"6 forecasts written to {out_csv}" in out
+    with open(out_csv, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["Month"] for r in rows][:2] == ["2006-01", "2006-02"] and len(rows) == HORIZON
+    assert all(float(r["Sales_q0.1"]) <= float(r["Sales"]) <= float(r["Sales_q0.9"]) for r in rows)
+    if plot:
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_backtest_scores_the_model_beside_baselines_computed_by_hand(run) -> None:
+    status, out, err = run_cli(
+        "eval", run["run"], "--data", run["data"], "--backtest", "--start", "2004-01", "--json"
+    )
+    assert status == 0, err
+    report = json.loads(out)
+    _, y = monthly()
+    first = 48  # 2004-01
+    origins = range(first, len(y) - HORIZON + 1)
+    assert report["windows"] == len(origins) and report["season"] == 12
+    assert report["horizon"] == HORIZON and report["start"] == "2004-01"
+    y = np.round(y, 3)  # as written in the file
+    actual = np.stack([y[o : o + HORIZON] for o in origins])
+    naive = np.stack([np.repeat(y[o - 1], HORIZON) for o in origins])
+    seasonal = np.stack([y[o - 12 : o - 12 + HORIZON] for o in origins])
+    metrics = report["metrics"]
+    assert metrics["naive"]["mae"] == pytest.approx(np.mean(np.abs(actual - naive)))
+    assert metrics["seasonal_naive"]["mape"] == pytest.approx(
+        100 * np.mean(np.abs(actual - seasonal) / actual)
+    )
+    scale = np.mean(np.abs(y[12:first] - y[: first - 12]))
+    assert metrics["seasonal_naive"]["mase"] == pytest.approx(
+        np.mean(np.abs(actual - seasonal)) / scale
+    )
+    assert set(metrics) == {"model", "naive", "seasonal_naive", "drift", "drift_seasonal"}
+    model = metrics["model"]
+    assert {"mae", "rmse", "mape", "smape", "mase", "coverage", "wql", "crps"} <= set(model)
+    assert 0 <= model["coverage"] <= 1 and len(model["mae_by_step"]) == HORIZON
+    # A stride, a shorter horizon and another season change what is scored.
+    status, out, err = run_cli(
+        "eval", run["run"], "--data", run["data"], "--backtest", "--start", "2004-01",
+        "--stride", "4", "--horizon", "2", "--season", "6", "--json",
+    )  # fmt: skip
+    assert status == 0, err
+    other = json.loads(out)
+    assert other["windows"] == len(range(first, len(y) - 2 + 1, 4)) and other["season"] == 6
+
+
+def test_backtest_table_and_plot(run, tmp_path: Path) -> None:
+    png = tmp_path / "backtest.png"
+    plot = ["--plot", png] if _has_matplotlib() else []
+    status, out, err = run_cli(
+        "eval", run["run"], "--data", run["data"], "--backtest", "--start", "2005-01", *plot
+    )
+    assert status == 0, err
+    lines = out.splitlines()
+    assert "backtest from 2005-01, 7 forecasts of 6 steps" in lines[0]
+    assert lines[1].split()[:6] == ["method", "MAE", "RMSE", "MAPE", "sMAPE", "MASE"]
+    assert [line.split()[0] for line in lines[2:7]] == ["model", "naive", "seasonal", "drift",
+                                                       "drift"]  # fmt: skip
+    if plot:
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _has_matplotlib() -> bool:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _bad_files(folder: Path) -> dict[str, tuple[Path, tuple[str, ...]]]:
+    dates, values = monthly()
+    texts = [f"{v:.3f}" for v in values]
+    cases = {}
+    cases["text"] = (
+        write_csv(folder / "text.csv", dates, texts[:30] + ["lots"] + texts[31:]),
+        ("column 'Sales', line 32: 'lots' is not a number",),
+    )
+    cases["missing"] = write_csv(folder / "missing.csv", dates, texts[:40] + ["NA"] + texts[41:]), (
+        "1 missing values", "lines 42", "--fill",
+    )  # fmt: skip
+    cases["duplicate"] = (
+        write_csv(folder / "dup.csv", dates[:5] + dates[4:], texts[:5] + texts[4:]),
+        (
+            "2000-05",
+            "appears twice",
+        ),
+    )
+    irregular = [f"{d}-01" for d in dates[:50]] + ["2004-03-15"] + [f"{d}-01" for d in dates[51:]]
+    cases["irregular"] = (
+        write_csv(folder / "irregular.csv", irregular, texts),
+        ("not regularly spaced",),
+    )
+    gap = dates[:50] + dates[51:]
+    cases["gap"] = (
+        write_csv(folder / "gap.csv", gap, texts[:50] + texts[51:]),
+        (
+            "1 missing dates",
+            "--fill",
+        ),
+    )
+    cases["short"] = (
+        write_csv(folder / "short.csv", dates[:8], texts[:8]),
+        (
+            "has 8 steps",
+            "the last 12",
+        ),
+    )
+    cases["column"] = (
+        write_csv(folder / "column.csv", dates, texts, "Month,Revenue"),
+        (
+            "no column 'Sales'",
+            "its columns: Month, Revenue",
+        ),
+    )
+    return cases
+
+
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(run, tmp_path: Path) -> None:
+    out_csv, png = tmp_path / "out.csv", tmp_path / "f.png"
+    for name, (path, fragments) in _bad_files(tmp_path).items():
+        status, _, err = run_cli(
+            "predict", run["run"], "--data", path, "--csv", out_csv, "--plot", png
+        )
+        assert_one_line_error(status, err, *fragments)
+        assert not out_csv.exists() and not png.exists(), name
+    data = run["data"]
+    for argv, fragments in [
+        (["predict", run["run"], "--data", data, "--horizon", "0"], ("--horizon", "positive")),
+        (["predict", run["run"], "--data", data, "--csv", out_csv, "--json"], ("not both",)),
+        (["predict", run["run"]], ("--data",)),
+        (["predict", run["run"], "--data", data, "--quantiles", "1.5"], ("--quantiles",)),
+        (["eval", run["run"], "--data", data, "--json"], ("--backtest --start",)),
+        (["eval", run["run"], "--data", data, "--backtest", "--start", "soon"], ("'soon'",)),
+        (["eval", run["run"], "--data", data, "--backtest", "--start", "2000-06"],
+         ("earliest start is 2001-01",)),
+        (["eval", run["run"], "--data", data, "--backtest", "--start", "2005-10"],
+         ("latest start is 2005-07",)),
+        (["eval", run["run"], "--data", data, "--backtest", "--start", "2004-01", "--horizon",
+          "7"], ("1 to 6 steps",)),
+    ]:  # fmt: skip
+        status, _, err = run_cli(*argv)
+        assert_one_line_error(status, err, *fragments)
+        assert not out_csv.exists()
+
+
+def test_missing_values_are_filled_when_asked(run, tmp_path: Path) -> None:
+    dates, values = monthly()
+    texts = [f"{v:.3f}" for v in values]
+    path = write_csv(tmp_path / "missing.csv", dates, texts[:40] + [""] + texts[41:])
+    status, out, err = run_cli("predict", run["run"], "--data", path, "--fill", "interpolate")
+    assert status == 0, err
+    assert "1 missing values filled (interpolate)" in err and "2006-01" in out
