@@ -64,7 +64,9 @@ class FusedStepper:
 
     ``input_biases[l]`` is what joins layer ``l``'s input side (``b_ih + b_hh``; for the GRU
     ``b_ih + [b_hr, b_hz, 0]``), ``hidden_biases[l]`` the GRU's ``b_hn``. Then ``bind`` to
-    the state and buffers; each ``step`` or ``step_token`` advances the state in place.
+    the state and buffers; each ``step`` (layer 0's input side given), ``step_input`` (the
+    input vector given) or ``step_token`` (a row of the bound table) advances the state in
+    place.
     """
 
     def __init__(
@@ -83,7 +85,7 @@ class FusedStepper:
         self.layers = len(weights_hh)
         self.weights = np.stack([forward_slabs(w, gates) for w in weights_hh])
         self.first_weights = forward_slabs(weights_ih[0], gates)
-        # layer 0's input side comes from the caller; a dummy keeps the pointer valid
+        # W_ih of layers >= 1 (a one-layer stack has none: a dummy keeps the pointer valid)
         upper = [forward_slabs(w, gates) for w in weights_ih[1:]]
         self.input_weights = np.stack(upper) if upper else np.zeros(1, np.float32)
         self.biases = np.ascontiguousarray(np.stack(input_biases), dtype=np.float32)
