@@ -31,6 +31,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     folder = Path(args.folder)
     task, config, checkpoint = read_run(folder, TASKS)
+    task.check_saved(checkpoint, folder, config)
     progress = saved_progress(checkpoint, folder, TrainingProgress)
     lr = checkpoint.config["progress"].get("lr")
     record = {

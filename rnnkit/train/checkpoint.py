@@ -153,6 +153,16 @@ def load_checkpoint(folder: str | os.PathLike[str]) -> Checkpoint:
     )
 
 
+def _is_weights_name(name: object) -> bool:
+    """Whether NAME can be a weights file of a checkpoint: ``<group>.safetensors``, no path."""
+    return (
+        isinstance(name, str)
+        and name.endswith(".safetensors")
+        and Path(name).name == name
+        and "\\" not in name
+    )
+
+
 class _TornCheckpointError(Exception):
     """The files found belong to different saves."""
 
@@ -179,8 +189,11 @@ def _read(folder: Path) -> Checkpoint:
     checksums = config.pop(CHECKSUMS_KEY, None) or {}  # none before checksums existed
     if not isinstance(checksums, dict):
         raise damaged(f"{CONFIG_FILE}: {CHECKSUMS_KEY!r} is not a mapping of file names")
+    files = config.pop(FILES_KEY)
+    if not isinstance(files, list) or not all(_is_weights_name(name) for name in files):
+        raise damaged(f"{CONFIG_FILE}: {FILES_KEY!r} is not a list of weights file names")
     arrays = {}
-    for name in config.pop(FILES_KEY):
+    for name in files:
         path = source / name if (source / name).is_file() else folder / name
         if not path.is_file():
             raise FileNotFoundError(f"{name} is missing")

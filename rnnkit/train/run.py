@@ -119,7 +119,7 @@ def resume_run(
         trainer.restore(checkpoint)
     except UserError:
         raise  # names what is wrong already
-    except (KeyError, ValueError, TypeError) as error:
+    except (KeyError, ValueError, TypeError, AttributeError) as error:
         raise UserError(
             f"the checkpoint in {folder} is damaged ({' '.join(str(error).split())}); "
             "start a new run"

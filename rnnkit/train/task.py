@@ -17,8 +17,9 @@ A task is a ``Task`` subclass with:
 and may override ``before_training`` (work before the first checkpoint, such as
 pretraining, which ``preparation`` names for messages), ``resolve_paths`` (make the
 settings that are paths absolute, as ``build`` saves them, so that a resume given a
-relative path compares like with like), ``summary`` (the line printed when training starts)
-and ``report`` (lines printed when it ends).
+relative path compares like with like), ``check_saved`` (refuse a checkpoint whose
+tokenizer or labels do not fit its settings, for ``rnnkit info``), ``summary`` (the line
+printed when training starts) and ``report`` (lines printed when it ends).
 """
 
 from __future__ import annotations
@@ -51,6 +52,10 @@ class Task:
     def preparation(self, trainer: Trainer) -> str:
         """What ``before_training`` does, for a message: "pretraining the encoder"."""
         return "preparing the run"
+
+    def check_saved(self, checkpoint: Checkpoint, folder: Path, config: Any) -> None:
+        """Refuse (UserError) a checkpoint whose entries besides its settings (a tokenizer,
+        labels) are damaged or do not fit CONFIG, its checked settings."""
 
     def resolve_paths(self, config: Any) -> None:
         """Make CONFIG's path settings absolute, as ``build`` does before saving them."""

@@ -41,6 +41,7 @@ from rnnkit.train.run_config import model_folder, saved_config, saved_entry, sav
 from rnnkit.train.task import Task
 from rnnkit.train.tasks.language_model import (
     build_model,
+    check_encoding,
     load_saved_tokenizer,
     load_weights_into,
 )
@@ -85,7 +86,9 @@ class ClassifierData:
         "tsv/csv: the text column's header name (default 'text'), or its number",
         metavar="COLUMN",
     )
-    encoding: str = option("utf-8", "the files' encoding (TREC needs latin-1)")
+    encoding: str = option(
+        "utf-8", "the files' encoding (TREC needs latin-1)", check=check_encoding
+    )
     val_fraction: float = option(
         0.1,
         "without valid: the share of the training examples held out for validation",
@@ -187,8 +190,7 @@ class ClassifierTask(Task):
                     f"the examples of {data.train} differ from those the run in {folder} "
                     "started on; resuming needs the same examples, so start a new run"
                 )
-            labels = LabelVocabulary(saved_entry(checkpoint, folder, "labels"))
-            tokenizer = load_saved_tokenizer(checkpoint, folder)
+            tokenizer, labels = saved_vocabularies(checkpoint, folder, config.model)
         if test is not None:  # refuse a test file with unknown labels now, not after training
             labels.encode(test.labels, data.test)
         vectors, notes = None, []
@@ -232,6 +234,9 @@ class ClassifierTask(Task):
         if trainer.settings.pretrain_epochs == 0:
             return True
         return pretrain(trainer, stop)
+
+    def check_saved(self, checkpoint: Checkpoint, folder: Path, config: ClassifierRun) -> None:
+        saved_vocabularies(checkpoint, folder, config.model)
 
     def preparation(self, trainer: ClassifierTrainer) -> str:
         return "pretraining the encoder"
@@ -333,6 +338,24 @@ def pretrain(trainer: ClassifierTrainer, stop: StopRequest) -> bool:
     return finished
 
 
+def saved_vocabularies(
+    checkpoint: Checkpoint, folder: str | os.PathLike[str], model: SequenceClassifierConfig
+) -> tuple[Tokenizer, LabelVocabulary]:
+    """The run's tokenizer and labels, refused unless they fit the saved MODEL."""
+    tokenizer = load_saved_tokenizer(checkpoint, folder)
+    try:
+        labels = LabelVocabulary(saved_entry(checkpoint, folder, "labels"))
+    except (TypeError, ValueError) as error:
+        raise UserError(f"{folder}/config.json was edited or damaged: labels: {error}") from None
+    if (tokenizer.vocab_size, len(labels)) != (model.vocab_size, model.num_classes):
+        raise UserError(
+            f"{folder}/config.json was edited or damaged: {tokenizer.vocab_size} tokens and "
+            f"{len(labels)} labels for a model of {model.vocab_size} tokens and "
+            f"{model.num_classes} classes; retrain"
+        )
+    return tokenizer, labels
+
+
 def load_classifier(folder: str | os.PathLike[str]) -> TrainedClassifier:
     """The classifier saved in FOLDER (a checkpoint folder such as ``RUN/best``)."""
     checkpoint = load_checkpoint(folder)
@@ -343,18 +366,7 @@ def load_classifier(folder: str | os.PathLike[str]) -> TrainedClassifier:
             "a classifier"
         )
     config = saved_config(checkpoint, folder, ClassifierRun)
-    tokenizer = load_saved_tokenizer(checkpoint, folder)
-    try:
-        labels = LabelVocabulary(saved_entry(checkpoint, folder, "labels"))
-    except (TypeError, ValueError) as error:
-        raise UserError(f"{folder}/config.json was edited or damaged: labels: {error}") from None
-    model_config = config.model
-    if (tokenizer.vocab_size, len(labels)) != (model_config.vocab_size, model_config.num_classes):
-        raise UserError(
-            f"{folder}/config.json was edited or damaged: {tokenizer.vocab_size} tokens and "
-            f"{len(labels)} labels for a model of {model_config.vocab_size} tokens and "
-            f"{model_config.num_classes} classes; retrain"
-        )
-    model = build_model(SequenceClassifier, model_config, folder=folder)
+    tokenizer, labels = saved_vocabularies(checkpoint, folder, config.model)
+    model = build_model(SequenceClassifier, config.model, folder=folder)
     load_weights_into(model, checkpoint, folder)
     return TrainedClassifier(model.eval(), tokenizer, labels, config)

@@ -8,6 +8,7 @@ back for ``rnnkit sample`` and ``rnnkit eval``.
 
 from __future__ import annotations
 
+import codecs
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,15 @@ from rnnkit.train.task import Task
 DEFAULT_CORPUS_CHARS = 1_000_000
 
 
+def check_encoding(name: str) -> str | None:
+    """Why NAME is no text encoding Python knows, or None."""
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        return f"no such text encoding: {name!r} (e.g. utf-8, latin-1, utf-16)"
+    return None
+
+
 @dataclass
 class LanguageModelData:
     """Where the text comes from and how it becomes tokens."""
@@ -43,7 +53,7 @@ class LanguageModelData:
         on_resume=CHANGEABLE,
         metavar="PATH",
     )
-    encoding: str = option("utf-8", "the text's encoding")
+    encoding: str = option("utf-8", "the text's encoding", check=check_encoding)
     val_fraction: float = option(
         0.1, "the last part of the text kept for validation (0: none)", minimum=0, below=1
     )
@@ -111,7 +121,7 @@ class LanguageModelTask(Task):
                     f"the text of {describe_source(config.data)} differs from the text the run "
                     f"in {folder} started on; resuming needs the same text, so start a new run"
                 )
-            tokenizer = tokenizer_from_dict(saved_entry(checkpoint, folder, "tokenizer"))
+            tokenizer = saved_tokenizer_for(checkpoint, folder, config.model)
         train_ids, val_ids = split_train_val(tokenizer.encode(text), config.data.val_fraction)
         settings = config.training
         needed = settings.batch_size * (settings.seq_len + 1)
@@ -142,6 +152,11 @@ class LanguageModelTask(Task):
             f"{trainer.batcher.streams.size:,} training and {len(trainer.val_ids):,} validation "
             f"tokens, {trainer.tokenizer.kind} vocabulary of {trainer.tokenizer.vocab_size:,}"
         )
+
+    def check_saved(
+        self, checkpoint: Checkpoint, folder: Path, config: LanguageModelRun
+    ) -> None:
+        saved_tokenizer_for(checkpoint, folder, config.model)
 
     def report(self, trainer: LMTrainer) -> list[str]:
         progress = trainer.progress
@@ -200,21 +215,29 @@ def load_language_model(
             "language model"
         )
     config = saved_config(checkpoint, folder, LanguageModelRun)
-    tokenizer = load_saved_tokenizer(checkpoint, folder)
-    if tokenizer.vocab_size != config.model.vocab_size:
-        raise UserError(
-            f"{folder}/config.json was edited or damaged: a tokenizer of "
-            f"{tokenizer.vocab_size} tokens for a model of {config.model.vocab_size}; retrain"
-        )
+    tokenizer = saved_tokenizer_for(checkpoint, folder, config.model)
     model = build_model(LanguageModel, config.model, folder=folder)
     load_weights_into(model, checkpoint, folder)
     return model.eval(), tokenizer, config
 
 
+def saved_tokenizer_for(
+    checkpoint: Checkpoint, folder: str | os.PathLike[str], model: LanguageModelConfig
+) -> Tokenizer:
+    """The run's tokenizer, refused unless it has the vocabulary size of the saved MODEL."""
+    tokenizer = load_saved_tokenizer(checkpoint, folder)
+    if tokenizer.vocab_size != model.vocab_size:
+        raise UserError(
+            f"{folder}/config.json was edited or damaged: a tokenizer of "
+            f"{tokenizer.vocab_size} tokens for a model of {model.vocab_size}; retrain"
+        )
+    return tokenizer
+
+
 def load_saved_tokenizer(checkpoint: Checkpoint, folder: str | os.PathLike[str]) -> Tokenizer:
     try:
         return tokenizer_from_dict(saved_entry(checkpoint, folder, "tokenizer"))
-    except (KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise UserError(
             f"{folder}/config.json was edited or damaged: its tokenizer does not load "
             f"({' '.join(str(error).split())}); restore it or retrain"

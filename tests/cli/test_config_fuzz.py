@@ -1,0 +1,265 @@
+"""An edited, damaged or old config.json: every command that reads a run folder (``sample``,
+``eval``, ``predict``, ``info``, ``train --resume``) answers in one line with exit status 2,
+never a traceback. Named cases first (a wrong type, a negative size, an unknown key, a
+missing key, null, an old format), then a hypothesis-driven fuzz over every field."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.cli.cli_helpers import assert_one_line_error, run_cli, write_corpus
+from tests.cli.test_classifier_cli import write_tsv
+
+Edit = Callable[[dict[str, Any]], None]
+
+LM_FLAGS = [
+    "--embedding-size", "8", "--hidden-size", "16", "--batch-size", "4", "--seq-len", "16",
+    "--eval-every", "3", "--max-steps", "3",
+]  # fmt: skip
+CLASSIFIER_FLAGS = [
+    "--embedding-size", "8", "--hidden-size", "12", "--batch-size", "16", "--eval-every", "2",
+    "--max-steps", "2",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path]]:
+    """``{task: (run folder, its data)}``: a finished run of each task, never written to."""
+    folder = tmp_path_factory.mktemp("runs")
+    corpus = write_corpus(folder)
+    status, _, err = run_cli("train", "--data", corpus, "--out", folder / "lm", *LM_FLAGS)
+    assert status == 0, err
+    table = write_tsv(folder / "t.tsv", 60)
+    status, _, err = run_cli(
+        "train-classifier", "--train", table, "--out", folder / "classify", *CLASSIFIER_FLAGS
+    )
+    assert status == 0, err
+    return {"lm": (folder / "lm", corpus), "classify": (folder / "classify", table)}
+
+
+def commands(task: str, run: Path, data: Path) -> list[list[object]]:
+    """Every command that reads the run folder RUN of TASK (train: a resume with a budget of
+    the steps it has taken, so an edit that is still a valid run trains no step)."""
+    reads_model = (
+        [["sample", run, "--length", "5"], ["eval", run, "--data", data]]
+        if task == "lm"
+        else [["predict", run, "good film"], ["eval", run, "--data", data]]
+    )
+    return [*reads_model, *progress_commands(task, run)]
+
+
+def progress_commands(task: str, run: Path) -> list[list[object]]:
+    """The commands that read the run's progress too."""
+    train = "train" if task == "lm" else "train-classifier"
+    steps = LM_FLAGS[-1] if task == "lm" else CLASSIFIER_FLAGS[-1]
+    resume = [train, "--out", run, "--resume", "--max-steps", steps]
+    return [["info", run], ["info", "--json", run], resume]
+
+
+@contextlib.contextmanager
+def edited_copy(run: Path, edit: Edit) -> Iterator[Path]:
+    """A copy of RUN whose config.json, and its best model's, went through EDIT."""
+    with tempfile.TemporaryDirectory() as scratch:
+        copy_ = Path(scratch) / run.name
+        shutil.copytree(run, copy_)
+        for config_file in (copy_ / "config.json", copy_ / "best" / "config.json"):
+            config = json.loads(config_file.read_text())
+            edit(config)
+            config_file.write_text(json.dumps(config))
+        yield copy_
+
+
+def check_all_refused(task: str, runs: dict, edit: Edit, *fragments: str, progress_only=False):
+    run, data = runs[task]
+    with edited_copy(run, edit) as copy_:
+        argvs = progress_commands(task, copy_) if progress_only else commands(task, copy_, data)
+        for argv in argvs:
+            status, _, err = run_cli(*argv)
+            try:
+                assert_one_line_error(status, err, *fragments)
+            except AssertionError as error:
+                raise AssertionError(f"rnnkit {argv[0]}: {error}") from None
+
+
+def setter(path: str, value: Any) -> Edit:
+    """An edit that sets the dotted PATH (e.g. "config.model.hidden_size") to VALUE."""
+
+    def edit(config: dict[str, Any]) -> None:
+        *parents, key = path.split(".")
+        for name in parents:
+            config = config[name]
+        config[key] = copy.deepcopy(value)
+
+    return edit
+
+
+def deleter(path: str) -> Edit:
+    def edit(config: dict[str, Any]) -> None:
+        *parents, key = path.split(".")
+        for name in parents:
+            config = config[name]
+        del config[key]
+
+    return edit
+
+
+# -- named cases ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("task", ["lm", "classify"])
+@pytest.mark.parametrize(
+    ("edit", "named"),
+    [
+        (setter("config.model.hidden_size", "16"), "model.hidden_size: expected an integer"),
+        (setter("config.model.hidden_size", 16.5), "model.hidden_size: expected an integer"),
+        (setter("config.model.hidden_size", -16), "model.hidden_size: must be at least 1"),
+        (setter("config.model.num_layers", 10**9), "model.num_layers: must be at most 64"),
+        (setter("config.model.cell", "transformer"), "model.cell: expected one of"),
+        (setter("config.model.dropout", None), "model.dropout: expected a number, got null"),
+        (setter("config.model.colour", "blue"), "model.colour: unknown setting"),
+        (deleter("config.model.num_layers"), "model.num_layers: missing"),
+        (setter("config.training.batch_size", 0), "training.batch_size: must be at least 1"),
+        (setter("config.training.lr", "fast"), "training.lr: expected a number"),
+        (setter("config.training.ema", 1.0), "training.ema: must be above 0 and below 1"),
+        (setter("config.data.encoding", "no-such-codec"), "data.encoding: no such text encoding"),
+        (setter("config.data.tokenizer", 3), "data.tokenizer: expected a string"),
+        (setter("config.model.vocab_size", 10**10), "for a model of 10000000000"),
+        (setter("config.model", []), "model: expected an object"),
+        (deleter("config"), "it has no 'config'"),
+        (setter("config", None), "its 'config' is not an object"),
+        (deleter("tokenizer"), "it has no 'tokenizer'"),
+        (setter("tokenizer", {"kind": "char"}), "tokenizer does not load"),
+        (setter("task", "translate"), "translate"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "",
+)
+def test_an_edited_config_is_one_line_for_every_command(
+    runs: dict, task: str, edit: Edit, named: str
+) -> None:
+    check_all_refused(task, runs, edit, named)
+
+
+@pytest.mark.parametrize("task", ["lm", "classify"])
+@pytest.mark.parametrize(
+    ("edit", "named"),
+    [
+        (setter("progress.step", -1), "progress.step: expected a whole number from 0, got -1"),
+        (setter("progress.step", "3"), "progress.step: expected a whole number from 0"),
+        (setter("progress.elapsed", None), "progress.elapsed: expected a number from 0"),
+        (setter("progress.best", [1, 2]), "progress.best: expected an object of numbers"),
+        (setter("progress.best", {"loss": "low"}), "progress.best: expected an object of numbers"),
+        (deleter("progress.epoch"), "progress.epoch: missing"),
+        (setter("progress", "done"), "progress: expected an object"),
+        (deleter("progress"), "it has no 'progress'"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "",
+)
+def test_an_edited_progress_is_one_line_for_info_and_resume(
+    runs: dict, task: str, edit: Edit, named: str
+) -> None:
+    check_all_refused(task, runs, edit, named, progress_only=True)
+
+
+@pytest.mark.parametrize("task", ["lm", "classify"])
+def test_a_data_position_past_the_epoch_is_refused_on_resume(runs: dict, task: str) -> None:
+    position = "window" if task == "lm" else "batch"
+    run, _ = runs[task]
+    with edited_copy(run, setter(f"progress.{position}", 10**6)) as copy_:
+        train = "train" if task == "lm" else "train-classifier"
+        status, _, err = run_cli(train, "--out", copy_, "--resume", "--max-steps", "5")
+        assert_one_line_error(
+            status, err, f"progress.{position} 1000000 is past the end of an epoch"
+        )
+
+
+@pytest.mark.parametrize(
+    ("task", "old_format"),
+    [("lm", "rnnkit.language_model"), ("classify", "rnnkit.sequence_classifier")],
+)
+def test_a_run_folder_of_an_older_rnnkit_is_one_line_for_every_command(
+    runs: dict, task: str, old_format: str
+) -> None:
+    """The layout before rnnkit.run version 2: sections at the top, no task."""
+
+    def to_old(config: dict[str, Any]) -> None:
+        sections = config.pop("config")
+        for key in ("format", "version", "task"):
+            config.pop(key)
+        config.update(
+            format=old_format, version=1, model=sections["model"], settings=sections["training"]
+        )
+
+    check_all_refused(
+        task,
+        runs,
+        to_old,
+        f"holds a checkpoint in {old_format} version 1, which this version of rnnkit does not "
+        "read (rnnkit.run version 2); retrain",
+    )
+
+
+# -- the fuzz -------------------------------------------------------------------------------
+
+ODD_VALUES = [None, "x", "", -1, 0, 1.5, 10**12, True, [], {}, [1], {"a": 1}]
+
+
+def leaves(config: dict[str, Any]) -> list[str]:
+    """Dotted paths of every field of the run's settings and progress, and of the top keys."""
+    paths = [
+        f"config.{section}.{name}"
+        for section, values in config["config"].items()
+        for name in values
+    ]
+    paths += [f"progress.{name}" for name in config["progress"]]
+    return paths + [f"config.{section}" for section in config["config"]] + list(config)
+
+
+def fuzz(task: str, runs: dict, data: st.DataObject) -> None:
+    run, corpus = runs[task]
+    saved = json.loads((run / "config.json").read_text())
+    path = data.draw(st.sampled_from(leaves(saved)), label="field")
+    action = data.draw(st.sampled_from(["set", "delete", "unknown"]), label="action")
+    if action == "set":
+        edit = setter(path, data.draw(st.sampled_from(ODD_VALUES), label="value"))
+    elif action == "delete":
+        edit = deleter(path)
+    else:
+        parent = path.rsplit(".", 1)[0] if "." in path else ""
+        edit = setter(f"{parent}.surprise" if parent else "surprise", 1)
+    with edited_copy(run, edit) as copy_:
+        for argv in commands(task, copy_, corpus):
+            status, out, err = run_cli(*argv)
+            assert "Traceback" not in err
+            if status != 0:  # an edit may leave a valid run: then the command just works
+                assert_one_line_error(status, err)
+
+
+FUZZ = settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+@FUZZ
+@given(data=st.data())
+def test_fuzzed_language_model_configs_never_end_in_a_traceback(runs: dict, data) -> None:
+    fuzz("lm", runs, data)
+
+
+@FUZZ
+@given(data=st.data())
+def test_fuzzed_classifier_configs_never_end_in_a_traceback(runs: dict, data) -> None:
+    fuzz("classify", runs, data)
