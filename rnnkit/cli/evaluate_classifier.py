@@ -56,11 +56,13 @@ def run(args: argparse.Namespace, folder: Path) -> int:
     if skipped:
         print(f"{skipped} characters not seen in training were left out", file=notes)
     if args.png:
-        # The figures are printed already: a picture that fails is only a note.
+        # The figures are printed already: a picture that fails, however it fails (a
+        # folder that cannot be written, a label matplotlib cannot typeset), is only a note.
         try:
             drawn = save_confusion_png(Path(args.png), report)
-        except OSError as error:
-            print(f"rnnkit: note: no confusion matrix drawn: {error}", file=sys.stderr)
+        except Exception as error:  # noqa: BLE001
+            reason = " ".join(str(error).split()) or type(error).__name__
+            print(f"rnnkit: note: no confusion matrix drawn: {reason}", file=sys.stderr)
         else:
             if drawn:
                 print(f"confusion matrix drawn in {args.png}", file=notes)

@@ -91,9 +91,11 @@ def test_predict_arguments_json_and_stdin(run_folder: Path, monkeypatch) -> None
 
 def test_eval_reports_and_json(run_folder: Path, tmp_path: Path) -> None:
     test = write_tsv(tmp_path / "test.tsv", 50, seed=2)
+    before = folder_bytes(run_folder)
     status, out, err = run_cli("eval", run_folder, "--data", test)
     assert status == 0, err
     assert "accuracy" in out and "macro-F1" in out and "confusion" in out
+    assert folder_bytes(run_folder) == before  # no picture unless asked, never in the run
 
     status, out, err = run_cli("eval", run_folder, "--data", test, "--json")
     assert status == 0, err
@@ -102,8 +104,23 @@ def test_eval_reports_and_json(run_folder: Path, tmp_path: Path) -> None:
     assert 0.8 <= report["accuracy"] <= 1.0
     assert set(report["per_class"]) == {"neg", "pos"}
     assert np.sum(report["confusion"]) == 50
-    if "confusion matrix drawn" in err:  # matplotlib is installed
-        assert (run_folder / "confusion-test.tsv.png").is_file()
+
+
+def test_eval_draws_the_confusion_matrix_only_where_asked(run_folder: Path, tmp_path: Path) -> None:
+    test = write_tsv(tmp_path / "test.tsv", 50, seed=2)
+    picture = tmp_path / "confusion.png"
+    status, out, err = run_cli("eval", run_folder, "--data", test, "--json", "--png", picture)
+    assert status == 0, err
+    assert json.loads(out)["accuracy"] >= 0.8  # stdout stays one JSON object
+    pytest.importorskip("matplotlib")
+    assert f"confusion matrix drawn in {picture}" in err
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # A picture that cannot be written is a note: the figures are reported all the same.
+    for where in (tmp_path / "no" / "such" / "folder" / "c.png", tmp_path):
+        status, out, err = run_cli("eval", run_folder, "--data", test, "--json", "--png", where)
+        assert status == 0, err
+        assert json.loads(out)["accuracy"] >= 0.8
+        assert err.startswith("rnnkit: note: no confusion matrix drawn: ") and err.count("\n") == 1
 
 
 def test_eval_reads_files_in_the_training_encoding(tmp_path: Path) -> None:
