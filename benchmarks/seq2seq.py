@@ -1,0 +1,216 @@
+"""Sequence-to-sequence benchmarks: the DLFS2 toy tasks, CMUdict G2P, beam-search speed.
+
+    python -m benchmarks.seq2seq addition [--threads 1] [--epochs 30] [--quick] [-- flags]
+    python -m benchmarks.seq2seq dates    [--threads 1] [--epochs 3]  [--quick] [-- flags]
+    python -m benchmarks.seq2seq g2p      [--threads 2] [--minutes 55] [--quick] [-- flags]
+
+Every subcommand prints the machine, the settings, wall (and CPU) time and the result
+against its target. Extra arguments after ``--`` go to ``rnnkit train`` after the defaults,
+so they override them. ``--quick`` runs a tiny model for a few steps: a smoke test of the
+path, not a figure.
+
+- ``addition`` (``addition.txt``, Deep Learning from Scratch 2, ch. 7): the book's split,
+  the 50,000 lines shuffled with ``np.random.seed(1984)``, 45,000 to train and 5,000 to
+  test. Settings are chosen on a validation set of the last 2,500 of those 45,000 (the model
+  trains on the other 42,500); the test pairs are read once, at the end. Anchors (DLFS2's
+  NumPy code on one core of a machine of this kind): reversed + peeky 97.8-98.1% exact
+  match after 22-25 epochs, about 5.5 s of training per epoch. Targets: >= 99.5% exact
+  match; an epoch of the same model (LSTM, embedding 16, hidden 128, reversed + peeky,
+  batch 128) on all 45,000 pairs in <= 1.8 s on one core (timed here apart from the run:
+  the steps of one epoch, zero_grad to the optimizer step, without validation).
+- ``dates`` (``date.txt``) with dot attention, split the same way: DLFS2 reaches 99.9% at
+  epoch 3, about 72 s per epoch on one core. Target: >= 99.9% within 3 epochs, <= 15 s an
+  epoch.
+- ``g2p``: CMUdict with the CNTK split (``cmudict-0.7b.train-dev-20-21`` to train,
+  ``...-1-21`` to validate, ``cmudict-0.7b.test`` to test), stress already removed; a word
+  with several pronunciations counts as right if the output equals any (WER = 1 - exact
+  match, PER = phoneme edit distance / reference length). Anchors: cmusphinx g2p-seq2seq
+  LSTM 2x256 WER 22.2% (another split), Yao & Zweig 2015 bi-LSTM PER 5.45%, WER 23.55%.
+  Target: WER <= 24% and PER <= 6% within 60 minutes of training on 2 cores.
+- Not here yet: the decoding-speed comparison of the issue (batched beam search, K = 5, on
+  the G2P model against an eager PyTorch implementation of the same model and weights,
+  words per second, target >= 3x).
+
+The machine is shared: wall times stretch when other work runs, so the CPU time of the
+process (one thread: the time on one core) is printed beside them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.timing import machine_header
+from rnnkit.cli.flags import apply_settings, given_settings
+from rnnkit.cli.main import main as rnnkit
+from rnnkit.cli.train import build_parser
+from rnnkit.data.parallel import read_parallel
+from rnnkit.threads import limit_threads
+from rnnkit.train.tasks.seq2seq import (
+    Seq2SeqRun,
+    Seq2SeqTask,
+    evaluate_pairs,
+    load_seq2seq,
+)
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+DLFS2 = SHARED / "dlfs2_seq2seq"
+CMUDICT = SHARED / "cmudict"
+BOOK_SEED, BOOK_TEST = 1984, 5000
+VALID = 2500  # the last pairs of the book's training part, held out to choose settings
+
+ADDITION = [
+    "--format", "dlfs2", "--share-vocabulary", "--cell", "lstm", "--embedding-size", "16",
+    "--hidden-size", "128", "--reverse-source", "--peeky", "--batch-size", "128",
+    "--lr", "0.002", "--clip", "5",
+]  # fmt: skip
+DATES = [
+    "--format", "dlfs2", "--share-vocabulary", "--cell", "lstm", "--embedding-size", "16",
+    "--hidden-size", "256", "--reverse-source", "--attention", "dot", "--batch-size", "128",
+    "--lr", "0.002", "--clip", "5",
+]  # fmt: skip
+G2P = [
+    "--format", "dictionary", "--cell", "lstm", "--embedding-size", "128",
+    "--hidden-size", "256", "--num-layers", "2", "--bidirectional", "--attention", "general",
+    "--input-feeding", "--dropout", "0.2", "--batch-size", "64", "--lr", "0.002",
+]  # fmt: skip
+QUICK = ["--hidden-size", "16", "--embedding-size", "8", "--max-steps", "20"]
+TARGETS = {"addition": (0.995, 1.8), "dates": (0.999, 15.0)}
+FILES = {"addition": "addition.txt", "dates": "date.txt"}
+
+
+def book_split(path: Path) -> tuple[list[str], list[str]]:
+    """DLFS2's ``sequence.load_data``: the lines shuffled with seed 1984, the last 10% test."""
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    order = np.arange(len(lines))
+    np.random.RandomState(BOOK_SEED).shuffle(order)
+    shuffled = [lines[i] for i in order]
+    return shuffled[: len(lines) - BOOK_TEST], shuffled[len(lines) - BOOK_TEST :]
+
+
+def write(folder: Path, name: str, lines: list[str]) -> Path:
+    path = folder / name
+    path.write_text("".join(lines), encoding="utf-8")
+    return path
+
+
+def train_cli(flags: list[str], threads: int, folder: Path) -> float:
+    """``rnnkit train --task seq2seq FLAGS`` into FOLDER; its wall time in seconds."""
+    started = time.perf_counter()
+    status = rnnkit(["train", "--task", "seq2seq", "--out", str(folder), "--threads",
+                     str(threads), *flags])  # fmt: skip
+    if status:
+        raise SystemExit(f"rnnkit train exited with status {status}")
+    return time.perf_counter() - started
+
+
+def time_epoch(flags: list[str], train: Path, valid: Path, threads: int, folder: Path) -> dict:
+    """Wall and CPU seconds of the steps of one epoch over TRAIN (no validation), built as
+    ``rnnkit train`` builds the run."""
+    task = Seq2SeqTask()
+    parser = build_parser(task, argparse.ArgumentParser)
+    config = Seq2SeqRun()
+    apply_settings(config, given_settings(parser.parse_args(
+        ["--train", str(train), "--valid", str(valid), *flags]
+    )))  # fmt: skip
+    folder.mkdir(parents=True)
+    trainer = task.build(config, folder, None)
+    steps = trainer.steps_per_epoch()
+    with limit_threads(threads):
+        for _ in range(3):  # warm-up: buffers, the C loops' first call
+            trainer._step()
+        trainer.progress.epoch, trainer.progress.batch = 1, 0
+        wall, cpu = time.perf_counter(), time.process_time()
+        for _ in range(steps):
+            trainer._step()
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return {"steps": steps, "wall": wall, "cpu": cpu}
+
+
+def toy_task(args: argparse.Namespace, name: str, defaults: list[str]) -> int:
+    train_part, test = book_split(DLFS2 / FILES[name])
+    flags = defaults + (QUICK if args.quick else ["--epochs", str(args.epochs)]) + args.extra
+    target, seconds_target = TARGETS[name]
+    print(f"{name}: rnnkit train --task seq2seq {' '.join(flags)} ({args.threads} thread"
+          f"{'s' if args.threads > 1 else ''}); train {len(train_part) - VALID:,}, validation "
+          f"{VALID:,} (the end of the book's 45,000), test {len(test):,}")  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        train = write(folder, "train.txt", train_part[:-VALID])
+        valid = write(folder, "valid.txt", train_part[-VALID:])
+        everything = write(folder, "all.txt", train_part)
+        test_file = write(folder, "test.txt", test)
+        epoch = time_epoch(flags, everything, valid, args.threads, folder / "timing")
+        print(f"one epoch of {len(train_part):,} pairs ({epoch['steps']} steps): "
+              f"{epoch['cpu']:.2f} s CPU, {epoch['wall']:.2f} s wall; target <= "
+              f"{seconds_target} s on one core")  # fmt: skip
+        if args.epoch_only:
+            return 0
+        seconds = train_cli(
+            ["--train", str(train), "--valid", str(valid), *flags], args.threads, folder / "run"
+        )
+        trained = load_seq2seq(folder / "run" / "best")
+        scores = evaluate_pairs(trained, read_parallel(test_file, "dlfs2", "utf-8"))
+    print(f"training {seconds / 60:.1f} min wall; best validation checkpoint: test exact match "
+          f"{scores['exact_match']:.2%} (target >= {target:.1%}), token accuracy "
+          f"{scores['token_accuracy']:.2%}")  # fmt: skip
+    met = scores["exact_match"] >= target and epoch["cpu"] <= seconds_target
+    return 0 if args.quick or met else 1
+
+
+def g2p(args: argparse.Namespace) -> int:
+    flags = G2P + (QUICK if args.quick else ["--max-time", str(args.minutes * 60)]) + args.extra
+    print(f"g2p: rnnkit train --task seq2seq {' '.join(flags)} ({args.threads} threads)")
+    out = Path(args.out) if args.out else Path(tempfile.mkdtemp()) / "g2p"
+    seconds = train_cli(
+        ["--train", str(CMUDICT / "cmudict-0.7b.train-dev-20-21"),
+         "--valid", str(CMUDICT / "cmudict-0.7b.train-dev-1-21"), *flags],
+        args.threads, out,
+    )  # fmt: skip
+    trained = load_seq2seq(out / "best")
+    with limit_threads(args.threads):
+        dev = evaluate_pairs(trained, read_parallel(CMUDICT / "cmudict-0.7b.train-dev-1-21"))
+        test = evaluate_pairs(trained, read_parallel(CMUDICT / "cmudict-0.7b.test"))
+    print(f"training {seconds / 60:.1f} min wall; run folder {out}")
+    for name, scores in (("dev", dev), ("test", test)):
+        print(f"{name}: WER {1 - scores['exact_match']:.2%}, PER "
+              f"{scores['token_error_rate']:.2%} ({scores['sources']:,} words)")  # fmt: skip
+    print("targets: WER <= 24%, PER <= 6%; anchors: g2p-seq2seq 2x256 WER 22.2% (other split), "
+          "Yao & Zweig 2015 PER 5.45%, WER 23.55%")  # fmt: skip
+    met = 1 - test["exact_match"] <= 0.24 and test["token_error_rate"] <= 0.06
+    return 0 if args.quick or met else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    extra = argv[argv.index("--") + 1 :] if "--" in argv else []
+    own = argv[: argv.index("--")] if "--" in argv else argv
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, epochs in (("addition", 30), ("dates", 3)):
+        sub = commands.add_parser(name)
+        sub.add_argument("--epochs", type=int, default=epochs)
+        sub.add_argument("--epoch-only", action="store_true", help="only time an epoch")
+    sub = commands.add_parser("g2p")
+    sub.add_argument("--minutes", type=float, default=55.0)
+    sub.add_argument("--out", help="keep the run in this folder (for decode)")
+    for sub in commands.choices.values():
+        sub.add_argument("--threads", type=int, default=2 if sub.prog.endswith("g2p") else 1)
+        sub.add_argument("--quick", action="store_true")
+    args = parser.parse_args(own)
+    args.extra = extra
+    for line in machine_header():
+        print(line)
+    if args.command in ("addition", "dates"):
+        defaults = ADDITION if args.command == "addition" else DATES
+        return toy_task(args, args.command, defaults)
+    return g2p(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
