@@ -64,7 +64,7 @@ def option(
         choices: the only values allowed.
         minimum, maximum: inclusive bounds of a number; ``below``: an exclusive upper bound.
         on_resume: ``FIXED`` (a resume must keep it) or ``CHANGEABLE``.
-        metavar: the flag's placeholder in ``--help``.
+        metavar: the flag's placeholder in the command line's help.
         check: more checks; returns a reason the value is wrong, or None.
     """
     metadata = {

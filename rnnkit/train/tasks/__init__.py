@@ -1,4 +1,5 @@
-"""The tasks ``rnnkit train --task NAME`` trains, by name (see ``rnnkit.train.task``)."""
+"""The tasks a run can train, by name (see ``rnnkit.train.task``); the command line's
+``train`` chooses one of them by that name."""
 
 from rnnkit.train.task import Task
 from rnnkit.train.tasks.classifier import ClassifierTask

@@ -363,7 +363,7 @@ def load_classifier(folder: str | os.PathLike[str]) -> TrainedClassifier:
     if task != ClassifierTask.name:
         raise UserError(
             f"{folder} holds a {task} run, not a sequence classifier; give the run folder of "
-            "a classifier"
+            "a classifier (task classify)"
         )
     config = saved_config(checkpoint, folder, ClassifierRun)
     tokenizer, labels = saved_vocabularies(checkpoint, folder, config.model)

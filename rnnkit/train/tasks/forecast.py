@@ -191,8 +191,8 @@ def load_forecaster(folder: str | os.PathLike[str]) -> TrainedForecaster:
     task = saved_task(checkpoint, folder)
     if task != ForecastTask.name:
         raise UserError(
-            f"{folder} holds a {task} run, not a forecaster; give a run folder of "
-            "rnnkit train --task forecast"
+            f"{folder} holds a {task} run, not a forecaster; give the run folder of "
+            "a forecaster (task forecast)"
         )
     config = saved_config(checkpoint, folder, ForecastRun)
     transforms = saved_entry(checkpoint, folder, "transforms")

@@ -212,7 +212,7 @@ def load_language_model(
     if task != LanguageModelTask.name:
         raise UserError(
             f"{folder} holds a {task} run, not a language model; give the run folder of a "
-            "language model"
+            "language model (task lm)"
         )
     config = saved_config(checkpoint, folder, LanguageModelRun)
     tokenizer = saved_tokenizer_for(checkpoint, folder, config.model)

@@ -283,8 +283,8 @@ def load_seq2seq(folder: str | os.PathLike[str]) -> TrainedSeq2Seq:
     task = saved_task(checkpoint, folder)
     if task != Seq2SeqTask.name:
         raise UserError(
-            f"{folder} holds a {task} run, not a sequence-to-sequence model; give a run folder "
-            "of rnnkit train --task seq2seq"
+            f"{folder} holds a {task} run, not a sequence-to-sequence model; give the run "
+            "folder of one (task seq2seq)"
         )
     config = saved_config(checkpoint, folder, Seq2SeqRun)
     source, target = saved_vocabularies(checkpoint, folder)

@@ -232,8 +232,8 @@ def load_tagger(folder: str | os.PathLike[str]) -> TrainedTagger:
     task = saved_task(checkpoint, folder)
     if task != TaggingTask.name:
         raise UserError(
-            f"{folder} holds a {task} run, not a sequence tagger; give a run folder of "
-            "rnnkit train --task tag"
+            f"{folder} holds a {task} run, not a sequence tagger; give the run folder of "
+            "a tagger (task tag)"
         )
     config = saved_config(checkpoint, folder, TaggingRun)
     vocabulary = saved_vocabulary(checkpoint, folder)
