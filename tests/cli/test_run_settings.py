@@ -211,3 +211,36 @@ def test_early_stop_ends_a_run_whose_validation_stopped_improving(
     assert "stopped at step 12, " in out and "no better validation for 10 steps" in out
     status, _, err = run_cli("train", "--out", run, "--resume", "--early-stop", "0")
     assert_one_line_error(status, err, "--early-stop: must be at least 1, got 0")
+
+
+def test_a_boolean_setting_has_a_flag_and_its_negation(tmp_path: Path) -> None:
+    tied = ["--tie-weights", "--embedding-size", "16", "--max-steps", "2"]
+    assert train_lm(tmp_path, "run", *tied)[0] == 0
+    run = tmp_path / "run"
+    assert load_checkpoint(run).config["config"]["model"]["tie_weights"] is True
+    status, _, err = run_cli("train", "--out", run, "--resume", "--no-tie-weights")
+    assert_one_line_error(
+        status, err, "--tie-weights False differs from the run", "(--tie-weights True)"
+    )
+    status, _, err = run_cli("train", "--out", run, "--resume", "--tie-weights", "--max-steps", "3")
+    assert status == 0, err  # repeating the run's own value agrees with it
+    assert train_lm(tmp_path, "untied", "--no-tie-weights", "--max-steps", "1")[0] == 0
+    assert load_checkpoint(tmp_path / "untied").config["config"]["model"]["tie_weights"] is False
+    status, out, _ = run_cli("train", "--help")
+    assert "--tie-weights, --no-tie-weights" in out and "--cell {" in out and "--model {" in out
+
+
+def test_epochs_set_the_budget_of_a_language_model_and_a_resume_may_raise_it(
+    tmp_path: Path,
+) -> None:
+    run = tmp_path / "run"
+    status, out, err = train_lm(tmp_path, "run", "--epochs", "1")
+    assert status == 0, err
+    per_epoch = load_checkpoint(run).config["progress"]["step"]
+    assert (
+        per_epoch > 0
+        and f"stopped at step {per_epoch}, 1 full epoch (reached max_steps {per_epoch})" in out
+    )
+    status, out, err = run_cli("train", "--out", run, "--resume", "--epochs", "2")
+    assert status == 0, err
+    assert f"stopped at step {2 * per_epoch}, 2 full epochs" in out
