@@ -107,9 +107,10 @@ def run_command(
             raise UserError("--resume needs --out DIR, the run folder to continue")
         task, _ = read_run_task(Path(known.out), TASKS)
         if known.task is not None and known.task != task.name:
+            asked = f"rnnkit {ALIAS}" if command == ALIAS else f"--task {known.task}"
             raise UserError(
-                f"--task {known.task} differs from the run in {known.out} ({task.name}); "
-                "leave --task out to resume that run"
+                f"{asked} is for another task than the run in {known.out} (task "
+                f"{task.name}); continue it with rnnkit {NAME} --out {known.out} --resume"
             )
     else:
         task = TASKS[known.task or DEFAULT_TASK]

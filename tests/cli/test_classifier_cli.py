@@ -481,7 +481,7 @@ def test_bad_runs_and_flags(tmp_path: Path, run_folder: Path) -> None:
         (["train-classifier", *TINY], "--train is needed"),
         (["train-classifier", "--out", tmp_path, "--resume"], "holds no training run"),
         (["train-classifier", "--out", language_model, "--resume"],
-         "--task classify differs from the run in"),
+         "rnnkit train-classifier is for another task than the run in"),
         (["train-classifier", "--out", old, "--resume"],
          "rnnkit.sequence_classifier version 1, which this version of rnnkit does not read"),
         (["predict", old, "text"], "which this version of rnnkit does not read"),

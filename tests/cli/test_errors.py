@@ -185,3 +185,16 @@ def test_sample_and_eval_errors(run_folder: Path, tmp_path: Path) -> None:
     assert_one_line_error(status, err, "--temperature")
     status, _, err = run_cli("eval", run_folder)
     assert_one_line_error(status, err, "--data")
+
+
+def test_resume_with_another_task(run_folder: Path) -> None:
+    before = folder_bytes(run_folder)
+    status, _, err = run_cli("train", "--task", "classify", "--out", run_folder, "--resume")
+    assert_one_line_error(
+        status, err, "--task classify is for another task than the run in", "(task lm)",
+        f"rnnkit train --out {run_folder} --resume",
+    )  # fmt: skip
+    # Naming the run's own task agrees with it.
+    status, _, err = run_cli("train", "--task", "lm", "--out", run_folder, "--resume")
+    assert status == 0, err
+    assert folder_bytes(run_folder) == before  # its budget was spent: nothing to do
