@@ -101,8 +101,24 @@ def given_settings(args: argparse.Namespace) -> dict[tuple[str, str], Any]:
     return given
 
 
+def new_settings(config_class: type, given: dict[tuple[str, str], Any]) -> Any:
+    """CONFIG_CLASS with the GIVEN values (checked later, with everything else).
+
+    Each section is made with its given values, so a default that depends on another
+    setting follows it: ``--optimizer sgd`` alone trains at sgd's default learning rate.
+    """
+    sections = {}
+    for section, kind in settings(config_class):
+        if is_section(kind):
+            values = {
+                name: value for (where, name), value in given.items() if where == section.name
+            }
+            sections[section.name] = kind(**values)
+    return config_class(**sections)
+
+
 def apply_settings(config: Any, given: dict[tuple[str, str], Any]) -> None:
-    """Set the GIVEN values on CONFIG (checked later, with everything else)."""
+    """Set the GIVEN values on CONFIG, a run's saved settings (checked later)."""
     for (section, name), value in given.items():
         setattr(getattr(config, section), name, value)
 

@@ -24,6 +24,7 @@ from rnnkit.cli.flags import (
     apply_settings,
     as_flags,
     given_settings,
+    new_settings,
     setting_names,
 )
 from rnnkit.cli.sample import write_sample
@@ -122,8 +123,7 @@ def run_command(
 
 
 def start(task: Task, args: argparse.Namespace, command: str) -> int:
-    config = task.config_class()
-    apply_settings(config, given_settings(args))
+    config = new_settings(task.config_class, given_settings(args))
     folder = new_run_folder(args.out, task)
     # One writer per run folder: locked before anything is looked at or written, so a
     # second writer beside a live run is told about that run's lock.

@@ -244,3 +244,17 @@ def test_epochs_set_the_budget_of_a_language_model_and_a_resume_may_raise_it(
     status, out, err = run_cli("train", "--out", run, "--resume", "--epochs", "2")
     assert status == 0, err
     assert f"stopped at step {2 * per_epoch}, 2 full epochs" in out
+
+
+def test_the_default_learning_rate_follows_the_optimizer(tmp_path: Path) -> None:
+    for optimizer, rate in (("sgd", 1.0), ("adam", 0.002)):
+        status, _, err = train_lm(tmp_path, optimizer, "--optimizer", optimizer, "--max-steps", "1")
+        assert status == 0, err
+        saved = load_checkpoint(tmp_path / optimizer).config
+        assert saved["config"]["training"]["lr"] == rate and saved["progress"]["lr"] == rate
+    status, _, err = run_cli(
+        "train-classifier", "--train", write_tsv(tmp_path / "t.tsv"), "--out", tmp_path / "c",
+        "--optimizer", "sgd", "--max-steps", "1", "--hidden-size", "12",
+    )  # fmt: skip
+    assert status == 0, err
+    assert load_checkpoint(tmp_path / "c").config["config"]["training"]["lr"] == 0.1
