@@ -35,10 +35,14 @@ from rnnkit.data.conll import read_conllu
 from rnnkit.train.tasks.tagging import evaluate_tagged, load_tagger, tag_sentences
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ud_english_lines"
+# Of the two settings measured (seed 0, 1 thread, shared 2-core machine, 2026-12-06), the
+# one with the better dev accuracy: dropout 0.33, --unk-rate 0.3, cased words gave dev
+# 95.25% / test 95.31%; these flags gave dev 95.79% / test 95.72% (unseen words 81.67%),
+# best at step 4,991 of 9,573 in 18 minutes.
 FLAGS = [
     "--embedding-size", "100", "--char-embedding-size", "32", "--char-hidden-size", "64",
-    "--hidden-size", "128", "--num-layers", "2", "--dropout", "0.33", "--unk-rate", "0.3",
-    "--batch-size", "16", "--lr", "0.002", "--max-time", "1080",
+    "--hidden-size", "128", "--num-layers", "2", "--dropout", "0.5", "--unk-rate", "0.5",
+    "--lowercase", "--batch-size", "16", "--lr", "0.002", "--max-time", "1080",
 ]  # fmt: skip
 QUICK = ["--embedding-size", "16", "--char-hidden-size", "8", "--hidden-size", "16",
          "--max-steps", "20"]  # fmt: skip
