@@ -64,9 +64,12 @@ def test_a_signal_saves_a_checkpoint_that_resumes(tmp_path: Path, signum: int, s
     _, err = stop(process, signum)
     assert process.returncode == status, err
     assert "Traceback" not in err
-    assert "interrupted" in err and f"--out {run} --resume" in err
-
     step = load_checkpoint(run).config["progress"]["step"]
+    # The step it stopped at, the signal, and how to continue, in one line.
+    assert err.count("\n") == 1, err
+    assert f"interrupted at step {step} ({signal.Signals(signum).name})" in err
+    assert f"continue with: rnnkit train --out {run} --resume" in err
+
     assert step >= 10  # not the step-0 checkpoint: the work since then was saved
     code, _, err = run_cli("train", "--out", run, "--resume", "--max-steps", str(step + 3))
     assert code == 0, err
