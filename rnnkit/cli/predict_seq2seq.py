@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 
 from rnnkit.cli.arguments import non_negative_float, positive_int
+from rnnkit.cli.inputs import input_texts
 from rnnkit.data.parallel_batches import split_tokens
-from rnnkit.data.text import read_text
 from rnnkit.errors import UserError
 from rnnkit.train.figures import pyplot, save_png
 from rnnkit.train.tasks.seq2seq import TrainedSeq2Seq, load_seq2seq, transduce
@@ -63,9 +63,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "larger favours longer outputs (default 0: plain log-probability)",
     )
     group.add_argument(
-        "--input", metavar="PATH", help="read the texts from this file, one per line"
-    )
-    group.add_argument(
         "--plot-attention",
         metavar="PNG",
         help="draw the best output's attention over the source into this PNG (needs "
@@ -74,19 +71,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def read_inputs(args: argparse.Namespace) -> tuple[list[str], list[str]]:
-    """``(texts, origins)``: the arguments, the lines of ``--input`` or of stdin."""
-    if args.texts and args.input:
-        raise UserError("give the texts as arguments or with --input, not both")
-    if args.texts:
-        texts = list(args.texts)
-        return texts, [f"text {i + 1}" for i in range(len(texts))]
-    if args.input:
-        texts, where = read_text(args.input, "utf-8").splitlines(), args.input
-    else:
-        texts, where = sys.stdin.read().splitlines(), "stdin"
-    if not texts:
-        raise UserError(f"no texts in {where}: give them as arguments or one per line")
-    return texts, [f"{where} line {i + 1}" for i in range(len(texts))]
+    """``(texts, origins)``: the arguments, the lines of ``--input`` or of stdin (read whole:
+    beam search steps every text's hypotheses as rows of one batch)."""
+    pairs = list(input_texts(args))
+    return [text for _, text in pairs], [origin for origin, _ in pairs]
 
 
 def beam_width(args: argparse.Namespace) -> int:

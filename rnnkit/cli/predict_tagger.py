@@ -15,24 +15,20 @@ import json
 import sys
 from pathlib import Path
 
-from rnnkit.errors import UserError
+from rnnkit.cli.inputs import input_texts
 from rnnkit.train.tasks.tagging import load_tagger, tag_sentences
 
 
 def run(args: argparse.Namespace, folder: Path) -> int:
     """Tag the sentences of ARGS with the tagger in FOLDER."""
     trained = load_tagger(folder)
-    if args.texts:
-        lines, origin = list(args.texts), "sentence"
-    else:
-        lines, origin = sys.stdin.read().splitlines(), "stdin line"
-        if not lines:
-            raise UserError("no sentences: give them as arguments or one per line on stdin")
-    sentences = [line.split() for line in lines]
-    for number, words in enumerate(sentences, start=1):
+    for origin, line in input_texts(args, trained.config.data.encoding):
+        words = line.split()
         if not words:
-            raise UserError(f"{origin} {number} is empty; give one non-empty sentence per line")
-    for words, tags in zip(sentences, tag_sentences(trained, sentences), strict=True):
+            print(f"rnnkit: note: {origin} is empty; no tags", file=sys.stderr)
+            print(json.dumps({"tokens": [], "tags": []}) if args.json else "", flush=True)
+            continue
+        (tags,) = tag_sentences(trained, [words])
         if args.json:
             print(json.dumps({"tokens": words, "tags": tags}, ensure_ascii=False))
         else:

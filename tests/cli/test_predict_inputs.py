@@ -1,0 +1,75 @@
+"""``rnnkit predict`` reads its inputs as they come: stdin line by line, a byte-order mark
+dropped, ``--encoding``, and blank or unreadable lines answered with a note, not an abort."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.cli.cli_helpers import assert_one_line_error, run_cli
+from tests.cli.test_classifier_cli import TINY, write_tsv
+
+
+@pytest.fixture(scope="module")
+def char_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("predict")
+    train = write_tsv(folder / "train.tsv")
+    status, _, err = run_cli(
+        "train-classifier", "--train", train, "--tokenizer", "char", "--out", folder / "run",
+        "--max-steps", "20", *TINY,
+    )  # fmt: skip
+    assert status == 0, err
+    return folder / "run"
+
+
+def test_a_blank_line_and_an_unreadable_text_get_an_empty_answer(char_run: Path, tmp_path: Path):
+    path = tmp_path / "texts.txt"
+    path.write_text("great film\n\n\u4e2d\u6587\nawful plot\n", encoding="utf-8")
+    status, out, err = run_cli("predict", char_run, "--input", path, "--json")
+    assert status == 0, err
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [r["label"] is None for r in records] == [False, True, True, False]
+    assert [r["text"] for r in records] == ["great film", "", "\u4e2d\u6587", "awful plot"]
+    assert "line 2" in err and "line 3" in err
+
+
+def test_a_byte_order_mark_is_dropped_and_encoding_is_honoured(char_run: Path, tmp_path: Path):
+    path = tmp_path / "bom.txt"
+    path.write_bytes("\ufeffgreat film\n".encode())
+    status, out, _ = run_cli("predict", char_run, "--input", path, "--json")
+    assert status == 0 and json.loads(out)["text"] == "great film"
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes("caf\xe9 film\n".encode("latin-1"))
+    status, _, err = run_cli("predict", char_run, "--input", latin)
+    assert_one_line_error(status, err, "is not valid utf-8")
+    status, out, err = run_cli("predict", char_run, "--input", latin, "--encoding", "latin-1")
+    assert status == 0, err
+    assert out.split("\t")[2].strip() == "caf\xe9 film"
+    status, _, err = run_cli("predict", char_run, "--input", latin, "--encoding", "klingon")
+    assert_one_line_error(status, err, "--encoding klingon")
+
+
+def test_stdin_is_answered_line_by_line(char_run: Path):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rnnkit", "predict", str(char_run)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        process.stdin.write("great film\n")
+        process.stdin.flush()
+        # The answer comes while stdin is still open: no read-everything-first.
+        first = process.stdout.readline()
+        assert first.endswith("\tgreat film\n")
+        process.stdin.write("awful plot\n")
+        process.stdin.close()
+        assert process.stdout.readline().endswith("\tawful plot\n")
+        assert process.wait(timeout=60) == 0
+    finally:
+        process.kill()
