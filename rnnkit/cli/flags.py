@@ -136,8 +136,9 @@ def as_flags(message: str, names: set[str], named: Iterable[str] = ()) -> str:
         word = match.group(0)
         return flag_name(word) if word in wanted else word
 
-    # Not inside a dotted name (training.ema, a config.json key) or a path (/data/train).
-    return re.sub(r"(?<![\w./-])[a-z][a-z0-9_]*(?![\w/-])", replace, message)
+    # Not inside a dotted name (training.ema, a config.json key), a path (/data/train) or
+    # a file name (train.tsv).
+    return re.sub(r"(?<![\w./-])[a-z][a-z0-9_]*(?![\w/-]|\.\w)", replace, message)
 
 
 def setting_names(config_class: type) -> set[str]:

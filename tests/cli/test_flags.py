@@ -1,0 +1,56 @@
+"""``rnnkit.cli.flags``: the one place where a setting's name becomes a flag."""
+
+from __future__ import annotations
+
+import pytest
+
+from rnnkit.cli.flags import as_flags, setting_names
+from rnnkit.cli.main import SETTING_NAMES
+from rnnkit.errors import SettingError
+from rnnkit.train.tasks import TASKS
+from tests.cli.cli_helpers import run_cli
+
+
+@pytest.mark.parametrize(
+    ("message", "named", "expected"),
+    [
+        # Names with an underscore, and the plain names lr, clip, ema, epochs, always.
+        ("lower batch_size or seq_len", (), "lower --batch-size or --seq-len"),
+        ("diverged; lower lr or set clip", (), "diverged; lower --lr or set --clip"),
+        # Other one-word names only when the error says it names them.
+        ("pass encoding latin-1", (), "pass encoding latin-1"),
+        ("pass encoding latin-1", ("encoding",), "pass --encoding latin-1"),
+        # Never inside a config.json key, a path or a file name.
+        ("setting training.max_steps: missing", (), "setting training.max_steps: missing"),
+        ("/data/train/x.tsv: give train", ("train",), "/data/train/x.tsv: give --train"),
+        (
+            "train.tsv lacks labels; check train",
+            ("train",),
+            "train.tsv lacks labels; check --train",
+        ),
+        ("a word like seq_lens or max_stepsize", (), "a word like seq_lens or max_stepsize"),
+    ],
+)
+def test_as_flags(message: str, named: tuple[str, ...], expected: str) -> None:
+    assert as_flags(message, SETTING_NAMES, named) == expected
+
+
+def test_every_task_setting_is_known_to_the_command_line() -> None:
+    for task in TASKS.values():
+        assert setting_names(task.config_class) <= SETTING_NAMES
+
+
+def test_a_setting_error_from_below_is_one_line_in_flags(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rnnkit.cli import info
+
+    def failing(args: object) -> int:
+        raise SettingError(
+            "format folders needs a folder, and max_vocab a word tokenizer", "format"
+        )
+
+    monkeypatch.setattr(info, "run", failing)
+    status, _, err = run_cli("info", "somewhere")
+    assert status == 2
+    assert err == (
+        "rnnkit: error: --format folders needs a folder, and --max-vocab a word tokenizer\n"
+    )
