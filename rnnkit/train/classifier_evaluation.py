@@ -50,6 +50,21 @@ def evaluate_classifier(
     The report is ``classification_report``'s: accuracy, macro-F1, per-class figures and
     the confusion matrix, under the class names LABELS.
     """
-    logits = classify(model, data.sequences).astype(np.float64)
-    loss, _ = softmax_cross_entropy(logits, data.targets)
-    return loss, classification_report(data.targets, logits.argmax(axis=1), labels)
+    # Batch by batch, so that no (examples x classes) array is ever held: with many classes
+    # and many examples that array alone would not fit in memory.
+    lengths = np.array([len(s) for s in data.sequences])
+    predictions = np.empty(len(lengths), dtype=np.int64)
+    total = 0.0
+    was_training = model.training
+    model.eval()
+    try:
+        for batch in sorted_batches(lengths, EVAL_BATCH_SIZE):
+            ids, batch_lengths = pad_batch([data.sequences[i] for i in batch], model.pad_id)
+            logits = model.forward(ids, batch_lengths).astype(np.float64)
+            loss, _ = softmax_cross_entropy(logits, data.targets[batch])
+            total += loss * len(batch)
+            predictions[batch] = logits.argmax(axis=1)
+    finally:
+        model.train(was_training)
+    mean_loss = total / max(len(lengths), 1)
+    return mean_loss, classification_report(data.targets, predictions, labels)
