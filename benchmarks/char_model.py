@@ -43,21 +43,24 @@ class Config:
     def tokens_per_step(self) -> int:
         return self.batch * self.length
 
-    def matmul_flops_per_step(self) -> int:
+    def matmul_flops_per_step(self, folded: bool = False) -> int:
         """Multiply-add FLOPs (2 per product) of every matrix product in one training step.
 
         Per recurrent layer with ``G`` gates: forward ``2 N G H (I + H)`` (input projection
         and recurrent products), backward twice that (input and state gradients, and the
         two weight gradients). The decoder likewise ``3 * 2 N H V``. The embedding is a
         lookup, not a product. These are the products of the unfolded model, as torch runs
-        it; rnnkit's folded first layer does fewer (``V`` instead of ``N`` rows on its input
-        side), so its figure is an effective rate.
+        it; ``folded``: those rnnkit does, whose first layer takes its input side through
+        the embedding table, ``V`` rows instead of ``N`` (a rate from the unfolded count
+        would be an effective one, and could exceed the machine's peak).
         """
         gates = {"RNN": 1, "LSTM": 4, "GRU": 3}[self.cell]
         rows, hidden = self.tokens_per_step, self.hidden_size
-        recurrent = 6 * rows * gates * hidden * (hidden + hidden) * self.num_layers
+        first_input_rows = VOCABULARY if folded else rows
+        input_side = 6 * gates * hidden * hidden * (first_input_rows + rows * (self.num_layers - 1))
+        recurrent = 6 * rows * gates * hidden * hidden * self.num_layers
         decoder = 6 * rows * hidden * VOCABULARY
-        return recurrent + decoder
+        return input_side + recurrent + decoder
 
 
 CONFIGS = {
