@@ -512,3 +512,19 @@ class LSTM(RecurrentLayer):
 
     def _pack_state(self, states: tuple[np.ndarray, ...]) -> Any:
         return states[0], states[1]
+
+
+def recurrent_parameter_count(
+    cell: str, input_size: int, hidden_size: int, num_layers: int, bidirectional: bool = False
+) -> int:
+    """How many parameters ``RNN``/``LSTM``/``GRU(input_size, hidden_size, num_layers,
+    bidirectional=...)`` has, without making it: per layer and direction,
+    ``G*H*(I + H) + 2*G*H`` with ``G`` gates (RNN 1, GRU 3, LSTM 4) and ``I`` the layer's
+    input size (``input_size``, then ``D*H``)."""
+    gates = {"rnn": 1, "gru": 3, "lstm": 4}[cell]
+    directions = 2 if bidirectional else 1
+    total = 0
+    for layer in range(num_layers):
+        layer_input = input_size if layer == 0 else directions * hidden_size
+        total += directions * gates * hidden_size * (layer_input + hidden_size + 2)
+    return total

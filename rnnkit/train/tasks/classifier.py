@@ -30,12 +30,14 @@ from rnnkit.data.fingerprint import fingerprint
 from rnnkit.data.tokenizers import Tokenizer, make_tokenizer
 from rnnkit.errors import SettingError, UserError
 from rnnkit.models.sequence_classifier import SequenceClassifier, SequenceClassifierConfig
+from rnnkit.nn.recurrent import recurrent_parameter_count
 from rnnkit.train.budget import Budget
 from rnnkit.train.checkpoint import Checkpoint, load_checkpoint
 from rnnkit.train.classifier_evaluation import evaluate_classifier
 from rnnkit.train.classifier_trainer import ClassifierSettings, ClassifierTrainer
 from rnnkit.train.encoder_pretraining import pretrain_encoder
 from rnnkit.train.interrupt import StopRequest
+from rnnkit.train.memory import check_fits, training_bytes
 from rnnkit.train.progress import ProgressBar, format_duration
 from rnnkit.train.run_config import model_folder, saved_config, saved_entry, saved_task
 from rnnkit.train.task import Task
@@ -198,6 +200,13 @@ class ClassifierTask(Task):
             vectors, found = read_word_vectors(data.embeddings, tokenizer.vocab)
             config.model.embedding_size = vectors.shape[1]
         config.model.vocab_size, config.model.num_classes = tokenizer.vocab_size, len(labels)
+        classes = config.model.num_classes
+        check_fits(
+            # Evaluation's logits come a batch at a time, but the confusion matrix is whole.
+            training_bytes(parameter_count(config.model), 2 * classes * (classes + 256)),
+            "training this classifier",
+            "hidden_size, num_layers, embedding_size or the vocabulary, or use fewer classes",
+        )
         model = build_model(SequenceClassifier, config.model, settings.seed)
         if vectors is not None:
             model.embedding.params["weight"][: tokenizer.vocab_size][found] = vectors[found]
@@ -275,6 +284,17 @@ class ClassifierTask(Task):
 
     def load(self, folder: Path) -> TrainedClassifier:
         return load_classifier(folder)
+
+
+def parameter_count(model: SequenceClassifierConfig) -> int:
+    """The parameters of the ``SequenceClassifier`` MODEL describes, without making it."""
+    directions = 2 if model.bidirectional else 1
+    encoder = recurrent_parameter_count(
+        model.cell, model.embedding_size, model.hidden_size, model.num_layers, model.bidirectional
+    )
+    features = directions * model.hidden_size * (2 if model.pooling == "mean-max" else 1)
+    embedding = (model.vocab_size + 1) * model.embedding_size  # and the padding row
+    return embedding + encoder + (features + 1) * model.num_classes
 
 
 def fit_tokenizer(data: ClassifierData, train: LabelledTexts) -> Tokenizer:

@@ -22,9 +22,11 @@ from rnnkit.data.text import read_text
 from rnnkit.data.tokenizers import TOKENIZERS, Tokenizer, make_tokenizer, tokenizer_from_dict
 from rnnkit.errors import SettingError, UserError
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
+from rnnkit.nn.recurrent import recurrent_parameter_count
 from rnnkit.train.checkpoint import Checkpoint, load_checkpoint
 from rnnkit.train.lm_evaluation import describe_measures
 from rnnkit.train.lm_trainer import LMSettings, LMTrainer
+from rnnkit.train.memory import check_fits, training_bytes
 from rnnkit.train.run_config import saved_config, saved_entry, saved_task
 from rnnkit.train.task import Task
 
@@ -136,6 +138,11 @@ class LanguageModelTask(Task):
             # Only validation puts the average to use: it is what best/ keeps.
             raise UserError("ema needs validation text: give a val_fraction above 0")
         config.model.vocab_size = tokenizer.vocab_size
+        check_fits(
+            training_bytes(parameter_count(config.model), activation_count(config)),
+            "training this language model",
+            "hidden_size, num_layers, embedding_size, batch_size or seq_len, or the vocabulary",
+        )
         model = build_model(LanguageModel, config.model, settings.seed)
         trainer = LMTrainer(
             model, tokenizer, train_ids, val_ids, settings, folder, {"data_sha256": digest}
@@ -192,6 +199,22 @@ def build_model(kind: Any, config: Any, seed: int | None = None, folder: Any = N
         ) from None
 
 
+def parameter_count(model: LanguageModelConfig) -> int:
+    """The parameters of the ``LanguageModel`` MODEL describes, without making it."""
+    vocab, embedding, hidden = model.vocab_size, model.embedding_size, model.hidden_size
+    decoder = (0 if model.tie_weights else hidden * vocab) + vocab
+    rnn = recurrent_parameter_count(model.cell, embedding, hidden, model.num_layers)
+    return vocab * embedding + rnn + decoder
+
+
+def activation_count(config: LanguageModelRun) -> int:
+    """Numbers one training window keeps: logits and their gradient, and per layer the
+    gates, states and outputs of every step."""
+    model, settings = config.model, config.training
+    positions = settings.batch_size * settings.seq_len
+    return positions * (3 * model.vocab_size + model.num_layers * 8 * model.hidden_size)
+
+
 def fit_tokenizer(data: LanguageModelData, text: str) -> Tokenizer:
     options = {
         name: getattr(data, name)
@@ -216,6 +239,11 @@ def load_language_model(
         )
     config = saved_config(checkpoint, folder, LanguageModelRun)
     tokenizer = saved_tokenizer_for(checkpoint, folder, config.model)
+    check_fits(
+        training_bytes(parameter_count(config.model), 0) // 3,  # weights and one copy
+        f"the model in {folder}",
+        f"its sizes: {folder}/config.json may have been edited",
+    )
     model = build_model(LanguageModel, config.model, folder=folder)
     load_weights_into(model, checkpoint, folder)
     return model.eval(), tokenizer, config
