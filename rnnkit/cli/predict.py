@@ -47,6 +47,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     folder = model_folder(args.folder)
     task = saved_task(load_checkpoint(folder), folder)
+    if task not in PREDICTORS:
+        raise UserError(f"{folder} holds a run of task {task!r}, which this rnnkit does not know")
     return PREDICTORS[task](args, folder)
 
 
