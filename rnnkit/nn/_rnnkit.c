@@ -289,6 +289,7 @@ static void spin_wait(int spins) {
 
 void rnnkit_pool_barrier(void *handle, int *local_sense) {
     struct stepper_pool *pool = handle;
+    if (!pool) return; /* a step on the caller's thread alone */
     *local_sense = !*local_sense;
     if (__atomic_add_fetch(&pool->arrived, 1, __ATOMIC_ACQ_REL) == pool->threads) {
         __atomic_store_n(&pool->arrived, 0, __ATOMIC_RELAXED);
@@ -363,11 +364,19 @@ void rnnkit_stepper_pool_free(void *handle) {
     free(pool);
 }
 
-/* One step of a stack (see stack_share in _loops.h). The caller's thread takes share 0. */
+/* One step of a stack (see stack_share in _loops.h). The caller's thread takes share 0;
+ * with one share (or no pool) it takes the whole step alone. */
 void rnnkit_stack_step(void *handle, struct rnnkit_stack *q) {
     struct stepper_pool *pool = handle;
+    if (!pool || q->active <= 1) {
+        /* one share: the caller alone, no barriers, and no worker to wake (a sleeping one
+         * takes tens of microseconds to come, more on a busy machine) */
+        int unused = 0;
+        q->active = 1;
+        active->stack_share(q, NULL, 0, &unused);
+        return;
+    }
     if (q->active > pool->threads) q->active = pool->threads;
-    if (q->active < 1) q->active = 1;
     /* between steps every thread's barrier sense equals the pool's */
     int local_sense = pool->sense;
     pool->job = q;

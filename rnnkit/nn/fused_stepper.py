@@ -188,6 +188,9 @@ class FusedStepper:
     def _run(self, first_input: int | None, x: int | None) -> None:
         self._stack.first_input = first_input
         self._stack.x = x
+        if self.threads == 1:  # the caller's thread alone: no pool, no lock
+            LIBRARY.rnnkit_stack_step(None, self._stack_ref)
+            return
         with _STEPPER_THREADS.lock:
             LIBRARY.rnnkit_stack_step(_STEPPER_THREADS.pool(self.threads), self._stack_ref)
 
