@@ -25,8 +25,9 @@ from rnnkit.nn import c_binding
 LANES = {"avx512": 16, "avx2": 8, "generic": 4}
 
 
-def measured_fma_peak(threads: int, seconds: float = 0.3, repeats: int = 3) -> float:
-    """FLOP/s of register-only FMAs on ``threads`` threads at once (best of ``repeats``)."""
+def measured_fma_peak(threads: int, seconds: float = 0.2, repeats: int = 10) -> float:
+    """FLOP/s of register-only FMAs on ``threads`` threads at once: the best of ``repeats``,
+    since on a shared machine a repeat only ever loses time to other processes."""
     if c_binding.LIBRARY is None or c_binding.kernel() == c_binding.NUMPY:
         return float("nan")
     rounds = 1_000_000
