@@ -191,9 +191,7 @@ def test_parameters_are_shared_with_the_sub_layers() -> None:
         model.params["encoder.weight_ih_l1_reverse"] is model.encoder.params["weight_ih_l1_reverse"]
     )
     assert model.grads["classifier.bias"] is model.classifier.grads["bias"]
-    assert model.num_parameters() == sum(
-        layer.num_parameters() for layer in model.layers.values()
-    )
+    assert model.num_parameters() == sum(layer.num_parameters() for layer in model.layers.values())
 
 
 def test_eval_mode_is_deterministic_and_keeps_no_cache() -> None:
