@@ -1,0 +1,49 @@
+"""``rnnkit export DIR --onnx FILE`` on trained runs, and its one-line refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rnnkit.train.tasks.language_model import load_language_model
+from tests.cli.cli_helpers import TINY, assert_one_line_error, run_cli, write_corpus
+from tests.train.test_tagging_task import NAMES, write_sentences
+
+ort = pytest.importorskip("onnxruntime")
+pytest.importorskip("onnx")
+
+
+def test_export_of_a_language_model_run(tmp_path: Path) -> None:
+    data = write_corpus(tmp_path, count=100)
+    run = tmp_path / "run"
+    status, _, err = run_cli("train", "--data", data, "--out", run, "--max-steps", "3", *TINY)
+    assert status == 0, err
+    status, out, err = run_cli("export", run, "--onnx", tmp_path / "lm.onnx")
+    assert status == 0, err
+    assert "lm.onnx" in out and (tmp_path / "lm.onnx").is_file()
+    model, tokenizer, _ = load_language_model(run / "best")
+    ids = tokenizer.encode("the cat sat on a mat")[None]
+    zeros = np.zeros((1, 1, 16), np.float32)
+    sess = ort.InferenceSession(str(tmp_path / "lm.onnx"))
+    logits = sess.run(["logits"], {"ids": ids, "h0": zeros, "c0": zeros})[0]
+    np.testing.assert_allclose(logits, model.forward(ids)[0], rtol=1e-5, atol=1e-5)
+
+
+def test_export_refuses_a_crf_tagger_naming_the_flag(tmp_path: Path) -> None:
+    train = write_sentences(tmp_path / "train.txt", 40, 0, NAMES)
+    run = tmp_path / "tagger"
+    status, _, err = run_cli(
+        "train", "--task", "tag", "--train", train, "--out", run, "--crf", "--max-steps", "2",
+        "--embedding-size", "6", "--hidden-size", "6", "--char-hidden-size", "0",
+    )  # fmt: skip
+    assert status == 0, err
+    status, _, err = run_cli("export", run, "--onnx", tmp_path / "tagger.onnx")
+    assert_one_line_error(status, err, "--crf", "ONNX")
+    assert not (tmp_path / "tagger.onnx").exists()
+
+
+def test_export_of_a_folder_without_a_run_is_one_line(tmp_path: Path) -> None:
+    status, _, err = run_cli("export", tmp_path, "--onnx", tmp_path / "x.onnx")
+    assert_one_line_error(status, err, str(tmp_path))
