@@ -18,26 +18,23 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
-import numpy as np
-
-from rnnkit.config import CHANGEABLE, option
+from rnnkit.config import option
 from rnnkit.data.classification import EncodedTexts
-from rnnkit.data.length_buckets import batches_per_epoch, bucket_batches, pad_batch
+from rnnkit.data.length_buckets import pad_batch
 from rnnkit.data.tokenizers import Tokenizer
 from rnnkit.models import SequenceClassifier
+from rnnkit.train.batched_trainer import BatchedSettings, BatchedTrainer
 from rnnkit.train.classifier_evaluation import evaluate_classifier
-from rnnkit.train.settings import TrainingSettings
-from rnnkit.train.trainer import Trainer, TrainingProgress
+from rnnkit.train.settings import lr_option, patience_option
 
 PLATEAU_MEASURES = ("accuracy", "loss")  # what plateau_on may follow
-MAX_DEFAULT_EVAL_EVERY = 1000  # steps; by default a run validates once per epoch, or this
 
 
 @dataclass
-class ClassifierSettings(TrainingSettings):
-    """``TrainingSettings`` plus the batch size and the seed that orders every epoch.
+class ClassifierSettings(BatchedSettings):
+    """``BatchedSettings`` plus pretraining, adversarial training and the plateau measure.
 
     ``pretrain_epochs`` records how many epochs the encoder was first trained as a
     language model on the training texts (``rnnkit.train.encoder_pretraining``);
@@ -48,29 +45,14 @@ class ClassifierSettings(TrainingSettings):
     loss of averaged weights) keeps falling as long as the model still learns.
     """
 
-    lr: float | None = option(
-        None,
-        "learning rate (default 0.002 with adam, 0.1 with sgd)",
-        minimum=1e-12,
-        on_resume=CHANGEABLE,
-    )
-    eval_every: int | None = option(
-        None,
-        "validate and keep the best model every N steps (default: once per epoch, "
-        f"at most every {MAX_DEFAULT_EVAL_EVERY})",
-        minimum=1,
-        on_resume=CHANGEABLE,
-        metavar="N",
-    )
-    plateau_patience: int | None = option(
+    default_lr: ClassVar[dict[str, float]] = {"adam": 2e-3, "sgd": 0.1}
+
+    lr: float | None = lr_option(default_lr)
+    plateau_patience: int | None = patience_option(
         None,
         "steps without a better validation before the learning rate is halved "
         "(default: two validation intervals)",
-        minimum=0,
-        on_resume=CHANGEABLE,
-        metavar="STEPS",
     )
-    batch_size: int = option(32, "examples per step", minimum=1, maximum=1 << 20)
     pretrain_epochs: int = option(
         0,
         "first train the embedding and encoder for N epochs as a language model on the "
@@ -94,28 +76,8 @@ class ClassifierSettings(TrainingSettings):
         choices=PLATEAU_MEASURES,
     )
 
-    def __post_init__(self) -> None:
-        if self.lr is None:
-            self.lr = DEFAULT_LR.get(self.optimizer)
 
-    def resolve(self, steps_per_epoch: int) -> None:
-        """Fill in the defaults that depend on the data: validate once per epoch (at most
-        every MAX_DEFAULT_EVAL_EVERY steps), patience of two validation intervals."""
-        if self.eval_every is None:
-            self.eval_every = min(steps_per_epoch, MAX_DEFAULT_EVAL_EVERY)
-        if self.plateau_patience is None:
-            self.plateau_patience = 2 * self.eval_every
-
-
-DEFAULT_LR = {"adam": 2e-3, "sgd": 0.1}
-
-
-@dataclass
-class ClassifierProgress(TrainingProgress):
-    batch: int = 0  # the next batch of the current epoch
-
-
-class ClassifierTrainer(Trainer):
+class ClassifierTrainer(BatchedTrainer):
     """Trains MODEL on TRAIN, validating on VALID, saving into FOLDER.
 
     LABELS names the classes (for reports and config.json). Call ``restore`` to continue
@@ -137,46 +99,21 @@ class ClassifierTrainer(Trainer):
         folder: str | os.PathLike[str],
         info: dict[str, Any] | None = None,
     ) -> None:
-        settings.resolve(batches_per_epoch(len(train), settings.batch_size))
-        super().__init__(model, settings, ClassifierProgress(), folder, info)
+        super().__init__(model, train, valid, settings, folder, info)
         self.tokenizer = tokenizer
         self.labels = list(labels)
-        self.train_set = train
-        self.valid_set = valid
-        self._lengths = train.lengths
-        self._batches: list[np.ndarray] = []
-        self._batches_epoch: int | None = None
 
     def plateau_measure(self) -> tuple[str, bool]:
         if self.settings.plateau_on == "loss":
             return "loss", False
         return super().plateau_measure()
 
-    def steps_per_epoch(self) -> int:
-        return batches_per_epoch(len(self.train_set), self.settings.batch_size)
-
-    def epoch_batches(self, epoch: int) -> list[np.ndarray]:
-        """The training batches of EPOCH (example indices), the same on every call."""
-        rng = np.random.default_rng([self.settings.seed, epoch])
-        return bucket_batches(self._lengths, self.settings.batch_size, rng)
-
     def compute_step(self) -> tuple[float, int]:
-        progress = self.progress
-        if self._batches_epoch != progress.epoch:
-            self._batches = self.epoch_batches(progress.epoch)
-            self._batches_epoch = progress.epoch
-        batch = self._batches[progress.batch]
+        batch = self.current_batch()
         ids, lengths = pad_batch([self.train_set.sequences[i] for i in batch], self.model.pad_id)
         targets = self.train_set.targets[batch]
         loss = self.model.loss_and_backward(ids, lengths, targets, self.settings.adversarial)
         return loss, int(lengths.sum())
-
-    def advance(self) -> None:
-        progress = self.progress
-        progress.batch += 1
-        if progress.batch == len(self._batches):
-            progress.epoch += 1
-            progress.batch = 0
 
     def validate(self) -> dict[str, float]:
         loss, report = evaluate_classifier(self.model, self.valid_set, self.labels)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -27,29 +27,23 @@ from rnnkit.config import CHANGEABLE, option
 from rnnkit.data.timeseries_windows import ForecastWindows
 from rnnkit.errors import UserError
 from rnnkit.models.forecaster import Forecaster
-from rnnkit.train.settings import TrainingSettings
-from rnnkit.train.trainer import Trainer, TrainingProgress
-
-DEFAULT_LR = {"adam": 3e-3, "sgd": 0.05}
+from rnnkit.train.batched_trainer import BatchedSettings, BatchedTrainer
+from rnnkit.train.settings import eval_every_option, lr_option
 
 
 @dataclass
-class ForecastSettings(TrainingSettings):
-    """``TrainingSettings`` plus the batch size and the draws behind a validation forecast."""
+class ForecastSettings(BatchedSettings):
+    """``BatchedSettings`` plus the draws behind a validation forecast; patience of five
+    validation intervals by default."""
 
-    lr: float | None = option(
-        None,
-        "learning rate (default 0.003 with adam, 0.05 with sgd)",
-        minimum=1e-12,
-        on_resume=CHANGEABLE,
-    )
-    eval_every: int | None = option(
+    default_lr: ClassVar[dict[str, float]] = {"adam": 3e-3, "sgd": 0.05}
+    plateau_intervals: ClassVar[int] = 5
+
+    lr: float | None = lr_option(default_lr)
+    eval_every: int | None = eval_every_option(
         None,
         "validate and keep the best model every N steps (default: once per epoch, at least "
         "every 1000)",
-        minimum=1,
-        on_resume=CHANGEABLE,
-        metavar="N",
     )
     batch_size: int = option(32, "windows per step", minimum=1, maximum=1 << 20)
     num_samples: int = option(
@@ -60,23 +54,6 @@ class ForecastSettings(TrainingSettings):
         maximum=1 << 16,
         on_resume=CHANGEABLE,
     )
-
-    def __post_init__(self) -> None:
-        if self.lr is None:
-            self.lr = DEFAULT_LR.get(self.optimizer)
-
-    def resolve(self, steps_per_epoch: int) -> None:
-        """Validate once per epoch (at most every 1000 steps) unless told; patience of
-        five validation intervals."""
-        if self.eval_every is None:
-            self.eval_every = min(steps_per_epoch, 1000)
-        if self.plateau_patience is None:
-            self.plateau_patience = 5 * self.eval_every
-
-
-@dataclass
-class ForecastProgress(TrainingProgress):
-    batch: int = 0  # the next batch of the current epoch
 
 
 def point_errors(
@@ -95,7 +72,7 @@ def point_errors(
     return {"loss": loss, "mae": float(np.mean(np.abs(error))), "mse": float(np.mean(error**2))}
 
 
-class ForecastTrainer(Trainer):
+class ForecastTrainer(BatchedTrainer):
     """Trains MODEL on the TRAIN windows, validating on VALID, saving into FOLDER.
 
     CONFIG_EXTRA is JSON-ready data saved in config.json beside the settings (the fitted
@@ -122,39 +99,27 @@ class ForecastTrainer(Trainer):
             raise UserError(
                 "valid_size: no validation window fits; hold out at least horizon steps"
             )
-        settings.resolve(self.batches(len(train), settings.batch_size))
-        super().__init__(model, settings, ForecastProgress(), folder, info)
-        self.train_set, self.valid_set = train, valid
+        super().__init__(model, train, valid, settings, folder, info)
         self.config_extra = dict(config_extra or {})
-        self._order: np.ndarray | None = None
-        self._order_epoch: int | None = None
 
     @staticmethod
-    def batches(windows: int, batch_size: int) -> int:
-        return math.ceil(windows / batch_size)
+    def count_batches(examples: int, batch_size: int) -> int:
+        return math.ceil(examples / batch_size)
 
-    def steps_per_epoch(self) -> int:
-        return self.batches(len(self.train_set), self.settings.batch_size)
+    def example_lengths(self, train: ForecastWindows) -> None:
+        return None  # every window is as long as the others
 
-    def epoch_order(self, epoch: int) -> np.ndarray:
-        """The training windows of EPOCH in their order, the same on every call."""
-        return np.random.default_rng([self.settings.seed, epoch]).permutation(len(self.train_set))
+    def epoch_batches(self, epoch: int) -> list[np.ndarray]:
+        """The training windows of EPOCH in their order, cut into batches, the same on
+        every call."""
+        order = np.random.default_rng([self.settings.seed, epoch]).permutation(len(self.train_set))
+        size = self.settings.batch_size
+        return [order[start : start + size] for start in range(0, len(order), size)]
 
     def compute_step(self) -> tuple[float, int]:
-        progress = self.progress
-        if self._order_epoch != progress.epoch:
-            self._order, self._order_epoch = self.epoch_order(progress.epoch), progress.epoch
-        size = self.settings.batch_size
-        rows = self._order[progress.batch * size : (progress.batch + 1) * size]
+        rows = self.current_batch()
         loss = self.model.loss_and_backward(**self.train_set.batch(rows))
         return loss, int(rows.size * self.model.horizon)
-
-    def advance(self) -> None:
-        progress = self.progress
-        progress.batch += 1
-        if progress.batch == self.steps_per_epoch():
-            progress.epoch += 1
-            progress.batch = 0
 
     def validate(self) -> dict[str, float]:
         settings = self.settings

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -26,7 +26,12 @@ from rnnkit.data.lm_batches import StreamBatcher
 from rnnkit.data.tokenizers import Tokenizer
 from rnnkit.models import LanguageModel
 from rnnkit.train.lm_evaluation import describe_measures, measure_language_model
-from rnnkit.train.settings import TrainingSettings
+from rnnkit.train.settings import (
+    TrainingSettings,
+    eval_every_option,
+    lr_option,
+    patience_option,
+)
 from rnnkit.train.trainer import (
     BEST_FOLDER,
     INTERRUPTED,
@@ -54,25 +59,14 @@ class LMSettings(TrainingSettings):
     """How to train a language model: ``TrainingSettings`` with the language model's
     defaults, plus the shape of a window and an optional fixed decay schedule."""
 
-    lr: float | None = option(
-        None,
-        "learning rate (default 0.002 with adam, 1 with sgd)",
-        minimum=1e-12,
-        on_resume=CHANGEABLE,
+    default_lr: ClassVar[dict[str, float]] = {"adam": 2e-3, "sgd": 1.0}
+
+    lr: float | None = lr_option(default_lr)
+    eval_every: int | None = eval_every_option(
+        500, "validate and keep the best model every N steps"
     )
-    eval_every: int | None = option(
-        500,
-        "validate and keep the best model every N steps",
-        minimum=1,
-        on_resume=CHANGEABLE,
-        metavar="N",
-    )
-    plateau_patience: int | None = option(
-        500,
-        "steps without a better validation loss before the learning rate is halved",
-        minimum=0,
-        on_resume=CHANGEABLE,
-        metavar="STEPS",
+    plateau_patience: int | None = patience_option(
+        500, "steps without a better validation loss before the learning rate is halved"
     )
     batch_size: int = option(32, "streams read side by side", minimum=1, maximum=1 << 20)
     seq_len: int = option(64, "steps per window (truncated BPTT)", minimum=1, maximum=1 << 20)
@@ -93,13 +87,6 @@ class LMSettings(TrainingSettings):
     epoch_decay: float = option(
         0.5, "the fixed schedule's factor per epoch", minimum=1e-6, maximum=1
     )
-
-    def __post_init__(self) -> None:
-        if self.lr is None:
-            self.lr = DEFAULT_LR[self.optimizer]
-
-
-DEFAULT_LR = {"adam": 2e-3, "sgd": 1.0}
 
 
 @dataclass

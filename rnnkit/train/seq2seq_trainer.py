@@ -22,29 +22,19 @@ from typing import Any
 import numpy as np
 
 from rnnkit.config import CHANGEABLE, option
-from rnnkit.data.length_buckets import batches_per_epoch, bucket_batches, pad_batch, sorted_batches
+from rnnkit.data.length_buckets import pad_batch, sorted_batches
 from rnnkit.data.parallel_batches import PAD_ID, Vocabulary, batches, make_batch
 from rnnkit.models.beam_search import Hypothesis, beam_search, greedy_search
 from rnnkit.models.seq2seq import Seq2Seq
-from rnnkit.train.settings import TrainingSettings
-from rnnkit.train.trainer import Trainer, TrainingProgress
+from rnnkit.train.batched_trainer import BatchedSettings, BatchedTrainer
 
-MAX_DEFAULT_EVAL_EVERY = 1000  # steps; by default a run validates once per epoch, or this
 EVAL_BATCH_SIZE = 256
 
 
 @dataclass
-class Seq2SeqSettings(TrainingSettings):
-    """``TrainingSettings`` plus the batch size and decoding limits of validation."""
+class Seq2SeqSettings(BatchedSettings):
+    """``BatchedSettings`` plus the decoding limit of validation."""
 
-    eval_every: int | None = option(
-        None,
-        "validate and keep the best model every N steps (default: once per epoch, "
-        f"at most every {MAX_DEFAULT_EVAL_EVERY})",
-        minimum=1,
-        on_resume=CHANGEABLE,
-        metavar="N",
-    )
     batch_size: int = option(128, "pairs per step", minimum=1, maximum=1 << 20)
     max_length_ratio: float = option(
         3.0,
@@ -52,19 +42,6 @@ class Seq2SeqSettings(TrainingSettings):
         minimum=1e-3,
         on_resume=CHANGEABLE,
     )
-
-    def resolve(self, steps_per_epoch: int) -> None:
-        """Validate once per epoch (at most every MAX_DEFAULT_EVAL_EVERY steps) and lower
-        the learning rate after two validations without improvement, unless told."""
-        if self.eval_every is None:
-            self.eval_every = min(steps_per_epoch, MAX_DEFAULT_EVAL_EVERY)
-        if self.plateau_patience is None:
-            self.plateau_patience = 2 * self.eval_every
-
-
-@dataclass
-class Seq2SeqProgress(TrainingProgress):
-    batch: int = 0  # the next batch of the current epoch
 
 
 @dataclass
@@ -111,7 +88,7 @@ def teacher_forced_loss(model: Seq2Seq, pairs: EncodedPairs) -> float:
     return total / tokens
 
 
-class Seq2SeqTrainer(Trainer):
+class Seq2SeqTrainer(BatchedTrainer):
     """Trains MODEL on TRAIN, validating on VALID, saving into FOLDER; the vocabularies
     are saved in config.json. Call ``restore`` to continue a checkpoint, then ``train``."""
 
@@ -129,38 +106,17 @@ class Seq2SeqTrainer(Trainer):
         folder: str | os.PathLike[str],
         info: dict[str, Any] | None = None,
     ) -> None:
-        settings.resolve(batches_per_epoch(len(train), settings.batch_size))
-        super().__init__(model, settings, Seq2SeqProgress(), folder, info)
+        super().__init__(model, train, valid, settings, folder, info)
         self.vocabularies = vocabularies
-        self.train_set, self.valid_set = train, valid
-        self._batches: list[np.ndarray] = []
-        self._batches_epoch: int | None = None
 
-    def steps_per_epoch(self) -> int:
-        return batches_per_epoch(len(self.train_set), self.settings.batch_size)
-
-    def epoch_batches(self, epoch: int) -> list[np.ndarray]:
-        """The training batches of EPOCH (pair indices), the same on every call."""
-        rng = np.random.default_rng([self.settings.seed, epoch])
-        lengths = [len(s) for s in self.train_set.sources]
-        return bucket_batches(lengths, self.settings.batch_size, rng)
+    def example_lengths(self, train: EncodedPairs) -> list[int]:
+        return [len(s) for s in train.sources]
 
     def compute_step(self) -> tuple[float, int]:
-        progress, data = self.progress, self.train_set
-        if self._batches_epoch != progress.epoch:
-            self._batches = self.epoch_batches(progress.epoch)
-            self._batches_epoch = progress.epoch
-        group = self._batches[progress.batch]
+        data, group = self.train_set, self.current_batch()
         batch = make_batch([data.sources[i] for i in group], [data.targets[i] for i in group])
         loss = self.model.loss_and_backward(*batch.arrays())
         return loss, int(batch.tgt_lengths.sum())
-
-    def advance(self) -> None:
-        progress = self.progress
-        progress.batch += 1
-        if progress.batch == len(self._batches):
-            progress.epoch += 1
-            progress.batch = 0
 
     def validate(self) -> dict[str, float]:
         data = self.valid_set

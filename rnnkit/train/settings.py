@@ -21,6 +21,7 @@ improved for that many steps.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from rnnkit.config import CHANGEABLE, option
 from rnnkit.train.optimizers import OPTIMIZERS
@@ -33,10 +34,30 @@ def check_decay(decay: float) -> str | None:
     return f"must be above 0 and below 1 (e.g. 0.999), or 0 for none, got {decay}"
 
 
+def lr_option(default_lr: dict[str, float]) -> Any:
+    """The ``lr`` field of settings whose ``default_lr`` is DEFAULT_LR (optimizer -> rate)."""
+    defaults = ", ".join(f"{rate:g} with {name}" for name, rate in default_lr.items())
+    return option(None, f"learning rate (default {defaults})", minimum=1e-12, on_resume=CHANGEABLE)
+
+
+def eval_every_option(default: int | None, help: str) -> Any:
+    """The ``eval_every`` field, with a task's DEFAULT and HELP."""
+    return option(default, help, minimum=1, on_resume=CHANGEABLE, metavar="N")
+
+
+def patience_option(default: int | None, help: str) -> Any:
+    """The ``plateau_patience`` field, with a task's DEFAULT and HELP."""
+    return option(default, help, minimum=0, on_resume=CHANGEABLE, metavar="STEPS")
+
+
 @dataclass
 class TrainingSettings:
-    """What every run needs; see the module docstring. ``None`` means the task's default."""
+    """What every run needs; see the module docstring. ``None`` means the task's default.
 
+    ``default_lr`` is the learning rate of each optimizer when ``lr`` is not given.
+    """
+
+    default_lr: ClassVar[dict[str, float]] = {"adam": 2e-3, "sgd": 0.1}
     lr: float | None = option(
         None,
         "learning rate (default: the task's, e.g. 0.002 with adam)",
@@ -55,12 +76,8 @@ class TrainingSettings:
         metavar="DECAY",
     )
     clip: float = option(5.0, "max global gradient norm (0: none)", minimum=0, on_resume=CHANGEABLE)
-    eval_every: int | None = option(
-        None,
-        "validate and keep the best model every N steps (default: the task's)",
-        minimum=1,
-        on_resume=CHANGEABLE,
-        metavar="N",
+    eval_every: int | None = eval_every_option(
+        None, "validate and keep the best model every N steps (default: the task's)"
     )
     save_every: int | None = option(
         None,
@@ -79,13 +96,10 @@ class TrainingSettings:
     plateau_factor: float = option(
         0.5, "multiply the learning rate by this on a plateau", minimum=1e-6, below=1
     )
-    plateau_patience: int | None = option(
+    plateau_patience: int | None = patience_option(
         None,
         "steps without improvement of validation before the learning rate is lowered "
         "(default: the task's)",
-        minimum=0,
-        on_resume=CHANGEABLE,
-        metavar="STEPS",
     )
     early_stop: int | None = option(
         None,
@@ -120,7 +134,7 @@ class TrainingSettings:
 
     def __post_init__(self) -> None:
         if self.lr is None:
-            self.lr = DEFAULT_LR.get(self.optimizer)
+            self.lr = self.default_lr.get(self.optimizer)
 
     def patience_in_evaluations(self, steps: int | None) -> int:
         """STEPS of patience as the count of validations at ``eval_every`` without
@@ -131,5 +145,4 @@ class TrainingSettings:
         return steps // (self.eval_every or 1)
 
 
-DEFAULT_LR = {"adam": 2e-3, "sgd": 0.1}  # a task's settings may have their own
 DEFAULT_SECONDS = 120.0  # the budget of a run given no limit at all

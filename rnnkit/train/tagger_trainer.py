@@ -22,31 +22,21 @@ from typing import Any
 
 import numpy as np
 
-from rnnkit.config import CHANGEABLE, option
+from rnnkit.config import option
 from rnnkit.data.conll import tag_scheme
-from rnnkit.data.length_buckets import batches_per_epoch, bucket_batches, sorted_batches
+from rnnkit.data.length_buckets import sorted_batches
 from rnnkit.data.tagging import EncodedSentences, TaggingVocabulary, tagger_batch
 from rnnkit.models.sequence_tagger import SequenceTagger
-from rnnkit.train.settings import TrainingSettings
+from rnnkit.train.batched_trainer import BatchedSettings, BatchedTrainer
 from rnnkit.train.tagging_metrics import span_scores, tagging_report
-from rnnkit.train.trainer import Trainer, TrainingProgress
 
-MAX_DEFAULT_EVAL_EVERY = 1000  # steps; by default a run validates once per epoch, or this
 EVAL_BATCH_SIZE = 128
 
 
 @dataclass
-class TaggerSettings(TrainingSettings):
-    """``TrainingSettings`` plus the batch size and the rate of ``<unk>`` substitution."""
+class TaggerSettings(BatchedSettings):
+    """``BatchedSettings`` plus the rate of ``<unk>`` substitution."""
 
-    eval_every: int | None = option(
-        None,
-        "validate and keep the best model every N steps (default: once per epoch, "
-        f"at most every {MAX_DEFAULT_EVAL_EVERY})",
-        minimum=1,
-        on_resume=CHANGEABLE,
-        metavar="N",
-    )
     batch_size: int = option(32, "sentences per step", minimum=1, maximum=1 << 20)
     unk_rate: float = option(
         0.0,
@@ -55,19 +45,6 @@ class TaggerSettings(TrainingSettings):
         minimum=0,
         maximum=1,
     )
-
-    def resolve(self, steps_per_epoch: int) -> None:
-        """Validate once per epoch (at most every MAX_DEFAULT_EVAL_EVERY steps) and lower
-        the learning rate after two validations without improvement, unless told."""
-        if self.eval_every is None:
-            self.eval_every = min(steps_per_epoch, MAX_DEFAULT_EVAL_EVERY)
-        if self.plateau_patience is None:
-            self.plateau_patience = 2 * self.eval_every
-
-
-@dataclass
-class TaggerProgress(TrainingProgress):
-    batch: int = 0  # the next batch of the current epoch
 
 
 def seqeval_installed() -> bool:
@@ -111,7 +88,7 @@ def evaluate_tagger(
     return float(loss), tagging_report(gold, guessed, names, "auto" if spans else None)
 
 
-class TaggerTrainer(Trainer):
+class TaggerTrainer(BatchedTrainer):
     """Trains MODEL on TRAIN, validating on VALID, saving into FOLDER; VOCABULARY is saved
     in config.json. Call ``restore`` to continue a checkpoint, then ``train``."""
 
@@ -129,33 +106,19 @@ class TaggerTrainer(Trainer):
         folder: str | os.PathLike[str],
         info: dict[str, Any] | None = None,
     ) -> None:
-        settings.resolve(batches_per_epoch(len(train), settings.batch_size))
-        super().__init__(model, settings, TaggerProgress(), folder, info)
+        super().__init__(model, train, valid, settings, folder, info)
         self.vocabulary = vocabulary
-        self.train_set, self.valid_set = train, valid
         names = vocabulary.tags.labels
         self.valid_tags = [[names[i] for i in sentence] for sentence in valid.tags]
         self.span_f1 = tag_scheme(self.valid_tags) is not None and seqeval_installed()
-        self._batches: list[np.ndarray] = []
-        self._batches_epoch: int | None = None
-
-    def steps_per_epoch(self) -> int:
-        return batches_per_epoch(len(self.train_set), self.settings.batch_size)
-
-    def epoch_batches(self, epoch: int) -> list[np.ndarray]:
-        """The training batches of EPOCH (sentence indices), the same on every call."""
-        rng = np.random.default_rng([self.settings.seed, epoch])
-        return bucket_batches(self.train_set.lengths, self.settings.batch_size, rng)
 
     def compute_step(self) -> tuple[float, int]:
         progress, settings = self.progress, self.settings
-        if self._batches_epoch != progress.epoch:
-            self._batches = self.epoch_batches(progress.epoch)
-            self._batches_epoch = progress.epoch
+        batch = self.current_batch()
         rng = np.random.default_rng([settings.seed, progress.epoch, progress.batch])
         ids, lengths, tags, chars = tagger_batch(
             self.train_set,
-            self._batches[progress.batch],
+            batch,
             self.model.pad_id,
             char_pad_id(self.model),
             settings.unk_rate,
@@ -163,13 +126,6 @@ class TaggerTrainer(Trainer):
             rng,
         )
         return self.model.loss_and_backward(ids, lengths, tags, chars), int(lengths.sum())
-
-    def advance(self) -> None:
-        progress = self.progress
-        progress.batch += 1
-        if progress.batch == len(self._batches):
-            progress.epoch += 1
-            progress.batch = 0
 
     def validate(self) -> dict[str, float]:
         predicted, loss = tag_encoded(self.model, self.valid_set)
