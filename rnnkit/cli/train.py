@@ -14,7 +14,9 @@ own sources for two minutes, then prints a sample.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,6 +33,7 @@ from rnnkit.cli.sample import write_sample
 from rnnkit.cli.threads import add_threads_argument
 from rnnkit.errors import UserError
 from rnnkit.threads import limit_threads
+from rnnkit.train import distributed as mpi
 from rnnkit.train.progress import format_duration
 from rnnkit.train.run import (
     Outcome,
@@ -116,10 +119,18 @@ def run_command(
     else:
         task = TASKS[known.task or DEFAULT_TASK]
     args = build_parser(task, parser_class).parse_args(argv)
-    with limit_threads(args.threads):
-        if args.resume:
-            return resume(task, args, command)
-        return start(task, args, command)
+    if mpi.is_writer():
+        with limit_threads(args.threads):
+            if args.resume:
+                return resume(task, args, command)
+            return start(task, args, command)
+    # Under mpiexec, ranks after the first train their share and write nothing.
+    with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
+        try:
+            with limit_threads(args.threads):
+                return resume(task, args, command) if args.resume else start(task, args, command)
+        except mpi.EveryRankError:
+            return 2  # rank 0 says it
 
 
 def start(task: Task, args: argparse.Namespace, command: str) -> int:
@@ -127,7 +138,7 @@ def start(task: Task, args: argparse.Namespace, command: str) -> int:
     folder = new_run_folder(args.out, task)
     # One writer per run folder: locked before anything is looked at or written, so a
     # second writer beside a live run is told about that run's lock.
-    with hold_run_lock(folder):
+    with run_lock(folder):
         try:
             trainer = start_run(task, config, folder)
         except RunExistsError:
@@ -145,7 +156,7 @@ def start(task: Task, args: argparse.Namespace, command: str) -> int:
 
 def resume(task: Task, args: argparse.Namespace, command: str) -> int:
     folder = Path(args.out)
-    with hold_run_lock(folder):
+    with run_lock(folder):
         # Read again under the lock: the run may have moved on since the first look.
         task, saved, checkpoint = read_run(folder, TASKS)
         config = copy.deepcopy(saved)
@@ -161,6 +172,11 @@ def resume(task: Task, args: argparse.Namespace, command: str) -> int:
         print(f"resuming {folder} at step {progress.step} (epoch {progress.epoch + 1})", flush=True)
         outcome = train_run(task, trainer, fresh=False)
     return finish(task, trainer, outcome, command)
+
+
+def run_lock(folder: Path) -> contextlib.AbstractContextManager:
+    """The run folder's lock; under mpiexec, rank 0 holds it for every rank."""
+    return hold_run_lock(folder) if mpi.is_writer() else contextlib.nullcontext()
 
 
 def finish(task: Task, trainer: Trainer, outcome: Outcome, command: str = NAME) -> int:
@@ -196,7 +212,7 @@ def finish(task: Task, trainer: Trainer, outcome: Outcome, command: str = NAME) 
         print(line)
     best = model_folder(folder)
     print(f"saved in {folder}" + (f" (best model in {best})" if best != folder else ""))
-    if task.name == "lm":
+    if task.name == "lm" and mpi.is_writer():
         model, tokenizer, _ = load_language_model(best)
         print(f"--- sample (temperature {SAMPLE_TEMPERATURE}) ---", flush=True)
         write_sample(model, tokenizer, SAMPLE_LENGTH, temperature=SAMPLE_TEMPERATURE, seed=0)

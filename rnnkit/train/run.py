@@ -25,6 +25,7 @@ from typing import Any
 
 from rnnkit.config import fixed_differences, validate
 from rnnkit.errors import SettingError, UserError
+from rnnkit.train import distributed as mpi
 from rnnkit.train.budget import Budget
 from rnnkit.train.checkpoint import Checkpoint, has_checkpoint, load_checkpoint
 from rnnkit.train.interrupt import stop_on_interrupt
@@ -91,6 +92,7 @@ def start_run(task: Task, config: Any, folder: Path) -> Trainer:
     if has_checkpoint(folder):
         raise RunExistsError(folder)
     validate(config)
+    check_ranks(task, config)
     resolve_budget(config.training)
     return task.build(config, folder, None)
 
@@ -113,6 +115,7 @@ def resume_run(
             "was to resume that run, or start a new run in another folder",
             name,
         )
+    check_ranks(task, config)
     resolve_budget(config.training)
     trainer = task.build(config, folder, checkpoint)
     try:
@@ -125,6 +128,14 @@ def resume_run(
             "start a new run"
         ) from None
     return trainer
+
+
+def check_ranks(task: Task, config: Any) -> None:
+    """Under mpiexec: refuse, before the data is read, a task or a batch the ranks cannot
+    split (``rnnkit.train.distributed``)."""
+    distributed = mpi.world()
+    if distributed is not None:
+        distributed.check(task.name, getattr(config.training, "batch_size", None))
 
 
 def resolve_budget(settings: TrainingSettings) -> None:

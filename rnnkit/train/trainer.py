@@ -56,6 +56,7 @@ import numpy as np
 from rnnkit.config import ConfigError, to_dict, validate
 from rnnkit.errors import UserError
 from rnnkit.optim import ReduceLROnPlateau, clip_grad_norm
+from rnnkit.train import distributed as mpi
 from rnnkit.train.averaging import averaged_weights, restored_average, update_average
 from rnnkit.train.budget import Budget
 from rnnkit.train.checkpoint import Checkpoint, save_checkpoint
@@ -167,6 +168,11 @@ class Trainer:
         self._validation_seconds = 0.0  # the last validation's, reserved from max_time
         # Piped or redirected output has no bar to watch: print a line per log_every.
         self.print_log_lines = not sys.stderr.isatty()
+        # Under mpiexec with several ranks: this rank's part (rnnkit.train.distributed).
+        self.distributed = mpi.world()
+        self.writer = self.distributed is None or self.distributed.rank == 0
+        if self.distributed is not None:
+            self.distributed.check(self.task_name, getattr(settings, "batch_size", None))
 
     # -- what subclasses provide -------------------------------------------------------------
 
@@ -227,19 +233,21 @@ class Trainer:
         optimizer_state = self.optimizer.state_dict()
         for key, value in self.scheduler.state_dict().items():
             optimizer_state[SCHEDULER_PREFIX + key] = np.array(value)
-        arrays = {
-            "model": self.model.state_dict(),
-            "optimizer": optimizer_state,
-            **self.extra_arrays(),
-        }
+        extra = self.extra_arrays()
+        if self.distributed is not None:  # every rank's part of it (a collective)
+            extra = self.distributed.full_arrays(extra, self.settings.batch_size)
+        arrays = {"model": self.model.state_dict(), "optimizer": optimizer_state, **extra}
         if self.average is not None:
             arrays[AVERAGE_GROUP] = self.average
         self.progress.elapsed = self.elapsed()
-        save_checkpoint(self.folder, self.config(), arrays)
+        if self.writer:
+            save_checkpoint(self.folder, self.config(), arrays)
         self.saved_step = self.progress.step
 
     def save_best(self) -> None:
         """Save the weights just validated: the average with ``ema``, else the raw ones."""
+        if not self.writer:
+            return
         weights = self.model.state_dict() if self.average is None else self.average
         save_checkpoint(self.folder / BEST_FOLDER, self.config(), {"model": weights})
 
@@ -271,7 +279,7 @@ class Trainer:
         self.restore_extra(arrays)
         self.saved_step = self.progress.step
         # A run killed after its last checkpoint logged steps that will now be redone.
-        if self.metrics.path.exists():
+        if self.writer and self.metrics.path.exists():
             self.metrics.truncate_after(self.progress.step)
 
     def check_position(self) -> None:
@@ -320,7 +328,16 @@ class Trainer:
         ``TrainingDivergedError`` when the loss turns NaN or infinite, without saving.
         """
         stop = stop or StopRequest()
-        self.budget, self.bar = budget, bar
+        self.budget, self.bar = budget, bar if self.writer else None
+        if self.distributed is not None:
+            self.distributed.attach(self)
+        try:
+            return self._train(budget, stop)
+        finally:
+            if self.distributed is not None:
+                self.distributed.detach(self)
+
+    def _train(self, budget: Budget, stop: StopRequest) -> str:
         if self.saved_step is None:
             self.save()  # step 0: so there is a good checkpoint whatever happens next
         self.model.train()
@@ -332,6 +349,12 @@ class Trainer:
                     reason = INTERRUPTED
                 if reason is None:
                     reason = self.stopped_early()
+                # Under MPI every rank takes the step or none does.
+                distributed = self.distributed
+                if distributed is not None and distributed.agree_to_stop(
+                    reason, reason == INTERRUPTED
+                ):
+                    reason = reason or "another rank stopped"
                 if reason is not None:
                     break
                 self._step()
@@ -361,6 +384,8 @@ class Trainer:
         started = time.perf_counter()
         self.model.zero_grad()
         loss, tokens = self.compute_step()
+        if self.distributed is not None:  # the mean gradient and loss of the global batch
+            loss = self.distributed.average_gradients(self.model.grads, loss)
         if not math.isfinite(loss):
             raise self.diverged(self.progress.step + 1, f"the loss became {loss}")
         if self.settings.clip > 0:
@@ -374,6 +399,8 @@ class Trainer:
         self._log_step(loss, tokens, time.perf_counter() - started)
 
     def _log_step(self, loss: float, tokens: int, seconds: float) -> None:
+        if not self.writer:
+            return
         self._recent_losses.append(loss)
         # A moving average, so the speed and time left do not jump about.
         previous = self._seconds_per_step
@@ -422,6 +449,8 @@ class Trainer:
         if improved:
             progress.best, progress.best_step = measures, progress.step
             self.save_best()
+        if not self.writer:
+            return
         self.metrics.append(
             {
                 "step": progress.step,

@@ -1,0 +1,200 @@
+"""Data-parallel training on MPI (``rnnkit.train.distributed``), run with ``mpiexec -n 2``
+on this machine; skipped only when mpi4py or mpiexec is not installed
+(``pip install -e ".[mpi]"``)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+from rnnkit.train import distributed
+from tests.cli.cli_helpers import run_cli, sentences
+
+MPIEXEC = shutil.which("mpiexec")
+needs_mpi = pytest.mark.skipif(
+    MPIEXEC is None or importlib.util.find_spec("mpi4py") is None,
+    reason='mpi4py or mpiexec not installed (pip install -e ".[mpi]")',
+)
+LM = [
+    "--embedding-size", "8", "--hidden-size", "16", "--num-layers", "1",
+    "--batch-size", "6", "--seq-len", "12", "--eval-every", "5", "--threads", "1",
+]  # fmt: skip
+TOLERANCE = 2e-5  # float32 sums in another order, over 20 Adam steps
+
+
+def mpirun(ranks: int, *argv: object, timeout: float = 300, **env: str) -> Any:
+    return subprocess.run(
+        [MPIEXEC, "-n", str(ranks), sys.executable, "-m", "rnnkit", *map(str, argv)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **env},
+    )
+
+
+def assert_same_weights(a: Path, b: Path, tolerance: float = TOLERANCE) -> None:
+    first, second = load_file(a / "model.safetensors"), load_file(b / "model.safetensors")
+    assert first.keys() == second.keys()
+    for name in first:
+        np.testing.assert_allclose(first[name], second[name], rtol=0, atol=tolerance, err_msg=name)
+
+
+def training_records(run: Path) -> int:
+    return sum("train_loss" in line for line in (run / "metrics.jsonl").read_text().splitlines())
+
+
+def corpus(tmp_path: Path) -> Path:
+    path = tmp_path / "corpus.txt"
+    path.write_text(sentences(400), encoding="utf-8")
+    return path
+
+
+def test_one_process_is_no_world(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in distributed.SIZE_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    assert distributed.launched_ranks() == 1
+    monkeypatch.setenv("PMI_SIZE", "1")
+    assert distributed.launched_ranks() == 1
+    assert distributed.is_writer()
+
+
+@needs_mpi
+def test_two_ranks_train_the_weights_of_one_process(tmp_path: Path) -> None:
+    data = corpus(tmp_path)
+    one, two = tmp_path / "one", tmp_path / "two"
+    status, _, err = run_cli("train", "--data", data, "--out", one, "--max-steps", 20, *LM)
+    assert status == 0, err
+    done = mpirun(2, "train", "--data", data, "--out", two, "--max-steps", 20, *LM)
+    assert done.returncode == 0, done.stderr
+    assert_same_weights(one, two)
+    # The checkpoint holds the hidden state of every row of the global batch.
+    states = load_file(two / "hidden_state.safetensors")
+    expected = load_file(one / "hidden_state.safetensors")
+    for name in expected:
+        assert states[name].shape == expected[name].shape
+        np.testing.assert_allclose(states[name], expected[name], atol=1e-4)
+    # Rank 0 alone wrote: one record per step logged, one sample printed.
+    assert done.stdout.count("--- sample") == 1
+    assert training_records(two) == training_records(one)
+
+
+@needs_mpi
+def test_a_classifier_splits_its_batches(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    lines = ["label\ttext"]
+    for _ in range(300):
+        label = rng.choice(["pos", "neg"])
+        words = ["good" if label == "pos" else "bad", "fine" if label == "pos" else "poor"]
+        words += ["the", "film"]
+        lines.append(f"{label}\t{' '.join(rng.choice(words, size=rng.integers(2, 12)))}")
+    data = tmp_path / "texts.tsv"
+    data.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    flags = ["--task", "classify", "--train", data, "--max-steps", 20, "--batch-size", 5,
+             "--hidden-size", 8, "--embedding-size", 8, "--threads", 1]  # fmt: skip
+    status, _, err = run_cli("train", *flags, "--out", tmp_path / "one")
+    assert status == 0, err
+    done = mpirun(2, "train", *flags, "--out", tmp_path / "two")
+    assert done.returncode == 0, done.stderr
+    assert_same_weights(tmp_path / "one", tmp_path / "two")
+
+
+@needs_mpi
+def test_a_run_on_two_ranks_resumes_on_one(tmp_path: Path) -> None:
+    data = corpus(tmp_path)
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    status, _, err = run_cli("train", "--data", data, "--out", whole, "--max-steps", 20, *LM)
+    assert status == 0, err
+    done = mpirun(2, "train", "--data", data, "--out", split, "--max-steps", 10, *LM)
+    assert done.returncode == 0, done.stderr
+    status, _, err = run_cli("train", "--out", split, "--resume", "--max-steps", 20)
+    assert status == 0, err
+    assert_same_weights(whole, split)
+
+
+@needs_mpi
+def test_more_ranks_than_batch_rows_is_one_line(tmp_path: Path) -> None:
+    done = mpirun(3, "train", "--data", corpus(tmp_path), "--out", tmp_path / "run",
+                  "--max-steps", 5, *LM, "--batch-size", 2)  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "--batch-size 2 is smaller than the 3 MPI ranks" in done.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def rank_processes(root: int) -> dict[int, int]:
+    """{rank: pid} of the processes below ROOT that an MPI launcher started."""
+    found, queue = {}, [root]
+    while queue:
+        parent = queue.pop()
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                if int(fields[1]) != parent:
+                    continue
+                queue.append(int(entry.name))
+                environ = (entry / "environ").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            for item in environ:
+                if item.startswith(b"PMI_RANK="):
+                    found[int(item.split(b"=")[1])] = int(entry.name)
+    return found
+
+
+def start_long_run(tmp_path: Path, **env: str) -> tuple[subprocess.Popen, dict[int, int]]:
+    run = tmp_path / "run"
+    process = subprocess.Popen(
+        [MPIEXEC, "-n", "2", sys.executable, "-m", "rnnkit", "train", "--data",
+         str(corpus(tmp_path)), "--out", str(run), "--max-steps", "1000000", *LM],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **env},
+    )  # fmt: skip
+    # Training has begun once the first step is logged.
+    while not (run / "metrics.jsonl").exists():
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.1)
+    ranks = rank_processes(process.pid)
+    assert sorted(ranks) == [0, 1]
+    return process, ranks
+
+
+@needs_mpi
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
+def test_a_rank_that_hangs_stops_the_others_with_an_error(tmp_path: Path) -> None:
+    process, ranks = start_long_run(tmp_path, RNNKIT_MPI_TIMEOUT="3")
+    os.kill(ranks[1], signal.SIGSTOP)
+    try:
+        _, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.kill(ranks[1], signal.SIGKILL) if Path(f"/proc/{ranks[1]}").exists() else None
+    assert process.returncode != 0
+    assert "rank 0 of 2: the other ranks did not join" in err, err
+    assert "Traceback" not in err
+
+
+@needs_mpi
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
+def test_a_rank_that_dies_stops_the_others(tmp_path: Path) -> None:
+    process, ranks = start_long_run(tmp_path, RNNKIT_MPI_TIMEOUT="3")
+    os.kill(ranks[1], signal.SIGKILL)
+    try:
+        process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode != 0
+    assert not Path(f"/proc/{ranks[0]}").exists() or process.poll() is not None
