@@ -22,7 +22,7 @@ import sys
 from collections.abc import Sequence
 
 from rnnkit import __version__
-from rnnkit.cli import evaluate, export, info, inspect, predict, sample, train
+from rnnkit.cli import evaluate, export, import_torch, info, inspect, predict, sample, train
 from rnnkit.cli.flags import as_flags, flag_name, setting_names
 from rnnkit.cli.threads import add_threads_argument
 from rnnkit.config import ConfigError
@@ -30,7 +30,7 @@ from rnnkit.errors import UserError
 from rnnkit.threads import limit_threads
 from rnnkit.train.tasks import TASKS
 
-COMMANDS = [sample, evaluate, predict, info, inspect, export]
+COMMANDS = [sample, evaluate, predict, info, inspect, export, import_torch]
 
 USAGE_ERROR = 2
 INTERRUPTED = 130  # the shell's convention: 128 + SIGINT
