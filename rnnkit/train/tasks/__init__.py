@@ -4,6 +4,7 @@
 from rnnkit.train.task import Task
 from rnnkit.train.tasks.classifier import ClassifierTask
 from rnnkit.train.tasks.forecast import ForecastTask
+from rnnkit.train.tasks.generate import GenerateTask
 from rnnkit.train.tasks.language_model import LanguageModelTask
 from rnnkit.train.tasks.seq2seq import Seq2SeqTask
 from rnnkit.train.tasks.tagging import TaggingTask
@@ -16,6 +17,7 @@ TASKS: dict[str, Task] = {
         TaggingTask(),
         Seq2SeqTask(),
         ForecastTask(),
+        GenerateTask(),
     )
 }
 

@@ -1,0 +1,360 @@
+"""The generation task (one-to-many): texts with a condition in, a model that writes a text
+for a condition out.
+
+The texts come from a folder of one file per category (the surnames data), TSV
+``condition<TAB>text`` lines (a category name, or with ``condition vector`` a row of
+numbers), or a text file with a ``.npy`` matrix of one feature row per line
+(``rnnkit.data.conditioned_text``). A character vocabulary (with a line break as the
+boundary token that starts and ends every text) and the category list are fitted to the
+training texts, and a ``GenerateTrainer`` trains a ``ConditionedLanguageModel``; validation
+measures bits per character, each text under its own condition. ``load_generator`` brings
+a trained model back; ``encode_conditioned`` and ``measure_conditioned`` are what
+``rnnkit eval`` calls, ``generate_texts`` what ``rnnkit sample`` calls.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rnnkit.config import CHANGEABLE, option
+from rnnkit.data.classification import split_off
+from rnnkit.data.conditioned_text import (
+    ConditionedTexts,
+    category_ids,
+    read_category_folder,
+    read_condition_tsv,
+    read_text_with_features,
+)
+from rnnkit.data.fingerprint import fingerprint
+from rnnkit.data.tokenizers import Tokenizer, make_tokenizer
+from rnnkit.errors import SettingError, UserError
+from rnnkit.models.conditioned_language_model import (
+    ConditionedLanguageModel,
+    ConditionedLanguageModelConfig,
+)
+from rnnkit.nn.layer import make_rng
+from rnnkit.train.checkpoint import Checkpoint, load_checkpoint
+from rnnkit.train.generate_trainer import (
+    EncodedConditioned,
+    GenerateSettings,
+    GenerateTrainer,
+    measure_conditioned,
+)
+from rnnkit.train.run_config import saved_config, saved_entry, saved_task
+from rnnkit.train.task import Task
+from rnnkit.train.tasks.classifier import absolute
+from rnnkit.train.tasks.language_model import (
+    build_model,
+    check_encoding,
+    load_weights_into,
+    saved_tokenizer_for,
+)
+
+BOUNDARY = "\n"  # starts and ends every text: texts are lines
+
+
+@dataclass
+class GenerateData:
+    """Where the conditioned texts come from."""
+
+    train: str | None = option(
+        None,
+        "training texts: a folder of one file per category, a TSV file of "
+        "condition<TAB>text lines, or a text file of one text per line (with features)",
+        on_resume=CHANGEABLE,
+        metavar="PATH",
+    )
+    valid: str | None = option(
+        None,
+        "validation texts, as train (default: a seeded val_fraction of the training texts)",
+        on_resume=CHANGEABLE,
+        metavar="PATH",
+    )
+    features: str | None = option(
+        None,
+        "a .npy matrix of one feature row per line of the train text file (condition vector)",
+        on_resume=CHANGEABLE,
+        metavar="FILE",
+    )
+    valid_features: str | None = option(
+        None,
+        "a .npy matrix of one feature row per line of the valid text file",
+        on_resume=CHANGEABLE,
+        metavar="FILE",
+    )
+    encoding: str = option("utf-8", "the files' encoding", check=check_encoding)
+    val_fraction: float = option(
+        0.1,
+        "without valid: the share of the training texts held out for validation",
+        minimum=0,
+        below=1,
+    )
+
+
+@dataclass
+class GenerateRun:
+    """Everything a generation run is: config.json's "config" (the categories and the
+    characters are fitted to the data and saved beside it)."""
+
+    data: GenerateData = field(default_factory=GenerateData)
+    model: ConditionedLanguageModelConfig = field(default_factory=ConditionedLanguageModelConfig)
+    training: GenerateSettings = field(default_factory=GenerateSettings)
+
+
+@dataclass
+class TrainedGenerator:
+    """A trained generator, as ``load_generator`` returns it: the model (in evaluation
+    mode), the tokenizer of its characters, its categories in the order of their ids
+    (empty for a model conditioned on feature vectors), and the run's settings."""
+
+    model: ConditionedLanguageModel
+    tokenizer: Tokenizer
+    categories: list[str]
+    config: GenerateRun
+
+
+def read_conditioned(
+    path: str, features: str | None, condition: str, encoding: str = "utf-8"
+) -> ConditionedTexts:
+    """The texts at PATH with their conditions, read as a model conditioned on CONDITION
+    ("category" or "vector") needs them: FEATURES, a ``.npy`` matrix, goes with a text file."""
+    if features is not None:
+        if condition != "vector":
+            raise SettingError(
+                "a feature matrix gives vectors: features needs condition vector", "features"
+            )
+        return read_text_with_features(path, features, encoding)
+    if Path(path).is_dir():
+        if condition != "category":
+            raise SettingError(
+                f"{path} is a folder of one file per category: it needs condition category, "
+                "or give a text file with features",
+                "condition",
+            )
+        return read_category_folder(path, encoding)
+    return read_condition_tsv(path, condition, encoding)
+
+
+@dataclass
+class _Rows:
+    """``ConditionedTexts`` as ``split_off`` takes examples: a length and a ``subset``."""
+
+    data: ConditionedTexts
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def subset(self, indices: np.ndarray) -> ConditionedTexts:
+        data = self.data
+        return ConditionedTexts(
+            [data.texts[i] for i in indices],
+            [data.origins[i] for i in indices],
+            None if data.conditions is None else [data.conditions[i] for i in indices],
+            None if data.features is None else data.features[indices],
+        )
+
+
+def read_train_valid(
+    data: GenerateData, condition: str, seed: int
+) -> tuple[ConditionedTexts, ConditionedTexts]:
+    if data.train is None:
+        raise SettingError("train is needed: the conditioned texts to learn from", "train")
+    if data.valid_features is not None and data.valid is None:
+        raise SettingError("valid_features goes with a valid text file", "valid_features")
+    train = read_conditioned(data.train, data.features, condition, data.encoding)
+    if data.valid is not None:
+        return train, read_conditioned(data.valid, data.valid_features, condition, data.encoding)
+    return split_off(_Rows(train), data.val_fraction, seed)
+
+
+def texts_fingerprint(*sets: ConditionedTexts) -> str:
+    """A digest of the texts and their conditions, to check that a resume reads the same."""
+    lines = []
+    for data in sets:
+        conditions = data.conditions
+        if conditions is None:
+            conditions = [" ".join(repr(float(x)) for x in row) for row in data.features]
+        lines += [f"{c}\t{t}" for c, t in zip(conditions, data.texts, strict=True)]
+    return fingerprint("\n".join(lines))
+
+
+def encode_conditioned(
+    data: ConditionedTexts,
+    tokenizer: Tokenizer,
+    categories: Sequence[str],
+    feature_size: int,
+    source: str,
+) -> EncodedConditioned:
+    """DATA as token ids between boundaries and condition ids (or rows); a category or a
+    feature count the model does not know is a ``UserError`` naming SOURCE."""
+    if data.conditions is not None:
+        if not categories:
+            raise UserError(
+                f"{source} gives categories, but the model is conditioned on feature vectors"
+            )
+        conditions = category_ids(data.conditions, list(categories), source)
+    else:
+        conditions = data.features
+        if feature_size == 0 or conditions.shape[1] != feature_size:
+            expected = f"{feature_size} numbers" if feature_size else "a category"
+            raise UserError(
+                f"{source} gives conditions of {conditions.shape[1]} numbers, but the model "
+                f"is conditioned on {expected}"
+            )
+    sequences = [tokenizer.encode(BOUNDARY + text + BOUNDARY) for text in data.texts]
+    return EncodedConditioned(sequences, conditions)
+
+
+class GenerateTask(Task):
+    name = "generate"
+    title = "conditioned generator"
+    config_class = GenerateRun
+
+    def resolve_paths(self, config: GenerateRun) -> None:
+        data = config.data
+        data.train, data.valid = absolute(data.train), absolute(data.valid)
+        data.features, data.valid_features = absolute(data.features), absolute(data.valid_features)
+
+    def build(
+        self, config: GenerateRun, folder: Path, checkpoint: Checkpoint | None
+    ) -> GenerateTrainer:
+        data, settings, model_config = config.data, config.training, config.model
+        self.resolve_paths(config)
+        train, valid = read_train_valid(data, model_config.condition, settings.seed)
+        digest = texts_fingerprint(train, valid)
+        if checkpoint is None:
+            # A held-out part is still part of the training data: its categories count.
+            held_out = valid.categories if data.valid is None else []
+            categories = sorted(set(train.categories) | set(held_out))
+            tokenizer = make_tokenizer("char").fit(BOUNDARY.join(train.texts) + BOUNDARY)
+        else:
+            if digest != saved_entry(checkpoint, folder, "data_sha256"):
+                raise UserError(
+                    f"the texts of {data.train} differ from those the run in {folder} "
+                    "started on; resuming needs the same texts, so start a new run"
+                )
+            tokenizer, categories = saved_vocabularies(checkpoint, folder, model_config)
+        model_config.vocab_size = tokenizer.vocab_size
+        model_config.num_categories = len(categories)
+        model_config.feature_size = 0 if train.features is None else train.features.shape[1]
+        model = build_model(ConditionedLanguageModel, model_config, settings.seed)
+        feature_size = model_config.feature_size
+        train_set = encode_conditioned(train, tokenizer, categories, feature_size, data.train)
+        valid_source = data.valid or "the held-out validation texts"
+        valid_set = encode_conditioned(valid, tokenizer, categories, feature_size, valid_source)
+        info = {"data_sha256": digest}
+        trainer = GenerateTrainer(
+            model, tokenizer, categories, train_set, valid_set, settings, folder, info
+        )
+        trainer.run_config = config
+        return trainer
+
+    def check_saved(self, checkpoint: Checkpoint, folder: Path, config: GenerateRun) -> None:
+        saved_vocabularies(checkpoint, folder, config.model)
+
+    def summary(self, trainer: GenerateTrainer) -> str:
+        model = trainer.model
+        if model.condition == "category":
+            condition = f"{len(trainer.categories)} categories"
+        else:
+            condition = f"feature vectors of {model.feature_size}"
+        return (
+            f"training a {model.num_layers}-layer {model.cell.upper()} generator conditioned "
+            f"on {condition} (hidden size {model.hidden_size}, {model.num_parameters():,} "
+            f"parameters) on {len(trainer.train_set):,} training and "
+            f"{len(trainer.valid_set):,} validation texts; {trainer.tokenizer.vocab_size} "
+            "characters"
+        )
+
+    def report(self, trainer: GenerateTrainer) -> list[str]:
+        progress, lines = trainer.progress, []
+        if progress.best is not None:
+            lines.append(
+                f"validation {progress.val['bits_per_char']:.4f} bits/char; best "
+                f"{progress.best['bits_per_char']:.4f} at step {progress.best_step}"
+            )
+        return lines
+
+    def load(self, folder: Path) -> TrainedGenerator:
+        return load_generator(folder)
+
+
+def saved_vocabularies(
+    checkpoint: Checkpoint, folder: str | os.PathLike[str], model: ConditionedLanguageModelConfig
+) -> tuple[Tokenizer, list[str]]:
+    """The run's tokenizer and categories, refused unless they fit the saved MODEL."""
+    tokenizer = saved_tokenizer_for(checkpoint, folder, model)
+    categories = saved_entry(checkpoint, folder, "categories")
+    well_formed = isinstance(categories, list) and all(isinstance(c, str) for c in categories)
+    if not well_formed or len(set(categories)) != len(categories):
+        raise UserError(f"{folder}/config.json was edited or damaged: categories; retrain")
+    if len(categories) != model.num_categories:
+        raise UserError(
+            f"{folder}/config.json was edited or damaged: {len(categories)} categories for a "
+            f"model of {model.num_categories}; retrain"
+        )
+    return tokenizer, categories
+
+
+def load_generator(folder: str | os.PathLike[str]) -> TrainedGenerator:
+    """The generator saved in FOLDER (a checkpoint folder such as ``RUN/best``)."""
+    checkpoint = load_checkpoint(folder)
+    task = saved_task(checkpoint, folder)
+    if task != GenerateTask.name:
+        raise UserError(
+            f"{folder} holds a {task} run, not a conditioned generator; give the run folder "
+            "of a generator (task generate)"
+        )
+    config = saved_config(checkpoint, folder, GenerateRun)
+    tokenizer, categories = saved_vocabularies(checkpoint, folder, config.model)
+    model = build_model(ConditionedLanguageModel, config.model, folder=folder)
+    load_weights_into(model, checkpoint, folder)
+    return TrainedGenerator(model.eval(), tokenizer, categories, config)
+
+
+def evaluate_generator(
+    trained: TrainedGenerator, data: ConditionedTexts, source: str
+) -> dict[str, Any]:
+    """Bits per character of TRAINED on DATA (read from SOURCE), each text under its own
+    condition: ``loss``, ``bits_per_char``, ``characters`` (predicted: each text's
+    characters and its end), ``texts`` and ``unknown_characters`` (read as ``<unk>``)."""
+    model = trained.model
+    encoded = encode_conditioned(
+        data, trained.tokenizer, trained.categories, model.feature_size, source
+    )
+    unknown = sum(int(np.sum(s == trained.tokenizer.unknown_id)) for s in encoded.sequences)
+    return {
+        **measure_conditioned(model, encoded),
+        "texts": len(encoded),
+        "unknown_characters": unknown,
+    }
+
+
+def generate_texts(
+    trained: TrainedGenerator,
+    condition: Any,
+    count: int,
+    prime: str = "",
+    length: int = 100,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    rng: np.random.Generator | int | None = None,
+) -> Iterator[str]:
+    """COUNT texts written under CONDITION (a category id, or a feature row), each starting
+    with PRIME and ending at the boundary or after LENGTH more characters; RNG (or a seed)
+    draws them all."""
+    tokenizer = trained.tokenizer
+    boundary = int(tokenizer.encode(BOUNDARY)[0])
+    start = [boundary, *tokenizer.encode(prime)] if prime else [boundary]
+    rng = make_rng(rng)
+    for _ in range(count):
+        tokens = trained.model.generate(
+            condition, start, length, temperature, top_k, stop=boundary, rng=rng
+        )
+        yield prime + tokenizer.decode(list(tokens))
