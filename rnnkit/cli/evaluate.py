@@ -7,7 +7,13 @@ import argparse
 import json
 import sys
 
-from rnnkit.cli import evaluate_classifier, evaluate_forecast, evaluate_seq2seq, evaluate_tagger
+from rnnkit.cli import (
+    evaluate_classifier,
+    evaluate_forecast,
+    evaluate_generate,
+    evaluate_seq2seq,
+    evaluate_tagger,
+)
 from rnnkit.cli.arguments import add_model_folder_argument
 from rnnkit.data.text import read_text
 from rnnkit.train.checkpoint import load_checkpoint
@@ -24,7 +30,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="measure a trained model on held-out data",
         description="Measure a trained model on data: a language model's mean loss on a "
         "text (nats per token) with bits per character (char and jamo models) or perplexity "
-        "(word models); a classifier's accuracy, macro-F1 and confusion matrix.",
+        "(word models); a classifier's accuracy, macro-F1 and confusion matrix; a conditioned "
+        "generator's bits per character, each text under its own condition.",
     )
     add_model_folder_argument(parser)
     parser.add_argument(
@@ -48,6 +55,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     evaluate_seq2seq.add_arguments(parser)
     evaluate_tagger.add_arguments(parser)
     evaluate_forecast.add_arguments(parser)
+    evaluate_generate.add_arguments(parser)
     return parser
 
 
@@ -73,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
         return evaluate_tagger.run(args, folder)
     if task == "forecast":
         return evaluate_forecast.run(args, folder)
+    if task == "generate":
+        return evaluate_generate.run(args, folder)
     model, tokenizer, config = load_language_model(folder)
     text = read_text(args.data, data_encoding(args, config))
     ids, unknown = tokenizer.encode(text), tokenizer.unknown_mask(text)

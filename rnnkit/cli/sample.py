@@ -11,6 +11,7 @@ import argparse
 import sys
 from typing import TextIO
 
+from rnnkit.cli import sample_generate
 from rnnkit.cli.arguments import (
     add_model_folder_argument,
     non_negative_float,
@@ -20,7 +21,8 @@ from rnnkit.cli.arguments import (
 from rnnkit.data.tokenizers import EOS, UNK, Tokenizer
 from rnnkit.errors import UserError
 from rnnkit.models import LanguageModel
-from rnnkit.train.run_config import model_folder
+from rnnkit.train.checkpoint import load_checkpoint
+from rnnkit.train.run_config import model_folder, saved_task
 from rnnkit.train.tasks.language_model import load_language_model
 
 NAME = "sample"
@@ -30,8 +32,9 @@ MAX_NAMED = 10  # unknown words or characters named in a note
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         NAME,
-        help="generate text from a trained language model",
-        description="Generate text from a trained language model and stream it to stdout.",
+        help="generate text from a trained language model or conditioned generator",
+        description="Generate text from a trained language model and stream it to stdout; "
+        "or texts from a conditioned generator, one a line.",
     )
     add_model_folder_argument(parser)
     parser.add_argument(
@@ -52,11 +55,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument(
         "--seed", type=non_negative_int, metavar="S", help="random seed (default: a fresh one)"
     )
+    sample_generate.add_arguments(parser)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    model, tokenizer, _ = load_language_model(model_folder(args.folder))
+    folder = model_folder(args.folder)
+    task = saved_task(load_checkpoint(folder), folder)
+    if task == "generate":
+        return sample_generate.run(args, folder)
+    extra = sample_generate.given(args)
+    if extra:
+        raise UserError(
+            f"{', '.join(extra)}: for a conditioned generator's run; {folder} holds a {task} run"
+        )
+    model, tokenizer, _ = load_language_model(folder)
     write_sample(model, tokenizer, args.length, args.temperature, args.top_k, args.prime, args.seed)
     return 0
 

@@ -1,0 +1,46 @@
+"""The conditioned generator's half of ``rnnkit eval``: held-out bits per character, each
+text under its own condition.
+
+``rnnkit eval`` (``rnnkit.cli.evaluate``) adds these flags to its parser and hands a run
+folder that holds a generator (task generate) to ``run``. ``--data`` is read as the
+training data was: a folder of one file per category, TSV ``condition<TAB>text`` lines, or
+with ``--features`` a text file whose lines have the rows of a ``.npy`` matrix. A
+category the model does not know, or a matrix whose rows do not match the lines, is a
+one-line error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rnnkit.train.tasks.generate import evaluate_generator, load_generator, read_conditioned
+
+GROUP = ("conditioned generators", "for a generator's run (task generate)")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument_group(*GROUP).add_argument(
+        "--features",
+        metavar="FILE",
+        help="a .npy matrix of one feature row per line of --data (feature-conditioned models)",
+    )
+
+
+def run(args: argparse.Namespace, folder: Path) -> int:
+    """Evaluate the generator in FOLDER (the checkpoint chosen from ``args.folder``)."""
+    trained = load_generator(folder)
+    encoding = args.encoding or trained.config.data.encoding
+    data = read_conditioned(args.data, args.features, trained.model.condition, encoding)
+    report = evaluate_generator(trained, data, args.data)
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    print(
+        f"{folder} on {args.data}: {report['bits_per_char']:.4f} bits per character "
+        f"(loss {report['loss']:.4f} nats) over {report['characters']:,} characters of "
+        f"{report['texts']:,} texts, each under its own condition; "
+        f"{report['unknown_characters']:,} unknown characters"
+    )
+    return 0

@@ -1,0 +1,111 @@
+"""The generation task on the command line: train, sample under a category or a feature
+vector (--count, --prime), eval (bits per character, --json), and one-line errors for bad
+conditions and a feature matrix whose rows do not match the lines."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.cli.cli_helpers import TINY, assert_one_line_error, run_cli, write_corpus
+from tests.train.test_generate_task import ALPHABETS, write_features, write_folder
+
+SMALL = [
+    "--embedding-size", "8", "--hidden-size", "24", "--condition-size", "4",
+    "--batch-size", "16", "--lr", "0.02", "--eval-every", "20",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("generate")
+    train = write_folder(folder / "train")
+    status, out, err = run_cli(
+        "train", "--task", "generate", "--train", train, "--out", folder / "run",
+        "--max-steps", "200", *SMALL,
+    )  # fmt: skip
+    assert status == 0, err
+    assert "bits/char" in out
+    return folder
+
+
+def test_sample_writes_count_texts_under_the_condition(run_folder: Path) -> None:
+    args = ("sample", run_folder / "run", "--condition", "Bee", "--temperature", "0.5")
+    status, out, _ = run_cli(*args, "--count", "10", "--seed", "1")
+    assert status == 0
+    lines = out.splitlines()
+    assert len(lines) == 10
+    assert all(line[:1] == "B" and set(line[1:]) <= set(ALPHABETS["Bee"]) for line in lines)
+    assert run_cli(*args, "--count", "10", "--seed", "1")[1] == out  # seeded
+    status, out, _ = run_cli(*args, "--prime", "Bzz", "--count", "3", "--seed", "2")
+    assert status == 0 and len(out.splitlines()) == 3
+    assert all(line.startswith("Bzz") for line in out.splitlines())
+
+
+def test_bad_conditions_are_one_line(run_folder: Path) -> None:
+    status, _, err = run_cli("sample", run_folder / "run", "--condition", "Dog")
+    assert_one_line_error(status, err, "--condition", "unknown condition 'Dog'", "Ant, Bee, Cat")
+    status, _, err = run_cli("sample", run_folder / "run")
+    assert_one_line_error(status, err, "--condition is needed", "Ant, Bee, Cat")
+    status, _, err = run_cli("sample", run_folder / "run", "--condition-vector", "1,0,0")
+    assert_one_line_error(status, err, "--condition-vector", "categories")
+
+
+def test_eval_reports_conditioned_bits_per_char(run_folder: Path, tmp_path: Path) -> None:
+    test = write_folder(tmp_path / "test", 20, seed=1)
+    status, out, _ = run_cli("eval", run_folder / "run", "--data", test, "--json")
+    assert status == 0
+    report = json.loads(out)
+    assert report["texts"] == 60 and report["bits_per_char"] < 2.0
+    assert report["characters"] == sum(len(line) + 1 for f in test.iterdir() for line in
+                                       f.read_text().splitlines())  # fmt: skip
+    status, out, _ = run_cli("eval", run_folder / "run", "--data", test)
+    assert status == 0 and "bits per character" in out and "each under its own condition" in out
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "Dog.txt").write_text("Dabc\n", encoding="utf-8")
+    status, _, err = run_cli("eval", run_folder / "run", "--data", other)
+    assert_one_line_error(status, err, "unknown condition 'Dog'", "known: Ant, Bee, Cat")
+
+
+def test_feature_conditioned_run(tmp_path: Path) -> None:
+    text, features = write_features(tmp_path)
+    status, _, err = run_cli(
+        "train", "--task", "generate", "--train", text, "--features", features,
+        "--condition", "vector", "--out", tmp_path / "run", "--max-steps", "150", *SMALL,
+    )  # fmt: skip
+    assert status == 0, err
+    args = ("sample", tmp_path / "run", "--count", "5", "--temperature", "0.3", "--seed", "0")
+    status, out, _ = run_cli(*args, "--condition-vector", "0,0,1")
+    assert status == 0 and [line[:1] for line in out.splitlines()] == ["c"] * 5
+    status, _, err = run_cli(*args, "--condition-vector", "0,1")
+    assert_one_line_error(status, err, "--condition-vector", "expected 3 finite numbers, got 2")
+    status, _, err = run_cli(*args, "--condition", "Ant")
+    assert_one_line_error(status, err, "--condition", "vectors of 3 numbers")
+    status, out, _ = run_cli("eval", tmp_path / "run", "--data", text, "--features", features)
+    assert status == 0 and "90 texts" in out
+    np.save(tmp_path / "short.npy", np.zeros((5, 3)))
+    status, _, err = run_cli(
+        "eval", tmp_path / "run", "--data", text, "--features", tmp_path / "short.npy"
+    )
+    assert_one_line_error(status, err, "short.npy has 5 feature rows", "90 lines")
+    status, _, err = run_cli(
+        "train", "--task", "generate", "--train", text, "--features", tmp_path / "short.npy",
+        "--condition", "vector", "--out", tmp_path / "bad", "--max-steps", "1",
+    )  # fmt: skip
+    assert_one_line_error(status, err, "short.npy has 5 feature rows", "90 lines")
+
+
+def test_language_model_sampling_is_unchanged_and_refuses_conditions(tmp_path: Path) -> None:
+    corpus = write_corpus(tmp_path)
+    status, _, err = run_cli(
+        "train", "--data", corpus, "--out", tmp_path / "lm", "--max-steps", "3", *TINY
+    )
+    assert status == 0, err
+    status, out, _ = run_cli("sample", tmp_path / "lm", "--length", "20", "--seed", "0")
+    assert status == 0 and out.endswith("\n")
+    status, _, err = run_cli("sample", tmp_path / "lm", "--condition", "Ant", "--count", "2")
+    assert_one_line_error(status, err, "--condition, --count", "holds a lm run")
