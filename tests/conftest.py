@@ -12,6 +12,14 @@ from tests.oracle import import_torch
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+@pytest.fixture(autouse=True)
+def token_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Token ids cached by a test go to a folder of the test session, not the user's."""
+    folder = tmp_path_factory.getbasetemp() / "token-cache"
+    monkeypatch.setenv("RNNKIT_CACHE", str(folder))
+    return folder
+
+
 @pytest.fixture(scope="session")
 def torch() -> ModuleType:
     """PyTorch, single-threaded, for the oracle tests: a test that takes this argument is

@@ -21,7 +21,11 @@ from rnnkit.errors import UserError
 
 
 class StreamBatcher:
-    """Windows of ``(inputs, targets)``, each an int64 array of shape (batch_size, steps)."""
+    """Windows of ``(inputs, targets)``, each an int64 array of shape (batch_size, steps).
+
+    IDS may be a memory-mapped file of small integers (``rnnkit.data.token_cache``): the
+    streams are views of it, and only the window read is copied (as int64) into memory.
+    """
 
     def __init__(self, ids: np.ndarray, batch_size: int, seq_len: int) -> None:
         ids = np.asarray(ids)
@@ -40,8 +44,8 @@ class StreamBatcher:
             )
         self.batch_size = batch_size
         self.seq_len = seq_len
-        # The tail that does not fill every stream equally is dropped.
-        self.streams = ids[: batch_size * stream_len].astype(np.int64).reshape(batch_size, -1)
+        # The tail that does not fill every stream equally is dropped. A view: no copy.
+        self.streams = ids[: batch_size * stream_len].reshape(batch_size, -1)
 
     @property
     def num_windows(self) -> int:
@@ -62,8 +66,8 @@ class StreamBatcher:
         start = k * self.seq_len
         stop = min(start + self.seq_len, self.streams.shape[1] - 1)
         # Copies, so a caller that changes a batch cannot change the data behind it.
-        inputs = self.streams[:, start:stop].copy()
-        targets = self.streams[:, start + 1 : stop + 1].copy()
+        inputs = self.streams[:, start:stop].astype(np.int64)
+        targets = self.streams[:, start + 1 : stop + 1].astype(np.int64)
         return inputs, targets
 
     def __len__(self) -> int:

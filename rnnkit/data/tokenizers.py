@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from typing import Any, TypeVar
 
 import numpy as np
@@ -37,6 +38,8 @@ EOS = "<eos>"
 UNK = "<unk>"
 UNKNOWN_CHARACTER = "\ufffd"  # how a character vocabulary's <unk> decodes
 MAX_NAMED = 10  # how many unknown tokens an error message lists
+CODE_POINTS = 0x110000  # every Unicode code point, lone surrogates included
+LONG_LINE = 1 << 20  # characters of one unfinished line held between pieces of a stream
 
 T = TypeVar("T", bound="Tokenizer")
 
@@ -60,10 +63,30 @@ class Tokenizer:
         (a character vocabulary saved by an older rnnkit): then ``encode`` refuses them."""
         return self._index.get(UNK)
 
-    def fit(self: T, text: str) -> T:
-        """Build the vocabulary from TEXT and return the tokenizer itself."""
-        self._set_vocab(self._build_vocab(text))
+    def fit(self: T, text: str | Iterable[str]) -> T:
+        """Build the vocabulary from TEXT and return the tokenizer itself.
+
+        TEXT may also be an iterable of pieces of one text (a ``TextStream`` read in
+        chunks): the vocabulary is that of the pieces joined, never held whole. A source
+        with a ``vocabulary(tokenizer)`` method (a cache) is asked for it first.
+        """
+        if isinstance(text, str):
+            vocab = self._build_vocab(text)
+        elif hasattr(text, "vocabulary"):
+            vocab = text.vocabulary(self)
+        else:
+            vocab = self.vocab_of_pieces(text)
+        self._set_vocab(vocab)
         return self
+
+    def vocab_of_pieces(self, pieces: Iterable[str]) -> list[str]:
+        """The vocabulary ``fit`` builds from the text PIECES make when joined."""
+        raise NotImplementedError
+
+    def encode_pieces(self, pieces: Iterable[str]) -> Iterator[np.ndarray]:
+        """``encode`` of the text PIECES make when joined, a part at a time (the parts
+        joined are ``encode`` of the whole text)."""
+        raise NotImplementedError
 
     def encode(self, text: str) -> np.ndarray:
         raise NotImplementedError
@@ -171,6 +194,26 @@ class CharTokenizer(Tokenizer):
                 f"{UNK} to read them as: remove them, or retrain the model"
             )
 
+    def vocab_of_pieces(self, pieces: Iterable[str]) -> list[str]:
+        seen = np.zeros(CODE_POINTS, dtype=bool)
+        for piece in pieces:
+            seen[_code_points(self._split(piece))] = True
+        if not seen.any():
+            raise UserError("cannot build a character vocabulary from empty text; give some text")
+        return [UNK, *map(chr, np.flatnonzero(seen).tolist())]
+
+    def encode_pieces(self, pieces: Iterable[str]) -> Iterator[np.ndarray]:
+        self._require_vocab()
+        unknown_id = self.unknown_id
+        table = np.full(CODE_POINTS, -1 if unknown_id is None else unknown_id, dtype=np.int64)
+        characters = [i for i, unit in enumerate(self.vocab) if unit != UNK]
+        table[[ord(self.vocab[i]) for i in characters]] = characters
+        for piece in pieces:
+            ids = table[_code_points(self._split(piece))]
+            if unknown_id is None and ids.size and ids.min() < 0:
+                self._refuse_unknown(piece)
+            yield ids
+
     def decode(self, ids: np.ndarray | list[int]) -> str:
         shown = self._shown
         return self._join("".join([shown[i] for i in self._checked(ids)]))
@@ -261,7 +304,9 @@ class WordTokenizer(Tokenizer):
         super()._set_vocab(vocab)
 
     def _build_vocab(self, text: str) -> list[str]:
-        counts = Counter(_words(text))
+        return self._vocab_of_counts(Counter(_words(text)))
+
+    def _vocab_of_counts(self, counts: Counter[str]) -> list[str]:
         ranked = sorted((w for w in counts if w not in (EOS, UNK)), key=lambda w: (-counts[w], w))
         kept = [w for w in ranked if counts[w] >= self.min_count]
         if not kept:
@@ -273,10 +318,22 @@ class WordTokenizer(Tokenizer):
             kept = kept[: self.max_vocab - 2]
         return [EOS, UNK, *kept]
 
+    def vocab_of_pieces(self, pieces: Iterable[str]) -> list[str]:
+        counts: Counter[str] = Counter()
+        for words in _words_of_pieces(pieces):
+            counts.update(words)
+        return self._vocab_of_counts(counts)
+
     def encode(self, text: str) -> np.ndarray:
         self._require_vocab()
         index, unk = self._index, self._index[UNK]
         return np.array([index.get(w, unk) for w in _words(text)], dtype=np.int64)
+
+    def encode_pieces(self, pieces: Iterable[str]) -> Iterator[np.ndarray]:
+        self._require_vocab()
+        lookup, unk = self._index.get, self._index[UNK]
+        for words in _words_of_pieces(pieces):
+            yield np.fromiter((lookup(w, unk) for w in words), dtype=np.int64, count=len(words))
 
     def decode(self, ids: np.ndarray | list[int]) -> str:
         lines, line = [], []
@@ -400,6 +457,44 @@ def _words(text: str) -> list[str]:
     if lines[-1] == "":
         lines.pop()  # a final newline ends the last line; it does not start another one
     return [word for line in lines for word in [*line.split(), EOS]]
+
+
+def _words_of_pieces(pieces: Iterable[str]) -> Iterator[list[str]]:
+    """``_words`` of the text PIECES make when joined, a list at a time.
+
+    The unfinished last line of a piece waits for the next one; a line longer than
+    LONG_LINE gives the words before its last whitespace at once (its <eos> comes later).
+    """
+    carry = ""
+    for piece in pieces:
+        lines = (carry + piece).split("\n")
+        carry = lines.pop()
+        words = [word for line in lines for word in [*line.split(), EOS]]
+        if len(carry) > LONG_LINE:
+            cut = len(carry.rstrip()) if carry[-1:].isspace() else _last_space(carry)
+            if cut > 0:
+                words += carry[:cut].split()
+                carry = carry[cut:]
+        if words:
+            yield words
+    if carry:
+        yield [*carry.split(), EOS]
+
+
+def _last_space(text: str) -> int:
+    """The index of the last whitespace character of TEXT (what ``str.split`` splits
+    at), or 0."""
+    return max(0, *(text.rfind(space) for space in _SPACES))
+
+
+_SPACES = [chr(c) for c in range(CODE_POINTS) if chr(c).isspace() and chr(c) != "\n"]
+
+
+def _code_points(text: str) -> np.ndarray:
+    """The code points of TEXT (lone surrogates included), as uint8 when it is ASCII."""
+    if text.isascii():
+        return np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
 
 
 TOKENIZERS: dict[str, type[Tokenizer]] = {

@@ -19,6 +19,8 @@ from rnnkit.data.default_corpus import DEFAULT_CORPUS_NAME, default_corpus_text
 from rnnkit.data.fingerprint import fingerprint
 from rnnkit.data.lm_batches import split_train_val
 from rnnkit.data.text import read_text
+from rnnkit.data.text_stream import TextStream
+from rnnkit.data.token_cache import token_ids
 from rnnkit.data.tokenizers import TOKENIZERS, Tokenizer, make_tokenizer, tokenizer_from_dict
 from rnnkit.errors import SettingError, UserError
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
@@ -89,6 +91,13 @@ def read_corpus(data: LanguageModelData) -> str:
     return read_text(data.data, data.encoding)
 
 
+def corpus_source(data: LanguageModelData) -> str | TextStream:
+    """The default corpus, or the file or folder DATA names as a ``TextStream``."""
+    if data.data is None:
+        return default_corpus_text(DEFAULT_CORPUS_CHARS)
+    return TextStream(data.data, data.encoding)
+
+
 def describe_source(data: LanguageModelData) -> str:
     return data.data if data.data is not None else f"the default corpus ({DEFAULT_CORPUS_NAME})"
 
@@ -113,7 +122,7 @@ class LanguageModelTask(Task):
                 f"{model_config.embedding_size} and {model_config.hidden_size}",
                 "tie_weights",
             )
-        text = read_corpus(config.data)
+        text = corpus_source(config.data)  # a file or folder is streamed, never held whole
         digest = fingerprint(text)
         if checkpoint is None:
             tokenizer = fit_tokenizer(config.data, text)
@@ -124,7 +133,8 @@ class LanguageModelTask(Task):
                     f"in {folder} started on; resuming needs the same text, so start a new run"
                 )
             tokenizer = saved_tokenizer_for(checkpoint, folder, config.model)
-        train_ids, val_ids = split_train_val(tokenizer.encode(text), config.data.val_fraction)
+        ids = token_ids(text, tokenizer)  # streamed: a memory map from the token cache
+        train_ids, val_ids = split_train_val(ids, config.data.val_fraction)
         settings = config.training
         needed = settings.batch_size * (settings.seq_len + 1)
         if len(train_ids) < needed:
