@@ -24,9 +24,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from rnnkit.config import option
 from rnnkit.data.length_buckets import batches_per_epoch, bucket_batches
-from rnnkit.train.settings import TrainingSettings, eval_every_option
+from rnnkit.train.settings import TrainingSettings, batch_size_option, eval_every_option
 from rnnkit.train.trainer import Trainer, TrainingProgress
 
 MAX_DEFAULT_EVAL_EVERY = 1000  # steps; by default a run validates once per epoch, or this
@@ -44,7 +43,7 @@ class BatchedSettings(TrainingSettings):
         "validate and keep the best model every N steps (default: once per epoch, "
         f"at most every {MAX_DEFAULT_EVAL_EVERY})",
     )
-    batch_size: int = option(32, "examples per step", minimum=1, maximum=1 << 20)
+    batch_size: int = batch_size_option(32, "examples per step")
 
     def resolve(self, steps_per_epoch: int) -> None:
         """Validate once per epoch (at most every MAX_DEFAULT_EVAL_EVERY steps) and lower

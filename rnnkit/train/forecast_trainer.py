@@ -28,7 +28,7 @@ from rnnkit.data.timeseries_windows import ForecastWindows
 from rnnkit.errors import UserError
 from rnnkit.models.forecaster import Forecaster
 from rnnkit.train.batched_trainer import BatchedSettings, BatchedTrainer
-from rnnkit.train.settings import eval_every_option, lr_option
+from rnnkit.train.settings import batch_size_option, eval_every_option, lr_option
 
 
 @dataclass
@@ -45,7 +45,7 @@ class ForecastSettings(BatchedSettings):
         "validate and keep the best model every N steps (default: once per epoch, at least "
         "every 1000)",
     )
-    batch_size: int = option(32, "windows per step", minimum=1, maximum=1 << 20)
+    batch_size: int = batch_size_option(32, "windows per step")
     num_samples: int = option(
         100,
         "sample paths per forecast of a probabilistic autoregressive model (validation, "

@@ -28,6 +28,7 @@ from rnnkit.models import LanguageModel
 from rnnkit.train.lm_evaluation import describe_measures, measure_language_model
 from rnnkit.train.settings import (
     TrainingSettings,
+    batch_size_option,
     eval_every_option,
     lr_option,
     patience_option,
@@ -68,7 +69,7 @@ class LMSettings(TrainingSettings):
     plateau_patience: int | None = patience_option(
         500, "steps without a better validation loss before the learning rate is halved"
     )
-    batch_size: int = option(32, "streams read side by side", minimum=1, maximum=1 << 20)
+    batch_size: int = batch_size_option(32, "streams read side by side")
     seq_len: int = option(64, "steps per window (truncated BPTT)", minimum=1, maximum=1 << 20)
     eval_tokens: int | None = option(
         None,

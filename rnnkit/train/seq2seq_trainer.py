@@ -27,6 +27,7 @@ from rnnkit.data.parallel_batches import PAD_ID, Vocabulary, batches, make_batch
 from rnnkit.models.beam_search import Hypothesis, beam_search, greedy_search
 from rnnkit.models.seq2seq import Seq2Seq
 from rnnkit.train.batched_trainer import BatchedSettings, BatchedTrainer
+from rnnkit.train.settings import batch_size_option
 
 EVAL_BATCH_SIZE = 256
 
@@ -35,7 +36,7 @@ EVAL_BATCH_SIZE = 256
 class Seq2SeqSettings(BatchedSettings):
     """``BatchedSettings`` plus the decoding limit of validation."""
 
-    batch_size: int = option(128, "pairs per step", minimum=1, maximum=1 << 20)
+    batch_size: int = batch_size_option(128, "pairs per step")
     max_length_ratio: float = option(
         3.0,
         "the longest output decoded, as a multiple of the source's length",

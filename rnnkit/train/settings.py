@@ -40,6 +40,11 @@ def lr_option(default_lr: dict[str, float]) -> Any:
     return option(None, f"learning rate (default {defaults})", minimum=1e-12, on_resume=CHANGEABLE)
 
 
+def batch_size_option(default: int, help: str) -> Any:
+    """The ``batch_size`` field, with a task's DEFAULT and HELP ("sentences per step")."""
+    return option(default, help, minimum=1, maximum=1 << 20)
+
+
 def eval_every_option(default: int | None, help: str) -> Any:
     """The ``eval_every`` field, with a task's DEFAULT and HELP."""
     return option(default, help, minimum=1, on_resume=CHANGEABLE, metavar="N")

@@ -28,6 +28,7 @@ from rnnkit.data.length_buckets import sorted_batches
 from rnnkit.data.tagging import EncodedSentences, TaggingVocabulary, tagger_batch
 from rnnkit.models.sequence_tagger import SequenceTagger
 from rnnkit.train.batched_trainer import BatchedSettings, BatchedTrainer
+from rnnkit.train.settings import batch_size_option
 from rnnkit.train.tagging_metrics import span_scores, tagging_report
 
 EVAL_BATCH_SIZE = 128
@@ -37,7 +38,7 @@ EVAL_BATCH_SIZE = 128
 class TaggerSettings(BatchedSettings):
     """``BatchedSettings`` plus the rate of ``<unk>`` substitution."""
 
-    batch_size: int = option(32, "sentences per step", minimum=1, maximum=1 << 20)
+    batch_size: int = batch_size_option(32, "sentences per step")
     unk_rate: float = option(
         0.0,
         "read each word seen once in training as <unk> with this probability, so <unk> "
