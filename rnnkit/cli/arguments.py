@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from typing import Any
 
 
 def positive_int(text: str) -> int:
@@ -71,3 +72,19 @@ def add_model_folder_argument(parser: argparse.ArgumentParser) -> None:
         help="a run folder written by training (its best model is used when it has one), "
         "or a checkpoint folder such as DIR/best",
     )
+
+
+def add_model_command(
+    subparsers: argparse._SubParsersAction, name: str, help: str, description: str, **options: Any
+) -> argparse.ArgumentParser:
+    """The subparser of a command NAME that uses a trained model: HELP in the command list,
+    DESCRIPTION (and argparse's OPTIONS such as ``epilog``) in its own help, and the
+    positional DIR first."""
+    parser = subparsers.add_parser(name, help=help, description=description, **options)
+    add_model_folder_argument(parser)
+    return parser
+
+
+def add_json_flag(parser: argparse.ArgumentParser, help: str = "print one JSON object") -> None:
+    """``--json`` (``args.json``): HELP says what is printed instead of the text."""
+    parser.add_argument("--json", action="store_true", help=help)

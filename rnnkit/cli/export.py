@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from rnnkit.cli.arguments import add_model_folder_argument
+from rnnkit.cli.arguments import add_model_command
 from rnnkit.train.onnx_export import export_run
 
 NAME = "export"
@@ -48,10 +48,9 @@ DESCRIPTION = (
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     layout = argparse.RawDescriptionHelpFormatter
-    parser = subparsers.add_parser(
-        NAME, help=HELP, description=DESCRIPTION, epilog=EPILOG, formatter_class=layout
+    parser = add_model_command(
+        subparsers, NAME, HELP, DESCRIPTION, epilog=EPILOG, formatter_class=layout
     )
-    add_model_folder_argument(parser)
     parser.add_argument(
         "--onnx",
         metavar="FILE",

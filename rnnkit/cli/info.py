@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from rnnkit.cli.arguments import add_model_folder_argument
+from rnnkit.cli.arguments import add_json_flag, add_model_command
 from rnnkit.config import to_dict
 from rnnkit.train.progress import format_duration
 from rnnkit.train.run import read_run
@@ -15,16 +15,13 @@ from rnnkit.train.tasks import TASKS
 from rnnkit.train.trainer import TrainingProgress
 
 NAME = "info"
+HELP = "describe a run folder: task, settings, data fingerprint, progress, best figures"
+DESCRIPTION = "Describe the run in DIR without loading its weights' values."
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        NAME,
-        help="describe a run folder: task, settings, data fingerprint, progress, best figures",
-        description="Describe the run in DIR without loading its weights' values.",
-    )
-    add_model_folder_argument(parser)
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser = add_model_command(subparsers, NAME, HELP, DESCRIPTION)
+    add_json_flag(parser)
     return parser
 
 

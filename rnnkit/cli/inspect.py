@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnkit.atomic import write_atomic
-from rnnkit.cli.arguments import add_model_folder_argument, positive_int
+from rnnkit.cli.arguments import add_json_flag, add_model_command, positive_int
 from rnnkit.data.text import read_text
 from rnnkit.errors import UserError
 from rnnkit.train.inspection import (
@@ -29,19 +29,18 @@ from rnnkit.train.run_config import model_folder
 from rnnkit.train.tasks.language_model import load_language_model
 
 NAME = "inspect"
+HELP = "show what a character language model's units and gates do over a text"
+DESCRIPTION = (
+    "Run a trained character language model over a text; rank its units by "
+    "how closely they follow readable features (inside quotes, position in line, bracket "
+    "depth), draw heatmaps of units and gates (--png) and colour the text by one unit "
+    "(--html)."
+)
 DEFAULT_UNITS = 8  # units drawn when --units is not given
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        NAME,
-        help="show what a character language model's units and gates do over a text",
-        description="Run a trained character language model over a text; rank its units by "
-        "how closely they follow readable features (inside quotes, position in line, bracket "
-        "depth), draw heatmaps of units and gates (--png) and colour the text by one unit "
-        "(--html).",
-    )
-    add_model_folder_argument(parser)
+    parser = add_model_command(subparsers, NAME, HELP, DESCRIPTION)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--text", help="the text to read")
     source.add_argument("--text-file", metavar="PATH", help="read the text from a file")
@@ -64,7 +63,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument(
         "--top", type=positive_int, default=5, help="units listed per feature (default 5)"
     )
-    parser.add_argument("--json", action="store_true", help="print the ranking as JSON")
+    add_json_flag(parser, "print the ranking as JSON")
     return parser
 
 

@@ -12,30 +12,28 @@ import argparse
 from pathlib import Path
 
 from rnnkit.cli import predict_classifier, predict_forecast, predict_seq2seq, predict_tagger
-from rnnkit.cli.arguments import add_model_folder_argument
+from rnnkit.cli.arguments import add_json_flag, add_model_command
 from rnnkit.cli.inputs import add_input_arguments
 from rnnkit.errors import UserError
 from rnnkit.train.checkpoint import load_checkpoint
 from rnnkit.train.run_config import model_folder, saved_task
 
 NAME = "predict"
+HELP = "answer inputs with a trained model: labels, tags, transductions, forecasts"
+DESCRIPTION = (
+    "Print a trained model's answer for each text: a classifier's label and "
+    "its probability, a tagger's tag per word, a seq2seq model's outputs with scores, or a "
+    "forecaster's next steps. The texts are the arguments, or else the lines of --input "
+    "or stdin (one text per line). Options go before DIR or after the texts."
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        NAME,
-        help="answer inputs with a trained model: labels, tags, transductions, forecasts",
-        description="Print a trained model's answer for each text: a classifier's label and "
-        "its probability, a tagger's tag per word, a seq2seq model's outputs with scores, or a "
-        "forecaster's next steps. The texts are the arguments, or else the lines of --input "
-        "or stdin (one text per line). Options go before DIR or after the texts.",
-    )
-    add_model_folder_argument(parser)
+    parser = add_model_command(subparsers, NAME, HELP, DESCRIPTION)
     parser.add_argument("texts", metavar="TEXT", nargs="*", help="texts to answer")
-    parser.add_argument(
-        "--json",
-        action="store_true",
-        help="one JSON object per text (a classifier's: text, label, probability and the "
+    add_json_flag(
+        parser,
+        "one JSON object per text (a classifier's: text, label, probability and the "
         "probabilities of every class)",
     )
     add_input_arguments(parser)
