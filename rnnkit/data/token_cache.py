@@ -154,7 +154,7 @@ def _write_ids(stream: Any, tokenizer: Tokenizer, dtype: np.dtype, path: Path, f
     try:
         with open(temporary, "wb") as file:
             for ids in tokenizer.encode_pieces(stream):
-                file.write(ids.astype(dtype).tobytes())
+                file.write(ids.astype(dtype, copy=False).tobytes())
                 count += ids.size
         os.replace(temporary, path)
     except OSError as error:

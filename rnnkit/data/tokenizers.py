@@ -85,7 +85,8 @@ class Tokenizer:
 
     def encode_pieces(self, pieces: Iterable[str]) -> Iterator[np.ndarray]:
         """``encode`` of the text PIECES make when joined, a part at a time (the parts
-        joined are ``encode`` of the whole text)."""
+        joined are ``encode`` of the whole text, in the smallest integer type that holds
+        every id)."""
         raise NotImplementedError
 
     def encode(self, text: str) -> np.ndarray:
@@ -197,7 +198,11 @@ class CharTokenizer(Tokenizer):
     def vocab_of_pieces(self, pieces: Iterable[str]) -> list[str]:
         seen = np.zeros(CODE_POINTS, dtype=bool)
         for piece in pieces:
-            seen[_code_points(self._split(piece))] = True
+            points = _code_points(self._split(piece))
+            if points.dtype == np.uint8:  # ASCII: counting is faster than scattering
+                seen[:128] |= np.bincount(points, minlength=128) > 0
+            else:
+                seen[points] = True
         if not seen.any():
             raise UserError("cannot build a character vocabulary from empty text; give some text")
         return [UNK, *map(chr, np.flatnonzero(seen).tolist())]
@@ -205,11 +210,16 @@ class CharTokenizer(Tokenizer):
     def encode_pieces(self, pieces: Iterable[str]) -> Iterator[np.ndarray]:
         self._require_vocab()
         unknown_id = self.unknown_id
-        table = np.full(CODE_POINTS, -1 if unknown_id is None else unknown_id, dtype=np.int64)
+        # The smallest integer type that holds every id (and -1 for "unknown" when the
+        # vocabulary has no <unk>): a smaller table is a faster lookup.
+        dtype = np.int64 if unknown_id is None else _id_dtype(self.vocab_size)
+        table = np.full(CODE_POINTS, -1 if unknown_id is None else unknown_id, dtype=dtype)
         characters = [i for i, unit in enumerate(self.vocab) if unit != UNK]
         table[[ord(self.vocab[i]) for i in characters]] = characters
+        ascii_table = table[:128].copy()
         for piece in pieces:
-            ids = table[_code_points(self._split(piece))]
+            points = _code_points(self._split(piece))
+            ids = (ascii_table if points.dtype == np.uint8 else table)[points]
             if unknown_id is None and ids.size and ids.min() < 0:
                 self._refuse_unknown(piece)
             yield ids
@@ -488,6 +498,13 @@ def _last_space(text: str) -> int:
 
 
 _SPACES = [chr(c) for c in range(CODE_POINTS) if chr(c).isspace() and chr(c) != "\n"]
+
+
+def _id_dtype(vocab_size: int) -> type:
+    for dtype in (np.uint8, np.uint16, np.uint32):
+        if vocab_size <= np.iinfo(dtype).max + 1:
+            return dtype
+    return np.int64
 
 
 def _code_points(text: str) -> np.ndarray:

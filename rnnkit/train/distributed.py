@@ -183,13 +183,15 @@ class Distributed:
     def attach(self, trainer: Any) -> None:
         """Make TRAINER's steps split across the ranks (see the module docstring)."""
         self.barrier("the start of training")
-        self.broadcast_weights(trainer.model)
-        if trainer.task_name == "lm":
-            trainer.state = self.local_state(trainer.state)
-        # Each rank draws its own dropout masks: rank r jumps the generator r times.
-        bits = trainer.model.rng.bit_generator
-        if self.rank:
-            bits.state = bits.jumped(self.rank).state
+        if not getattr(trainer, "_split_by_ranks", False):  # once, however often it trains
+            trainer._split_by_ranks = True
+            self.broadcast_weights(trainer.model)
+            if trainer.task_name == "lm":
+                trainer.state = self.local_state(trainer.state)
+            # Each rank draws its own dropout masks: rank r jumps the generator r times.
+            bits = trainer.model.rng.bit_generator
+            if self.rank:
+                bits.state = bits.jumped(self.rank).state
         self._wrap(trainer.model, trainer.task_name)
 
     def detach(self, trainer: Any) -> None:
