@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnkit.data.held_out import held_out_indices
 from rnnkit.data.text import files_below, read_text
 from rnnkit.data.tokenizers import Tokenizer
 from rnnkit.errors import SettingError, UserError
@@ -241,15 +242,8 @@ def split_off(data: LabelledTexts, fraction: float, seed: int) -> tuple[Labelled
     """``(rest, held_out)``: a seeded random FRACTION of the examples is held out."""
     if not 0.0 < fraction < 1.0:
         raise UserError(f"the held-out fraction must lie between 0 and 1, got {fraction}")
-    held = int(round(fraction * len(data)))
-    if held < 1 or held >= len(data):
-        raise SettingError(
-            f"{len(data)} examples are too few to hold out {fraction:.0%} for validation; "
-            "give more examples or a separate valid file",
-            "valid",
-        )
-    order = np.random.default_rng(seed).permutation(len(data))
-    return data.subset(np.sort(order[held:])), data.subset(np.sort(order[:held]))
+    rest, held = held_out_indices(len(data), fraction, seed, "examples", "examples", "valid")
+    return data.subset(rest), data.subset(held)
 
 
 @dataclass

@@ -3,32 +3,48 @@ classifier, or any other model; everything else is the generic run (``rnnkit.tra
 
 A task is a ``Task`` subclass with:
 
-    name, title          its name for ``rnnkit train --task NAME`` and for people
+    name, title, called  its name for ``rnnkit train --task NAME``, for people, and in
+                         "give the run folder of a classifier"
     config_class         a dataclass with three sections, ``data``, ``model`` and
                          ``training`` (a ``TrainingSettings``), made of ``rnnkit.config``
                          options: the single source of the task's flags, defaults and
-                         config.json
+                         config.json (``run_config_class`` makes it)
     build(config, folder, checkpoint) -> Trainer
                          read and check the data, fit (or, resuming, reload) what is fitted
                          to it, build the model and the task's ``Trainer``; with a
                          checkpoint, refuse data that is not the data the run started on
-    load(folder)         a trained model back from a checkpoint folder, for eval/predict
+    restore(checkpoint, folder, config)
+                         the trained model back from a checkpoint of the task (CONFIG: its
+                         settings, read and checked), with what feeds it; ``load(folder)``
+                         opens the checkpoint folder and calls it, for eval/predict
 
-and may override ``before_training`` (work before the first checkpoint, such as
-pretraining, which ``preparation`` names for messages), ``resolve_paths`` (make the
-settings that are paths absolute, as ``build`` saves them, so that a resume given a
-relative path compares like with like), ``check_saved`` (refuse a checkpoint whose
-tokenizer or labels do not fit its settings, for ``rnnkit info``), ``summary`` (the line
-printed when training starts) and ``report`` (lines printed when it ends).
+and may set ``path_settings`` (the data settings that are paths: ``resolve_paths`` makes
+them absolute, as ``build`` saves them, so that a resume given a relative path compares
+like with like) and override ``before_training`` (work before the first checkpoint, such
+as pretraining, which ``preparation`` names for messages), ``check_saved`` (refuse a
+checkpoint whose tokenizer or labels do not fit its settings, for ``rnnkit info``),
+``summary`` (the line printed when training starts), and for the lines printed when it
+ends (``report``): ``figure`` or ``validation_figure`` (the validation figure of the
+latest and the best model) and ``test_report`` (the best model on the test data that
+``build`` left in ``trainer.test_data``).
+
+``load`` starts from ``open_saved_run`` (the checkpoint and its settings, refused unless
+the folder holds a run of the task); a ``restore`` ends with ``saved_model`` (the model
+built from its settings, with the checkpoint's weights, in evaluation mode).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from pathlib import Path
 from typing import Any
 
-from rnnkit.train.checkpoint import Checkpoint
+from rnnkit.config import ConfigError
+from rnnkit.errors import UserError
+from rnnkit.train.checkpoint import Checkpoint, load_checkpoint
 from rnnkit.train.interrupt import StopRequest
+from rnnkit.train.run_config import model_folder, saved_config, saved_entry, saved_task
 from rnnkit.train.trainer import Trainer
 
 
@@ -37,13 +53,22 @@ class Task:
 
     name: str = ""
     title: str = ""
+    called: str = ""  # how a message names the run folder of this task: "a classifier"
     config_class: type = object
+    path_settings: tuple[str, ...] = ()  # the settings of the data section that are paths
+    # The validation figure of the final report: its name, its measure and their format.
+    figure: tuple[str, str, str] = ("loss", "loss", ".4f")
 
     def build(self, config: Any, folder: Path, checkpoint: Checkpoint | None) -> Trainer:
         raise NotImplementedError
 
-    def load(self, folder: Path) -> Any:
+    def restore(self, checkpoint: Checkpoint, folder: str | os.PathLike[str], config: Any) -> Any:
         raise NotImplementedError
+
+    def load(self, folder: str | os.PathLike[str]) -> Any:
+        """The trained model in FOLDER (a checkpoint folder such as ``RUN/best``)."""
+        checkpoint, config = open_saved_run(folder, self)
+        return self.restore(checkpoint, folder, config)
 
     def before_training(self, trainer: Trainer, stop: StopRequest) -> bool:
         """Work before the first step of a fresh run; False when STOP cut it short."""
@@ -58,10 +83,134 @@ class Task:
         labels) are damaged or do not fit CONFIG, its checked settings."""
 
     def resolve_paths(self, config: Any) -> None:
-        """Make CONFIG's path settings absolute, as ``build`` does before saving them."""
+        """Make CONFIG's path settings (``path_settings``) absolute, as ``build`` does before
+        saving them."""
+        for name in self.path_settings:
+            setattr(config.data, name, absolute(getattr(config.data, name)))
 
     def summary(self, trainer: Trainer) -> str:
         return f"training a {self.title} ({trainer.model.num_parameters():,} parameters)"
 
     def report(self, trainer: Trainer) -> list[str]:
+        """The lines printed when training ends: the latest and the best validation figure,
+        and the best model's figures on the test data, if any."""
+        progress, lines = trainer.progress, []
+        if progress.best is not None:
+            lines.append(
+                f"validation {self.validation_figure(progress.val, named=True)}; best "
+                f"{self.validation_figure(progress.best, named=False)} at step "
+                f"{progress.best_step}"
+            )
+        test = getattr(trainer, "test_data", None)
+        if test is not None:
+            lines += self.test_report(trainer, test)
+        return lines
+
+    def validation_figure(self, measures: dict[str, float], named: bool) -> str:
+        """The figure the report gives of validation MEASURES, with its name if NAMED:
+        "accuracy 91.20%" or "91.20%" (``figure``)."""
+        name, measure, spec = self.figure
+        value = format(measures[measure], spec)
+        return f"{name} {value}" if named else value
+
+    def test_report(self, trainer: Trainer, test: Any) -> list[str]:
+        """Lines on the best model of TRAINER's run measured on TEST."""
         return []
+
+    def best_model(self, trainer: Trainer) -> Any:
+        """The best model of TRAINER's run so far, as ``load`` brings it back."""
+        return self.load(model_folder(trainer.folder))
+
+
+def absolute(path: str | None) -> str | None:
+    """PATH made absolute (None stays None)."""
+    return None if path is None else str(Path(path).resolve())
+
+
+def run_config_class(name: str, what: str, data: type, model: type, training: type) -> type:
+    """The dataclass NAME of everything a WHAT run is, config.json's "config": the sections
+    ``data``, ``model`` and ``training``, made of the dataclasses DATA, MODEL and TRAINING
+    (each section's defaults by default)."""
+    sections = {"data": data, "model": model, "training": training}
+    cls = dataclasses.make_dataclass(
+        name,
+        [(key, kind, dataclasses.field(default_factory=kind)) for key, kind in sections.items()],
+    )
+    cls.__doc__ = f'Everything a {what} run is: config.json\'s "config".'
+    cls.__module__ = data.__module__  # the task's module, where its data section is
+    return cls
+
+
+def check_same_data(
+    checkpoint: Checkpoint,
+    folder: str | os.PathLike[str],
+    digest: str,
+    data: str,
+    same: str,
+    differ: str = "differ from those",
+) -> None:
+    """Refuse to resume the run in FOLDER on other data than it started on: DIGEST, the
+    fingerprint of the data read now, must be the checkpoint's ``data_sha256``. The error
+    says that DATA ("the pairs of train.tsv") DIFFER and that resuming needs the SAME."""
+    if digest != saved_entry(checkpoint, folder, "data_sha256"):
+        raise UserError(
+            f"{data} {differ} the run in {folder} started on; resuming needs the same {same}, "
+            "so start a new run"
+        )
+
+
+def open_saved_run(
+    folder: str | os.PathLike[str], task: type[Task] | Task
+) -> tuple[Checkpoint, Any]:
+    """The checkpoint in FOLDER and its settings (a ``task.config_class``), refused unless
+    FOLDER holds a run of TASK."""
+    checkpoint = load_checkpoint(folder)
+    saved = saved_task(checkpoint, folder)
+    if saved != task.name:
+        raise UserError(
+            f"{folder} holds a {saved} run, not a {task.title}; give the run folder of "
+            f"{task.called} (task {task.name})"
+        )
+    return checkpoint, saved_config(checkpoint, folder, task.config_class)
+
+
+def build_model(kind: Any, config: Any, seed: int | None = None, folder: Any = None) -> Any:
+    """``kind.from_config(config)``, with a model's refusal of its settings as a UserError
+    (FOLDER: the run folder whose config.json they came from, or None for a new run)."""
+    try:
+        return kind.from_config(config, rng=seed)
+    except ConfigError as error:
+        if folder is None:
+            raise  # names the setting: the command line writes it as its flag
+        raise UserError(
+            f"{folder}/config.json was edited or damaged: setting model.{error}; restore it "
+            "or retrain"
+        ) from None
+    except (ValueError, TypeError) as error:
+        reason = " ".join(str(error).split())
+        if folder is None:
+            raise UserError(reason) from None
+        raise UserError(
+            f"{folder}/config.json was edited or damaged: {reason}; restore it or retrain"
+        ) from None
+
+
+def load_weights_into(model: Any, checkpoint: Checkpoint, folder: str | os.PathLike[str]) -> None:
+    """The checkpoint's weights into MODEL, or a one-line error if they do not fit."""
+    try:
+        model.load_state_dict(checkpoint.arrays["model"])
+    except (KeyError, ValueError) as error:
+        raise UserError(
+            f"the checkpoint in {folder} is damaged (its weights do not fit its config: "
+            f"{' '.join(str(error).split())}); retrain or use another run folder"
+        ) from None
+
+
+def saved_model(
+    kind: Any, config: Any, checkpoint: Checkpoint, folder: str | os.PathLike[str]
+) -> Any:
+    """The model of KIND built from CONFIG (the run's model settings) with the weights of
+    CHECKPOINT (from FOLDER), in evaluation mode."""
+    model = build_model(kind, config, folder=folder)
+    load_weights_into(model, checkpoint, folder)
+    return model.eval()

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rnnkit.config import CHANGEABLE, option
+from rnnkit.config import option
 from rnnkit.data.classification import (
     FORMATS,
     LabelledTexts,
@@ -27,56 +27,48 @@ from rnnkit.data.classification import (
 )
 from rnnkit.data.embeddings_file import read_word_vectors
 from rnnkit.data.fingerprint import fingerprint
-from rnnkit.data.tokenizers import Tokenizer, make_tokenizer
+from rnnkit.data.tokenizers import Tokenizer
 from rnnkit.errors import SettingError, UserError
 from rnnkit.models.sequence_classifier import SequenceClassifier, SequenceClassifierConfig
 from rnnkit.nn.recurrent import recurrent_parameter_count
 from rnnkit.train.budget import Budget
-from rnnkit.train.checkpoint import Checkpoint, load_checkpoint
+from rnnkit.train.checkpoint import Checkpoint
 from rnnkit.train.classifier_evaluation import evaluate_classifier
 from rnnkit.train.classifier_trainer import ClassifierSettings, ClassifierTrainer
+from rnnkit.train.data_options import (
+    check_encoding,
+    encoding_option,
+    example_files,
+    fit_tokenizer,
+    load_saved_tokenizer,
+    max_vocab_option,
+    min_count_option,
+    val_fraction_option,
+)
 from rnnkit.train.encoder_pretraining import pretrain_encoder
 from rnnkit.train.interrupt import StopRequest
 from rnnkit.train.memory import check_fits, training_bytes
 from rnnkit.train.progress import ProgressBar, format_duration
-from rnnkit.train.run_config import model_folder, saved_config, saved_entry, saved_task
-from rnnkit.train.task import Task
-from rnnkit.train.tasks.language_model import (
-    build_model,
-    check_encoding,
-    load_saved_tokenizer,
-    load_weights_into,
-)
+from rnnkit.train.run_config import saved_entry
+from rnnkit.train.task import Task, build_model, check_same_data, run_config_class, saved_model
+from rnnkit.train.task import absolute as absolute  # re-exported: other tasks import it here
 
 TOKENIZERS = ("word", "char")
-PATH_SETTINGS = ("train", "valid", "test", "embeddings")  # of ClassifierData
 
 
 @dataclass
-class ClassifierData:
-    """Where the labelled examples come from and how their texts become tokens."""
-
-    train: str | None = option(
-        None, "training examples (a file or a folder)", on_resume=CHANGEABLE, metavar="PATH"
-    )
-    valid: str | None = option(
-        None,
-        "validation examples (default: a seeded val_fraction of the training examples)",
-        on_resume=CHANGEABLE,
-        metavar="PATH",
-    )
-    test: str | None = option(
-        None,
-        "test examples, measured with the best model at the end",
-        on_resume=CHANGEABLE,
-        metavar="PATH",
-    )
-    format: str = option(
-        "auto",
+class ClassifierData(
+    example_files(
+        "training examples (a file or a folder)",
+        "examples",
+        "examples",
+        FORMATS,
         "tsv/csv: label and text columns; label-first: '<label> <text>' lines; folders: one "
         "file per class named after it, one example per line; auto: from the path",
-        choices=FORMATS,
     )
+):
+    """Where the labelled examples come from and how their texts become tokens."""
+
     label_col: str | None = option(
         None,
         "tsv/csv: the label column's header name (default 'label'), or its number counting "
@@ -88,24 +80,17 @@ class ClassifierData:
         "tsv/csv: the text column's header name (default 'text'), or its number",
         metavar="COLUMN",
     )
-    encoding: str = option(
-        "utf-8", "the files' encoding (TREC needs latin-1)", check=check_encoding
+    encoding: str = encoding_option(
+        "the files' encoding (TREC needs latin-1)", check=check_encoding
     )
-    val_fraction: float = option(
-        0.1,
-        "without valid: the share of the training examples held out for validation",
-        minimum=0,
-        below=1,
+    val_fraction: float = val_fraction_option(
+        "without valid: the share of the training examples held out for validation"
     )
     tokenizer: str = option(
         "word", "word: whitespace-separated words; char: characters", choices=TOKENIZERS
     )
-    max_vocab: int | None = option(
-        None, "word tokenizer: keep the N most frequent words", minimum=1, metavar="N"
-    )
-    min_count: int | None = option(
-        None, "word tokenizer: words seen fewer times are <unk>", minimum=1, metavar="N"
-    )
+    max_vocab: int | None = max_vocab_option()
+    min_count: int | None = min_count_option()
     embeddings: str | None = option(
         None,
         "start the word embeddings from vectors in GloVe/word2vec text format (the "
@@ -114,13 +99,9 @@ class ClassifierData:
     )
 
 
-@dataclass
-class ClassifierRun:
-    """Everything a classifier run is: config.json's "config"."""
-
-    data: ClassifierData = field(default_factory=ClassifierData)
-    model: SequenceClassifierConfig = field(default_factory=SequenceClassifierConfig)
-    training: ClassifierSettings = field(default_factory=ClassifierSettings)
+ClassifierRun = run_config_class(
+    "ClassifierRun", "classifier", ClassifierData, SequenceClassifierConfig, ClassifierSettings
+)
 
 
 @dataclass
@@ -132,10 +113,6 @@ class TrainedClassifier:
     tokenizer: Tokenizer
     labels: LabelVocabulary
     config: ClassifierRun
-
-
-def absolute(path: str | None) -> str | None:
-    return None if path is None else str(Path(path).resolve())
 
 
 def read_examples(data: ClassifierData, path: str) -> LabelledTexts:
@@ -166,11 +143,10 @@ def examples_fingerprint(*sets: LabelledTexts) -> str:
 class ClassifierTask(Task):
     name = "classify"
     title = "sequence classifier"
+    called = "a classifier"
     config_class = ClassifierRun
-
-    def resolve_paths(self, config: ClassifierRun) -> None:
-        for name in PATH_SETTINGS:
-            setattr(config.data, name, absolute(getattr(config.data, name)))
+    path_settings = ("train", "valid", "test", "embeddings")
+    figure = ("accuracy", "accuracy", ".2%")
 
     def build(
         self, config: ClassifierRun, folder: Path, checkpoint: Checkpoint | None
@@ -185,13 +161,9 @@ class ClassifierTask(Task):
             # examples all fell into it is a class of the data set all the same.
             held_out = valid.labels if config.data.valid is None else []
             labels = LabelVocabulary.fit(train.labels + held_out, data.train)
-            tokenizer = fit_tokenizer(data, train)
+            tokenizer = fit_tokenizer(data, "\n".join(train.texts))
         else:
-            if digest != saved_entry(checkpoint, folder, "data_sha256"):
-                raise UserError(
-                    f"the examples of {data.train} differ from those the run in {folder} "
-                    "started on; resuming needs the same examples, so start a new run"
-                )
+            check_same_data(checkpoint, folder, digest, f"the examples of {data.train}", "examples")
             tokenizer, labels = saved_vocabularies(checkpoint, folder, config.model)
         if test is not None:  # refuse a test file with unknown labels now, not after training
             labels.encode(test.labels, data.test)
@@ -235,7 +207,7 @@ class ClassifierTask(Task):
         )
         trainer.run_config = config
         trainer.notes = notes
-        trainer.test_examples = test
+        trainer.test_data = test
         return trainer
 
     def before_training(self, trainer: ClassifierTrainer, stop: StopRequest) -> bool:
@@ -262,28 +234,22 @@ class ClassifierTask(Task):
             f"of {trainer.tokenizer.vocab_size:,}"
         )
 
-    def report(self, trainer: ClassifierTrainer) -> list[str]:
-        progress = trainer.progress
-        lines = []
-        if progress.best is not None:
-            lines.append(
-                f"validation accuracy {progress.val['accuracy']:.2%}; best "
-                f"{progress.best['accuracy']:.2%} at step {progress.best_step}"
-            )
-        test = getattr(trainer, "test_examples", None)
-        if test is not None:
-            trained = load_classifier(model_folder(trainer.folder))
-            source = trainer.run_config.data.test
-            encoded, _ = encode_labelled_texts(test, trained.tokenizer, trained.labels, source)
-            _, report = evaluate_classifier(trained.model, encoded, trained.labels.labels)
-            lines.append(
-                f"test accuracy {report['accuracy']:.2%}, macro-F1 {report['macro_f1']:.4f} "
-                f"({report['examples']} examples)"
-            )
-        return lines
+    def test_report(self, trainer: ClassifierTrainer, test: LabelledTexts) -> list[str]:
+        trained = self.best_model(trainer)
+        source = trainer.run_config.data.test
+        encoded, _ = encode_labelled_texts(test, trained.tokenizer, trained.labels, source)
+        _, report = evaluate_classifier(trained.model, encoded, trained.labels.labels)
+        return [
+            f"test accuracy {report['accuracy']:.2%}, macro-F1 {report['macro_f1']:.4f} "
+            f"({report['examples']} examples)"
+        ]
 
-    def load(self, folder: Path) -> TrainedClassifier:
-        return load_classifier(folder)
+    def restore(
+        self, checkpoint: Checkpoint, folder: str | os.PathLike[str], config: ClassifierRun
+    ) -> TrainedClassifier:
+        tokenizer, labels = saved_vocabularies(checkpoint, folder, config.model)
+        model = saved_model(SequenceClassifier, config.model, checkpoint, folder)
+        return TrainedClassifier(model, tokenizer, labels, config)
 
 
 def parameter_count(model: SequenceClassifierConfig) -> int:
@@ -295,17 +261,6 @@ def parameter_count(model: SequenceClassifierConfig) -> int:
     features = directions * model.hidden_size * (2 if model.pooling == "mean-max" else 1)
     embedding = (model.vocab_size + 1) * model.embedding_size  # and the padding row
     return embedding + encoder + (features + 1) * model.num_classes
-
-
-def fit_tokenizer(data: ClassifierData, train: LabelledTexts) -> Tokenizer:
-    options = {
-        name: getattr(data, name)
-        for name in ("max_vocab", "min_count")
-        if getattr(data, name) is not None
-    }
-    if options and data.tokenizer != "word":
-        raise UserError("max_vocab and min_count apply to the word tokenizer only")
-    return make_tokenizer(data.tokenizer, **options).fit("\n".join(train.texts))
 
 
 def pretrain(trainer: ClassifierTrainer, stop: StopRequest) -> bool:
@@ -378,15 +333,4 @@ def saved_vocabularies(
 
 def load_classifier(folder: str | os.PathLike[str]) -> TrainedClassifier:
     """The classifier saved in FOLDER (a checkpoint folder such as ``RUN/best``)."""
-    checkpoint = load_checkpoint(folder)
-    task = saved_task(checkpoint, folder)
-    if task != ClassifierTask.name:
-        raise UserError(
-            f"{folder} holds a {task} run, not a sequence classifier; give the run folder of "
-            "a classifier (task classify)"
-        )
-    config = saved_config(checkpoint, folder, ClassifierRun)
-    tokenizer, labels = saved_vocabularies(checkpoint, folder, config.model)
-    model = build_model(SequenceClassifier, config.model, folder=folder)
-    load_weights_into(model, checkpoint, folder)
-    return TrainedClassifier(model.eval(), tokenizer, labels, config)
+    return ClassifierTask().load(folder)

@@ -13,32 +13,30 @@ back everything prediction needs.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from rnnkit.config import CHANGEABLE, option
+from rnnkit.config import option
 from rnnkit.data.fingerprint import fingerprint
 from rnnkit.data.timeseries import FILLS, SeriesData, read_series
 from rnnkit.data.timeseries_calendar import Frequency
 from rnnkit.data.timeseries_transforms import SCALERS, SeriesTransform
-from rnnkit.data.timeseries_windows import prepare_windows
+from rnnkit.data.timeseries_windows import ForecastWindows, prepare_windows
 from rnnkit.errors import UserError
 from rnnkit.models.forecaster import Forecaster, ForecasterConfig
-from rnnkit.train.checkpoint import Checkpoint, load_checkpoint
+from rnnkit.train.checkpoint import Checkpoint
+from rnnkit.train.data_options import encoding_option, path_option
 from rnnkit.train.forecast_evaluation import TrainedForecaster, score, window_forecasts
 from rnnkit.train.forecast_trainer import ForecastSettings, ForecastTrainer
-from rnnkit.train.run_config import model_folder, saved_config, saved_entry, saved_task
-from rnnkit.train.task import Task
-from rnnkit.train.tasks.language_model import load_weights_into
+from rnnkit.train.run_config import saved_entry
+from rnnkit.train.task import Task, check_same_data, run_config_class, saved_model
 
 
 @dataclass
 class ForecastData:
     """Where the series come from, what is forecast, and how the values are prepared."""
 
-    data: str | None = option(
-        None, "the CSV file of the series", on_resume=CHANGEABLE, metavar="PATH"
-    )
+    data: str | None = path_option("the CSV file of the series")
     date_column: str = option("date", "the column of dates")
     target: list[str] = option([], "the column(s) to forecast", metavar="COLUMN")
     covariates: list[str] = option(
@@ -50,7 +48,7 @@ class ForecastData:
     fill: str | None = option(
         None, "fill missing values and dates (default: missing values are an error)", choices=FILLS
     )
-    encoding: str = option("utf-8", "the file's encoding")
+    encoding: str = encoding_option("the file's encoding")
     valid_size: int | None = option(
         None, "steps held out at the end of each series to validate (default: horizon)", minimum=1
     )
@@ -66,13 +64,9 @@ class ForecastData:
     stride: int = option(1, "steps between training windows", minimum=1)
 
 
-@dataclass
-class ForecastRun:
-    """Everything a forecasting run is: config.json's "config"."""
-
-    data: ForecastData = field(default_factory=ForecastData)
-    model: ForecasterConfig = field(default_factory=ForecasterConfig)
-    training: ForecastSettings = field(default_factory=ForecastSettings)
+ForecastRun = run_config_class(
+    "ForecastRun", "forecasting", ForecastData, ForecasterConfig, ForecastSettings
+)
 
 
 def read_data(data: ForecastData) -> SeriesData:
@@ -100,21 +94,19 @@ def series_fingerprint(series: SeriesData) -> str:
 class ForecastTask(Task):
     name = "forecast"
     title = "forecaster"
+    called = "a forecaster"
     config_class = ForecastRun
+    path_settings = ("data",)
 
     def build(
         self, config: ForecastRun, folder: Path, checkpoint: Checkpoint | None
     ) -> ForecastTrainer:
+        self.resolve_paths(config)
         data, model_config, settings = config.data, config.model, config.training
-        if data.data is not None:
-            data.data = str(Path(data.data).resolve())
         series = read_data(data)
         digest = series_fingerprint(series)
-        if checkpoint is not None and digest != saved_entry(checkpoint, folder, "data_sha256"):
-            raise UserError(
-                f"the series of {data.data} differ from those the run in {folder} started "
-                "on; resuming needs the same data, so start a new run"
-            )
+        if checkpoint is not None:
+            check_same_data(checkpoint, folder, digest, f"the series of {data.data}", "data")
         prepared = prepare_windows(
             series, model_config.lookback, model_config.horizon,
             data.valid_size or model_config.horizon, data.test_size, data.scaler, data.log,
@@ -140,7 +132,7 @@ class ForecastTask(Task):
         trainer.run_config = config
         trainer.notes = series.notes
         trainer.series_data = series
-        trainer.test_windows = prepared.test
+        trainer.test_data = prepared.test
         return trainer
 
     def summary(self, trainer: ForecastTrainer) -> str:
@@ -153,58 +145,45 @@ class ForecastTask(Task):
             "windows"
         )
 
-    def report(self, trainer: ForecastTrainer) -> list[str]:
-        progress, lines = trainer.progress, []
-        if progress.best is not None:
+    def validation_figure(self, measures: dict[str, float], named: bool) -> str:
+        return f"MAE {measures['mae']:.4f} (scaled)" if named else f"{measures['mae']:.4f}"
+
+    def test_report(self, trainer: ForecastTrainer, test: ForecastWindows) -> list[str]:
+        if not len(test):
+            return []
+        settings = trainer.settings
+        scores = score(
+            window_forecasts(
+                self.best_model(trainer), trainer.series_data, test,
+                num_samples=settings.num_samples, seed=settings.seed,
+            )
+        )  # fmt: skip
+        trainer.test_scores = scores
+        lines = []
+        for name, values in scores.items():
+            mape = "n/a" if values["mape"] is None else f"{values['mape']:.2f}%"
             lines.append(
-                f"validation MAE {progress.val['mae']:.4f} (scaled); best "
-                f"{progress.best['mae']:.4f} at step {progress.best_step}"
+                f"test {name}: MAE {values['mae']:.4g}, RMSE {values['rmse']:.4g}, "
+                f"MAPE {mape}, sMAPE {values['smape']:.2f}% ({len(test)} windows)"
             )
-        test = getattr(trainer, "test_windows", None)
-        if test is not None and len(test):
-            trained = load_forecaster(model_folder(trainer.folder))
-            scores = score(
-                window_forecasts(
-                    trained,
-                    trainer.series_data,
-                    test,
-                    num_samples=trainer.settings.num_samples,
-                    seed=trainer.settings.seed,
-                )  # fmt: skip
-            )
-            trainer.test_scores = scores
-            for name, values in scores.items():
-                mape = "n/a" if values["mape"] is None else f"{values['mape']:.2f}%"
-                lines.append(
-                    f"test {name}: MAE {values['mae']:.4g}, RMSE {values['rmse']:.4g}, "
-                    f"MAPE {mape}, sMAPE {values['smape']:.2f}% ({len(test)} windows)"
-                )
         return lines
 
-    def load(self, folder: Path) -> TrainedForecaster:
-        return load_forecaster(folder)
+    def restore(
+        self, checkpoint: Checkpoint, folder: str | os.PathLike[str], config: ForecastRun
+    ) -> TrainedForecaster:
+        transforms = saved_entry(checkpoint, folder, "transforms")
+        frequency = saved_entry(checkpoint, folder, "frequency")
+        calendar = saved_entry(checkpoint, folder, "calendar")
+        try:
+            target = SeriesTransform.from_dict(transforms["target"])
+            covariates = SeriesTransform.from_dict(transforms["covariates"])
+            frequency = None if frequency is None else Frequency.from_dict(frequency)
+        except (KeyError, TypeError) as error:
+            raise UserError(f"{folder}/config.json was edited or damaged: {error!r}") from None
+        model = saved_model(Forecaster, config.model, checkpoint, folder)
+        return TrainedForecaster(model, target, covariates, frequency, list(calendar), config)
 
 
 def load_forecaster(folder: str | os.PathLike[str]) -> TrainedForecaster:
     """The forecaster saved in FOLDER (a checkpoint folder such as ``RUN/best``)."""
-    checkpoint = load_checkpoint(folder)
-    task = saved_task(checkpoint, folder)
-    if task != ForecastTask.name:
-        raise UserError(
-            f"{folder} holds a {task} run, not a forecaster; give the run folder of "
-            "a forecaster (task forecast)"
-        )
-    config = saved_config(checkpoint, folder, ForecastRun)
-    transforms = saved_entry(checkpoint, folder, "transforms")
-    frequency = saved_entry(checkpoint, folder, "frequency")
-    calendar = saved_entry(checkpoint, folder, "calendar")
-    try:
-        target = SeriesTransform.from_dict(transforms["target"])
-        covariates = SeriesTransform.from_dict(transforms["covariates"])
-        frequency = None if frequency is None else Frequency.from_dict(frequency)
-    except (KeyError, TypeError) as error:
-        raise UserError(f"{folder}/config.json was edited or damaged: {error!r}") from None
-    model = Forecaster.from_config(config.model)
-    load_weights_into(model, checkpoint, folder)
-    model.eval()
-    return TrainedForecaster(model, target, covariates, frequency, list(calendar), config)
+    return ForecastTask().load(folder)

@@ -8,58 +8,54 @@ back for ``rnnkit sample`` and ``rnnkit eval``.
 
 from __future__ import annotations
 
-import codecs
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from rnnkit.config import CHANGEABLE, ConfigError, option
+from rnnkit.config import option
 from rnnkit.data.default_corpus import DEFAULT_CORPUS_NAME, default_corpus_text
 from rnnkit.data.fingerprint import fingerprint
 from rnnkit.data.lm_batches import split_train_val
 from rnnkit.data.text import read_text
 from rnnkit.data.text_stream import TextStream
 from rnnkit.data.token_cache import token_ids
-from rnnkit.data.tokenizers import TOKENIZERS, Tokenizer, make_tokenizer, tokenizer_from_dict
+from rnnkit.data.tokenizers import TOKENIZERS, Tokenizer
 from rnnkit.errors import SettingError, UserError
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
 from rnnkit.nn.recurrent import recurrent_parameter_count
-from rnnkit.train.checkpoint import Checkpoint, load_checkpoint
+from rnnkit.train.checkpoint import Checkpoint
+from rnnkit.train.data_options import (
+    check_encoding,
+    encoding_option,
+    fit_tokenizer,
+    load_saved_tokenizer,
+    max_vocab_option,
+    min_count_option,
+    path_option,
+    val_fraction_option,
+)
 from rnnkit.train.lm_evaluation import describe_measures
 from rnnkit.train.lm_trainer import LMSettings, LMTrainer
 from rnnkit.train.memory import check_fits, training_bytes
-from rnnkit.train.run_config import saved_config, saved_entry, saved_task
-from rnnkit.train.task import Task
+from rnnkit.train.task import Task, build_model, check_same_data, run_config_class, saved_model
+from rnnkit.train.task import load_weights_into as load_weights_into  # re-exported
 
 # Of the default corpus: a two-minute run sees about a million characters, and a bigger
 # validation part would only make each evaluation slower.
 DEFAULT_CORPUS_CHARS = 1_000_000
 
 
-def check_encoding(name: str) -> str | None:
-    """Why NAME is no text encoding Python knows, or None."""
-    try:
-        codecs.lookup(name)
-    except LookupError:
-        return f"no such text encoding: {name!r} (e.g. utf-8, latin-1, utf-16)"
-    return None
-
-
 @dataclass
 class LanguageModelData:
     """Where the text comes from and how it becomes tokens."""
 
-    data: str | None = option(
-        None,
+    data: str | None = path_option(
         "a text file, or a folder of them (default: the Python standard library's sources, "
-        f"first {DEFAULT_CORPUS_CHARS:,} characters)",
-        on_resume=CHANGEABLE,
-        metavar="PATH",
+        f"first {DEFAULT_CORPUS_CHARS:,} characters)"
     )
-    encoding: str = option("utf-8", "the text's encoding", check=check_encoding)
-    val_fraction: float = option(
-        0.1, "the last part of the text kept for validation (0: none)", minimum=0, below=1
+    encoding: str = encoding_option("the text's encoding", check=check_encoding)
+    val_fraction: float = val_fraction_option(
+        "the last part of the text kept for validation (0: none)"
     )
     tokenizer: str = option(
         "char",
@@ -67,21 +63,13 @@ class LanguageModelData:
         "syllables split into jamo",
         choices=tuple(TOKENIZERS),
     )
-    max_vocab: int | None = option(
-        None, "word tokenizer: keep the N most frequent words", minimum=1, metavar="N"
-    )
-    min_count: int | None = option(
-        None, "word tokenizer: words seen fewer times are <unk>", minimum=1, metavar="N"
-    )
+    max_vocab: int | None = max_vocab_option()
+    min_count: int | None = min_count_option()
 
 
-@dataclass
-class LanguageModelRun:
-    """Everything a language-model run is: config.json's "config"."""
-
-    data: LanguageModelData = field(default_factory=LanguageModelData)
-    model: LanguageModelConfig = field(default_factory=LanguageModelConfig)
-    training: LMSettings = field(default_factory=LMSettings)
+LanguageModelRun = run_config_class(
+    "LanguageModelRun", "language-model", LanguageModelData, LanguageModelConfig, LMSettings
+)
 
 
 def read_corpus(data: LanguageModelData) -> str:
@@ -105,11 +93,9 @@ def describe_source(data: LanguageModelData) -> str:
 class LanguageModelTask(Task):
     name = "lm"
     title = "language model"
+    called = "a language model"
     config_class = LanguageModelRun
-
-    def resolve_paths(self, config: LanguageModelRun) -> None:
-        if config.data.data is not None:
-            config.data.data = str(Path(config.data.data).resolve())
+    path_settings = ("data",)
 
     def build(
         self, config: LanguageModelRun, folder: Path, checkpoint: Checkpoint | None
@@ -127,11 +113,8 @@ class LanguageModelTask(Task):
         if checkpoint is None:
             tokenizer = fit_tokenizer(config.data, text)
         else:
-            if digest != saved_entry(checkpoint, folder, "data_sha256"):
-                raise UserError(
-                    f"the text of {describe_source(config.data)} differs from the text the run "
-                    f"in {folder} started on; resuming needs the same text, so start a new run"
-                )
+            source = f"the text of {describe_source(config.data)}"
+            check_same_data(checkpoint, folder, digest, source, "text", "differs from the text")
             tokenizer = saved_tokenizer_for(checkpoint, folder, config.model)
         ids = token_ids(text, tokenizer)  # streamed: a memory map from the token cache
         train_ids, val_ids = split_train_val(ids, config.data.val_fraction)
@@ -170,43 +153,22 @@ class LanguageModelTask(Task):
             f"tokens, {trainer.tokenizer.kind} vocabulary of {trainer.tokenizer.vocab_size:,}"
         )
 
-    def check_saved(
-        self, checkpoint: Checkpoint, folder: Path, config: LanguageModelRun
-    ) -> None:
+    def check_saved(self, checkpoint: Checkpoint, folder: Path, config: LanguageModelRun) -> None:
         saved_tokenizer_for(checkpoint, folder, config.model)
 
-    def report(self, trainer: LMTrainer) -> list[str]:
-        progress = trainer.progress
-        if progress.best is None:
-            return []
-        return [
-            f"validation {describe_measures(progress.val)}; best "
-            f"{describe_measures(progress.best)} at step {progress.best_step}"
-        ]
+    def validation_figure(self, measures: dict[str, float], named: bool) -> str:
+        return describe_measures(measures)
 
-    def load(self, folder: Path) -> tuple[LanguageModel, Tokenizer, LanguageModelRun]:
-        return load_language_model(folder)
-
-
-def build_model(kind: Any, config: Any, seed: int | None = None, folder: Any = None) -> Any:
-    """``kind.from_config(config)``, with a model's refusal of its settings as a UserError
-    (FOLDER: the run folder whose config.json they came from, or None for a new run)."""
-    try:
-        return kind.from_config(config, rng=seed)
-    except ConfigError as error:
-        if folder is None:
-            raise  # names the setting: the command line writes it as its flag
-        raise UserError(
-            f"{folder}/config.json was edited or damaged: setting model.{error}; restore it "
-            "or retrain"
-        ) from None
-    except (ValueError, TypeError) as error:
-        reason = " ".join(str(error).split())
-        if folder is None:
-            raise UserError(reason) from None
-        raise UserError(
-            f"{folder}/config.json was edited or damaged: {reason}; restore it or retrain"
-        ) from None
+    def restore(
+        self, checkpoint: Checkpoint, folder: str | os.PathLike[str], config: LanguageModelRun
+    ) -> tuple[LanguageModel, Tokenizer, LanguageModelRun]:
+        tokenizer = saved_tokenizer_for(checkpoint, folder, config.model)
+        check_fits(
+            training_bytes(parameter_count(config.model), 0) // 3,  # weights and one copy
+            f"the model in {folder}",
+            f"its sizes: {folder}/config.json may have been edited",
+        )
+        return saved_model(LanguageModel, config.model, checkpoint, folder), tokenizer, config
 
 
 def parameter_count(model: LanguageModelConfig) -> int:
@@ -225,38 +187,11 @@ def activation_count(config: LanguageModelRun) -> int:
     return positions * (3 * model.vocab_size + model.num_layers * 8 * model.hidden_size)
 
 
-def fit_tokenizer(data: LanguageModelData, text: str) -> Tokenizer:
-    options = {
-        name: getattr(data, name)
-        for name in ("max_vocab", "min_count")
-        if getattr(data, name) is not None
-    }
-    if options and data.tokenizer != "word":
-        raise UserError("max_vocab and min_count apply to the word tokenizer only")
-    return make_tokenizer(data.tokenizer, **options).fit(text)
-
-
 def load_language_model(
     folder: str | os.PathLike[str],
 ) -> tuple[LanguageModel, Tokenizer, LanguageModelRun]:
     """The model (in evaluation mode), its tokenizer and the run's settings in FOLDER."""
-    checkpoint = load_checkpoint(folder)
-    task = saved_task(checkpoint, folder)
-    if task != LanguageModelTask.name:
-        raise UserError(
-            f"{folder} holds a {task} run, not a language model; give the run folder of a "
-            "language model (task lm)"
-        )
-    config = saved_config(checkpoint, folder, LanguageModelRun)
-    tokenizer = saved_tokenizer_for(checkpoint, folder, config.model)
-    check_fits(
-        training_bytes(parameter_count(config.model), 0) // 3,  # weights and one copy
-        f"the model in {folder}",
-        f"its sizes: {folder}/config.json may have been edited",
-    )
-    model = build_model(LanguageModel, config.model, folder=folder)
-    load_weights_into(model, checkpoint, folder)
-    return model.eval(), tokenizer, config
+    return LanguageModelTask().load(folder)
 
 
 def saved_tokenizer_for(
@@ -270,24 +205,3 @@ def saved_tokenizer_for(
             f"{tokenizer.vocab_size} tokens for a model of {model.vocab_size}; retrain"
         )
     return tokenizer
-
-
-def load_saved_tokenizer(checkpoint: Checkpoint, folder: str | os.PathLike[str]) -> Tokenizer:
-    try:
-        return tokenizer_from_dict(saved_entry(checkpoint, folder, "tokenizer"))
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
-        raise UserError(
-            f"{folder}/config.json was edited or damaged: its tokenizer does not load "
-            f"({' '.join(str(error).split())}); restore it or retrain"
-        ) from None
-
-
-def load_weights_into(model: Any, checkpoint: Checkpoint, folder: str | os.PathLike[str]) -> None:
-    """The checkpoint's weights into MODEL, or a one-line error if they do not fit."""
-    try:
-        model.load_state_dict(checkpoint.arrays["model"])
-    except (KeyError, ValueError) as error:
-        raise UserError(
-            f"the checkpoint in {folder} is damaged (its weights do not fit its config: "
-            f"{' '.join(str(error).split())}); retrain or use another run folder"
-        ) from None

@@ -14,14 +14,13 @@ measured at the end. ``load_seq2seq`` brings a trained model back; ``transduce``
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from rnnkit.config import CHANGEABLE, option
+from rnnkit.config import option
 from rnnkit.data.fingerprint import fingerprint
+from rnnkit.data.held_out import held_out_indices
 from rnnkit.data.parallel import FORMATS, ParallelExamples, read_parallel, references
 from rnnkit.data.parallel_batches import (
     TOKENIZATIONS,
@@ -32,8 +31,9 @@ from rnnkit.data.parallel_batches import (
 )
 from rnnkit.errors import UserError
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
-from rnnkit.train.checkpoint import Checkpoint, load_checkpoint
-from rnnkit.train.run_config import model_folder, saved_config, saved_entry, saved_task
+from rnnkit.train.checkpoint import Checkpoint
+from rnnkit.train.data_options import encoding_option, example_files, val_fraction_option
+from rnnkit.train.run_config import saved_entry
 from rnnkit.train.seq2seq_metrics import sequence_scores
 from rnnkit.train.seq2seq_trainer import (
     EncodedPairs,
@@ -41,35 +41,25 @@ from rnnkit.train.seq2seq_trainer import (
     Seq2SeqTrainer,
     decode_sources,
 )
-from rnnkit.train.task import Task
-from rnnkit.train.tasks.classifier import absolute
-from rnnkit.train.tasks.language_model import load_weights_into
+from rnnkit.train.task import Task, check_same_data, run_config_class, saved_model
 
 
 @dataclass
-class Seq2SeqData:
-    """Where the pairs come from and how their two sides become tokens."""
-
-    train: str | None = option(None, "training pairs", on_resume=CHANGEABLE, metavar="PATH")
-    valid: str | None = option(
-        None,
-        "validation pairs (default: a seeded val_fraction of the training sources)",
-        on_resume=CHANGEABLE,
-        metavar="PATH",
-    )
-    test: str | None = option(
-        None, "test pairs, measured with the best model at the end", on_resume=CHANGEABLE,
-        metavar="PATH",
-    )  # fmt: skip
-    format: str = option(
-        "auto",
+class Seq2SeqData(
+    example_files(
+        "training pairs",
+        "pairs",
+        "sources",
+        FORMATS,
         "tsv: source<TAB>target; dlfs2: source_target; dictionary: WORD  PH ON EMES; "
         "auto: from the file",
-        choices=FORMATS,
     )
-    encoding: str = option("utf-8", "the files' encoding")
-    val_fraction: float = option(
-        0.1, "without valid: the share of training sources held out", minimum=0, below=1
+):
+    """Where the pairs come from and how their two sides become tokens."""
+
+    encoding: str = encoding_option("the files' encoding")
+    val_fraction: float = val_fraction_option(
+        "without valid: the share of training sources held out"
     )
     source_tokenizer: str = option("char", "the source's tokens", choices=TOKENIZATIONS)
     target_tokenizer: str = option(
@@ -86,13 +76,7 @@ class Seq2SeqData:
     )
 
 
-@dataclass
-class Seq2SeqRun:
-    """Everything a seq2seq run is: config.json's "config"."""
-
-    data: Seq2SeqData = field(default_factory=Seq2SeqData)
-    model: Seq2SeqConfig = field(default_factory=Seq2SeqConfig)
-    training: Seq2SeqSettings = field(default_factory=Seq2SeqSettings)
+Seq2SeqRun = run_config_class("Seq2SeqRun", "seq2seq", Seq2SeqData, Seq2SeqConfig, Seq2SeqSettings)
 
 
 @dataclass
@@ -128,14 +112,8 @@ def split_by_source(
 ) -> tuple[ParallelExamples, ParallelExamples]:
     """``(rest, held_out)``: a seeded FRACTION of the distinct sources, all their pairs."""
     distinct = list(dict.fromkeys(examples.sources))
-    held = int(round(fraction * len(distinct)))
-    if held < 1 or held >= len(distinct):
-        raise UserError(
-            f"{len(distinct)} distinct sources are too few to hold out {fraction:.0%} for "
-            "validation; give more pairs or a separate valid file"
-        )
-    order = np.random.default_rng(seed).permutation(len(distinct))
-    held_out = {distinct[i] for i in order[:held]}
+    _, held = held_out_indices(len(distinct), fraction, seed, "distinct sources", "pairs")
+    held_out = {distinct[i] for i in held}
     rest = [i for i, s in enumerate(examples.sources) if s not in held_out]
     kept = [i for i, s in enumerate(examples.sources) if s in held_out]
     return examples.subset(rest), examples.subset(kept)
@@ -184,14 +162,16 @@ def pairs_fingerprint(*sets: ParallelExamples) -> str:
 class Seq2SeqTask(Task):
     name = "seq2seq"
     title = "sequence-to-sequence model"
+    called = "one"
     config_class = Seq2SeqRun
+    path_settings = ("train", "valid", "test")
+    figure = ("exact match", "exact_match", ".2%")
 
     def build(
         self, config: Seq2SeqRun, folder: Path, checkpoint: Checkpoint | None
     ) -> Seq2SeqTrainer:
+        self.resolve_paths(config)
         data, settings = config.data, config.training
-        for name in ("train", "valid", "test"):
-            setattr(data, name, absolute(getattr(data, name)))
         if data.train is None:
             raise UserError("train is needed: the pairs to learn from")
         train = read_parallel(data.train, data.format, data.encoding)
@@ -205,11 +185,7 @@ class Seq2SeqTask(Task):
         if checkpoint is None:
             vocabularies = fit_vocabularies(train, kinds, data, config.model.share_vocabulary)
         else:
-            if digest != saved_entry(checkpoint, folder, "data_sha256"):
-                raise UserError(
-                    f"the pairs of {data.train} differ from those the run in {folder} started "
-                    "on; resuming needs the same pairs, so start a new run"
-                )
+            check_same_data(checkpoint, folder, digest, f"the pairs of {data.train}", "pairs")
             vocabularies = saved_vocabularies(checkpoint, folder)
         config.model.source_vocab_size = len(vocabularies[0])
         config.model.target_vocab_size = len(vocabularies[1])
@@ -226,7 +202,7 @@ class Seq2SeqTask(Task):
                 f"{cut + cut_valid:,} sources longer than {data.max_source_length} tokens "
                 "were cut to that length"
             )
-        trainer.test_examples = test
+        trainer.test_data = test
         return trainer
 
     def summary(self, trainer: Seq2SeqTrainer) -> str:
@@ -244,25 +220,28 @@ class Seq2SeqTask(Task):
             f"{len(source):,} and {len(target):,}"
         )
 
-    def report(self, trainer: Seq2SeqTrainer) -> list[str]:
-        progress, lines = trainer.progress, []
-        if progress.best is not None:
-            lines.append(
-                f"validation exact match {progress.val['exact_match']:.2%}; best "
-                f"{progress.best['exact_match']:.2%} at step {progress.best_step}"
-            )
-        test = getattr(trainer, "test_examples", None)
-        if test is not None:
-            trained = load_seq2seq(model_folder(trainer.folder))
-            scores = evaluate_pairs(trained, test)
-            lines.append(
-                f"test exact match {scores['exact_match']:.2%}, token error rate "
-                f"{scores['token_error_rate']:.2%} ({scores['sources']:,} sources)"
-            )
-        return lines
+    def test_report(self, trainer: Seq2SeqTrainer, test: ParallelExamples) -> list[str]:
+        scores = evaluate_pairs(self.best_model(trainer), test)
+        return [
+            f"test exact match {scores['exact_match']:.2%}, token error rate "
+            f"{scores['token_error_rate']:.2%} ({scores['sources']:,} sources)"
+        ]
 
-    def load(self, folder: Path) -> TrainedSeq2Seq:
-        return load_seq2seq(folder)
+    def restore(
+        self, checkpoint: Checkpoint, folder: str | os.PathLike[str], config: Seq2SeqRun
+    ) -> TrainedSeq2Seq:
+        source, target = saved_vocabularies(checkpoint, folder)
+        sizes = (len(source), len(target))
+        if sizes != (config.model.source_vocab_size, config.model.target_vocab_size):
+            raise UserError(
+                f"{folder}/config.json was edited or damaged: vocabularies of {sizes} tokens for "
+                f"a model of {config.model.source_vocab_size} and {config.model.target_vocab_size}"
+            )
+        kinds = saved_entry(checkpoint, folder, "tokenizations")
+        if not (isinstance(kinds, list) and len(kinds) == 2 and set(kinds) <= set(TOKENIZATIONS)):
+            raise UserError(f"{folder}/config.json was edited or damaged: tokenizations {kinds!r}")
+        model = saved_model(Seq2Seq, config.model, checkpoint, folder)
+        return TrainedSeq2Seq(model, source, target, config, (kinds[0], kinds[1]))
 
 
 def saved_vocabularies(
@@ -279,27 +258,7 @@ def saved_vocabularies(
 
 def load_seq2seq(folder: str | os.PathLike[str]) -> TrainedSeq2Seq:
     """The model saved in FOLDER (a checkpoint folder such as ``RUN/best``)."""
-    checkpoint = load_checkpoint(folder)
-    task = saved_task(checkpoint, folder)
-    if task != Seq2SeqTask.name:
-        raise UserError(
-            f"{folder} holds a {task} run, not a sequence-to-sequence model; give the run "
-            "folder of one (task seq2seq)"
-        )
-    config = saved_config(checkpoint, folder, Seq2SeqRun)
-    source, target = saved_vocabularies(checkpoint, folder)
-    sizes = (len(source), len(target))
-    if sizes != (config.model.source_vocab_size, config.model.target_vocab_size):
-        raise UserError(
-            f"{folder}/config.json was edited or damaged: vocabularies of {sizes} tokens for "
-            f"a model of {config.model.source_vocab_size} and {config.model.target_vocab_size}"
-        )
-    kinds = saved_entry(checkpoint, folder, "tokenizations")
-    if not (isinstance(kinds, list) and len(kinds) == 2 and set(kinds) <= set(TOKENIZATIONS)):
-        raise UserError(f"{folder}/config.json was edited or damaged: tokenizations {kinds!r}")
-    model = Seq2Seq.from_config(config.model)
-    load_weights_into(model, checkpoint, folder)
-    return TrainedSeq2Seq(model.eval(), source, target, config, (kinds[0], kinds[1]))
+    return Seq2SeqTask().load(folder)
 
 
 def transduce(

@@ -11,20 +11,20 @@ at the end. ``load_tagger`` brings a trained model back; ``tag_sentences`` and
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from rnnkit.config import CHANGEABLE, option
+from rnnkit.config import option
 from rnnkit.data.conll import CONLLU_COLUMNS, FORMATS, TaggedSentences, read_tagged
 from rnnkit.data.fingerprint import fingerprint
+from rnnkit.data.held_out import held_out_indices
 from rnnkit.data.tagging import TaggingVocabulary, encode_sentences, encode_tagged
 from rnnkit.errors import UserError
 from rnnkit.models.sequence_tagger import SequenceTagger, SequenceTaggerConfig
-from rnnkit.train.checkpoint import Checkpoint, load_checkpoint
-from rnnkit.train.run_config import model_folder, saved_config, saved_entry, saved_task
+from rnnkit.train.checkpoint import Checkpoint
+from rnnkit.train.data_options import encoding_option, example_files, val_fraction_option
+from rnnkit.train.run_config import saved_entry
 from rnnkit.train.tagger_trainer import (
     TaggerSettings,
     TaggerTrainer,
@@ -32,42 +32,28 @@ from rnnkit.train.tagger_trainer import (
     seqeval_installed,
     tag_encoded,
 )
-from rnnkit.train.task import Task
-from rnnkit.train.tasks.classifier import absolute
-from rnnkit.train.tasks.language_model import load_weights_into
+from rnnkit.train.task import Task, check_same_data, run_config_class, saved_model
 
 
 @dataclass
-class TaggingData:
-    """Where the tagged sentences come from and how their words become ids."""
-
-    train: str | None = option(
-        None, "training sentences (a .conllu or column file)", on_resume=CHANGEABLE, metavar="PATH"
-    )
-    valid: str | None = option(
-        None,
-        "validation sentences (default: a seeded val_fraction of the training sentences)",
-        on_resume=CHANGEABLE,
-        metavar="PATH",
-    )
-    test: str | None = option(
-        None,
-        "test sentences, measured with the best model at the end",
-        on_resume=CHANGEABLE,
-        metavar="PATH",
-    )
-    format: str = option(
-        "auto",
+class TaggingData(
+    example_files(
+        "training sentences (a .conllu or column file)",
+        "sentences",
+        "sentences",
+        FORMATS,
         "conllu: CoNLL-U; columns: token first, tag last, a blank line between sentences; "
         "auto: conllu for .conllu files",
-        choices=FORMATS,
     )
+):
+    """Where the tagged sentences come from and how their words become ids."""
+
     column: str = option(
         "upos", "conllu: the column that holds the tags", choices=tuple(CONLLU_COLUMNS)
     )
-    encoding: str = option("utf-8", "the files' encoding")
-    val_fraction: float = option(
-        0.1, "without valid: the share of training sentences held out", minimum=0, below=1
+    encoding: str = encoding_option("the files' encoding")
+    val_fraction: float = val_fraction_option(
+        "without valid: the share of training sentences held out"
     )
     min_count: int = option(1, "words seen fewer times in training are <unk>", minimum=1)
     lowercase: bool = option(False, "fold words to lower case (characters keep their case)")
@@ -76,13 +62,9 @@ class TaggingData:
     )
 
 
-@dataclass
-class TaggingRun:
-    """Everything a tagging run is: config.json's "config"."""
-
-    data: TaggingData = field(default_factory=TaggingData)
-    model: SequenceTaggerConfig = field(default_factory=SequenceTaggerConfig)
-    training: TaggerSettings = field(default_factory=TaggerSettings)
+TaggingRun = run_config_class(
+    "TaggingRun", "tagging", TaggingData, SequenceTaggerConfig, TaggerSettings
+)
 
 
 @dataclass
@@ -102,15 +84,8 @@ def split_sentences(
     data: TaggedSentences, fraction: float, seed: int
 ) -> tuple[TaggedSentences, TaggedSentences]:
     """``(rest, held_out)``: a seeded random FRACTION of the sentences held out."""
-    held = int(round(fraction * len(data)))
-    if held < 1 or held >= len(data):
-        raise UserError(
-            f"{len(data)} sentences are too few to hold out {fraction:.0%} for validation; "
-            "give more sentences or a separate valid file"
-        )
-    order = np.random.default_rng(seed).permutation(len(data))
     parts = []
-    for indices in (np.sort(order[held:]), np.sort(order[:held])):
+    for indices in held_out_indices(len(data), fraction, seed, "sentences", "sentences"):
         part = TaggedSentences()
         for i in indices:
             part.add(data.tokens[i], data.tags[i], data.origins[i])
@@ -132,14 +107,16 @@ def sentences_fingerprint(*sets: TaggedSentences) -> str:
 class TaggingTask(Task):
     name = "tag"
     title = "sequence tagger"
+    called = "a tagger"
     config_class = TaggingRun
+    path_settings = ("train", "valid", "test")
+    figure = ("token accuracy", "accuracy", ".2%")
 
     def build(
         self, config: TaggingRun, folder: Path, checkpoint: Checkpoint | None
     ) -> TaggerTrainer:
+        self.resolve_paths(config)
         data, settings = config.data, config.training
-        for name in ("train", "valid", "test"):
-            setattr(data, name, absolute(getattr(data, name)))
         if data.train is None:
             raise UserError("train is needed: the tagged sentences to learn from")
         train = read_sentences(data, data.train)
@@ -155,11 +132,9 @@ class TaggingTask(Task):
                 train, data.train, data.min_count, data.lowercase, held_out
             )
         else:
-            if digest != saved_entry(checkpoint, folder, "data_sha256"):
-                raise UserError(
-                    f"the sentences of {data.train} differ from those the run in {folder} "
-                    "started on; resuming needs the same sentences, so start a new run"
-                )
+            check_same_data(
+                checkpoint, folder, digest, f"the sentences of {data.train}", "sentences"
+            )
             vocabulary = saved_vocabulary(checkpoint, folder)
         config.model.vocab_size = len(vocabulary.words)
         config.model.num_tags = len(vocabulary.tags)
@@ -175,7 +150,7 @@ class TaggingTask(Task):
             model, vocabulary, *encoded, settings, folder, {"data_sha256": digest}
         )
         trainer.run_config = config
-        trainer.test_sentences = test
+        trainer.test_data = test
         return trainer
 
     def summary(self, trainer: TaggerTrainer) -> str:
@@ -192,28 +167,31 @@ class TaggingTask(Task):
             f"{len(vocabulary.chars):,} characters, {len(vocabulary.tags)} tags"
         )
 
-    def report(self, trainer: TaggerTrainer) -> list[str]:
-        progress, lines = trainer.progress, []
-        if progress.best is not None:
-            lines.append(
-                f"validation token accuracy {progress.val['accuracy']:.2%}; best "
-                f"{progress.best['accuracy']:.2%} at step {progress.best_step}"
-            )
-        test = getattr(trainer, "test_sentences", None)
-        if test is not None:
-            trained = load_tagger(model_folder(trainer.folder))
-            source = trainer.run_config.data.test
-            report = evaluate_tagged(trained, test, source, spans=seqeval_installed())
-            span = report.get("spans")
-            extra = f", span F1 {span['f1']:.4f}" if span else ""
-            lines.append(
-                f"test token accuracy {report['token_accuracy']:.2%}{extra} "
-                f"({report['tokens']:,} tokens)"
-            )
-        return lines
+    def test_report(self, trainer: TaggerTrainer, test: TaggedSentences) -> list[str]:
+        trained = self.best_model(trainer)
+        source = trainer.run_config.data.test
+        report = evaluate_tagged(trained, test, source, spans=seqeval_installed())
+        span = report.get("spans")
+        extra = f", span F1 {span['f1']:.4f}" if span else ""
+        return [
+            f"test token accuracy {report['token_accuracy']:.2%}{extra} "
+            f"({report['tokens']:,} tokens)"
+        ]
 
-    def load(self, folder: Path) -> TrainedTagger:
-        return load_tagger(folder)
+    def restore(
+        self, checkpoint: Checkpoint, folder: str | os.PathLike[str], config: TaggingRun
+    ) -> TrainedTagger:
+        vocabulary = saved_vocabulary(checkpoint, folder)
+        model_config = config.model
+        sizes = (len(vocabulary.words), len(vocabulary.tags))
+        if sizes != (model_config.vocab_size, model_config.num_tags):
+            raise UserError(
+                f"{folder}/config.json was edited or damaged: {sizes[0]} words and {sizes[1]} "
+                f"tags for a model of {model_config.vocab_size} words and {model_config.num_tags} "
+                "tags; retrain"
+            )
+        model = saved_model(SequenceTagger, model_config, checkpoint, folder)
+        return TrainedTagger(model, vocabulary, config)
 
 
 def saved_vocabulary(checkpoint: Checkpoint, folder: str | os.PathLike[str]) -> TaggingVocabulary:
@@ -228,26 +206,7 @@ def saved_vocabulary(checkpoint: Checkpoint, folder: str | os.PathLike[str]) -> 
 
 def load_tagger(folder: str | os.PathLike[str]) -> TrainedTagger:
     """The tagger saved in FOLDER (a checkpoint folder such as ``RUN/best``)."""
-    checkpoint = load_checkpoint(folder)
-    task = saved_task(checkpoint, folder)
-    if task != TaggingTask.name:
-        raise UserError(
-            f"{folder} holds a {task} run, not a sequence tagger; give the run folder of "
-            "a tagger (task tag)"
-        )
-    config = saved_config(checkpoint, folder, TaggingRun)
-    vocabulary = saved_vocabulary(checkpoint, folder)
-    model_config = config.model
-    sizes = (len(vocabulary.words), len(vocabulary.tags))
-    if sizes != (model_config.vocab_size, model_config.num_tags):
-        raise UserError(
-            f"{folder}/config.json was edited or damaged: {sizes[0]} words and {sizes[1]} "
-            f"tags for a model of {model_config.vocab_size} words and {model_config.num_tags} "
-            "tags; retrain"
-        )
-    model = SequenceTagger.from_config(model_config)
-    load_weights_into(model, checkpoint, folder)
-    return TrainedTagger(model.eval(), vocabulary, config)
+    return TaggingTask().load(folder)
 
 
 def tag_sentences(trained: TrainedTagger, sentences: list[list[str]]) -> list[list[str]]:

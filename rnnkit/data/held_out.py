@@ -1,0 +1,27 @@
+"""Holding out a seeded random part of a data set for validation."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rnnkit.errors import SettingError
+
+
+def held_out_indices(
+    count: int, fraction: float, seed: int, items: str, more: str, *settings: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(rest, held_out)``: the indices of COUNT ITEMS ("sentences"), each part sorted, with
+    a seeded random FRACTION held out.
+
+    Refuses (naming SETTINGS, for ``SettingError``) a FRACTION that leaves either part
+    empty; MORE says what to give instead ("give more sentences or a separate valid file").
+    """
+    held = int(round(fraction * count))
+    if held < 1 or held >= count:
+        raise SettingError(
+            f"{count} {items} are too few to hold out {fraction:.0%} for validation; "
+            f"give more {more} or a separate valid file",
+            *settings,
+        )
+    order = np.random.default_rng(seed).permutation(count)
+    return np.sort(order[held:]), np.sort(order[:held])
