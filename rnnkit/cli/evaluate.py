@@ -14,7 +14,7 @@ from rnnkit.cli import (
     evaluate_seq2seq,
     evaluate_tagger,
 )
-from rnnkit.cli.arguments import add_model_folder_argument
+from rnnkit.cli.arguments import add_json_flag, add_model_command
 from rnnkit.data.text import read_text
 from rnnkit.train.checkpoint import load_checkpoint
 from rnnkit.train.lm_evaluation import describe_measures, describe_unknown, evaluation_report
@@ -22,18 +22,17 @@ from rnnkit.train.run_config import model_folder, saved_task
 from rnnkit.train.tasks.language_model import LanguageModelRun, load_language_model
 
 NAME = "eval"
+HELP = "measure a trained model on held-out data"
+DESCRIPTION = (
+    "Measure a trained model on data: a language model's mean loss on a "
+    "text (nats per token) with bits per character (char and jamo models) or perplexity "
+    "(word models); a classifier's accuracy, macro-F1 and confusion matrix; a conditioned "
+    "generator's bits per character, each text under its own condition."
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        NAME,
-        help="measure a trained model on held-out data",
-        description="Measure a trained model on data: a language model's mean loss on a "
-        "text (nats per token) with bits per character (char and jamo models) or perplexity "
-        "(word models); a classifier's accuracy, macro-F1 and confusion matrix; a conditioned "
-        "generator's bits per character, each text under its own condition.",
-    )
-    add_model_folder_argument(parser)
+    parser = add_model_command(subparsers, NAME, HELP, DESCRIPTION)
     parser.add_argument(
         "--data",
         metavar="PATH",
@@ -44,10 +43,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--encoding",
         help="the text's encoding (default: the training data's, as saved in the run)",
     )
-    parser.add_argument(
-        "--json",
-        action="store_true",
-        help="print one JSON object: loss, bits_per_char or perplexity, tokens, "
+    add_json_flag(
+        parser,
+        "print one JSON object: loss, bits_per_char or perplexity, tokens, "
         "characters (char and jamo models), unknown_tokens, unknown_rate, comparable (false "
         "when over 5%% of the tokens are unknown) with a note saying why",
     )

@@ -13,7 +13,7 @@ from typing import TextIO
 
 from rnnkit.cli import sample_generate
 from rnnkit.cli.arguments import (
-    add_model_folder_argument,
+    add_model_command,
     non_negative_float,
     non_negative_int,
     positive_int,
@@ -26,17 +26,16 @@ from rnnkit.train.run_config import model_folder, saved_task
 from rnnkit.train.tasks.language_model import load_language_model
 
 NAME = "sample"
+HELP = "generate text from a trained language model or conditioned generator"
+DESCRIPTION = (
+    "Generate text from a trained language model and stream it to stdout; "
+    "or texts from a conditioned generator, one a line."
+)
 MAX_NAMED = 10  # unknown words or characters named in a note
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        NAME,
-        help="generate text from a trained language model or conditioned generator",
-        description="Generate text from a trained language model and stream it to stdout; "
-        "or texts from a conditioned generator, one a line.",
-    )
-    add_model_folder_argument(parser)
+    parser = add_model_command(subparsers, NAME, HELP, DESCRIPTION)
     parser.add_argument(
         "--length", type=non_negative_int, default=500, help="tokens to generate (default 500)"
     )
