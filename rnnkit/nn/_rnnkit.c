@@ -108,6 +108,7 @@ struct field {
 #define SEQUENCE(f) {#f, offsetof(struct rnnkit_sequence, f)}
 #define STACK(f) {#f, offsetof(struct rnnkit_stack, f)}
 #define ADAM(f) {#f, offsetof(struct rnnkit_adam, f)}
+#define GEMM(f) {#f, offsetof(struct rnnkit_gemm, f)}
 static const struct field sequence_fields[] = {
     SEQUENCE(cell), SEQUENCE(steps), SEQUENCE(batch), SEQUENCE(hidden), SEQUENCE(reverse),
     SEQUENCE(vocab), SEQUENCE(threads), SEQUENCE(batch_sizes), SEQUENCE(gates),
@@ -123,6 +124,9 @@ static const struct field adam_fields[] = {
     ADAM(count), ADAM(param), ADAM(grad), ADAM(exp_avg), ADAM(exp_avg_sq), ADAM(shrink),
     ADAM(l2), ADAM(one_minus_beta1), ADAM(beta2), ADAM(one_minus_beta2), ADAM(eps),
     ADAM(step_size), ADAM(bias_correction2_sqrt)};
+static const struct field gemm_fields[] = {
+    GEMM(trans_a), GEMM(trans_b), GEMM(by_columns), GEMM(threads), GEMM(m), GEMM(n), GEMM(k),
+    GEMM(lda), GEMM(ldb), GEMM(ldc), GEMM(beta), GEMM(a), GEMM(b), GEMM(c)};
 
 static size_t describe(char *text, size_t room, const char *name, size_t size,
                        const struct field *fields, size_t count) {
@@ -134,7 +138,7 @@ static size_t describe(char *text, size_t room, const char *name, size_t size,
 }
 
 const char *rnnkit_layout(void) {
-    static char text[2048];
+    static char text[4096];
     size_t used = describe(text, sizeof text, "rnnkit_sequence", sizeof(struct rnnkit_sequence),
                            sequence_fields, sizeof sequence_fields / sizeof *sequence_fields);
     if (used < sizeof text)
@@ -146,8 +150,14 @@ const char *rnnkit_layout(void) {
     if (used < sizeof text)
         used += (size_t)snprintf(text + used, sizeof text - used, "; ");
     if (used < sizeof text)
-        describe(text + used, sizeof text - used, "rnnkit_adam", sizeof(struct rnnkit_adam),
-                 adam_fields, sizeof adam_fields / sizeof *adam_fields);
+        used += describe(text + used, sizeof text - used, "rnnkit_adam",
+                         sizeof(struct rnnkit_adam), adam_fields,
+                         sizeof adam_fields / sizeof *adam_fields);
+    if (used < sizeof text)
+        used += (size_t)snprintf(text + used, sizeof text - used, "; ");
+    if (used < sizeof text)
+        describe(text + used, sizeof text - used, "rnnkit_gemm", sizeof(struct rnnkit_gemm),
+                 gemm_fields, sizeof gemm_fields / sizeof *gemm_fields);
     return text;
 }
 
@@ -199,15 +209,15 @@ static int chunk_rows_for(int rows, int threads) {
     return chunk_rows < 1 ? 1 : (chunk_rows + ROWS - 1) / ROWS * ROWS;
 }
 
-/* task(args, first, last, chunk) over the row ranges (chunks) of [0, rows), on `threads`
- * threads. The chunks and their numbers do not depend on which thread runs them, so a
- * result summed per chunk is the same from run to run. */
-static void split_rows(rows_task task, const void *args, int rows, int threads) {
+/* task(args, first, last, chunk) over the row ranges (chunks of chunk_rows) of [0, rows),
+ * on `threads` threads. The chunks and their numbers do not depend on which thread runs
+ * them, so a result summed per chunk is the same from run to run. */
+static void split_chunks(rows_task task, const void *args, int rows, int threads,
+                         int chunk_rows) {
     if (threads > MAX_THREADS) threads = MAX_THREADS;
     struct share shares[MAX_THREADS];
     pthread_t ids[MAX_THREADS];
     int started[MAX_THREADS] = {0};
-    const int chunk_rows = chunk_rows_for(rows, threads);
     int next_chunk = 0;
     for (int j = 0; j < threads; j++)
         shares[j] = (struct share){task, args, rows, &next_chunk, chunk_rows};
@@ -242,6 +252,10 @@ static void split_rows(rows_task task, const void *args, int rows, int threads) 
     run_share(&shares[0]); /* a thread that could not start leaves its chunks to this one */
     for (int j = 1; j < threads; j++)
         if (started[j]) pthread_join(ids[j], NULL);
+}
+
+static void split_rows(rows_task task, const void *args, int rows, int threads) {
+    split_chunks(task, args, rows, threads, chunk_rows_for(rows, threads));
 }
 
 /* ---- batch-1 steps (sampling) ------------------------------------------------------ */
@@ -396,6 +410,98 @@ void rnnkit_stack_step(void *handle, struct rnnkit_stack *q) {
 void rnnkit_project_rows(int cell, int rows, int input_size, int hidden, const float *x,
                          const float *slabs, const float *bias, float *out) {
     active->project_rows(cell, rows, input_size, hidden, x, slabs, bias, out);
+}
+
+/* ---- matrix products through the BLAS, on these threads ---------------------------- */
+
+/* NumPy's OpenBLAS runs a product on its own pool of threads, whose idle workers then spin
+ * for about 2^28 cycles (OpenBLAS's THREAD_TIMEOUT; ~0.1 s) on the other cores, with no
+ * yield on x86-64. A C time loop started in that window shares a core with a spinning
+ * worker: with 2 cores, the loop's second thread ran at half speed or less (at config A
+ * of benchmarks/speed.py, rnnkit trained slower on 2 threads than on 1). So while the
+ * loops run on several threads, the layers' products (input projections, weight
+ * gradients, the linear layers) come here instead: OpenBLAS's sgemm on one thread for
+ * each of these threads' shares of the rows (or columns) of the result, with OpenBLAS held
+ * to one thread meanwhile; its pool is never woken, and nothing spins between the loops.
+ * c_binding.py finds the library's sgemm and thread-count functions (rnnkit_use_blas);
+ * rnnkit/nn/products.py decides which products come here. */
+
+typedef void (*sgemm_lp64)(int order, int trans_a, int trans_b, int m, int n, int k,
+                           float alpha, const float *a, int lda, const float *b, int ldb,
+                           float beta, float *c, int ldc);
+typedef void (*sgemm_ilp64)(int order, int trans_a, int trans_b, int64_t m, int64_t n,
+                            int64_t k, float alpha, const float *a, int64_t lda,
+                            const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+
+static void *blas_sgemm;          /* cblas_sgemm of NumPy's BLAS, or NULL */
+static int blas_ilp64;            /* its integers are 64-bit */
+static void (*blas_set_threads)(int);
+static int (*blas_get_threads)(void);
+
+/* Use `sgemm` (a cblas_sgemm, 64-bit integers if ilp64) for rnnkit_gemm, and the BLAS's
+ * thread-count functions (either may be NULL) to hold it to one thread meanwhile. */
+void rnnkit_use_blas(void *sgemm, int ilp64, void *set_threads, void *get_threads) {
+    blas_sgemm = sgemm;
+    blas_ilp64 = ilp64;
+    blas_set_threads = (void (*)(int))set_threads;
+    blas_get_threads = (int (*)(void))get_threads;
+}
+
+enum { CBLAS_ROW_MAJOR = 101, CBLAS_NO_TRANS = 111, CBLAS_TRANS = 112 };
+
+static void sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                  const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                  float *c, int64_t ldc) {
+    const int ta = trans_a ? CBLAS_TRANS : CBLAS_NO_TRANS;
+    const int tb = trans_b ? CBLAS_TRANS : CBLAS_NO_TRANS;
+    if (blas_ilp64)
+        ((sgemm_ilp64)blas_sgemm)(CBLAS_ROW_MAJOR, ta, tb, m, n, k, alpha, a, lda, b, ldb,
+                                  beta, c, ldc);
+    else
+        ((sgemm_lp64)blas_sgemm)(CBLAS_ROW_MAJOR, ta, tb, (int)m, (int)n, (int)k, alpha, a,
+                                 (int)lda, b, (int)ldb, beta, c, (int)ldc);
+}
+
+/* One share of a product: the result's rows [first, last) (or, by_columns, its columns). */
+static void gemm_share(const void *args, int first, int last, int chunk) {
+    const struct rnnkit_gemm *q = args;
+    (void)chunk;
+    const int64_t count = last - first;
+    if (!q->by_columns) {
+        const float *a = q->a + (q->trans_a ? (size_t)first : (size_t)first * q->lda);
+        sgemm(q->trans_a, q->trans_b, count, q->n, q->k, 1.0f, a, q->lda, q->b, q->ldb, q->beta,
+              q->c + (size_t)first * q->ldc, q->ldc);
+    } else {
+        const float *b = q->b + (q->trans_b ? (size_t)first * q->ldb : (size_t)first);
+        sgemm(q->trans_a, q->trans_b, q->m, count, q->k, 1.0f, q->a, q->lda, b, q->ldb, q->beta,
+              q->c + first, q->ldc);
+    }
+}
+
+/* Work below this many multiply-adds per thread is not worth starting a thread for. */
+#define GEMM_MIN_SHARE 1000000
+
+/* c = a b (+ c if beta is 1), row-major, by up to q->threads of these threads; 0 done, -1
+ * if no BLAS was given (the caller then multiplies itself). */
+int rnnkit_gemm(const struct rnnkit_gemm *q) {
+    if (!blas_sgemm) return -1;
+    const int64_t extent = q->by_columns ? q->n : q->m;
+    const double work = (double)q->m * (double)q->n * (double)q->k;
+    int threads = q->threads < 1 ? 1 : q->threads;
+    if (work < (double)GEMM_MIN_SHARE * threads) threads = (int)(work / GEMM_MIN_SHARE);
+    if (threads < 1) threads = 1;
+    /* two chunks per thread, in multiples of 16 rows: a thread slowed down takes fewer */
+    int64_t chunk = threads == 1 ? extent : (extent + 2 * threads - 1) / (2 * threads);
+    chunk = (chunk + 15) / 16 * 16;
+    if (chunk < 1) chunk = 1;
+    const int held = blas_get_threads && blas_set_threads ? blas_get_threads() : 1;
+    if (held > 1) blas_set_threads(1);
+    if (threads == 1 || extent > INT32_MAX)
+        gemm_share(q, 0, (int)(extent > INT32_MAX ? INT32_MAX : extent), 0);
+    else
+        split_chunks(gemm_share, q, (int)extent, threads, (int)chunk);
+    if (held > 1) blas_set_threads(held);
+    return 0;
 }
 
 /* How many chunks split_rows makes of `rows` rows on `threads` threads (the caller sizes

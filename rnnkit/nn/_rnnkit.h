@@ -83,6 +83,17 @@ struct rnnkit_adam {
     float bias_correction2_sqrt;
 };
 
+/* c (m, n) = a (m, k) b (k, n) (+ c if beta is 1), row-major with leading dimensions lda,
+ * ldb, ldc; a (b) stored transposed if trans_a (trans_b), i.e. as a (k, m) array. Split
+ * by rows of c, or by its columns if by_columns (see rnnkit_gemm in _rnnkit.c). */
+struct rnnkit_gemm {
+    int32_t trans_a, trans_b, by_columns, threads;
+    int64_t m, n, k, lda, ldb, ldc;
+    float beta, pad;
+    const float *a, *b;
+    float *c;
+};
+
 /* One instruction set's loops (see _loops.h). */
 struct rnnkit_kernels {
     void (*forward_rows)(const void *sequence, int first, int last, int chunk);

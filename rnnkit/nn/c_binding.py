@@ -68,6 +68,18 @@ class AdamStep(ctypes.Structure):
     ]  # fmt: skip
 
 
+class Gemm(ctypes.Structure):
+    """``struct rnnkit_gemm``: one matrix product through the BLAS on the loops' threads."""
+
+    _fields_ = [
+        ("trans_a", _int32), ("trans_b", _int32), ("by_columns", _int32), ("threads", _int32),
+        ("m", ctypes.c_int64), ("n", ctypes.c_int64), ("k", ctypes.c_int64),
+        ("lda", ctypes.c_int64), ("ldb", ctypes.c_int64), ("ldc", ctypes.c_int64),
+        ("beta", ctypes.c_float), ("pad", ctypes.c_float),
+        ("a", _float_p), ("b", _float_p), ("c", _float_p),
+    ]  # fmt: skip
+
+
 # The cells' numbers in the C code (enum rnnkit_cell).
 CELLS = {"rnn_tanh": 0, "rnn_relu": 1, "lstm": 2, "gru": 3}
 
@@ -90,6 +102,8 @@ def _declare(library: ctypes.CDLL) -> None:
         "rnnkit_chunks": ([int_, int_], int_),
         "rnnkit_stack_step": ([ptr, ctypes.POINTER(Stack)], None),
         "rnnkit_adam": ([ctypes.POINTER(AdamStep)], None),
+        "rnnkit_gemm": ([ctypes.POINTER(Gemm)], int_),
+        "rnnkit_use_blas": ([ptr, int_, ptr, ptr], None),
         "rnnkit_fma_peak": ([ctypes.c_int64], ctypes.c_double),
         "rnnkit_project_rows": ([int_] * 4 + [ptr] * 4, None),
         "rnnkit_stepper_pool_new": ([int_], ptr),
@@ -124,6 +138,7 @@ def _load() -> ctypes.CDLL | None:
         f"{name} {layout_of(mirror)}"
         for name, mirror in (
             ("rnnkit_sequence", Sequence), ("rnnkit_stack", Stack), ("rnnkit_adam", AdamStep),
+            ("rnnkit_gemm", Gemm),
         )
     )  # fmt: skip
     if described != expected:

@@ -8,7 +8,8 @@ recurrent product in register tiles, the gate nonlinearities and the state updat
 to each tile while it is in L1, the batch rows shared between threads that never wait for
 each other. Everything that is not per step stays in NumPy, here: the input projection
 ``x W_ih^T + b`` and the weight gradients are one GEMM each over all steps, exactly as in
-the NumPy kernels (``sequence_ops``).
+the NumPy kernels (``sequence_ops``), through ``products.matmul`` (on the loops' own
+threads, so that OpenBLAS's pool does not spin on the cores the loops need).
 
 Gate values keep PyTorch's layout (gate ``q`` of unit ``u`` at column ``q H + u``); only
 the recurrent weight is rearranged, once per call, into the per-block slabs the C tiles
@@ -28,6 +29,7 @@ import numpy as np
 from rnnkit.nn import c_binding
 from rnnkit.nn.c_binding import LIBRARY, Sequence, pointer
 from rnnkit.nn.embedding import EmbeddedTokens
+from rnnkit.nn.products import matmul
 from rnnkit.nn.sequence_ops import (
     BUFFERS,
     accumulate_weight_grads,
@@ -123,7 +125,7 @@ def forward_sequence(
         if ids.size and (ids.min() < 0 or ids.max() >= len(x.table)):
             raise IndexError(f"token ids must lie in [0, {len(x.table)})")
         weight_tokens, weight_context = split_input_weight(x, weight_ih)
-        table = np.ascontiguousarray(x.table @ weight_tokens.T, dtype=np.float32)
+        table = np.ascontiguousarray(matmul(x.table, weight_tokens.T), dtype=np.float32)
         if bias is not None:
             table += bias
         if weight_context is not None:
@@ -134,7 +136,7 @@ def forward_sequence(
             table = None
     else:
         flat = gates.reshape(num_steps * batch, gate_size)
-        np.matmul(x.reshape(num_steps * batch, -1), weight_ih.T, out=flat)
+        matmul(x.reshape(num_steps * batch, -1), weight_ih.T, out=flat)
         if bias is not None:
             flat += bias
 

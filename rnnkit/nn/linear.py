@@ -13,6 +13,8 @@ Backward, with ``g = dL/dy`` and every leading axis flattened into one of length
 Initialisation follows ``torch.nn.Linear``: ``W`` and ``b`` uniform in ``[-k, k]`` with
 ``k = 1 / sqrt(in_features)``. As in torch, sizes are not checked beyond what NumPy checks:
 ``in_features = 0`` gives a layer that outputs its bias, a negative size is an error.
+The products go through ``products.matmul`` (NumPy's, or with several C loop threads
+OpenBLAS's sgemm on those threads).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import math
 import numpy as np
 
 from rnnkit.nn.layer import Layer, check_dtype
+from rnnkit.nn.products import matmul
 
 
 class Linear(Layer):
@@ -64,7 +67,7 @@ class Linear(Layer):
         # One 2-D GEMM over all leading axes: NumPy runs a stacked (3-D) matmul as one small
         # GEMM per leading index, several times slower for a wide decoder.
         rows = math.prod(x.shape[:-1])
-        y = x.reshape(rows, self.in_features) @ self.params["weight"].T
+        y = matmul(x.reshape(rows, self.in_features), self.params["weight"].T)
         if "bias" in self.params:
             y += self.params["bias"]
         return y.reshape(*x.shape[:-1], self.out_features)
@@ -79,7 +82,7 @@ class Linear(Layer):
             raise ValueError(f"grad_output: expected shape {expected}, got {grad_output.shape}")
         rows = math.prod(x.shape[:-1])
         g = grad_output.reshape(rows, self.out_features)
-        self.grads["weight"] += g.T @ x.reshape(rows, self.in_features)
+        matmul(g.T, x.reshape(rows, self.in_features), out=self.grads["weight"], accumulate=True)
         if "bias" in self.grads:
             self.grads["bias"] += g.sum(axis=0)
-        return (g @ self.params["weight"]).reshape(x.shape)
+        return matmul(g, self.params["weight"]).reshape(x.shape)

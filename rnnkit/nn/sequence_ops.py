@@ -38,6 +38,7 @@ import threading
 import numpy as np
 
 from rnnkit.nn.embedding import EmbeddedTokens, add_rows_at
+from rnnkit.nn.products import matmul
 
 
 class BufferPool:
@@ -255,16 +256,18 @@ def accumulate_weight_grads(
             add_rows_at(grad_projection, x.ids.reshape(-1), rows_input)
         weight_tokens, weight_context = split_input_weight(x, weight_ih)
         E = x.table.shape[1]
-        grad_weight_ih[:, :E] += grad_projection.T @ x.table
-        grad_input = grad_projection @ weight_tokens
+        matmul(grad_projection.T, x.table, out=grad_weight_ih[:, :E], accumulate=True)
+        grad_input = matmul(grad_projection, weight_tokens)
         if weight_context is not None:
             grad_rows = grad_gates_input.sum(axis=0)  # (B, G)
             grad_weight_ih[:, E:] += grad_rows.T @ x.context
             grad_input = (grad_input, grad_rows @ weight_context)
     else:
-        grad_weight_ih += rows_input.T @ x.reshape(rows_input.shape[0], -1)
-        grad_input = (rows_input @ weight_ih).reshape(*x.shape[:2], -1)
-    grad_weight_hh += rows_hidden.T @ h_previous.reshape(rows_hidden.shape[0], -1)
+        x_rows = x.reshape(rows_input.shape[0], -1)
+        matmul(rows_input.T, x_rows, out=grad_weight_ih, accumulate=True)
+        grad_input = matmul(rows_input, weight_ih).reshape(*x.shape[:2], -1)
+    h_rows = h_previous.reshape(rows_hidden.shape[0], -1)
+    matmul(rows_hidden.T, h_rows, out=grad_weight_hh, accumulate=True)
     if grad_bias_ih is not None:
         bias_input = rows_input.sum(axis=0)
         grad_bias_ih += bias_input

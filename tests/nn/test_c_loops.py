@@ -204,10 +204,11 @@ def test_the_binding_mirrors_the_c_structs() -> None:
     # The library describes its structs; a mirror whose offsets differ is refused at load.
     assert c_binding.LIBRARY is not None
     described = c_binding.LIBRARY.rnnkit_layout().decode()
-    sequence, stack, adam = described.split("; ")
+    sequence, stack, adam, gemm = described.split("; ")
     assert sequence == "rnnkit_sequence " + c_binding.layout_of(c_binding.Sequence)
     assert stack == "rnnkit_stack " + c_binding.layout_of(c_binding.Stack)
     assert adam == "rnnkit_adam " + c_binding.layout_of(c_binding.AdamStep)
+    assert gemm == "rnnkit_gemm " + c_binding.layout_of(c_binding.Gemm)
     assert "grad_hidden_gates" in sequence and "hidden_biases" in stack
 
 
