@@ -52,3 +52,13 @@ def check_fits(needed: int, what: str, smaller: str, available: int | None = Non
             f"{what} needs about {gibibytes(needed)} of memory, but this machine has "
             f"{gibibytes(available)} available; lower {smaller}"
         )
+
+
+def check_saved_fits(parameters: int, folder: object) -> None:
+    """Refuse to load a saved model of PARAMETERS weights (and one copy while loading) that
+    the machine cannot hold: its sizes in FOLDER's config.json may have been edited."""
+    check_fits(
+        training_bytes(parameters, 0) // 3,  # the weights and one copy
+        f"the model in {folder}",
+        f"its sizes: {folder}/config.json may have been edited",
+    )

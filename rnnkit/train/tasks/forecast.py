@@ -24,10 +24,13 @@ from rnnkit.data.timeseries_transforms import SCALERS, SeriesTransform
 from rnnkit.data.timeseries_windows import ForecastWindows, prepare_windows
 from rnnkit.errors import UserError
 from rnnkit.models.forecaster import Forecaster, ForecasterConfig
+from rnnkit.nn import distribution_losses
+from rnnkit.nn.recurrent import recurrent_parameter_count
 from rnnkit.train.checkpoint import Checkpoint
 from rnnkit.train.data_options import encoding_option, path_option
 from rnnkit.train.forecast_evaluation import TrainedForecaster, score, window_forecasts
 from rnnkit.train.forecast_trainer import ForecastSettings, ForecastTrainer
+from rnnkit.train.memory import check_fits, check_saved_fits, training_bytes
 from rnnkit.train.run_config import saved_entry
 from rnnkit.train.task import Task, check_same_data, run_config_class, saved_model
 
@@ -115,6 +118,11 @@ class ForecastTask(Task):
         model_config.num_targets = len(series.target_columns)
         model_config.num_past_covariates = len(series.covariate_columns)
         model_config.num_future_covariates = len(prepared.calendar)
+        check_fits(
+            training_bytes(parameter_count(model_config), activation_count(config)),
+            "training this forecaster",
+            "hidden_size, num_layers, lookback, horizon or batch_size",
+        )
         model = Forecaster.from_config(model_config, rng=settings.seed)
         frequency = series.frequency.to_dict() if series.frequency else None
         extra = {
@@ -180,8 +188,31 @@ class ForecastTask(Task):
             frequency = None if frequency is None else Frequency.from_dict(frequency)
         except (KeyError, TypeError) as error:
             raise UserError(f"{folder}/config.json was edited or damaged: {error!r}") from None
+        check_saved_fits(parameter_count(config.model), folder)
         model = saved_model(Forecaster, config.model, checkpoint, folder)
         return TrainedForecaster(model, target, covariates, frequency, list(calendar), config)
+
+
+def parameter_count(model: ForecasterConfig) -> int:
+    """The parameters of the ``Forecaster`` MODEL describes, without making it."""
+    levels = model.quantiles if model.loss == "quantile" else ()
+    outputs = model.num_targets * distribution_losses.num_params(model.loss, levels)
+    H, layers, future = model.hidden_size, model.num_layers, model.num_future_covariates
+    inputs = model.num_targets + model.num_past_covariates + future
+    encoder = recurrent_parameter_count(model.cell, inputs, H, layers)
+    if model.decoder == "autoregressive":
+        decoder = recurrent_parameter_count(model.cell, model.num_targets + future, H, layers)
+        return encoder + decoder + (H + 1) * outputs
+    features = H + model.horizon * future
+    return encoder + (features + 1) * model.horizon * outputs
+
+
+def activation_count(config: ForecastRun) -> int:
+    """Numbers one training batch keeps: per layer the gates, states and outputs of every
+    step of the lookback and the horizon."""
+    model = config.model
+    steps = model.lookback + model.horizon
+    return config.training.batch_size * steps * model.num_layers * 8 * model.hidden_size
 
 
 def load_forecaster(folder: str | os.PathLike[str]) -> TrainedForecaster:

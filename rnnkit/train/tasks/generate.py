@@ -39,6 +39,7 @@ from rnnkit.models.conditioned_language_model import (
     ConditionedLanguageModelConfig,
 )
 from rnnkit.nn.layer import make_rng
+from rnnkit.nn.recurrent import recurrent_parameter_count
 from rnnkit.train.checkpoint import Checkpoint, load_checkpoint
 from rnnkit.train.generate_trainer import (
     EncodedConditioned,
@@ -46,6 +47,7 @@ from rnnkit.train.generate_trainer import (
     GenerateTrainer,
     measure_conditioned,
 )
+from rnnkit.train.memory import check_fits, check_saved_fits, training_bytes
 from rnnkit.train.run_config import saved_config, saved_entry, saved_task
 from rnnkit.train.task import Task
 from rnnkit.train.tasks.classifier import absolute
@@ -243,6 +245,11 @@ class GenerateTask(Task):
         model_config.vocab_size = tokenizer.vocab_size
         model_config.num_categories = len(categories)
         model_config.feature_size = 0 if train.features is None else train.features.shape[1]
+        check_fits(
+            training_bytes(parameter_count(model_config), 0),
+            "training this generator",
+            "hidden_size, num_layers, embedding_size or condition_size",
+        )
         model = build_model(ConditionedLanguageModel, model_config, settings.seed)
         feature_size = model_config.feature_size
         train_set = encode_conditioned(train, tokenizer, categories, feature_size, data.train)
@@ -285,6 +292,20 @@ class GenerateTask(Task):
         return load_generator(folder)
 
 
+def parameter_count(model: ConditionedLanguageModelConfig) -> int:
+    """The parameters of the ``ConditionedLanguageModel`` MODEL describes, without making it."""
+    category = model.condition == "category"
+    width = model.condition_size if category else model.feature_size
+    table = model.num_categories * model.condition_size if category else 0
+    states = (2 if model.cell == "lstm" else 1) * model.num_layers * model.hidden_size
+    bridge = (width + 1) * states
+    embedding = (model.vocab_size + 1) * model.embedding_size  # and the padding row
+    inputs = model.embedding_size + (width if model.feed_condition else 0)
+    rnn = recurrent_parameter_count(model.cell, inputs, model.hidden_size, model.num_layers)
+    decoder = (model.hidden_size + 1) * model.vocab_size
+    return table + bridge + embedding + rnn + decoder
+
+
 def saved_vocabularies(
     checkpoint: Checkpoint, folder: str | os.PathLike[str], model: ConditionedLanguageModelConfig
 ) -> tuple[Tokenizer, list[str]]:
@@ -313,6 +334,7 @@ def load_generator(folder: str | os.PathLike[str]) -> TrainedGenerator:
         )
     config = saved_config(checkpoint, folder, GenerateRun)
     tokenizer, categories = saved_vocabularies(checkpoint, folder, config.model)
+    check_saved_fits(parameter_count(config.model), folder)
     model = build_model(ConditionedLanguageModel, config.model, folder=folder)
     load_weights_into(model, checkpoint, folder)
     return TrainedGenerator(model.eval(), tokenizer, categories, config)

@@ -31,8 +31,10 @@ from rnnkit.data.parallel_batches import (
 )
 from rnnkit.errors import UserError
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
+from rnnkit.nn.recurrent import recurrent_parameter_count
 from rnnkit.train.checkpoint import Checkpoint
 from rnnkit.train.data_options import encoding_option, example_files, val_fraction_option
+from rnnkit.train.memory import check_fits, check_saved_fits, training_bytes
 from rnnkit.train.run_config import saved_entry
 from rnnkit.train.seq2seq_metrics import sequence_scores
 from rnnkit.train.seq2seq_trainer import (
@@ -189,6 +191,11 @@ class Seq2SeqTask(Task):
             vocabularies = saved_vocabularies(checkpoint, folder)
         config.model.source_vocab_size = len(vocabularies[0])
         config.model.target_vocab_size = len(vocabularies[1])
+        check_fits(
+            training_bytes(parameter_count(config.model), 0),
+            "training this sequence-to-sequence model",
+            "hidden_size, num_layers, embedding_size or the vocabularies (min_count)",
+        )
         model = Seq2Seq.from_config(config.model, rng=settings.seed)
         train_pairs, cut = encode_pairs(train, vocabularies, kinds, data)
         valid_pairs, cut_valid = encode_pairs(valid, vocabularies, kinds, data)
@@ -240,8 +247,32 @@ class Seq2SeqTask(Task):
         kinds = saved_entry(checkpoint, folder, "tokenizations")
         if not (isinstance(kinds, list) and len(kinds) == 2 and set(kinds) <= set(TOKENIZATIONS)):
             raise UserError(f"{folder}/config.json was edited or damaged: tokenizations {kinds!r}")
+        check_saved_fits(parameter_count(config.model), folder)
         model = saved_model(Seq2Seq, config.model, checkpoint, folder)
         return TrainedSeq2Seq(model, source, target, config, (kinds[0], kinds[1]))
+
+
+def parameter_count(model: Seq2SeqConfig) -> int:
+    """The parameters of the ``Seq2Seq`` MODEL describes, without making it."""
+    E, H, layers, cell = model.embedding_size, model.hidden_size, model.num_layers, model.cell
+    M = (2 if model.bidirectional else 1) * H
+    summary = M if model.peeky else 0
+    source = model.source_vocab_size * E
+    target = 0 if model.share_vocabulary else model.target_vocab_size * E
+    encoder = recurrent_parameter_count(cell, E, H, layers, model.bidirectional)
+    bridge = 0
+    if model.bridge == "linear" or (model.bridge == "auto" and model.bidirectional):
+        bridge = (2 if cell == "lstm" else 1) * (M + 1) * H
+    feed = H if model.input_feeding else 0
+    decoder = recurrent_parameter_count(cell, E + summary + feed, H, layers)
+    attention = {"none": 0, "dot": 0, "general": M * H, "additive": H * H + M * H + H}
+    combine = 0 if model.attention == "none" else (M + H) * H
+    vocab = model.target_vocab_size
+    output = (0 if model.tie_embeddings else (H + summary) * vocab) + vocab
+    return (
+        source + target + encoder + bridge + decoder + attention[model.attention] + combine
+        + output
+    )  # fmt: skip
 
 
 def saved_vocabularies(

@@ -22,8 +22,10 @@ from rnnkit.data.held_out import held_out_indices
 from rnnkit.data.tagging import TaggingVocabulary, encode_sentences, encode_tagged
 from rnnkit.errors import UserError
 from rnnkit.models.sequence_tagger import SequenceTagger, SequenceTaggerConfig
+from rnnkit.nn.recurrent import recurrent_parameter_count
 from rnnkit.train.checkpoint import Checkpoint
 from rnnkit.train.data_options import encoding_option, example_files, val_fraction_option
+from rnnkit.train.memory import check_fits, check_saved_fits, training_bytes
 from rnnkit.train.run_config import saved_entry
 from rnnkit.train.tagger_trainer import (
     TaggerSettings,
@@ -139,6 +141,12 @@ class TaggingTask(Task):
         config.model.vocab_size = len(vocabulary.words)
         config.model.num_tags = len(vocabulary.tags)
         config.model.char_vocab_size = len(vocabulary.chars) if config.model.char_hidden_size else 0
+        check_fits(
+            training_bytes(parameter_count(config.model), 0),
+            "training this tagger",
+            "hidden_size, num_layers, embedding_size, char_hidden_size or the vocabulary "
+            "(min_count)",
+        )
         model = SequenceTagger.from_config(config.model, rng=settings.seed)
         encoded = [
             encode_tagged(part, vocabulary, source, data.max_length)
@@ -190,8 +198,29 @@ class TaggingTask(Task):
                 f"tags for a model of {model_config.vocab_size} words and {model_config.num_tags} "
                 "tags; retrain"
             )
+        check_saved_fits(parameter_count(model_config), folder)
         model = saved_model(SequenceTagger, model_config, checkpoint, folder)
         return TrainedTagger(model, vocabulary, config)
+
+
+def parameter_count(model: SequenceTaggerConfig) -> int:
+    """The parameters of the ``SequenceTagger`` MODEL describes, without making it."""
+    embedding = (model.vocab_size + 1) * model.embedding_size  # and the padding row
+    features, chars = model.embedding_size, 0
+    if model.char_hidden_size > 0:
+        chars = (model.char_vocab_size + 1) * model.char_embedding_size + (
+            recurrent_parameter_count(
+                model.cell, model.char_embedding_size, model.char_hidden_size, 1, True
+            )
+        )
+        features += 2 * model.char_hidden_size
+    encoder = recurrent_parameter_count(
+        model.cell, features, model.hidden_size, model.num_layers, model.bidirectional
+    )
+    tags = model.num_tags
+    outputs = (2 if model.bidirectional else 1) * model.hidden_size
+    crf = tags * tags + 2 * tags if model.crf else 0
+    return embedding + chars + encoder + (outputs + 1) * tags + crf
 
 
 def saved_vocabulary(checkpoint: Checkpoint, folder: str | os.PathLike[str]) -> TaggingVocabulary:
