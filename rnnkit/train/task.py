@@ -28,6 +28,11 @@ ends (``report``): ``figure`` or ``validation_figure`` (the validation figure of
 latest and the best model) and ``test_report`` (the best model on the test data that
 ``build`` left in ``trainer.test_data``).
 
+A task whose data section has ``train``, ``valid``, ``val_fraction`` (and maybe ``test``)
+starts ``build`` with ``read_data``: it says what ``train`` holds (``train_needed``), how
+to read one of those files (``read_examples``) and how to hold out part of the training
+examples when there is no ``valid`` (``hold_out``).
+
 ``load`` starts from ``open_saved_run`` (the checkpoint and its settings, refused unless
 the folder holds a run of the task); a ``restore`` ends with ``saved_model`` (the model
 built from its settings, with the checkpoint's weights, in evaluation mode).
@@ -41,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from rnnkit.config import ConfigError
-from rnnkit.errors import UserError
+from rnnkit.errors import SettingError, UserError
 from rnnkit.train.checkpoint import Checkpoint, load_checkpoint
 from rnnkit.train.interrupt import StopRequest
 from rnnkit.train.run_config import model_folder, saved_config, saved_entry, saved_task
@@ -58,6 +63,9 @@ class Task:
     path_settings: tuple[str, ...] = ()  # the settings of the data section that are paths
     # The validation figure of the final report: its name, its measure and their format.
     figure: tuple[str, str, str] = ("loss", "loss", ".4f")
+    # What the ``train`` setting holds, for the error when it is missing ("the pairs to
+    # learn from"): see ``read_data``.
+    train_needed: str = ""
 
     def build(self, config: Any, folder: Path, checkpoint: Checkpoint | None) -> Trainer:
         raise NotImplementedError
@@ -87,6 +95,31 @@ class Task:
         saving them."""
         for name in self.path_settings:
             setattr(config.data, name, absolute(getattr(config.data, name)))
+
+    def read_data(self, config: Any) -> tuple[Any, Any, Any]:
+        """``(train, valid, test)``: the examples of CONFIG's data section, its paths made
+        absolute first (``resolve_paths``). Without ``valid``, a seeded ``val_fraction`` of
+        the training examples validates (``hold_out``); TEST is None without ``test``."""
+        self.resolve_paths(config)
+        data = config.data
+        if data.train is None:
+            raise SettingError(f"train is needed: {self.train_needed}", "train")
+        train = self.read_examples(config, "train")
+        if data.valid is not None:
+            valid = self.read_examples(config, "valid")
+        else:
+            train, valid = self.hold_out(train, data.val_fraction, config.training.seed)
+        test = None if getattr(data, "test", None) is None else self.read_examples(config, "test")
+        return train, valid, test
+
+    def read_examples(self, config: Any, part: str) -> Any:
+        """The examples of the file that CONFIG's data setting PART ("train", "valid" or
+        "test") names, for ``read_data``."""
+        raise NotImplementedError
+
+    def hold_out(self, examples: Any, fraction: float, seed: int) -> tuple[Any, Any]:
+        """``(rest, held_out)``: a seeded FRACTION of EXAMPLES held out, for ``read_data``."""
+        raise NotImplementedError
 
     def summary(self, trainer: Trainer) -> str:
         return f"training a {self.title} ({trainer.model.num_parameters():,} parameters)"

@@ -115,20 +115,6 @@ class TrainedClassifier:
     config: ClassifierRun
 
 
-def read_examples(data: ClassifierData, path: str) -> LabelledTexts:
-    return read_labelled_texts(path, data.format, data.label_col, data.text_col, data.encoding)
-
-
-def read_train_valid(data: ClassifierData, seed: int) -> tuple[LabelledTexts, LabelledTexts]:
-    """The training and validation examples DATA describes."""
-    if data.train is None:
-        raise SettingError("train is needed: the labelled examples to learn from", "train")
-    train = read_examples(data, data.train)
-    if data.valid is not None:
-        return train, read_examples(data, data.valid)
-    return split_off(train, data.val_fraction, seed)
-
-
 def examples_fingerprint(*sets: LabelledTexts) -> str:
     """A digest of the examples, to check that a resumed run reads the same ones."""
     return fingerprint(
@@ -147,15 +133,14 @@ class ClassifierTask(Task):
     config_class = ClassifierRun
     path_settings = ("train", "valid", "test", "embeddings")
     figure = ("accuracy", "accuracy", ".2%")
+    train_needed = "the labelled examples to learn from"
 
     def build(
         self, config: ClassifierRun, folder: Path, checkpoint: Checkpoint | None
     ) -> ClassifierTrainer:
         data, settings = config.data, config.training
-        self.resolve_paths(config)
-        train, valid = read_train_valid(data, settings.seed)
+        train, valid, test = self.read_data(config)
         digest = examples_fingerprint(train, valid)
-        test = None if data.test is None else read_examples(data, data.test)
         if checkpoint is None:
             # A held-out part is still part of the training file: a class whose few
             # examples all fell into it is a class of the data set all the same.
@@ -209,6 +194,14 @@ class ClassifierTask(Task):
         trainer.notes = notes
         trainer.test_data = test
         return trainer
+
+    def read_examples(self, config: ClassifierRun, part: str) -> LabelledTexts:
+        data = config.data
+        return read_labelled_texts(
+            getattr(data, part), data.format, data.label_col, data.text_col, data.encoding
+        )
+
+    hold_out = staticmethod(split_off)
 
     def before_training(self, trainer: ClassifierTrainer, stop: StopRequest) -> bool:
         """Pretrain the encoder as a language model when ``pretrain_epochs`` asks for it."""
