@@ -18,9 +18,9 @@ A task is a ``Task`` subclass with:
                          settings, read and checked), with what feeds it; ``load(folder)``
                          opens the checkpoint folder and calls it, for eval/predict
 
-and may set ``path_settings`` (the data settings that are paths: ``resolve_paths`` makes
-them absolute, as ``build`` saves them, so that a resume given a relative path compares
-like with like) and override ``before_training`` (work before the first checkpoint, such
+and may set ``path_settings`` (the data settings that are paths, by default ``train``,
+``valid`` and ``test``: ``resolve_paths`` makes them absolute, as ``build`` saves them, so
+that a resume given a relative path compares like with like) and override ``before_training`` (work before the first checkpoint, such
 as pretraining, which ``preparation`` names for messages), ``check_saved`` (refuse a
 checkpoint whose tokenizer or labels do not fit its settings, for ``rnnkit info``),
 ``summary`` (the line printed when training starts), and for the lines printed when it
@@ -60,7 +60,9 @@ class Task:
     title: str = ""
     called: str = ""  # how a message names the run folder of this task: "a classifier"
     config_class: type = object
-    path_settings: tuple[str, ...] = ()  # the settings of the data section that are paths
+    # The settings of the data section that are paths: by default the files ``read_data``
+    # reads.
+    path_settings: tuple[str, ...] = ("train", "valid", "test")
     # The validation figure of the final report: its name, its measure and their format.
     figure: tuple[str, str, str] = ("loss", "loss", ".4f")
     # What the ``train`` setting holds, for the error when it is missing ("the pairs to

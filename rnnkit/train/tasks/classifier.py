@@ -51,7 +51,6 @@ from rnnkit.train.memory import check_fits, training_bytes
 from rnnkit.train.progress import ProgressBar, format_duration
 from rnnkit.train.run_config import saved_entry
 from rnnkit.train.task import Task, build_model, check_same_data, run_config_class, saved_model
-from rnnkit.train.task import absolute as absolute  # re-exported: other tasks import it here
 
 TOKENIZERS = ("word", "char")
 
@@ -131,7 +130,7 @@ class ClassifierTask(Task):
     title = "sequence classifier"
     called = "a classifier"
     config_class = ClassifierRun
-    path_settings = ("train", "valid", "test", "embeddings")
+    path_settings = (*Task.path_settings, "embeddings")
     figure = ("accuracy", "accuracy", ".2%")
     train_needed = "the labelled examples to learn from"
 

@@ -49,8 +49,7 @@ from rnnkit.train.generate_trainer import (
 )
 from rnnkit.train.memory import check_fits, check_saved_fits, training_bytes
 from rnnkit.train.run_config import saved_config, saved_entry, saved_task
-from rnnkit.train.task import Task
-from rnnkit.train.tasks.classifier import absolute
+from rnnkit.train.task import Task, check_same_data
 from rnnkit.train.tasks.language_model import (
     build_model,
     check_encoding,
@@ -162,19 +161,6 @@ class _Rows:
         )
 
 
-def read_train_valid(
-    data: GenerateData, condition: str, seed: int
-) -> tuple[ConditionedTexts, ConditionedTexts]:
-    if data.train is None:
-        raise SettingError("train is needed: the conditioned texts to learn from", "train")
-    if data.valid_features is not None and data.valid is None:
-        raise SettingError("valid_features goes with a valid text file", "valid_features")
-    train = read_conditioned(data.train, data.features, condition, data.encoding)
-    if data.valid is not None:
-        return train, read_conditioned(data.valid, data.valid_features, condition, data.encoding)
-    return split_off(_Rows(train), data.val_fraction, seed)
-
-
 def texts_fingerprint(*sets: ConditionedTexts) -> str:
     """A digest of the texts and their conditions, to check that a resume reads the same."""
     lines = []
@@ -217,18 +203,16 @@ class GenerateTask(Task):
     name = "generate"
     title = "conditioned generator"
     config_class = GenerateRun
-
-    def resolve_paths(self, config: GenerateRun) -> None:
-        data = config.data
-        data.train, data.valid = absolute(data.train), absolute(data.valid)
-        data.features, data.valid_features = absolute(data.features), absolute(data.valid_features)
+    path_settings = ("train", "valid", "features", "valid_features")
+    train_needed = "the conditioned texts to learn from"
 
     def build(
         self, config: GenerateRun, folder: Path, checkpoint: Checkpoint | None
     ) -> GenerateTrainer:
         data, settings, model_config = config.data, config.training, config.model
-        self.resolve_paths(config)
-        train, valid = read_train_valid(data, model_config.condition, settings.seed)
+        if data.valid_features is not None and data.valid is None:
+            raise SettingError("valid_features goes with a valid text file", "valid_features")
+        train, valid, _ = self.read_data(config)
         digest = texts_fingerprint(train, valid)
         if checkpoint is None:
             # A held-out part is still part of the training data: its categories count.
@@ -236,11 +220,7 @@ class GenerateTask(Task):
             categories = sorted(set(train.categories) | set(held_out))
             tokenizer = make_tokenizer("char").fit(BOUNDARY.join(train.texts) + BOUNDARY)
         else:
-            if digest != saved_entry(checkpoint, folder, "data_sha256"):
-                raise UserError(
-                    f"the texts of {data.train} differ from those the run in {folder} "
-                    "started on; resuming needs the same texts, so start a new run"
-                )
+            check_same_data(checkpoint, folder, digest, f"the texts of {data.train}", "texts")
             tokenizer, categories = saved_vocabularies(checkpoint, folder, model_config)
         model_config.vocab_size = tokenizer.vocab_size
         model_config.num_categories = len(categories)
@@ -261,6 +241,18 @@ class GenerateTask(Task):
         )
         trainer.run_config = config
         return trainer
+
+    def read_examples(self, config: GenerateRun, part: str) -> ConditionedTexts:
+        data = config.data
+        features = data.features if part == "train" else data.valid_features
+        return read_conditioned(
+            getattr(data, part), features, config.model.condition, data.encoding
+        )
+
+    def hold_out(
+        self, examples: ConditionedTexts, fraction: float, seed: int
+    ) -> tuple[ConditionedTexts, ConditionedTexts]:
+        return split_off(_Rows(examples), fraction, seed)
 
     def check_saved(self, checkpoint: Checkpoint, folder: Path, config: GenerateRun) -> None:
         saved_vocabularies(checkpoint, folder, config.model)

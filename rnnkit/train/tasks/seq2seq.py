@@ -166,23 +166,16 @@ class Seq2SeqTask(Task):
     title = "sequence-to-sequence model"
     called = "one"
     config_class = Seq2SeqRun
-    path_settings = ("train", "valid", "test")
     figure = ("exact match", "exact_match", ".2%")
+    train_needed = "the pairs to learn from"
+    hold_out = staticmethod(split_by_source)
 
     def build(
         self, config: Seq2SeqRun, folder: Path, checkpoint: Checkpoint | None
     ) -> Seq2SeqTrainer:
-        self.resolve_paths(config)
         data, settings = config.data, config.training
-        if data.train is None:
-            raise UserError("train is needed: the pairs to learn from")
-        train = read_parallel(data.train, data.format, data.encoding)
-        if data.valid is not None:
-            valid = read_parallel(data.valid, data.format, data.encoding)
-        else:
-            train, valid = split_by_source(train, data.val_fraction, settings.seed)
+        train, valid, test = self.read_data(config)
         digest = pairs_fingerprint(train, valid)
-        test = None if data.test is None else read_parallel(data.test, data.format, data.encoding)
         kinds = tokenizations(data, train)
         if checkpoint is None:
             vocabularies = fit_vocabularies(train, kinds, data, config.model.share_vocabulary)
@@ -211,6 +204,10 @@ class Seq2SeqTask(Task):
             )
         trainer.test_data = test
         return trainer
+
+    def read_examples(self, config: Seq2SeqRun, part: str) -> ParallelExamples:
+        data = config.data
+        return read_parallel(getattr(data, part), data.format, data.encoding)
 
     def summary(self, trainer: Seq2SeqTrainer) -> str:
         model = trainer.model

@@ -78,10 +78,6 @@ class TrainedTagger:
     config: TaggingRun
 
 
-def read_sentences(data: TaggingData, path: str) -> TaggedSentences:
-    return read_tagged(path, data.format, data.column, data.encoding)
-
-
 def split_sentences(
     data: TaggedSentences, fraction: float, seed: int
 ) -> tuple[TaggedSentences, TaggedSentences]:
@@ -111,23 +107,16 @@ class TaggingTask(Task):
     title = "sequence tagger"
     called = "a tagger"
     config_class = TaggingRun
-    path_settings = ("train", "valid", "test")
     figure = ("token accuracy", "accuracy", ".2%")
+    train_needed = "the tagged sentences to learn from"
+    hold_out = staticmethod(split_sentences)
 
     def build(
         self, config: TaggingRun, folder: Path, checkpoint: Checkpoint | None
     ) -> TaggerTrainer:
-        self.resolve_paths(config)
         data, settings = config.data, config.training
-        if data.train is None:
-            raise UserError("train is needed: the tagged sentences to learn from")
-        train = read_sentences(data, data.train)
-        if data.valid is not None:
-            valid = read_sentences(data, data.valid)
-        else:
-            train, valid = split_sentences(train, data.val_fraction, settings.seed)
+        train, valid, test = self.read_data(config)
         digest = sentences_fingerprint(train, valid)
-        test = None if data.test is None else read_sentences(data, data.test)
         if checkpoint is None:
             held_out = [t for s in valid.tags for t in s] if data.valid is None else []
             vocabulary = TaggingVocabulary.fit(
@@ -160,6 +149,10 @@ class TaggingTask(Task):
         trainer.run_config = config
         trainer.test_data = test
         return trainer
+
+    def read_examples(self, config: TaggingRun, part: str) -> TaggedSentences:
+        data = config.data
+        return read_tagged(getattr(data, part), data.format, data.column, data.encoding)
 
     def summary(self, trainer: TaggerTrainer) -> str:
         model, vocabulary = trainer.model, trainer.vocabulary
