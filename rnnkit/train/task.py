@@ -20,13 +20,14 @@ A task is a ``Task`` subclass with:
 
 and may set ``path_settings`` (the data settings that are paths, by default ``train``,
 ``valid`` and ``test``: ``resolve_paths`` makes them absolute, as ``build`` saves them, so
-that a resume given a relative path compares like with like) and override ``before_training`` (work before the first checkpoint, such
-as pretraining, which ``preparation`` names for messages), ``check_saved`` (refuse a
-checkpoint whose tokenizer or labels do not fit its settings, for ``rnnkit info``),
-``summary`` (the line printed when training starts), and for the lines printed when it
-ends (``report``): ``figure`` or ``validation_figure`` (the validation figure of the
-latest and the best model) and ``test_report`` (the best model on the test data that
-``build`` left in ``trainer.test_data``).
+that a resume given a relative path compares like with like) and override
+``before_training`` (work before the first checkpoint, such as pretraining, which
+``preparation`` names for messages), ``check_saved`` (refuse a checkpoint whose tokenizer
+or labels do not fit its settings, for ``rnnkit info``), ``summary`` (the line printed
+when training starts), and for the lines printed when it ends (``report``): ``figure`` or
+``validation_figure`` (the validation figure of the latest and the best model) and
+``test_report`` (the best model on the test data that ``build`` left in
+``trainer.test_data``).
 
 A task whose data section has ``train``, ``valid``, ``val_fraction`` (and maybe ``test``)
 starts ``build`` with ``read_data``: it says what ``train`` holds (``train_needed``), how
