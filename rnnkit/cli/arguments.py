@@ -2,13 +2,24 @@
 
 Each type converts a flag's text and raises ``argparse.ArgumentTypeError`` with the reason,
 which the parser turns into a one-line error naming the flag.
+
+The commands that use a trained model of any task (eval, predict, sample) keep a table of
+task name -> the module that does the command for that task (its ``run(args, folder)``,
+and its flags' group, ``add_arguments(parser)``, if it has one): ``add_part_arguments``
+puts the groups on the command's parser, ``run_part`` hands the run folder to its task's.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
+
+from rnnkit.errors import UserError
+from rnnkit.train.checkpoint import load_checkpoint
+from rnnkit.train.run_config import model_folder, saved_task
 
 
 def positive_int(text: str) -> int:
@@ -88,3 +99,28 @@ def add_model_command(
 def add_json_flag(parser: argparse.ArgumentParser, help: str = "print one JSON object") -> None:
     """``--json`` (``args.json``): HELP says what is printed instead of the text."""
     parser.add_argument("--json", action="store_true", help=help)
+
+
+def add_part_arguments(parser: argparse.ArgumentParser, parts: Mapping[str, Any]) -> None:
+    """The flags of each module of PARTS (a task -> module table) that has some
+    (``add_arguments``), in the table's order."""
+    for part in parts.values():
+        if hasattr(part, "add_arguments"):
+            part.add_arguments(parser)
+
+
+def run_part(
+    args: argparse.Namespace,
+    parts: Mapping[str, Any],
+    other: Callable[[argparse.Namespace, Path, str], int] | None = None,
+) -> int:
+    """Run the module of PARTS (a task -> module table) for the task of the run in
+    ``args.folder`` (``run(args, folder)``, FOLDER the checkpoint folder chosen from it);
+    a task without one goes to OTHER ``(args, folder, task)``, or is refused."""
+    folder = model_folder(args.folder)
+    task = saved_task(load_checkpoint(folder), folder)
+    if task in parts:
+        return parts[task].run(args, folder)
+    if other is None:
+        raise UserError(f"{folder} holds a run of task {task!r}, which this rnnkit does not know")
+    return other(args, folder, task)

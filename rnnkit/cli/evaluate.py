@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from rnnkit.cli import (
     evaluate_classifier,
@@ -14,11 +15,9 @@ from rnnkit.cli import (
     evaluate_seq2seq,
     evaluate_tagger,
 )
-from rnnkit.cli.arguments import add_json_flag, add_model_command
+from rnnkit.cli.arguments import add_json_flag, add_model_command, add_part_arguments, run_part
 from rnnkit.data.text import read_text
-from rnnkit.train.checkpoint import load_checkpoint
 from rnnkit.train.lm_evaluation import describe_measures, describe_unknown, evaluation_report
-from rnnkit.train.run_config import model_folder, saved_task
 from rnnkit.train.tasks.language_model import LanguageModelRun, load_language_model
 
 NAME = "eval"
@@ -29,6 +28,14 @@ DESCRIPTION = (
     "(word models); a classifier's accuracy, macro-F1 and confusion matrix; a conditioned "
     "generator's bits per character, each text under its own condition."
 )
+# The module that evaluates each task's runs but the language model's (``run_language_model``).
+PARTS = {
+    "classify": evaluate_classifier,
+    "seq2seq": evaluate_seq2seq,
+    "tag": evaluate_tagger,
+    "forecast": evaluate_forecast,
+    "generate": evaluate_generate,
+}
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -49,11 +56,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "characters (char and jamo models), unknown_tokens, unknown_rate, comparable (false "
         "when over 5%% of the tokens are unknown) with a note saying why",
     )
-    evaluate_classifier.add_arguments(parser)
-    evaluate_seq2seq.add_arguments(parser)
-    evaluate_tagger.add_arguments(parser)
-    evaluate_forecast.add_arguments(parser)
-    evaluate_generate.add_arguments(parser)
+    add_part_arguments(parser, PARTS)
     return parser
 
 
@@ -69,18 +72,11 @@ def data_encoding(args: argparse.Namespace, config: LanguageModelRun) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    folder = model_folder(args.folder)
-    task = saved_task(load_checkpoint(folder), folder)
-    if task == "classify":
-        return evaluate_classifier.run(args, folder)
-    if task == "seq2seq":
-        return evaluate_seq2seq.run(args, folder)
-    if task == "tag":
-        return evaluate_tagger.run(args, folder)
-    if task == "forecast":
-        return evaluate_forecast.run(args, folder)
-    if task == "generate":
-        return evaluate_generate.run(args, folder)
+    return run_part(args, PARTS, run_language_model)
+
+
+def run_language_model(args: argparse.Namespace, folder: Path, task: str) -> int:
+    """Evaluate the language model in FOLDER (a run of another TASK is refused)."""
     model, tokenizer, config = load_language_model(folder)
     text = read_text(args.data, data_encoding(args, config))
     ids, unknown = tokenizer.encode(text), tokenizer.unknown_mask(text)

@@ -12,11 +12,9 @@ import argparse
 from pathlib import Path
 
 from rnnkit.cli import predict_classifier, predict_forecast, predict_seq2seq, predict_tagger
-from rnnkit.cli.arguments import add_json_flag, add_model_command
+from rnnkit.cli.arguments import add_json_flag, add_model_command, add_part_arguments, run_part
 from rnnkit.cli.inputs import add_input_arguments
 from rnnkit.errors import UserError
-from rnnkit.train.checkpoint import load_checkpoint
-from rnnkit.train.run_config import model_folder, saved_task
 
 NAME = "predict"
 HELP = "answer inputs with a trained model: labels, tags, transductions, forecasts"
@@ -37,30 +35,30 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "probabilities of every class)",
     )
     add_input_arguments(parser)
-    predict_seq2seq.add_arguments(parser)
-    predict_forecast.add_arguments(parser)
+    add_part_arguments(parser, PARTS)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    folder = model_folder(args.folder)
-    task = saved_task(load_checkpoint(folder), folder)
-    if task not in PREDICTORS:
-        raise UserError(f"{folder} holds a run of task {task!r}, which this rnnkit does not know")
-    return PREDICTORS[task](args, folder)
+    return run_part(args, PARTS)
 
 
-PREDICTORS = {
-    "classify": predict_classifier.run,
-    "seq2seq": predict_seq2seq.run,
-    "tag": predict_tagger.run,
-    "forecast": predict_forecast.run,
-    "lm": lambda args, folder: refuse_language_model(folder),
+class LanguageModels:
+    """The part for a language model's run: refused, with the command that fits."""
+
+    @staticmethod
+    def run(args: argparse.Namespace, folder: Path) -> int:
+        raise UserError(
+            f"{folder} holds a language model, which generates text rather than answering "
+            f"it; use rnnkit sample {folder}"
+        )
+
+
+# The module that answers with each task's runs.
+PARTS = {
+    "classify": predict_classifier,
+    "seq2seq": predict_seq2seq,
+    "tag": predict_tagger,
+    "forecast": predict_forecast,
+    "lm": LanguageModels,
 }
-
-
-def refuse_language_model(folder: Path) -> int:
-    raise UserError(
-        f"{folder} holds a language model, which generates text rather than answering it; "
-        f"use rnnkit sample {folder}"
-    )

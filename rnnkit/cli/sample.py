@@ -9,20 +9,21 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import TextIO
 
 from rnnkit.cli import sample_generate
 from rnnkit.cli.arguments import (
     add_model_command,
+    add_part_arguments,
     non_negative_float,
     non_negative_int,
     positive_int,
+    run_part,
 )
 from rnnkit.data.tokenizers import EOS, UNK, Tokenizer
 from rnnkit.errors import UserError
 from rnnkit.models import LanguageModel
-from rnnkit.train.checkpoint import load_checkpoint
-from rnnkit.train.run_config import model_folder, saved_task
 from rnnkit.train.tasks.language_model import load_language_model
 
 NAME = "sample"
@@ -32,6 +33,8 @@ DESCRIPTION = (
     "or texts from a conditioned generator, one a line."
 )
 MAX_NAMED = 10  # unknown words or characters named in a note
+# The module that samples each task's runs but the language model's (``run_language_model``).
+PARTS = {"generate": sample_generate}
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -54,15 +57,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument(
         "--seed", type=non_negative_int, metavar="S", help="random seed (default: a fresh one)"
     )
-    sample_generate.add_arguments(parser)
+    add_part_arguments(parser, PARTS)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    folder = model_folder(args.folder)
-    task = saved_task(load_checkpoint(folder), folder)
-    if task == "generate":
-        return sample_generate.run(args, folder)
+    return run_part(args, PARTS, run_language_model)
+
+
+def run_language_model(args: argparse.Namespace, folder: Path, task: str) -> int:
+    """Stream a sample of the language model in FOLDER (a run of another TASK is refused)."""
     extra = sample_generate.given(args)
     if extra:
         raise UserError(
