@@ -101,6 +101,16 @@ def add_json_flag(parser: argparse.ArgumentParser, help: str = "print one JSON o
     parser.add_argument("--json", action="store_true", help=help)
 
 
+def add_png_flag(
+    group: Any, flag: str, drawing: str, needs: str = "matplotlib", more: str = ""
+) -> None:
+    """FLAG PNG: the picture file to draw DRAWING ("the backtest") into, which NEEDS
+    matplotlib (and more); MORE ends the help."""
+    group.add_argument(
+        flag, metavar="PNG", help=f"draw {drawing} into this PNG (needs {needs}){more}"
+    )
+
+
 def add_part_arguments(parser: argparse.ArgumentParser, parts: Mapping[str, Any]) -> None:
     """The flags of each module of PARTS (a task -> module table) that has some
     (``add_arguments``), in the table's order."""

@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TextIO
 
 from rnnkit.data.classification import FORMATS, encode_labelled_texts, read_labelled_texts
 from rnnkit.train.classification_metrics import format_report, save_confusion_png
@@ -56,19 +57,23 @@ def run(args: argparse.Namespace, folder: Path) -> int:
     if skipped:
         print(f"{skipped} characters not seen in training were left out", file=notes)
     if args.png:
-        # The figures are printed already: a picture that fails, however it fails (a
-        # folder that cannot be written, a label matplotlib cannot typeset), is only a note.
-        try:
-            drawn = save_confusion_png(Path(args.png), report)
-        except Exception as error:  # noqa: BLE001
-            reason = " ".join(str(error).split()) or type(error).__name__
-            print(f"rnnkit: note: no confusion matrix drawn: {reason}", file=sys.stderr)
-        else:
-            if drawn:
-                print(f"confusion matrix drawn in {args.png}", file=notes)
-            else:
-                print(
-                    "rnnkit: note: no confusion matrix drawn: matplotlib is missing",
-                    file=sys.stderr,
-                )
+        draw_confusion(args.png, report, notes)
     return 0
+
+
+def draw_confusion(png: str, report: dict, notes: TextIO) -> None:
+    """Draw REPORT's confusion matrix into the file PNG (``--png``) and say so on NOTES.
+
+    The figures are printed already: a picture that fails, however it fails (a folder that
+    cannot be written, a label matplotlib cannot typeset), is only a note.
+    """
+    try:
+        drawn = save_confusion_png(Path(png), report)
+    except Exception as error:  # noqa: BLE001
+        reason = " ".join(str(error).split()) or type(error).__name__
+        print(f"rnnkit: note: no confusion matrix drawn: {reason}", file=sys.stderr)
+    else:
+        if drawn:
+            print(f"confusion matrix drawn in {png}", file=notes)
+        else:
+            print("rnnkit: note: no confusion matrix drawn: matplotlib is missing", file=sys.stderr)

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from rnnkit.atomic import write_atomic
-from rnnkit.cli.arguments import positive_int
+from rnnkit.cli.arguments import add_png_flag, positive_int
 from rnnkit.cli.predict_forecast import date_text, in_flag_words, level, png_bytes, read_recent
 from rnnkit.data.timeseries import DATE_FORMATS, FILLS
 from rnnkit.errors import UserError
@@ -79,9 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="Q",
         help="quantile levels scored (default 0.1 0.5 0.9; coverage is of the lowest to highest)",
     )
-    group.add_argument(
-        "--plot", metavar="PNG", help="draw the backtest into this PNG (needs matplotlib)"
-    )
+    add_png_flag(group, "--plot", "the backtest")
     group.add_argument(
         "--fill", choices=FILLS, help="fill missing values and dates (default: as in training)"
     )

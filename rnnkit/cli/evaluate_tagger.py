@@ -14,8 +14,8 @@ import json
 import sys
 from pathlib import Path
 
+from rnnkit.cli.evaluate_classifier import draw_confusion
 from rnnkit.data.conll import CONLLU_COLUMNS, read_tagged
-from rnnkit.train.classification_metrics import save_confusion_png
 from rnnkit.train.tagging_metrics import format_tagging_report
 from rnnkit.train.tasks.tagging import evaluate_tagged, load_tagger
 
@@ -47,16 +47,5 @@ def run(args: argparse.Namespace, folder: Path) -> int:
             "accuracy": report["token_accuracy"],
             "macro_f1": report["macro_f1"],
         }
-        notes = sys.stderr if args.json else sys.stdout
-        try:
-            drawn = save_confusion_png(Path(args.png), table)
-        except OSError as error:
-            print(f"rnnkit: note: no confusion matrix drawn: {error}", file=sys.stderr)
-        else:
-            message = (
-                f"confusion matrix drawn in {args.png}"
-                if drawn
-                else ("rnnkit: note: no confusion matrix drawn: matplotlib is missing")
-            )
-            print(message, file=notes if drawn else sys.stderr)
+        draw_confusion(args.png, table, sys.stderr if args.json else sys.stdout)
     return 0

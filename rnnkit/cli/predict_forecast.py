@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from rnnkit.atomic import write_atomic
-from rnnkit.cli.arguments import positive_int
+from rnnkit.cli.arguments import add_png_flag, positive_int
 from rnnkit.cli.flags import flag_name
 from rnnkit.data.timeseries import FILLS, SeriesData, read_series
 from rnnkit.data.timeseries_calendar import format_date
@@ -83,12 +83,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "lowest to the highest)",
     )
     group.add_argument("--csv", metavar="PATH", help="write the forecast to this CSV file")
-    group.add_argument(
-        "--plot",
-        metavar="PNG",
-        help="draw the history, the forecast and its interval band into this PNG (needs "
-        "matplotlib)",
-    )
+    add_png_flag(group, "--plot", "the history, the forecast and its interval band")
     group.add_argument(
         "--fill", choices=FILLS, help="fill missing values and dates (default: as in training)"
     )

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnkit.cli.arguments import non_negative_float, positive_int
+from rnnkit.cli.arguments import add_png_flag, non_negative_float, positive_int
 from rnnkit.cli.inputs import input_texts
 from rnnkit.data.parallel_batches import split_tokens
 from rnnkit.errors import UserError
@@ -62,11 +62,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="beam search's length penalty exponent, ((5 + length) / 6) ** alpha (GNMT); "
         "larger favours longer outputs (default 0: plain log-probability)",
     )
-    group.add_argument(
+    add_png_flag(
+        group,
         "--plot-attention",
-        metavar="PNG",
-        help="draw the best output's attention over the source into this PNG (needs "
-        "matplotlib and a model with attention); several texts: PNG-2.png, PNG-3.png, ...",
+        "the best output's attention over the source",
+        "matplotlib and a model with attention",
+        "; several texts: PNG-2.png, PNG-3.png, ...",
     )
 
 
