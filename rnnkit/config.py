@@ -55,6 +55,7 @@ def option(
     on_resume: str = FIXED,
     metavar: str | None = None,
     check: Callable[[Any], str | None] | None = None,
+    path: bool = False,
 ) -> Any:
     """A dataclass field that is a user setting (a command-line flag of its own).
 
@@ -66,6 +67,8 @@ def option(
         on_resume: ``FIXED`` (a resume must keep it) or ``CHANGEABLE``.
         metavar: the flag's placeholder in the command line's help.
         check: more checks; returns a reason the value is wrong, or None.
+        path: a file or folder to read, made absolute before the run saves it (a task's
+            ``resolve_paths``).
     """
     metadata = {
         "help": help,
@@ -76,6 +79,7 @@ def option(
         "on_resume": on_resume,
         "metavar": metavar,
         "check": check,
+        "path": path,
         "derived": False,
     }
     if isinstance(default, list):

@@ -31,10 +31,10 @@ def check_encoding(name: str) -> str | None:
     return None
 
 
-def path_option(help: str) -> Any:
+def path_option(help: str, metavar: str = "PATH") -> Any:
     """A file or folder to read, None by default; a resume may name it anew (it is checked
     by the data's fingerprint, not by its path)."""
-    return option(None, help, on_resume=CHANGEABLE, metavar="PATH")
+    return option(None, help, on_resume=CHANGEABLE, metavar=metavar, path=True)
 
 
 def example_files(

@@ -18,10 +18,7 @@ A task is a ``Task`` subclass with:
                          settings, read and checked), with what feeds it; ``load(folder)``
                          opens the checkpoint folder and calls it, for eval/predict
 
-and may set ``path_settings`` (the data settings that are paths, by default ``train``,
-``valid`` and ``test``: ``resolve_paths`` makes them absolute, as ``build`` saves them, so
-that a resume given a relative path compares like with like) and override
-``before_training`` (work before the first checkpoint, such as pretraining, which
+and may override ``before_training`` (work before the first checkpoint, such as pretraining, which
 ``preparation`` names for messages), ``check_saved`` (refuse a checkpoint whose tokenizer
 or labels do not fit its settings, for ``rnnkit info``), ``summary`` (the line printed
 when training starts), and for the lines printed when it ends (``report``): ``figure`` or
@@ -33,6 +30,10 @@ A task whose data section has ``train``, ``valid``, ``val_fraction`` (and maybe 
 starts ``build`` with ``read_data``: it says what ``train`` holds (``train_needed``), how
 to read one of those files (``read_examples``) and how to hold out part of the training
 examples when there is no ``valid`` (``hold_out``).
+
+The data settings that are paths (``option(path=True)``, as ``path_option``) are made
+absolute by ``resolve_paths``, as ``build`` saves them, so that a resume given a relative
+path compares like with like.
 
 ``load`` starts from ``open_saved_run`` (the checkpoint and its settings, refused unless
 the folder holds a run of the task); a ``restore`` ends with ``saved_model`` (the model
@@ -61,9 +62,6 @@ class Task:
     title: str = ""
     called: str = ""  # how a message names the run folder of this task: "a classifier"
     config_class: type = object
-    # The settings of the data section that are paths: by default the files ``read_data``
-    # reads.
-    path_settings: tuple[str, ...] = ("train", "valid", "test")
     # The validation figure of the final report: its name, its measure and their format.
     figure: tuple[str, str, str] = ("loss", "loss", ".4f")
     # What the ``train`` setting holds, for the error when it is missing ("the pairs to
@@ -94,10 +92,11 @@ class Task:
         labels) are damaged or do not fit CONFIG, its checked settings."""
 
     def resolve_paths(self, config: Any) -> None:
-        """Make CONFIG's path settings (``path_settings``) absolute, as ``build`` does before
-        saving them."""
-        for name in self.path_settings:
-            setattr(config.data, name, absolute(getattr(config.data, name)))
+        """Make the path settings of CONFIG's data section (``option(path=True)``)
+        absolute, as ``build`` does before saving them."""
+        for field in dataclasses.fields(config.data):
+            if field.metadata.get("path"):
+                setattr(config.data, field.name, absolute(getattr(config.data, field.name)))
 
     def read_data(self, config: Any) -> tuple[Any, Any, Any]:
         """``(train, valid, test)``: the examples of CONFIG's data section, its paths made

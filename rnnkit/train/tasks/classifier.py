@@ -95,6 +95,7 @@ class ClassifierData(
         "start the word embeddings from vectors in GloVe/word2vec text format (the "
         "embedding size becomes the vectors' size)",
         metavar="FILE",
+        path=True,
     )
 
 
@@ -130,7 +131,6 @@ class ClassifierTask(Task):
     title = "sequence classifier"
     called = "a classifier"
     config_class = ClassifierRun
-    path_settings = (*Task.path_settings, "embeddings")
     figure = ("accuracy", "accuracy", ".2%")
     train_needed = "the labelled examples to learn from"
 

@@ -99,7 +99,6 @@ class ForecastTask(Task):
     title = "forecaster"
     called = "a forecaster"
     config_class = ForecastRun
-    path_settings = ("data",)
 
     def build(
         self, config: ForecastRun, folder: Path, checkpoint: Checkpoint | None

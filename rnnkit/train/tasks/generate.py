@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnkit.config import CHANGEABLE, option
+from rnnkit.config import option
 from rnnkit.data.classification import split_off
 from rnnkit.data.conditioned_text import (
     ConditionedTexts,
@@ -41,6 +41,7 @@ from rnnkit.models.conditioned_language_model import (
 from rnnkit.nn.layer import make_rng
 from rnnkit.nn.recurrent import recurrent_parameter_count
 from rnnkit.train.checkpoint import Checkpoint, load_checkpoint
+from rnnkit.train.data_options import path_option
 from rnnkit.train.generate_trainer import (
     EncodedConditioned,
     GenerateSettings,
@@ -64,30 +65,19 @@ BOUNDARY = "\n"  # starts and ends every text: texts are lines
 class GenerateData:
     """Where the conditioned texts come from."""
 
-    train: str | None = option(
-        None,
+    train: str | None = path_option(
         "training texts: a folder of one file per category, a TSV file of "
-        "condition<TAB>text lines, or a text file of one text per line (with features)",
-        on_resume=CHANGEABLE,
-        metavar="PATH",
+        "condition<TAB>text lines, or a text file of one text per line (with features)"
     )
-    valid: str | None = option(
-        None,
-        "validation texts, as train (default: a seeded val_fraction of the training texts)",
-        on_resume=CHANGEABLE,
-        metavar="PATH",
+    valid: str | None = path_option(
+        "validation texts, as train (default: a seeded val_fraction of the training texts)"
     )
-    features: str | None = option(
-        None,
+    features: str | None = path_option(
         "a .npy matrix of one feature row per line of the train text file (condition vector)",
-        on_resume=CHANGEABLE,
-        metavar="FILE",
+        "FILE",
     )
-    valid_features: str | None = option(
-        None,
-        "a .npy matrix of one feature row per line of the valid text file",
-        on_resume=CHANGEABLE,
-        metavar="FILE",
+    valid_features: str | None = path_option(
+        "a .npy matrix of one feature row per line of the valid text file", "FILE"
     )
     encoding: str = option("utf-8", "the files' encoding", check=check_encoding)
     val_fraction: float = option(
@@ -203,7 +193,6 @@ class GenerateTask(Task):
     name = "generate"
     title = "conditioned generator"
     config_class = GenerateRun
-    path_settings = ("train", "valid", "features", "valid_features")
     train_needed = "the conditioned texts to learn from"
 
     def build(

@@ -95,7 +95,6 @@ class LanguageModelTask(Task):
     title = "language model"
     called = "a language model"
     config_class = LanguageModelRun
-    path_settings = ("data",)
 
     def build(
         self, config: LanguageModelRun, folder: Path, checkpoint: Checkpoint | None
