@@ -92,6 +92,7 @@ def start_run(task: Task, config: Any, folder: Path) -> Trainer:
     if has_checkpoint(folder):
         raise RunExistsError(folder)
     validate(config)
+    task.resolve_paths(config)
     check_ranks(task, config)
     resolve_budget(config.training)
     return task.build(config, folder, None)

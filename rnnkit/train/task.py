@@ -10,8 +10,9 @@ A task is a ``Task`` subclass with:
                          options: the single source of the task's flags, defaults and
                          config.json (``run_config_class`` makes it)
     build(config, folder, checkpoint) -> Trainer
-                         read and check the data, fit (or, resuming, reload) what is fitted
-                         to it, build the model and the task's ``Trainer``; with a
+                         read and check the data (CONFIG's paths made absolute already:
+                         ``resolve_paths``), fit (or, resuming, reload) what is fitted to
+                         it, build the model and the task's ``Trainer``; with a
                          checkpoint, refuse data that is not the data the run started on
     restore(checkpoint, folder, config)
                          the trained model back from a checkpoint of the task (CONFIG: its
@@ -32,8 +33,8 @@ to read one of those files (``read_examples``) and how to hold out part of the t
 examples when there is no ``valid`` (``hold_out``).
 
 The data settings that are paths (``option(path=True)``, as ``path_option``) are made
-absolute by ``resolve_paths``, as ``build`` saves them, so that a resume given a relative
-path compares like with like.
+absolute by ``resolve_paths`` (the runner calls it before ``build``), as the run saves
+them, so that a resume given a relative path compares like with like.
 
 ``load`` starts from ``open_saved_run`` (the checkpoint and its settings, refused unless
 the folder holds a run of the task); a ``restore`` ends with ``saved_model`` (the model
@@ -60,7 +61,8 @@ class Task:
 
     name: str = ""
     title: str = ""
-    called: str = ""  # how a message names the run folder of this task: "a classifier"
+    # How a message names the run folder of this task: "a classifier" (default: "a " + title).
+    called: str = ""
     config_class: type = object
     # The validation figure of the final report: its name, its measure and their format.
     figure: tuple[str, str, str] = ("loss", "loss", ".4f")
@@ -93,16 +95,15 @@ class Task:
 
     def resolve_paths(self, config: Any) -> None:
         """Make the path settings of CONFIG's data section (``option(path=True)``)
-        absolute, as ``build`` does before saving them."""
+        absolute, as the run saves them; the runner calls it before ``build``."""
         for field in dataclasses.fields(config.data):
             if field.metadata.get("path"):
                 setattr(config.data, field.name, absolute(getattr(config.data, field.name)))
 
     def read_data(self, config: Any) -> tuple[Any, Any, Any]:
-        """``(train, valid, test)``: the examples of CONFIG's data section, its paths made
-        absolute first (``resolve_paths``). Without ``valid``, a seeded ``val_fraction`` of
+        """``(train, valid, test)``: the examples of CONFIG's data section (its paths made
+        absolute already: ``resolve_paths``). Without ``valid``, a seeded ``val_fraction`` of
         the training examples validates (``hold_out``); TEST is None without ``test``."""
-        self.resolve_paths(config)
         data = config.data
         if data.train is None:
             raise SettingError(f"train is needed: {self.train_needed}", "train")
@@ -204,7 +205,7 @@ def open_saved_run(
     if saved != task.name:
         raise UserError(
             f"{folder} holds a {saved} run, not a {task.title}; give the run folder of "
-            f"{task.called} (task {task.name})"
+            f"{task.called or 'a ' + task.title} (task {task.name})"
         )
     return checkpoint, saved_config(checkpoint, folder, task.config_class)
 

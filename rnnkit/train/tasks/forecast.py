@@ -97,13 +97,11 @@ def series_fingerprint(series: SeriesData) -> str:
 class ForecastTask(Task):
     name = "forecast"
     title = "forecaster"
-    called = "a forecaster"
     config_class = ForecastRun
 
     def build(
         self, config: ForecastRun, folder: Path, checkpoint: Checkpoint | None
     ) -> ForecastTrainer:
-        self.resolve_paths(config)
         data, model_config, settings = config.data, config.model, config.training
         series = read_data(data)
         digest = series_fingerprint(series)

@@ -93,13 +93,11 @@ def describe_source(data: LanguageModelData) -> str:
 class LanguageModelTask(Task):
     name = "lm"
     title = "language model"
-    called = "a language model"
     config_class = LanguageModelRun
 
     def build(
         self, config: LanguageModelRun, folder: Path, checkpoint: Checkpoint | None
     ) -> LMTrainer:
-        self.resolve_paths(config)
         model_config = config.model
         if model_config.tie_weights and model_config.embedding_size != model_config.hidden_size:
             raise SettingError(
