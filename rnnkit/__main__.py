@@ -1,7 +1,51 @@
-"""``python -m rnnkit``: the same as the ``rnnkit`` command."""
+"""``python -m rnnkit``: the same as the ``rnnkit`` command.
+
+The command line is imported here, under the same handling of Ctrl-C as the command
+itself: a SIGINT while NumPy and the commands load (half a second) is "rnnkit:
+interrupted" and exit status 130, not a traceback.
+"""
 
 import sys
 
-from rnnkit.cli.main import main
+INTERRUPTED = 130  # as rnnkit.cli.main's: 128 + SIGINT
 
-sys.exit(main())
+
+def interrupted(error: BaseException | None) -> bool:
+    """Whether ERROR is a KeyboardInterrupt or was raised because of one: Python 3.11 wraps
+    one raised inside ``__set_name__`` (a class being made) in a RuntimeError."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, KeyboardInterrupt):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def forget_interrupt() -> None:
+    """Tell CPython that the interrupt was handled. A KeyboardInterrupt raised inside
+    ``exec`` of a string (dataclasses make their methods so) marks the run as ended by Ctrl-C
+    even when it was caught, and the process then kills itself with SIGINT at exit instead
+    of returning its status; running a string again clears the mark."""
+    exec("None")
+
+
+def run() -> int:
+    try:
+        from rnnkit.cli.main import main
+    except BaseException as error:
+        if not interrupted(error):
+            raise
+        forget_interrupt()
+        print("rnnkit: interrupted", file=sys.stderr)
+        return INTERRUPTED
+    try:
+        return main()
+    except KeyboardInterrupt:  # between main's own handling and its return
+        print("rnnkit: interrupted", file=sys.stderr)
+        return INTERRUPTED
+    finally:
+        forget_interrupt()  # main answers a Ctrl-C with its own status
+
+
+sys.exit(run())
