@@ -29,8 +29,9 @@ when training starts), and for the lines printed when it ends (``report``): ``fi
 
 A task whose data section has ``train``, ``valid``, ``val_fraction`` (and maybe ``test``)
 starts ``build`` with ``read_data``: it says what ``train`` holds (``train_needed``), how
-to read one of those files (``read_examples``) and how to hold out part of the training
-examples when there is no ``valid`` (``hold_out``).
+to read one of those files (``read_examples``), how to hold out part of the training
+examples when there is no ``valid`` (``hold_out``), and how to fingerprint them
+(``data_fingerprint``, and ``examples``, their name, for a resume that reads others).
 
 The data settings that are paths (``option(path=True)``, as ``path_option``) are made
 absolute by ``resolve_paths`` (the runner calls it before ``build``), as the run saves
@@ -66,9 +67,10 @@ class Task:
     config_class: type = object
     # The validation figure of the final report: its name, its measure and their format.
     figure: tuple[str, str, str] = ("loss", "loss", ".4f")
-    # What the ``train`` setting holds, for the error when it is missing ("the pairs to
-    # learn from"): see ``read_data``.
+    # For ``read_data``'s errors: what the ``train`` setting holds, when it is missing ("the
+    # pairs to learn from"), and what its examples are called, when a resume reads others.
     train_needed: str = ""
+    examples: str = "examples"
 
     def build(self, config: Any, folder: Path, checkpoint: Checkpoint | None) -> Trainer:
         raise NotImplementedError
@@ -100,10 +102,14 @@ class Task:
             if field.metadata.get("path"):
                 setattr(config.data, field.name, absolute(getattr(config.data, field.name)))
 
-    def read_data(self, config: Any) -> tuple[Any, Any, Any]:
-        """``(train, valid, test)``: the examples of CONFIG's data section (its paths made
-        absolute already: ``resolve_paths``). Without ``valid``, a seeded ``val_fraction`` of
-        the training examples validates (``hold_out``); TEST is None without ``test``."""
+    def read_data(
+        self, config: Any, folder: Path, checkpoint: Checkpoint | None
+    ) -> tuple[Any, Any, Any, str]:
+        """``(train, valid, test, digest)``: the examples of CONFIG's data section (its paths
+        made absolute already: ``resolve_paths``) and the fingerprint of the first two
+        (``data_fingerprint``), refused when it is not that of CHECKPOINT's run in FOLDER.
+        Without ``valid``, a seeded ``val_fraction`` of the training examples validates
+        (``hold_out``); TEST is None without ``test``."""
         data = config.data
         if data.train is None:
             raise SettingError(f"train is needed: {self.train_needed}", "train")
@@ -113,7 +119,11 @@ class Task:
         else:
             train, valid = self.hold_out(train, data.val_fraction, config.training.seed)
         test = None if getattr(data, "test", None) is None else self.read_examples(config, "test")
-        return train, valid, test
+        digest = self.data_fingerprint(train, valid)
+        if checkpoint is not None:
+            what = self.examples
+            check_same_data(checkpoint, folder, digest, f"the {what} of {data.train}", what)
+        return train, valid, test, digest
 
     def read_examples(self, config: Any, part: str) -> Any:
         """The examples of the file that CONFIG's data setting PART ("train", "valid" or
@@ -122,6 +132,11 @@ class Task:
 
     def hold_out(self, examples: Any, fraction: float, seed: int) -> tuple[Any, Any]:
         """``(rest, held_out)``: a seeded FRACTION of EXAMPLES held out, for ``read_data``."""
+        raise NotImplementedError
+
+    def data_fingerprint(self, train: Any, valid: Any) -> str:
+        """A digest of the TRAIN and VALID examples, for ``read_data``: a resumed run must
+        read the same."""
         raise NotImplementedError
 
     def summary(self, trainer: Trainer) -> str:

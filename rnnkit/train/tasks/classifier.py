@@ -50,7 +50,7 @@ from rnnkit.train.interrupt import StopRequest
 from rnnkit.train.memory import check_fits, training_bytes
 from rnnkit.train.progress import ProgressBar, format_duration
 from rnnkit.train.run_config import saved_entry
-from rnnkit.train.task import Task, build_model, check_same_data, run_config_class, saved_model
+from rnnkit.train.task import Task, build_model, run_config_class, saved_model
 
 TOKENIZERS = ("word", "char")
 
@@ -138,8 +138,7 @@ class ClassifierTask(Task):
         self, config: ClassifierRun, folder: Path, checkpoint: Checkpoint | None
     ) -> ClassifierTrainer:
         data, settings = config.data, config.training
-        train, valid, test = self.read_data(config)
-        digest = examples_fingerprint(train, valid)
+        train, valid, test, digest = self.read_data(config, folder, checkpoint)
         if checkpoint is None:
             # A held-out part is still part of the training file: a class whose few
             # examples all fell into it is a class of the data set all the same.
@@ -147,7 +146,6 @@ class ClassifierTask(Task):
             labels = LabelVocabulary.fit(train.labels + held_out, data.train)
             tokenizer = fit_tokenizer(data, "\n".join(train.texts))
         else:
-            check_same_data(checkpoint, folder, digest, f"the examples of {data.train}", "examples")
             tokenizer, labels = saved_vocabularies(checkpoint, folder, config.model)
         if test is not None:  # refuse a test file with unknown labels now, not after training
             labels.encode(test.labels, data.test)
@@ -201,6 +199,7 @@ class ClassifierTask(Task):
         )
 
     hold_out = staticmethod(split_off)
+    data_fingerprint = staticmethod(examples_fingerprint)
 
     def before_training(self, trainer: ClassifierTrainer, stop: StopRequest) -> bool:
         """Pretrain the encoder as a language model when ``pretrain_epochs`` asks for it."""

@@ -50,7 +50,7 @@ from rnnkit.train.generate_trainer import (
 )
 from rnnkit.train.memory import check_fits, check_saved_fits, training_bytes
 from rnnkit.train.run_config import saved_config, saved_entry, saved_task
-from rnnkit.train.task import Task, check_same_data
+from rnnkit.train.task import Task
 from rnnkit.train.tasks.language_model import (
     build_model,
     check_encoding,
@@ -194,6 +194,8 @@ class GenerateTask(Task):
     title = "conditioned generator"
     config_class = GenerateRun
     train_needed = "the conditioned texts to learn from"
+    examples = "texts"
+    data_fingerprint = staticmethod(texts_fingerprint)
 
     def build(
         self, config: GenerateRun, folder: Path, checkpoint: Checkpoint | None
@@ -201,15 +203,13 @@ class GenerateTask(Task):
         data, settings, model_config = config.data, config.training, config.model
         if data.valid_features is not None and data.valid is None:
             raise SettingError("valid_features goes with a valid text file", "valid_features")
-        train, valid, _ = self.read_data(config)
-        digest = texts_fingerprint(train, valid)
+        train, valid, _, digest = self.read_data(config, folder, checkpoint)
         if checkpoint is None:
             # A held-out part is still part of the training data: its categories count.
             held_out = valid.categories if data.valid is None else []
             categories = sorted(set(train.categories) | set(held_out))
             tokenizer = make_tokenizer("char").fit(BOUNDARY.join(train.texts) + BOUNDARY)
         else:
-            check_same_data(checkpoint, folder, digest, f"the texts of {data.train}", "texts")
             tokenizer, categories = saved_vocabularies(checkpoint, folder, model_config)
         model_config.vocab_size = tokenizer.vocab_size
         model_config.num_categories = len(categories)

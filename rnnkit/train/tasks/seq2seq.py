@@ -43,7 +43,7 @@ from rnnkit.train.seq2seq_trainer import (
     Seq2SeqTrainer,
     decode_sources,
 )
-from rnnkit.train.task import Task, check_same_data, run_config_class, saved_model
+from rnnkit.train.task import Task, run_config_class, saved_model
 
 
 @dataclass
@@ -168,19 +168,19 @@ class Seq2SeqTask(Task):
     config_class = Seq2SeqRun
     figure = ("exact match", "exact_match", ".2%")
     train_needed = "the pairs to learn from"
+    examples = "pairs"
     hold_out = staticmethod(split_by_source)
+    data_fingerprint = staticmethod(pairs_fingerprint)
 
     def build(
         self, config: Seq2SeqRun, folder: Path, checkpoint: Checkpoint | None
     ) -> Seq2SeqTrainer:
         data, settings = config.data, config.training
-        train, valid, test = self.read_data(config)
-        digest = pairs_fingerprint(train, valid)
+        train, valid, test, digest = self.read_data(config, folder, checkpoint)
         kinds = tokenizations(data, train)
         if checkpoint is None:
             vocabularies = fit_vocabularies(train, kinds, data, config.model.share_vocabulary)
         else:
-            check_same_data(checkpoint, folder, digest, f"the pairs of {data.train}", "pairs")
             vocabularies = saved_vocabularies(checkpoint, folder)
         config.model.source_vocab_size = len(vocabularies[0])
         config.model.target_vocab_size = len(vocabularies[1])

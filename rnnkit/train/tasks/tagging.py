@@ -34,7 +34,7 @@ from rnnkit.train.tagger_trainer import (
     seqeval_installed,
     tag_encoded,
 )
-from rnnkit.train.task import Task, check_same_data, run_config_class, saved_model
+from rnnkit.train.task import Task, run_config_class, saved_model
 
 
 @dataclass
@@ -109,23 +109,21 @@ class TaggingTask(Task):
     config_class = TaggingRun
     figure = ("token accuracy", "accuracy", ".2%")
     train_needed = "the tagged sentences to learn from"
+    examples = "sentences"
     hold_out = staticmethod(split_sentences)
+    data_fingerprint = staticmethod(sentences_fingerprint)
 
     def build(
         self, config: TaggingRun, folder: Path, checkpoint: Checkpoint | None
     ) -> TaggerTrainer:
         data, settings = config.data, config.training
-        train, valid, test = self.read_data(config)
-        digest = sentences_fingerprint(train, valid)
+        train, valid, test, digest = self.read_data(config, folder, checkpoint)
         if checkpoint is None:
             held_out = [t for s in valid.tags for t in s] if data.valid is None else []
             vocabulary = TaggingVocabulary.fit(
                 train, data.train, data.min_count, data.lowercase, held_out
             )
         else:
-            check_same_data(
-                checkpoint, folder, digest, f"the sentences of {data.train}", "sentences"
-            )
             vocabulary = saved_vocabulary(checkpoint, folder)
         config.model.vocab_size = len(vocabulary.words)
         config.model.num_tags = len(vocabulary.tags)
