@@ -5,6 +5,7 @@ itself: a SIGINT while NumPy and the commands load (half a second) is "rnnkit:
 interrupted" and exit status 130, not a traceback.
 """
 
+import os
 import sys
 
 INTERRUPTED = 130  # as rnnkit.cli.main's: 128 + SIGINT
@@ -36,9 +37,10 @@ def run() -> int:
     except BaseException as error:
         if not interrupted(error):
             raise
-        forget_interrupt()
-        print("rnnkit: interrupted", file=sys.stderr)
-        return INTERRUPTED
+        print("rnnkit: interrupted", file=sys.stderr, flush=True)
+        # Nothing was started, so nothing needs closing; an interpreter interrupted in the
+        # middle of loading NumPy's BLAS (its threads half made) may not shut down cleanly.
+        os._exit(INTERRUPTED)
     try:
         return main()
     except KeyboardInterrupt:  # between main's own handling and its return

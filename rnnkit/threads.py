@@ -15,10 +15,35 @@ only when called.
 
 from __future__ import annotations
 
+import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from threadpoolctl import threadpool_limits
+
+# The signals rnnkit answers by stopping (rnnkit.train.interrupt): held back while
+# threadpoolctl runs, because it walks the loaded libraries through a ctypes callback, and a
+# KeyboardInterrupt raised inside a ctypes callback is printed and dropped: the Ctrl-C would
+# be lost and the command would go on.
+HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold SIGINT, SIGTERM and SIGHUP back inside the block; one that came in the meantime
+    is delivered (and answered as usual) when the block ends. Only the main thread, where
+    Python runs its signal handlers, holds them."""
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not (
+        threading.main_thread()
+    ):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 @contextmanager
@@ -34,10 +59,12 @@ def limit_threads(count: int | None) -> Iterator[None]:
         raise ValueError(f"threads: must be a positive whole number, got {count!r}")
     from rnnkit.nn import lstm_fused  # the C loops' public setter; imported late (see above)
 
-    blas = threadpool_limits(limits=count)
+    with signals_held():
+        blas = threadpool_limits(limits=count)
     previous = lstm_fused.set_threads(count)
     try:
         yield
     finally:
         lstm_fused.set_threads(previous)
-        blas.restore_original_limits()
+        with signals_held():
+            blas.restore_original_limits()

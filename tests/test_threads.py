@@ -37,3 +37,20 @@ def test_a_count_that_is_not_a_positive_integer_is_refused(count: object) -> Non
     refused = pytest.raises(ValueError, match="threads: must be a positive whole number")
     with refused, limit_threads(count):  # type: ignore[arg-type]
         pass
+
+
+def test_a_signal_during_held_work_is_delivered_afterwards_not_lost() -> None:
+    import os
+    import signal
+
+    from rnnkit.threads import signals_held
+
+    caught = []
+    previous = signal.signal(signal.SIGHUP, lambda signum, frame: caught.append(signum))
+    try:
+        with signals_held():
+            os.kill(os.getpid(), signal.SIGHUP)
+            assert caught == []  # held back while the block runs
+        assert caught == [signal.SIGHUP]  # and answered as soon as it ends
+    finally:
+        signal.signal(signal.SIGHUP, previous)

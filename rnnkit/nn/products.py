@@ -36,9 +36,13 @@ def _numpy_openblas() -> dict | None:
         import threadpoolctl  # noqa: PLC0415  (only needed once)
     except ImportError:
         return None
+    from rnnkit.threads import signals_held  # noqa: PLC0415  (below nn; see threads.py)
+
+    with signals_held():  # threadpoolctl's ctypes callback would drop a Ctrl-C
+        info = threadpoolctl.threadpool_info()
     entries = [
         entry
-        for entry in threadpoolctl.threadpool_info()
+        for entry in info
         if entry.get("internal_api") == "openblas" and entry.get("threading_layer") == "pthreads"
     ]
     # NumPy's own copy first (its wheels keep it in numpy.libs or numpy/.libs)
