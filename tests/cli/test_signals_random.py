@@ -40,6 +40,12 @@ COMMANDS = {
 }  # fmt: skip
 
 
+def default_signals() -> None:
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+
+
 def interpreter_startup() -> float:
     """Seconds from starting ``python -c pass`` to its end: the part of startup before
     rnnkit's own code can answer a signal (the fastest of three)."""
@@ -95,6 +101,9 @@ def test_signals_at_random_moments_never_lose_a_run(tmp_path: Path, seed: int) -
             stderr=subprocess.PIPE,
             text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            # As a shell starts a command: the signals at their defaults and unblocked,
+            # whatever earlier tests left in this process (both are inherited across exec).
+            preexec_fn=default_signals,
         )
         try:
             time.sleep(delay)
