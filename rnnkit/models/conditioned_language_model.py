@@ -35,7 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from rnnkit.config import derived, option, to_dict, validate
+from rnnkit.config import derived, option
+from rnnkit.models.configured import Configured
 from rnnkit.models.language_model import DEFAULT_INIT_RANGE, RECURRENT_LAYERS, draw_token
 from rnnkit.models.token_stepper import TokenStepper
 from rnnkit.nn import Dropout, Embedding, Layer, Linear, softmax_cross_entropy
@@ -73,12 +74,15 @@ class ConditionedLanguageModelConfig:
 DEFAULT = ConditionedLanguageModelConfig()
 
 
-class ConditionedLanguageModel(Layer):
+class ConditionedLanguageModel(Configured, Layer):
     """Condition -> bridge -> initial state; embedding (+ condition) -> RNN -> decoder.
 
     ``condition`` arguments are category ids ``(B,)`` (``condition="category"``) or feature
     rows ``(B, feature_size)`` (``condition="vector"``).
     """
+
+    config_class = ConditionedLanguageModelConfig
+    config_attributes = {"dropout": "dropout_p"}
 
     def __init__(
         self,
@@ -143,30 +147,6 @@ class ConditionedLanguageModel(Layer):
         self.add_layer("dropout", Dropout(dropout, rng=self.rng))
         self.add_layer("decoder", Linear(hidden_size, vocab_size, dtype=dtype, rng=self.rng))
         self._cache: tuple[Any, ...] | None = None
-
-    @classmethod
-    def from_config(
-        cls, config: ConditionedLanguageModelConfig, dtype: Any = np.float32, rng: Any = None
-    ) -> ConditionedLanguageModel:
-        """The model CONFIG describes (checked first: a ``ConfigError`` names a bad field)."""
-        validate(config)
-        return cls(**to_dict(config), dtype=dtype, rng=rng)
-
-    def config(self) -> ConditionedLanguageModelConfig:
-        """The architecture; ``from_config(model.config())`` rebuilds it."""
-        return ConditionedLanguageModelConfig(
-            vocab_size=self.vocab_size,
-            condition=self.condition,
-            num_categories=self.num_categories,
-            feature_size=self.feature_size,
-            condition_size=self.condition_size,
-            embedding_size=self.embedding_size,
-            hidden_size=self.hidden_size,
-            num_layers=self.num_layers,
-            cell=self.cell,
-            dropout=self.dropout_p,
-            feed_condition=self.feed_condition,
-        )
 
     # -- the condition -----------------------------------------------------------------------
 

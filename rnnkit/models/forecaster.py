@@ -52,6 +52,7 @@ from typing import Any
 import numpy as np
 
 from rnnkit.config import derived, option, to_dict, validate
+from rnnkit.models.configured import Configured
 from rnnkit.nn import GRU, LSTM, RNN, Dropout, Layer, Linear
 from rnnkit.nn import distribution_losses as dl
 from rnnkit.nn.layer import make_rng
@@ -125,8 +126,10 @@ class Forecast:
     samples: np.ndarray | None
 
 
-class Forecaster(Layer):
+class Forecaster(Configured, Layer):
     """Recurrent encoder and a direct or autoregressive decoder; see the module docstring."""
+
+    config_class = ForecasterConfig
 
     def __init__(
         self,
@@ -177,14 +180,6 @@ class Forecaster(Layer):
         self.add_layer("head", head)
         self.dtype = self.encoder.dtype
         self._batch = 0
-
-    @classmethod
-    def from_config(
-        cls, config: ForecasterConfig, dtype: Any = np.float32, rng: Any = None
-    ) -> Forecaster:
-        """The model CONFIG describes (checked first: a ``ConfigError`` names a bad field)."""
-        validate(config)
-        return cls(**to_dict(config), dtype=dtype, rng=rng)
 
     def config(self) -> ForecasterConfig:
         """The architecture; ``Forecaster.from_config(model.config())`` rebuilds it."""

@@ -43,7 +43,8 @@ from typing import Any
 
 import numpy as np
 
-from rnnkit.config import derived, option, to_dict, validate
+from rnnkit.config import derived, option
+from rnnkit.models.configured import Configured
 from rnnkit.models.token_stepper import TokenStepper
 from rnnkit.nn import GRU, LSTM, RNN, Dropout, Embedding, Linear, log_softmax, softmax_cross_entropy
 from rnnkit.nn.embedding import EmbeddedTokens, check_indices
@@ -75,7 +76,7 @@ class LanguageModelConfig:
 DEFAULT = LanguageModelConfig()
 
 
-class LanguageModel(Layer):
+class LanguageModel(Configured, Layer):
     """Embedding -> stacked RNN/LSTM/GRU -> dropout -> Linear to the vocabulary.
 
     ``forward(inputs, state) -> (logits, state)``, ``backward(grad_logits)``,
@@ -88,6 +89,9 @@ class LanguageModel(Layer):
     One random generator ``rng`` makes the initial weights and then every dropout mask, so
     a training run is reproduced exactly by restoring its state (see ``rnnkit.train.rng``).
     """
+
+    config_class = LanguageModelConfig
+    config_attributes = {"dropout": "dropout_p"}
 
     def __init__(
         self,
@@ -160,26 +164,6 @@ class LanguageModel(Layer):
             array[...] = self.rng.uniform(-init_range, init_range, array.shape)
 
     # -- configuration -----------------------------------------------------------------------
-
-    @classmethod
-    def from_config(
-        cls, config: LanguageModelConfig, dtype: Any = np.float32, rng: Any = None
-    ) -> LanguageModel:
-        """The model CONFIG describes (checked first: a ``ConfigError`` names a bad field)."""
-        validate(config)
-        return cls(**to_dict(config), dtype=dtype, rng=rng)
-
-    def config(self) -> LanguageModelConfig:
-        """The architecture; ``LanguageModel.from_config(model.config())`` rebuilds it."""
-        return LanguageModelConfig(
-            vocab_size=self.vocab_size,
-            embedding_size=self.embedding_size,
-            hidden_size=self.hidden_size,
-            num_layers=self.num_layers,
-            cell=self.cell,
-            dropout=self.dropout_p,
-            tie_weights=self.tie_weights,
-        )
 
     # -- training ----------------------------------------------------------------------------
 

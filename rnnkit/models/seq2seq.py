@@ -51,7 +51,8 @@ from typing import Any
 
 import numpy as np
 
-from rnnkit.config import CHANGEABLE, derived, option, to_dict, validate
+from rnnkit.config import CHANGEABLE, derived, option
+from rnnkit.models.configured import Configured
 from rnnkit.models.seq2seq_parts import (
     EncodedSource,
     affine,
@@ -137,8 +138,10 @@ class DecoderState:
         return DecoderState(tuple(s[:, rows] for s in self.state), feed)
 
 
-class Seq2Seq(Layer):
+class Seq2Seq(Configured, Layer):
     """Encoder-decoder; see the module docstring. ``dtype`` and ``rng`` as for the layers."""
+
+    config_class = Seq2SeqConfig
 
     def __init__(
         self,
@@ -268,14 +271,6 @@ class Seq2Seq(Layer):
             self.tie("output.weight", f"{table}_embedding.weight")
 
     # -- configuration -----------------------------------------------------------------------
-
-    @classmethod
-    def from_config(
-        cls, config: Seq2SeqConfig, dtype: Any = np.float32, rng: Any = None
-    ) -> Seq2Seq:
-        """The model CONFIG describes (checked first: a ``ConfigError`` names a bad field)."""
-        validate(config)
-        return cls(**to_dict(config), dtype=dtype, rng=rng)
 
     def config(self) -> Seq2SeqConfig:
         """The architecture; ``Seq2Seq.from_config(model.config())`` rebuilds it."""

@@ -44,7 +44,8 @@ from typing import Any
 
 import numpy as np
 
-from rnnkit.config import derived, option, to_dict, validate
+from rnnkit.config import derived, option
+from rnnkit.models.configured import Configured
 from rnnkit.nn import (
     GRU,
     LSTM,
@@ -95,12 +96,19 @@ class SequenceClassifierConfig:
 DEFAULT = SequenceClassifierConfig()
 
 
-class SequenceClassifier(Layer):
+class SequenceClassifier(Configured, Layer):
     """Embedding -> recurrent encoder -> pooling -> dropout -> linear; see the module doc.
 
     Token ids run from 0 to ``vocab_size - 1``; the embedding has one more row,
     ``pad_id = vocab_size``, which padded positions use.
     """
+
+    config_class = SequenceClassifierConfig
+    config_attributes = {
+        "dropout": "dropout_p",
+        "embedding_dropout": "embedding_dropout_p",
+        "word_dropout": "word_dropout_p",
+    }
 
     def __init__(
         self,
@@ -176,30 +184,6 @@ class SequenceClassifier(Layer):
         features = self.encoder.num_directions * hidden_size * (2 if pooling == "mean-max" else 1)
         self.add_layer("classifier", Linear(features, num_classes, dtype=dtype, rng=self.rng))
         self._cache: tuple[Any, ...] | None = None
-
-    @classmethod
-    def from_config(
-        cls, config: SequenceClassifierConfig, dtype: Any = np.float32, rng: Any = None
-    ) -> SequenceClassifier:
-        """The model CONFIG describes (checked first: a ``ConfigError`` names a bad field)."""
-        validate(config)
-        return cls(**to_dict(config), dtype=dtype, rng=rng)
-
-    def config(self) -> SequenceClassifierConfig:
-        """The architecture; ``SequenceClassifier.from_config(model.config())`` rebuilds it."""
-        return SequenceClassifierConfig(
-            vocab_size=self.vocab_size,
-            num_classes=self.num_classes,
-            embedding_size=self.embedding_size,
-            hidden_size=self.hidden_size,
-            num_layers=self.num_layers,
-            cell=self.cell,
-            bidirectional=self.bidirectional,
-            pooling=self.pooling,
-            dropout=self.dropout_p,
-            embedding_dropout=self.embedding_dropout_p,
-            word_dropout=self.word_dropout_p,
-        )
 
     # -- forward / backward ------------------------------------------------------------------
 

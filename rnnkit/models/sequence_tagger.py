@@ -35,8 +35,9 @@ from typing import Any
 
 import numpy as np
 
-from rnnkit.config import derived, option, to_dict, validate
+from rnnkit.config import derived, option
 from rnnkit.models.char_word_encoder import CharWordEncoder, WordChars
+from rnnkit.models.configured import Configured
 from rnnkit.models.sequence_classifier import EMBEDDING_INIT_RANGE, ENCODERS
 from rnnkit.nn import Dropout, Embedding, Layer, Linear, softmax_cross_entropy
 from rnnkit.nn.crf import CRF
@@ -84,13 +85,16 @@ class SequenceTaggerConfig:
 DEFAULT = SequenceTaggerConfig()
 
 
-class SequenceTagger(Layer):
+class SequenceTagger(Configured, Layer):
     """Embedding (+ character word vectors) -> recurrent encoder -> per-token scores (+ CRF).
 
     Word ids run from 0 to ``vocab_size - 1``; ``pad_id = vocab_size`` pads. With
     ``char_hidden_size > 0`` every call also takes the batch's ``WordChars`` (char ids from
     0 to ``char_vocab_size - 1``).
     """
+
+    config_class = SequenceTaggerConfig
+    config_attributes = {"dropout": "dropout_p", "crf": "use_crf"}
 
     def __init__(
         self,
@@ -164,31 +168,6 @@ class SequenceTagger(Layer):
         self.add_layer("output", Linear(outputs, num_tags, dtype=dtype, rng=self.rng))
         if self.use_crf:
             self.add_layer("crf", CRF(num_tags, "token_mean", dtype=dtype, rng=self.rng))
-
-    @classmethod
-    def from_config(
-        cls, config: SequenceTaggerConfig, dtype: Any = np.float32, rng: Any = None
-    ) -> SequenceTagger:
-        """The model CONFIG describes (checked first: a ``ConfigError`` names a bad field)."""
-        validate(config)
-        return cls(**to_dict(config), dtype=dtype, rng=rng)
-
-    def config(self) -> SequenceTaggerConfig:
-        """The architecture; ``SequenceTagger.from_config(model.config())`` rebuilds it."""
-        return SequenceTaggerConfig(
-            vocab_size=self.vocab_size,
-            num_tags=self.num_tags,
-            char_vocab_size=self.char_vocab_size,
-            embedding_size=self.embedding_size,
-            char_embedding_size=self.char_embedding_size,
-            char_hidden_size=self.char_hidden_size,
-            hidden_size=self.hidden_size,
-            num_layers=self.num_layers,
-            cell=self.cell,
-            bidirectional=self.bidirectional,
-            dropout=self.dropout_p,
-            crf=self.use_crf,
-        )
 
     # -- forward / backward ------------------------------------------------------------------
 

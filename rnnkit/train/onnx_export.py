@@ -1,4 +1,4 @@
-"""rnnkit models as ONNX models (``rnnkit export DIR --onnx FILE``), built with the ``onnx``
+"""rnnkit models as ONNX models (what ``rnnkit export`` writes), built with the ``onnx``
 package alone and ONNX's native recurrent operators (``rnnkit.train.onnx_graph``).
 
 Every graph is float32, in evaluation mode (no dropout), with a dynamic batch size and,
