@@ -68,11 +68,30 @@ def decay(text: str) -> float:
     return value
 
 
+def integer(text: str) -> int:
+    return _parse(int, text, "an integer")
+
+
+def number(text: str) -> float:
+    return _parse(float, text, "a number")
+
+
 def _parse(kind: type, text: str, what: str):
     try:
         return kind(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+
+
+def add_threads_argument(parser: argparse.ArgumentParser) -> None:
+    """``--threads N``, which every command takes (BLAS and the C loops together)."""
+    parser.add_argument(
+        "--threads",
+        type=positive_int,
+        metavar="N",
+        help="compute with at most N threads (BLAS and the C loops; default: all cores). "
+        "On a busy machine, fewer threads than free cores is faster",
+    )
 
 
 def add_model_folder_argument(parser: argparse.ArgumentParser) -> None:

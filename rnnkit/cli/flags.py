@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from rnnkit.cli.arguments import integer, number
 from rnnkit.config import base_type, default_of, is_section, settings
 
 # Older or shorter names people type, beside a field's own flag.
@@ -71,24 +72,10 @@ def add_flag(group: Any, section: str, field: Any, kind: Any) -> None:
 def converter(kind: Any) -> Any:
     """The text-to-value function for a flag of type KIND (bounds come later, by name)."""
     if kind is float:
-        return parse_float
+        return number
     if kind is int:
-        return parse_int
+        return integer
     return str
-
-
-def parse_int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-
-
-def parse_float(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
 
 
 def given_settings(args: argparse.Namespace) -> dict[tuple[str, str], Any]:

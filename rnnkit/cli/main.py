@@ -23,8 +23,8 @@ from collections.abc import Sequence
 
 from rnnkit import __version__
 from rnnkit.cli import evaluate, export, import_torch, info, inspect, predict, sample, train
+from rnnkit.cli.arguments import add_threads_argument
 from rnnkit.cli.flags import as_flags, flag_name, setting_names
-from rnnkit.cli.threads import add_threads_argument
 from rnnkit.config import ConfigError
 from rnnkit.errors import UserError
 from rnnkit.threads import limit_threads

@@ -21,6 +21,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from rnnkit.cli.arguments import add_threads_argument
 from rnnkit.cli.flags import (
     add_settings_flags,
     apply_settings,
@@ -30,7 +31,6 @@ from rnnkit.cli.flags import (
     setting_names,
 )
 from rnnkit.cli.sample import write_sample
-from rnnkit.cli.threads import add_threads_argument
 from rnnkit.errors import UserError
 from rnnkit.threads import limit_threads
 from rnnkit.train import distributed as mpi
