@@ -521,7 +521,7 @@ def recurrent_parameter_count(
     bidirectional=...)`` has, without making it: per layer and direction,
     ``G*H*(I + H) + 2*G*H`` with ``G`` gates (RNN 1, GRU 3, LSTM 4) and ``I`` the layer's
     input size (``input_size``, then ``D*H``)."""
-    gates = {"rnn": 1, "gru": 3, "lstm": 4}[cell]
+    gates = {"rnn": RNN, "gru": GRU, "lstm": LSTM}[cell].kernel.GATE_COUNT
     directions = 2 if bidirectional else 1
     total = 0
     for layer in range(num_layers):
