@@ -53,12 +53,12 @@ import numpy as np
 
 from rnnkit.config import derived, option, to_dict, validate
 from rnnkit.models.configured import Configured
-from rnnkit.nn import GRU, LSTM, RNN, Dropout, Layer, Linear
+from rnnkit.nn import LSTM, Dropout, Layer, Linear
 from rnnkit.nn import distribution_losses as dl
 from rnnkit.nn.layer import make_rng
-from rnnkit.nn.recurrent import RecurrentLayer
+from rnnkit.nn.recurrent import RECURRENT_LAYERS
 
-ENCODERS: dict[str, type[RecurrentLayer]] = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+ENCODERS = RECURRENT_LAYERS  # by the names the settings use
 DECODERS = ("direct", "autoregressive")
 NORMALIZATIONS = ("none", "last")
 

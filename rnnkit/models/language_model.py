@@ -46,12 +46,11 @@ import numpy as np
 from rnnkit.config import derived, option
 from rnnkit.models.configured import Configured
 from rnnkit.models.token_stepper import TokenStepper
-from rnnkit.nn import GRU, LSTM, RNN, Dropout, Embedding, Linear, log_softmax, softmax_cross_entropy
+from rnnkit.nn import Dropout, Embedding, Linear, log_softmax, softmax_cross_entropy
 from rnnkit.nn.embedding import EmbeddedTokens, check_indices
 from rnnkit.nn.layer import Layer, check_dtype, make_rng
-from rnnkit.nn.recurrent import RecurrentLayer
+from rnnkit.nn.recurrent import RECURRENT_LAYERS
 
-RECURRENT_LAYERS: dict[str, type[RecurrentLayer]] = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
 DEFAULT_INIT_RANGE = 0.1  # the embedding and decoder initialisation of the torch example
 TIED_NAME = "decoder.weight"
 

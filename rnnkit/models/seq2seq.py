@@ -59,15 +59,15 @@ from rnnkit.models.seq2seq_parts import (
     affine_backward,
     reverse_within_lengths,
 )
-from rnnkit.nn import GRU, LSTM, RNN, Embedding, Linear, log_softmax, softmax_cross_entropy
+from rnnkit.nn import Embedding, Linear, log_softmax, softmax_cross_entropy
 from rnnkit.nn.attention import ATTENTION_KINDS, Attention, source_mask
 from rnnkit.nn.dropout import dropout_mask
 from rnnkit.nn.embedding import EmbeddedTokens, check_indices
 from rnnkit.nn.layer import Layer, check_dtype, make_rng
-from rnnkit.nn.recurrent import RecurrentLayer
+from rnnkit.nn.recurrent import RECURRENT_LAYERS
 from rnnkit.nn.recurrent_steps import RecurrentSteps
 
-CELLS: dict[str, type[RecurrentLayer]] = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
+CELLS = RECURRENT_LAYERS  # by the names the settings use
 ATTENTIONS = ("none", *ATTENTION_KINDS)
 BRIDGES = ("auto", "linear", "zero")
 EMBEDDING_INIT_RANGE = 0.1

@@ -47,9 +47,7 @@ import numpy as np
 from rnnkit.config import derived, option
 from rnnkit.models.configured import Configured
 from rnnkit.nn import (
-    GRU,
     LSTM,
-    RNN,
     Dropout,
     Embedding,
     Layer,
@@ -58,9 +56,9 @@ from rnnkit.nn import (
     softmax_cross_entropy,
 )
 from rnnkit.nn.layer import make_rng
-from rnnkit.nn.recurrent import RecurrentLayer
+from rnnkit.nn.recurrent import RECURRENT_LAYERS
 
-ENCODERS: dict[str, type[RecurrentLayer]] = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+ENCODERS = RECURRENT_LAYERS  # by the names the settings use
 POOLINGS = ("last", "mean", "max", "mean-max")
 EMBEDDING_INIT_RANGE = 0.1
 

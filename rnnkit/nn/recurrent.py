@@ -514,6 +514,10 @@ class LSTM(RecurrentLayer):
         return states[0], states[1]
 
 
+# The recurrent layers by the names settings use for them (``cell="lstm"``).
+RECURRENT_LAYERS: dict[str, type[RecurrentLayer]] = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
+
+
 def recurrent_parameter_count(
     cell: str, input_size: int, hidden_size: int, num_layers: int, bidirectional: bool = False
 ) -> int:
@@ -521,7 +525,7 @@ def recurrent_parameter_count(
     bidirectional=...)`` has, without making it: per layer and direction,
     ``G*H*(I + H) + 2*G*H`` with ``G`` gates (RNN 1, GRU 3, LSTM 4) and ``I`` the layer's
     input size (``input_size``, then ``D*H``)."""
-    gates = {"rnn": RNN, "gru": GRU, "lstm": LSTM}[cell].kernel.GATE_COUNT
+    gates = RECURRENT_LAYERS[cell].kernel.GATE_COUNT
     directions = 2 if bidirectional else 1
     total = 0
     for layer in range(num_layers):
