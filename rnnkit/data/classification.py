@@ -31,7 +31,7 @@ from __future__ import annotations
 import csv
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,6 +59,10 @@ class LabelledTexts:
 
     def __len__(self) -> int:
         return len(self.texts)
+
+    def lines(self) -> Iterator[str]:
+        """Each example as ``label<TAB>text``, the form a data fingerprint reads."""
+        return (f"{label}\t{text}" for label, text in zip(self.labels, self.texts, strict=True))
 
     def subset(self, indices: Sequence[int] | np.ndarray) -> LabelledTexts:
         return LabelledTexts(

@@ -17,7 +17,7 @@ Every error is a ``UserError`` naming the file (and the line, where there is one
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +43,14 @@ class ConditionedTexts:
 
     def __len__(self) -> int:
         return len(self.texts)
+
+    def lines(self) -> Iterator[str]:
+        """Each text as ``condition<TAB>text``, a feature row written as its numbers, the
+        form a data fingerprint reads."""
+        conditions = self.conditions
+        if conditions is None:
+            conditions = [" ".join(repr(float(x)) for x in row) for row in self.features]
+        return (f"{c}\t{t}" for c, t in zip(conditions, self.texts, strict=True))
 
     @property
     def categories(self) -> list[str]:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,6 +50,12 @@ class TaggedSentences:
 
     def __len__(self) -> int:
         return len(self.tokens)
+
+    def lines(self) -> Iterator[str]:
+        """Each sentence as ``token<TAB>tag`` lines ending in a blank line (a column file),
+        the form a data fingerprint reads."""
+        for tokens, tags in zip(self.tokens, self.tags, strict=True):
+            yield "".join(f"{w}\t{t}\n" for w, t in zip(tokens, tags, strict=True))
 
     def add(self, tokens: list[str], tags: list[str], origin: str) -> None:
         self.tokens.append(tokens)

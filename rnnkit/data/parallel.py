@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +44,10 @@ class ParallelExamples:
 
     def __len__(self) -> int:
         return len(self.sources)
+
+    def lines(self) -> Iterator[str]:
+        """Each pair as ``source<TAB>target``, the form a data fingerprint reads."""
+        return (f"{s}\t{t}" for s, t in zip(self.sources, self.targets, strict=True))
 
     def subset(self, indices: list[int]) -> ParallelExamples:
         return ParallelExamples(

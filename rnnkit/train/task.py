@@ -30,8 +30,8 @@ when training starts), and for the lines printed when it ends (``report``): ``fi
 A task whose data section has ``train``, ``valid``, ``val_fraction`` (and maybe ``test``)
 starts ``build`` with ``read_data``: it says what ``train`` holds (``train_needed``), how
 to read one of those files (``read_examples``), how to hold out part of the training
-examples when there is no ``valid`` (``hold_out``), and how to fingerprint them
-(``data_fingerprint``, and ``examples``, their name, for a resume that reads others).
+examples when there is no ``valid`` (``hold_out``), and what its examples are called
+(``examples``, their name, for a resume that reads others).
 
 The data settings that are paths (``option(path=True)``, as ``path_option``) are made
 absolute by ``resolve_paths`` (the runner calls it before ``build``), as the run saves
@@ -45,11 +45,13 @@ built from its settings, with the checkpoint's weights, in evaluation mode).
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 from pathlib import Path
 from typing import Any
 
 from rnnkit.config import ConfigError
+from rnnkit.data.fingerprint import fingerprint_lines
 from rnnkit.errors import SettingError, UserError
 from rnnkit.train.checkpoint import Checkpoint, load_checkpoint
 from rnnkit.train.interrupt import StopRequest
@@ -136,8 +138,8 @@ class Task:
 
     def data_fingerprint(self, train: Any, valid: Any) -> str:
         """A digest of the TRAIN and VALID examples, for ``read_data``: a resumed run must
-        read the same."""
-        raise NotImplementedError
+        read the same. Examples are read as text lines (their ``lines()``)."""
+        return fingerprint_lines(itertools.chain(train.lines(), valid.lines()))
 
     def summary(self, trainer: Trainer) -> str:
         return f"training a {self.title} ({trainer.model.num_parameters():,} parameters)"

@@ -26,7 +26,6 @@ from rnnkit.data.classification import (
     split_off,
 )
 from rnnkit.data.embeddings_file import read_word_vectors
-from rnnkit.data.fingerprint import fingerprint
 from rnnkit.data.tokenizers import Tokenizer
 from rnnkit.errors import SettingError, UserError
 from rnnkit.models.sequence_classifier import SequenceClassifier, SequenceClassifierConfig
@@ -115,17 +114,6 @@ class TrainedClassifier:
     config: ClassifierRun
 
 
-def examples_fingerprint(*sets: LabelledTexts) -> str:
-    """A digest of the examples, to check that a resumed run reads the same ones."""
-    return fingerprint(
-        "\n".join(
-            f"{label}\t{text}"
-            for data in sets
-            for label, text in zip(data.labels, data.texts, strict=True)
-        )
-    )
-
-
 class ClassifierTask(Task):
     name = "classify"
     title = "sequence classifier"
@@ -199,7 +187,6 @@ class ClassifierTask(Task):
         )
 
     hold_out = staticmethod(split_off)
-    data_fingerprint = staticmethod(examples_fingerprint)
 
     def before_training(self, trainer: ClassifierTrainer, stop: StopRequest) -> bool:
         """Pretrain the encoder as a language model when ``pretrain_epochs`` asks for it."""

@@ -31,7 +31,6 @@ from rnnkit.data.conditioned_text import (
     read_condition_tsv,
     read_text_with_features,
 )
-from rnnkit.data.fingerprint import fingerprint
 from rnnkit.data.tokenizers import Tokenizer, make_tokenizer
 from rnnkit.errors import SettingError, UserError
 from rnnkit.models.conditioned_language_model import (
@@ -151,17 +150,6 @@ class _Rows:
         )
 
 
-def texts_fingerprint(*sets: ConditionedTexts) -> str:
-    """A digest of the texts and their conditions, to check that a resume reads the same."""
-    lines = []
-    for data in sets:
-        conditions = data.conditions
-        if conditions is None:
-            conditions = [" ".join(repr(float(x)) for x in row) for row in data.features]
-        lines += [f"{c}\t{t}" for c, t in zip(conditions, data.texts, strict=True)]
-    return fingerprint("\n".join(lines))
-
-
 def encode_conditioned(
     data: ConditionedTexts,
     tokenizer: Tokenizer,
@@ -195,7 +183,6 @@ class GenerateTask(Task):
     config_class = GenerateRun
     train_needed = "the conditioned texts to learn from"
     examples = "texts"
-    data_fingerprint = staticmethod(texts_fingerprint)
 
     def build(
         self, config: GenerateRun, folder: Path, checkpoint: Checkpoint | None

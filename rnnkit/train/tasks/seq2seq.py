@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from rnnkit.config import option
-from rnnkit.data.fingerprint import fingerprint
 from rnnkit.data.held_out import held_out_indices
 from rnnkit.data.parallel import FORMATS, ParallelExamples, read_parallel, references
 from rnnkit.data.parallel_batches import (
@@ -152,15 +151,6 @@ def fit_vocabularies(
     return Vocabulary.build(source, data.min_count), Vocabulary.build(target, data.min_count)
 
 
-def pairs_fingerprint(*sets: ParallelExamples) -> str:
-    """A digest of the pairs, to check that a resumed run reads the same ones."""
-    return fingerprint(
-        "\n".join(
-            f"{s}\t{t}" for data in sets for s, t in zip(data.sources, data.targets, strict=True)
-        )
-    )
-
-
 class Seq2SeqTask(Task):
     name = "seq2seq"
     title = "sequence-to-sequence model"
@@ -170,7 +160,6 @@ class Seq2SeqTask(Task):
     train_needed = "the pairs to learn from"
     examples = "pairs"
     hold_out = staticmethod(split_by_source)
-    data_fingerprint = staticmethod(pairs_fingerprint)
 
     def build(
         self, config: Seq2SeqRun, folder: Path, checkpoint: Checkpoint | None

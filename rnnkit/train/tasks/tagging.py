@@ -17,7 +17,6 @@ from typing import Any
 
 from rnnkit.config import option
 from rnnkit.data.conll import CONLLU_COLUMNS, FORMATS, TaggedSentences, read_tagged
-from rnnkit.data.fingerprint import fingerprint
 from rnnkit.data.held_out import held_out_indices
 from rnnkit.data.tagging import TaggingVocabulary, encode_sentences, encode_tagged
 from rnnkit.errors import UserError
@@ -91,17 +90,6 @@ def split_sentences(
     return parts[0], parts[1]
 
 
-def sentences_fingerprint(*sets: TaggedSentences) -> str:
-    """A digest of the sentences, to check that a resumed run reads the same ones."""
-    return fingerprint(
-        "\n\n".join(
-            "\n".join(f"{w}\t{t}" for w, t in zip(words, tags, strict=True))
-            for data in sets
-            for words, tags in zip(data.tokens, data.tags, strict=True)
-        )
-    )
-
-
 class TaggingTask(Task):
     name = "tag"
     title = "sequence tagger"
@@ -111,7 +99,6 @@ class TaggingTask(Task):
     train_needed = "the tagged sentences to learn from"
     examples = "sentences"
     hold_out = staticmethod(split_sentences)
-    data_fingerprint = staticmethod(sentences_fingerprint)
 
     def build(
         self, config: TaggingRun, folder: Path, checkpoint: Checkpoint | None
