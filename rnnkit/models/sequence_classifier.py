@@ -198,9 +198,18 @@ class SequenceClassifier(Configured, Layer):
         self._embed_backward(self._classify_backward(grad_logits))
 
     def loss_and_backward(
-        self, ids: Any, lengths: Any, targets: Any, adversarial: float = 0.0
+        self,
+        ids: Any,
+        lengths: Any,
+        targets: Any,
+        adversarial: float = 0.0,
+        class_weights: np.ndarray | None = None,
     ) -> float:
         """Mean cross-entropy of the batch; its gradients are added into ``grads``.
+
+        With ``class_weights`` (one non-negative number per class), each text's loss is
+        weighed by its class's weight and the mean is over the summed weights, as
+        ``torch.nn.functional.cross_entropy(weight=...)`` (see ``softmax_cross_entropy``).
 
         With ``adversarial = epsilon > 0`` (Miyato et al. 2017), the gradients are those of
         ``L(e) + L(e + r)``, where ``e`` are the embedded tokens (after the dropouts) and
@@ -218,12 +227,14 @@ class SequenceClassifier(Configured, Layer):
         ids, lengths = self._checked(ids, lengths)
         targets = np.asarray(targets)
         embedded = self._embed(ids)
-        loss, grad_logits = softmax_cross_entropy(self._classify(embedded, lengths), targets)
+        loss, grad_logits = softmax_cross_entropy(
+            self._classify(embedded, lengths), targets, weight=class_weights
+        )
         grad_embedded = self._classify_backward(grad_logits)
         if adversarial > 0.0:
             perturbation = adversarial_perturbation(grad_embedded, embedded, adversarial)
             _, grad_logits = softmax_cross_entropy(
-                self._classify(embedded + perturbation, lengths), targets
+                self._classify(embedded + perturbation, lengths), targets, weight=class_weights
             )
             grad_embedded += self._classify_backward(grad_logits)
         self._embed_backward(grad_embedded)

@@ -46,8 +46,9 @@ def _check_same_shape(name: str, value: np.ndarray, expected: tuple[int, ...]) -
         raise ValueError(f"{name}: expected shape {expected}, got {value.shape}")
 
 
-def _scale(count: int, reduction: Reduction) -> float:
-    """The factor that turns a summed loss into the requested reduction."""
+def _scale(count: float, reduction: Reduction) -> float:
+    """The factor that turns a summed loss into the requested reduction (COUNT: the terms,
+    or their summed weight)."""
     if reduction == "sum":
         return 1.0
     if reduction == "mean":
@@ -60,6 +61,7 @@ def softmax_cross_entropy(
     targets: np.ndarray,
     ignore_index: int | None = None,
     reduction: Reduction = "mean",
+    weight: np.ndarray | None = None,
 ) -> tuple[float, np.ndarray]:
     """Cross-entropy of class ``targets`` under ``softmax(logits)``, classes on the last axis.
 
@@ -70,6 +72,12 @@ def softmax_cross_entropy(
 
     Positions whose target equals ``ignore_index`` add nothing and do not count towards
     the mean, as in ``torch.nn.functional.cross_entropy`` (which puts classes on axis 1).
+
+    ``weight`` (shape ``(C,)``, non-negative) weighs each position by its target's class,
+    ``w_t``, as torch's ``weight`` does: the sum becomes ``-sum w_t log softmax(z)_t``
+    and its gradient ``w_t (softmax(z) - onehot(t))``, and "mean" divides by ``sum w_t``
+    over the kept positions instead of their count (so a rare class can count as much as
+    a frequent one).
     """
     logits = _float_array("logits", logits)
     targets = np.asarray(targets)
@@ -89,8 +97,16 @@ def softmax_cross_entropy(
     # terms are masked out afterwards.
     classes = np.where(keep, flat_targets, 0)
     rows = np.arange(flat_targets.size)
-    count = int(np.count_nonzero(keep))
-    scale = _scale(count, reduction)
+    if weight is None:
+        weights = keep.astype(np.float64)
+        scale = _scale(int(np.count_nonzero(keep)), reduction)
+    else:
+        weight = np.asarray(weight, dtype=np.float64)
+        _check_same_shape("weight", weight, (num_classes,))
+        if not np.all(weight >= 0):
+            raise ValueError("weight: expected non-negative class weights")
+        weights = np.where(keep, weight[classes], 0.0)
+        scale = _scale(float(weights.sum()), reduction)
 
     # One buffer goes shifted logits -> exp -> gradient, so a wide vocabulary is read and
     # written as few times as possible: log softmax(z)_t = (z_t - max) - log sum exp(z - max).
@@ -98,11 +114,11 @@ def softmax_cross_entropy(
     picked = grad[rows, classes]
     np.exp(grad, out=grad)
     sums = np.sum(grad, axis=1)
-    loss = -float(np.sum((picked - np.log(sums))[keep])) * scale
-    # dloss/dz = (softmax(z) - onehot(t)) * scale, zero for ignored positions
-    row_scale = np.where(keep, scale / sums, 0.0).astype(grad.dtype)
-    grad *= row_scale[:, None]
-    grad[rows[keep], classes[keep]] -= grad.dtype.type(scale)
+    loss = -float(np.sum(((picked - np.log(sums)) * weights)[keep])) * scale
+    # dloss/dz = (softmax(z) - onehot(t)) * w_t * scale, zero for ignored positions
+    row_scale = (weights * scale).astype(grad.dtype)
+    grad *= (row_scale / sums)[:, None]
+    grad[rows[keep], classes[keep]] -= row_scale[keep]
     return loss, grad.reshape(logits.shape)
 
 

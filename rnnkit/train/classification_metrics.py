@@ -10,7 +10,10 @@ as ``p``::
 A ratio with nothing to divide by (a class never predicted, say) counts as 0. Macro-F1 is
 the plain mean of ``f1_c`` over the classes that occur in the targets or the predictions,
 so every class weighs the same however rare it is; it is what scikit-learn's
-``f1_score(average="macro")`` computes.
+``f1_score(average="macro")`` computes. Balanced accuracy is the plain mean of
+``recall_c`` over the classes that occur in the targets (scikit-learn's
+``balanced_accuracy_score``): on imbalanced classes, the accuracy a classifier would
+have if every class were equally frequent.
 """
 
 from __future__ import annotations
@@ -39,8 +42,10 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
 def classification_report(
     targets: np.ndarray, predictions: np.ndarray, labels: Sequence[str]
 ) -> dict[str, Any]:
-    """A JSON-ready summary: ``accuracy`` (a fraction), ``macro_f1``, ``per_class``
-    (label -> precision, recall, f1, support) and ``confusion`` (rows = true labels)."""
+    """A JSON-ready summary: ``accuracy`` (a fraction), ``balanced_accuracy`` (the mean
+    of ``recall_c`` over the classes that occur in the targets), ``macro_f1``,
+    ``per_class`` (label -> precision, recall, f1, support) and ``confusion`` (rows = true
+    labels)."""
     confusion = confusion_matrix(targets, predictions, len(labels))
     hits = np.diag(confusion).astype(np.float64)
     support = confusion.sum(axis=1)
@@ -51,6 +56,7 @@ def classification_report(
     present = (support > 0) | (predicted > 0)
     return {
         "accuracy": float(hits.sum() / max(confusion.sum(), 1)),
+        "balanced_accuracy": float(recall[support > 0].mean()) if support.any() else 0.0,
         "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
         "examples": int(confusion.sum()),
         "per_class": {
@@ -73,7 +79,7 @@ def format_report(report: dict[str, Any]) -> str:
     width = max(8, *(len(label) for label in labels))
     lines = [
         f"accuracy {report['accuracy']:.2%} ({report['examples']} examples), "
-        f"macro-F1 {report['macro_f1']:.4f}",
+        f"balanced accuracy {report['balanced_accuracy']:.2%}, macro-F1 {report['macro_f1']:.4f}",
         "",
         f"{'class':<{width}}  precision  recall     f1  support",
     ]

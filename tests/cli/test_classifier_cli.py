@@ -21,15 +21,35 @@ from tests.train.test_classifier_trainer import keyword_examples
 TINY = ["--embedding-size", "8", "--hidden-size", "12", "--batch-size", "16", "--lr", "0.01"]
 
 
-def write_tsv(path: Path, count: int = 200, seed: int = 0) -> Path:
+def write_tsv(path: Path, count: int = 200, seed: int = 0, neg_share: int = 1) -> Path:
+    """COUNT keyword examples as a TSV file; with NEG_SHARE = k, only every k-th "neg"
+    example is kept (classes made unequal)."""
     data = keyword_examples(count, seed)
-    rows = "".join(f"{t}\t{label}\n" for t, label in zip(data.texts, data.labels, strict=True))
+    pairs = zip(data.texts, data.labels, strict=True)
+    kept = [(t, y) for i, (t, y) in enumerate(pairs) if y == "pos" or i % neg_share == 0]
+    rows = "".join(f"{t}\t{label}\n" for t, label in kept)
     path.write_text("text\tlabel\n" + rows, encoding="utf-8")
     return path
 
 
 def train(*argv: object) -> tuple[int, str, str]:
     return run_cli("train-classifier", *argv, *TINY)
+
+
+def trained_whole_and_split(tmp_path: Path, options: list, steps: int, stop: int) -> dict:
+    """Train STEPS in one run ("whole") and in two ("split": STOP steps, then a resume);
+    assert the two give the same weights, and return the whole run's."""
+    assert train("--out", tmp_path / "whole", "--max-steps", steps, *options)[0] == 0
+    assert train("--out", tmp_path / "split", "--max-steps", stop, *options)[0] == 0
+    status, _, err = run_cli(
+        "train-classifier", "--out", tmp_path / "split", "--resume", "--max-steps", steps
+    )
+    assert status == 0, err
+    whole = load_weights(tmp_path / "whole" / "model.safetensors")
+    split = load_weights(tmp_path / "split" / "model.safetensors")
+    for name in whole:
+        np.testing.assert_array_equal(whole[name], split[name], err_msg=name)
+    return whole
 
 
 @contextlib.contextmanager
@@ -376,32 +396,51 @@ def test_pretraining_a_stacked_bidirectional_encoder_is_refused(tmp_path: Path) 
 # -- bad input ------------------------------------------------------------------------------
 
 
-def test_adversarial_training_is_recorded_and_resumes_exactly(tmp_path: Path) -> None:
-    options = ["--train", write_tsv(tmp_path / "train.tsv"), "--adversarial", "0.5"]
+@pytest.mark.parametrize(
+    ("flag", "value", "saved", "other", "refused", "bad"),
+    [
+        ("--adversarial", "0.5", 0.5, "1", "--adversarial 1.0 differs from the run", "-1"),
+        (
+            "--class-weights", "balanced", "balanced", "none",
+            "--class-weights none differs from the run", "inverse",
+        ),
+    ],
+)  # fmt: skip
+def test_a_loss_setting_is_recorded_resumes_exactly_and_is_held(
+    tmp_path: Path, flag: str, value: str, saved: object, other: str, refused: str, bad: str
+) -> None:
+    options = ["--train", write_tsv(tmp_path / "train.tsv", neg_share=3), flag, value]
     options += ["--dropout", "0.3", "--embedding-dropout", "0.2", "--eval-every", "7"]
-    assert train("--out", tmp_path / "whole", "--max-steps", "20", *options)[0] == 0
-    assert train("--out", tmp_path / "split", "--max-steps", "9", *options)[0] == 0
-    status, _, err = run_cli(
-        "train-classifier", "--out", tmp_path / "split", "--resume", "--max-steps", "20"
-    )
-    assert status == 0, err
-    whole = load_weights(tmp_path / "whole" / "model.safetensors")
-    split = load_weights(tmp_path / "split" / "model.safetensors")
-    for name in whole:
-        np.testing.assert_array_equal(whole[name], split[name], err_msg=name)
-    assert load_checkpoint(tmp_path / "whole").config["config"]["training"]["adversarial"] == 0.5
+    whole = trained_whole_and_split(tmp_path, options, 20, 9)
+    config = load_checkpoint(tmp_path / "whole").config
+    assert config["config"]["training"][flag[2:].replace("-", "_")] == saved
 
-    plain_options = [o for o in options if o not in ("--adversarial", "0.5")]
+    plain_options = [o for o in options if o not in (flag, value)]
     assert train("--out", tmp_path / "plain", "--max-steps", "20", *plain_options)[0] == 0
     plain = load_weights(tmp_path / "plain" / "model.safetensors")
     assert not np.array_equal(plain["encoder.weight_hh_l0"], whole["encoder.weight_hh_l0"])
 
     status, _, err = run_cli(
-        "train-classifier", "--out", tmp_path / "whole", "--resume", "--adversarial", "1"
+        "train-classifier", "--out", tmp_path / "whole", "--resume", flag, other
     )
-    assert_one_line_error(status, err, "--adversarial 1.0 differs from the run")
-    status, _, err = train("--train", tmp_path / "train.tsv", "--adversarial", "-1")
-    assert_one_line_error(status, err, "--adversarial")
+    assert_one_line_error(status, err, refused)
+    status, _, err = train("--train", tmp_path / "train.tsv", flag, bad)
+    assert_one_line_error(status, err, flag)
+
+
+def test_balanced_class_weights_choose_the_best_model_by_balanced_accuracy(
+    tmp_path: Path,
+) -> None:
+    train_file = write_tsv(tmp_path / "train.tsv", neg_share=3)
+    options = ["--train", train_file, "--class-weights", "balanced"]
+    assert (
+        train("--out", tmp_path / "run", "--max-steps", "12", "--eval-every", "4", *options)[0] == 0
+    )
+    progress = load_checkpoint(tmp_path / "run").config["progress"]
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
+    validated = [r for r in records if "val_balanced_accuracy" in r]
+    best = max(validated, key=lambda r: r["val_balanced_accuracy"])  # the first of equals
+    assert progress["best_step"] == best["step"]
 
 
 def test_the_plateau_schedule_is_recorded_and_held_on_resume(tmp_path: Path) -> None:

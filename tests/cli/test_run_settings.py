@@ -85,7 +85,7 @@ def test_info_describes_a_classifier_run_and_refuses_a_folder_without_one(
     record = json.loads(out)
     assert (record["task"], record["step"]) == ("classify", 4)
     assert record["config"]["model"]["hidden_size"] == 12
-    assert set(record["best"]) == {"loss", "accuracy", "macro_f1"}
+    assert set(record["best"]) == {"loss", "accuracy", "balanced_accuracy", "macro_f1"}
     status, out, _ = run_cli("info", tmp_path / "run")
     assert "a sequence classifier run at step 4" in out and "accuracy" in out
 

@@ -121,6 +121,25 @@ def test_logits_and_gradients_match_torch(
         assert_close(grad, torch_grads[name].grad)
 
 
+def test_class_weights_match_torch(torch: ModuleType) -> None:
+    model = make_model(cell="gru", bidirectional=True, pooling="max")
+    ids, labels = padded_batch(model, LENGTHS)
+    weights = np.array([0.5, 3.0, 1.25])
+    model.zero_grad()
+    loss = model.loss_and_backward(ids, LENGTHS, labels, class_weights=weights)
+
+    oracle = torch_layers(torch, model)
+    logits = torch_logits(torch, oracle, "max", ids, LENGTHS)
+    torch_loss = torch.nn.functional.cross_entropy(
+        logits, torch.from_numpy(labels), weight=torch.from_numpy(weights)
+    )
+    torch_loss.backward()
+    assert loss == pytest.approx(torch_loss.item(), rel=1e-12)
+    torch_grads = dict(oracle.named_parameters())
+    for name, grad in model.grads.items():
+        assert_close(grad, torch_grads[name].grad)
+
+
 @pytest.mark.parametrize("pooling", ["last", "mean", "max", "mean-max"])
 def test_gradients_match_finite_differences_with_dropout(pooling: str) -> None:
     # Restoring the generator before each forward draws the same dropout masks every time,

@@ -85,6 +85,60 @@ def test_cross_entropy_matches_torch(
     assert_close(grad, logits_t.grad)
 
 
+CLASS_WEIGHTS = np.array([0.5, 2.0, 1.0, 0.0, 3.0])  # one per class of class_problem
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("ignore_index", [None, 2])
+def test_weighted_cross_entropy_gradient(ignore_index: int | None, reduction: str) -> None:
+    logits, targets = class_problem(ignore_index)
+    check_gradient(
+        lambda z: softmax_cross_entropy(z, targets, ignore_index, reduction, CLASS_WEIGHTS),
+        logits,
+    )
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("ignore_index", [None, 2])
+def test_weighted_cross_entropy_matches_torch(
+    torch: ModuleType, ignore_index: int | None, reduction: str
+) -> None:
+    F = torch.nn.functional
+    logits, targets = class_problem(ignore_index)
+    loss, grad = softmax_cross_entropy(logits, targets, ignore_index, reduction, CLASS_WEIGHTS)
+    logits_t = torch.from_numpy(logits).requires_grad_()
+    loss_t = F.cross_entropy(
+        logits_t.movedim(-1, 1),
+        torch.from_numpy(targets),
+        weight=torch.from_numpy(CLASS_WEIGHTS),
+        ignore_index=TORCH_NO_IGNORE if ignore_index is None else ignore_index,
+        reduction=reduction,
+    )
+    loss_t.backward()
+    assert_close(np.array(loss), loss_t)
+    assert_close(grad, logits_t.grad)
+
+
+def test_equal_class_weights_change_nothing_in_the_mean() -> None:
+    logits, targets = class_problem(None)
+    plain = softmax_cross_entropy(logits, targets)
+    weighted = softmax_cross_entropy(logits, targets, weight=np.full(5, 7.0))
+    assert weighted[0] == pytest.approx(plain[0])
+    np.testing.assert_allclose(weighted[1], plain[1])
+
+
+@pytest.mark.parametrize(
+    ("weight", "message"),
+    [
+        (np.ones(4), "weight: expected shape (5,), got (4,)"),
+        (np.array([1.0, -1.0, 1.0, 1.0, 1.0]), "weight: expected non-negative class weights"),
+    ],
+)
+def test_cross_entropy_rejects_bad_weights(weight: np.ndarray, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        softmax_cross_entropy(np.zeros((4, 5)), np.array([0, 1, 2, 3]), weight=weight)
+
+
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize(
     ("ours", "theirs"),

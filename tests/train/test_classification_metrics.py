@@ -37,6 +37,14 @@ def test_report_figures() -> None:
     json.dumps(report)  # every value is JSON-ready
 
 
+def test_balanced_accuracy_is_the_mean_recall_of_the_classes_with_targets() -> None:
+    report = classification_report(TARGETS, PREDICTIONS, LABELS)
+    assert report["balanced_accuracy"] == pytest.approx((2 / 3 + 1.0 + 0.0) / 3)
+    # "c" has no targets here: it is left out of the mean, not counted as recall 0
+    report = classification_report(np.array([0, 0, 1]), np.array([0, 1, 1]), LABELS)
+    assert report["balanced_accuracy"] == pytest.approx((1 / 2 + 1.0) / 2)
+
+
 def test_macro_f1_leaves_out_classes_absent_from_targets_and_predictions() -> None:
     report = classification_report(np.array([0, 1]), np.array([0, 1]), ["a", "b", "c"])
     assert report["macro_f1"] == 1.0
@@ -45,7 +53,9 @@ def test_macro_f1_leaves_out_classes_absent_from_targets_and_predictions() -> No
 
 def test_format_report_names_every_class() -> None:
     text = format_report(classification_report(TARGETS, PREDICTIONS, LABELS))
-    assert text.startswith("accuracy 66.67% (6 examples), macro-F1 0.4889")
+    assert text.startswith(
+        "accuracy 66.67% (6 examples), balanced accuracy 55.56%, macro-F1 0.4889"
+    )
     assert all(f"\n{label} " in text for label in LABELS)
 
 

@@ -19,7 +19,11 @@ from rnnkit.errors import UserError
 from rnnkit.models import SequenceClassifier
 from rnnkit.optim import ReduceLROnPlateau
 from rnnkit.train import Budget, StopRequest, TrainingDivergedError, load_checkpoint
-from rnnkit.train.classifier_trainer import ClassifierSettings, ClassifierTrainer
+from rnnkit.train.classifier_trainer import (
+    ClassifierSettings,
+    ClassifierTrainer,
+    balanced_class_weights,
+)
 
 KEYWORDS = {"pos": ["good", "great", "fine"], "neg": ["bad", "awful", "dull"]}
 TIMING = ("elapsed", "tokens_per_second")
@@ -227,3 +231,29 @@ def test_resume_with_ema_gives_the_same_weights_and_average_as_one_run(tmp_path:
     assert progress[0] == progress[1]
     for name, value in best[0].arrays["model"].items():
         assert np.array_equal(value, best[1].arrays["model"][name]), name
+
+
+def test_balanced_class_weights_give_every_class_the_same_total_weight() -> None:
+    targets = np.array([0, 0, 0, 0, 0, 0, 1, 1, 3])  # class 2 has no examples
+    weights = balanced_class_weights(targets, 4)
+    # N / (K n_c) = 9 / (4 n_c)
+    np.testing.assert_allclose(weights, [9 / 24, 9 / 8, 0.0, 9 / 4])
+    totals = np.bincount(targets, weights=weights[targets], minlength=4)
+    np.testing.assert_allclose(totals[[0, 1, 3]], 9 / 4)
+
+
+def test_balanced_class_weights_weigh_the_loss_and_pick_the_best_by_balanced_accuracy(
+    tmp_path: Path,
+) -> None:
+    trainer = make_trainer(tmp_path, class_weights="balanced")
+    targets = trainer.train_set.targets
+    expected = balanced_class_weights(targets, 2)
+    np.testing.assert_allclose(trainer.class_weights, expected)
+    assert trainer.watched == "balanced_accuracy"
+    trainer.train(Budget(max_steps=30))
+    records = [r for r in trainer.metrics.read() if "val_balanced_accuracy" in r]
+    best = max(records, key=lambda r: r["val_balanced_accuracy"])
+    saved = load_checkpoint(tmp_path / "best")
+    assert saved.config["progress"]["best_step"] == best["step"]
+    assert saved.config["config"]["training"]["class_weights"] == "balanced"
+    assert make_trainer(tmp_path / "plain").class_weights is None
