@@ -77,9 +77,12 @@ def format_report(report: dict[str, Any]) -> str:
     """The report as a table for people: per-class figures, then the confusion matrix."""
     labels = report["labels"]
     width = max(8, *(len(label) for label in labels))
+    # A tagging report (per-token figures) has no balanced accuracy.
+    balanced = report.get("balanced_accuracy")
+    balanced = "" if balanced is None else f"balanced accuracy {balanced:.2%}, "
     lines = [
-        f"accuracy {report['accuracy']:.2%} ({report['examples']} examples), "
-        f"balanced accuracy {report['balanced_accuracy']:.2%}, macro-F1 {report['macro_f1']:.4f}",
+        f"accuracy {report['accuracy']:.2%} ({report['examples']} examples), {balanced}"
+        f"macro-F1 {report['macro_f1']:.4f}",
         "",
         f"{'class':<{width}}  precision  recall     f1  support",
     ]
