@@ -33,8 +33,21 @@ With ``normalize="last"`` each window is read relative to its last observed valu
 trained on): ``y_{L-1}`` is subtracted from every target value the model reads (the
 lookback, and the teacher-forced or sampled previous values of the decoder) and added back
 to the location parameters of its output (``mu``, or every quantile, or the point
-forecast). The shift is constant, so the gradient of the loss with respect to the shifted
-outputs is the gradient with respect to the outputs.
+forecast). ``normalize="season"`` reads the window the same way but adds back, to step
+``h``, the last observed value of the same season (a seasonal-naive skip connection: the
+network forecasts the change from one season ago)::
+
+    input shift   a = y_{L-1}
+    output shift  b_h = y_{L-s+(h mod s)},  h = 0 .. H-1,  s = season <= L
+
+The shifts are constants of the input, so the gradient of the loss with respect to the
+shifted outputs is the gradient with respect to the outputs.
+
+With ``skip=True`` the direct head also reads the (shifted) lookback window of the targets
+itself, a linear path from input to output beside the recurrent one (NLinear is that path
+alone)::
+
+    raw = Linear([h_L^top ; fc_L ; ... ; fc_{L+H-1} ; y_0 - a ; ... ; y_{L-1} - a])
 
 ``P`` and the loss come from ``rnnkit.nn.distribution_losses`` (mse, mae, gaussian, studentt,
 quantile). The loss is that module's mean over every ``(b, h, s)`` term (and quantile).
@@ -51,7 +64,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnkit.config import derived, option, to_dict, validate
+from rnnkit.config import ConfigError, derived, option, to_dict, validate
 from rnnkit.models.configured import Configured
 from rnnkit.nn import LSTM, Dropout, Layer, Linear
 from rnnkit.nn import distribution_losses as dl
@@ -60,7 +73,7 @@ from rnnkit.nn.recurrent import RECURRENT_LAYERS
 
 ENCODERS = RECURRENT_LAYERS  # by the names the settings use
 DECODERS = ("direct", "autoregressive")
-NORMALIZATIONS = ("none", "last")
+NORMALIZATIONS = ("none", "last", "season")
 
 
 def _check_levels(levels: list[float]) -> str | None:
@@ -103,8 +116,18 @@ class ForecasterConfig:
     dropout: float = option(0.0, "dropout between layers and before the head", minimum=0, below=1)
     normalize: str = option(
         "none",
-        "read each window relative to its last value, and add it back to the forecast",
+        "read each window relative to its last value, and add back that value (last) or "
+        "the value one season before each forecast step (season)",
         choices=NORMALIZATIONS,
+    )
+    season: int = option(
+        0,
+        "steps in a season, for normalize=season (0: from the dates' frequency)",
+        minimum=0,
+        maximum=1 << 16,
+    )
+    skip: bool = option(
+        False, "the direct head also reads the lookback window itself (a linear skip path)"
     )
 
 
@@ -146,6 +169,8 @@ class Forecaster(Configured, Layer):
         quantiles: list[float] | tuple[float, ...] = tuple(DEFAULT.quantiles),
         dropout: float = DEFAULT.dropout,
         normalize: str = DEFAULT.normalize,
+        season: int = DEFAULT.season,
+        skip: bool = DEFAULT.skip,
         dtype: Any = np.float32,
         rng: np.random.Generator | int | None = None,
     ) -> None:
@@ -153,13 +178,20 @@ class Forecaster(Configured, Layer):
         config = ForecasterConfig(
             num_targets, num_past_covariates, num_future_covariates, lookback, horizon,
             hidden_size, num_layers, cell, decoder, loss, list(quantiles), dropout, normalize,
+            season, skip,
         )  # fmt: skip
         validate(config)
+        if normalize == "season" and not 1 <= season <= lookback:
+            needs = f"normalize=season needs 1 <= season <= lookback ({lookback})"
+            raise ConfigError("season", f"{needs}, got {season}")
+        if skip and decoder != "direct":
+            raise ConfigError("skip", "only the direct decoder's head reads the window")
         self._config = config
         self.num_targets, self.lookback, self.horizon = num_targets, lookback, horizon
         self.num_past_covariates = num_past_covariates
         self.num_future_covariates = num_future_covariates
         self.loss_name, self.decoder_kind, self.normalize = loss, decoder, normalize
+        self.season, self.skip = season, bool(skip)
         self.levels = tuple(config.quantiles) if loss == "quantile" else ()
         self.num_params = dl.num_params(loss, self.levels)
         self.rng = make_rng(rng)
@@ -175,6 +207,7 @@ class Forecaster(Configured, Layer):
             head = Linear(hidden_size, step_outputs, dtype=dtype, rng=self.rng)
         else:
             features = hidden_size + horizon * num_future_covariates
+            features += lookback * num_targets if skip else 0
             head = Linear(features, horizon * step_outputs, dtype=dtype, rng=self.rng)
         self.add_layer("dropout", Dropout(dropout, rng=self.rng))
         self.add_layer("head", head)
@@ -240,31 +273,41 @@ class Forecaster(Configured, Layer):
         )
         B, L, H = past_target.shape[0], self.lookback, self.horizon
         self._batch = B
-        offset = self._offset(past_target)
-        past_target = past_target - offset
+        shift_in, shift_out = self._offsets(past_target)
+        past_target = past_target - shift_in
         state = self._encode(past_target, past, future)
         if self.decoder_kind == "direct":
             top = (state[0] if isinstance(state, tuple) else state)[-1]
-            features = np.concatenate([top, future[:, L:].reshape(B, -1)], axis=1)
-            raw = self.head.forward(self.dropout.forward(features))
+            parts = [top, future[:, L:].reshape(B, -1)]
+            if self.skip:
+                parts.append(past_target.reshape(B, -1))
+            raw = self.head.forward(self.dropout.forward(np.concatenate(parts, axis=1)))
         else:
             if future_target is None:
                 raise ValueError("future_target: the autoregressive decoder is teacher-forced")
-            previous = np.concatenate([past_target[:, -1:], future_target[:, :-1] - offset], 1)
+            previous = np.concatenate(
+                [past_target[:, -1:], future_target[:, :-1] - shift_in], axis=1
+            )
             d = np.concatenate([previous, future[:, L:]], axis=2).transpose(1, 0, 2)
             output, _ = self.decoder.forward(np.ascontiguousarray(d), state)
             raw = self.head.forward(self.dropout.forward(output)).transpose(1, 0, 2)
         raw = raw.reshape(B, H, self.num_targets, self.num_params)
-        return self._shifted(raw, offset)
+        return self._shifted(raw, shift_out)
 
-    def _offset(self, past_target: np.ndarray) -> np.ndarray:
-        """``(B, 1, S)``: what ``normalize`` subtracts from the window (zeros for "none")."""
+    def _offsets(self, past_target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(a (B, 1, S), b (B, H, S))``: what ``normalize`` subtracts from the window and
+        adds to each forecast step (zeros for "none"; see the module docstring)."""
+        last = past_target[:, -1:]
+        if self.normalize == "none":
+            zeros = np.zeros_like(last)
+            return zeros, np.repeat(zeros, self.horizon, axis=1)
         if self.normalize == "last":
-            return past_target[:, -1:]
-        return np.zeros_like(past_target[:, -1:])
+            return last, np.repeat(last, self.horizon, axis=1)
+        s = self.season
+        return last, past_target[:, self.lookback - s + np.arange(self.horizon) % s]
 
     def _shifted(self, raw: np.ndarray, offset: np.ndarray) -> np.ndarray:
-        """RAW ``(B, H, S, P)`` with OFFSET ``(B, 1, S)`` added to its location parameters."""
+        """RAW ``(B, H, S, P)`` with OFFSET ``(B, H, S)`` added to its location parameters."""
         if self.normalize == "none":
             return raw
         raw = raw.copy()
@@ -372,8 +415,10 @@ class Forecaster(Configured, Layer):
         def repeat(state: np.ndarray) -> np.ndarray:
             return np.repeat(state, paths, axis=1)  # row b * paths + n
 
-        offset = self._offset(past_target)  # (B, 1, S)
-        past_target = past_target - offset
+        shift_in, shift_out = self._offsets(past_target)  # (B, 1, S), (B, H, S)
+        past_target = past_target - shift_in
+        # a draw of step k is relative to shift_out[k]; the decoder reads it relative to shift_in
+        feed_shift = np.repeat(shift_out - shift_in, paths, axis=0)  # (B * paths, H, S)
         state = self._encode(past_target, past, future)
         state = tuple(map(repeat, state)) if isinstance(state, tuple) else repeat(state)
         previous = np.repeat(past_target[:, -1], paths, axis=0)  # (B * paths, S)
@@ -383,9 +428,9 @@ class Forecaster(Configured, Layer):
             d = np.concatenate([previous, known[:, k]], axis=1)[None]
             output, state = self.decoder.forward(d, state)
             raw = self.head.forward(output[0]).reshape(B * paths, S, self.num_params)
-            previous = dl.sample(self.loss_name, raw, rng, self.levels).astype(self.dtype)
-            draws[:, k] = previous
-        samples = draws.reshape(B, paths, self.horizon, S).transpose(1, 0, 2, 3) + offset
+            draws[:, k] = dl.sample(self.loss_name, raw, rng, self.levels)
+            previous = draws[:, k] + feed_shift[:, k]
+        samples = draws.reshape(B, paths, self.horizon, S).transpose(1, 0, 2, 3) + shift_out
         if point_model:
             point = samples[0]
             return Forecast(

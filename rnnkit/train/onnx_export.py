@@ -199,11 +199,14 @@ def forecaster_graph(model: Forecaster) -> Any:
     g = Graph("rnnkit_forecaster")
     L, H, S = model.lookback, model.horizon, model.num_targets
     Cp, Cf = model.num_past_covariates, model.num_future_covariates
-    past_target = g.input("past_target", F32, ["batch", L, S])
-    offset = None
-    if model.normalize == "last":
-        offset = g.op("Slice", [past_target, g.ints(L - 1), g.ints(L), g.ints(1)])  # (B, 1, S)
-        past_target = g.op("Sub", [past_target, offset])
+    window = g.input("past_target", F32, ["batch", L, S])
+    past_target, offset = window, None
+    if model.normalize != "none":
+        last = g.op("Slice", [window, g.ints(L - 1), g.ints(L), g.ints(1)])  # (B, 1, S)
+        past_target, offset = g.op("Sub", [window, last]), last
+    if model.normalize == "season":  # step h adds the value one season before it
+        before = L - model.season + np.arange(H) % model.season
+        offset = g.op("Gather", [window, g.ints(*before.tolist())], axis=1)  # (B, H, S)
     parts = [past_target]
     if Cp:
         parts.append(g.input("past_covariates", F32, ["batch", L, Cp]))
@@ -216,6 +219,8 @@ def forecaster_graph(model: Forecaster) -> Any:
     if future is not None:
         ahead = g.op("Slice", [future, g.ints(L), g.ints(L + H), g.ints(1)])
         features.append(g.op("Reshape", [ahead, g.ints(0, -1)]))
+    if model.skip:
+        features.append(g.op("Reshape", [past_target, g.ints(0, -1)]))
     joined = features[0] if len(features) == 1 else g.op("Concat", features, axis=1)
     params = model.head.params
     raw = g.linear(joined, params["weight"], params["bias"])

@@ -55,17 +55,27 @@ def torch_forecaster(torch: ModuleType, model: Forecaster) -> object:
                 self.decoder = kind(S + CF, hidden, layers, **options)
                 self.head = torch.nn.Linear(hidden, S * P, **options)
             else:
-                self.head = torch.nn.Linear(hidden + H * CF, H * S * P, **options)
+                window = L * S if model.skip else 0
+                self.head = torch.nn.Linear(hidden + H * CF + window, H * S * P, **options)
 
         def forward(self, past_target, past_covariates, future_covariates, future_target):
             n = past_target.shape[0]
-            offset = past_target[:, -1:] * (model.normalize == "last")  # (n, 1, S)
+            shifted = model.normalize != "none"
+            offset = past_target[:, -1:] * shifted  # (n, 1, S)
+            after = offset.expand(n, H, S)  # added to the outputs
+            if model.normalize == "season":  # the value one season before each step
+                after = torch.stack(
+                    [past_target[:, L - model.season + h % model.season] for h in range(H)], 1
+                )
             past_target, future_target = past_target - offset, future_target - offset
             x = torch.cat([past_target, past_covariates, future_covariates[:, :L]], 2)
             _, state = self.encoder(x.transpose(0, 1))
             if model.decoder_kind == "direct":
                 top = (state[0] if isinstance(state, tuple) else state)[-1]
-                raw = self.head(torch.cat([top, future_covariates[:, L:].reshape(n, -1)], 1))
+                parts = [top, future_covariates[:, L:].reshape(n, -1)]
+                if model.skip:
+                    parts.append(past_target.reshape(n, -1))
+                raw = self.head(torch.cat(parts, 1))
             else:
                 previous = torch.cat([past_target[:, -1:], future_target[:, :-1]], 1)
                 d = torch.cat([previous, future_covariates[:, L:]], 2).transpose(0, 1)
@@ -73,8 +83,8 @@ def torch_forecaster(torch: ModuleType, model: Forecaster) -> object:
                 raw = self.head(output).transpose(0, 1)
             raw = raw.reshape(n, H, S, P)
             if model.loss_name == "quantile":
-                return raw + offset[..., None]
-            return torch.cat([raw[..., :1] + offset[..., None], raw[..., 1:]], dim=-1)
+                return raw + after[..., None]
+            return torch.cat([raw[..., :1] + after[..., None], raw[..., 1:]], dim=-1)
 
     twin = Twin()
     twin.load_state_dict({k: torch.from_numpy(v) for k, v in model.state_dict().items()})
@@ -117,6 +127,44 @@ def test_every_cell_stacked_matches_torch(torch: ModuleType, cell: str, decoder:
 @pytest.mark.parametrize("loss", ["studentt", "quantile"])
 def test_last_value_normalization_matches_torch(torch: ModuleType, loss: str, decoder: str) -> None:
     check_against_torch(torch, make_model(loss=loss, decoder=decoder, normalize="last"))
+
+
+@pytest.mark.parametrize("decoder", ["direct", "autoregressive"])
+@pytest.mark.parametrize("loss", ["gaussian", "quantile", "mae"])
+def test_seasonal_normalization_matches_torch(torch: ModuleType, loss: str, decoder: str) -> None:
+    """normalize=season with a season shorter than the horizon (steps wrap around)."""
+    check_against_torch(
+        torch, make_model(loss=loss, decoder=decoder, normalize="season", season=3)
+    )
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_window_skip_matches_torch(torch: ModuleType, loss: str) -> None:
+    check_against_torch(torch, make_model(loss=loss, skip=True, normalize="last"))
+    check_against_torch(torch, make_model(loss=loss, skip=True, num_layers=2, cell="gru"))
+
+
+def test_seasonal_normalization_adds_the_value_one_season_before() -> None:
+    """A network that outputs zeros forecasts exactly the seasonal naive: step h repeats
+    y_{L-s+(h mod s)}, for the direct head and for the sampled paths."""
+    for decoder in ("direct", "autoregressive"):
+        model = make_model(decoder=decoder, loss="mse", normalize="season", season=3)
+        for name in model.params:
+            if name.startswith("head."):
+                model.params[name][...] = 0.0
+        data = batch(model)
+        del data["future_target"]
+        expected = data["past_target"][:, [L - 3, L - 2, L - 1, L - 3]]
+        np.testing.assert_allclose(model.predict(**data).point, expected)
+
+
+def test_season_and_skip_are_checked() -> None:
+    with pytest.raises(ConfigError, match="season"):
+        make_model(normalize="season", season=L + 1)
+    with pytest.raises(ConfigError, match="season"):
+        make_model(normalize="season", season=0)
+    with pytest.raises(ConfigError, match="skip"):
+        make_model(decoder="autoregressive", skip=True)
 
 
 def test_last_value_normalization_shifts_forecasts_with_the_level() -> None:

@@ -100,8 +100,9 @@ def test_seq2seq_parameters_are_counted(options):
         {"decoder": "autoregressive", "loss": "quantile", "quantiles": [0.2, 0.5, 0.8]},
         {"num_layers": 2, "cell": "gru", "loss": "studentt"},
         {"decoder": "autoregressive", "cell": "rnn", "loss": "mse", "num_layers": 3},
+        {"skip": True, "normalize": "season", "season": 3},
     ],
-    ids=["direct", "autoregressive-quantile", "gru-studentt", "rnn-mse"],
+    ids=["direct", "autoregressive-quantile", "gru-studentt", "rnn-mse", "skip-season"],
 )
 def test_forecaster_parameters_are_counted(options):
     config = ForecasterConfig(num_targets=2, num_past_covariates=3, num_future_covariates=4,

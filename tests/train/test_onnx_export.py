@@ -205,6 +205,9 @@ FORECAST_CASES = [
     {"cell": "rnn", "loss": "mse", "num_targets": 2, "num_past_covariates": 3,
      "num_future_covariates": 1, "normalize": "last"},
     {"cell": "lstm", "loss": "studentt", "num_past_covariates": 1, "normalize": "last"},
+    {"cell": "lstm", "loss": "gaussian", "normalize": "season", "season": 2, "skip": True,
+     "num_targets": 2, "num_future_covariates": 1},
+    {"cell": "gru", "loss": "quantile", "normalize": "season", "season": 4, "skip": True},
 ]  # fmt: skip
 
 

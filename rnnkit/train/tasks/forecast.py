@@ -19,7 +19,7 @@ from pathlib import Path
 from rnnkit.config import option
 from rnnkit.data.fingerprint import fingerprint
 from rnnkit.data.timeseries import FILLS, SeriesData, read_series
-from rnnkit.data.timeseries_calendar import Frequency
+from rnnkit.data.timeseries_calendar import Frequency, season_length
 from rnnkit.data.timeseries_transforms import SCALERS, SeriesTransform
 from rnnkit.data.timeseries_windows import ForecastWindows, prepare_windows
 from rnnkit.errors import UserError
@@ -94,10 +94,9 @@ def series_fingerprint(series: SeriesData) -> str:
     )
 
 
-class ForecastTask(Task):
-    name = "forecast"
-    title = "forecaster"
-    config_class = ForecastRun
+class ForecastTask(Task, name="forecast", title="forecaster", config_class=ForecastRun):
+    """Time series in (a CSV file), a forecaster out that gives the next steps of each series,
+    with intervals when its loss is a likelihood or quantiles."""
 
     def build(
         self, config: ForecastRun, folder: Path, checkpoint: Checkpoint | None
@@ -115,6 +114,8 @@ class ForecastTask(Task):
         model_config.num_targets = len(series.target_columns)
         model_config.num_past_covariates = len(series.covariate_columns)
         model_config.num_future_covariates = len(prepared.calendar)
+        if model_config.normalize == "season" and model_config.season == 0:
+            model_config.season = season_length(series.frequency)
         check_fits(
             training_bytes(parameter_count(model_config), activation_count(config)),
             "training this forecaster",
@@ -134,7 +135,6 @@ class ForecastTask(Task):
             model, prepared.train, prepared.valid, settings, folder, {"data_sha256": digest},
             extra,
         )  # fmt: skip
-        trainer.run_config = config
         trainer.notes = series.notes
         trainer.series_data = series
         trainer.test_data = prepared.test
@@ -153,13 +153,15 @@ class ForecastTask(Task):
     def validation_figure(self, measures: dict[str, float], named: bool) -> str:
         return f"MAE {measures['mae']:.4f} (scaled)" if named else f"{measures['mae']:.4f}"
 
-    def test_report(self, trainer: ForecastTrainer, test: ForecastWindows) -> list[str]:
+    def test_report(
+        self, trained: TrainedForecaster, test: ForecastWindows, trainer: ForecastTrainer
+    ) -> list[str]:
         if not len(test):
             return []
         settings = trainer.settings
         scores = score(
             window_forecasts(
-                self.best_model(trainer), trainer.series_data, test,
+                trained, trainer.series_data, test,
                 num_samples=settings.num_samples, seed=settings.seed,
             )
         )  # fmt: skip
@@ -200,7 +202,8 @@ def parameter_count(model: ForecasterConfig) -> int:
     if model.decoder == "autoregressive":
         decoder = recurrent_parameter_count(model.cell, model.num_targets + future, H, layers)
         return encoder + decoder + (H + 1) * outputs
-    features = H + model.horizon * future
+    window = model.lookback * model.num_targets if model.skip else 0
+    features = H + model.horizon * future + window
     return encoder + (features + 1) * model.horizon * outputs
 
 
