@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnkit.cli.main import main as rnnkit
-from rnnkit.data.classification import read_labelled_texts, split_off
+from rnnkit.data.classification import read_labelled_texts
 from rnnkit.nn import lstm_fused
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -93,7 +93,7 @@ NAMES_TEST_FRACTION = 0.15
 def names_split(folder: Path) -> tuple[Path, Path]:
     """Write the seeded 85/15 split of the surnames as two folders of per-language files."""
     names = read_labelled_texts(DATA / "names_18lang", "folders")
-    train, test = split_off(names, NAMES_TEST_FRACTION, NAMES_SPLIT_SEED)
+    train, test = names.hold_out(NAMES_TEST_FRACTION, NAMES_SPLIT_SEED)
     for part, data in (("train", train), ("test", test)):
         for language in sorted(set(data.labels)):
             lines = [

@@ -71,6 +71,13 @@ class LabelledTexts:
             [self.origins[i] for i in indices],
         )
 
+    def hold_out(self, fraction: float, seed: int) -> tuple[LabelledTexts, LabelledTexts]:
+        """``(rest, held_out)``: a seeded random FRACTION of the examples held out."""
+        if not 0.0 < fraction < 1.0:
+            raise UserError(f"the held-out fraction must lie between 0 and 1, got {fraction}")
+        rest, held = held_out_indices(len(self), fraction, seed, "examples", "examples", "valid")
+        return self.subset(rest), self.subset(held)
+
 
 def read_labelled_texts(
     path: str | os.PathLike[str],
@@ -240,14 +247,6 @@ def _append(data: LabelledTexts, text: str, label: str, origin: str) -> None:
     data.texts.append(text)
     data.labels.append(label)
     data.origins.append(origin)
-
-
-def split_off(data: LabelledTexts, fraction: float, seed: int) -> tuple[LabelledTexts, ...]:
-    """``(rest, held_out)``: a seeded random FRACTION of the examples is held out."""
-    if not 0.0 < fraction < 1.0:
-        raise UserError(f"the held-out fraction must lie between 0 and 1, got {fraction}")
-    rest, held = held_out_indices(len(data), fraction, seed, "examples", "examples", "valid")
-    return data.subset(rest), data.subset(held)
 
 
 @dataclass

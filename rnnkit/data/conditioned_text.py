@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnkit.data.classification import read_labelled_texts
+from rnnkit.data.held_out import held_out_indices
 from rnnkit.data.text import read_text
 from rnnkit.errors import UserError
 
@@ -51,6 +52,19 @@ class ConditionedTexts:
         if conditions is None:
             conditions = [" ".join(repr(float(x)) for x in row) for row in self.features]
         return (f"{c}\t{t}" for c, t in zip(conditions, self.texts, strict=True))
+
+    def subset(self, indices: Sequence[int] | np.ndarray) -> ConditionedTexts:
+        return ConditionedTexts(
+            [self.texts[i] for i in indices],
+            [self.origins[i] for i in indices],
+            None if self.conditions is None else [self.conditions[i] for i in indices],
+            None if self.features is None else self.features[np.asarray(indices, dtype=np.int64)],
+        )
+
+    def hold_out(self, fraction: float, seed: int) -> tuple[ConditionedTexts, ConditionedTexts]:
+        """``(rest, held_out)``: a seeded random FRACTION of the texts held out."""
+        rest, held = held_out_indices(len(self), fraction, seed, "texts", "texts", "valid")
+        return self.subset(rest), self.subset(held)
 
     @property
     def categories(self) -> list[str]:

@@ -29,6 +29,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rnnkit.data.held_out import held_out_indices
 from rnnkit.data.text import read_text
 from rnnkit.errors import UserError
 
@@ -61,6 +62,16 @@ class TaggedSentences:
         self.tokens.append(tokens)
         self.tags.append(tags)
         self.origins.append(origin)
+
+    def hold_out(self, fraction: float, seed: int) -> tuple[TaggedSentences, TaggedSentences]:
+        """``(rest, held_out)``: a seeded random FRACTION of the sentences held out."""
+        parts = []
+        for indices in held_out_indices(len(self), fraction, seed, "sentences", "sentences"):
+            part = TaggedSentences()
+            for i in indices:
+                part.add(self.tokens[i], self.tags[i], self.origins[i])
+            parts.append(part)
+        return parts[0], parts[1]
 
 
 def read_tagged(

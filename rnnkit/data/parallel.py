@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from rnnkit.data.held_out import held_out_indices
 from rnnkit.data.text import read_text
 from rnnkit.errors import UserError
 
@@ -55,6 +56,16 @@ class ParallelExamples:
             [self.targets[i] for i in indices],
             [self.origins[i] for i in indices],
         )
+
+    def hold_out(self, fraction: float, seed: int) -> tuple[ParallelExamples, ParallelExamples]:
+        """``(rest, held_out)``: a seeded FRACTION of the distinct sources held out, with all
+        their pairs, so that no source validates that was also learned from."""
+        distinct = list(dict.fromkeys(self.sources))
+        _, held = held_out_indices(len(distinct), fraction, seed, "distinct sources", "pairs")
+        held_out = {distinct[i] for i in held}
+        rest = [i for i, s in enumerate(self.sources) if s not in held_out]
+        kept = [i for i, s in enumerate(self.sources) if s in held_out]
+        return self.subset(rest), self.subset(kept)
 
 
 def detect_format(path: Path, first_line: str) -> str:

@@ -87,6 +87,13 @@ def read_run_task(folder: Path, tasks: dict[str, Task]) -> tuple[Task, Checkpoin
     return tasks[name], checkpoint
 
 
+def build_trainer(task: Task, config: Any, folder: Path, checkpoint: Checkpoint | None) -> Trainer:
+    """TASK's trainer (``build``) that runs with CONFIG, which config.json will hold."""
+    trainer = task.build(config, folder, checkpoint)
+    trainer.run_config = config
+    return trainer
+
+
 def start_run(task: Task, config: Any, folder: Path) -> Trainer:
     """A fresh run of TASK with CONFIG (checked first) into FOLDER."""
     if has_checkpoint(folder):
@@ -95,7 +102,7 @@ def start_run(task: Task, config: Any, folder: Path) -> Trainer:
     task.resolve_paths(config)
     check_ranks(task, config)
     resolve_budget(config.training)
-    return task.build(config, folder, None)
+    return build_trainer(task, config, folder, None)
 
 
 def resume_run(
@@ -118,7 +125,7 @@ def resume_run(
         )
     check_ranks(task, config)
     resolve_budget(config.training)
-    trainer = task.build(config, folder, checkpoint)
+    trainer = build_trainer(task, config, folder, checkpoint)
     try:
         trainer.restore(checkpoint)
     except UserError:

@@ -3,8 +3,8 @@ classifier, or any other model; everything else is the generic run (``rnnkit.tra
 
 A task is a ``Task`` subclass with:
 
-    name, title, called  its name for ``rnnkit train --task NAME``, for people, and in
-                         "give the run folder of a classifier"
+    name, title          its name for ``rnnkit train --task NAME``, and for people
+                         ("sequence classifier")
     config_class         a dataclass with three sections, ``data``, ``model`` and
                          ``training`` (a ``TrainingSettings``), made of ``rnnkit.config``
                          options: the single source of the task's flags, defaults and
@@ -28,10 +28,11 @@ when training starts), and for the lines printed when it ends (``report``): ``fi
 ``trainer.test_data``).
 
 A task whose data section has ``train``, ``valid``, ``val_fraction`` (and maybe ``test``)
-starts ``build`` with ``read_data``: it says what ``train`` holds (``train_needed``), how
-to read one of those files (``read_examples``), how to hold out part of the training
-examples when there is no ``valid`` (``hold_out``), and what its examples are called
-(``examples``, their name, for a resume that reads others).
+starts ``build`` with ``read_data``: it says how to read one of those files
+(``read_examples``) and what its examples are called (``examples``: "tagged sentences",
+for the messages). The examples read hold out their own validation part when there is no
+``valid`` (their ``hold_out(fraction, seed)``) and give the lines the data fingerprint
+reads (their ``lines()``).
 
 The data settings that are paths (``option(path=True)``, as ``path_option``) are made
 absolute by ``resolve_paths`` (the runner calls it before ``build``), as the run saves
@@ -64,15 +65,20 @@ class Task:
 
     name: str = ""
     title: str = ""
-    # How a message names the run folder of this task: "a classifier" (default: "a " + title).
-    called: str = ""
     config_class: type = object
     # The validation figure of the final report: its name, its measure and their format.
     figure: tuple[str, str, str] = ("loss", "loss", ".4f")
-    # For ``read_data``'s errors: what the ``train`` setting holds, when it is missing ("the
-    # pairs to learn from"), and what its examples are called, when a resume reads others.
-    train_needed: str = ""
+    # What the examples of ``train`` are called, for ``read_data``'s messages.
     examples: str = "examples"
+
+    def __init_subclass__(cls, **attributes: Any) -> None:
+        """``class TaggingTask(Task, name="tag", title="sequence tagger", ...)``: a task
+        names what it is in its class statement."""
+        super().__init_subclass__()
+        for key, value in attributes.items():
+            if not hasattr(Task, key):
+                raise TypeError(f"a Task has no attribute {key!r}")
+            setattr(cls, key, value)
 
     def build(self, config: Any, folder: Path, checkpoint: Checkpoint | None) -> Trainer:
         raise NotImplementedError
@@ -114,12 +120,12 @@ class Task:
         (``hold_out``); TEST is None without ``test``."""
         data = config.data
         if data.train is None:
-            raise SettingError(f"train is needed: {self.train_needed}", "train")
+            raise SettingError(f"train is needed: the {self.examples} to learn from", "train")
         train = self.read_examples(config, "train")
         if data.valid is not None:
             valid = self.read_examples(config, "valid")
         else:
-            train, valid = self.hold_out(train, data.val_fraction, config.training.seed)
+            train, valid = train.hold_out(data.val_fraction, config.training.seed)
         test = None if getattr(data, "test", None) is None else self.read_examples(config, "test")
         digest = self.data_fingerprint(train, valid)
         if checkpoint is not None:
@@ -130,10 +136,6 @@ class Task:
     def read_examples(self, config: Any, part: str) -> Any:
         """The examples of the file that CONFIG's data setting PART ("train", "valid" or
         "test") names, for ``read_data``."""
-        raise NotImplementedError
-
-    def hold_out(self, examples: Any, fraction: float, seed: int) -> tuple[Any, Any]:
-        """``(rest, held_out)``: a seeded FRACTION of EXAMPLES held out, for ``read_data``."""
         raise NotImplementedError
 
     def data_fingerprint(self, train: Any, valid: Any) -> str:
@@ -156,7 +158,7 @@ class Task:
             )
         test = getattr(trainer, "test_data", None)
         if test is not None:
-            lines += self.test_report(trainer, test)
+            lines += self.test_report(self.best_model(trainer), test, trainer)
         return lines
 
     def validation_figure(self, measures: dict[str, float], named: bool) -> str:
@@ -166,13 +168,28 @@ class Task:
         value = format(measures[measure], spec)
         return f"{name} {value}" if named else value
 
-    def test_report(self, trainer: Trainer, test: Any) -> list[str]:
-        """Lines on the best model of TRAINER's run measured on TEST."""
+    def test_report(self, trained: Any, test: Any, trainer: Trainer) -> list[str]:
+        """Lines on TRAINED, the best model of TRAINER's run (as ``load`` brings it back),
+        measured on TEST."""
         return []
 
     def best_model(self, trainer: Trainer) -> Any:
         """The best model of TRAINER's run so far, as ``load`` brings it back."""
         return self.load(model_folder(trainer.folder))
+
+
+def network(model: Any, noun: str) -> str:
+    """MODEL's recurrent layers as a summary names them: "2-layer bidirectional LSTM tagger"
+    (NOUN: "tagger")."""
+    direction = "bidirectional " if getattr(model, "bidirectional", False) else ""
+    return f"{model.num_layers}-layer {direction}{model.cell.upper()} {noun}"
+
+
+def data_sizes(trainer: Any, examples: str) -> str:
+    """How much TRAINER learns from and validates on, for a summary: "900 training and 100
+    validation sentences" (EXAMPLES: "sentences")."""
+    train, valid = len(trainer.train_set), len(trainer.valid_set)
+    return f"{train:,} training and {valid:,} validation {examples}"
 
 
 def absolute(path: str | None) -> str | None:
@@ -222,7 +239,7 @@ def open_saved_run(
     if saved != task.name:
         raise UserError(
             f"{folder} holds a {saved} run, not a {task.title}; give the run folder of "
-            f"{task.called or 'a ' + task.title} (task {task.name})"
+            f"a {task.title} (task {task.name})"
         )
     return checkpoint, saved_config(checkpoint, folder, task.config_class)
 

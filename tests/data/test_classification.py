@@ -13,7 +13,6 @@ from rnnkit.data.classification import (
     detect_format,
     encode_texts,
     read_labelled_texts,
-    split_off,
 )
 from rnnkit.data.tokenizers import make_tokenizer
 from rnnkit.errors import UserError
@@ -148,15 +147,15 @@ def test_one_class_only_is_refused() -> None:
         LabelVocabulary.fit(["pos", "pos"], "t.tsv")
 
 
-def test_split_off_is_seeded_disjoint_and_complete() -> None:
+def test_hold_out_is_seeded_disjoint_and_complete() -> None:
     data = LabelledTexts([str(i) for i in range(50)], ["a", "b"] * 25, ["o"] * 50)
-    rest, held = split_off(data, 0.1, seed=3)
+    rest, held = data.hold_out(0.1, seed=3)
     assert len(held) == 5 and len(rest) == 45
     assert sorted(rest.texts + held.texts, key=int) == data.texts
-    assert split_off(data, 0.1, seed=3)[1].texts == held.texts
-    assert split_off(data, 0.1, seed=4)[1].texts != held.texts
+    assert data.hold_out(0.1, seed=3)[1].texts == held.texts
+    assert data.hold_out(0.1, seed=4)[1].texts != held.texts
     with pytest.raises(UserError, match="too few"):
-        split_off(data.subset([0, 1]), 0.1, seed=0)
+        data.subset([0, 1]).hold_out(0.1, seed=0)
 
 
 def test_encode_texts_leaves_out_unseen_characters_and_counts_them() -> None:

@@ -23,7 +23,6 @@ from rnnkit.data.classification import (
     LabelVocabulary,
     encode_labelled_texts,
     read_labelled_texts,
-    split_off,
 )
 from rnnkit.data.embeddings_file import read_word_vectors
 from rnnkit.data.tokenizers import Tokenizer
@@ -49,7 +48,14 @@ from rnnkit.train.interrupt import StopRequest
 from rnnkit.train.memory import check_fits, training_bytes
 from rnnkit.train.progress import ProgressBar, format_duration
 from rnnkit.train.run_config import saved_entry
-from rnnkit.train.task import Task, build_model, run_config_class, saved_model
+from rnnkit.train.task import (
+    Task,
+    build_model,
+    data_sizes,
+    network,
+    run_config_class,
+    saved_model,
+)
 
 TOKENIZERS = ("word", "char")
 
@@ -114,19 +120,24 @@ class TrainedClassifier:
     config: ClassifierRun
 
 
-class ClassifierTask(Task):
-    name = "classify"
-    title = "sequence classifier"
-    called = "a classifier"
+class ClassifierTask(Task, name="classify", title="sequence classifier"):
+    """Labelled texts in (CSV, TSV or a folder per label), a many-to-one classifier out."""
+
     config_class = ClassifierRun
     figure = ("accuracy", "accuracy", ".2%")
-    train_needed = "the labelled examples to learn from"
+    examples = "labelled examples"
+
+    def read_examples(self, config: ClassifierRun, part: str) -> LabelledTexts:
+        data = config.data
+        return read_labelled_texts(
+            getattr(data, part), data.format, data.label_col, data.text_col, data.encoding
+        )
 
     def build(
         self, config: ClassifierRun, folder: Path, checkpoint: Checkpoint | None
     ) -> ClassifierTrainer:
-        data, settings = config.data, config.training
         train, valid, test, digest = self.read_data(config, folder, checkpoint)
+        data, settings = config.data, config.training
         if checkpoint is None:
             # A held-out part is still part of the training file: a class whose few
             # examples all fell into it is a class of the data set all the same.
@@ -175,18 +186,16 @@ class ClassifierTask(Task):
             folder,
             {"data_sha256": digest},
         )
-        trainer.run_config = config
         trainer.notes = notes
         trainer.test_data = test
         return trainer
 
-    def read_examples(self, config: ClassifierRun, part: str) -> LabelledTexts:
-        data = config.data
-        return read_labelled_texts(
-            getattr(data, part), data.format, data.label_col, data.text_col, data.encoding
-        )
-
-    hold_out = staticmethod(split_off)
+    def restore(
+        self, checkpoint: Checkpoint, folder: str | os.PathLike[str], config: ClassifierRun
+    ) -> TrainedClassifier:
+        tokenizer, labels = saved_vocabularies(checkpoint, folder, config.model)
+        model = saved_model(SequenceClassifier, config.model, checkpoint, folder)
+        return TrainedClassifier(model, tokenizer, labels, config)
 
     def before_training(self, trainer: ClassifierTrainer, stop: StopRequest) -> bool:
         """Pretrain the encoder as a language model when ``pretrain_epochs`` asks for it."""
@@ -200,20 +209,9 @@ class ClassifierTask(Task):
     def preparation(self, trainer: ClassifierTrainer) -> str:
         return "pretraining the encoder"
 
-    def summary(self, trainer: ClassifierTrainer) -> str:
-        model = trainer.model
-        direction = "bidirectional " if model.bidirectional else ""
-        return (
-            f"training a {model.num_layers}-layer {direction}{model.cell.upper()} classifier "
-            f"({model.pooling} pooling, hidden size {model.hidden_size}, "
-            f"{model.num_parameters():,} parameters; time loops in {model.encoder.engine}) on "
-            f"{len(trainer.train_set):,} training and {len(trainer.valid_set):,} validation "
-            f"examples of {len(trainer.labels)} classes; {trainer.tokenizer.kind} vocabulary "
-            f"of {trainer.tokenizer.vocab_size:,}"
-        )
-
-    def test_report(self, trainer: ClassifierTrainer, test: LabelledTexts) -> list[str]:
-        trained = self.best_model(trainer)
+    def test_report(
+        self, trained: TrainedClassifier, test: LabelledTexts, trainer: ClassifierTrainer
+    ) -> list[str]:
         source = trainer.run_config.data.test
         encoded, _ = encode_labelled_texts(test, trained.tokenizer, trained.labels, source)
         _, report = evaluate_classifier(trained.model, encoded, trained.labels.labels)
@@ -222,12 +220,15 @@ class ClassifierTask(Task):
             f"({report['examples']} examples)"
         ]
 
-    def restore(
-        self, checkpoint: Checkpoint, folder: str | os.PathLike[str], config: ClassifierRun
-    ) -> TrainedClassifier:
-        tokenizer, labels = saved_vocabularies(checkpoint, folder, config.model)
-        model = saved_model(SequenceClassifier, config.model, checkpoint, folder)
-        return TrainedClassifier(model, tokenizer, labels, config)
+    def summary(self, trainer: ClassifierTrainer) -> str:
+        model, tokenizer = trainer.model, trainer.tokenizer
+        return (
+            f"training a {network(model, 'classifier')} ({model.pooling} pooling, hidden size "
+            f"{model.hidden_size}, {model.num_parameters():,} parameters; time loops in "
+            f"{model.encoder.engine}) on {data_sizes(trainer, 'examples')} of "
+            f"{len(trainer.labels)} classes; {tokenizer.kind} vocabulary of "
+            f"{tokenizer.vocab_size:,}"
+        )
 
 
 def parameter_count(model: SequenceClassifierConfig) -> int:

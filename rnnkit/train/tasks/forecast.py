@@ -94,10 +94,9 @@ def series_fingerprint(series: SeriesData) -> str:
     )
 
 
-class ForecastTask(Task):
-    name = "forecast"
-    title = "forecaster"
-    config_class = ForecastRun
+class ForecastTask(Task, name="forecast", title="forecaster", config_class=ForecastRun):
+    """Time series in (a CSV file), a forecaster out that gives the next steps of each series,
+    with intervals when its loss is a likelihood or quantiles."""
 
     def build(
         self, config: ForecastRun, folder: Path, checkpoint: Checkpoint | None
@@ -136,7 +135,6 @@ class ForecastTask(Task):
             model, prepared.train, prepared.valid, settings, folder, {"data_sha256": digest},
             extra,
         )  # fmt: skip
-        trainer.run_config = config
         trainer.notes = series.notes
         trainer.series_data = series
         trainer.test_data = prepared.test
@@ -155,13 +153,15 @@ class ForecastTask(Task):
     def validation_figure(self, measures: dict[str, float], named: bool) -> str:
         return f"MAE {measures['mae']:.4f} (scaled)" if named else f"{measures['mae']:.4f}"
 
-    def test_report(self, trainer: ForecastTrainer, test: ForecastWindows) -> list[str]:
+    def test_report(
+        self, trained: TrainedForecaster, test: ForecastWindows, trainer: ForecastTrainer
+    ) -> list[str]:
         if not len(test):
             return []
         settings = trainer.settings
         scores = score(
             window_forecasts(
-                self.best_model(trainer), trainer.series_data, test,
+                trained, trainer.series_data, test,
                 num_samples=settings.num_samples, seed=settings.seed,
             )
         )  # fmt: skip

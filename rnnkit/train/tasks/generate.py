@@ -23,7 +23,6 @@ from typing import Any
 import numpy as np
 
 from rnnkit.config import option
-from rnnkit.data.classification import split_off
 from rnnkit.data.conditioned_text import (
     ConditionedTexts,
     category_ids,
@@ -49,7 +48,7 @@ from rnnkit.train.generate_trainer import (
 )
 from rnnkit.train.memory import check_fits, check_saved_fits, training_bytes
 from rnnkit.train.run_config import saved_config, saved_entry, saved_task
-from rnnkit.train.task import Task
+from rnnkit.train.task import Task, data_sizes, network
 from rnnkit.train.tasks.language_model import (
     build_model,
     check_encoding,
@@ -131,25 +130,6 @@ def read_conditioned(
     return read_condition_tsv(path, condition, encoding)
 
 
-@dataclass
-class _Rows:
-    """``ConditionedTexts`` as ``split_off`` takes examples: a length and a ``subset``."""
-
-    data: ConditionedTexts
-
-    def __len__(self) -> int:
-        return len(self.data)
-
-    def subset(self, indices: np.ndarray) -> ConditionedTexts:
-        data = self.data
-        return ConditionedTexts(
-            [data.texts[i] for i in indices],
-            [data.origins[i] for i in indices],
-            None if data.conditions is None else [data.conditions[i] for i in indices],
-            None if data.features is None else data.features[indices],
-        )
-
-
 def encode_conditioned(
     data: ConditionedTexts,
     tokenizer: Tokenizer,
@@ -177,12 +157,19 @@ def encode_conditioned(
     return EncodedConditioned(sequences, conditions)
 
 
-class GenerateTask(Task):
-    name = "generate"
-    title = "conditioned generator"
+class GenerateTask(Task, name="generate", title="conditioned generator"):
+    """Texts with their condition in (a category or a feature vector), a one-to-many
+    generator out that writes a text for a condition."""
+
     config_class = GenerateRun
-    train_needed = "the conditioned texts to learn from"
-    examples = "texts"
+    examples = "conditioned texts"
+
+    def read_examples(self, config: GenerateRun, part: str) -> ConditionedTexts:
+        data = config.data
+        features = data.features if part == "train" else data.valid_features
+        return read_conditioned(
+            getattr(data, part), features, config.model.condition, data.encoding
+        )
 
     def build(
         self, config: GenerateRun, folder: Path, checkpoint: Checkpoint | None
@@ -215,20 +202,7 @@ class GenerateTask(Task):
         trainer = GenerateTrainer(
             model, tokenizer, categories, train_set, valid_set, settings, folder, info
         )
-        trainer.run_config = config
         return trainer
-
-    def read_examples(self, config: GenerateRun, part: str) -> ConditionedTexts:
-        data = config.data
-        features = data.features if part == "train" else data.valid_features
-        return read_conditioned(
-            getattr(data, part), features, config.model.condition, data.encoding
-        )
-
-    def hold_out(
-        self, examples: ConditionedTexts, fraction: float, seed: int
-    ) -> tuple[ConditionedTexts, ConditionedTexts]:
-        return split_off(_Rows(examples), fraction, seed)
 
     def check_saved(self, checkpoint: Checkpoint, folder: Path, config: GenerateRun) -> None:
         saved_vocabularies(checkpoint, folder, config.model)
@@ -240,11 +214,9 @@ class GenerateTask(Task):
         else:
             condition = f"feature vectors of {model.feature_size}"
         return (
-            f"training a {model.num_layers}-layer {model.cell.upper()} generator conditioned "
-            f"on {condition} (hidden size {model.hidden_size}, {model.num_parameters():,} "
-            f"parameters) on {len(trainer.train_set):,} training and "
-            f"{len(trainer.valid_set):,} validation texts; {trainer.tokenizer.vocab_size} "
-            "characters"
+            f"training a {network(model, 'generator')} conditioned on {condition} (hidden "
+            f"size {model.hidden_size}, {model.num_parameters():,} parameters) on "
+            f"{data_sizes(trainer, 'texts')}; {trainer.tokenizer.vocab_size} characters"
         )
 
     def report(self, trainer: GenerateTrainer) -> list[str]:

@@ -37,7 +37,14 @@ from rnnkit.train.data_options import (
 from rnnkit.train.lm_evaluation import describe_measures
 from rnnkit.train.lm_trainer import LMSettings, LMTrainer
 from rnnkit.train.memory import check_fits, training_bytes
-from rnnkit.train.task import Task, build_model, check_same_data, run_config_class, saved_model
+from rnnkit.train.task import (
+    Task,
+    build_model,
+    check_same_data,
+    network,
+    run_config_class,
+    saved_model,
+)
 from rnnkit.train.task import load_weights_into as load_weights_into  # re-exported
 
 # Of the default corpus: a two-minute run sees about a million characters, and a bigger
@@ -90,10 +97,9 @@ def describe_source(data: LanguageModelData) -> str:
     return data.data if data.data is not None else f"the default corpus ({DEFAULT_CORPUS_NAME})"
 
 
-class LanguageModelTask(Task):
-    name = "lm"
-    title = "language model"
-    config_class = LanguageModelRun
+class LanguageModelTask(Task, name="lm", title="language model", config_class=LanguageModelRun):
+    """Text in (a file, a folder of files, or the embedded default corpus), a language model
+    out that gives the next token and samples text."""
 
     def build(
         self, config: LanguageModelRun, folder: Path, checkpoint: Checkpoint | None
@@ -137,17 +143,17 @@ class LanguageModelTask(Task):
         trainer = LMTrainer(
             model, tokenizer, train_ids, val_ids, settings, folder, {"data_sha256": digest}
         )
-        trainer.run_config = config
         return trainer
 
     def summary(self, trainer: LMTrainer) -> str:
-        model, config = trainer.model, trainer.run_config
+        model, tokenizer = trainer.model, trainer.tokenizer
+        source = describe_source(trainer.run_config.data)
+        train, valid = trainer.batcher.streams.size, len(trainer.val_ids)
         return (
-            f"training a {model.num_layers}-layer {model.cell.upper()} language model (hidden "
-            f"size {model.hidden_size}, {model.num_parameters():,} parameters; time loops in "
-            f"{model.rnn.engine}) on {describe_source(config.data)}: "
-            f"{trainer.batcher.streams.size:,} training and {len(trainer.val_ids):,} validation "
-            f"tokens, {trainer.tokenizer.kind} vocabulary of {trainer.tokenizer.vocab_size:,}"
+            f"training a {network(model, 'language model')} (hidden size {model.hidden_size}, "
+            f"{model.num_parameters():,} parameters; time loops in {model.rnn.engine}) on "
+            f"{source}: {train:,} training and {valid:,} validation tokens, {tokenizer.kind} "
+            f"vocabulary of {tokenizer.vocab_size:,}"
         )
 
     def check_saved(self, checkpoint: Checkpoint, folder: Path, config: LanguageModelRun) -> None:

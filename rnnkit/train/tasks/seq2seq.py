@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from rnnkit.config import option
-from rnnkit.data.held_out import held_out_indices
 from rnnkit.data.parallel import FORMATS, ParallelExamples, read_parallel, references
 from rnnkit.data.parallel_batches import (
     TOKENIZATIONS,
@@ -42,7 +41,7 @@ from rnnkit.train.seq2seq_trainer import (
     Seq2SeqTrainer,
     decode_sources,
 )
-from rnnkit.train.task import Task, run_config_class, saved_model
+from rnnkit.train.task import Task, data_sizes, network, run_config_class, saved_model
 
 
 @dataclass
@@ -108,18 +107,6 @@ def _looks_like_dictionary(examples: ParallelExamples) -> bool:
     )
 
 
-def split_by_source(
-    examples: ParallelExamples, fraction: float, seed: int
-) -> tuple[ParallelExamples, ParallelExamples]:
-    """``(rest, held_out)``: a seeded FRACTION of the distinct sources, all their pairs."""
-    distinct = list(dict.fromkeys(examples.sources))
-    _, held = held_out_indices(len(distinct), fraction, seed, "distinct sources", "pairs")
-    held_out = {distinct[i] for i in held}
-    rest = [i for i, s in enumerate(examples.sources) if s not in held_out]
-    kept = [i for i, s in enumerate(examples.sources) if s in held_out]
-    return examples.subset(rest), examples.subset(kept)
-
-
 def encode_pairs(
     examples: ParallelExamples,
     vocabularies: tuple[Vocabulary, Vocabulary],
@@ -151,15 +138,17 @@ def fit_vocabularies(
     return Vocabulary.build(source, data.min_count), Vocabulary.build(target, data.min_count)
 
 
-class Seq2SeqTask(Task):
-    name = "seq2seq"
-    title = "sequence-to-sequence model"
-    called = "one"
+class Seq2SeqTask(Task, name="seq2seq", title="sequence-to-sequence model"):
+    """Pairs in (TSV, the DLFS2 format or a pronouncing dictionary), an encoder-decoder out
+    that writes the target sequence of a source sequence."""
+
     config_class = Seq2SeqRun
     figure = ("exact match", "exact_match", ".2%")
-    train_needed = "the pairs to learn from"
     examples = "pairs"
-    hold_out = staticmethod(split_by_source)
+
+    def read_examples(self, config: Seq2SeqRun, part: str) -> ParallelExamples:
+        data = config.data
+        return read_parallel(getattr(data, part), data.format, data.encoding)
 
     def build(
         self, config: Seq2SeqRun, folder: Path, checkpoint: Checkpoint | None
@@ -185,7 +174,6 @@ class Seq2SeqTask(Task):
         trainer = Seq2SeqTrainer(
             model, vocabularies, train_pairs, valid_pairs, settings, folder, info
         )
-        trainer.run_config = config
         if cut + cut_valid:
             trainer.notes.append(
                 f"{cut + cut_valid:,} sources longer than {data.max_source_length} tokens "
@@ -193,32 +181,6 @@ class Seq2SeqTask(Task):
             )
         trainer.test_data = test
         return trainer
-
-    def read_examples(self, config: Seq2SeqRun, part: str) -> ParallelExamples:
-        data = config.data
-        return read_parallel(getattr(data, part), data.format, data.encoding)
-
-    def summary(self, trainer: Seq2SeqTrainer) -> str:
-        model = trainer.model
-        source, target = trainer.vocabularies
-        extras = [f"{model.attention_kind} attention"] if model.attention_kind != "none" else []
-        extras += ["input feeding"] * model.input_feeding + ["peeky"] * model.peeky
-        extras += ["reversed source"] * model.reverse_source
-        return (
-            f"training a {model.num_layers}-layer "
-            f"{'bidirectional ' if model.bidirectional else ''}{model.cell.upper()} "
-            f"encoder-decoder ({', '.join(extras) or 'no attention'}; "
-            f"{model.num_parameters():,} parameters) on {len(trainer.train_set):,} training "
-            f"and {len(trainer.valid_set):,} validation pairs; vocabularies of "
-            f"{len(source):,} and {len(target):,}"
-        )
-
-    def test_report(self, trainer: Seq2SeqTrainer, test: ParallelExamples) -> list[str]:
-        scores = evaluate_pairs(self.best_model(trainer), test)
-        return [
-            f"test exact match {scores['exact_match']:.2%}, token error rate "
-            f"{scores['token_error_rate']:.2%} ({scores['sources']:,} sources)"
-        ]
 
     def restore(
         self, checkpoint: Checkpoint, folder: str | os.PathLike[str], config: Seq2SeqRun
@@ -236,6 +198,28 @@ class Seq2SeqTask(Task):
         check_saved_fits(parameter_count(config.model), folder)
         model = saved_model(Seq2Seq, config.model, checkpoint, folder)
         return TrainedSeq2Seq(model, source, target, config, (kinds[0], kinds[1]))
+
+    def test_report(
+        self, trained: TrainedSeq2Seq, test: ParallelExamples, trainer: Seq2SeqTrainer
+    ) -> list[str]:
+        scores = evaluate_pairs(trained, test)
+        return [
+            f"test exact match {scores['exact_match']:.2%}, token error rate "
+            f"{scores['token_error_rate']:.2%} ({scores['sources']:,} sources)"
+        ]
+
+    def summary(self, trainer: Seq2SeqTrainer) -> str:
+        model = trainer.model
+        source, target = trainer.vocabularies
+        extras = [f"{model.attention_kind} attention"] if model.attention_kind != "none" else []
+        extras += ["input feeding"] * model.input_feeding + ["peeky"] * model.peeky
+        extras += ["reversed source"] * model.reverse_source
+        parts = ", ".join(extras) or "no attention"
+        return (
+            f"training a {network(model, 'encoder-decoder')} ({parts}; "
+            f"{model.num_parameters():,} parameters) on {data_sizes(trainer, 'pairs')}; "
+            f"vocabularies of {len(source):,} and {len(target):,}"
+        )
 
 
 def parameter_count(model: Seq2SeqConfig) -> int:

@@ -17,7 +17,6 @@ from typing import Any
 
 from rnnkit.config import option
 from rnnkit.data.conll import CONLLU_COLUMNS, FORMATS, TaggedSentences, read_tagged
-from rnnkit.data.held_out import held_out_indices
 from rnnkit.data.tagging import TaggingVocabulary, encode_sentences, encode_tagged
 from rnnkit.errors import UserError
 from rnnkit.models.sequence_tagger import SequenceTagger, SequenceTaggerConfig
@@ -33,7 +32,7 @@ from rnnkit.train.tagger_trainer import (
     seqeval_installed,
     tag_encoded,
 )
-from rnnkit.train.task import Task, run_config_class, saved_model
+from rnnkit.train.task import Task, data_sizes, network, run_config_class, saved_model
 
 
 @dataclass
@@ -77,28 +76,16 @@ class TrainedTagger:
     config: TaggingRun
 
 
-def split_sentences(
-    data: TaggedSentences, fraction: float, seed: int
-) -> tuple[TaggedSentences, TaggedSentences]:
-    """``(rest, held_out)``: a seeded random FRACTION of the sentences held out."""
-    parts = []
-    for indices in held_out_indices(len(data), fraction, seed, "sentences", "sentences"):
-        part = TaggedSentences()
-        for i in indices:
-            part.add(data.tokens[i], data.tags[i], data.origins[i])
-        parts.append(part)
-    return parts[0], parts[1]
+class TaggingTask(Task, name="tag", title="sequence tagger", config_class=TaggingRun):
+    """Tagged sentences in (CoNLL-U or column files), a tagger out that gives every word
+    its tag (part of speech, chunk, entity)."""
 
-
-class TaggingTask(Task):
-    name = "tag"
-    title = "sequence tagger"
-    called = "a tagger"
-    config_class = TaggingRun
     figure = ("token accuracy", "accuracy", ".2%")
-    train_needed = "the tagged sentences to learn from"
-    examples = "sentences"
-    hold_out = staticmethod(split_sentences)
+    examples = "tagged sentences"
+
+    def read_examples(self, config: TaggingRun, part: str) -> TaggedSentences:
+        data = config.data
+        return read_tagged(getattr(data, part), data.format, data.column, data.encoding)
 
     def build(
         self, config: TaggingRun, folder: Path, checkpoint: Checkpoint | None
@@ -131,38 +118,8 @@ class TaggingTask(Task):
         trainer = TaggerTrainer(
             model, vocabulary, *encoded, settings, folder, {"data_sha256": digest}
         )
-        trainer.run_config = config
         trainer.test_data = test
         return trainer
-
-    def read_examples(self, config: TaggingRun, part: str) -> TaggedSentences:
-        data = config.data
-        return read_tagged(getattr(data, part), data.format, data.column, data.encoding)
-
-    def summary(self, trainer: TaggerTrainer) -> str:
-        model, vocabulary = trainer.model, trainer.vocabulary
-        chars = (
-            f" + {model.char_hidden_size}-unit character encoder" if model.char_hidden_size else ""
-        )
-        return (
-            f"training a {model.num_layers}-layer "
-            f"{'bidirectional ' if model.bidirectional else ''}{model.cell.upper()} tagger"
-            f"{chars}{' with a CRF' if model.use_crf else ''} ({model.num_parameters():,} "
-            f"parameters) on {len(trainer.train_set):,} training and "
-            f"{len(trainer.valid_set):,} validation sentences; {len(vocabulary.words):,} words, "
-            f"{len(vocabulary.chars):,} characters, {len(vocabulary.tags)} tags"
-        )
-
-    def test_report(self, trainer: TaggerTrainer, test: TaggedSentences) -> list[str]:
-        trained = self.best_model(trainer)
-        source = trainer.run_config.data.test
-        report = evaluate_tagged(trained, test, source, spans=seqeval_installed())
-        span = report.get("spans")
-        extra = f", span F1 {span['f1']:.4f}" if span else ""
-        return [
-            f"test token accuracy {report['token_accuracy']:.2%}{extra} "
-            f"({report['tokens']:,} tokens)"
-        ]
 
     def restore(
         self, checkpoint: Checkpoint, folder: str | os.PathLike[str], config: TaggingRun
@@ -179,6 +136,30 @@ class TaggingTask(Task):
         check_saved_fits(parameter_count(model_config), folder)
         model = saved_model(SequenceTagger, model_config, checkpoint, folder)
         return TrainedTagger(model, vocabulary, config)
+
+    def test_report(
+        self, trained: TrainedTagger, test: TaggedSentences, trainer: TaggerTrainer
+    ) -> list[str]:
+        source = trainer.run_config.data.test
+        report = evaluate_tagged(trained, test, source, spans=seqeval_installed())
+        span = report.get("spans")
+        extra = f", span F1 {span['f1']:.4f}" if span else ""
+        return [
+            f"test token accuracy {report['token_accuracy']:.2%}{extra} "
+            f"({report['tokens']:,} tokens)"
+        ]
+
+    def summary(self, trainer: TaggerTrainer) -> str:
+        model, vocabulary = trainer.model, trainer.vocabulary
+        chars = (
+            f" + {model.char_hidden_size}-unit character encoder" if model.char_hidden_size else ""
+        )
+        crf = " with a CRF" if model.use_crf else ""
+        return (
+            f"training a {network(model, 'tagger')}{chars}{crf} ({model.num_parameters():,} "
+            f"parameters) on {data_sizes(trainer, 'sentences')}; {len(vocabulary.words):,} "
+            f"words, {len(vocabulary.chars):,} characters, {len(vocabulary.tags)} tags"
+        )
 
 
 def parameter_count(model: SequenceTaggerConfig) -> int:
