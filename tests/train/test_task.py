@@ -1,0 +1,39 @@
+"""The Task base: what every task shares."""
+
+from __future__ import annotations
+
+import pytest
+
+from rnnkit.data.parallel import ParallelExamples
+from rnnkit.train.task import Task
+from rnnkit.train.tasks import TASKS
+
+
+def test_a_task_names_itself_in_its_class_statement() -> None:
+    class EchoTask(Task, name="echo", title="echo model", examples="echoes"):
+        pass
+
+    assert (EchoTask.name, EchoTask.title, EchoTask.examples) == ("echo", "echo model", "echoes")
+    assert Task.name == ""  # the base is left as it was
+
+
+def test_an_unknown_task_attribute_is_refused() -> None:
+    with pytest.raises(TypeError, match="tittle"):
+
+        class Misspelled(Task, name="x", tittle="typo"):
+            pass
+
+
+def test_every_registered_task_has_a_name_title_and_settings() -> None:
+    for name, task in TASKS.items():
+        assert task.name == name
+        assert task.title
+        assert task.config_class is not object
+
+
+def test_the_fingerprint_covers_both_parts_and_their_order() -> None:
+    task = Task()
+    a = ParallelExamples(["x"], ["y"], ["f:1"])
+    b = ParallelExamples(["u"], ["v"], ["f:2"])
+    assert task.data_fingerprint(a, b) != task.data_fingerprint(b, a)
+    assert task.data_fingerprint(a, b) == Task().data_fingerprint(a.subset([0]), b)
