@@ -8,7 +8,7 @@ previous limits back after it::
     with limit_threads(1):
         ...  # BLAS through threadpoolctl, and the C loops (rnnkit.nn.lstm_fused.set_threads)
 
-``limit_threads(None)`` changes nothing, so a command can pass its ``--threads`` value as
+``limit_threads(None)`` changes nothing, so a command can pass its threads setting as
 given. This module sits below everything else in rnnkit; it imports the C loops' module
 only when called.
 """

@@ -4,7 +4,7 @@ Formats (``auto`` picks one from the path):
 
 - ``tsv`` / ``csv``: one example per row, a label column and a text column. Columns are
   chosen by name from the header line (default names ``label`` and ``text``), or, for a
-  file without a header line, by number counting from 1 (``--label-col 1 --text-col 2``).
+  file without a header line, by number counting from 1 (``label_col=1, text_col=2``).
   TSV fields are taken literally (no quoting, as most TSV exports write them); CSV fields
   follow the CSV quoting rules.
 - ``label-first``: ``<label> <text>`` lines, the label up to the first whitespace, as the
@@ -18,8 +18,8 @@ first line holds a tab, and ``label-first`` otherwise.
 
 Every file is read strictly in the given encoding (UTF-8 by default), as ``rnnkit train``
 does: a byte that does not decode is a one-line error naming the file and byte offset, and
-suggests ``--encoding``. The TREC training file has one such byte (0xF0, on line 66); it
-reads with ``--encoding latin-1`` (ASCII is the same in both). Refusing rather than
+suggests another ``encoding``. The TREC training file has one such byte (0xF0, on line
+66); it reads with ``encoding="latin-1"`` (ASCII is the same in both). Refusing rather than
 guessing keeps the text the model sees the text that is in the file.
 
 Empty lines are refused, not skipped: in a format where a line is an example, an empty

@@ -156,7 +156,7 @@ class Trainer:
             patience=settings.patience_in_evaluations(settings.plateau_patience),
             mode="max" if plateau_higher_is_better else "min",
         )
-        # The averaged weights (with --ema), or None. Step 1 overwrites this starting value.
+        # The averaged weights (ema > 0), or None. Step 1 overwrites this starting value.
         self.average = model.state_dict() if settings.ema > 0 else None
         self.metrics = MetricsLog(self.folder / METRICS_FILE)
         self.notes: list[str] = []  # lines for the user about how the run was set up
