@@ -132,7 +132,8 @@ class TextStream:
             held = ""
             if following is not None and text.endswith("\r"):
                 text, held = text[:-1], "\r"
-            text = text.replace("\r\n", "\n").replace("\r", "\n")
+            if "\r" in text:  # the test is a scan; the replacements are two copies
+                text = text.replace("\r\n", "\n").replace("\r", "\n")
             if text:
                 yield text
             if following is None:

@@ -198,11 +198,15 @@ class CharTokenizer(Tokenizer):
     def vocab_of_pieces(self, pieces: Iterable[str]) -> list[str]:
         seen = np.zeros(CODE_POINTS, dtype=bool)
         for piece in pieces:
-            points = _code_points(self._split(piece))
-            if points.dtype == np.uint8:  # ASCII: counting is faster than scattering
-                seen[:128] |= np.bincount(points, minlength=128) > 0
+            units = self._split(piece)
+            if units.isascii():
+                # Deleting the bytes seen already leaves only new ones (usually none): a
+                # byte-table pass, several times faster than counting every byte.
+                known = np.flatnonzero(seen[:128]).astype(np.uint8).tobytes()
+                new = units.encode("ascii").translate(None, known)
+                seen[np.frombuffer(new, dtype=np.uint8)] = True
             else:
-                seen[points] = True
+                seen[_code_points(units)] = True
         if not seen.any():
             raise UserError("cannot build a character vocabulary from empty text; give some text")
         return [UNK, *map(chr, np.flatnonzero(seen).tolist())]
@@ -216,10 +220,20 @@ class CharTokenizer(Tokenizer):
         table = np.full(CODE_POINTS, -1 if unknown_id is None else unknown_id, dtype=dtype)
         characters = [i for i, unit in enumerate(self.vocab) if unit != UNK]
         table[[ord(self.vocab[i]) for i in characters]] = characters
-        ascii_table = table[:128].copy()
+        # ASCII characters sort first, so their ids (at most 128) fit a byte: an ASCII
+        # piece is encoded by one bytes.translate, a table pass much faster than indexing.
+        ascii_ids = np.where(table[:128] < 0, 255, table[:128]).astype(np.uint8).tobytes()
+        ascii_ids += bytes(128)
         for piece in pieces:
-            points = _code_points(self._split(piece))
-            ids = (ascii_table if points.dtype == np.uint8 else table)[points]
+            units = self._split(piece)
+            if units.isascii():
+                ids = np.frombuffer(units.encode("ascii").translate(ascii_ids), dtype=np.uint8)
+                if unknown_id is None:
+                    ids = np.where(ids == 255, -1, ids.astype(np.int64))
+                else:
+                    ids = ids.astype(dtype, copy=False)
+            else:
+                ids = table[_code_points(units)]
             if unknown_id is None and ids.size and ids.min() < 0:
                 self._refuse_unknown(piece)
             yield ids

@@ -291,3 +291,34 @@ def test_tiny_shakespeare_char_vocabulary(shared_data: Path) -> None:
     tok = CharTokenizer().fit(text)
     assert tok.vocab_size == 1 + 65  # <unk> and 65 characters
     assert tok.decode(tok.encode(text[:5000])) == text[:5000]
+
+
+# --- pieces: the streaming passes over a large text ----------------------------------------
+
+PIECES = ["hello wor", "ld\n", "naïve café ", "plain ascii\tagain ", "안녕 ", "", "end~\x7f\n"]
+
+
+@pytest.mark.parametrize("kind", ["char", "jamo"])
+def test_pieces_give_the_vocabulary_and_ids_of_the_whole_text(kind: str) -> None:
+    # ASCII pieces take a byte-table path and others a code-point path: both must agree
+    # with the tokenizer fitted on and encoding the text in one piece.
+    whole = make_tokenizer(kind).fit("".join(PIECES))
+    assert make_tokenizer(kind).vocab_of_pieces(PIECES) == whole.vocab
+    streamed = np.concatenate(list(whole.encode_pieces(PIECES)))
+    np.testing.assert_array_equal(streamed, whole.encode("".join(PIECES)))
+
+
+def test_pieces_read_unseen_characters_as_unk_on_both_paths() -> None:
+    tok = make_tokenizer("char").fit("abc ü")
+    ids = np.concatenate(list(tok.encode_pieces(["abz", "üß"])))
+    np.testing.assert_array_equal(ids, tok.encode("abzüß"))
+    assert ids[2] == ids[4] == tok.unknown_id
+
+
+def test_pieces_of_a_vocabulary_without_unk_refuse_unseen_characters_on_both_paths() -> None:
+    tok = tokenizer_from_dict({"kind": "char", "vocab": [" ", "a", "b", "é"]})
+    np.testing.assert_array_equal(
+        np.concatenate(list(tok.encode_pieces(["ab ", "é a"]))), tok.encode("ab é a")
+    )
+    for piece, unseen in (("abx", "'x'"), ("abß", "'ß'")):  # an ASCII piece, then a wider one
+        assert unseen in user_error(lambda p: list(tok.encode_pieces([p])), piece)
