@@ -43,11 +43,12 @@ network forecasts the change from one season ago)::
 The shifts are constants of the input, so the gradient of the loss with respect to the
 shifted outputs is the gradient with respect to the outputs.
 
-With ``skip=True`` the direct head also reads the (shifted) lookback window of the targets
-itself, a linear path from input to output beside the recurrent one (NLinear is that path
-alone)::
+With ``skip=True`` the head also reads the (shifted) lookback window of the targets itself,
+a linear path from input to output beside the recurrent one (NLinear is that path alone)::
 
-    raw = Linear([h_L^top ; fc_L ; ... ; fc_{L+H-1} ; y_0 - a ; ... ; y_{L-1} - a])
+    w   = [y_0 - a ; ... ; y_{L-1} - a]
+    raw = Linear([h_L^top ; fc_L ; ... ; fc_{L+H-1} ; w])     (direct)
+    raw_k = Linear([decoder output at step k ; w])           (autoregressive, every step)
 
 ``P`` and the loss come from ``rnnkit.nn.distribution_losses`` (mse, mae, gaussian, studentt,
 quantile). The loss is that module's mean over every ``(b, h, s)`` term (and quantile).
@@ -127,7 +128,7 @@ class ForecasterConfig:
         maximum=1 << 16,
     )
     skip: bool = option(
-        False, "the direct head also reads the lookback window itself (a linear skip path)"
+        False, "the head also reads the lookback window itself (a linear skip path)"
     )
 
 
@@ -184,8 +185,6 @@ class Forecaster(Configured, Layer):
         if normalize == "season" and not 1 <= season <= lookback:
             needs = f"normalize=season needs 1 <= season <= lookback ({lookback})"
             raise ConfigError("season", f"{needs}, got {season}")
-        if skip and decoder != "direct":
-            raise ConfigError("skip", "only the direct decoder's head reads the window")
         self._config = config
         self.num_targets, self.lookback, self.horizon = num_targets, lookback, horizon
         self.num_past_covariates = num_past_covariates
@@ -204,7 +203,8 @@ class Forecaster(Configured, Layer):
         if decoder == "autoregressive":
             decoder_inputs = num_targets + num_future_covariates
             self.add_layer("decoder", kind(decoder_inputs, hidden_size, num_layers, **options))
-            head = Linear(hidden_size, step_outputs, dtype=dtype, rng=self.rng)
+            window = lookback * num_targets if skip else 0
+            head = Linear(hidden_size + window, step_outputs, dtype=dtype, rng=self.rng)
         else:
             features = hidden_size + horizon * num_future_covariates
             features += lookback * num_targets if skip else 0
@@ -271,7 +271,7 @@ class Forecaster(Configured, Layer):
         past_target, past, future, future_target = self._inputs(
             past_target, past_covariates, future_covariates, future_target
         )
-        B, L, H = past_target.shape[0], self.lookback, self.horizon
+        B, L, H, S = past_target.shape[0], self.lookback, self.horizon, self.num_targets
         self._batch = B
         shift_in, shift_out = self._offsets(past_target)
         past_target = past_target - shift_in
@@ -290,6 +290,9 @@ class Forecaster(Configured, Layer):
             )
             d = np.concatenate([previous, future[:, L:]], axis=2).transpose(1, 0, 2)
             output, _ = self.decoder.forward(np.ascontiguousarray(d), state)
+            if self.skip:
+                window = np.broadcast_to(past_target.reshape(1, B, -1), (H, B, L * S))
+                output = np.concatenate([output, window], axis=2)
             raw = self.head.forward(self.dropout.forward(output)).transpose(1, 0, 2)
         raw = raw.reshape(B, H, self.num_targets, self.num_params)
         return self._shifted(raw, shift_out)
@@ -331,7 +334,8 @@ class Forecaster(Configured, Layer):
         else:
             grad_steps = grad_raw.reshape(B, H, -1).transpose(1, 0, 2)
             grad_output = self.dropout.backward(self.head.backward(grad_steps))
-            _, grad_state = self.decoder.backward(grad_output)
+            hidden = self.decoder.hidden_size  # the window's columns need no gradient
+            _, grad_state = self.decoder.backward(np.ascontiguousarray(grad_output[..., :hidden]))
         zeros = np.zeros((self.lookback, B, encoder.hidden_size), self.dtype)
         encoder.backward(zeros, grad_state)
 
@@ -423,11 +427,13 @@ class Forecaster(Configured, Layer):
         state = tuple(map(repeat, state)) if isinstance(state, tuple) else repeat(state)
         previous = np.repeat(past_target[:, -1], paths, axis=0)  # (B * paths, S)
         known = np.repeat(future[:, L:], paths, axis=0)  # (B * paths, H, Cf)
+        window = np.repeat(past_target.reshape(B, -1), paths, axis=0) if self.skip else None
         draws = np.empty((B * paths, self.horizon, S), self.dtype)
         for k in range(self.horizon):
             d = np.concatenate([previous, known[:, k]], axis=1)[None]
             output, state = self.decoder.forward(d, state)
-            raw = self.head.forward(output[0]).reshape(B * paths, S, self.num_params)
+            features = output[0] if window is None else np.concatenate([output[0], window], 1)
+            raw = self.head.forward(features).reshape(B * paths, S, self.num_params)
             draws[:, k] = dl.sample(self.loss_name, raw, rng, self.levels)
             previous = draws[:, k] + feed_shift[:, k]
         samples = draws.reshape(B, paths, self.horizon, S).transpose(1, 0, 2, 3) + shift_out

@@ -51,11 +51,11 @@ def torch_forecaster(torch: ModuleType, model: Forecaster) -> object:
             super().__init__()
             options = {"dtype": torch.float64}
             self.encoder = kind(model.encoder.input_size, hidden, layers, **options)
+            window = L * S if model.skip else 0
             if model.decoder_kind == "autoregressive":
                 self.decoder = kind(S + CF, hidden, layers, **options)
-                self.head = torch.nn.Linear(hidden, S * P, **options)
+                self.head = torch.nn.Linear(hidden + window, S * P, **options)
             else:
-                window = L * S if model.skip else 0
                 self.head = torch.nn.Linear(hidden + H * CF + window, H * S * P, **options)
 
         def forward(self, past_target, past_covariates, future_covariates, future_target):
@@ -80,6 +80,9 @@ def torch_forecaster(torch: ModuleType, model: Forecaster) -> object:
                 previous = torch.cat([past_target[:, -1:], future_target[:, :-1]], 1)
                 d = torch.cat([previous, future_covariates[:, L:]], 2).transpose(0, 1)
                 output, _ = self.decoder(d, state)
+                if model.skip:
+                    window = past_target.reshape(1, n, -1).expand(H, n, L * S)
+                    output = torch.cat([output, window], 2)
                 raw = self.head(output).transpose(0, 1)
             raw = raw.reshape(n, H, S, P)
             if model.loss_name == "quantile":
@@ -138,10 +141,28 @@ def test_seasonal_normalization_matches_torch(torch: ModuleType, loss: str, deco
     )
 
 
+@pytest.mark.parametrize("decoder", ["direct", "autoregressive"])
 @pytest.mark.parametrize("loss", LOSSES)
-def test_window_skip_matches_torch(torch: ModuleType, loss: str) -> None:
-    check_against_torch(torch, make_model(loss=loss, skip=True, normalize="last"))
-    check_against_torch(torch, make_model(loss=loss, skip=True, num_layers=2, cell="gru"))
+def test_window_skip_matches_torch(torch: ModuleType, loss: str, decoder: str) -> None:
+    check_against_torch(torch, make_model(loss=loss, decoder=decoder, skip=True, normalize="last"))
+    check_against_torch(
+        torch, make_model(loss=loss, decoder=decoder, skip=True, num_layers=2, cell="gru")
+    )
+
+
+def test_autoregressive_paths_with_the_window_skip_feed_back_their_draws() -> None:
+    """As without the skip: teacher-forcing the model on its own sampled path gives back
+    the Gaussian it drew each step from (the window reaches every step's head)."""
+    model = make_model(decoder="autoregressive", skip=True, normalize="season", season=2)
+    data = batch(model)
+    inputs = {k: data[k] for k in ("past_target", "past_covariates", "future_covariates")}
+    path = model.predict(**inputs, num_samples=1, rng=5).samples[0]
+    model.eval()
+    raw = model.forward(**inputs, future_target=path)
+    rng = np.random.default_rng(5)
+    for k in range(H):
+        eps = rng.standard_normal((B, S))
+        np.testing.assert_allclose(path[:, k], raw[:, k, :, 0] + scale_of(raw[:, k, :, 1]) * eps)
 
 
 def test_seasonal_normalization_adds_the_value_one_season_before() -> None:
@@ -158,13 +179,11 @@ def test_seasonal_normalization_adds_the_value_one_season_before() -> None:
         np.testing.assert_allclose(model.predict(**data).point, expected)
 
 
-def test_season_and_skip_are_checked() -> None:
+def test_season_is_checked() -> None:
     with pytest.raises(ConfigError, match="season"):
         make_model(normalize="season", season=L + 1)
     with pytest.raises(ConfigError, match="season"):
         make_model(normalize="season", season=0)
-    with pytest.raises(ConfigError, match="skip"):
-        make_model(decoder="autoregressive", skip=True)
 
 
 def test_last_value_normalization_shifts_forecasts_with_the_level() -> None:

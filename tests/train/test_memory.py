@@ -101,8 +101,10 @@ def test_seq2seq_parameters_are_counted(options):
         {"num_layers": 2, "cell": "gru", "loss": "studentt"},
         {"decoder": "autoregressive", "cell": "rnn", "loss": "mse", "num_layers": 3},
         {"skip": True, "normalize": "season", "season": 3},
+        {"skip": True, "decoder": "autoregressive", "loss": "studentt"},
     ],
-    ids=["direct", "autoregressive-quantile", "gru-studentt", "rnn-mse", "skip-season"],
+    ids=["direct", "autoregressive-quantile", "gru-studentt", "rnn-mse", "skip-season",
+         "skip-autoregressive"],
 )
 def test_forecaster_parameters_are_counted(options):
     config = ForecasterConfig(num_targets=2, num_past_covariates=3, num_future_covariates=4,

@@ -199,10 +199,10 @@ def parameter_count(model: ForecasterConfig) -> int:
     H, layers, future = model.hidden_size, model.num_layers, model.num_future_covariates
     inputs = model.num_targets + model.num_past_covariates + future
     encoder = recurrent_parameter_count(model.cell, inputs, H, layers)
+    window = model.lookback * model.num_targets if model.skip else 0
     if model.decoder == "autoregressive":
         decoder = recurrent_parameter_count(model.cell, model.num_targets + future, H, layers)
-        return encoder + decoder + (H + 1) * outputs
-    window = model.lookback * model.num_targets if model.skip else 0
+        return encoder + decoder + (H + window + 1) * outputs
     features = H + model.horizon * future + window
     return encoder + (features + 1) * model.horizon * outputs
 
