@@ -16,7 +16,8 @@ from rnnkit.cli import (
     evaluate_tagger,
 )
 from rnnkit.cli.arguments import add_json_flag, add_model_command, add_part_arguments, run_part
-from rnnkit.data.text import read_text
+from rnnkit.data.text_stream import TextStream
+from rnnkit.data.token_cache import token_ids, unknown_flags
 from rnnkit.train.lm_evaluation import describe_measures, describe_unknown, evaluation_report
 from rnnkit.train.tasks.language_model import LanguageModelRun, load_language_model
 
@@ -78,8 +79,10 @@ def run(args: argparse.Namespace) -> int:
 def run_language_model(args: argparse.Namespace, folder: Path, task: str) -> int:
     """Evaluate the language model in FOLDER (a run of another TASK is refused)."""
     model, tokenizer, config = load_language_model(folder)
-    text = read_text(args.data, data_encoding(args, config))
-    ids, unknown = tokenizer.encode(text), tokenizer.unknown_mask(text)
+    # The text is read in chunks into the token cache, as training reads it: a text of
+    # any size is measured with the memory of one window.
+    text = TextStream(args.data, data_encoding(args, config))
+    ids, unknown = token_ids(text, tokenizer), unknown_flags(text, tokenizer)
     settings = config.training
     report = evaluation_report(
         model, tokenizer, ids, settings.batch_size, settings.seq_len, unknown=unknown

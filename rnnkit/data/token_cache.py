@@ -9,6 +9,8 @@ of the vocabulary), written in one streaming pass and kept in the cache folder::
         <data sha256>-<tokenizer sha256>.ids     the ids, raw, in that dtype
         <data sha256>-<tokenizer sha256>.json    what they are: data and tokenizer
                                                  fingerprints, dtype, count
+        <data sha256>-<tokenizer sha256>.unknown for a word tokenizer, which ids stand for
+                                                 words it lacks (``unknown_flags``)
         <data sha256>-<spec sha256>.vocab.json   the vocabulary a tokenizer of that kind
                                                  and options fits to that data
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -67,12 +70,38 @@ def cached_ids(
     stream: Any, tokenizer: Tokenizer, folder: Path | None = None
 ) -> tuple[np.ndarray, Path, bool]:
     """The ids of STREAM as a memmap, the file that holds them, and whether it was reused."""
+    dtype = token_dtype(tokenizer.vocab_size)
+    return _cached_array(stream, tokenizer, folder, "ids", dtype, tokenizer.encode_pieces)
+
+
+def unknown_flags(stream: Any, tokenizer: Tokenizer, folder: Path | None = None) -> Any:
+    """``tokenizer.unknown_mask`` of STREAM's text as a memmap of 0/1 bytes, cached beside
+    its ids, for a word tokenizer, where a literal ``<unk>`` of the text is no unknown word;
+    None for the others, whose unknown tokens are exactly their ``<unk>`` ids."""
+    if tokenizer.kind != "word":
+        return None
+    flags = tokenizer.unknown_mask_pieces  # type: ignore[attr-defined]
+    return _cached_array(stream, tokenizer, folder, "unknown", np.dtype(np.uint8), flags)[0]
+
+
+def _cached_array(
+    stream: Any,
+    tokenizer: Tokenizer,
+    folder: Path | None,
+    what: str,
+    dtype: np.dtype,
+    pieces: Callable[[Any], Iterable[np.ndarray]],
+) -> tuple[np.ndarray, Path, bool]:
+    """The arrays PIECES makes of STREAM, joined in a memmap of DTYPE kept in the cache
+    FOLDER as WHAT (``ids``), the file that holds them, and whether it was reused."""
     folder = folder or cache_folder()
     data = stream.fingerprint()
     tokenizer_sha = _sha(tokenizer.to_dict())
     stem = folder / f"{data[:32]}-{tokenizer_sha[:16]}"
-    path, record_path = stem.with_suffix(".ids"), stem.with_suffix(".json")
-    dtype = token_dtype(tokenizer.vocab_size)
+    if what == "ids":
+        path, record_path = stem.with_suffix(".ids"), stem.with_suffix(".json")
+    else:
+        path, record_path = stem.with_suffix(f".{what}"), stem.with_suffix(f".{what}.json")
     expected = {
         "format": FORMAT,
         "version": VERSION,
@@ -89,7 +118,7 @@ def cached_ids(
         and path.stat().st_size == record["tokens"] * dtype.itemsize
     )
     if not reused:
-        count = _write_ids(stream, tokenizer, dtype, path, folder)
+        count = _write_ids(pieces(stream), dtype, path, folder)
         _write_json(record_path, {**expected, "tokens": count}, folder)
     else:
         count = record["tokens"]
@@ -146,14 +175,14 @@ def _write_json(path: Path, record: dict[str, Any], folder: Path) -> None:
     os.replace(temporary, path)
 
 
-def _write_ids(stream: Any, tokenizer: Tokenizer, dtype: np.dtype, path: Path, folder: Path) -> int:
-    """Encode STREAM into PATH (through a temporary file); the number of ids."""
+def _write_ids(pieces: Iterable[np.ndarray], dtype: np.dtype, path: Path, folder: Path) -> int:
+    """PIECES, as DTYPE, into PATH (through a temporary file); the number of entries."""
     _make_folder(folder)
     temporary = _temporary(path)
     count = 0
     try:
         with open(temporary, "wb") as file:
-            for ids in tokenizer.encode_pieces(stream):
+            for ids in pieces:
                 file.write(ids.astype(dtype, copy=False).tobytes())
                 count += ids.size
         os.replace(temporary, path)

@@ -359,6 +359,14 @@ class WordTokenizer(Tokenizer):
         for words in _words_of_pieces(pieces):
             yield np.fromiter((lookup(w, unk) for w in words), dtype=np.int64, count=len(words))
 
+    def unknown_mask_pieces(self, pieces: Iterable[str]) -> Iterator[np.ndarray]:
+        """``unknown_mask`` of the text PIECES make when joined, an array at a time, as
+        ``encode_pieces`` gives its ids."""
+        self._require_vocab()
+        index = self._index
+        for words in _words_of_pieces(pieces):
+            yield np.fromiter((w not in index for w in words), dtype=bool, count=len(words))
+
     def decode(self, ids: np.ndarray | list[int]) -> str:
         lines, line = [], []
         for word in self._tokens_of(ids):

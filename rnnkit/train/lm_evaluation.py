@@ -142,15 +142,18 @@ def unknown_measures(
     loss averages over, ``<unk>`` included), ``comparable`` (the rate is at most
     ``UNKNOWN_RATE_LIMIT``) and, when it is not, a ``note`` saying why.
     """
-    ids = np.asarray(ids, dtype=np.int64)
-    if unknown is None:
-        unknown = ids == tokenizer.unknown_id  # all False when there is no <unk>
-    elif np.shape(unknown) != ids.shape:
-        raise ValueError(f"unknown: expected one flag per id {ids.shape}, got {np.shape(unknown)}")
-    count, tokens = 0, 0
-    flags = np.asarray(unknown, dtype=np.int64)
-    for _, targets in _evaluation_windows(flags, batch_size, seq_len, max_tokens):
-        count += int(targets.sum())
+    if unknown is not None and np.shape(unknown) != np.shape(ids):
+        raise ValueError(
+            f"unknown: expected one flag per id {np.shape(ids)}, got {np.shape(unknown)}"
+        )
+    # Window by window, so that IDS or UNKNOWN may be memory-mapped files of any size.
+    count, tokens, unknown_id = 0, 0, tokenizer.unknown_id
+    source = ids if unknown is None else unknown
+    for _, targets in _evaluation_windows(source, batch_size, seq_len, max_tokens):
+        if unknown is not None:
+            count += int(np.count_nonzero(targets))
+        elif unknown_id is not None:  # no <unk> in the vocabulary: nothing is unknown
+            count += int(np.count_nonzero(targets == unknown_id))
         tokens += targets.size
     rate = count / tokens
     report: dict[str, float | int | bool | str] = {

@@ -13,7 +13,13 @@ from rnnkit.data.fingerprint import fingerprint
 from rnnkit.data.lm_batches import StreamBatcher, split_train_val
 from rnnkit.data.text import read_text
 from rnnkit.data.text_stream import TextStream
-from rnnkit.data.token_cache import cached_ids, cached_vocabulary, token_dtype, token_ids
+from rnnkit.data.token_cache import (
+    cached_ids,
+    cached_vocabulary,
+    token_dtype,
+    token_ids,
+    unknown_flags,
+)
 from rnnkit.data.tokenizers import make_tokenizer
 from rnnkit.errors import UserError
 from rnnkit.models import LanguageModel
@@ -215,3 +221,18 @@ def test_rnnkit_train_reuses_the_cache_and_resumes(
     write(data, sentences(300, seed=5))
     status, _, err = run_cli("train", "--out", tmp_path / "a", "--resume", "--max-steps", 18)
     assert status == 2 and "differs from the text the run" in err
+
+
+def test_unknown_flags_of_a_stream_are_the_unknown_mask_of_its_text(tmp_path: Path) -> None:
+    # A literal <unk> of the text is a word of the vocabulary, not an unknown one.
+    text = "the cat <unk> sat\n" * 30 + "a zebra sat on the <unk> mat\n"
+    path = write(tmp_path / "test.txt", text)
+    word = make_tokenizer("word").fit("the cat <unk> sat\non a mat\n")
+    stream = TextStream(path, chunk_bytes=64)
+    flags = unknown_flags(stream, word, tmp_path / "cache")
+    np.testing.assert_array_equal(np.asarray(flags, dtype=bool), word.unknown_mask(text))
+    assert int(np.asarray(flags).sum()) == 1  # zebra alone
+    again = unknown_flags(TextStream(path), word, tmp_path / "cache")
+    assert isinstance(again, np.memmap) and again.filename == flags.filename
+    # A character model's unknown tokens are its <unk> ids: no flags file.
+    assert unknown_flags(stream, make_tokenizer("char").fit("abc"), tmp_path / "cache") is None
