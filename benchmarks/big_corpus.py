@@ -9,7 +9,9 @@ its own):
 - ``tokenize``: the streaming passes with an empty cache (fingerprint; vocabulary; ids into
   the memory-mapped cache file), timed, MB/s of the file;
 - ``train cold``: ``rnnkit train --data FILE`` with an empty cache, ``--max-steps`` steps;
-- ``train warm``: the same again, reusing the cache.
+- ``train warm``: the same again, reusing the cache;
+- ``eval``: ``rnnkit eval --max-tokens 20000`` of that run over the whole corpus (its ids
+  from the cache).
 
 Prints a Markdown table: size, tokenizer, MB/s, seconds until training starts and peak RSS
 of each process.
@@ -104,6 +106,18 @@ def train(path: Path, kind: str, out: Path) -> dict[str, float]:
     }
 
 
+def evaluate(path: Path, out: Path) -> dict[str, float]:
+    """``rnnkit eval`` of the trained run over the whole corpus (its ids from the cache),
+    scoring 20,000 tokens spread over it: the memory of a text of that size."""
+    from rnnkit.cli.main import main as rnnkit_main
+
+    started = time.perf_counter()
+    status = rnnkit_main(["eval", str(out), "--data", str(path), "--max-tokens", "20000",
+                          "--json"])  # fmt: skip
+    assert status == 0
+    return {"seconds": time.perf_counter() - started, "peak_rss_MB": peak_rss_mb()}
+
+
 def child(mode: str, path: Path, kind: str, cache: Path, out: Path) -> dict[str, float]:
     env = {**os.environ, "RNNKIT_CACHE": str(cache)}
     done = subprocess.run(
@@ -125,6 +139,8 @@ def main(argv: list[str] | None = None) -> None:
         mode, path, kind, out = args.child
         if mode == "tokenize":
             result = tokenize(Path(path), kind)
+        elif mode == "eval":
+            result = evaluate(Path(path), Path(out))
         else:
             result = train(Path(path), kind, Path(out))
         print(json.dumps(result))
@@ -136,8 +152,8 @@ def main(argv: list[str] | None = None) -> None:
     args.folder.mkdir(parents=True, exist_ok=True)
     print("| corpus | tokenizer | ids | fingerprint / vocabulary / ids pass, MB/s | "
           "tokenizing, MB/s | tokenize RSS | train cold: s before step 1, RSS | "
-          "train warm: s before step 1, RSS |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|")
+          "train warm: s before step 1, RSS | eval over the corpus: s, RSS |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|")
     for size in args.sizes:
         path = args.folder / f"corpus-{size}MB.txt"
         generate(path, size)
@@ -152,12 +168,14 @@ def main(argv: list[str] | None = None) -> None:
                 shutil.rmtree(out, ignore_errors=True)
                 runs.append(child("train", path, kind, cache, out))
             cold, warm = runs
+            scored = child("eval", path, kind, cache, args.folder / "run")
             print(
                 f"| {size} MB | {kind} | {t['tokens']:,} {t['dtype']} | "
                 f"{t['fingerprint_MBps']:.0f} / {t['vocabulary_MBps']:.0f} / {t['ids_MBps']:.0f} "
                 f"| {t['total_MBps']:.0f} | {t['peak_rss_MB']:.0f} MB | "
                 f"{cold['seconds_before_training']:.1f} s, {cold['peak_rss_MB']:.0f} MB | "
-                f"{warm['seconds_before_training']:.1f} s, {warm['peak_rss_MB']:.0f} MB |",
+                f"{warm['seconds_before_training']:.1f} s, {warm['peak_rss_MB']:.0f} MB | "
+                f"{scored['seconds']:.1f} s, {scored['peak_rss_MB']:.0f} MB |",
                 flush=True,
             )
             shutil.rmtree(cache, ignore_errors=True)

@@ -15,7 +15,13 @@ from rnnkit.cli import (
     evaluate_seq2seq,
     evaluate_tagger,
 )
-from rnnkit.cli.arguments import add_json_flag, add_model_command, add_part_arguments, run_part
+from rnnkit.cli.arguments import (
+    add_json_flag,
+    add_model_command,
+    add_part_arguments,
+    positive_int,
+    run_part,
+)
 from rnnkit.data.text_stream import TextStream
 from rnnkit.data.token_cache import token_ids, unknown_flags
 from rnnkit.train.lm_evaluation import describe_measures, describe_unknown, evaluation_report
@@ -51,6 +57,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--encoding",
         help="the text's encoding (default: the training data's, as saved in the run)",
     )
+    parser.add_argument(
+        "--max-tokens",
+        type=positive_int,
+        metavar="N",
+        help="language models: score about N tokens, the first steps of every stream read "
+        "across the text (default: the whole text)",
+    )
     add_json_flag(
         parser,
         "print one JSON object: loss, bits_per_char or perplexity, tokens, "
@@ -85,7 +98,7 @@ def run_language_model(args: argparse.Namespace, folder: Path, task: str) -> int
     ids, unknown = token_ids(text, tokenizer), unknown_flags(text, tokenizer)
     settings = config.training
     report = evaluation_report(
-        model, tokenizer, ids, settings.batch_size, settings.seq_len, unknown=unknown
+        model, tokenizer, ids, settings.batch_size, settings.seq_len, args.max_tokens, unknown
     )
     if args.json:
         print(json.dumps(report))

@@ -98,6 +98,19 @@ def test_eval_json_and_text(runs: dict[str, Path]) -> None:
     assert "bits/char" in out and f"{tokens:,} tokens, 0 unknown (0.00%)" in out
 
 
+def test_eval_max_tokens_scores_the_first_steps_of_every_stream(runs: dict[str, Path]) -> None:
+    status, out, _ = run_cli(
+        "eval", runs["char"], "--data", runs["data"], "--max-tokens", "100", "--json"
+    )
+    assert status == 0
+    report = json.loads(out)
+    model, tokenizer, _ = load_language_model(runs["char"] / "best")
+    ids = tokenizer.encode(runs["data"].read_text())
+    loss, tokens = evaluate_language_model(model, ids, 4, 16, max_tokens=100)
+    assert 100 <= tokens < 100 + 4  # 4 streams, each read for ceil(100 / 4) steps
+    assert (report["loss"], report["tokens"]) == (pytest.approx(loss), tokens)
+
+
 def test_eval_scores_unseen_characters_as_unk(runs: dict[str, Path], tmp_path: Path) -> None:
     # Held-out text with characters the model never saw ('%', '@', '$'), once refused.
     text = runs["data"].read_text()
