@@ -1,6 +1,10 @@
 """rnnkit against PyTorch on the CPU: training throughput, sampling latency, peak memory.
 
-    python -m benchmarks.speed [--threads 2 1] [--repeats 7] [--quick]
+    python -m benchmarks.speed [--threads 2 1] [--repeats 7] [--quick] [--as-avx2]
+
+``--as-avx2`` runs the benchmark as on a machine with AVX2 and FMA but no AVX-512, on an
+AVX-512 machine: rnnkit's AVX2 loops, and every library on both sides held to AVX2
+(``AVX2_ONLY``: OpenBLAS's Haswell kernels, torch's ATen, oneDNN and MKL at AVX2).
 
 For each thread count (torch's and every BLAS pool's), in this one process:
 - the float32 FMA peak (``peak``): register-only vector FMAs measured on every thread, the
@@ -25,6 +29,7 @@ The sides are timed alternately (see ``timing``); every cell is a median with th
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import warnings
@@ -48,6 +53,14 @@ from rnnkit.models import LanguageModel
 from rnnkit.nn import c_binding
 
 SAMPLE_LENGTH = 1000
+# What holds every library of the benchmark to AVX2 + FMA, read when each loads.
+AVX2_ONLY = {
+    "RNNKIT_KERNEL": "avx2",
+    "OPENBLAS_CORETYPE": "Haswell",
+    "ATEN_CPU_CAPABILITY": "avx2",
+    "ONEDNN_MAX_CPU_ISA": "AVX2",
+    "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+}
 
 
 def gemm_peak(size: int, repeats: int) -> dict[str, float]:
@@ -231,9 +244,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, nargs="+", default=[2, 1])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--quick", action="store_true", help="3 repeats, shorter runs")
+    parser.add_argument(
+        "--as-avx2", action="store_true", help="every library held to AVX2 (see above)"
+    )
     args = parser.parse_args(argv)
+    if args.as_avx2 and any(os.environ.get(k) != v for k, v in AVX2_ONLY.items()):
+        # The libraries read these when they load, which they did: start again with them.
+        given = sys.argv[1:] if argv is None else argv
+        command = [sys.executable, "-m", "benchmarks.speed", *given]
+        os.execve(sys.executable, command, {**os.environ, **AVX2_ONLY})
     repeats = 3 if args.quick else args.repeats
     print("\n".join(machine_header()))
+    if args.as_avx2:
+        held = ", ".join(f"{k}={v}" for k, v in AVX2_ONLY.items())
+        aten = torch.backends.cpu.get_cpu_capability()
+        print(f"held to AVX2 + FMA: {held}; torch's ATen runs {aten}")
     for threads in args.threads:
         run(threads, repeats, args.quick)
     print(f"\nload average at end (1, 5, 15 min): {load_average()}")
