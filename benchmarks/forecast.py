@@ -1,37 +1,41 @@
-"""Forecast quality on AirPassengers, darts' quickstart protocol: MAPE of a 36-month forecast.
+"""Forecast quality on the issue's data sets, one command each (mean of 5 seeds).
 
-    python -m benchmarks.forecast [--seeds 0 1 2 3 4] [--steps 1500] [--quick] [--threads 1]
-    python -m benchmarks.forecast --rolling direct-mse-L13-last-wd1-x5
+    python -m benchmarks.forecast airpassengers          [--seeds 0 1 2 3 4] [--threads 1]
+    python -m benchmarks.forecast airpassengers-rolling
+    python -m benchmarks.forecast temperatures
+    python -m benchmarks.forecast sunspots
+    python -m benchmarks.forecast etth1                  # univariate OT
+    python -m benchmarks.forecast etth1-multivariate     # the 7 series
+    python -m benchmarks.forecast DATASET --quick        # a smoke test: few steps, 1 seed
 
-Protocol (``../shared/data/README.md``, the timeseries section): train on 1949-01 to
-1957-12 (108 months), forecast the 36 months from 1958-01 in one go, MAPE in percent.
-Published figures on that split: ETS 5.11, tuned Theta 4.40, drift + seasonal naive 5.66,
-seasonal naive 13.19. The issue's target is MAPE <= 5.0, and <= 4.4 as the aim.
+Every command chooses among a few candidate settings on a validation part carved from the
+training part, then trains the chosen one per seed on the training part and scores the
+test part once. The test part is never read before that. Protocols
+(``../shared/data/README.md``, the timeseries sections):
 
-The model forecasts 12 months at a time from the last ``lookback`` months; 36 months are
-three rounds, each feeding its forecast back as history (for a probabilistic head the
-median of its sample paths is fed back and scored).
+- airpassengers: darts' quickstart split, fit on 1949-01..1957-12, forecast the 36 months
+  from 1958-01 in one go (12 months a round, each round's forecast fed back as history),
+  MAPE. Validation: the same 36-month forecast from 1954-01 (fit on 1949-01..1953-12) and
+  from 1955-01 (fit on 1949-01..1954-12), the mean of both.
+- airpassengers-rolling: darts' RNN protocol, fit on 1949-01..1959-01, 6-step forecasts
+  from every month from 1959-01 without refitting, the 6th step of each scored (1959-06 ..
+  1960-12), MAPE. Validation: the same protocol shifted two years back (fit to 1957-01,
+  6th steps 1957-06 .. 1958-12). The chosen Gaussian model's 80% interval (10% to 90%) is
+  scored on the same points.
+- temperatures: Melbourne daily minimum temperature (two missing dates interpolated),
+  1990 the test year, 1989 validation, one step ahead, MAE in degrees.
+- sunspots: monthly sunspot counts, the last 240 months (1964-01 .. 1983-12) the test part,
+  the 240 before them validation, horizon 12 from every origin, MAE over all steps.
+- etth1, etth1-multivariate: the LTSF protocol (train rows 0-8,639, validation 8,640-11,519,
+  test 11,520-14,399, windows reaching 96 rows back into the part before; standardised with
+  the training rows' mean and population std; input 96, horizon 96; MSE and MAE on the
+  standardised values over every window and step). Multivariate: the 7 columns as 7 series
+  of one global (channel-independent) model, scored over all of them.
 
-Settings are chosen without the test months: every candidate of ``CANDIDATES`` is
-trained on 1949-01..1954-12 and forecasts 1955-01..1957-12 (the same 36-month horizon);
-the candidate with the best mean validation MAPE over the seeds is then trained on all
-108 training months, with the same number of steps, and forecasts 1958-01..1960-12 once
-per seed. The test months are read for that final score only. The script prints every
-candidate's validation MAPE, the chosen one, the test MAPE per seed and their mean, and
-the training time per run (wall clock, on this machine's cores).
-
-Measured (x86_64, 2 shared cores, one thread; three rounds of candidates, each chosen on
-validation): the autoregressive Gaussian decoder, lookback 24, last-value normalisation,
-hidden 32, 1500 steps, stayed the choice (validation MAPE 4.79; without normalisation
-every candidate was near 25). Test MAPE 11.79, mean of 5 seeds (8.98, 6.01, 17.93, 9.23,
-16.78), 4.6 s of training per run: the target (<= 5.0) is not met. Averaging 5 models per
-run did not help on validation (5.25). The seeds' spread, not the settings, dominates.
-
-Round 4 (weight decay, a direct MSE head on 13 months, averages of 5 models, seasonal
-differencing; ``benchmarks/RESULTS.md``): direct-mse-L13-last-wd1-x5 was chosen on
-validation (4.00, seeds 3.84-4.29) and scored 12.07 on test (11.14-13.16): the spread is
-gone, the bias stays; the target is still not met. ``--rolling CANDIDATE`` measures darts'
-RNN protocol instead (4.08 for that candidate against darts' LSTM 2.71).
+Settings common to every candidate: AdamW, batches of 32 windows (16 for AirPassengers),
+gradient norm clipped at 5; with a validation part, the weights with the best validation
+MSE (checked every ``eval_every`` steps) are kept, as ``rnnkit train`` keeps its best model.
+Figures and commands: ``benchmarks/RESULTS.md`` (forecasting section).
 """
 
 from __future__ import annotations
@@ -40,217 +44,397 @@ import argparse
 import os
 import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from rnnkit.data.timeseries import Series, SeriesData, read_series
 from rnnkit.data.timeseries_calendar import calendar_features, future_dates
-from rnnkit.data.timeseries_windows import prepare_windows
+from rnnkit.data.timeseries_windows import ForecastWindows, prepare_windows
 from rnnkit.models.forecaster import Forecaster
 from rnnkit.optim import AdamW, clip_grad_norm
 from rnnkit.threads import limit_threads
-from rnnkit.train.forecast_metrics import mape
+from rnnkit.train.forecast_metrics import coverage, mape
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "timeseries"
-HORIZON = 12
-FORECAST_MONTHS = 36
-# Every candidate reads log(1 + y), standardised on its training months. Without a
-# per-window normalisation (normalize "none", difference 0) the validation MAPE was about
-# 25% for every decoder and loss (5 seeds, 1500 steps): the 1955-57 levels lie above
-# anything in 1949-54, and the network does not extrapolate a level it never saw.
-LAST = {"normalize": "last", "difference": 0}
-CANDIDATES = {
-    "direct-mse-L24-last": {"decoder": "direct", "loss": "mse", "lookback": 24, **LAST},
-    "direct-mse-L36-last": {"decoder": "direct", "loss": "mse", "lookback": 36, **LAST},
-    "direct-gaussian-L24-last": {"decoder": "direct", "loss": "gaussian", "lookback": 24, **LAST},
-    "autoregressive-gaussian-L24-last": {
-        "decoder": "autoregressive", "loss": "gaussian", "lookback": 24, **LAST
-    },
-    "direct-mse-L24-diff12": {
-        "decoder": "direct", "loss": "mse", "lookback": 24, "normalize": "none", "difference": 12
-    },
+
+# -- candidates ------------------------------------------------------------------------------
+# AirPassengers: log(1 + y), standardised; a direct head of 12 months. Round 4 of the earlier
+# search (log scale, last-value normalisation, hidden 16, weight decay 1, 5 models averaged)
+# is the first; the others add this round's seasonal skip (normalize=season: forecast the
+# change from the same month a year before) and the linear window skip.
+AIR = {"log": True, "decoder": "direct", "loss": "mse", "hidden": 16, "wd": 1.0, "ensemble": 5}
+AIR_CANDIDATES = {
+    "L13-last-500": {**AIR, "lookback": 13, "normalize": "last", "steps": 500},
+    "L13-last-1000": {**AIR, "lookback": 13, "normalize": "last", "steps": 1000},
+    "L13-last-skip-1000": {**AIR, "lookback": 13, "normalize": "last", "skip": True,
+                           "steps": 1000},
+    "L24-season-1000": {**AIR, "lookback": 24, "normalize": "season", "steps": 1000},
+    "L24-last-gaussian-1000": {**AIR, "lookback": 24, "normalize": "last", "loss": "gaussian",
+                               "hidden": 32, "steps": 1000},
+    "L24-season-gaussian-1000": {**AIR, "lookback": 24, "normalize": "season",
+                                 "loss": "gaussian", "hidden": 32, "steps": 1000},
 }  # fmt: skip
-# Round 2, after round 1 chose autoregressive-gaussian-L24-last (validation 4.79, test 11.79
-# with a spread of 6 to 18 over the seeds): the training length and size around it.
-AR = {"decoder": "autoregressive", "lookback": 24, **LAST}
-CANDIDATES.update({
-    "ar-gaussian-L24-last-500": {**AR, "loss": "gaussian", "steps": 500},
-    "ar-gaussian-L24-last-3000": {**AR, "loss": "gaussian", "steps": 3000},
-    "ar-gaussian-L24-last-h16": {**AR, "loss": "gaussian", "hidden": 16},
-    "ar-studentt-L24-last": {**AR, "loss": "studentt"},
-    "ar-gaussian-L36-last": {**AR, "loss": "gaussian", "lookback": 36},
-})  # fmt: skip
-# Round 3: the seeds' forecasts differed by far more than the candidates' means (test
-# 6 to 18); an average of 5 models per run, for the two best candidates of round 2.
-CANDIDATES.update({
-    "ar-gaussian-L24-last-x5": {**AR, "loss": "gaussian", "ensemble": 5},
-    "ar-gaussian-L24-last-h16-x5": {**AR, "loss": "gaussian", "hidden": 16, "ensemble": 5},
-})  # fmt: skip
-# Round 4 (after the CLI's backtest): a direct MSE head on 13 months (one season and the
-# last value), hidden 16, 500 steps, decoupled weight decay ("wd", AdamW) and an average of
-# 5 models, against log + seasonal differencing (lag 12) on the same head. Explored on the
-# validation forecast only (1955-57 from 1949-54; see benchmarks/RESULTS.md).
-SMALL = {"decoder": "direct", "loss": "mse", "lookback": 13, "hidden": 16, "steps": 500}
-CANDIDATES.update({
-    "direct-mse-L13-last-wd1-x5": {**SMALL, **LAST, "wd": 1.0, "ensemble": 5},
-    "direct-mse-L13-last-wd1": {**SMALL, **LAST, "wd": 1.0},
-    "direct-mse-L13-last-x5": {**SMALL, **LAST, "ensemble": 5},
-    "direct-mse-L13-diff12-wd1-x5": {
-        **SMALL, "normalize": "none", "difference": 12, "wd": 1.0, "ensemble": 5
-    },
-    "direct-mse-L13-diff12-x5": {**SMALL, "normalize": "none", "difference": 12, "ensemble": 5},
-})  # fmt: skip
+# Larger data sets: a direct head that also reads the window (skip), last-value
+# normalisation, early stopping on validation MSE.
+WIDE = {"decoder": "direct", "normalize": "last", "skip": True, "hidden": 32, "lr": 1e-3}
+TEMPERATURE_CANDIDATES = {
+    "L30-mse": {**WIDE, "lookback": 30, "loss": "mse", "steps": 3000},
+    "L30-mae": {**WIDE, "lookback": 30, "loss": "mae", "steps": 3000},
+    "L60-mse": {**WIDE, "lookback": 60, "loss": "mse", "steps": 3000},
+    "L30-mse-noskip": {**WIDE, "lookback": 30, "loss": "mse", "steps": 3000, "skip": False},
+}
+SUNSPOT_CANDIDATES = {
+    "L48-mse": {**WIDE, "lookback": 48, "loss": "mse", "steps": 3000},
+    "L132-mse": {**WIDE, "lookback": 132, "loss": "mse", "steps": 3000},
+    "L132-mae": {**WIDE, "lookback": 132, "loss": "mae", "steps": 3000},
+}
+ETT = {**WIDE, "lookback": 96, "steps": 3000}
+ETT_CANDIDATES = {
+    "mse-calendar": {**ETT, "loss": "mse"},
+    "mse": {**ETT, "loss": "mse", "calendar": False},
+    "mse-noskip": {**ETT, "loss": "mse", "calendar": False, "skip": False},
+    "gaussian": {**ETT, "loss": "gaussian", "calendar": False},
+}
+ETT_MULTI_CANDIDATES = {
+    "mse": {**ETT, "loss": "mse", "calendar": False, "steps": 4000, "eval_every": 1000},
+}
 
 
-def cut(data: SeriesData, months: int) -> SeriesData:
-    """The first MONTHS of the series, in memory (the file is never changed)."""
+# -- data ------------------------------------------------------------------------------------
+
+
+def cut(data: SeriesData, rows: int) -> SeriesData:
+    """The first ROWS of every series, in memory (the file is never changed)."""
+    parts = [
+        Series(one.id, one.dates[:rows], one.target[:rows], one.covariates[:rows],
+               one.lines[:rows])
+        for one in data.series
+    ]  # fmt: skip
+    return SeriesData(parts, data.target_columns, [], data.frequency, data.date_format)
+
+
+def columns_as_series(data: SeriesData) -> SeriesData:
+    """Each target column of DATA's one series as a series of its own (a global model)."""
     one = data.series[0]
-    part = Series(one.id, one.dates[:months], one.target[:months], one.covariates[:months],
-                  one.lines[:months])  # fmt: skip
-    return SeriesData([part], data.target_columns, [], data.frequency, data.date_format)
+    parts = [
+        Series(name, one.dates, one.target[:, [k]], one.covariates, one.lines)
+        for k, name in enumerate(data.target_columns)
+    ]
+    return SeriesData(parts, ["value"], [], data.frequency, data.date_format)
 
 
-def train(data: SeriesData, options: dict, seed: int, steps: int, hidden: int) -> tuple:
-    """A model trained on all windows of DATA (log scale, standardised), and its transform.
+# -- training --------------------------------------------------------------------------------
 
-    A candidate's own "steps" and "hidden" replace STEPS and HIDDEN."""
-    steps, hidden = options.get("steps", steps), options.get("hidden", hidden)
-    prepared = prepare_windows(
-        data, options["lookback"], HORIZON, log=True, difference=options["difference"]
-    )
-    model = Forecaster(
-        lookback=options["lookback"], horizon=HORIZON, hidden_size=hidden,
-        decoder=options["decoder"], loss=options["loss"], normalize=options["normalize"],
-        num_future_covariates=len(prepared.calendar), rng=seed,
+
+def build(options: dict, horizon: int, calendar: int, seed: int) -> Forecaster:
+    return Forecaster(
+        lookback=options["lookback"], horizon=horizon, hidden_size=options.get("hidden", 32),
+        decoder=options.get("decoder", "direct"), loss=options.get("loss", "mse"),
+        normalize=options.get("normalize", "last"), season=12 if options.get(
+            "normalize") == "season" else 0,
+        skip=options.get("skip", False), num_future_covariates=calendar, rng=seed,
     )  # fmt: skip
-    optimizer = AdamW(model.params, model.grads, lr=3e-3, weight_decay=options.get("wd", 0.0))
+
+
+def mse(model: Forecaster, windows: ForecastWindows) -> float:
+    """The point forecasts' MSE over WINDOWS, in the model's (scaled) units."""
+    total = 0.0
+    for start in range(0, len(windows), 2048):  # bounded memory on large parts
+        rows = slice(start, start + 2048)
+        error = model.predict(**windows.inputs(rows)).point - windows.future_target[rows]
+        total += float(np.sum(error**2))
+    return total / windows.future_target.size
+
+
+def fit(
+    model: Forecaster,
+    train: ForecastWindows,
+    options: dict,
+    seed: int,
+    batch: int = 32,
+    valid: ForecastWindows | None = None,
+) -> Forecaster:
+    """MODEL trained for ``options["steps"]`` steps on random batches of TRAIN; with VALID,
+    the weights of the best validation MSE (every ``options["eval_every"]`` steps, 250 by
+    default) are kept."""
+    optimizer = AdamW(model.params, model.grads, lr=options.get("lr", 3e-3),
+                      weight_decay=options.get("wd", 0.0))  # fmt: skip
     rng = np.random.default_rng(seed)
-    windows = prepared.train
-    for _ in range(steps):
-        rows = rng.choice(len(windows), min(16, len(windows)), replace=False)
+    best, kept = np.inf, None
+    for step in range(1, options["steps"] + 1):
+        rows = rng.choice(len(train), min(batch, len(train)), replace=False)
         model.zero_grad()
-        model.loss_and_backward(**windows.batch(rows))
+        model.loss_and_backward(**train.batch(rows))
         clip_grad_norm(model.grads, 5.0)
         optimizer.step()
-    return model.eval(), prepared.target_transform
+        if valid is not None and step % options.get("eval_every", 250) == 0:
+            error = mse(model, valid)
+            if error < best:
+                best, kept = error, {k: v.copy() for k, v in model.params.items()}
+    if kept is not None:
+        for name, value in kept.items():
+            model.params[name][...] = value
+    return model.eval()
 
 
-def forecast(model: Forecaster, transform, data: SeriesData, months: int, seed: int) -> np.ndarray:
-    """MONTHS of forecasts after the end of DATA, HORIZON months a round, fed back."""
-    one = data.series[0]
-    history, dates = one.target.copy(), one.dates.copy()
-    L, out = model.lookback, []
-    while len(out) < months:
-        z = transform.transform(one.id, history)
-        ahead = future_dates(dates[-1], data.frequency, HORIZON)
-        _, known = calendar_features(np.concatenate([dates[-L:], ahead]), data.frequency)
-        result = model.predict(z[-L:][None], None, known[None], num_samples=200, rng=seed)
-        if result.samples is not None:
-            paths = transform.inverse(one.id, result.samples[:, 0], history)
-            step = np.median(paths, axis=0)
-        else:
-            step = transform.inverse(one.id, result.point[0], history)
-        out.extend(step[:, 0])
-        history, dates = np.concatenate([history, step]), np.concatenate([dates, ahead])
-    return np.array(out[:months])
+def timed(function: Callable[[], Any]) -> tuple[Any, float]:
+    started = time.perf_counter()
+    result = function()
+    return result, time.perf_counter() - started
 
 
-def run(data: SeriesData, options: dict, seed: int, args: argparse.Namespace) -> tuple:
-    """``(forecast, seconds)``: the 36 months after DATA and the training time. A candidate
-    with ``"ensemble": K`` averages the forecasts of K models seeded ``100 * seed + k``."""
+# -- AirPassengers ---------------------------------------------------------------------------
+
+
+def air_models(data: SeriesData, options: dict, seed: int) -> list[tuple]:
+    """``(model, transform, seed)`` for each member of the candidate's ensemble, trained on
+    all of DATA's months."""
+    prepared = prepare_windows(data, options["lookback"], 12, log=options["log"])
     members = options.get("ensemble", 1)
-    forecasts, seconds = [], 0.0
+    models = []
     for k in range(members):
-        member_seed = seed if members == 1 else 100 * seed + k
-        started = time.perf_counter()
-        model, transform = train(data, options, member_seed, args.steps, args.hidden_size)
-        seconds += time.perf_counter() - started
-        forecasts.append(forecast(model, transform, data, FORECAST_MONTHS, member_seed))
-    return np.mean(forecasts, axis=0), seconds
+        member = seed if members == 1 else 100 * seed + k
+        model = build(options, 12, len(prepared.calendar), member)
+        models.append((fit(model, prepared.train, options, member, batch=16),
+                       prepared.target_transform, member))  # fmt: skip
+    return models
+
+
+def air_forecast(models: list[tuple], data: SeriesData, months: int) -> tuple[np.ndarray, ...]:
+    """``(point, low, high)``: MONTHS after the end of DATA, 12 a round, the ensemble's mean
+    point forecast fed back as history; the 10% and 90% quantiles averaged over members
+    (those of later rounds are conditional on the fed-back forecast)."""
+    one = data.series[0]
+    history, dates = one.target[:, 0].copy(), one.dates.copy()
+    out: list[list[float]] = [[], [], []]
+    while len(out[0]) < months:
+        ahead = future_dates(dates[-1], data.frequency, 12)
+        rounds = []
+        for model, transform, seed in models:
+            L = model.lookback
+            z = transform.transform(one.id, history[:, None])
+            _, known = calendar_features(np.concatenate([dates[-L:], ahead]), data.frequency)
+            result = model.predict(z[-L:][None], None, known[None], levels=(0.1, 0.9),
+                                   num_samples=200, rng=seed)  # fmt: skip
+            point = transform.inverse(one.id, result.point[0], None)[:, 0]
+            low, high = (transform.inverse(one.id, result.quantiles[0, :, :, k], None)[:, 0]
+                         for k in (0, 1))  # fmt: skip
+            rounds.append((point, low, high))
+        point, low, high = np.mean(rounds, axis=0)
+        for k, values in enumerate((point, low, high)):
+            out[k].extend(values)
+        history, dates = np.concatenate([history, point]), np.concatenate([dates, ahead])
+    return tuple(np.array(values[:months]) for values in out)
+
+
+def airpassengers(args: argparse.Namespace) -> None:
+    data = read_series(DATA / "airline-passengers.csv", "Month", ["Passengers"])
+    y = data.series[0].target[:, 0]
+
+    def score(options: dict, seed: int, fitted: int) -> float:
+        models = air_models(cut(data, fitted), options, seed)
+        point, _, _ = air_forecast(models, cut(data, fitted), 36)
+        return mape(y[fitted : fitted + 36], point)
+
+    def validate(options: dict, seed: int) -> float:
+        return float(np.mean([score(options, seed, fitted) for fitted in (60, 72)]))
+
+    scores = choose(args, AIR_CANDIDATES, validate, "MAPE")
+    chosen = min(scores, key=scores.get)
+    options = quick(args, AIR_CANDIDATES[chosen])
+    report(args, chosen, lambda s: score(options, s, 108), "MAPE",
+           "target <= 5.0, aim <= 4.4; ETS 5.11, tuned Theta 4.40")  # fmt: skip
+
+
+def airpassengers_rolling(args: argparse.Namespace) -> None:
+    data = read_series(DATA / "airline-passengers.csv", "Month", ["Passengers"])
+    y = data.series[0].target[:, 0]
+
+    def sixth_steps(options: dict, seed: int, fitted: int) -> tuple[float, float]:
+        """Fit on FITTED months; forecasts from origins fitted-1 .. fitted+17 (the origin is
+        the first forecast month), their 6th steps' MAPE and the 80% interval's coverage."""
+        models = air_models(cut(data, fitted), options, seed)
+        first = fitted - 1
+        points, lows, highs = [], [], []
+        for origin in range(first, first + 19):
+            point, low, high = air_forecast(models, cut(data, origin), 6)
+            points.append(point[5]), lows.append(low[5]), highs.append(high[5])
+        actual = y[first + 5 : first + 24]
+        return mape(actual, np.array(points)), coverage(actual, np.array(lows), np.array(highs))
+
+    scores = choose(args, AIR_CANDIDATES, lambda o, s: sixth_steps(o, s, 97)[0], "MAPE")
+    chosen = min(scores, key=scores.get)
+    covered: list[float] = []
+
+    def test(name: str, seed: int) -> float:
+        error, inside = sixth_steps(quick(args, AIR_CANDIDATES[name]), seed, 121)
+        covered.append(inside)
+        return error
+
+    report(args, chosen, lambda s: test(chosen, s), "MAPE", "target <= 2.71, darts' LSTM 2.71")
+    # a point model has no interval: the best probabilistic candidate on validation gives it
+    gaussian = min((k for k in scores if AIR_CANDIDATES[k]["loss"] == "gaussian"),
+                   key=scores.get, default=None)  # fmt: skip
+    if gaussian is not None:
+        covered.clear()
+        print(f"the best Gaussian candidate on validation, {gaussian}, for its interval:")
+        report(args, gaussian, lambda s: test(gaussian, s), "MAPE", "darts' LSTM 2.71")
+        print(f"80% interval coverage of the 6th steps, mean of {len(covered)} seeds: "
+              f"{np.mean(covered):.1%} (target 75% to 85%)")  # fmt: skip
+
+
+# -- the larger data sets --------------------------------------------------------------------
+
+
+def holdout(
+    args: argparse.Namespace,
+    data: SeriesData,
+    candidates: dict,
+    horizon: int,
+    valid: int,
+    test: int,
+    unit: Callable[[np.ndarray, ForecastWindows, Any], float],
+    name: str,
+    anchor: str,
+    baseline: Callable[[ForecastWindows, Any], float],
+) -> None:
+    """Choose on the validation windows, then score the test windows per seed. UNIT maps a
+    model's forecasts to the reported figure; BASELINE scores the naive forecast."""
+
+    def prepared(options: dict) -> Any:
+        return prepare_windows(data, options["lookback"], horizon, valid, test,
+                               calendar=options.get("calendar", True))  # fmt: skip
+
+    def run(options: dict, seed: int, part: str) -> float:
+        parts = prepared(options)
+        model = build(options, horizon, len(parts.calendar), seed)
+        fit(model, parts.train, options, seed, valid=parts.valid)
+        windows = getattr(parts, part)
+        forecast = model.predict(**windows.inputs(), levels=(0.1, 0.9), num_samples=100, rng=seed)
+        if options.get("loss") == "gaussian":
+            inside = np.mean((forecast.quantiles[..., 0] <= windows.future_target)
+                             & (windows.future_target <= forecast.quantiles[..., 1]))  # fmt: skip
+            print(f"  ({part}, seed {seed}: 80% interval coverage {inside:.1%})")
+        return unit(forecast.point, windows, parts)
+
+    first = prepared(next(iter(candidates.values())))
+    print(f"naive (repeat the last value): validation {name} {baseline(first.valid, first):.4f}, "
+          f"test {name} {baseline(first.test, first):.4f}")  # fmt: skip
+    scores = choose(args, candidates, lambda o, s: run(quick(args, o), s, "valid"), name)
+    chosen = min(scores, key=scores.get)
+    report(args, chosen, lambda s: run(quick(args, candidates[chosen]), s, "test"), name, anchor)
+    if "gaussian" in candidates and chosen != "gaussian":
+        print("the probabilistic candidate on the test part (for its interval):")
+        report(args, "gaussian", lambda s: run(quick(args, candidates["gaussian"]), s, "test"),
+               name, anchor)  # fmt: skip
+
+
+def scaled_mse(point: np.ndarray, windows: ForecastWindows, _: Any) -> float:
+    return float(np.mean((point - windows.future_target) ** 2))
+
+
+def units_mae(point: np.ndarray, windows: ForecastWindows, parts: Any) -> float:
+    """MAE in the data's units (a standard scaler without log: only the scale matters)."""
+    scales = np.array([parts.target_transform.stats[one][1][0]
+                       for one in parts.target_transform.stats])  # fmt: skip
+    return float(np.mean(np.abs(point - windows.future_target)[..., 0]
+                         * scales[windows.series][:, None]))  # fmt: skip
+
+
+def persistence(windows: ForecastWindows, parts: Any, unit: Callable) -> float:
+    last = np.repeat(windows.past_target[:, -1:], windows.future_target.shape[1], axis=1)
+    return unit(last, windows, parts)
+
+
+def temperatures(args: argparse.Namespace) -> None:
+    data = read_series(DATA / "daily-min-temperatures.csv", "Date", ["Temp"], fill="interpolate")
+    print(f"{len(data.series[0])} days ({'; '.join(data.notes)})")
+    holdout(args, data, TEMPERATURE_CANDIDATES, 1, 365, 365, units_mae, "MAE",
+            "target <= 1.85; persistence 2.03",
+            lambda w, p: persistence(w, p, units_mae))  # fmt: skip
+
+
+def sunspots(args: argparse.Namespace) -> None:
+    data = read_series(DATA / "monthly-sunspots.csv", "Month", ["Sunspots"])
+    holdout(args, data, SUNSPOT_CANDIDATES, 12, 240, 240, units_mae, "MAE",
+            "target: 10% below persistence", lambda w, p: persistence(w, p, units_mae))  # fmt: skip
+
+
+def etth1(args: argparse.Namespace, multivariate: bool = False) -> None:
+    columns = ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"] if multivariate else ["OT"]
+    data = cut(read_series(DATA / "ETTh1.csv", "date", columns), 14_400)
+    if multivariate:
+        data = columns_as_series(data)
+    candidates = ETT_MULTI_CANDIDATES if multivariate else ETT_CANDIDATES
+    anchor = (
+        "target <= 0.40; DLinear 0.375"
+        if multivariate
+        else "target <= 0.060, aim <= 0.053; NLinear 0.053, DLinear 0.056, ARIMA 0.058"
+    )
+    holdout(args, data, candidates, 96, 2880, 2880, scaled_mse, "MSE", anchor,
+            lambda w, p: persistence(w, p, scaled_mse))  # fmt: skip
+
+
+# -- choosing and reporting ------------------------------------------------------------------
+
+
+def choose(
+    args: argparse.Namespace, candidates: dict, validate: Callable, name: str
+) -> dict[str, float]:
+    """Each candidate's mean validation figure over the seeds (printed); the lowest is
+    chosen."""
+    scores = {}
+    for key in args.candidates or candidates:
+        options = quick(args, candidates[key])
+        values, seconds = timed(lambda o=options: [validate(o, s) for s in args.seeds])
+        scores[key] = float(np.mean(values))
+        print(f"validation {key}: {name} {scores[key]:.4f} (seeds "
+              f"{', '.join(f'{v:.4f}' for v in values)}; {seconds:.0f} s)", flush=True)  # fmt: skip
+    print(f"chosen on validation: {min(scores, key=scores.get)}")
+    return scores
+
+
+def report(args: argparse.Namespace, chosen: str, test: Callable, name: str, anchor: str) -> None:
+    values, seconds = [], []
+    for seed in args.seeds:
+        value, spent = timed(lambda s=seed: test(s))
+        values.append(value), seconds.append(spent)
+        print(f"test seed {seed}: {name} {value:.4f} ({spent:.1f} s)", flush=True)
+    print(f"test {name} of {chosen}, mean of {len(values)} seeds: {np.mean(values):.4f} "
+          f"({anchor}); {np.mean(seconds):.1f} s a seed to train and score")  # fmt: skip
+
+
+def quick(args: argparse.Namespace, options: dict) -> dict:
+    return {**options, "steps": 20, "ensemble": 1} if args.quick else options
+
+
+COMMANDS = {
+    "airpassengers": airpassengers,
+    "airpassengers-rolling": airpassengers_rolling,
+    "temperatures": temperatures,
+    "sunspots": sunspots,
+    "etth1": etth1,
+    "etth1-multivariate": lambda args: etth1(args, multivariate=True),
+}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("dataset", choices=tuple(COMMANDS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--steps", type=int, default=1500)
-    parser.add_argument("--hidden-size", type=int, default=32)
-    parser.add_argument("--candidates", nargs="+", choices=tuple(CANDIDATES), default=None)
+    parser.add_argument("--candidates", nargs="+", help="only these candidates (names)")
     parser.add_argument("--quick", action="store_true", help="a smoke test: 20 steps, 1 seed")
     parser.add_argument("--threads", type=int, default=1, help="BLAS and C-loop threads")
-    parser.add_argument(
-        "--rolling",
-        choices=tuple(CANDIDATES),
-        help="instead: darts' RNN protocol with this candidate (trained up to 1959-01, "
-        "6-step forecasts from every origin from 1959-01, each one's 6th step scored)",
-    )
     args = parser.parse_args()
-    with limit_threads(args.threads):
-        if args.rolling:
-            rolling(args)
-        else:
-            measure(args)
-
-
-def rolling(args: argparse.Namespace) -> None:
-    """darts' 04-RNN-examples: fit on 1949-01..1959-01 (121 months); historical forecasts
-    from 1959-01 with forecast_horizon 6, no retraining, last points only (the 6th step of
-    each forecast: 1959-06 .. 1960-12), MAPE. darts' LSTM: 2.71."""
-    data = read_series(DATA / "airline-passengers.csv", "Month", ["Passengers"])
-    series = data.series[0].target[:, 0]
-    options, fitted, first = CANDIDATES[args.rolling], 121, 120  # first origin: 1959-01
-    scores, seconds = [], []
-    for seed in args.seeds:
-        members = options.get("ensemble", 1)
-        models = []
-        started = time.perf_counter()
-        for k in range(members):
-            member_seed = seed if members == 1 else 100 * seed + k
-            models.append(train(cut(data, fitted), options, member_seed, args.steps,
-                                args.hidden_size) + (member_seed,))  # fmt: skip
-        seconds.append(time.perf_counter() - started)
-        sixth = []
-        for origin in range(first, len(series) - 6 + 1):
-            history = cut(data, origin)
-            paths = [forecast(m, t, history, 6, s)[5] for m, t, s in models]
-            sixth.append(np.mean(paths))
-        scores.append(mape(series[first + 5 :], np.array(sixth)))
-        print(f"rolling seed {seed}: MAPE {scores[-1]:.2f} ({seconds[-1]:.1f} s training)")
-    print(f"rolling 6-step MAPE from 1959-01, {args.rolling}, mean of {len(scores)} seeds: "
-          f"{np.mean(scores):.2f} (darts' LSTM 2.71)")  # fmt: skip
-
-
-def measure(args: argparse.Namespace) -> None:
     if args.quick:
-        args.steps, args.seeds = 20, args.seeds[:1]
-    data = read_series(DATA / "airline-passengers.csv", "Month", ["Passengers"])
-    series = data.series[0].target[:, 0]
-    train_months = 108  # 1949-01 .. 1957-12
-    valid_months = train_months - FORECAST_MONTHS  # fit on 1949-01 .. 1954-12
-    print(f"AirPassengers, {platform.machine()}, {os.cpu_count()} cores; {args.steps} steps, "
-          f"hidden {args.hidden_size}, seeds {args.seeds}")  # fmt: skip
-    validation = {}
-    for name in args.candidates or CANDIDATES:
-        options = CANDIDATES[name]
-        scores = []
-        for seed in args.seeds:
-            predicted, _ = run(cut(data, valid_months), options, seed, args)
-            scores.append(mape(series[valid_months:train_months], predicted))
-        validation[name] = float(np.mean(scores))
-        print(f"validation {name}: MAPE {validation[name]:.2f} (seeds: "
-              f"{', '.join(f'{s:.2f}' for s in scores)})")  # fmt: skip
-    chosen = min(validation, key=validation.get)
-    print(f"chosen on validation: {chosen}")
-    tests, seconds = [], []
-    for seed in args.seeds:
-        predicted, spent = run(cut(data, train_months), CANDIDATES[chosen], seed, args)
-        seconds.append(spent)
-        tests.append(mape(series[train_months:], predicted))
-        print(f"test seed {seed}: MAPE {tests[-1]:.2f} ({seconds[-1]:.1f} s training)")
-    print(
-        f"test MAPE, mean of {len(tests)} seeds: {np.mean(tests):.2f} (target <= 5.0, aim "
-        f"<= 4.4; ETS 5.11, tuned Theta 4.40); training {np.mean(seconds):.1f} s per run"
-    )
+        args.seeds = args.seeds[:1]
+    print(f"{args.dataset}: {platform.machine()}, {os.cpu_count()} cores, {args.threads} "
+          f"thread(s); seeds {args.seeds}")  # fmt: skip
+    with limit_threads(args.threads):
+        COMMANDS[args.dataset](args)
 
 
 if __name__ == "__main__":

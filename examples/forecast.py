@@ -106,6 +106,7 @@ def run(
         decoder="direct",
         loss="gaussian",
         normalize="last",
+        skip=False,  # the head reads h and the months ahead only, as drawn above
         rng=seed,
     )
     optimizer = Adam(model.params, model.grads, lr=3e-3)

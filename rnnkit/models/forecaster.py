@@ -96,7 +96,7 @@ class ForecasterConfig:
     num_future_covariates: int = derived(0, "covariates known ahead, set from the data")
     lookback: int = option(36, "past steps the model reads", minimum=1, maximum=1 << 20)
     horizon: int = option(12, "future steps it forecasts", minimum=1, maximum=1 << 16)
-    hidden_size: int = option(64, "units per recurrent layer", minimum=1, maximum=1 << 16)
+    hidden_size: int = option(32, "units per recurrent layer", minimum=1, maximum=1 << 16)
     num_layers: int = option(1, "stacked recurrent layers", minimum=1, maximum=64)
     cell: str = option("lstm", "the recurrent layer", choices=tuple(ENCODERS))
     decoder: str = option(
@@ -116,7 +116,7 @@ class ForecasterConfig:
     )
     dropout: float = option(0.0, "dropout between layers and before the head", minimum=0, below=1)
     normalize: str = option(
-        "none",
+        "last",
         "read each window relative to its last value, and add back that value (last) or "
         "the value one season before each forecast step (season)",
         choices=NORMALIZATIONS,
@@ -127,9 +127,7 @@ class ForecasterConfig:
         minimum=0,
         maximum=1 << 16,
     )
-    skip: bool = option(
-        False, "the head also reads the lookback window itself (a linear skip path)"
-    )
+    skip: bool = option(True, "the head also reads the lookback window itself (a linear skip path)")
 
 
 DEFAULT = ForecasterConfig()

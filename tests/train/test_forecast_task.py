@@ -64,6 +64,16 @@ def test_the_task_beats_the_baselines_and_forecasts_the_next_dates(tmp_path: Pat
     assert np.all(quantiles[..., 0] <= point) and np.all(point <= quantiles[..., 2])
 
 
+def test_seasonal_normalization_takes_its_season_from_the_dates(tmp_path: Path) -> None:
+    """normalize=season with season 0: 12 for monthly dates, saved with the run."""
+    run = config(tmp_path, max_steps=2)
+    run.model.normalize = "season"
+    trainer = start_run(TASK, run, tmp_path / "run")
+    assert trainer.model.season == 12
+    assert train_run(TASK, trainer, fresh=True).status == 0
+    assert load_forecaster(tmp_path / "run" / "best").model.season == 12
+
+
 def test_resume_gives_the_same_weights_as_one_run(tmp_path: Path) -> None:
     straight = start_run(TASK, config(tmp_path, max_steps=30), tmp_path / "a")
     train_run(TASK, straight, fresh=True)
