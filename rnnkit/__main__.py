@@ -1,4 +1,4 @@
-"""``python -m rnnkit``: the same as the ``rnnkit`` command.
+"""``python -m rnnkit``, and the installed ``rnnkit`` command (``run``).
 
 The command line is imported here, under the same handling of Ctrl-C as the command
 itself: a SIGINT while NumPy and the commands load (half a second) is "rnnkit:
@@ -32,6 +32,7 @@ def forget_interrupt() -> None:
 
 
 def run() -> int:
+    """The ``rnnkit`` command: its exit status."""
     try:
         from rnnkit.cli.main import main
     except BaseException as error:
@@ -50,4 +51,5 @@ def run() -> int:
         forget_interrupt()  # main answers a Ctrl-C with its own status
 
 
-sys.exit(run())
+if __name__ == "__main__":
+    sys.exit(run())

@@ -68,3 +68,31 @@ def test_python_dash_m_runs_the_command_line(
         runpy.run_module("rnnkit", run_name="__main__")
     assert exit_info.value.code == 0
     assert capsys.readouterr().out == f"rnnkit {__version__}\n"
+
+
+def test_ctrl_c_while_the_console_script_loads_is_one_line(tmp_path: Path) -> None:
+    # The installed script starts where ``python -m rnnkit`` does (``rnnkit.__main__.run``),
+    # so an interrupt while NumPy and the commands load is one line and status 130.
+    script = shutil.which("rnnkit")
+    if script is None:
+        pytest.skip("the rnnkit console script is not installed: pip install -e .")
+    data = write_corpus(tmp_path, count=50)
+    start = time.monotonic()
+    subprocess.run([sys.executable, "-c", "pass"], check=True)
+    interpreter = time.monotonic() - start  # before this, Python's own default handles SIGINT
+    for index, delay in enumerate((3 * interpreter, 0.25, 0.5)):
+        process = subprocess.Popen(
+            [script, "train", "--data", str(data), "--out", str(tmp_path / f"run{index}"),
+             *TINY, "--max-steps", "100000000"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            time.sleep(delay)
+            process.send_signal(signal.SIGINT)
+            _, err = process.communicate(timeout=STARTUP_LIMIT)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        assert "Traceback" not in err, (delay, err)
+        assert process.returncode == 130, (delay, process.returncode, err)
+        assert err.count("\n") == 1 and "interrupted" in err, (delay, err)
