@@ -308,6 +308,20 @@ def test_pieces_give_the_vocabulary_and_ids_of_the_whole_text(kind: str) -> None
     np.testing.assert_array_equal(streamed, whole.encode("".join(PIECES)))
 
 
+def test_word_pieces_give_the_vocabulary_ids_and_unknown_mask_of_the_whole_text() -> None:
+    pieces = ["the cat", " sat\n\non the", " <unk> mat\n  a dog\u2028ran", "", " far"]
+    text = "".join(pieces)
+    whole = make_tokenizer("word").fit(text)
+    assert make_tokenizer("word").vocab_of_pieces(pieces) == whole.vocab
+    np.testing.assert_array_equal(
+        np.concatenate(list(whole.encode_pieces(pieces))), whole.encode(text)
+    )
+    small = make_tokenizer("word", max_vocab=5).fit(text)
+    mask = np.concatenate(list(small.unknown_mask_pieces(pieces)))
+    np.testing.assert_array_equal(mask, small.unknown_mask(text))
+    assert mask.any() and not mask.all()
+
+
 def test_pieces_read_unseen_characters_as_unk_on_both_paths() -> None:
     tok = make_tokenizer("char").fit("abc ü")
     ids = np.concatenate(list(tok.encode_pieces(["abz", "üß"])))
