@@ -31,6 +31,7 @@ def make_model(condition: str = "category", **options: object) -> ConditionedLan
         condition_size=3,
         embedding_size=4,
         hidden_size=5,
+        dropout=0.0,
         dtype=np.float64,
         rng=0,
     )
@@ -193,8 +194,9 @@ def test_a_number_vector_conditions_the_digits_that_spell_it() -> None:
         inputs[row, : lengths[row]] = [10, *spelled]
         targets[row, : lengths[row]] = [*spelled, 11]
     model = ConditionedLanguageModel(
-        12, "vector", feature_size=8, embedding_size=8, hidden_size=32, cell="gru", rng=0
-    )
+        12, "vector", feature_size=8, embedding_size=8, hidden_size=32, cell="gru", dropout=0.0,
+        rng=0,
+    )  # fmt: skip
     optimizer = Adam(model.params, model.grads, lr=0.02)
     order = np.random.default_rng(0)
     for _ in range(40):  # seeds 0-3 all spelled every number by epoch 30
