@@ -277,8 +277,11 @@ class _Beams:
             )
         parent_slots = np.take_along_axis(slots[keep], ranks, axis=1)
         rows = (keep[:, None] * self.K + parent_slots).ravel()  # rows of the last step
+        # The K rows of an input hold the same encoded source, whichever slots they came
+        # from: the memory (the largest array here) is copied only when inputs leave.
+        if len(keep) < len(self.inputs):
+            self.encoded = self.encoded.select(np.repeat(keep * self.K, self.K))
         self.inputs = self.inputs[keep]
         self.scores = scores[keep]
         self.tokens = np.take_along_axis(chosen[keep], ranks, axis=1).ravel()
-        self.encoded = self.encoded.select(rows)
         self.state = self.state.select(rows)
