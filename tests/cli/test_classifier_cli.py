@@ -433,14 +433,18 @@ def test_balanced_class_weights_choose_the_best_model_by_balanced_accuracy(
 ) -> None:
     train_file = write_tsv(tmp_path / "train.tsv", neg_share=3)
     options = ["--train", train_file, "--class-weights", "balanced"]
-    assert (
-        train("--out", tmp_path / "run", "--max-steps", "12", "--eval-every", "4", *options)[0] == 0
+    status, out, err = train(
+        "--out", tmp_path / "run", "--max-steps", "12", "--eval-every", "4", *options
     )
+    assert status == 0, err
     progress = load_checkpoint(tmp_path / "run").config["progress"]
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
     validated = [r for r in records if "val_balanced_accuracy" in r]
     best = max(validated, key=lambda r: r["val_balanced_accuracy"])  # the first of equals
     assert progress["best_step"] == best["step"]
+    # The final report names both figures of the best model.
+    figures = f"{best['val_accuracy']:.2%} (balanced {best['val_balanced_accuracy']:.2%})"
+    assert f"; best {figures} at step {best['step']}" in out
 
 
 def test_the_plateau_schedule_is_recorded_and_held_on_resume(tmp_path: Path) -> None:

@@ -209,6 +209,14 @@ class ClassifierTask(Task, name="classify", title="sequence classifier"):
     def preparation(self, trainer: ClassifierTrainer) -> str:
         return "pretraining the encoder"
 
+    def validation_figure(self, measures: dict[str, float], named: bool) -> str:
+        """The accuracy, and beside it the balanced accuracy (the measure the best model
+        is chosen by with ``class_weights="balanced"``) when MEASURES hold it."""
+        figure = super().validation_figure(measures, named)
+        if "balanced_accuracy" not in measures:  # measured by a version without it
+            return figure
+        return f"{figure} (balanced {measures['balanced_accuracy']:.2%})"
+
     def test_report(
         self, trained: TrainedClassifier, test: LabelledTexts, trainer: ClassifierTrainer
     ) -> list[str]:
