@@ -43,6 +43,17 @@ network forecasts the change from one season ago)::
 The shifts are constants of the input, so the gradient of the loss with respect to the
 shifted outputs is the gradient with respect to the outputs.
 
+With ``window_scale=True`` each window is also divided by its own spread (RevIN-style), so
+the network reads every window at the same scale and the width of its intervals follows
+the window's volatility rather than the training part's::
+
+    s = sqrt(var(y_0 .. y_{L-1}) + 1e-5)       (per window and series)
+    the model reads (y_t - a) / s, and forecasts z with y = b_h + s * z
+
+``forward`` then returns the parameters of ``z`` (the window's units), ``loss`` scores
+them against ``(y - b_h) / s`` of the windows of the last ``forward`` (so the loss of each
+window is measured relative to its spread), and ``predict`` maps everything back to ``y``.
+
 With ``skip=True`` the head also reads the (shifted) lookback window of the targets itself,
 a linear path from input to output beside the recurrent one (NLinear is that path alone)::
 
@@ -128,6 +139,11 @@ class ForecasterConfig:
         maximum=1 << 16,
     )
     skip: bool = option(True, "the head also reads the lookback window itself (a linear skip path)")
+    window_scale: bool = option(
+        False,
+        "divide each window by its standard deviation and scale the forecast back "
+        "(RevIN-style): the intervals' width follows each window's own volatility",
+    )
 
 
 DEFAULT = ForecasterConfig()
@@ -170,6 +186,7 @@ class Forecaster(Configured, Layer):
         normalize: str = DEFAULT.normalize,
         season: int = DEFAULT.season,
         skip: bool = DEFAULT.skip,
+        window_scale: bool = DEFAULT.window_scale,
         dtype: Any = np.float32,
         rng: np.random.Generator | int | None = None,
     ) -> None:
@@ -177,7 +194,7 @@ class Forecaster(Configured, Layer):
         config = ForecasterConfig(
             num_targets, num_past_covariates, num_future_covariates, lookback, horizon,
             hidden_size, num_layers, cell, decoder, loss, list(quantiles), dropout, normalize,
-            season, skip,
+            season, skip, window_scale,
         )  # fmt: skip
         validate(config)
         if normalize == "season" and not 1 <= season <= lookback:
@@ -188,7 +205,8 @@ class Forecaster(Configured, Layer):
         self.num_past_covariates = num_past_covariates
         self.num_future_covariates = num_future_covariates
         self.loss_name, self.decoder_kind, self.normalize = loss, decoder, normalize
-        self.season, self.skip = season, bool(skip)
+        self.season, self.skip, self.window_scale = season, bool(skip), bool(window_scale)
+        self._window_units: tuple[np.ndarray, np.ndarray] | None = None
         self.levels = tuple(config.quantiles) if loss == "quantile" else ()
         self.num_params = dl.num_params(loss, self.levels)
         self.rng = make_rng(rng)
@@ -272,7 +290,8 @@ class Forecaster(Configured, Layer):
         B, L, H, S = past_target.shape[0], self.lookback, self.horizon, self.num_targets
         self._batch = B
         shift_in, shift_out = self._offsets(past_target)
-        past_target = past_target - shift_in
+        spread = self._spread(past_target)
+        past_target = (past_target - shift_in) / spread
         state = self._encode(past_target, past, future)
         if self.decoder_kind == "direct":
             top = (state[0] if isinstance(state, tuple) else state)[-1]
@@ -284,7 +303,7 @@ class Forecaster(Configured, Layer):
             if future_target is None:
                 raise ValueError("future_target: the autoregressive decoder is teacher-forced")
             previous = np.concatenate(
-                [past_target[:, -1:], future_target[:, :-1] - shift_in], axis=1
+                [past_target[:, -1:], (future_target[:, :-1] - shift_in) / spread], axis=1
             )
             d = np.concatenate([previous, future[:, L:]], axis=2).transpose(1, 0, 2)
             output, _ = self.decoder.forward(np.ascontiguousarray(d), state)
@@ -293,7 +312,25 @@ class Forecaster(Configured, Layer):
                 output = np.concatenate([output, window], axis=2)
             raw = self.head.forward(self.dropout.forward(output)).transpose(1, 0, 2)
         raw = raw.reshape(B, H, self.num_targets, self.num_params)
+        if self.window_scale:
+            self._window_units = (shift_out, spread)
+            return raw
         return self._shifted(raw, shift_out)
+
+    def _spread(self, past_target: np.ndarray) -> np.ndarray:
+        """``(B, 1, S)``: each window's ``s`` with ``window_scale``, ones otherwise."""
+        if not self.window_scale:
+            return np.ones_like(past_target[:, -1:])
+        return np.sqrt(past_target.var(axis=1, keepdims=True) + 1e-5).astype(self.dtype)
+
+    def _to_data(self, values: np.ndarray, extra_axes: int = 0) -> np.ndarray:
+        """VALUES in the last forward's window units (``(..., B, H, S)`` plus EXTRA_AXES
+        trailing axes) as ``y = b_h + s * z``; unchanged without ``window_scale``."""
+        if not self.window_scale:
+            return values
+        shift, spread = self._window_units
+        index = (...,) + (None,) * extra_axes
+        return values * spread[index] + shift[index]
 
     def _offsets(self, past_target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(a (B, 1, S), b (B, H, S))``: what ``normalize`` subtracts from the window and
@@ -338,10 +375,16 @@ class Forecaster(Configured, Layer):
         encoder.backward(zeros, grad_state)
 
     def loss(self, raw: np.ndarray, future_target: Any) -> tuple[float, np.ndarray]:
-        """``(loss, dL/draw)``: the head's mean loss against ``future_target`` ``(B, H, S)``."""
-        return dl.distribution_loss(
-            self.loss_name, raw, np.asarray(future_target, raw.dtype), self.levels
-        )
+        """``(loss, dL/draw)``: the head's mean loss against ``future_target`` ``(B, H, S)``
+        (with ``window_scale``, RAW is the last forward's and the target goes into its
+        windows' units)."""
+        target = np.asarray(future_target, raw.dtype)
+        if self.window_scale:
+            if self._window_units is None or self._window_units[0].shape != target.shape:
+                raise ValueError("future_target: with window_scale, score the last forward's")
+            shift, spread = self._window_units
+            target = (target - shift) / spread
+        return dl.distribution_loss(self.loss_name, raw, target, self.levels)
 
     def loss_and_backward(
         self,
@@ -407,6 +450,9 @@ class Forecaster(Configured, Layer):
             quantiles = dl.sample_quantiles(samples, levels)
         else:
             quantiles = np.repeat(point[..., None], len(levels), axis=-1)
+        if samples is not None:
+            samples = self._to_data(samples)
+        point, quantiles = self._to_data(point), self._to_data(quantiles, extra_axes=1)
         return Forecast(point, tuple(levels), quantiles, samples)
 
     def _predict_paths(self, past_target, past, future, levels, num_samples, rng) -> Forecast:
@@ -418,9 +464,10 @@ class Forecaster(Configured, Layer):
             return np.repeat(state, paths, axis=1)  # row b * paths + n
 
         shift_in, shift_out = self._offsets(past_target)  # (B, 1, S), (B, H, S)
-        past_target = past_target - shift_in
+        spread = self._spread(past_target)  # (B, 1, S)
+        past_target = (past_target - shift_in) / spread
         # a draw of step k is relative to shift_out[k]; the decoder reads it relative to shift_in
-        feed_shift = np.repeat(shift_out - shift_in, paths, axis=0)  # (B * paths, H, S)
+        feed_shift = np.repeat((shift_out - shift_in) / spread, paths, axis=0)  # (B * paths, H, S)
         state = self._encode(past_target, past, future)
         state = tuple(map(repeat, state)) if isinstance(state, tuple) else repeat(state)
         previous = np.repeat(past_target[:, -1], paths, axis=0)  # (B * paths, S)
@@ -434,7 +481,8 @@ class Forecaster(Configured, Layer):
             raw = self.head.forward(features).reshape(B * paths, S, self.num_params)
             draws[:, k] = dl.sample(self.loss_name, raw, rng, self.levels)
             previous = draws[:, k] + feed_shift[:, k]
-        samples = draws.reshape(B, paths, self.horizon, S).transpose(1, 0, 2, 3) + shift_out
+        samples = draws.reshape(B, paths, self.horizon, S).transpose(1, 0, 2, 3)
+        samples = samples * spread + shift_out
         if point_model:
             point = samples[0]
             return Forecast(

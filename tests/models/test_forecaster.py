@@ -67,7 +67,12 @@ def torch_forecaster(torch: ModuleType, model: Forecaster) -> object:
                 after = torch.stack(
                     [past_target[:, L - model.season + h % model.season] for h in range(H)], 1
                 )
-            past_target, future_target = past_target - offset, future_target - offset
+            spread = torch.ones_like(offset)
+            if model.window_scale:
+                spread = torch.sqrt(past_target.var(dim=1, keepdim=True, unbiased=False) + 1e-5)
+            self.loss_target = (future_target - after) / spread  # the window's units
+            past_target = (past_target - offset) / spread
+            future_target = (future_target - offset) / spread
             x = torch.cat([past_target, past_covariates, future_covariates[:, :L]], 2)
             _, state = self.encoder(x.transpose(0, 1))
             if model.decoder_kind == "direct":
@@ -85,6 +90,8 @@ def torch_forecaster(torch: ModuleType, model: Forecaster) -> object:
                     output = torch.cat([output, window], 2)
                 raw = self.head(output).transpose(0, 1)
             raw = raw.reshape(n, H, S, P)
+            if model.window_scale:
+                return raw
             if model.loss_name == "quantile":
                 return raw + after[..., None]
             return torch.cat([raw[..., :1] + after[..., None], raw[..., 1:]], dim=-1)
@@ -102,9 +109,8 @@ def check_against_torch(torch: ModuleType, model: Forecaster) -> None:
     empty = {"past_covariates": (B, L, 0), "future_covariates": (B, L + H, 0)}
     inputs = {k: torch.from_numpy(np.zeros(empty[k]) if v is None else v) for k, v in data.items()}
     raw = twin(**inputs)
-    theirs = torch_loss(
-        torch, model.loss_name, raw, inputs["future_target"], quantiles=model.levels
-    )
+    target = twin.loss_target if model.window_scale else inputs["future_target"]
+    theirs = torch_loss(torch, model.loss_name, raw, target, quantiles=model.levels)
     theirs.backward()
     assert abs(loss - theirs.item()) <= TOLERANCE * max(1.0, abs(theirs.item()))
     assert_close(model.forward(**data), raw, TOLERANCE)
@@ -163,6 +169,40 @@ def test_autoregressive_paths_with_the_window_skip_feed_back_their_draws() -> No
     for k in range(H):
         eps = rng.standard_normal((B, S))
         np.testing.assert_allclose(path[:, k], raw[:, k, :, 0] + scale_of(raw[:, k, :, 1]) * eps)
+
+
+@pytest.mark.parametrize("decoder", ["direct", "autoregressive"])
+@pytest.mark.parametrize("loss", LOSSES)
+def test_window_scale_matches_torch(torch: ModuleType, loss: str, decoder: str) -> None:
+    check_against_torch(torch, make_model(loss=loss, decoder=decoder, window_scale=True))
+    check_against_torch(
+        torch,
+        make_model(loss=loss, decoder=decoder, window_scale=True, normalize="season", season=3),
+    )
+
+
+def test_window_scale_forecasts_follow_the_window_affinely() -> None:
+    """With window_scale and last-value normalisation, c * y + d in gives c * forecast + d
+    out: points and quantiles (the intervals widen with the window's spread)."""
+    for decoder, loss in (("direct", "gaussian"), ("direct", "studentt"),
+                          ("autoregressive", "gaussian")):  # fmt: skip
+        model = make_model(decoder=decoder, loss=loss, normalize="last", window_scale=True)
+        data = batch(model)
+        del data["future_target"]
+        # windows far above the 1e-5 inside s, so that it changes nothing visible
+        wide = {**data, "past_target": 1000.0 * data["past_target"]}
+        base = model.predict(**wide, num_samples=30, rng=3)
+        moved = model.predict(**{**wide, "past_target": 10.0 * wide["past_target"] - 2.0},
+                              num_samples=30, rng=3)  # fmt: skip
+        np.testing.assert_allclose(moved.point, 10.0 * base.point - 2.0, rtol=1e-7)
+        np.testing.assert_allclose(moved.quantiles, 10.0 * base.quantiles - 2.0, rtol=1e-7)
+
+
+def test_window_scale_loss_needs_the_last_forward() -> None:
+    model = make_model(window_scale=True)
+    data = batch(model)
+    with pytest.raises(ValueError, match="last forward"):
+        model.loss(np.zeros((B, H, S, 2)), data["future_target"])
 
 
 def test_seasonal_normalization_adds_the_value_one_season_before() -> None:

@@ -231,6 +231,13 @@ def test_forecaster_direct(options: dict) -> None:
         np.testing.assert_allclose(run(sess, inputs)["raw"], raw, **TOLERANCE)
 
 
+def test_window_scaled_forecaster_is_refused_naming_the_option() -> None:
+    model = Forecaster(lookback=4, horizon=2, window_scale=True, rng=0)
+    with pytest.raises(SettingError, match="window_scale") as caught:
+        forecaster_graph(model)
+    assert caught.value.settings == ("window_scale",)
+
+
 def test_autoregressive_forecaster_is_refused_naming_the_option() -> None:
     model = Forecaster(lookback=4, horizon=2, decoder="autoregressive", rng=0)
     with pytest.raises(SettingError, match="decoder autoregressive") as caught:
