@@ -76,7 +76,7 @@ def _step(model: Seq2Seq, tokens, state: DecoderState, encoded: EncodedSource):
     log_probs, state, weights = model.step(tokens, state, encoded)
     log_probs[:, [model.pad_id, model.bos_id]] = -np.inf
     if weights is not None:
-        weights = model.source_order(weights, encoded.lengths)
+        weights = model.source_order(weights, encoded.per_row(encoded.lengths))
     return log_probs, state, weights
 
 
@@ -195,8 +195,7 @@ class _Beams:
         self.model, self.K, self.alpha, self.nbest, self.limits = model, K, alpha, nbest, limits
         batch = encoded.memory.shape[0]
         self.inputs = np.arange(batch)  # inputs still searching
-        rows = np.repeat(self.inputs, K)
-        self.encoded = encoded.select(rows)
+        self.encoded = encoded.grouped(K)  # one source row per input, read by its K rows
         self.state = model.start(self.encoded)
         self.tokens = np.full(batch * K, model.bos_id)
         self.scores = np.full((batch, K), -np.inf)
@@ -252,7 +251,7 @@ class _Beams:
             tokens = tokens[:-1]
         attention = None
         if self.attention is not None:
-            attention = self.attention[a, rank, :, : int(self.encoded.lengths[a * self.K])]
+            attention = self.attention[a, rank, :, : int(self.encoded.lengths[a])]
         length = len(tokens) + int(ended)
         score = raw / float(length_penalty(length, self.alpha))
         self.finished[source].append(Hypothesis(tokens, raw, score, ended, attention))
@@ -277,10 +276,10 @@ class _Beams:
             )
         parent_slots = np.take_along_axis(slots[keep], ranks, axis=1)
         rows = (keep[:, None] * self.K + parent_slots).ravel()  # rows of the last step
-        # The K rows of an input hold the same encoded source, whichever slots they came
-        # from: the memory (the largest array here) is copied only when inputs leave.
+        # The encoded sources are one row per input (the largest arrays here): copied
+        # only when inputs leave, whatever slots the hypotheses moved to.
         if len(keep) < len(self.inputs):
-            self.encoded = self.encoded.select(np.repeat(keep * self.K, self.K))
+            self.encoded = self.encoded.select(keep)
         self.inputs = self.inputs[keep]
         self.scores = scores[keep]
         self.tokens = np.take_along_axis(chosen[keep], ranks, axis=1).ravel()

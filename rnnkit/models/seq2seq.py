@@ -474,9 +474,15 @@ class Seq2Seq(Configured, Layer):
         if self.attention_kind == "none":
             return h, None
         query = h.transpose(1, 0, 2)
+        group = encoded.group
+        if group > 1:  # one step (N = 1): a source's GROUP rows ask as GROUP queries
+            query = query.reshape(-1, group, query.shape[-1])
         context, weights, cache = self.attention.attend(
             query, encoded.keys, encoded.memory, encoded.mask, keep
         )
+        if group > 1:
+            context = context.reshape(-1, 1, context.shape[-1])
+            weights = weights.reshape(-1, 1, weights.shape[-1])
         joined = np.concatenate([context.transpose(1, 0, 2), h], axis=-1)
         attentional = np.tanh(affine(self.combine, joined))
         return attentional, (cache, joined, attentional, weights)
@@ -498,7 +504,8 @@ class Seq2Seq(Configured, Layer):
     def _with_summary(self, x: np.ndarray, encoded: EncodedSource) -> np.ndarray:
         if encoded.summary is None:
             return x
-        summary = np.broadcast_to(encoded.summary, (*x.shape[:-1], encoded.summary.shape[-1]))
+        summary = encoded.per_row(encoded.summary)
+        summary = np.broadcast_to(summary, (*x.shape[:-1], summary.shape[-1]))
         return np.concatenate([x, summary], axis=-1)
 
     def _output_mask(self, shape: tuple[int, ...]) -> np.ndarray | None:
@@ -603,7 +610,7 @@ class Seq2Seq(Configured, Layer):
         """One decoder step: ``([h~ ; s] (B, F), new DecoderState, head cache)``."""
         parts = [self.target_embedding.params["weight"][tokens]]
         if encoded.summary is not None:
-            parts.append(encoded.summary)
+            parts.append(encoded.per_row(encoded.summary))
         if state.feed is not None:
             parts.append(state.feed)
         h, new_state = self.steps.step(np.concatenate(parts, axis=-1), state.state, keep)
@@ -636,13 +643,14 @@ class Seq2Seq(Configured, Layer):
     # -- inference ---------------------------------------------------------------------------
 
     def start(self, encoded: EncodedSource) -> DecoderState:
-        """The decoder's state before its first step, for ``encoded``'s rows."""
-        return DecoderState(encoded.state, self._zero_feed(encoded.memory.shape[0]))
+        """The decoder's state before its first step, for ``encoded``'s decoder rows."""
+        state = tuple(encoded.per_row(s, axis=1) for s in encoded.state)
+        return DecoderState(state, self._zero_feed(encoded.memory.shape[0] * encoded.group))
 
     def step(
         self, tokens: np.ndarray, state: DecoderState, encoded: EncodedSource
     ) -> tuple[np.ndarray, DecoderState, np.ndarray | None]:
-        """Feed ``tokens`` ``(N,)`` (one per row of ``encoded``) in evaluation mode:
+        """Feed ``tokens`` ``(N,)`` (one per decoder row of ``encoded``) in evaluation mode:
         ``(log-probabilities (N, V), new state, attention weights (N, S) or None)``.
 
         The weights are in the order the encoder read the source (reversed within each

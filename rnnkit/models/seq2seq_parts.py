@@ -4,7 +4,7 @@ inputs, and reversal within lengths."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -18,6 +18,10 @@ class EncodedSource:
     ``memory`` ``(B, S, M)`` (batch first), ``lengths`` ``(B,)`` and ``mask`` ``(B, S)`` (True
     at real steps), the attention ``keys`` (or None), the peeky ``summary`` ``(B, M)`` (or
     None) and the decoder's initial ``state``, a tuple of ``(L, B, H)`` arrays.
+
+    ``group``: how many consecutive decoder rows read each source row (a beam's K
+    hypotheses of one input). The decoder then has ``B * group`` rows, and attention asks
+    the ``group`` queries of a source together instead of reading ``group`` copies of it.
     """
 
     memory: np.ndarray
@@ -26,9 +30,10 @@ class EncodedSource:
     keys: np.ndarray | None
     summary: np.ndarray | None
     state: tuple[np.ndarray, ...]
+    group: int = 1
 
     def select(self, rows: np.ndarray) -> EncodedSource:
-        """The rows ``rows`` (repeated as often as listed): one per hypothesis of a beam."""
+        """The source rows ``rows`` (repeated as often as listed), ``group`` kept."""
         return EncodedSource(
             self.memory[rows],
             self.lengths[rows],
@@ -36,7 +41,16 @@ class EncodedSource:
             None if self.keys is None else self.keys[rows],
             None if self.summary is None else self.summary[rows],
             tuple(s[:, rows] for s in self.state),
+            self.group,
         )
+
+    def grouped(self, group: int) -> EncodedSource:
+        """The same sources, each read by ``group`` consecutive decoder rows."""
+        return replace(self, group=int(group))
+
+    def per_row(self, x: np.ndarray, axis: int = 0) -> np.ndarray:
+        """``x`` (one entry per source row along AXIS) with one entry per decoder row."""
+        return x if self.group == 1 else np.repeat(x, self.group, axis=axis)
 
 
 def affine(layer: Linear, x: np.ndarray) -> np.ndarray:
