@@ -132,6 +132,8 @@ def train_variant(
         embedding_size=16,
         hidden_size=hidden_size,
         cell="lstm",
+        bidirectional=False,
+        attention="none",
         **VARIANTS[name],
     )
     model = Seq2Seq.from_config(config, rng=seed)

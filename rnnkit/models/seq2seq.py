@@ -51,7 +51,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnkit.config import CHANGEABLE, derived, option
+from rnnkit.config import CHANGEABLE, ConfigError, derived, option
 from rnnkit.models.configured import Configured
 from rnnkit.models.seq2seq_parts import (
     EncodedSource,
@@ -91,14 +91,14 @@ class Seq2SeqConfig:
     )
     num_layers: int = option(1, "stacked recurrent layers (encoder and decoder)", minimum=1)
     cell: str = option("lstm", "the recurrent layer", choices=tuple(CELLS))
-    bidirectional: bool = option(False, "the encoder reads the source in both directions")
+    bidirectional: bool = option(True, "the encoder reads the source in both directions")
     bridge: str = option(
         "auto",
         "encoder final states -> decoder initial state: as is (auto; linear when "
         "bidirectional), a linear layer and tanh, or zeros",
         choices=BRIDGES,
     )
-    attention: str = option("none", "attention over the encoder's outputs", choices=ATTENTIONS)
+    attention: str = option("general", "attention over the encoder's outputs", choices=ATTENTIONS)
     input_feeding: bool = option(
         False, "feed the previous attentional state to the next decoder step"
     )
@@ -172,9 +172,11 @@ class Seq2Seq(Configured, Layer):
         super().__init__()
         self._check_choices(cell, bridge, attention, input_feeding, teacher_forcing)
         if attention == "dot" and bidirectional:
-            raise ValueError(
-                "attention: dot scores need the encoder's outputs to be as wide as the "
-                "decoder's (not bidirectional); general or additive attention projects them"
+            raise ConfigError(
+                "attention",
+                "dot scores need the encoder's outputs as wide as the decoder's: a "
+                "one-direction encoder (bidirectional false), or general or additive "
+                "attention, which project them",
             )
         if share_vocabulary and source_vocab_size != target_vocab_size:
             raise ValueError(
@@ -204,9 +206,10 @@ class Seq2Seq(Configured, Layer):
         self.summary_size = M if self.peeky else 0
         self.output_input_size = H + self.summary_size
         if tie_embeddings and self.output_input_size != E:
-            raise ValueError(
-                f"tie_embeddings: embedding_size must equal the output layer's input size "
-                f"{self.output_input_size}, got {E}"
+            raise ConfigError(
+                "tie_embeddings",
+                f"embedding_size must equal the output layer's input size "
+                f"{self.output_input_size}, got {E}",
             )
         self._build(E, H, M, dropout)
         self.steps = RecurrentSteps(self.decoder)
@@ -223,7 +226,7 @@ class Seq2Seq(Configured, Layer):
             if value not in choices:
                 raise ValueError(f"{name}: expected one of {', '.join(choices)}, got {value!r}")
         if input_feeding and attention == "none":
-            raise ValueError("input_feeding: needs attention (it feeds the attentional state)")
+            raise ConfigError("input_feeding", "needs attention (it feeds the attentional state)")
         if not 0.0 <= teacher_forcing <= 1.0:
             raise ValueError(f"teacher_forcing: expected a ratio in [0, 1], got {teacher_forcing}")
 

@@ -36,7 +36,7 @@ EVAL_BATCH_SIZE = 256
 class Seq2SeqSettings(BatchedSettings):
     """``BatchedSettings`` plus the decoding limit of validation."""
 
-    batch_size: int = batch_size_option(128, "pairs per step")
+    batch_size: int = batch_size_option(64, "pairs per step")
     max_length_ratio: float = option(
         3.0,
         "the longest output decoded, as a multiple of the source's length",

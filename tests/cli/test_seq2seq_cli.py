@@ -40,6 +40,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     valid = write_reversals(folder / "valid.tsv", 20, 1)
     status, _, err = run_cli(
         "train", "--task", "seq2seq", "--train", train, "--valid", valid, "--attention", "dot",
+        "--no-bidirectional",
         "--out", folder / "reverse", *TINY,
     )  # fmt: skip
     assert status == 0, err
@@ -47,7 +48,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     held_out = write_dictionary(folder / "test.dict", 30, 1)
     status, _, err = run_cli(
         "train", "--task", "seq2seq", "--train", dictionary, "--val-fraction", "0.2",
-        "--out", folder / "g2p", *TINY,
+        "--no-bidirectional", "--attention", "none", "--out", folder / "g2p", *TINY,
     )  # fmt: skip
     assert status == 0, err
     return {
@@ -178,3 +179,22 @@ def test_eval_of_a_malformed_file_is_one_line(runs) -> None:
     bad.write_text("abc\tcba\nno tab here\n", encoding="utf-8")
     status, _, err = run_cli("eval", runs["reverse"], "--data", bad, "--pair-format", "tsv")
     assert_one_line_error(status, err, "bad.tsv", "2")
+
+
+@pytest.mark.parametrize(
+    "flags, fragment",
+    [
+        (["--attention", "dot"], "--attention: dot scores need"),  # the encoder is bidirectional
+        (["--attention", "none", "--input-feeding"], "--input-feeding: needs attention"),
+        (["--tie-embeddings"], "--tie-embeddings: embedding_size must equal"),
+    ],
+)
+def test_settings_that_do_not_fit_together_are_one_line(
+    tmp_path: Path, flags: list[str], fragment: str
+) -> None:
+    train = write_reversals(tmp_path / "train.tsv", 20, 0)
+    status, _, err = run_cli(
+        "train", "--task", "seq2seq", "--train", train, "--valid", train, *flags,
+        "--out", tmp_path / "run", "--max-steps", "1",
+    )  # fmt: skip
+    assert_one_line_error(status, err, fragment)

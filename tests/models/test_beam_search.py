@@ -13,6 +13,7 @@ from rnnkit.models.beam_search import beam_search, greedy_search, length_penalty
 from rnnkit.models.seq2seq import Seq2Seq
 from rnnkit.nn import log_softmax
 from tests.gradcheck import assert_close
+from tests.models.test_seq2seq import PLAIN
 
 SRC = np.array([[3, 4, 5, 6, 0], [6, 3, 0, 0, 0], [5, 5, 4, 3, 6]])
 SRC_LENGTHS = np.array([4, 2, 5])
@@ -26,7 +27,7 @@ MODELS = {
 
 
 def make_model(target_vocab: int = 9, **options: object) -> Seq2Seq:
-    settings = dict(embedding_size=4, hidden_size=6, dtype=np.float64, rng=3)
+    settings = dict(embedding_size=4, hidden_size=6, dtype=np.float64, rng=3, **PLAIN)
     settings.update(options)
     model = Seq2Seq(7, target_vocab, **settings)
     for name, value in model.params.items():  # outputs that depend on the inputs

@@ -18,6 +18,8 @@ from tests.gradcheck import assert_close, numerical_gradient
 from tests.models.seq2seq_torch import torch_layers, torch_loss
 
 SOURCE_VOCAB, TARGET_VOCAB = 7, 8
+# What the cases add to: one direction, no attention (not the defaults, which have both).
+PLAIN: dict = dict(bidirectional=False, attention="none")
 SRC_LENGTHS = np.array([4, 2, 5])  # unsorted, one full row
 TGT_LENGTHS = np.array([3, 5, 2])
 
@@ -47,7 +49,7 @@ CASES = {
 
 
 def make_model(**options: object) -> Seq2Seq:
-    settings = dict(embedding_size=4, hidden_size=5, dtype=np.float64, rng=0)
+    settings = dict(embedding_size=4, hidden_size=5, dtype=np.float64, rng=0, **PLAIN)
     settings.update(options)
     target = SOURCE_VOCAB if settings.get("share_vocabulary") else TARGET_VOCAB
     return Seq2Seq(SOURCE_VOCAB, target, **settings)

@@ -9,7 +9,7 @@ import pytest
 
 from rnnkit.models.seq2seq import Seq2Seq
 from tests.gradcheck import assert_close
-from tests.models.test_seq2seq import padded_batch
+from tests.models.test_seq2seq import PLAIN, padded_batch
 
 CASES = {
     "lstm-peeky-reverse": dict(cell="lstm", peeky=True, reverse_source=True),
@@ -32,8 +32,8 @@ def gradients(model: Seq2Seq, batch: tuple[np.ndarray, ...], fold: bool) -> dict
 )
 def test_folded_equals_looked_up(case: str, dtype, hidden: int, tolerance: float) -> None:
     def build() -> Seq2Seq:
-        options = dict(embedding_size=4, hidden_size=hidden, dtype=dtype, rng=0)
-        return Seq2Seq(7, 8, **options, **CASES[case])
+        options = dict(embedding_size=4, hidden_size=hidden, dtype=dtype, rng=0, **PLAIN)
+        return Seq2Seq(7, 8, **{**options, **CASES[case]})
 
     folded_model = build()
     batch = padded_batch(folded_model)

@@ -88,7 +88,8 @@ def test_tagger_parameters_are_counted(options):
 )
 def test_seq2seq_parameters_are_counted(options):
     sizes = {"source_vocab_size": 11, "target_vocab_size": 11 if options.get("share_vocabulary")
-             else 13, "embedding_size": 6, "hidden_size": 7}  # fmt: skip
+             else 13, "embedding_size": 6, "hidden_size": 7, "bidirectional": False,
+             "attention": "none"}  # fmt: skip
     config = Seq2SeqConfig(**{**sizes, **options})
     assert seq2seq_parameter_count(config) == Seq2Seq.from_config(config).num_parameters()
 

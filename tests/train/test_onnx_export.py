@@ -157,7 +157,13 @@ SEQ2SEQ_CASES = [
 @pytest.mark.parametrize("options", SEQ2SEQ_CASES)
 def test_seq2seq_encoder_and_decoder_steps(options: dict) -> None:
     rng = np.random.default_rng(8)
-    settings = {"embedding_size": 6, "hidden_size": 9, **options}
+    settings = {
+        "embedding_size": 6,
+        "hidden_size": 9,
+        "bidirectional": False,
+        "attention": "none",
+        **options,
+    }
     model = Seq2Seq(17, 19, rng=9, **settings).eval()
     encoder, decoder = (session(g) for g in seq2seq_graphs(model))
     lstm = model.cell == "lstm"
