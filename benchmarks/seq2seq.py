@@ -73,8 +73,8 @@ VALID = 2500  # the last pairs of the book's training part, held out to choose s
 
 ADDITION = [
     "--format", "dlfs2", "--share-vocabulary", "--cell", "lstm", "--embedding-size", "16",
-    "--hidden-size", "128", "--reverse-source", "--peeky", "--batch-size", "128",
-    "--lr", "0.002", "--clip", "5",
+    "--hidden-size", "128", "--reverse-source", "--peeky", "--no-bidirectional",
+    "--attention", "none", "--batch-size", "128", "--lr", "0.002", "--clip", "5",
 ]  # fmt: skip
 DATES = [
     "--format", "dlfs2", "--share-vocabulary", "--cell", "lstm", "--embedding-size", "16",
