@@ -195,9 +195,11 @@ class _Beams:
         self.model, self.K, self.alpha, self.nbest, self.limits = model, K, alpha, nbest, limits
         batch = encoded.memory.shape[0]
         self.inputs = np.arange(batch)  # inputs still searching
-        self.encoded = encoded.grouped(K)  # one source row per input, read by its K rows
-        self.state = model.start(self.encoded)
-        self.tokens = np.full(batch * K, model.bos_id)
+        # The first step has one hypothesis per input (the empty one): it runs on one row
+        # per input, and its results are repeated into the K slots after.
+        self.encoded = encoded
+        self.state = model.start(encoded)
+        self.tokens = np.full(batch, model.bos_id)
         self.scores = np.full((batch, K), -np.inf)
         self.scores[:, 0] = 0.0  # one hypothesis to start from: the empty one
         self.history = np.zeros((batch, K, 0), dtype=np.int64)
@@ -209,6 +211,11 @@ class _Beams:
         """One step of every live hypothesis; finish, keep or drop the candidates."""
         model, K = self.model, self.K
         log_probs, self.state, weights = _step(model, self.tokens, self.state, self.encoded)
+        if self.step == 0:
+            slots = np.repeat(np.arange(len(self.inputs)), K)
+            log_probs, self.state = log_probs[slots], self.state.select(slots)
+            weights = None if weights is None else weights[slots]
+            self.encoded = self.encoded.grouped(K)  # one source row per input, K rows each
         A, V = len(self.inputs), log_probs.shape[1]
         candidates = (self.scores[:, :, None] + log_probs.reshape(A, K, V)).reshape(A, K * V)
         best = np.argsort(-candidates, axis=1, kind="stable")[:, :K]  # (A, K), by rank
