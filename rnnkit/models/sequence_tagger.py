@@ -57,24 +57,25 @@ class SequenceTaggerConfig:
     vocab_size: int = derived(0, "words in the vocabulary, set from the data")
     num_tags: int = derived(2, "tags, set from the data", minimum=2)
     char_vocab_size: int = derived(0, "characters in the character vocabulary, set from the data")
+    # The defaults are the settings chosen on UD English-LinES dev (benchmarks/tag.py).
     embedding_size: int = option(100, "size of the word vectors", minimum=1, maximum=1 << 16)
     char_embedding_size: int = option(
-        25, "size of the character vectors", minimum=1, maximum=1 << 16
+        32, "size of the character vectors", minimum=1, maximum=1 << 16
     )
     char_hidden_size: int = option(
-        25,
+        64,
         "units per direction of the character-level word encoder (0: words only)",
         minimum=0,
         maximum=1 << 16,
     )
     hidden_size: int = option(
-        100, "units per recurrent layer and direction", minimum=1, maximum=1 << 16
+        128, "units per recurrent layer and direction", minimum=1, maximum=1 << 16
     )
-    num_layers: int = option(1, "stacked recurrent layers", minimum=1, maximum=64)
+    num_layers: int = option(2, "stacked recurrent layers", minimum=1, maximum=64)
     cell: str = option("lstm", "the recurrent layer", choices=tuple(ENCODERS))
     bidirectional: bool = option(True, "read each sentence in both directions")
     dropout: float = option(
-        0.3,
+        0.5,
         "dropout of the word representations, between layers and before the output",
         minimum=0,
         below=1,

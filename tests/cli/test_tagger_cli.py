@@ -14,6 +14,7 @@ from tests.train.test_tagging_task import NAMES, write_sentences
 TINY = [
     "--embedding-size", "8", "--hidden-size", "12", "--char-embedding-size", "6",
     "--char-hidden-size", "6", "--batch-size", "8", "--lr", "0.02", "--eval-every", "15",
+    "--num-layers", "1", "--dropout", "0.3", "--unk-rate", "0",
 ]  # fmt: skip
 
 

@@ -235,7 +235,7 @@ def test_config_round_trip_and_errors() -> None:
     assert rebuilt.config() == model.config()
     assert set(rebuilt.params) == set(model.params)
     assert "crf.transitions" in model.params
-    assert SequenceTaggerConfig().char_hidden_size == 25
+    assert SequenceTaggerConfig().char_hidden_size == 64
     with pytest.raises(ValueError, match="char_vocab_size"):
         SequenceTagger(VOCAB, TAGS, char_vocab_size=0, char_hidden_size=3)
     with pytest.raises(ValueError, match="chars"):

@@ -46,8 +46,10 @@ def config(tmp_path: Path, rare: float = 0.0, **training: object) -> TaggingRun:
     run.data.valid = str(write_sentences(tmp_path / "valid.txt", 30, 1, NAMES))
     run.model.embedding_size, run.model.hidden_size = 8, 12
     run.model.char_embedding_size, run.model.char_hidden_size = 6, 6
-    run.model.dropout = 0.1
-    options = {"batch_size": 8, "lr": 0.02, "eval_every": 15, "log_every": 5, "seed": 0}
+    run.model.dropout, run.model.num_layers = 0.1, 1
+    options = {
+        "batch_size": 8, "lr": 0.02, "eval_every": 15, "log_every": 5, "seed": 0, "unk_rate": 0.0,
+    }  # fmt: skip
     for name, value in {**options, **training}.items():
         setattr(run.training, name, value)
     return run

@@ -56,7 +56,8 @@ class TaggingData(
         "without valid: the share of training sentences held out"
     )
     min_count: int = option(1, "words seen fewer times in training are <unk>", minimum=1)
-    lowercase: bool = option(False, "fold words to lower case (characters keep their case)")
+    # Folding helps the word vectors of rare capitalised forms (UD English-LinES dev).
+    lowercase: bool = option(True, "fold words to lower case (characters keep their case)")
     max_length: int = option(
         500, "the longest sentence accepted, in words", minimum=1, maximum=1 << 20
     )
