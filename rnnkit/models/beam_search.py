@@ -36,6 +36,7 @@ import numpy as np
 
 from rnnkit.models.seq2seq import DecoderState, Seq2Seq
 from rnnkit.models.seq2seq_parts import EncodedSource
+from rnnkit.nn.fused_loops import weights_fixed
 
 
 @dataclass
@@ -137,11 +138,13 @@ def greedy_search(
 
 @contextmanager
 def _evaluating(model: Seq2Seq) -> Iterator[None]:
-    """Evaluation mode inside the ``with`` block, the previous mode after."""
+    """Evaluation mode inside the ``with`` block, the previous mode after; the weights stay
+    as they are meanwhile, so the recurrent loops arrange them once (``weights_fixed``)."""
     was_training = model.training
     model.eval()
     try:
-        yield
+        with weights_fixed():
+            yield
     finally:
         model.train(was_training)
 

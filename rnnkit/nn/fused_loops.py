@@ -22,6 +22,8 @@ input side, as in ``gru_kernel``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,6 +55,35 @@ def forward_slabs(weight: np.ndarray, gate_count: int = 4) -> np.ndarray:
     blocks = gate_size // (gate_count * UNITS)
     slabs = weight.reshape(gate_count, blocks, UNITS, width).transpose(1, 3, 0, 2)
     return np.ascontiguousarray(slabs, dtype=np.float32).reshape(blocks, width, -1)
+
+
+# While set (``weights_fixed``), each W_hh's forward slabs by the array's id, with the
+# array itself (kept alive, so its id cannot be reused meanwhile).
+_FIXED: dict[int, tuple[np.ndarray, np.ndarray]] | None = None
+
+
+@contextmanager
+def weights_fixed() -> Iterator[None]:
+    """Inside the ``with`` block the recurrent weights do not change (a search steps the same
+    model many times): the arrangement of each ``W_hh`` for the forward loop is made once and
+    kept for the later steps, instead of at every call. Nested blocks share the outer one's."""
+    global _FIXED
+    outer = _FIXED
+    if outer is None:
+        _FIXED = {}
+    try:
+        yield
+    finally:
+        _FIXED = outer
+
+
+def _forward_slabs_of(weight: np.ndarray, gate_count: int) -> np.ndarray:
+    if _FIXED is None:
+        return forward_slabs(weight, gate_count)
+    kept = _FIXED.get(id(weight))
+    if kept is None or kept[0] is not weight:
+        kept = _FIXED[id(weight)] = (weight, forward_slabs(weight, gate_count))
+    return kept[1]
 
 
 def backward_slabs(weight: np.ndarray) -> np.ndarray:
@@ -149,7 +180,7 @@ def forward_sequence(
         cells[start] = state[1]
     sizes = None if batch_sizes is None else np.ascontiguousarray(batch_sizes, dtype=np.int64)
     # named, not temporary: a pointer taken from a temporary array outlives its memory
-    weight_slabs = forward_slabs(weight_hh, GATES[cell])
+    weight_slabs = _forward_slabs_of(weight_hh, GATES[cell])
     arguments = Sequence(
         cell=c_binding.CELLS[cell], steps=num_steps, batch=batch, hidden=H, reverse=int(reverse),
         threads=workers(batch), batch_sizes=pointer(sizes),
