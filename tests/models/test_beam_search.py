@@ -147,3 +147,17 @@ def test_training_mode_is_restored_and_bad_arguments_are_named() -> None:
     ):
         with pytest.raises(ValueError, match=name):
             beam_search(model, SRC, SRC_LENGTHS, **kwargs)
+
+
+def test_a_search_reads_the_weights_as_they_are_when_it_starts() -> None:
+    """Float32 runs the C loops, whose arrangement of W_hh a search keeps while it steps:
+    a search after the weights changed in place sees the new ones."""
+    model = make_model(dtype=np.float32, hidden_size=16, attention="general")
+    before = beam_search(model, SRC, SRC_LENGTHS, beam_size=3, max_length_ratio=1.5)
+    model.params["decoder.weight_hh_l0"] *= -3.0
+    after = beam_search(model, SRC, SRC_LENGTHS, beam_size=3, max_length_ratio=1.5)
+    fresh = make_model(dtype=np.float32, hidden_size=16, attention="general")
+    fresh.load_state_dict(model.state_dict())
+    expected = beam_search(fresh, SRC, SRC_LENGTHS, beam_size=3, max_length_ratio=1.5)
+    assert [h[0].log_prob for h in after] == [h[0].log_prob for h in expected]
+    assert [h[0].log_prob for h in after] != [h[0].log_prob for h in before]
