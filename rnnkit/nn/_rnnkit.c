@@ -137,27 +137,29 @@ static size_t describe(char *text, size_t room, const char *name, size_t size,
     return used;
 }
 
+/* The argument structs in the order rnnkit_layout describes them. */
+#define COUNT(fields) (sizeof fields / sizeof *fields)
+static const struct {
+    const char *name;
+    size_t size;
+    const struct field *fields;
+    size_t count;
+} structs[] = {
+    {"rnnkit_sequence", sizeof(struct rnnkit_sequence), sequence_fields, COUNT(sequence_fields)},
+    {"rnnkit_stack", sizeof(struct rnnkit_stack), stack_fields, COUNT(stack_fields)},
+    {"rnnkit_adam", sizeof(struct rnnkit_adam), adam_fields, COUNT(adam_fields)},
+    {"rnnkit_gemm", sizeof(struct rnnkit_gemm), gemm_fields, COUNT(gemm_fields)},
+};
+
 const char *rnnkit_layout(void) {
     static char text[4096];
-    size_t used = describe(text, sizeof text, "rnnkit_sequence", sizeof(struct rnnkit_sequence),
-                           sequence_fields, sizeof sequence_fields / sizeof *sequence_fields);
-    if (used < sizeof text)
-        used += (size_t)snprintf(text + used, sizeof text - used, "; ");
-    if (used < sizeof text)
-        used += describe(text + used, sizeof text - used, "rnnkit_stack",
-                         sizeof(struct rnnkit_stack), stack_fields,
-                         sizeof stack_fields / sizeof *stack_fields);
-    if (used < sizeof text)
-        used += (size_t)snprintf(text + used, sizeof text - used, "; ");
-    if (used < sizeof text)
-        used += describe(text + used, sizeof text - used, "rnnkit_adam",
-                         sizeof(struct rnnkit_adam), adam_fields,
-                         sizeof adam_fields / sizeof *adam_fields);
-    if (used < sizeof text)
-        used += (size_t)snprintf(text + used, sizeof text - used, "; ");
-    if (used < sizeof text)
-        describe(text + used, sizeof text - used, "rnnkit_gemm", sizeof(struct rnnkit_gemm),
-                 gemm_fields, sizeof gemm_fields / sizeof *gemm_fields);
+    size_t used = 0;
+    for (size_t s = 0; s < COUNT(structs) && used < sizeof text; s++) {
+        if (s) used += (size_t)snprintf(text + used, sizeof text - used, "; ");
+        if (used < sizeof text)
+            used += describe(text + used, sizeof text - used, structs[s].name, structs[s].size,
+                             structs[s].fields, structs[s].count);
+    }
     return text;
 }
 
