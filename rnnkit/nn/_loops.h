@@ -201,15 +201,26 @@ INLINE void product_tile(const int R, const int NV, int k_count, const float *a,
     product_tile(R, NV, k_count, a + (size_t)r * a_stride, a_stride, w, w_k, w_block,        \
                  out + (size_t)r * out_stride, out_stride, out_block, j0, accumulate)
 
-/* product_tile over `rows` rows (tiles of ROWS) and the columns [0, cols), cols a
+/* The rows of the register tile that starts at row r of `rows`: the rows go in
+ * ceil(rows / ROWS) tiles of nearly equal size, the larger first (32 rows: 6, 6, 5, 5, 5,
+ * 5, not 6 x 5 + 2). A tile of n rows keeps n x TILE_VECTORS independent FMA chains in
+ * flight; with 2 rows (4 chains at AVX2) it waits on the FMA latency (4 cycles x 2 pipes
+ * needs 8), at 5 rows it does not. */
+INLINE int tile_rows(int rows, int r) {
+    const int tiles_left = (rows - r + ROWS - 1) / ROWS;
+    return (rows - r + tiles_left - 1) / tiles_left;
+}
+
+/* product_tile over `rows` rows (tiles of tile_rows) and the columns [0, cols), cols a
  * multiple of 16. */
 static void NAME(product_rows)(int rows, int k_count, const float *a, size_t a_stride,
                                const float *w, size_t w_k, size_t w_block, float *out,
                                size_t out_stride, size_t out_block, int cols, int accumulate) {
-    for (int r = 0; r < rows; r += ROWS) {
+    for (int r = 0, n; r < rows; r += n) {
+        n = tile_rows(rows, r);
         for (int j0 = 0; j0 < cols; j0 += CHUNK) {
             const int nv = cols - j0 >= CHUNK ? TILE_VECTORS : (cols - j0) / LANES;
-            switch (rows - r < ROWS ? rows - r : ROWS) {
+            switch (n) {
             case 6: TILE_NV(6) break;
             case 5: TILE_NV(5) break;
             case 4: TILE_NV(4) break;
@@ -323,8 +334,8 @@ static void NAME(forward_rows)(const void *args, int first, int last, int chunk)
                                  h_next + b * UNITS, aux + b * UNITS);
             }
         } else if (q->cell == RNNKIT_GRU) {
-            for (int r = 0; r < rows; r += ROWS) {
-                const int n = rows - r < ROWS ? rows - r : ROWS;
+            for (int r = 0, n; r < rows; r += n) {
+                n = tile_rows(rows, r);
                 for (int b = 0; b < blocks; b++) {
                     product_rows(n, hidden, h_prev + (size_t)r * hidden, hidden,
                                  q->weight + (size_t)b * hidden * 48, 48, UNITS, tile, 48, UNITS,
