@@ -35,6 +35,7 @@ from rnnkit.nn.products import matmul
 from rnnkit.nn.sequence_ops import (
     BUFFERS,
     accumulate_weight_grads,
+    aligned_empty,
     final_state,
     outputs_from_states,
     previous_states,
@@ -54,7 +55,9 @@ def forward_slabs(weight: np.ndarray, gate_count: int = 4) -> np.ndarray:
     gate_size, width = weight.shape
     blocks = gate_size // (gate_count * UNITS)
     slabs = weight.reshape(gate_count, blocks, UNITS, width).transpose(1, 3, 0, 2)
-    return np.ascontiguousarray(slabs, dtype=np.float32).reshape(blocks, width, -1)
+    out = aligned_empty((blocks, width, gate_count * UNITS), np.float32)
+    out.reshape(slabs.shape)[...] = slabs
+    return out
 
 
 # While set (``weights_fixed``), each W_hh's forward slabs by the array's id, with the
@@ -91,7 +94,9 @@ def backward_slabs(weight: np.ndarray) -> np.ndarray:
     contiguous slab, for ``dh = da W``."""
     gate_size, hidden_size = weight.shape
     slabs = weight.reshape(gate_size, hidden_size // UNITS, UNITS).transpose(1, 0, 2)
-    return np.ascontiguousarray(slabs, dtype=np.float32)
+    out = aligned_empty(slabs.shape, np.float32)
+    out[...] = slabs
+    return out
 
 
 def split_biases(
@@ -171,7 +176,7 @@ def forward_sequence(
         if bias is not None:
             flat += bias
 
-    hidden = np.empty((num_steps + 1, batch, H), dtype=np.float32)
+    hidden = aligned_empty((num_steps + 1, batch, H), np.float32)
     cells = BUFFERS.take(hidden.shape, np.float32) if cell == "lstm" else None
     aux = BUFFERS.take((num_steps, batch, H), np.float32) if cell in ("lstm", "gru") else None
     start = num_steps if reverse else 0
@@ -215,10 +220,12 @@ def backward_sequence(
     H = cache.hidden.shape[2]
     threads = workers(batch)
     grad_output = np.ascontiguousarray(grad_output, dtype=np.float32)
-    grad_h = np.array(grad_state[0], dtype=np.float32, copy=True, order="C")
+    grad_h = aligned_empty((batch, H), np.float32)
+    grad_h[...] = grad_state[0]
     grad_c = None
     if cache.cell == "lstm":
-        grad_c = np.array(grad_state[1], dtype=np.float32, copy=True, order="C")
+        grad_c = aligned_empty((batch, H), np.float32)
+        grad_c[...] = grad_state[1]
     grad_gates = BUFFERS.take((num_steps, batch, gate_size), np.float32)
     grad_hidden = BUFFERS.take(grad_gates.shape, np.float32) if cache.cell == "gru" else None
     tokens = cache.ids is not None

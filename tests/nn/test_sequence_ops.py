@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from rnnkit.nn import GRU, LSTM
-from rnnkit.nn.sequence_ops import BufferPool
+from rnnkit.nn.fused_loops import backward_slabs, forward_slabs
+from rnnkit.nn.sequence_ops import ALIGNMENT, BufferPool, aligned_empty
 
 
 def test_take_reuses_a_given_array_of_the_same_shape_and_dtype():
@@ -42,6 +43,34 @@ def test_the_byte_limit_drops_the_least_recently_used_shape():
     assert pool.take((10,), np.float64) is not old
     assert pool.take((2, 5), np.float64) is recent
     assert pool.take((5, 2), np.float64) is newest
+
+
+@pytest.mark.parametrize("shape", [(1,), (3, 5), (65, 7, 3)])
+@pytest.mark.parametrize("zeros", [False, True])
+def test_new_arrays_start_on_a_cache_line(shape, zeros):
+    for array in (
+        aligned_empty(shape, np.float32, zeros),
+        BufferPool().take(shape, np.float32, zeros),
+    ):
+        assert array.ctypes.data % ALIGNMENT == 0
+        assert array.shape == shape and array.dtype == np.float32 and array.flags.c_contiguous
+        if zeros:
+            assert np.all(array == 0.0)
+    array = aligned_empty(shape, np.float64)
+    array[...] = 3.0  # the whole view is writable memory of its own
+    assert array.ctypes.data % ALIGNMENT == 0 and np.all(array == 3.0)
+
+
+def test_the_c_loops_weight_slabs_start_on_a_cache_line_and_keep_their_values():
+    weight = np.arange(4 * 32 * 48, dtype=np.float32).reshape(4 * 32, 48)
+    slabs = forward_slabs(weight, 4)
+    assert slabs.ctypes.data % ALIGNMENT == 0
+    # slab b, row k, column 16 q + u = weight[q H + 16 b + u, k]
+    assert slabs[1, 5, 16 * 2 + 3] == weight[2 * 32 + 16 + 3, 5]
+    square = np.arange(3 * 32 * 32, dtype=np.float32).reshape(3 * 32, 32)
+    back = backward_slabs(square)
+    assert back.ctypes.data % ALIGNMENT == 0
+    np.testing.assert_array_equal(back[1], square[:, 16:32])
 
 
 def test_clear_forgets_everything():
