@@ -167,9 +167,15 @@ INLINE void product_tile(const int R, const int NV, int k_count, const float *a,
         wv[v] = w + column_at(j0 + v * LANES, w_block);
         ov[v] = out + column_at(j0 + v * LANES, out_block);
     }
+    /* The output's old values are added after the k loop, not loaded into the
+     * accumulators before it: they come from far away (the input projection of every
+     * step, written long before), and the FMA chains would wait on those misses. Asked for
+     * now, they are in L1 by the end. */
+    if (accumulate)
+        for (int r = 0; r < R; r++)
+            for (int v = 0; v < NV; v++) __builtin_prefetch(ov[v] + r * out_stride, 1, 3);
     for (int r = 0; r < R; r++)
-        for (int v = 0; v < NV; v++)
-            acc[r][v] = accumulate ? load(ov[v] + r * out_stride) : splat(0.0f);
+        for (int v = 0; v < NV; v++) acc[r][v] = splat(0.0f);
     for (int k = 0; k < k_count; k++) {
         vec wk[TILE_VECTORS];
         for (int v = 0; v < NV; v++) wk[v] = load(wv[v] + (size_t)k * w_k);
@@ -179,7 +185,10 @@ INLINE void product_tile(const int R, const int NV, int k_count, const float *a,
         }
     }
     for (int r = 0; r < R; r++)
-        for (int v = 0; v < NV; v++) store(ov[v] + r * out_stride, acc[r][v]);
+        for (int v = 0; v < NV; v++) {
+            float *o = ov[v] + r * out_stride;
+            store(o, accumulate ? load(o) + acc[r][v] : acc[r][v]);
+        }
 }
 
 #if TILE_VECTORS == 4
