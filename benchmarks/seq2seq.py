@@ -51,6 +51,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.peak import measured_fma_peak
 from benchmarks.timing import machine_header, set_threads, time_interleaved
 from rnnkit.cli.flags import apply_settings, given_settings
 from rnnkit.cli.main import main as rnnkit
@@ -139,6 +140,31 @@ def time_epoch(flags: list[str], train: Path, valid: Path, threads: int, folder:
     return {"steps": steps, "wall": wall, "cpu": cpu}
 
 
+def recurrent_flops(train: Path, flags: list[str]) -> float:
+    """FLOPs of an epoch's recurrent products over TRAIN, which no implementation of the
+    model can skip: per real (unpadded) step of a row, in each layer and direction,
+    ``h W_hh^T`` forward, ``dg W_hh`` and ``dW_hh += h^T dg`` backward, ``3 x 2 H (G H)``
+    for G gates; with ``peeky``, the summary's projection once per pair, forward and
+    backward. Input projections (embeddings are looked up), attention and the output
+    layer are left out, so this is a lower bound on the epoch's arithmetic."""
+    task = Seq2SeqTask()
+    parser = build_parser(task, argparse.ArgumentParser)
+    config = Seq2SeqRun()
+    apply_settings(config, given_settings(parser.parse_args(["--train", str(train), *flags])))
+    model = config.model
+    H, L = model.hidden_size, model.num_layers
+    D = 2 if model.bidirectional else 1
+    G = {"lstm": 4, "gru": 3}.get(model.cell, 1)
+    pairs = read_parallel(train, "dlfs2", "utf-8")
+    source_steps = sum(len(s) for s in pairs.sources)
+    target_steps = sum(len(t) + 1 for t in pairs.targets)  # y_1 .. y_n, then </s>
+    per_row_step = 3 * 2 * H * G * H
+    flops = per_row_step * L * (D * source_steps + target_steps)
+    if model.peeky:
+        flops += 3 * 2 * (D * H) * (G * H) * len(pairs.sources)
+    return float(flops)
+
+
 def toy_task(args: argparse.Namespace, name: str, defaults: list[str]) -> int:
     train_part, test = book_split(DLFS2 / FILES[name])
     flags = defaults + (QUICK if args.quick else ["--epochs", str(args.epochs)]) + args.extra
@@ -156,6 +182,10 @@ def toy_task(args: argparse.Namespace, name: str, defaults: list[str]) -> int:
         print(f"one epoch of {len(train_part):,} pairs ({epoch['steps']} steps): "
               f"{epoch['cpu']:.2f} s CPU, {epoch['wall']:.2f} s wall; target <= "
               f"{seconds_target} s on one core")  # fmt: skip
+        flops, peak = recurrent_flops(everything, flags), measured_fma_peak(1)
+        print(f"the epoch's recurrent products alone: {flops / 1e9:.0f} GFLOP, {flops / peak:.2f} "
+              f"s at this core's measured FMA peak ({peak / 1e9:.0f} GFLOP/s); the epoch ran at "
+              f"{flops / epoch['cpu'] / 1e9:.0f} GFLOP/s of them")  # fmt: skip
         if args.epoch_only:
             return 0
         seconds = train_cli(
