@@ -73,13 +73,24 @@ INLINE vec pick(ivec mask, vec a, vec b) {
     return (vec)((mask & (ivec)a) | (~mask & (ivec)b));
 }
 
+/* x held to [lo, hi]; a NaN passes through. One min and one max where the target has
+ * them (the x86 ones return their second operand when either is a NaN), else two picks. */
+INLINE vec clamp_v(vec x, float lo, float hi) {
+#if VECTOR_BYTES == 64 && defined(__AVX512F__)
+    return (vec)_mm512_min_ps(_mm512_set1_ps(hi), _mm512_max_ps(_mm512_set1_ps(lo), (__m512)x));
+#elif VECTOR_BYTES == 32 && defined(__AVX__)
+    return (vec)_mm256_min_ps(_mm256_set1_ps(hi), _mm256_max_ps(_mm256_set1_ps(lo), (__m256)x));
+#else
+    x = pick(x > hi, splat(hi), x);
+    return pick(x < lo, splat(lo), x);
+#endif
+}
+
 /* exp(x) = 2^n exp(r), n = round(x / ln 2), |r| <= ln(2) / 2, and
  * exp(r) = 1 + r + r^2 P(r) with the degree-5 polynomial P of Cephes' expf (relative
- * error ~1e-7, a float32 ulp). x is clamped to [-87, 88] so 2^n stays a normal float; a
- * NaN fails both comparisons and passes through. */
+ * error ~1e-7, a float32 ulp). x is clamped to [-87, 88] so 2^n stays a normal float. */
 INLINE vec exp_v(vec x) {
-    x = pick(x > 88.0f, splat(88.0f), x);
-    x = pick(x < -87.0f, splat(-87.0f), x);
+    x = clamp_v(x, -87.0f, 88.0f);
     /* adding 1.5 * 2^23 rounds to the nearest integer, which lands in the low mantissa bits */
     const vec shifter = splat(12582912.0f);
     const vec t = x * 1.44269504088896341f + shifter;
@@ -132,14 +143,13 @@ INLINE vec sqrt_v(vec x) {
 /* sigmoid(a) = 1 / (1 + exp(-a)) */
 INLINE vec sigmoid_v(vec a) { return reciprocal(1.0f + exp_v(-a)); }
 
-/* tanh(a) = sign(a) (1 - e) / (1 + e), e = exp(-2 |a|) <= 1: no overflow for any a. The
- * absolute error stays below 1e-7. */
+/* tanh(a) = 1 - 2 / (1 + e), e = exp(2 a): exp's clamp keeps 1 + e finite (e <= e^88),
+ * and 2 / (1 + e) runs from 2 (a -> -inf: tanh = -1) to 0 (a -> inf: 1). Near a = 0 the
+ * subtraction loses the relative accuracy, not the absolute: the absolute error stays
+ * about 1e-7, as for sign(a) (1 - e') / (1 + e') with e' = exp(-2 |a|). */
 INLINE vec tanh_v(vec a) {
-    const ivec sign = (ivec)a & (int32_t)0x80000000u;
-    const vec magnitude = (vec)((ivec)a & 0x7fffffff);
-    const vec e = exp_v(magnitude * -2.0f);
-    const vec t = (1.0f - e) * reciprocal(1.0f + e);
-    return (vec)((ivec)t | sign);
+    const vec e = exp_v(a + a);
+    return 1.0f - 2.0f * reciprocal(1.0f + e);
 }
 
 INLINE vec relu_v(vec a) { return pick(a > 0.0f, a, splat(0.0f)); }
