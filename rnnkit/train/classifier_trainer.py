@@ -140,7 +140,9 @@ class ClassifierTrainer(BatchedTrainer):
         )
         return loss, int(lengths.sum())
 
-    def validate(self) -> dict[str, float]:
+    def validate(self) -> dict[str, float] | None:
+        if len(self.valid_set) == 0:  # val_fraction 0: trained on every example
+            return None
         loss, report = evaluate_classifier(self.model, self.valid_set, self.labels)
         return {
             "loss": loss,

@@ -32,7 +32,10 @@ starts ``build`` with ``read_data``: it says how to read one of those files
 (``read_examples``) and what its examples are called (``examples``: "tagged sentences",
 for the messages). The examples read hold out their own validation part when there is no
 ``valid`` (their ``hold_out(fraction, seed)``) and give the lines the data fingerprint
-reads (their ``lines()``).
+reads (their ``lines()``). A task that sets ``trains_without_validation`` takes
+``val_fraction`` 0 as "train on every training example, validate on none" (the refit on
+all the data after the settings were chosen on validation); its ``validate`` returns None
+on the empty validation part, and the run's last model becomes its ``best/``.
 
 The data settings that are paths (``option(path=True)``, as ``path_option``) are made
 absolute by ``resolve_paths`` (the runner calls it before ``build``), as the run saves
@@ -70,6 +73,9 @@ class Task:
     figure: tuple[str, str, str] = ("loss", "loss", ".4f")
     # What the examples of ``train`` are called, for ``read_data``'s messages.
     examples: str = "examples"
+    # Whether ``val_fraction`` 0 (without ``valid``) trains on every training example with
+    # no validation (the trainer's ``validate`` then returns None) rather than being refused.
+    trains_without_validation: bool = False
 
     def __init_subclass__(cls, **attributes: Any) -> None:
         """``class TaggingTask(Task, name="tag", title="sequence tagger", ...)``: a task
@@ -117,13 +123,16 @@ class Task:
         made absolute already: ``resolve_paths``) and the fingerprint of the first two
         (``data_fingerprint``), refused when it is not that of CHECKPOINT's run in FOLDER.
         Without ``valid``, a seeded ``val_fraction`` of the training examples validates
-        (``hold_out``); TEST is None without ``test``."""
+        (``hold_out``); with ``val_fraction`` 0, a task that ``trains_without_validation`` validates
+        on nothing (VALID is empty). TEST is None without ``test``."""
         data = config.data
         if data.train is None:
             raise SettingError(f"train is needed: the {self.examples} to learn from", "train")
         train = self.read_examples(config, "train")
         if data.valid is not None:
             valid = self.read_examples(config, "valid")
+        elif data.val_fraction == 0 and self.trains_without_validation:
+            valid = train.subset([])  # every training example trains; nothing validates
         else:
             train, valid = train.hold_out(data.val_fraction, config.training.seed)
         test = None if getattr(data, "test", None) is None else self.read_examples(config, "test")

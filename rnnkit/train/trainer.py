@@ -29,7 +29,8 @@ The run folder::
                                                 state, and any ``extra_arrays``
     DIR/ema.safetensors                         with ``ema``: the averaged weights, which
                                                 validation measures and best/ keeps
-    DIR/best/config.json, model.safetensors     the best model so far
+    DIR/best/config.json, model.safetensors     the best model so far (without validation
+                                                data: the last model, saved at the end)
     DIR/metrics.jsonl                           training and validation records
     DIR/learning_curve.png                      if matplotlib is installed
 
@@ -433,6 +434,8 @@ class Trainer:
             measures = self.validate()
         self._validation_seconds = time.perf_counter() - started
         if measures is None:
+            if not scheduled:  # no validation to choose by: the model is the last one
+                self.save_best()
             return
         progress = self.progress
         if not math.isfinite(measures["loss"]):

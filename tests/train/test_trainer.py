@@ -92,7 +92,11 @@ def test_without_validation_it_still_saves_on_schedule(tmp_path: Path) -> None:
     trainer.train(Budget(max_steps=7))
     checkpoint = load_checkpoint(tmp_path)
     assert checkpoint.config["progress"]["best"] is None
-    assert not (tmp_path / BEST_FOLDER).exists()
+    # Nothing to choose by: best/ is the last model, saved when the run ends.
+    best = load_checkpoint(tmp_path / BEST_FOLDER)
+    assert best.config["progress"]["step"] == 7
+    for name, value in checkpoint.arrays["model"].items():
+        np.testing.assert_array_equal(best.arrays["model"][name], value, err_msg=name)
     assert int(checkpoint.arrays["toy"]["drawn"]) == 7
 
     resumed = ToyTrainer(tmp_path, with_validation=False, eval_every=3)

@@ -88,7 +88,10 @@ class ClassifierData(
         "the files' encoding (TREC needs latin-1)", check=check_encoding
     )
     val_fraction: float = val_fraction_option(
-        "without valid: the share of the training examples held out for validation"
+        "without valid: the share of the training examples held out for validation; 0 "
+        "trains on all of them with no validation, and the last model (the average with "
+        "ema) is the run's model: the refit on all the data of settings, such as the "
+        "number of epochs, chosen on validation before"
     )
     tokenizer: str = option(
         "word", "word: whitespace-separated words; char: characters", choices=TOKENIZERS
@@ -126,6 +129,7 @@ class ClassifierTask(Task, name="classify", title="sequence classifier"):
     config_class = ClassifierRun
     figure = ("accuracy", "accuracy", ".2%")
     examples = "labelled examples"
+    trains_without_validation = True
 
     def read_examples(self, config: ClassifierRun, part: str) -> LabelledTexts:
         data = config.data
