@@ -202,13 +202,23 @@ static void *run_share(void *arg) {
 
 #define MAX_THREADS 64
 
-/* Rows per chunk. Chunks of whole register tiles, two per thread: small enough to even
- * out a slowed thread, large enough that a few tiles share each weight slab brought into
- * L1 (measured: 6-9% faster than one-tile chunks at configs A-C of benchmarks/speed.py). */
+/* Rows per chunk. The rows go in two equal chunks per thread, small enough to even out a
+ * slowed thread, if each chunk still holds two full register tiles (2 ROWS rows); else in
+ * one chunk per thread: fewer passes over the weights, and no tiles of 4 rows or less,
+ * whose few FMA chains wait on the latency (a layer at config B, 1 thread, in chunks of 8
+ * rows: forward 10% slower than in chunks of 16). The tiles of a chunk are of nearly
+ * equal size (tile_rows in _loops.h), so a chunk need not be whole tiles: 32 rows on 2
+ * threads go in 2 chunks of 16 (tiles 6, 5, 5), not 12 + 12 + 8, which left one thread 20
+ * rows and the other 12; 64 rows in 4 chunks of 16, not 18 + 18 + 18 + 10. */
 static int chunk_rows_for(int rows, int threads) {
     if (threads > MAX_THREADS) threads = MAX_THREADS;
-    const int chunk_rows = threads <= 1 ? rows : (rows + 2 * threads - 1) / (2 * threads);
-    return chunk_rows < 1 ? 1 : (chunk_rows + ROWS - 1) / ROWS * ROWS;
+    if (rows < 1) return 1;
+    if (threads <= 1) return rows;
+    const int two_per_thread = (rows + 2 * threads - 1) / (2 * threads);
+    const int chunk_rows =
+        two_per_thread >= 2 * ROWS ? two_per_thread : (rows + threads - 1) / threads;
+    const int least = rows < ROWS ? rows : ROWS; /* one tile at least */
+    return chunk_rows > least ? chunk_rows : least;
 }
 
 /* task(args, first, last, chunk) over the row ranges (chunks of chunk_rows) of [0, rows),

@@ -130,8 +130,8 @@ class FusedCache:
 
 
 def workers(batch: int) -> int:
-    """Threads a call shares ``batch`` rows between (chunks of whole tiles, about two per
-    thread: see split_rows in the C code)."""
+    """Threads a call shares ``batch`` rows between (at least a register tile of rows per
+    thread; one or two chunks each: see chunk_rows_for in the C code)."""
     return max(1, min(c_binding.threads(), -(-batch // ROWS)))
 
 
