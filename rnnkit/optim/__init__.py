@@ -7,10 +7,11 @@ from rnnkit.optim.adam import Adam, AdamW
 from rnnkit.optim.clip import clip_grad_norm
 from rnnkit.optim.optimizer import Optimizer
 from rnnkit.optim.rmsprop import RMSprop
-from rnnkit.optim.schedulers import LRScheduler, ReduceLROnPlateau, StepLR
+from rnnkit.optim.schedulers import LR_DECAYS, LRScheduler, ReduceLROnPlateau, StepLR, decay_factor
 from rnnkit.optim.sgd import SGD
 
 __all__ = [
+    "LR_DECAYS",
     "SGD",
     "Adam",
     "AdamW",
@@ -20,4 +21,5 @@ __all__ = [
     "ReduceLROnPlateau",
     "StepLR",
     "clip_grad_norm",
+    "decay_factor",
 ]

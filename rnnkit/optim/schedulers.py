@@ -16,10 +16,18 @@ After more than ``patience`` calls in a row without improvement, and outside the
 ``cooldown`` calls that follow a reduction, ``lr = max(lr * factor, min_lr)``; changes
 smaller than ``eps`` are skipped.
 
-Both update the rate in place as torch's do (``lr * gamma``, not ``initial_lr *
-gamma**k``), so the sequences match ``torch.optim.lr_scheduler`` to the last bit. Their
-``state_dict()`` is a plain dict of numbers; the learning rate itself is saved with the
-optimizer's state.
+``decay_factor`` is a schedule over a known number of steps ``T``, by which the rate of
+step ``t`` (counted from 0) is multiplied, as torch's ``LinearLR(start_factor=1,
+end_factor=0, total_iters=T)`` and ``CosineAnnealingLR(T_max=T)`` in their closed forms::
+
+    linear   f(t) = 1 - t / T
+    cosine   f(t) = (1 + cos(pi t / T)) / 2
+    none     f(t) = 1
+
+StepLR and ReduceLROnPlateau update the rate in place as torch's do (``lr * gamma``,
+not ``initial_lr * gamma**k``), so the sequences match ``torch.optim.lr_scheduler`` to
+the last bit. Their ``state_dict()`` is a plain dict of numbers; the learning rate itself
+is saved with the optimizer's state.
 """
 
 from __future__ import annotations
@@ -28,6 +36,29 @@ import math
 from collections.abc import Mapping
 
 from rnnkit.optim.optimizer import Optimizer, check_state_keys
+
+LR_DECAYS = ("none", "linear", "cosine")
+
+
+def decay_factor(kind: str, step: int, total: int) -> float:
+    """The factor ``f(t)`` of the module docstring for step ``t = step`` of ``total``;
+    steps past ``total`` keep the last step's factor.
+
+    Args:
+        kind: ``"none"``, ``"linear"`` or ``"cosine"``.
+        step: ``t``, the steps taken before this one (0 for the first).
+        total: ``T``, the steps the schedule spans (at least 1).
+    """
+    if kind not in LR_DECAYS:
+        raise ValueError(f"kind: expected one of {', '.join(LR_DECAYS)}, got {kind!r}")
+    if total < 1:
+        raise ValueError(f"total: expected at least 1 step, got {total}")
+    if kind == "none":
+        return 1.0
+    t = min(max(step, 0), total - 1)
+    if kind == "linear":
+        return 1.0 - t / total
+    return 0.5 * (1.0 + math.cos(math.pi * t / total))
 
 
 class LRScheduler:

@@ -14,8 +14,10 @@ Patience is in steps too, so validating more often does not make the schedule mo
 the learning rate is multiplied by ``plateau_factor`` at the first validation more than
 ``plateau_patience`` steps after the plateau measure last improved (so between
 ``plateau_patience`` and ``plateau_patience + eval_every`` steps after it, whatever
-``eval_every`` is), and ``early_stop`` ends the run once the watched measure has not
-improved for that many steps.
+``eval_every`` is). With ``lr_decay``, every step's rate is the rate so lowered times the
+schedule's factor at that step (``rnnkit.optim.schedulers.decay_factor``) over the
+``max_steps`` of the run, or its ``epochs`` in steps; ``early_stop`` ends the run once the
+watched measure has not improved for that many steps.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from rnnkit.config import CHANGEABLE, option
+from rnnkit.optim.schedulers import LR_DECAYS
 from rnnkit.train.optimizers import OPTIMIZERS
 
 
@@ -105,6 +108,12 @@ class TrainingSettings:
         None,
         "steps without improvement of validation before the learning rate is lowered "
         "(default: the task's)",
+    )
+    lr_decay: str = option(
+        "none",
+        "lower the learning rate over the run's max_steps (or its epochs): linearly or "
+        "along a half cosine, to 0 at the end (none: only plateaus lower it)",
+        choices=LR_DECAYS,
     )
     early_stop: int | None = option(
         None,

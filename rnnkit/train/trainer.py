@@ -55,8 +55,8 @@ from typing import Any
 import numpy as np
 
 from rnnkit.config import ConfigError, to_dict, validate
-from rnnkit.errors import UserError
-from rnnkit.optim import ReduceLROnPlateau, clip_grad_norm
+from rnnkit.errors import SettingError, UserError
+from rnnkit.optim import ReduceLROnPlateau, clip_grad_norm, decay_factor
 from rnnkit.train import distributed as mpi
 from rnnkit.train.averaging import averaged_weights, restored_average, update_average
 from rnnkit.train.budget import Budget
@@ -114,6 +114,14 @@ def check_settings(settings: TrainingSettings) -> None:
     validate(settings)
     if settings.eval_every is None:
         raise ConfigError("eval_every", "must be set before training")
+    if settings.lr_decay != "none" and settings.max_steps is None and settings.epochs is None:
+        raise SettingError(
+            f"lr_decay {settings.lr_decay} needs max_steps or epochs: the steps to lower the "
+            "learning rate over (a time limit alone does not say how many there will be)",
+            "lr_decay",
+            "max_steps",
+            "epochs",
+        )
 
 
 class Trainer:
@@ -391,13 +399,34 @@ class Trainer:
             raise self.diverged(self.progress.step + 1, f"the loss became {loss}")
         if self.settings.clip > 0:
             clip_grad_norm(self.model.grads, self.settings.clip)
-        self.optimizer.step()
+        base = self.optimizer.lr  # what plateaus lower, saved with the optimizer
+        self.optimizer.lr = self.current_lr()
+        try:
+            self.optimizer.step()
+        finally:
+            self.optimizer.lr = base
         self.progress.step += 1
         if self.average is not None:
             update_average(self.average, self.model.params, self.settings.ema, self.progress.step)
         self.progress.tokens += tokens
         self.advance()
         self._log_step(loss, tokens, time.perf_counter() - started)
+
+    def current_lr(self) -> float:
+        """The learning rate of the next step: the optimizer's, which plateaus lower, times
+        the ``lr_decay`` factor at this step (``decay_factor``)."""
+        kind = self.settings.lr_decay
+        if kind == "none":
+            return self.optimizer.lr
+        return self.optimizer.lr * decay_factor(kind, self.progress.step, self.decay_steps())
+
+    def decay_steps(self) -> int:
+        """The steps ``lr_decay`` spans: ``max_steps``, or ``epochs`` of steps, the fewer."""
+        totals = [] if self.settings.max_steps is None else [self.settings.max_steps]
+        per_epoch = getattr(self, "steps_per_epoch", None)
+        if self.settings.epochs is not None and per_epoch is not None:
+            totals.append(self.settings.epochs * per_epoch())
+        return max(1, min(totals))
 
     def _log_step(self, loss: float, tokens: int, seconds: float) -> None:
         if not self.writer:
@@ -416,7 +445,7 @@ class Trainer:
                 "step": step,
                 "epoch": self.progress.epoch,
                 "train_loss": float(np.mean(self._recent_losses)),
-                "lr": self.optimizer.lr,
+                "lr": self.current_lr(),
                 "tokens_per_second": round(tokens_per_second, 1),
                 "elapsed": round(self.elapsed(), 3),
             }
@@ -425,7 +454,7 @@ class Trainer:
             if self.print_log_lines and self.bar is not None:
                 self.bar.write(
                     f"step {step}: training loss {record['train_loss']:.4f}, "
-                    f"{tokens_per_second:,.0f} tokens/s, lr {self.optimizer.lr:.3g}"
+                    f"{tokens_per_second:,.0f} tokens/s, lr {self.current_lr():.3g}"
                 )
 
     def _evaluate(self, scheduled: bool) -> None:
@@ -459,7 +488,7 @@ class Trainer:
                 "step": progress.step,
                 "epoch": progress.epoch,
                 **{f"val_{name}": number for name, number in measures.items()},
-                "lr": self.optimizer.lr,
+                "lr": self.current_lr(),
                 "elapsed": round(self.elapsed(), 3),
             }
         )
@@ -468,5 +497,5 @@ class Trainer:
             self.bar.write(
                 f"step {progress.step}: validation "
                 f"{self.describe(measures)}{' (best so far)' if improved else ''}, "
-                f"lr {self.optimizer.lr:.3g}"
+                f"lr {self.current_lr():.3g}"
             )

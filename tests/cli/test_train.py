@@ -210,3 +210,22 @@ def test_a_config_without_a_setting_is_refused_in_one_line(tmp_path: Path) -> No
             status, err, "config.json was edited or damaged", "training.weight_decay: missing"
         )
     assert folder_bytes(out) == before
+
+
+def test_lr_decay_lowers_the_rate_over_max_steps_and_needs_a_step_count(tmp_path: Path) -> None:
+    data = write_corpus(tmp_path)
+    options = ["--data", data, *TINY, "--lr", "0.01", "--lr-decay", "linear", "--log-every", "1"]
+    status, _, err = run_cli("train", "--out", tmp_path / "run", "--max-steps", "10", *options)
+    assert status == 0, err
+    records = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    rates = [json.loads(line)["lr"] for line in records if "train_loss" in line]
+    # after step k the next step's rate, 0.01 (1 - k / 10); the last record repeats step 10's
+    assert rates == pytest.approx([0.01 * (1 - min(k, 9) / 10) for k in range(1, 11)])
+
+    status, _, err = run_cli("train", "--out", tmp_path / "timed", "--max-time", "5", *options)
+    assert status == 2
+    assert err.strip().splitlines() == [
+        "rnnkit: error: --lr-decay linear needs --max-steps or --epochs: the steps to lower the "
+        "learning rate over (a time limit alone does not say how many there will be)"
+    ]
+    assert not (tmp_path / "timed").exists()

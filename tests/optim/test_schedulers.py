@@ -5,7 +5,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from rnnkit.optim import SGD, ReduceLROnPlateau, StepLR
+from rnnkit.optim import SGD, ReduceLROnPlateau, StepLR, decay_factor
 
 # Improves, stalls (changes below the relative threshold 1e-4 do not count), improves
 # again, then stalls for long enough to hit min_lr.
@@ -112,3 +112,32 @@ def test_invalid_scheduler_arguments():
         ReduceLROnPlateau(sgd(), mode="lowest")
     with pytest.raises(ValueError, match="step_size"):
         StepLR(sgd(), step_size=0)
+
+
+@pytest.mark.parametrize("total", [1, 5, 12])
+@pytest.mark.parametrize("kind", ["linear", "cosine"])
+def test_decay_factor_matches_torchs_linear_and_cosine_schedules(torch, kind, total):
+    optimizer = torch_sgd(torch, 0.3)
+    schedulers = torch.optim.lr_scheduler
+    if kind == "linear":
+        scheduler = schedulers.LinearLR(optimizer, 1.0, 0.0, total_iters=total)
+    else:
+        scheduler = schedulers.CosineAnnealingLR(optimizer, T_max=total)
+    theirs = []
+    for _ in range(total):  # the rate each step is taken with
+        theirs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    ours = [0.3 * decay_factor(kind, t, total) for t in range(total)]
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15)
+
+
+def test_decay_factor_holds_after_the_end_and_refuses_bad_arguments():
+    assert decay_factor("none", 7, 3) == 1.0
+    assert decay_factor("linear", 0, 4) == 1.0
+    assert decay_factor("linear", 9, 4) == decay_factor("linear", 3, 4) == 0.25
+    assert decay_factor("cosine", 2, 4) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="kind: expected one of none, linear, cosine"):
+        decay_factor("exponential", 0, 4)
+    with pytest.raises(ValueError, match="total: expected at least 1 step, got 0"):
+        decay_factor("cosine", 0, 0)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rnnkit.errors import SettingError
 from rnnkit.nn import Linear, mse
 from rnnkit.train import Budget, Trainer, TrainingProgress, TrainingSettings, load_checkpoint
 from rnnkit.train.trainer import BEST_FOLDER
@@ -103,3 +104,44 @@ def test_without_validation_it_still_saves_on_schedule(tmp_path: Path) -> None:
     resumed.restore(checkpoint)
     assert (resumed.drawn, resumed.progress.step, resumed.progress.batch) == (7, 7, 3)
     assert resumed.progress.epoch == 1
+
+
+def test_lr_decay_sets_each_steps_rate_and_resumes_exactly(tmp_path: Path) -> None:
+    settings = {"lr": 0.05, "eval_every": 100, "log_every": 1, "lr_decay": "cosine"}
+    settings["max_steps"] = 8
+    whole = ToyTrainer(tmp_path / "whole", **settings)
+    rates = []
+    optimizer_step = whole.optimizer.step
+
+    def recording_step() -> None:
+        rates.append(whole.optimizer.lr)
+        optimizer_step()
+
+    whole.optimizer.step = recording_step
+    whole.train(Budget(max_steps=8))
+    factor = [0.5 * (1 + np.cos(np.pi * t / 8)) for t in range(8)]
+    np.testing.assert_allclose(rates, [0.05 * f for f in factor], rtol=1e-15)
+    # The optimizer keeps the undecayed rate (what plateaus lower, and what a resume reads).
+    assert whole.optimizer.lr == 0.05
+    # Each record after step k gives the next step's rate (the last one's after the end).
+    logged = [r["lr"] for r in whole.metrics.read() if "train_loss" in r]
+    assert logged == pytest.approx([0.05 * factor[min(k, 7)] for k in range(1, 9)])
+
+    first = ToyTrainer(tmp_path / "split", **settings)
+    first.train(Budget(max_steps=5))
+    second = ToyTrainer(tmp_path / "split", **settings)
+    second.restore(load_checkpoint(tmp_path / "split"))
+    second.train(Budget(max_steps=8))
+    for name, value in whole.model.params.items():
+        np.testing.assert_array_equal(second.model.params[name], value, err_msg=name)
+
+
+def test_lr_decay_spans_max_steps_or_epochs_and_needs_one(tmp_path: Path) -> None:
+    linear = ToyTrainer(tmp_path / "a", lr=0.1, eval_every=2, lr_decay="linear", max_steps=10)
+    assert linear.current_lr() == 0.1
+    linear.progress.step = 5
+    assert linear.current_lr() == pytest.approx(0.05)
+    linear.progress.step = 12  # past the end (a resume with a lower max_steps): the last rate
+    assert linear.current_lr() == pytest.approx(0.01)
+    with pytest.raises(SettingError, match="lr_decay linear needs max_steps or epochs"):
+        ToyTrainer(tmp_path / "b", lr=0.1, eval_every=2, lr_decay="linear")
