@@ -32,18 +32,33 @@ HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 @contextmanager
 def signals_held() -> Iterator[None]:
     """Hold SIGINT, SIGTERM and SIGHUP back inside the block; one that came in the meantime
-    is delivered (and answered as usual) when the block ends. Only the main thread, where
-    Python runs its signal handlers, holds them."""
-    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not (
-        threading.main_thread()
-    ):
+    is delivered (and answered as usual) when the block ends.
+
+    The signals are held in Python, not by the thread's signal mask: the kernel hands a
+    signal sent to the process to any thread that does not block it (OpenBLAS's workers, the
+    C loops' threads), and Python then runs the handler in the main thread at once, mask or
+    no mask. So inside the block each signal's handler only notes that it came; the handlers
+    are put back at the end and each noted signal is raised again, once, as a blocked and
+    pending one would be. Only the main thread, where Python runs its handlers, can do this;
+    elsewhere, and for a signal whose handler Python did not install, nothing is held.
+    """
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
+    arrived: list[int] = []
+    previous = {}
+    for signum in HELD_SIGNALS:
+        handler = signal.getsignal(signum)
+        if handler is not None:  # None: a handler from outside Python, left alone
+            previous[signum] = handler
+            signal.signal(signum, lambda received, frame: arrived.append(received))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum in dict.fromkeys(arrived):  # each once, in order, as pending signals are
+            signal.raise_signal(signum)
 
 
 @contextmanager

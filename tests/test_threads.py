@@ -3,6 +3,8 @@ the block and get their previous counts back after it."""
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_info
@@ -54,3 +56,25 @@ def test_a_signal_during_held_work_is_delivered_afterwards_not_lost() -> None:
         assert caught == [signal.SIGHUP]  # and answered as soon as it ends
     finally:
         signal.signal(signal.SIGHUP, previous)
+
+
+def test_a_ctrl_c_sent_from_another_thread_during_held_work_interrupts_after_it() -> None:
+    import os
+    import signal
+    import time
+
+    from rnnkit.threads import signals_held
+
+    steps = []
+    handler = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        with signals_held():
+            sender = threading.Thread(target=os.kill, args=(os.getpid(), signal.SIGINT))
+            sender.start()
+            sender.join()
+            for _ in range(20):  # Python code runs on: the handler would have fired by now
+                time.sleep(0.005)
+                steps.append(1)
+        steps.append("after the block")  # never reached: the interrupt comes first
+    assert steps == [1] * 20
+    assert signal.getsignal(signal.SIGINT) is handler
