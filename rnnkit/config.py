@@ -44,6 +44,10 @@ class ConfigError(UserError, ValueError):
         self.reason = message
 
 
+# ``option(older_runs=...)`` not given: every saved run has the setting.
+NOT_SAVED = object()
+
+
 def option(
     default: Any,
     help: str,
@@ -56,6 +60,7 @@ def option(
     metavar: str | None = None,
     check: Callable[[Any], str | None] | None = None,
     path: bool = False,
+    older_runs: Any = NOT_SAVED,
 ) -> Any:
     """A dataclass field that is a user setting (a command-line flag of its own).
 
@@ -69,6 +74,9 @@ def option(
         check: more checks; returns a reason the value is wrong, or None.
         path: a file or folder to read, made absolute before the run saves it (a task's
             ``resolve_paths``).
+        older_runs: for a setting added after runs were saved without it, the value those
+            runs trained with; ``from_dict`` reads it where the key is missing (by default
+            a missing key is an error).
     """
     metadata = {
         "help": help,
@@ -81,6 +89,7 @@ def option(
         "check": check,
         "path": path,
         "derived": False,
+        "older_runs": older_runs,
     }
     if isinstance(default, list):
         return dataclasses.field(default_factory=lambda: list(default), metadata=metadata)
@@ -207,7 +216,8 @@ def from_dict(cls: type[T], data: Any, prefix: str = "") -> T:
     """Rebuild the settings dataclass CLS from ``to_dict`` output, checking every value.
 
     Unknown and missing keys are errors: a file from another version of the format is
-    refused by name rather than half understood.
+    refused by name rather than half understood. The exception is a setting added later
+    with ``older_runs``: a run saved before it gets the value it trained with.
     """
     if not isinstance(data, dict):
         raise ConfigError(prefix.rstrip(".") or cls.__name__, f"expected an object, got {data!r}")
@@ -219,7 +229,10 @@ def from_dict(cls: type[T], data: Any, prefix: str = "") -> T:
     for field, kind in settings(cls):
         name = prefix + field.name
         if field.name not in data:
-            raise ConfigError(name, "missing")
+            if field.metadata.get("older_runs", NOT_SAVED) is NOT_SAVED:
+                raise ConfigError(name, "missing")
+            values[field.name] = field.metadata["older_runs"]
+            continue
         if is_section(kind):
             values[field.name] = from_dict(kind, data[field.name], name + ".")
         else:

@@ -89,3 +89,19 @@ def test_model_round_trips_through_its_config():
     rebuilt = LanguageModel.from_config(from_dict(LanguageModelConfig, to_dict(model.config())))
     assert rebuilt.config() == model.config()
     assert list(rebuilt.state_dict()) == list(model.state_dict())
+
+
+@dataclass
+class Grown:
+    size: int = option(4, "a size", minimum=1)
+    decay: str = option("cosine", "added later", choices=("none", "cosine"), older_runs="none")
+
+
+def test_a_setting_added_later_reads_as_older_runs_trained_where_missing():
+    saved = {"size": 7}  # written before ``decay`` existed
+    assert from_dict(Grown, saved) == Grown(7, "none")
+    assert from_dict(Grown, {"size": 7, "decay": "cosine"}) == Grown(7, "cosine")
+    with pytest.raises(ConfigError, match="^size: missing$"):
+        from_dict(Grown, {"decay": "none"})  # only the settings added later may be missing
+    with pytest.raises(ConfigError, match="decay: expected one of"):
+        from_dict(Grown, {"size": 7, "decay": "linear"})

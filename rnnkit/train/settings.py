@@ -114,6 +114,7 @@ class TrainingSettings:
         "lower the learning rate over the run's max_steps (or its epochs): linearly or "
         "along a half cosine, to 0 at the end (none: only plateaus lower it)",
         choices=LR_DECAYS,
+        older_runs="none",
     )
     early_stop: int | None = option(
         None,

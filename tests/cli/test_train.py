@@ -229,3 +229,19 @@ def test_lr_decay_lowers_the_rate_over_max_steps_and_needs_a_step_count(tmp_path
         "learning rate over (a time limit alone does not say how many there will be)"
     ]
     assert not (tmp_path / "timed").exists()
+
+
+def test_a_run_saved_before_lr_decay_existed_resumes_without_it(tmp_path: Path) -> None:
+    data = write_corpus(tmp_path)
+    options = ["--data", data, *TINY, "--out", tmp_path / "run"]
+    assert run_cli("train", "--max-steps", "3", *options)[0] == 0
+    config_file = tmp_path / "run" / "config.json"
+    config = json.loads(config_file.read_text())
+    del config["config"]["training"]["lr_decay"]  # as an older rnnkit wrote it
+    config_file.write_text(json.dumps(config))
+    status, out, err = run_cli("train", "--out", tmp_path / "run", "--resume", "--max-steps", "5")
+    assert status == 0, err
+    assert "at step 3" in out
+    resumed = load_checkpoint(tmp_path / "run").config
+    assert resumed["config"]["training"]["lr_decay"] == "none"
+    assert resumed["progress"]["step"] == 5
