@@ -66,6 +66,7 @@ from rnnkit.cli.main import main as rnnkit
 from rnnkit.cli.train import build_parser
 from rnnkit.data.parallel import read_parallel, references
 from rnnkit.data.parallel_batches import split_tokens
+from rnnkit.nn.recurrent import RECURRENT_LAYERS
 from rnnkit.threads import limit_threads
 from rnnkit.train.tasks.seq2seq import (
     Seq2SeqRun,
@@ -125,15 +126,21 @@ def train_cli(flags: list[str], threads: int, folder: Path) -> float:
     return time.perf_counter() - started
 
 
-def time_epoch(flags: list[str], train: Path, valid: Path, threads: int, folder: Path) -> dict:
-    """Wall and CPU seconds of the steps of one epoch over TRAIN (no validation), built as
-    ``rnnkit train`` builds the run."""
-    task = Seq2SeqTask()
+def run_config(task: Seq2SeqTask, flags: list[str], train: Path, valid: Path) -> Seq2SeqRun:
+    """The settings ``rnnkit train --task seq2seq --train TRAIN --valid VALID FLAGS`` runs."""
     parser = build_parser(task, argparse.ArgumentParser)
     config = Seq2SeqRun()
     apply_settings(config, given_settings(parser.parse_args(
         ["--train", str(train), "--valid", str(valid), *flags]
     )))  # fmt: skip
+    return config
+
+
+def time_epoch(flags: list[str], train: Path, valid: Path, threads: int, folder: Path) -> dict:
+    """Wall and CPU seconds of the steps of one epoch over TRAIN (no validation), built as
+    ``rnnkit train`` builds the run."""
+    task = Seq2SeqTask()
+    config = run_config(task, flags, train, valid)
     folder.mkdir(parents=True)
     trainer = task.build(config, folder, None)
     steps = trainer.steps_per_epoch()
@@ -148,22 +155,19 @@ def time_epoch(flags: list[str], train: Path, valid: Path, threads: int, folder:
     return {"steps": steps, "wall": wall, "cpu": cpu}
 
 
-def recurrent_flops(train: Path, flags: list[str]) -> float:
+def recurrent_flops(flags: list[str], train: Path, valid: Path) -> float:
     """FLOPs of an epoch's recurrent products over TRAIN, which no implementation of the
     model can skip: per real (unpadded) step of a row, in each layer and direction,
     ``h W_hh^T`` forward, ``dg W_hh`` and ``dW_hh += h^T dg`` backward, ``3 x 2 H (G H)``
     for G gates; with ``peeky``, the summary's projection once per pair, forward and
     backward. Input projections (embeddings are looked up), attention and the output
     layer are left out, so this is a lower bound on the epoch's arithmetic."""
-    task = Seq2SeqTask()
-    parser = build_parser(task, argparse.ArgumentParser)
-    config = Seq2SeqRun()
-    apply_settings(config, given_settings(parser.parse_args(["--train", str(train), *flags])))
+    config = run_config(Seq2SeqTask(), flags, train, valid)
     model = config.model
     H, L = model.hidden_size, model.num_layers
     D = 2 if model.bidirectional else 1
-    G = {"lstm": 4, "gru": 3}.get(model.cell, 1)
-    pairs = read_parallel(train, "dlfs2", "utf-8")
+    G = RECURRENT_LAYERS[model.cell].kernel.GATE_COUNT
+    pairs = read_parallel(train, config.data.format, config.data.encoding)
     source_steps = sum(len(s) for s in pairs.sources)
     target_steps = sum(len(t) + 1 for t in pairs.targets)  # y_1 .. y_n, then </s>
     per_row_step = 3 * 2 * H * G * H
@@ -190,7 +194,7 @@ def toy_task(args: argparse.Namespace, name: str, defaults: list[str]) -> int:
         print(f"one epoch of {len(train_part):,} pairs ({epoch['steps']} steps): "
               f"{epoch['cpu']:.2f} s CPU, {epoch['wall']:.2f} s wall; target <= "
               f"{seconds_target} s on one core")  # fmt: skip
-        flops, peak = recurrent_flops(everything, flags), measured_fma_peak(1)
+        flops, peak = recurrent_flops(flags, everything, valid), measured_fma_peak(1)
         print(f"the epoch's recurrent products alone: {flops / 1e9:.0f} GFLOP, {flops / peak:.2f} "
               f"s at this core's measured FMA peak ({peak / 1e9:.0f} GFLOP/s); the epoch ran at "
               f"{flops / epoch['cpu'] / 1e9:.0f} GFLOP/s of them")  # fmt: skip
