@@ -304,6 +304,14 @@ def lowest_cross_entropy(
     return min(measured, key=lambda n: measured[n]["balanced_cross_entropy"]), measured
 
 
+def candidate_measures(measured: dict[str, dict[str, float]]) -> str:
+    """Each candidate's ``balanced_cross_entropy`` (``balanced_accuracy``), for a report."""
+    return ", ".join(
+        f"{n} {m['balanced_cross_entropy']:.4f} ({m['balanced_accuracy']:.2%})"
+        for n, m in measured.items()
+    )
+
+
 def best_epoch(run: Path) -> int:
     """The full epochs RUN had trained when it reached its best validation model."""
     return int(json.loads((run / "best" / "config.json").read_text())["progress"]["epoch"])
@@ -540,10 +548,7 @@ def run(args: argparse.Namespace, work: Path) -> None:
     )
     print(
         "    class-balanced validation cross-entropy (balanced accuracy) of the candidates: "
-        + ", ".join(
-            f"{n} {m['balanced_cross_entropy']:.4f} ({m['balanced_accuracy']:.2%})"
-            for n, m in chosen_on.items()
-        )
+        + candidate_measures(chosen_on)
         + f"; chosen {classifier_chosen}"
     )
     mean_recognised = float(np.mean(list(recognised.values())))
@@ -568,10 +573,7 @@ def run(args: argparse.Namespace, work: Path) -> None:
         print(
             f"(b, {args.folds}-fold) out-of-fold class-balanced cross-entropy (balanced "
             "accuracy) of the candidates: "
-            + ", ".join(
-                f"{n} {m['balanced_cross_entropy']:.4f} ({m['balanced_accuracy']:.2%})"
-                for n, m in fold_measured.items()
-            )
+            + candidate_measures(fold_measured)
             + f"; chosen {fold_chosen}; its fold models' ensemble: {fold_figures[0]:.1%} "
             f"sampled, {fold_figures[1]:.1%} real held-out names"
         )
