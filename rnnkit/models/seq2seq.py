@@ -290,15 +290,20 @@ class Seq2Seq(Configured, Layer):
         ``attention_weights`` then holds ``(B, T, S)``, in the source's own order.
         ``step_by_step`` forces the stepping decoder (the same numbers; for tests).
         """
-        encoded = self.encode(src, src_lengths)
         tgt_in = np.asarray(tgt_in)
+        ratio = self.teacher_forcing if self.training else 1.0
+        stepped = self.input_feeding or ratio < 1.0 or step_by_step
+        # General attention over a whole target at once reads its scores on the query side
+        # when there are fewer target than source steps (see rnnkit.nn.attention).
+        fewer_targets = tgt_in.shape[-1] < np.shape(src)[-1]
+        query_side = not stepped and self.attention_kind == "general" and fewer_targets
+        encoded = self.encode(src, src_lengths, prepare_keys=not query_side)
         if tgt_in.ndim != 2 or tgt_in.shape[0] != encoded.memory.shape[0] or tgt_in.size == 0:
             raise ValueError(
                 f"tgt_in: expected shape (batch={encoded.memory.shape[0]}, steps), got "
                 f"{tgt_in.shape}"
             )
-        ratio = self.teacher_forcing if self.training else 1.0
-        if self.input_feeding or ratio < 1.0 or step_by_step:
+        if stepped:
             logits = self._decode_steps(np.ascontiguousarray(tgt_in.T), encoded, ratio)
         else:
             logits = self._decode_sequence(np.ascontiguousarray(tgt_in.T), encoded)
@@ -369,8 +374,9 @@ class Seq2Seq(Configured, Layer):
 
     # -- encoder -----------------------------------------------------------------------------
 
-    def encode(self, src: Any, src_lengths: Any) -> EncodedSource:
-        """Run the encoder and the bridge (kept for backward in training mode)."""
+    def encode(self, src: Any, src_lengths: Any, prepare_keys: bool = True) -> EncodedSource:
+        """Run the encoder and the bridge (kept for backward in training mode); with
+        ``prepare_keys`` False, general attention reads its scores on the query side."""
         src, lengths = np.asarray(src), np.asarray(src_lengths)
         if src.ndim != 2 or src.size == 0:
             raise ValueError(f"src: expected a non-empty 2-D array (batch, steps), got {src.shape}")
@@ -384,7 +390,9 @@ class Seq2Seq(Configured, Layer):
         output, final = self.encoder.forward(embedded, None, lengths)
         finals = final if isinstance(final, tuple) else (final,)
         memory = np.ascontiguousarray(output.transpose(1, 0, 2))
-        keys = self.attention.prepare(memory) if self.attention_kind != "none" else None
+        keys = None
+        if self.attention_kind != "none" and (prepare_keys or self.attention_kind != "general"):
+            keys = self.attention.prepare(memory)
         summary = None
         if self.peeky:
             top = finals[0][-self.directions :]  # (D, B, H)
@@ -500,7 +508,8 @@ class Seq2Seq(Configured, Layer):
         grad_query, grad_keys, grad_memory = self.attention.attend_backward(
             np.ascontiguousarray(grad_joined[..., :M].transpose(1, 0, 2)), cache
         )
-        grads["keys"] += grad_keys
+        if grad_keys is not None:
+            grads["keys"] += grad_keys
         grads["memory"] += grad_memory
         return grad_joined[..., M:] + grad_query.transpose(1, 0, 2)
 

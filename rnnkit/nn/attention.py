@@ -27,6 +27,14 @@ Backward, for ``g_t = dL/dc_t``::
 The keys depend on the memory only, so a decoder computes them once (``prepare``) and
 attends with each step's query (``attend``); ``forward``/``backward`` do both for one call.
 The weights of the last ``forward`` stay in ``weights`` for inspection.
+
+General scores can be read from either side, ``q_t . (W_a m_s) = (W_a^T q_t) . m_s``. With
+all T queries of a sequence at once and fewer queries than source steps (T < S), projecting
+the queries, ``p_t = W_a^T q_t`` ``(B, T, M)``, costs T/S of projecting the memory: ``attend``
+does so when it is given no keys. Backward then, for ``dL/de_ts``::
+
+    dL/dp_t = sum_s dL/de_ts m_s,   dL/dm_s += sum_t dL/de_ts p_t,
+    dL/dq_t = W_a dL/dp_t,          dL/dW_a += sum_t q_t (dL/dp_t)^T
 """
 
 from __future__ import annotations
@@ -47,7 +55,8 @@ class AttentionCache:
     """What ``attend_backward`` needs from one ``attend`` call."""
 
     query: np.ndarray  # (B, T, Q)
-    keys: np.ndarray  # (B, S, Q) or (B, S, A)
+    keys: np.ndarray | None  # (B, S, Q) or (B, S, A); None: general, read on the query side
+    projected: np.ndarray | None  # the query side's W_a^T q_t (B, T, M)
     memory: np.ndarray  # (B, S, M)
     weights: np.ndarray  # (B, T, S)
     hidden: np.ndarray | None  # additive: z (B, T, S, A)
@@ -143,15 +152,21 @@ class Attention(Layer):
     ) -> tuple[np.ndarray, np.ndarray, AttentionCache | None]:
         """``(context (B, T, M), weights (B, T, S), cache)`` for ``query`` ``(B, T, Q)``.
 
-        ``mask`` ``(B, S)`` is True at real source steps (``source_mask``).
+        ``mask`` ``(B, S)`` is True at real source steps (``source_mask``). ``keys`` None
+        (general attention only): the scores are read on the query side, ``(W_a^T q_t) . m_s``.
         """
         query = np.asarray(query, dtype=self.dtype)
         if query.ndim != 3 or query.shape[-1] != self.query_size:
             raise ValueError(
                 f"query: expected shape (batch, steps, {self.query_size}), got {query.shape}"
             )
-        hidden = None
-        if self.kind == "additive":
+        if keys is None and self.kind != "general":
+            raise ValueError(f"keys: {self.kind} attention needs the keys of prepare(memory)")
+        hidden = projected = None
+        if keys is None:
+            projected = query @ self.keys.params["weight"]  # (B, T, M)
+            scores = projected @ memory.transpose(0, 2, 1)
+        elif self.kind == "additive":
             projected = query @ self.query.params["weight"].T  # (B, T, A)
             hidden = np.tanh(projected[:, :, None, :] + keys[:, None, :, :])  # (B, T, S, A)
             scores = hidden @ self.score.params["weight"][0]
@@ -159,18 +174,30 @@ class Attention(Layer):
             scores = query @ keys.transpose(0, 2, 1)
         weights = masked_softmax(scores, mask)
         context = weights @ memory
-        cache = AttentionCache(query, keys, memory, weights, hidden) if keep_cache else None
+        cache = (
+            AttentionCache(query, keys, projected, memory, weights, hidden) if keep_cache else None
+        )
         return context, weights, cache
 
     def attend_backward(
         self, grad_context: np.ndarray, cache: AttentionCache
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         """``(dL/dquery, dL/dkeys, dL/dmemory)`` of one ``attend``, the last without the keys'
-        share (``prepare_backward`` adds that); the score weights' grads are added."""
+        share (``prepare_backward`` adds that); the score weights' grads are added. Read on
+        the query side, there are no keys (None) and the memory's gradient is whole."""
         weights, memory = cache.weights, cache.memory
         grad_memory = weights.transpose(0, 2, 1) @ grad_context  # (B, S, M)
         grad_weights = grad_context @ memory.transpose(0, 2, 1)  # (B, T, S)
         grad_scores = weights * (grad_weights - (weights * grad_weights).sum(-1, keepdims=True))
+        if cache.keys is None:
+            Q, M = self.query_size, self.memory_size
+            grad_projected = grad_scores @ memory  # (B, T, M)
+            grad_memory += grad_scores.transpose(0, 2, 1) @ cache.projected
+            weight = self.keys.params["weight"]  # (Q, M)
+            self.keys.grads["weight"] += cache.query.reshape(-1, Q).T @ grad_projected.reshape(
+                -1, M
+            )
+            return grad_projected @ weight.T, None, grad_memory
         if self.kind != "additive":
             grad_query = grad_scores @ cache.keys
             grad_keys = grad_scores.transpose(0, 2, 1) @ cache.query
@@ -190,7 +217,8 @@ class Attention(Layer):
         """Context ``(B, T, M)`` of ``query`` ``(B, T, Q)`` over ``memory`` ``(B, S, M)``
         with ``lengths`` ``(B,)`` real steps per row; ``weights`` holds ``(B, T, S)``."""
         memory = np.asarray(memory, dtype=self.dtype)
-        keys = self.prepare(memory)
+        query_side = self.kind == "general" and np.shape(query)[1] < memory.shape[1]
+        keys = None if query_side else self.prepare(memory)
         mask = source_mask(lengths, memory.shape[0], memory.shape[1])
         context, self.weights, cache = self.attend(query, keys, memory, mask, self.training)
         self._cache = (cache, keys) if self.training else None
@@ -209,4 +237,6 @@ class Attention(Layer):
                 f"got {grad_context.shape}"
             )
         grad_query, grad_keys, grad_memory = self.attend_backward(grad_context, cache)
+        if grad_keys is None:
+            return grad_query, grad_memory
         return grad_query, grad_memory + self.prepare_backward(grad_keys)

@@ -45,7 +45,10 @@ CASES = {
         cell="gru", attention="general", input_feeding=True, teacher_forcing=0.5
     ),
     "lstm-general-peeky-sampled": dict(attention="general", peeky=True, teacher_forcing=0.4),
+    "gru-general-bi-peeky": dict(cell="gru", attention="general", bidirectional=True, peeky=True),
 }
+# Fewer target than source steps: general attention reads its scores on the query side.
+SHORT_TGT_LENGTHS = np.array([3, 4, 2])
 
 
 def make_model(**options: object) -> Seq2Seq:
@@ -55,19 +58,21 @@ def make_model(**options: object) -> Seq2Seq:
     return Seq2Seq(SOURCE_VOCAB, target, **settings)
 
 
-def padded_batch(model: Seq2Seq, seed: int = 1) -> tuple[np.ndarray, ...]:
+def padded_batch(
+    model: Seq2Seq, seed: int = 1, tgt_lengths: np.ndarray = TGT_LENGTHS
+) -> tuple[np.ndarray, ...]:
     """Random pairs, padded with ``pad_id``: ``src, src_lengths, tgt_in, tgt_out, tgt_lengths``."""
     rng = np.random.default_rng(seed)
     B, pad = len(SRC_LENGTHS), model.pad_id
     src = np.full((B, SRC_LENGTHS.max()), pad)
-    tgt_in = np.full((B, TGT_LENGTHS.max()), pad)
-    tgt_out = np.full((B, TGT_LENGTHS.max()), pad)
+    tgt_in = np.full((B, tgt_lengths.max()), pad)
+    tgt_out = np.full((B, tgt_lengths.max()), pad)
     for row in range(B):
         src[row, : SRC_LENGTHS[row]] = rng.integers(3, model.source_vocab_size, SRC_LENGTHS[row])
-        words = rng.integers(3, model.target_vocab_size, TGT_LENGTHS[row] - 1)
-        tgt_in[row, : TGT_LENGTHS[row]] = [model.bos_id, *words]
-        tgt_out[row, : TGT_LENGTHS[row]] = [*words, model.eos_id]
-    return src, SRC_LENGTHS, tgt_in, tgt_out, TGT_LENGTHS
+        words = rng.integers(3, model.target_vocab_size, tgt_lengths[row] - 1)
+        tgt_in[row, : tgt_lengths[row]] = [model.bos_id, *words]
+        tgt_out[row, : tgt_lengths[row]] = [*words, model.eos_id]
+    return src, SRC_LENGTHS, tgt_in, tgt_out, tgt_lengths
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -95,10 +100,33 @@ def test_loss_and_gradients_match_torch(torch: ModuleType, case: str) -> None:
         assert_close(grad, torch_grads[name].grad, tol=1e-8)
 
 
-@pytest.mark.parametrize("case", ["lstm-plain", "gru-dot-peeky", "rnn-additive-bi-peeky-reverse"])
-def test_stepping_decoder_equals_sequence_decoder(case: str) -> None:
+def test_query_side_general_attention_matches_torch(torch: ModuleType) -> None:
+    model = make_model(**CASES["gru-general-bi-peeky"])
+    batch = padded_batch(model, tgt_lengths=SHORT_TGT_LENGTHS)
+    assert batch[2].shape[1] < batch[0].shape[1]
+    model.zero_grad()
+    loss = model.loss_and_backward(*batch)
+    layers = torch_layers(torch, model)
+    expected = torch_loss(torch, model, layers, batch, None)
+    expected.backward()
+    assert loss == pytest.approx(expected.item(), rel=1e-10)
+    torch_grads = dict(layers.named_parameters())
+    for name, grad in model.grads.items():
+        assert_close(grad, torch_grads[name].grad, tol=1e-8)
+
+
+@pytest.mark.parametrize(
+    ("case", "tgt_lengths"),
+    [
+        ("lstm-plain", TGT_LENGTHS),
+        ("gru-dot-peeky", TGT_LENGTHS),
+        ("rnn-additive-bi-peeky-reverse", TGT_LENGTHS),
+        ("gru-general-bi-peeky", SHORT_TGT_LENGTHS),  # the query side against the keys
+    ],
+)
+def test_stepping_decoder_equals_sequence_decoder(case: str, tgt_lengths: np.ndarray) -> None:
     model = make_model(**CASES[case])
-    batch = padded_batch(model)
+    batch = padded_batch(model, tgt_lengths=tgt_lengths)
     results = []
     for stepped in (False, True):
         model.zero_grad()

@@ -64,6 +64,49 @@ def test_matches_torch(torch: ModuleType, kind: str) -> None:
     assert np.all(layer.weights[1, :, 2:] == 0.0)  # padding gets no weight
 
 
+@pytest.mark.parametrize("queries", [T, S + 2], ids=["query-side", "key-side"])
+def test_general_scores_on_either_side_match_torch(torch: ModuleType, queries: int) -> None:
+    # forward reads general scores on the query side when there are fewer queries than
+    # memory steps, else through the prepared keys: both against the same oracle.
+    layer = make("general", 6)
+    rng = np.random.default_rng(4)
+    query = rng.standard_normal((B, queries, Q))
+    memory = rng.standard_normal((B, S, 6))
+    grad_context = rng.standard_normal((B, queries, 6))
+    context = layer.forward(query, memory, LENGTHS)
+    grad_query, grad_memory = layer.backward(grad_context)
+    t_context, _, q, m, params = torch_attention(torch, layer, query, memory, LENGTHS)
+    t_context.backward(torch.tensor(grad_context))
+    assert_close(context, t_context)
+    assert_close(grad_query, q.grad)
+    assert_close(grad_memory, m.grad)
+    assert_close(layer.grads["keys.weight"], params["keys.weight"].grad)
+
+
+def test_attend_without_keys_equals_attend_with_them() -> None:
+    layer = make("general", 6)
+    query, memory, grad_context = problem(6, seed=5)
+    mask = np.arange(S)[None, :] < LENGTHS[:, None]
+    results = []
+    for keys in (layer.prepare(memory), None):
+        layer.zero_grad()
+        context, weights, cache = layer.attend(query, keys, memory, mask)
+        grad_query, grad_keys, grad_memory = layer.attend_backward(grad_context, cache)
+        if grad_keys is not None:
+            grad_memory = grad_memory + layer.prepare_backward(grad_keys)
+        results.append((context, weights, grad_query, grad_memory, layer.grads["keys.weight"]))
+    for with_keys, without in zip(*results, strict=True):
+        assert_close(without, with_keys, tol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["dot", "additive"])
+def test_only_general_attention_reads_without_keys(kind: str) -> None:
+    layer = make(kind)
+    query, memory, _ = problem()
+    with pytest.raises(ValueError, match="keys"):
+        layer.attend(query, None, memory, np.ones((B, S), bool))
+
+
 @pytest.mark.parametrize("kind", ATTENTION_KINDS)
 def test_gradients_match_finite_differences(kind: str) -> None:
     layer = make(kind, Q)
