@@ -29,12 +29,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from rnnkit.models.seq2seq import DecoderState, Seq2Seq
+from rnnkit.models.search_steps import SearchSteps
+from rnnkit.models.seq2seq import Seq2Seq
 from rnnkit.models.seq2seq_parts import EncodedSource
 from rnnkit.nn.fused_loops import weights_fixed
 
@@ -72,13 +73,49 @@ def length_limits(
     return limits if max_length is None else np.minimum(limits, max_length)
 
 
-def _step(model: Seq2Seq, tokens, state: DecoderState, encoded: EncodedSource):
-    """``model.step`` with the padding and start tokens ruled out."""
-    log_probs, state, weights = model.step(tokens, state, encoded)
-    log_probs[:, [model.pad_id, model.bos_id]] = -np.inf
-    if weights is not None:
-        weights = model.source_order(weights, encoded.per_row(encoded.lengths))
-    return log_probs, state, weights
+class _Decoder:
+    """The decoder rows of a search: ``SearchSteps`` where it applies, else ``Seq2Seq.step``.
+
+    Row ``n`` of a step continues row ``parents[n]`` of the previous one; the sources are
+    one row per input, read by ``group`` consecutive decoder rows.
+    """
+
+    def __init__(self, model: Seq2Seq, encoded: EncodedSource) -> None:
+        self.model = model
+        self.fast = SearchSteps(model) if SearchSteps.applies(model) else None
+        if self.fast is not None:
+            self.sources: Any = self.fast.prepare(encoded)
+            self.state: Any = self.fast.start(encoded)
+        else:
+            self.sources, self.state = encoded, model.start(encoded)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return self.sources.lengths
+
+    def step(self, tokens: np.ndarray, parents: np.ndarray | None) -> tuple:
+        """``(log-probabilities (N, V), attention weights (N, S) or None)`` of ``tokens``
+        ``(N,)``, the padding and start tokens ruled out; the state moves on a step."""
+        model = self.model
+        if self.fast is not None:
+            log_probs, self.state, weights = self.fast.step(
+                tokens, self.state, self.sources, parents
+            )
+        else:
+            state = self.state if parents is None else self.state.select(parents)
+            log_probs, self.state, weights = model.step(tokens, state, self.sources)
+        log_probs[:, [model.pad_id, model.bos_id]] = -np.inf
+        if weights is not None:
+            weights = model.source_order(weights, self.sources.per_row(self.sources.lengths))
+        return log_probs, weights
+
+    def grouped(self, group: int) -> None:
+        """From now on each source row is read by ``group`` decoder rows."""
+        self.sources = replace(self.sources, group=int(group))
+
+    def select(self, rows: np.ndarray) -> None:
+        """Keep the source rows ``rows``."""
+        self.sources = self.sources.select(rows)
 
 
 def _attention(history: list[np.ndarray | None], length: int) -> np.ndarray | None:
@@ -98,18 +135,17 @@ def greedy_search(
     src_lengths = np.asarray(src_lengths)
     limits = length_limits(src_lengths, max_length_ratio, max_length)
     with _evaluating(model):
-        encoded = model.encode(src, src_lengths)
+        decoder = _Decoder(model, model.encode(src, src_lengths))
         batch = len(src_lengths)
-        state = model.start(encoded)
         rows = np.arange(batch)  # the inputs still decoding, in batch order
         tokens = np.full(batch, model.bos_id)
         outputs: list[list[int]] = [[] for _ in range(batch)]
         attention: list[list[Any]] = [[] for _ in range(batch)]
         log_probs_sum = np.zeros(batch)
         results: list[Hypothesis | None] = [None] * batch
-        step = 0
+        step, parents = 0, None
         while rows.size:
-            log_probs, state, weights = _step(model, tokens, state, encoded)
+            log_probs, weights = decoder.step(tokens, parents)
             tokens = log_probs.argmax(axis=1)
             keep = []
             for position, row in enumerate(rows):
@@ -130,8 +166,8 @@ def greedy_search(
                 else:
                     keep.append(position)
             keep = np.array(keep, dtype=np.int64)
-            rows, tokens = rows[keep], tokens[keep]
-            encoded, state = encoded.select(keep), state.select(keep)
+            rows, tokens, parents = rows[keep], tokens[keep], keep
+            decoder.select(keep)
             step += 1
     return results  # type: ignore[return-value]
 
@@ -200,26 +236,32 @@ class _Beams:
         self.inputs = np.arange(batch)  # inputs still searching
         # The first step has one hypothesis per input (the empty one): it runs on one row
         # per input, and its results are repeated into the K slots after.
-        self.encoded = encoded
-        self.state = model.start(encoded)
+        self.decoder = _Decoder(model, encoded)
+        self.parents: np.ndarray | None = None  # the state row each decoder row continues
         self.tokens = np.full(batch, model.bos_id)
         self.scores = np.full((batch, K), -np.inf)
         self.scores[:, 0] = 0.0  # one hypothesis to start from: the empty one
         self.history = np.zeros((batch, K, 0), dtype=np.int64)
         self.attention: np.ndarray | None = None  # (inputs, K, steps, S)
         self.finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
+        # per input, the nbest-th best finished score (-inf until there are nbest)
+        self.kth_best = np.full(batch, -np.inf)
         self.step = 0
 
     def advance(self) -> None:
         """One step of every live hypothesis; finish, keep or drop the candidates."""
         model, K = self.model, self.K
-        log_probs, self.state, weights = _step(model, self.tokens, self.state, self.encoded)
+        log_probs, weights = self.decoder.step(self.tokens, self.parents)
+        A = len(self.inputs)
         if self.step == 0:
-            slots = np.repeat(np.arange(len(self.inputs)), K)
-            log_probs, self.state = log_probs[slots], self.state.select(slots)
+            slots = np.repeat(np.arange(A), K)
+            log_probs = log_probs[slots]
             weights = None if weights is None else weights[slots]
-            self.encoded = self.encoded.grouped(K)  # one source row per input, K rows each
-        A, V = len(self.inputs), log_probs.shape[1]
+            self.decoder.grouped(K)  # one source row per input, K rows each
+            state_rows = slots.reshape(A, K)  # the K slots all continue the input's one row
+        else:
+            state_rows = np.arange(A * K).reshape(A, K)
+        V = log_probs.shape[1]
         candidates = (self.scores[:, :, None] + log_probs.reshape(A, K, V)).reshape(A, K * V)
         best = np.argsort(-candidates, axis=1, kind="stable")[:, :K]  # (A, K), by rank
         best_scores = np.take_along_axis(candidates, best, axis=1)
@@ -235,25 +277,22 @@ class _Beams:
             self.attention = np.concatenate([past, weights[:, :, None]], axis=2)  # by rank
         self.step += 1
 
-        scores = np.full((A, K), -np.inf)
-        ranks = np.zeros((A, K), dtype=np.int64)  # new slot k holds the candidate of rank ranks[k]
-        keep = []
-        for a, source in enumerate(self.inputs):
-            live = 0
-            at_limit = self.step >= self.limits[source]
-            for rank in range(K):
-                raw = best_scores[a, rank]
-                if raw == -np.inf:
-                    break
-                ended = int(chosen[a, rank]) == model.eos_id
-                if ended or at_limit:
-                    self._finish(a, source, rank, float(raw), ended)
-                    continue
-                scores[a, live], ranks[a, live] = raw, rank
-                live += 1
-            if live and not at_limit and not self._done(source, scores[a, :live]):
-                keep.append(a)
-        self._reorder(np.array(keep, dtype=np.int64), scores, ranks, slots, chosen)
+        # Candidates are by rank, so the real ones (finite) come first in each row.
+        real = np.isfinite(best_scores)
+        ended = chosen == model.eos_id
+        at_limit = self.step >= self.limits[self.inputs]
+        leaving = real & (ended | at_limit[:, None])
+        for a, rank in zip(*np.nonzero(leaving), strict=True):
+            self._finish(a, int(self.inputs[a]), rank, float(best_scores[a, rank]), ended[a, rank])
+        live = real & ~leaving
+        ranks = np.argsort(~live, axis=1, kind="stable")  # new slot k holds rank ranks[k]
+        scores = np.take_along_axis(np.where(live, best_scores, -np.inf), ranks, axis=1)
+        # An input is done when its nbest-th finished hypothesis scores at least what its
+        # best live one could still reach (module docstring).
+        reachable = scores[:, 0] / length_penalty(self.limits[self.inputs], self.alpha)
+        done = self.kth_best[self.inputs] >= reachable
+        keep = np.flatnonzero(live.any(axis=1) & ~at_limit & ~done)
+        self._reorder(keep, scores, ranks, slots, chosen, state_rows)
 
     def _finish(self, a: int, source: int, rank: int, raw: float, ended: bool) -> None:
         tokens = self.history[a, rank].tolist()
@@ -261,22 +300,15 @@ class _Beams:
             tokens = tokens[:-1]
         attention = None
         if self.attention is not None:
-            attention = self.attention[a, rank, :, : int(self.encoded.lengths[a])]
+            attention = self.attention[a, rank, :, : int(self.decoder.lengths[a])]
         length = len(tokens) + int(ended)
         score = raw / float(length_penalty(length, self.alpha))
-        self.finished[source].append(Hypothesis(tokens, raw, score, ended, attention))
-
-    def _done(self, source: int, live_scores: np.ndarray) -> bool:
         found = self.finished[source]
-        if len(found) < self.nbest:
-            return False
-        kth = sorted((h.score for h in found), reverse=True)[self.nbest - 1]
-        reachable = float(live_scores.max()) / float(
-            length_penalty(self.limits[source], self.alpha)
-        )
-        return kth >= reachable
+        found.append(Hypothesis(tokens, raw, score, bool(ended), attention))
+        if len(found) >= self.nbest:
+            self.kth_best[source] = sorted((h.score for h in found), reverse=True)[self.nbest - 1]
 
-    def _reorder(self, keep, scores, ranks, slots, chosen) -> None:
+    def _reorder(self, keep, scores, ranks, slots, chosen, state_rows) -> None:
         """Keep the inputs at positions ``keep``, slot k of each holding rank ``ranks[k]``."""
         ranks = ranks[keep]
         self.history = np.take_along_axis(self.history[keep], ranks[:, :, None], axis=1)
@@ -285,12 +317,11 @@ class _Beams:
                 self.attention[keep], ranks[:, :, None, None], axis=1
             )
         parent_slots = np.take_along_axis(slots[keep], ranks, axis=1)
-        rows = (keep[:, None] * self.K + parent_slots).ravel()  # rows of the last step
-        # The encoded sources are one row per input (the largest arrays here): copied
-        # only when inputs leave, whatever slots the hypotheses moved to.
+        self.parents = state_rows[keep[:, None], parent_slots].ravel()
+        # The sources are one row per input (the largest arrays here): copied only when
+        # inputs leave, whatever slots the hypotheses moved to.
         if len(keep) < len(self.inputs):
-            self.encoded = self.encoded.select(keep)
+            self.decoder.select(keep)
         self.inputs = self.inputs[keep]
         self.scores = scores[keep]
         self.tokens = np.take_along_axis(chosen[keep], ranks, axis=1).ravel()
-        self.state = self.state.select(rows)
