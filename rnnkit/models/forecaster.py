@@ -50,6 +50,16 @@ the window's volatility rather than the training part's::
     s = sqrt(var(y_0 .. y_{L-1}) + 1e-5)       (per window and series)
     the model reads (y_t - a) / s, and forecasts z with y = b_h + s * z
 
+``window_mean=True`` does the same with DeepAR's mean scale as the divisor::
+
+    s = mean(|y_0| .. |y_{L-1}|) + 1e-5
+
+On a positive series read without log (``scaler`` mean or none, so the values stay
+positive), the seasonal pattern and the forecast change then scale with the window's
+level (multiplicative seasonality) while the change itself is a level, not a rate: a
+trend growing by a steady amount a year slows in relative terms, as an additive-trend
+ETS does, where a log-scale model carries the recent growth rate forward.
+
 ``forward`` then returns the parameters of ``z`` (the window's units), ``loss`` scores
 them against ``(y - b_h) / s`` of the windows of the last ``forward`` (so the loss of each
 window is measured relative to its spread), and ``predict`` maps everything back to ``y``.
@@ -144,6 +154,13 @@ class ForecasterConfig:
         "divide each window by its standard deviation and scale the forecast back "
         "(RevIN-style): the intervals' width follows each window's own volatility",
     )
+    window_mean: bool = option(
+        False,
+        "divide each window by the mean of its absolute values and scale the forecast back "
+        "(DeepAR's mean scaling, per window): on a positive series read without log, the "
+        "forecast change is proportional to the window's level",
+        older_runs=False,
+    )
 
 
 DEFAULT = ForecasterConfig()
@@ -187,6 +204,7 @@ class Forecaster(Configured, Layer):
         season: int = DEFAULT.season,
         skip: bool = DEFAULT.skip,
         window_scale: bool = DEFAULT.window_scale,
+        window_mean: bool = DEFAULT.window_mean,
         dtype: Any = np.float32,
         rng: np.random.Generator | int | None = None,
     ) -> None:
@@ -194,9 +212,11 @@ class Forecaster(Configured, Layer):
         config = ForecasterConfig(
             num_targets, num_past_covariates, num_future_covariates, lookback, horizon,
             hidden_size, num_layers, cell, decoder, loss, list(quantiles), dropout, normalize,
-            season, skip, window_scale,
+            season, skip, window_scale, window_mean,
         )  # fmt: skip
         validate(config)
+        if window_scale and window_mean:
+            raise ConfigError("window_mean", "give window_scale or window_mean, not both")
         if normalize == "season" and not 1 <= season <= lookback:
             needs = f"normalize=season needs 1 <= season <= lookback ({lookback})"
             raise ConfigError("season", f"{needs}, got {season}")
@@ -206,6 +226,9 @@ class Forecaster(Configured, Layer):
         self.num_future_covariates = num_future_covariates
         self.loss_name, self.decoder_kind, self.normalize = loss, decoder, normalize
         self.season, self.skip, self.window_scale = season, bool(skip), bool(window_scale)
+        self.window_mean = bool(window_mean)
+        # either divisor puts the head's outputs in each window's units
+        self.per_window = self.window_scale or self.window_mean
         self._window_units: tuple[np.ndarray, np.ndarray] | None = None
         self.levels = tuple(config.quantiles) if loss == "quantile" else ()
         self.num_params = dl.num_params(loss, self.levels)
@@ -312,21 +335,24 @@ class Forecaster(Configured, Layer):
                 output = np.concatenate([output, window], axis=2)
             raw = self.head.forward(self.dropout.forward(output)).transpose(1, 0, 2)
         raw = raw.reshape(B, H, self.num_targets, self.num_params)
-        if self.window_scale:
+        if self.per_window:
             self._window_units = (shift_out, spread)
             return raw
         return self._shifted(raw, shift_out)
 
     def _spread(self, past_target: np.ndarray) -> np.ndarray:
-        """``(B, 1, S)``: each window's ``s`` with ``window_scale``, ones otherwise."""
+        """``(B, 1, S)``: each window's ``s`` with ``window_scale`` or ``window_mean``, ones
+        otherwise."""
+        if self.window_mean:
+            return (np.abs(past_target).mean(axis=1, keepdims=True) + 1e-5).astype(self.dtype)
         if not self.window_scale:
             return np.ones_like(past_target[:, -1:])
         return np.sqrt(past_target.var(axis=1, keepdims=True) + 1e-5).astype(self.dtype)
 
     def _to_data(self, values: np.ndarray, extra_axes: int = 0) -> np.ndarray:
         """VALUES in the last forward's window units (``(..., B, H, S)`` plus EXTRA_AXES
-        trailing axes) as ``y = b_h + s * z``; unchanged without ``window_scale``."""
-        if not self.window_scale:
+        trailing axes) as ``y = b_h + s * z``; unchanged without a per-window divisor."""
+        if not self.per_window:
             return values
         shift, spread = self._window_units
         index = (...,) + (None,) * extra_axes
@@ -376,12 +402,14 @@ class Forecaster(Configured, Layer):
 
     def loss(self, raw: np.ndarray, future_target: Any) -> tuple[float, np.ndarray]:
         """``(loss, dL/draw)``: the head's mean loss against ``future_target`` ``(B, H, S)``
-        (with ``window_scale``, RAW is the last forward's and the target goes into its
-        windows' units)."""
+        (with ``window_scale`` or ``window_mean``, RAW is the last forward's and the target
+        goes into its windows' units)."""
         target = np.asarray(future_target, raw.dtype)
-        if self.window_scale:
+        if self.per_window:
             if self._window_units is None or self._window_units[0].shape != target.shape:
-                raise ValueError("future_target: with window_scale, score the last forward's")
+                raise ValueError(
+                    "future_target: with a per-window divisor, score the last forward's"
+                )
             shift, spread = self._window_units
             target = (target - shift) / spread
         return dl.distribution_loss(self.loss_name, raw, target, self.levels)

@@ -196,12 +196,13 @@ def forecaster_graph(model: Forecaster) -> Any:
             "from each step's distribution; train with decoder direct to export",
             "decoder",
         )
-    if model.window_scale:
-        raise SettingError(
-            "window_scale cannot be exported to ONNX yet: its outputs are in each window's "
-            "units; train without it to export",
-            "window_scale",
-        )
+    for name in ("window_scale", "window_mean"):
+        if getattr(model, name):
+            raise SettingError(
+                f"{name} cannot be exported to ONNX yet: its outputs are in each window's "
+                "units; train without it to export",
+                name,
+            )
     g = Graph("rnnkit_forecaster")
     L, H, S = model.lookback, model.horizon, model.num_targets
     Cp, Cf = model.num_past_covariates, model.num_future_covariates

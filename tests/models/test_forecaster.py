@@ -70,6 +70,8 @@ def torch_forecaster(torch: ModuleType, model: Forecaster) -> object:
             spread = torch.ones_like(offset)
             if model.window_scale:
                 spread = torch.sqrt(past_target.var(dim=1, keepdim=True, unbiased=False) + 1e-5)
+            if model.window_mean:
+                spread = past_target.abs().mean(dim=1, keepdim=True) + 1e-5
             self.loss_target = (future_target - after) / spread  # the window's units
             past_target = (past_target - offset) / spread
             future_target = (future_target - offset) / spread
@@ -90,7 +92,7 @@ def torch_forecaster(torch: ModuleType, model: Forecaster) -> object:
                     output = torch.cat([output, window], 2)
                 raw = self.head(output).transpose(0, 1)
             raw = raw.reshape(n, H, S, P)
-            if model.window_scale:
+            if model.per_window:
                 return raw
             if model.loss_name == "quantile":
                 return raw + after[..., None]
@@ -109,7 +111,7 @@ def check_against_torch(torch: ModuleType, model: Forecaster) -> None:
     empty = {"past_covariates": (B, L, 0), "future_covariates": (B, L + H, 0)}
     inputs = {k: torch.from_numpy(np.zeros(empty[k]) if v is None else v) for k, v in data.items()}
     raw = twin(**inputs)
-    target = twin.loss_target if model.window_scale else inputs["future_target"]
+    target = twin.loss_target if model.per_window else inputs["future_target"]
     theirs = torch_loss(torch, model.loss_name, raw, target, quantiles=model.levels)
     theirs.backward()
     assert abs(loss - theirs.item()) <= TOLERANCE * max(1.0, abs(theirs.item()))
@@ -171,13 +173,16 @@ def test_autoregressive_paths_with_the_window_skip_feed_back_their_draws() -> No
         np.testing.assert_allclose(path[:, k], raw[:, k, :, 0] + scale_of(raw[:, k, :, 1]) * eps)
 
 
+@pytest.mark.parametrize("divisor", ["window_scale", "window_mean"])
 @pytest.mark.parametrize("decoder", ["direct", "autoregressive"])
 @pytest.mark.parametrize("loss", LOSSES)
-def test_window_scale_matches_torch(torch: ModuleType, loss: str, decoder: str) -> None:
-    check_against_torch(torch, make_model(loss=loss, decoder=decoder, window_scale=True))
+def test_per_window_divisors_match_torch(
+    torch: ModuleType, loss: str, decoder: str, divisor: str
+) -> None:
+    check_against_torch(torch, make_model(loss=loss, decoder=decoder, **{divisor: True}))
     check_against_torch(
         torch,
-        make_model(loss=loss, decoder=decoder, window_scale=True, normalize="season", season=3),
+        make_model(loss=loss, decoder=decoder, normalize="season", season=3, **{divisor: True}),
     )
 
 
@@ -196,6 +201,38 @@ def test_window_scale_forecasts_follow_the_window_affinely() -> None:
                               num_samples=30, rng=3)  # fmt: skip
         np.testing.assert_allclose(moved.point, 10.0 * base.point - 2.0, rtol=1e-7)
         np.testing.assert_allclose(moved.quantiles, 10.0 * base.quantiles - 2.0, rtol=1e-7)
+
+
+def test_window_mean_divides_by_the_mean_absolute_value() -> None:
+    """s by hand: the window (-1, 2, 3) of one series and (4, 4, 4) of another."""
+    model = make_model(lookback=3, window_mean=True)
+    window = np.array([[[-1.0, 4.0], [2.0, 4.0], [3.0, 4.0]]])
+    np.testing.assert_allclose(model._spread(window), [[[2.0 + 1e-5, 4.0 + 1e-5]]], rtol=1e-12)
+
+
+def test_window_mean_forecasts_scale_with_the_window() -> None:
+    """With window_mean, c * y in (c > 0) gives c * forecast out: points and quantiles
+    (a level c times higher has c times the change and c times the interval)."""
+    for decoder, loss in (("direct", "gaussian"), ("direct", "quantile"),
+                          ("autoregressive", "gaussian")):  # fmt: skip
+        for normalize in ("last", "season"):
+            model = make_model(decoder=decoder, loss=loss, normalize=normalize, season=3,
+                               window_mean=True)  # fmt: skip
+            data = batch(model)
+            del data["future_target"]
+            # windows far above the 1e-5 inside s, so that it changes nothing visible
+            level = {**data, "past_target": 1000.0 * (3.0 + data["past_target"])}
+            base = model.predict(**level, num_samples=30, rng=3)
+            moved = model.predict(**{**level, "past_target": 7.0 * level["past_target"]},
+                                  num_samples=30, rng=3)  # fmt: skip
+            # 1e-6: the 1e-5 inside s is 3e-9 of it here, rounding of the sampled paths more
+            np.testing.assert_allclose(moved.point, 7.0 * base.point, rtol=1e-6)
+            np.testing.assert_allclose(moved.quantiles, 7.0 * base.quantiles, rtol=1e-6)
+
+
+def test_window_scale_and_window_mean_are_exclusive() -> None:
+    with pytest.raises(ConfigError, match="window_mean"):
+        make_model(window_scale=True, window_mean=True)
 
 
 def test_window_scale_loss_needs_the_last_forward() -> None:

@@ -237,11 +237,12 @@ def test_forecaster_direct(options: dict) -> None:
         np.testing.assert_allclose(run(sess, inputs)["raw"], raw, **TOLERANCE)
 
 
-def test_window_scaled_forecaster_is_refused_naming_the_option() -> None:
-    model = Forecaster(lookback=4, horizon=2, window_scale=True, rng=0)
-    with pytest.raises(SettingError, match="window_scale") as caught:
+@pytest.mark.parametrize("name", ["window_scale", "window_mean"])
+def test_window_scaled_forecaster_is_refused_naming_the_option(name: str) -> None:
+    model = Forecaster(lookback=4, horizon=2, rng=0, **{name: True})
+    with pytest.raises(SettingError, match=name) as caught:
         forecaster_graph(model)
-    assert caught.value.settings == ("window_scale",)
+    assert caught.value.settings == (name,)
 
 
 def test_autoregressive_forecaster_is_refused_naming_the_option() -> None:

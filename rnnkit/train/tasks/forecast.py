@@ -102,6 +102,12 @@ class ForecastTask(Task, name="forecast", title="forecaster", config_class=Forec
         self, config: ForecastRun, folder: Path, checkpoint: Checkpoint | None
     ) -> ForecastTrainer:
         data, model_config, settings = config.data, config.model, config.training
+        if model_config.window_mean and (data.scaler == "standard" or data.difference):
+            # centred or differenced values have a mean near 0: no level to divide by
+            raise UserError(
+                "window_mean: divides by each window's level, so the values must stay "
+                "positive: give --scaler mean or none, without --difference"
+            )
         series = read_data(data)
         digest = series_fingerprint(series)
         if checkpoint is not None:
