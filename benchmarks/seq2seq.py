@@ -52,6 +52,8 @@ process (one thread: the time on one core) is printed beside them.
 from __future__ import annotations
 
 import argparse
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -212,16 +214,35 @@ def toy_task(args: argparse.Namespace, name: str, defaults: list[str]) -> int:
     return 0 if args.quick or met else 1
 
 
+def train_ranks(flags: list[str], ranks: int, threads: int, folder: Path) -> float:
+    """``mpiexec -n RANKS rnnkit train --task seq2seq FLAGS`` (THREADS threads a rank) into
+    FOLDER; its wall time in seconds."""
+    mpiexec = shutil.which("mpiexec")
+    if mpiexec is None:
+        raise SystemExit('--ranks needs mpiexec and mpi4py: pip install -e ".[mpi]"')
+    started = time.perf_counter()
+    status = subprocess.run(
+        [mpiexec, "-n", str(ranks), sys.executable, "-m", "rnnkit", "train", "--task",
+         "seq2seq", "--out", str(folder), "--threads", str(threads), *flags],
+    ).returncode  # fmt: skip
+    if status:
+        raise SystemExit(f"mpiexec rnnkit train exited with status {status}")
+    return time.perf_counter() - started
+
+
 def g2p(args: argparse.Namespace) -> int:
     budget = ["--max-time", str(args.minutes * 60), "--max-steps", str(args.steps)]
     flags = G2P + (QUICK if args.quick else budget) + args.extra
-    print(f"g2p: rnnkit train --task seq2seq {' '.join(flags)} ({args.threads} threads)")
+    threads = max(1, args.threads // args.ranks)
+    print(f"g2p: rnnkit train --task seq2seq {' '.join(flags)} ({args.ranks} MPI rank(s) of "
+          f"{threads} thread(s))")  # fmt: skip
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp()) / "g2p"
-    seconds = train_cli(
-        ["--train", str(CMUDICT / "cmudict-0.7b.train-dev-20-21"),
-         "--valid", str(CMUDICT / "cmudict-0.7b.train-dev-1-21"), *flags],
-        args.threads, out,
-    )  # fmt: skip
+    data = ["--train", str(CMUDICT / "cmudict-0.7b.train-dev-20-21"),
+            "--valid", str(CMUDICT / "cmudict-0.7b.train-dev-1-21")]  # fmt: skip
+    if args.ranks > 1:
+        seconds = train_ranks([*data, *flags], args.ranks, threads, out)
+    else:
+        seconds = train_cli([*data, *flags], threads, out)
     trained = load_seq2seq(out / "best")
     with limit_threads(args.threads):
         dev = evaluate_pairs(trained, read_parallel(CMUDICT / "cmudict-0.7b.train-dev-1-21"))
@@ -281,6 +302,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_argument("--minutes", type=float, default=55.0)
     sub.add_argument("--steps", type=int, default=20000, help="the cosine decay's length")
     sub.add_argument("--out", help="keep the run in this folder (for decode)")
+    sub.add_argument(
+        "--ranks", type=int, default=2, help="MPI processes sharing --threads (1: one process)"
+    )
     sub = commands.add_parser("decode")
     sub.add_argument("model", help="a trained seq2seq model folder, such as RUN/best")
     sub.add_argument("--words", type=int, default=2000)

@@ -4,8 +4,10 @@ Every rank builds the same run (same data, same seed, same model), then ``Traine
 calls ``attach`` and each step:
 
 - every rank computes the loss and gradients of its own share of the global batch (the rows
-  ``rows(B)`` of the language model's window, the examples of the classifier's batch): the
-  model's ``loss_and_backward`` is wrapped to take those rows only;
+  ``rows(B)`` of the language model's window, the examples of the classifier's batch, the
+  pairs of the seq2seq batch): the model's ``loss_and_backward`` is wrapped to take those
+  rows only. A rank's share weighs its loss by its rows, or for seq2seq, whose loss is the
+  mean over target tokens, by its target tokens, so the sum is the global batch's loss;
 - the gradients, weighted by the rank's share of the rows, and the weighted loss are summed
   over the ranks in ONE flat float32 buffer with a buffer-based ``Iallreduce`` (the mean
   gradient of the global batch, the same on every rank);
@@ -42,7 +44,7 @@ TIMEOUT_VARIABLE = "RNNKIT_MPI_TIMEOUT"
 DEFAULT_TIMEOUT = 600.0  # seconds a rank waits for the others at one collective
 # Variables the MPI launchers set in each process they start: the number of ranks.
 SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS")
-SPLIT_TASKS = ("lm", "classify")  # tasks whose batches are split across ranks
+SPLIT_TASKS = ("lm", "classify", "seq2seq")  # tasks whose batches are split across ranks
 STATE_GROUP = "hidden_state"  # the language model's state in a checkpoint: (layers, B, H)
 
 _world: Distributed | None = None
@@ -213,6 +215,25 @@ class Distributed:
                 rows = distributed.rows(len(inputs))
                 distributed.weight = (rows.stop - rows.start) / len(inputs)
                 return original(inputs[rows], targets[rows], state)
+
+        elif task == "seq2seq":
+
+            def loss_and_backward(  # type: ignore[misc]
+                src: Any, src_lengths: Any, tgt_in: Any, tgt_out: Any, tgt_lengths: Any
+            ) -> Any:
+                tgt_lengths = np.asarray(tgt_lengths)
+                rows = distributed.rows(len(tgt_lengths))
+                tokens = tgt_lengths[rows]
+                distributed.weight = float(tokens.sum() / tgt_lengths.sum())
+                if rows.stop == rows.start:
+                    return 0.0
+                sources = np.asarray(src_lengths)[rows]
+                steps, target_steps = int(sources.max()), int(tokens.max())
+                return original(
+                    np.asarray(src)[rows, :steps], sources,
+                    np.asarray(tgt_in)[rows, :target_steps],
+                    np.asarray(tgt_out)[rows, :target_steps], tokens,
+                )  # fmt: skip
 
         else:
 

@@ -110,6 +110,28 @@ def test_a_classifier_splits_its_batches(tmp_path: Path) -> None:
 
 
 @needs_mpi
+def test_seq2seq_splits_its_pairs_weighted_by_target_tokens(tmp_path: Path) -> None:
+    # Targets of different lengths: each rank's mean loss weighs by its share of the
+    # batch's target tokens, so two ranks train the weights one process trains.
+    rng = np.random.default_rng(0)
+    letters = list("abcdefgh")
+    lines = []
+    for _ in range(200):
+        word = "".join(rng.choice(letters, size=rng.integers(2, 9)))
+        lines.append(f"{word}\t{word[::-1]}{'x' * int(rng.integers(0, 4))}")
+    data = tmp_path / "pairs.tsv"
+    data.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    flags = ["--task", "seq2seq", "--train", data, "--max-steps", 15, "--batch-size", 7,
+             "--hidden-size", 8, "--embedding-size", 6, "--threads", 1,
+             "--eval-every", 1000]  # fmt: skip
+    status, _, err = run_cli("train", *flags, "--out", tmp_path / "one")
+    assert status == 0, err
+    done = mpirun(2, "train", *flags, "--out", tmp_path / "two")
+    assert done.returncode == 0, done.stderr
+    assert_same_weights(tmp_path / "one", tmp_path / "two")
+
+
+@needs_mpi
 def test_a_run_on_two_ranks_resumes_on_one(tmp_path: Path) -> None:
     data = corpus(tmp_path)
     whole, split = tmp_path / "whole", tmp_path / "split"
