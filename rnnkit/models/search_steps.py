@@ -105,9 +105,6 @@ class SearchSteps:
         E, H, M = model.embedding_size, model.hidden_size, model.memory_size
         self.layers = [RowStepper(model.decoder, index) for index in range(model.num_layers)]
         first = self.layers[0]
-        self.input_weights = [None] + [
-            np.ascontiguousarray(layer.weight_ih.T) for layer in self.layers[1:]
-        ]
         # table[v] = W_ie E_v + b (module docstring)
         self.table = token_gates(
             model.target_embedding.params["weight"], first.weight_ih, first.bias
@@ -171,12 +168,15 @@ class SearchSteps:
         if state.feed is not None:
             feed = state.feed if parents is None else state.feed[parents]
             gates += feed @ self.feed_weight
-        new_layers = []
-        for index, layer in enumerate(self.layers):
-            if index > 0:
-                gates = new_layers[-1][0] @ self.input_weights[index]
-                gates += layer.bias
-            new_layers.append(layer.step(gates, state.layers[index], parents))
+        new_layers = [self.layers[0].step(gates, state.layers[0], parents)]
+        for layer, previous in zip(self.layers[1:], state.layers[1:], strict=True):
+            x = new_layers[-1][0]
+            if layer.shares_parents:
+                new_layers.append(layer.step_shared(x, previous, parents))
+                continue
+            gates = x @ layer.weight_ih.T
+            gates += layer.bias
+            new_layers.append(layer.step(gates, previous, parents))
         top = new_layers[-1][0]
         attentional, weights = top, None
         if self.attention:

@@ -20,7 +20,9 @@ C_LOOPS = pytest.mark.skipif(
 MODELS = {
     "lstm-general-feed-2-layers": dict(attention="general", input_feeding=True, num_layers=2),
     "gru-additive-peeky-bi": dict(cell="gru", attention="additive", peeky=True, bidirectional=True),
-    "rnn-dot-reversed": dict(cell="rnn", attention="dot", reverse_source=True),
+    "rnn-dot-reversed-2-layers": dict(
+        cell="rnn", attention="dot", reverse_source=True, num_layers=2
+    ),
     "lstm-plain-peeky": dict(peeky=True, num_layers=2),
 }
 
@@ -98,3 +100,24 @@ def test_beam_search_finds_the_same_either_way(name: str, monkeypatch) -> None:
                 assert_close(h.attention, g.attention, tol=2e-6)
     for g, (b,) in zip(greedy, single, strict=True):  # K = 1 is greedy search here too
         assert g.tokens == b.tokens and g.log_prob == pytest.approx(b.log_prob, rel=1e-12)
+
+
+@C_LOOPS
+@pytest.mark.parametrize("cell", ["lstm", "rnn"])
+def test_a_layer_shares_its_recurrent_product_between_rows_of_one_parent(cell: str) -> None:
+    """``step_shared`` (the recurrent product once per distinct parent, the input's in the
+    loop) equals ``step`` (both products per row) given the same input side."""
+    model = float32_model(cell=cell, num_layers=2)
+    model.eval()
+    layer = SearchSteps(model).layers[1]
+    assert layer.shares_parents
+    rng = np.random.default_rng(3)
+    state = tuple(rng.normal(size=(4, 16)).astype(np.float32) for _ in range(layer.states))
+    x = rng.normal(size=(7, 16)).astype(np.float32)
+    parents = np.array([2, 2, 0, 3, 3, 3, 0])
+    shared = layer.step_shared(x, state, parents)
+    gates = x @ layer.weight_ih.T + layer.bias
+    expected = layer.step(np.ascontiguousarray(gates), state, parents)
+    for mine, theirs in zip(shared, expected, strict=True):
+        assert_close(mine, theirs, tol=1e-5)
+    assert np.ptp(shared[0][3:6], axis=0).max() > 0.0  # one parent, different inputs
