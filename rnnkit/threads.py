@@ -72,14 +72,23 @@ def limit_threads(count: int | None) -> Iterator[None]:
         return
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise ValueError(f"threads: must be a positive whole number, got {count!r}")
-    from rnnkit.nn import lstm_fused  # the C loops' public setter; imported late (see above)
+    from rnnkit.nn import lstm_fused, products  # imported late (see above)
 
+    # With the C loops on several threads, rnnkit's float32 products run on the loops' own
+    # threads (rnnkit.nn.products). NumPy's OpenBLAS pool is then only woken by NumPy's
+    # other calls (a norm, a stacked product), and its workers spin for ~0.1 s on the cores
+    # the loops need next: a G2P training step took as long on 2 threads as on 1. So that
+    # OpenBLAS keeps one thread, and only rnnkit's own products use the others.
+    own_blas = products.own_blas_file() if count > 1 else None
     with signals_held():
         blas = threadpool_limits(limits=count)
+        own = threadpool_limits(limits={own_blas: 1}) if own_blas else None
     previous = lstm_fused.set_threads(count)
     try:
         yield
     finally:
         lstm_fused.set_threads(previous)
         with signals_held():
+            if own is not None:
+                own.restore_original_limits()
             blas.restore_original_limits()

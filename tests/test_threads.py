@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_info
 
-from rnnkit.nn import lstm_fused
+from rnnkit.nn import c_binding, lstm_fused, products
 from rnnkit.threads import limit_threads
 
 
@@ -26,6 +26,32 @@ def test_the_limit_holds_inside_and_is_undone_after() -> None:
         assert lstm_fused.threads() == 1
     assert blas_threads() == blas_before
     assert lstm_fused.threads() == c_before
+
+
+def test_with_products_in_c_blas_keeps_one_thread_and_the_loops_take_the_count() -> None:
+    np.ones((2, 2)) @ np.ones((2, 2))
+    own = products.own_blas_file()
+    if own is None:
+        pytest.skip("no C loops or no NumPy OpenBLAS here: BLAS takes the count itself")
+
+    def own_threads() -> int:
+        return next(pool["num_threads"] for pool in threadpool_info() if pool["filepath"] == own)
+
+    before = own_threads()
+    with limit_threads(2):
+        assert own_threads() == 1
+        assert lstm_fused.threads() == 2
+    assert own_threads() == before
+
+
+def test_on_the_numpy_kernels_blas_takes_the_count() -> None:
+    np.ones((2, 2)) @ np.ones((2, 2))
+    previous = c_binding.use_kernel(c_binding.NUMPY)
+    try:
+        with limit_threads(2):
+            assert blas_threads() == [2] * len(blas_threads())
+    finally:
+        c_binding.use_kernel(previous)
 
 
 def test_none_changes_nothing() -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from rnnkit.nn.linear import Linear
+from rnnkit.nn.products import matmul
 
 
 @dataclass
@@ -60,7 +61,7 @@ def affine(layer: Linear, x: np.ndarray) -> np.ndarray:
     many times, so it keeps the inputs itself and calls ``affine_backward``.
     """
     rows = math.prod(x.shape[:-1])
-    y = x.reshape(rows, x.shape[-1]) @ layer.params["weight"].T
+    y = matmul(x.reshape(rows, x.shape[-1]), layer.params["weight"].T)
     if "bias" in layer.params:
         y += layer.params["bias"]
     return y.reshape(*x.shape[:-1], y.shape[-1])
@@ -70,10 +71,10 @@ def affine_backward(layer: Linear, x: np.ndarray, grad: np.ndarray) -> np.ndarra
     """``dL/dx = g W`` for ``affine(layer, x)``; adds ``dW += g^T x`` and ``db += sum g``."""
     rows = math.prod(x.shape[:-1])
     flat = grad.reshape(rows, grad.shape[-1])
-    layer.grads["weight"] += flat.T @ x.reshape(rows, x.shape[-1])
+    matmul(flat.T, x.reshape(rows, x.shape[-1]), out=layer.grads["weight"], accumulate=True)
     if "bias" in layer.grads:
         layer.grads["bias"] += flat.sum(axis=0)
-    return (flat @ layer.params["weight"]).reshape(x.shape)
+    return matmul(flat, layer.params["weight"]).reshape(x.shape)
 
 
 def reverse_within_lengths(x: np.ndarray, lengths: np.ndarray) -> np.ndarray:

@@ -46,6 +46,7 @@ import numpy as np
 
 from rnnkit.nn.layer import Layer, check_dtype, check_sizes, make_rng
 from rnnkit.nn.linear import Linear
+from rnnkit.nn.products import matmul
 
 ATTENTION_KINDS = ("dot", "general", "additive")
 
@@ -60,6 +61,13 @@ class AttentionCache:
     memory: np.ndarray  # (B, S, M)
     weights: np.ndarray  # (B, T, S)
     hidden: np.ndarray | None  # additive: z (B, T, S, A)
+
+
+def flat_matmul(x: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """``x @ weight`` for ``x`` ``(..., K)`` as one 2-D product (``rnnkit.nn.products``),
+    not one small product per leading index."""
+    rows = int(np.prod(x.shape[:-1]))
+    return matmul(x.reshape(rows, x.shape[-1]), weight).reshape(*x.shape[:-1], weight.shape[1])
 
 
 def source_mask(lengths: Any, batch: int, steps: int) -> np.ndarray:
@@ -164,10 +172,10 @@ class Attention(Layer):
             raise ValueError(f"keys: {self.kind} attention needs the keys of prepare(memory)")
         hidden = projected = None
         if keys is None:
-            projected = query @ self.keys.params["weight"]  # (B, T, M)
+            projected = flat_matmul(query, self.keys.params["weight"])  # (B, T, M)
             scores = projected @ memory.transpose(0, 2, 1)
         elif self.kind == "additive":
-            projected = query @ self.query.params["weight"].T  # (B, T, A)
+            projected = flat_matmul(query, self.query.params["weight"].T)  # (B, T, A)
             hidden = np.tanh(projected[:, :, None, :] + keys[:, None, :, :])  # (B, T, S, A)
             scores = hidden @ self.score.params["weight"][0]
         else:
@@ -193,11 +201,11 @@ class Attention(Layer):
             Q, M = self.query_size, self.memory_size
             grad_projected = grad_scores @ memory  # (B, T, M)
             grad_memory += grad_scores.transpose(0, 2, 1) @ cache.projected
-            weight = self.keys.params["weight"]  # (Q, M)
-            self.keys.grads["weight"] += cache.query.reshape(-1, Q).T @ grad_projected.reshape(
-                -1, M
-            )
-            return grad_projected @ weight.T, None, grad_memory
+            matmul(
+                cache.query.reshape(-1, Q).T, grad_projected.reshape(-1, M),
+                out=self.keys.grads["weight"], accumulate=True,
+            )  # fmt: skip
+            return flat_matmul(grad_projected, self.keys.params["weight"].T), None, grad_memory
         if self.kind != "additive":
             grad_query = grad_scores @ cache.keys
             grad_keys = grad_scores.transpose(0, 2, 1) @ cache.query
@@ -208,8 +216,11 @@ class Attention(Layer):
         grad_projected = grad_hidden.sum(axis=2)  # (B, T, A)
         grad_keys = grad_hidden.sum(axis=1)  # (B, S, A)
         A, Q = self.attention_size, self.query_size
-        self.query.grads["weight"] += grad_projected.reshape(-1, A).T @ cache.query.reshape(-1, Q)
-        return grad_projected @ self.query.params["weight"], grad_keys, grad_memory
+        matmul(
+            grad_projected.reshape(-1, A).T, cache.query.reshape(-1, Q),
+            out=self.query.grads["weight"], accumulate=True,
+        )  # fmt: skip
+        return flat_matmul(grad_projected, self.query.params["weight"]), grad_keys, grad_memory
 
     # -- the Layer contract: both at once -----------------------------------------------------
 

@@ -85,6 +85,15 @@ def blas_connected() -> bool:
     return _blas_state[0]
 
 
+def own_blas_file() -> str | None:
+    """The file of the OpenBLAS ``matmul`` runs on the C loops' threads, when it can
+    (C loops built and NumPy's OpenBLAS found); else None."""
+    if c_binding.kernel() == c_binding.NUMPY or not blas_connected():
+        return None
+    entry = _numpy_openblas()
+    return None if entry is None else entry["filepath"]
+
+
 def _layout(array: np.ndarray) -> tuple[int, int] | None:
     """``(transposed, leading dimension)`` of a 2-D float32 array sgemm can read in place,
     else None."""
