@@ -4,6 +4,7 @@
     python -m benchmarks.seq2seq dates    [--threads 1] [--epochs 3]  [--quick] [-- flags]
     python -m benchmarks.seq2seq g2p      [--threads 2] [--ranks 2] [--minutes 55] [--steps 30000]
     python -m benchmarks.seq2seq decode RUN/best [--threads 1] [--words 2000] [--beam 5]
+    python -m benchmarks.seq2seq threads  [--threads 2] [--steps 20]   # a G2P step, 1 and N threads
 
 Every subcommand prints the machine, the settings, wall (and CPU) time and the result
 against its target. Extra arguments after ``--`` go to ``rnnkit train`` after the defaults,
@@ -261,6 +262,32 @@ def g2p(args: argparse.Namespace) -> int:
     return 0 if args.quick or met else 1
 
 
+def step_threads(args: argparse.Namespace) -> int:
+    """Milliseconds of a G2P training step (``Trainer._step``) on 1 and on ``--threads``
+    threads of one process, the two alternated, ``--steps`` steps a round."""
+    task = Seq2SeqTask()
+    config = run_config(
+        task, G2P + ["--max-steps", "100"] + args.extra,
+        CMUDICT / "cmudict-0.7b.train-dev-20-21", CMUDICT / "cmudict-0.7b.train-dev-1-21",
+    )  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = task.build(config, Path(tmp), None)
+        times: dict[int, list[float]] = {1: [], args.threads: []}
+        for _ in range(args.repeats):
+            for threads, seconds in times.items():
+                with limit_threads(threads):
+                    trainer._step()  # the first after a change of threads: not timed
+                    started = time.perf_counter()
+                    for _ in range(args.steps):
+                        trainer._step()
+                    seconds.append((time.perf_counter() - started) / args.steps)
+    for threads, seconds in times.items():
+        low, high = min(seconds) * 1e3, max(seconds) * 1e3
+        print(f"{threads} thread(s): {np.median(seconds) * 1e3:.1f} ms a G2P step "
+              f"({low:.1f}-{high:.1f}, {args.repeats} rounds)")  # fmt: skip
+    return 0
+
+
 def decode(args: argparse.Namespace) -> int:
     from benchmarks.seq2seq_decoding import TorchSeq2Seq, decode_all, rnnkit_search, torch_search
 
@@ -309,6 +336,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_argument(
         "--ranks", type=int, default=2, help="MPI processes sharing --threads (1: one process)"
     )
+    sub = commands.add_parser("threads", help="a G2P training step on 1 and N threads")
+    sub.add_argument("--steps", type=int, default=20)
+    sub.add_argument("--repeats", type=int, default=3)
     sub = commands.add_parser("decode")
     sub.add_argument("model", help="a trained seq2seq model folder, such as RUN/best")
     sub.add_argument("--words", type=int, default=2000)
@@ -316,8 +346,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_argument("--batch-size", type=int, default=256)
     sub.add_argument("--repeats", type=int, default=3)
     for name, sub in commands.choices.items():
-        sub.add_argument("--threads", type=int, default=2 if sub.prog.endswith("g2p") else 1)
-        if name != "decode":
+        two = sub.prog.endswith(("g2p", "threads"))
+        sub.add_argument("--threads", type=int, default=2 if two else 1)
+        if name not in ("decode", "threads"):
             sub.add_argument("--quick", action="store_true")
     args = parser.parse_args(own)
     args.extra = extra
@@ -326,6 +357,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("addition", "dates"):
         defaults = ADDITION if args.command == "addition" else DATES
         return toy_task(args, args.command, defaults)
+    if args.command == "threads":
+        return step_threads(args)
     return g2p(args) if args.command == "g2p" else decode(args)
 
 
