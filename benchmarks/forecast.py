@@ -268,8 +268,10 @@ def air_models(data: SeriesData, options: dict, seed: int) -> list[tuple]:
     """``(model, transform, seed)`` for each member of the candidate's ensemble, trained on
     all of DATA's months (a blend: the members of each candidate it names)."""
     if "blend" in options:
-        return [member for name in options["blend"]
-                for member in air_models(data, AIR_CANDIDATES[name], seed)]  # fmt: skip
+        # what --quick set on the blend (steps, ensemble) holds for its members too
+        overrides = {key: options[key] for key in ("steps", "ensemble") if key in options}
+        parts = [{**AIR_CANDIDATES[name], **overrides} for name in options["blend"]]
+        return [member for part in parts for member in air_models(data, part, seed)]
     horizon = options.get("horizon", 12)
     prepared = prepare_windows(data, options["lookback"], horizon, log=options["log"],
                                scaler=options.get("scaler", "standard"))  # fmt: skip
