@@ -101,7 +101,8 @@ def test_bad_input_is_one_clear_error(tmp_path: Path) -> None:
         start_run(TASK, short, tmp_path / "short")
     centred = config(tmp_path, max_steps=1)
     centred.model.window_mean = True  # with the standard scaler: the window means are ~0
-    with pytest.raises(UserError, match=r"window_mean: .*--scaler mean or none"):
+    refusal = r"window_mean: .*scaler to 'mean' or 'none', and difference off"
+    with pytest.raises(UserError, match=refusal):
         start_run(TASK, centred, tmp_path / "centred")
     assert not (tmp_path / "centred").exists()
     trainer = start_run(TASK, config(tmp_path, max_steps=1), tmp_path / "run")

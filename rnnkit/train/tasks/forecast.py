@@ -106,7 +106,7 @@ class ForecastTask(Task, name="forecast", title="forecaster", config_class=Forec
             # centred or differenced values have a mean near 0: no level to divide by
             raise UserError(
                 "window_mean: divides by each window's level, so the values must stay "
-                "positive: give --scaler mean or none, without --difference"
+                "positive: set scaler to 'mean' or 'none', and difference off"
             )
         series = read_data(data)
         digest = series_fingerprint(series)
