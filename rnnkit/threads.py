@@ -9,10 +9,10 @@ previous limits back after it::
         ...  # BLAS through threadpoolctl, and the C loops (rnnkit.nn.lstm_fused.set_threads)
 
 ``limit_threads(None)`` changes nothing, so a command can pass its threads setting as
-given. With more than one thread and the C loops on, rnnkit's own float32 products run on the
-loops' threads, and NumPy's OpenBLAS keeps a single thread inside the block (see
-``limit_threads``). This module sits below everything else in rnnkit; it imports the C loops' module
-only when called.
+given. With more than one thread and the C loops on, rnnkit's own float32 products run on
+the loops' threads, and NumPy's OpenBLAS keeps a single thread inside the block (see
+``limit_threads``). This module sits below everything else in rnnkit; it imports the C
+loops' module only when called.
 """
 
 from __future__ import annotations

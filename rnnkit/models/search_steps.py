@@ -37,6 +37,7 @@ from rnnkit.models.seq2seq import Seq2Seq
 from rnnkit.models.seq2seq_parts import EncodedSource
 from rnnkit.nn import dispatch
 from rnnkit.nn.attention import masked_softmax
+from rnnkit.nn.losses import log_softmax
 from rnnkit.nn.row_step import RowStepper
 
 
@@ -185,10 +186,8 @@ class SearchSteps:
         logits += self.output_bias
         if sources.summary_logits is not None:
             logits += sources.per_row(sources.summary_logits)
-        logits -= logits.max(axis=1, keepdims=True)
-        logits -= np.log(np.exp(logits).sum(axis=1, keepdims=True))
         feed = attentional if self.model.input_feeding else None
-        return logits, SearchState(new_layers, feed), weights
+        return log_softmax(logits, axis=1), SearchState(new_layers, feed), weights
 
     def _attend(self, top: np.ndarray, sources: PreparedSources) -> tuple[np.ndarray, np.ndarray]:
         """``(h~ (N, H), weights (N, S))`` for the decoder's top outputs ``top`` ``(N, H)``."""

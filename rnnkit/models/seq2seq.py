@@ -293,10 +293,12 @@ class Seq2Seq(Configured, Layer):
         tgt_in = np.asarray(tgt_in)
         ratio = self.teacher_forcing if self.training else 1.0
         stepped = self.input_feeding or ratio < 1.0 or step_by_step
-        # General attention over a whole target at once reads its scores on the query side
-        # when there are fewer target than source steps (see rnnkit.nn.attention).
-        fewer_targets = tgt_in.shape[-1] < np.shape(src)[-1]
-        query_side = not stepped and self.attention_kind == "general" and fewer_targets
+        # A whole target at once may read general scores on the query side (rnnkit.nn.attention).
+        query_side = (
+            not stepped
+            and self.attention_kind != "none"
+            and self.attention.reads_query_side(tgt_in.shape[-1], np.shape(src)[-1])
+        )
         encoded = self.encode(src, src_lengths, prepare_keys=not query_side)
         if tgt_in.ndim != 2 or tgt_in.shape[0] != encoded.memory.shape[0] or tgt_in.size == 0:
             raise ValueError(

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from rnnkit.nn.linear import Linear
-from rnnkit.nn.products import matmul
+from rnnkit.nn.products import flat_matmul, matmul
 
 
 @dataclass
@@ -60,11 +60,10 @@ def affine(layer: Linear, x: np.ndarray) -> np.ndarray:
     ``Linear.forward`` keeps its one input for backward; a step loop calls the same layer
     many times, so it keeps the inputs itself and calls ``affine_backward``.
     """
-    rows = math.prod(x.shape[:-1])
-    y = matmul(x.reshape(rows, x.shape[-1]), layer.params["weight"].T)
+    y = flat_matmul(x, layer.params["weight"].T)
     if "bias" in layer.params:
         y += layer.params["bias"]
-    return y.reshape(*x.shape[:-1], y.shape[-1])
+    return y
 
 
 def affine_backward(layer: Linear, x: np.ndarray, grad: np.ndarray) -> np.ndarray:

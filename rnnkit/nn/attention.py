@@ -46,7 +46,7 @@ import numpy as np
 
 from rnnkit.nn.layer import Layer, check_dtype, check_sizes, make_rng
 from rnnkit.nn.linear import Linear
-from rnnkit.nn.products import matmul
+from rnnkit.nn.products import flat_matmul, matmul
 
 ATTENTION_KINDS = ("dot", "general", "additive")
 
@@ -61,13 +61,6 @@ class AttentionCache:
     memory: np.ndarray  # (B, S, M)
     weights: np.ndarray  # (B, T, S)
     hidden: np.ndarray | None  # additive: z (B, T, S, A)
-
-
-def flat_matmul(x: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """``x @ weight`` for ``x`` ``(..., K)`` as one 2-D product (``rnnkit.nn.products``),
-    not one small product per leading index."""
-    rows = int(np.prod(x.shape[:-1]))
-    return matmul(x.reshape(rows, x.shape[-1]), weight).reshape(*x.shape[:-1], weight.shape[1])
 
 
 def source_mask(lengths: Any, batch: int, steps: int) -> np.ndarray:
@@ -132,6 +125,11 @@ class Attention(Layer):
             self.add_layer("score", Linear(attention_size, 1, False, dtype, rng))
         self.weights: np.ndarray | None = None  # (B, T, S) of the last forward
         self._cache: tuple[AttentionCache, np.ndarray] | None = None
+
+    def reads_query_side(self, queries: int, steps: int) -> bool:
+        """Whether ``queries`` queries at once over ``steps`` memory steps read general
+        scores on the query side (cheaper when there are fewer queries: module docstring)."""
+        return self.kind == "general" and queries < steps
 
     # -- the keys: once per memory ------------------------------------------------------------
 
@@ -228,7 +226,7 @@ class Attention(Layer):
         """Context ``(B, T, M)`` of ``query`` ``(B, T, Q)`` over ``memory`` ``(B, S, M)``
         with ``lengths`` ``(B,)`` real steps per row; ``weights`` holds ``(B, T, S)``."""
         memory = np.asarray(memory, dtype=self.dtype)
-        query_side = self.kind == "general" and np.shape(query)[1] < memory.shape[1]
+        query_side = self.reads_query_side(np.shape(query)[1], memory.shape[1])
         keys = None if query_side else self.prepare(memory)
         mask = source_mask(lengths, memory.shape[0], memory.shape[1])
         context, self.weights, cache = self.attend(query, keys, memory, mask, self.training)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ctypes
 import itertools
+import math
 import threading
 
 import numpy as np
@@ -27,7 +28,7 @@ from rnnkit.nn import c_binding
 
 _FLOAT = np.dtype(np.float32)
 _lock = threading.Lock()
-_blas_state: list[bool] = []  # [found], once looked for
+_blas_state: list[str | None] = []  # [the connected OpenBLAS's file, or None], once looked for
 
 
 def _numpy_openblas() -> dict | None:
@@ -50,15 +51,16 @@ def _numpy_openblas() -> dict | None:
     return entries[0] if entries else None
 
 
-def _connect_blas() -> bool:
-    """Hand NumPy's OpenBLAS sgemm and thread-count functions to the C library."""
+def _connect_blas() -> str | None:
+    """Hand NumPy's OpenBLAS sgemm and thread-count functions to the C library; the
+    library's file, or None."""
     entry = _numpy_openblas()
     if entry is None or c_binding.LIBRARY is None:
-        return False
+        return None
     try:
         library = ctypes.CDLL(entry["filepath"])
     except OSError:
-        return False
+        return None
     for prefix, suffix in itertools.product(("scipy_", ""), ("64_", "_64", "")):
         sgemm = getattr(library, f"{prefix}cblas_sgemm{suffix}", None)
         set_threads = getattr(library, f"{prefix}openblas_set_num_threads{suffix}", None)
@@ -72,8 +74,8 @@ def _connect_blas() -> bool:
             ctypes.cast(set_threads, ctypes.c_void_p).value,
             ctypes.cast(get_threads, ctypes.c_void_p).value,
         )
-        return True
-    return False
+        return entry["filepath"]
+    return None
 
 
 def blas_connected() -> bool:
@@ -82,7 +84,7 @@ def blas_connected() -> bool:
         with _lock:
             if not _blas_state:
                 _blas_state.append(_connect_blas())
-    return _blas_state[0]
+    return _blas_state[0] is not None
 
 
 def own_blas_file() -> str | None:
@@ -90,8 +92,14 @@ def own_blas_file() -> str | None:
     (C loops built and NumPy's OpenBLAS found); else None."""
     if c_binding.kernel() == c_binding.NUMPY or not blas_connected():
         return None
-    entry = _numpy_openblas()
-    return None if entry is None else entry["filepath"]
+    return _blas_state[0]
+
+
+def flat_matmul(x: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """``x @ weight`` for ``x`` ``(..., K)`` as one 2-D ``matmul`` over all leading axes:
+    NumPy runs a stacked (3-D) product as one small GEMM per leading index."""
+    rows = math.prod(x.shape[:-1])
+    return matmul(x.reshape(rows, x.shape[-1]), weight).reshape(*x.shape[:-1], weight.shape[1])
 
 
 def _layout(array: np.ndarray) -> tuple[int, int] | None:
