@@ -334,16 +334,26 @@ class Seq2Seq(Configured, Layer):
         self._encode_backward(cache, grads, grad_state)
 
     def loss_and_backward(
-        self, src: Any, src_lengths: Any, tgt_in: Any, tgt_out: Any, tgt_lengths: Any
+        self,
+        src: Any,
+        src_lengths: Any,
+        tgt_in: Any,
+        tgt_out: Any,
+        tgt_lengths: Any,
+        label_smoothing: float = 0.0,
     ) -> float:
         """Mean cross-entropy over the real target tokens; the gradients are added.
 
         ``tgt_out`` ``(B, T)`` holds the tokens to predict (``y_1 .. y_n </s>``), real for
-        ``t < tgt_lengths[b]``.
+        ``t < tgt_lengths[b]``. ``label_smoothing`` ``eps`` measures it against
+        ``(1 - eps) onehot(y_t) + eps / V`` (``softmax_cross_entropy``).
         """
         logits = self.forward(src, src_lengths, tgt_in)
         loss, grad = softmax_cross_entropy(
-            logits, self._masked_targets(tgt_out, tgt_lengths, logits.shape[:2]), ignore_index=-1
+            logits,
+            self._masked_targets(tgt_out, tgt_lengths, logits.shape[:2]),
+            ignore_index=-1,
+            label_smoothing=label_smoothing,
         )
         self.backward(grad)
         return loss

@@ -62,6 +62,7 @@ def softmax_cross_entropy(
     ignore_index: int | None = None,
     reduction: Reduction = "mean",
     weight: np.ndarray | None = None,
+    label_smoothing: float = 0.0,
 ) -> tuple[float, np.ndarray]:
     """Cross-entropy of class ``targets`` under ``softmax(logits)``, classes on the last axis.
 
@@ -78,6 +79,16 @@ def softmax_cross_entropy(
     and its gradient ``w_t (softmax(z) - onehot(t))``, and "mean" divides by ``sum w_t``
     over the kept positions instead of their count (so a rare class can count as much as
     a frequent one).
+
+    ``label_smoothing`` ``eps`` (in ``[0, 1)``) trains towards ``(1 - eps) onehot(t) + eps / C``
+    instead of ``onehot(t)``, as torch's ``label_smoothing`` does: with class weights
+    ``w`` (all 1 without ``weight``) and ``p = softmax(z)``, each kept position adds::
+
+        (1 - eps) (-w_t log p_t) + eps / C sum_c (-w_c log p_c)
+        dloss/dz = (1 - eps) w_t (p - onehot(t)) + eps / C (sum_c w_c p - w)
+
+    and "mean" still divides by ``sum w_t``. A model trained so cannot put all its
+    probability on one class, which keeps it from growing over-confident.
     """
     logits = _float_array("logits", logits)
     targets = np.asarray(targets)
@@ -85,6 +96,8 @@ def softmax_cross_entropy(
         raise ValueError(f"logits: expected shape (..., C) with C >= 1, got {logits.shape}")
     num_classes = logits.shape[-1]
     _check_same_shape("targets", targets, logits.shape[:-1])
+    if not 0.0 <= label_smoothing < 1.0:
+        raise ValueError(f"label_smoothing: expected a value in [0, 1), got {label_smoothing}")
 
     flat_logits = logits.reshape(-1, num_classes)
     flat_targets = targets.reshape(-1)
@@ -112,13 +125,28 @@ def softmax_cross_entropy(
     # written as few times as possible: log softmax(z)_t = (z_t - max) - log sum exp(z - max).
     grad = flat_logits - np.max(flat_logits, axis=1, keepdims=True)
     picked = grad[rows, classes]
+    eps = float(label_smoothing)
+    if eps:
+        class_weight = np.ones(num_classes) if weight is None else weight
+        # sum_c w_c log p_c = sum_c w_c (z_c - max) - (sum_c w_c) log sum exp(z - max)
+        weighted_logits = grad @ class_weight.astype(grad.dtype)
     np.exp(grad, out=grad)
     sums = np.sum(grad, axis=1)
-    loss = -float(np.sum(((picked - np.log(sums)) * weights)[keep])) * scale
-    # dloss/dz = (softmax(z) - onehot(t)) * w_t * scale, zero for ignored positions
-    row_scale = (weights * scale).astype(grad.dtype)
-    grad *= (row_scale / sums)[:, None]
+    log_sums = np.log(sums)
+    terms = -(picked - log_sums) * weights * (1 - eps)
+    # dloss/dz = (1 - eps) w_t (softmax(z) - onehot(t)), zero for ignored positions, plus
+    # with smoothing eps / C (sum_c w_c softmax(z) - w) on the kept ones; all times scale.
+    row_scale = (weights * scale * (1 - eps)).astype(grad.dtype)
+    softmax_scale = row_scale
+    if eps:
+        terms -= eps / num_classes * (weighted_logits - class_weight.sum() * log_sums)
+        smooth = eps / num_classes * scale
+        softmax_scale = row_scale + (keep * smooth * class_weight.sum()).astype(grad.dtype)
+    loss = float(np.sum(terms[keep])) * scale
+    grad *= (softmax_scale / sums)[:, None]
     grad[rows[keep], classes[keep]] -= row_scale[keep]
+    if eps:
+        grad[keep] -= (smooth * class_weight).astype(grad.dtype)
     return loss, grad.reshape(logits.shape)
 
 

@@ -219,7 +219,12 @@ class Distributed:
         elif task == "seq2seq":
 
             def loss_and_backward(  # type: ignore[misc]
-                src: Any, src_lengths: Any, tgt_in: Any, tgt_out: Any, tgt_lengths: Any
+                src: Any,
+                src_lengths: Any,
+                tgt_in: Any,
+                tgt_out: Any,
+                tgt_lengths: Any,
+                **options: Any,
             ) -> Any:
                 tgt_lengths = np.asarray(tgt_lengths)
                 rows = distributed.rows(len(tgt_lengths))
@@ -232,7 +237,7 @@ class Distributed:
                 return original(
                     np.asarray(src)[rows, :steps], sources,
                     np.asarray(tgt_in)[rows, :target_steps],
-                    np.asarray(tgt_out)[rows, :target_steps], tokens,
+                    np.asarray(tgt_out)[rows, :target_steps], tokens, **options,
                 )  # fmt: skip
 
         else:

@@ -2,7 +2,8 @@
 
 The loop, checkpoints, best model and exact resume are ``Trainer``'s; this module supplies
 the encoder-decoder's part. One step trains on one batch of pairs: the mean cross-entropy
-per target token (``Seq2Seq.loss_and_backward``, with the model's scheduled sampling).
+per target token (``Seq2Seq.loss_and_backward``, with the model's scheduled sampling and
+the settings' label smoothing; validation's loss is never smoothed).
 An epoch's batches come from ``bucket_batches`` seeded by ``(seed, epoch)``, so a resumed
 run goes on at the batch it stopped before. Validation measures the teacher-forced loss
 per token and the exact match of greedy outputs (right if equal to any reference of the
@@ -34,9 +35,16 @@ EVAL_BATCH_SIZE = 256
 
 @dataclass
 class Seq2SeqSettings(BatchedSettings):
-    """``BatchedSettings`` plus the decoding limit of validation."""
+    """``BatchedSettings`` plus the loss's label smoothing and the decoding limit of
+    validation."""
 
     batch_size: int = batch_size_option(64, "pairs per step")
+    label_smoothing: float = option(
+        0.0,
+        "train towards (1 - this) on the next token and this spread over the vocabulary",
+        minimum=0,
+        below=1,
+    )
     max_length_ratio: float = option(
         3.0,
         "the longest output decoded, as a multiple of the source's length",
@@ -116,7 +124,9 @@ class Seq2SeqTrainer(BatchedTrainer):
     def compute_step(self) -> tuple[float, int]:
         data, group = self.train_set, self.current_batch()
         batch = make_batch([data.sources[i] for i in group], [data.targets[i] for i in group])
-        loss = self.model.loss_and_backward(*batch.arrays())
+        loss = self.model.loss_and_backward(
+            *batch.arrays(), label_smoothing=self.settings.label_smoothing
+        )
         return loss, int(batch.tgt_lengths.sum())
 
     def validate(self) -> dict[str, float]:

@@ -58,6 +58,7 @@ def torch_loss(
     layers: Any,
     batch: tuple[np.ndarray, ...],
     sample: np.ndarray | None = None,
+    label_smoothing: float = 0.0,
 ) -> Any:
     """Mean cross-entropy over the real target tokens; ``sample[t, b]``: feed the argmax."""
     src, src_lengths, tgt_in, tgt_out, tgt_lengths = batch
@@ -110,7 +111,7 @@ def torch_loss(
     real = np.arange(tgt_out.shape[1])[None, :] < tgt_lengths[:, None]
     targets = torch.from_numpy(np.where(real, tgt_out, -100).T.copy())
     return torch.nn.functional.cross_entropy(
-        logits.reshape(-1, logits.shape[-1]), targets.reshape(-1)
+        logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), label_smoothing=label_smoothing
     )
 
 

@@ -100,6 +100,21 @@ def test_loss_and_gradients_match_torch(torch: ModuleType, case: str) -> None:
         assert_close(grad, torch_grads[name].grad, tol=1e-8)
 
 
+@pytest.mark.parametrize("case", ["lstm-plain", "gru-general-bi-peeky"])
+def test_label_smoothed_loss_and_gradients_match_torch(torch: ModuleType, case: str) -> None:
+    model = make_model(**CASES[case])
+    batch = padded_batch(model)
+    model.zero_grad()
+    loss = model.loss_and_backward(*batch, label_smoothing=0.1)
+    layers = torch_layers(torch, model)
+    expected = torch_loss(torch, model, layers, batch, None, label_smoothing=0.1)
+    expected.backward()
+    assert loss == pytest.approx(expected.item(), rel=1e-10)
+    torch_grads = dict(layers.named_parameters())
+    for name, grad in model.grads.items():
+        assert_close(grad, torch_grads[name].grad, tol=1e-8)
+
+
 def test_query_side_general_attention_matches_torch(torch: ModuleType) -> None:
     model = make_model(**CASES["gru-general-bi-peeky"])
     batch = padded_batch(model, tgt_lengths=SHORT_TGT_LENGTHS)

@@ -119,6 +119,65 @@ def test_weighted_cross_entropy_matches_torch(
     assert_close(grad, logits_t.grad)
 
 
+SMOOTHED = [(None, None), (None, 2), (CLASS_WEIGHTS, None), (CLASS_WEIGHTS, 2)]
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize(("weight", "ignore_index"), SMOOTHED)
+def test_smoothed_cross_entropy_gradient(
+    weight: np.ndarray | None, ignore_index: int | None, reduction: str
+) -> None:
+    logits, targets = class_problem(ignore_index)
+    check_gradient(
+        lambda z: softmax_cross_entropy(z, targets, ignore_index, reduction, weight, 0.1), logits
+    )
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize(("weight", "ignore_index"), SMOOTHED)
+@pytest.mark.parametrize("eps", [0.1, 0.6])
+def test_smoothed_cross_entropy_matches_torch(
+    torch: ModuleType,
+    weight: np.ndarray | None,
+    ignore_index: int | None,
+    reduction: str,
+    eps: float,
+) -> None:
+    F = torch.nn.functional
+    logits, targets = class_problem(ignore_index)
+    loss, grad = softmax_cross_entropy(logits, targets, ignore_index, reduction, weight, eps)
+    logits_t = torch.from_numpy(logits).requires_grad_()
+    loss_t = F.cross_entropy(
+        logits_t.movedim(-1, 1),
+        torch.from_numpy(targets),
+        weight=None if weight is None else torch.from_numpy(weight),
+        ignore_index=TORCH_NO_IGNORE if ignore_index is None else ignore_index,
+        reduction=reduction,
+        label_smoothing=eps,
+    )
+    loss_t.backward()
+    assert_close(np.array(loss), loss_t)
+    assert_close(grad, logits_t.grad)
+
+
+def test_smoothing_is_the_cross_entropy_against_the_smoothed_distribution() -> None:
+    # Written out: -sum_c q_c log p_c with q = (1 - eps) onehot(t) + eps / C.
+    logits, targets = class_problem(None)
+    eps, classes = 0.2, logits.shape[-1]
+    q = (1 - eps) * np.eye(classes)[targets] + eps / classes
+    expected = -np.sum(q * log_softmax(logits)) / targets.size
+    loss, _ = softmax_cross_entropy(logits, targets, label_smoothing=eps)
+    assert loss == pytest.approx(expected, rel=1e-12)
+    assert loss > softmax_cross_entropy(logits, targets)[0] * (1 - eps)
+
+
+@pytest.mark.parametrize("eps", [-0.1, 1.0, 1.5])
+def test_label_smoothing_outside_its_range_is_refused(eps: float) -> None:
+    logits, targets = class_problem(None)
+    with pytest.raises(ValueError, match=r"label_smoothing: expected a value in \[0, 1\)"):
+        softmax_cross_entropy(logits, targets, label_smoothing=eps)
+
+
 def test_equal_class_weights_change_nothing_in_the_mean() -> None:
     logits, targets = class_problem(None)
     plain = softmax_cross_entropy(logits, targets)

@@ -110,9 +110,13 @@ def test_a_classifier_splits_its_batches(tmp_path: Path) -> None:
 
 
 @needs_mpi
-def test_seq2seq_splits_its_pairs_weighted_by_target_tokens(tmp_path: Path) -> None:
+@pytest.mark.parametrize("smoothing", [[], ["--label-smoothing", "0.1"]], ids=["plain", "smoothed"])
+def test_seq2seq_splits_its_pairs_weighted_by_target_tokens(
+    tmp_path: Path, smoothing: list[str]
+) -> None:
     # Targets of different lengths: each rank's mean loss weighs by its share of the
-    # batch's target tokens, so two ranks train the weights one process trains.
+    # batch's target tokens, so two ranks train the weights one process trains (with
+    # label smoothing too: it is still a mean over the target tokens).
     rng = np.random.default_rng(0)
     letters = list("abcdefgh")
     lines = []
@@ -123,7 +127,7 @@ def test_seq2seq_splits_its_pairs_weighted_by_target_tokens(tmp_path: Path) -> N
     data.write_text("\n".join(lines) + "\n", encoding="utf-8")
     flags = ["--task", "seq2seq", "--train", data, "--max-steps", 15, "--batch-size", 7,
              "--hidden-size", 8, "--embedding-size", 6, "--threads", 1,
-             "--eval-every", 1000]  # fmt: skip
+             "--eval-every", 1000, *smoothing]  # fmt: skip
     status, _, err = run_cli("train", *flags, "--out", tmp_path / "one")
     assert status == 0, err
     done = mpirun(2, "train", *flags, "--out", tmp_path / "two")
