@@ -103,6 +103,7 @@ G2P = [
     "--hidden-size", "256", "--num-layers", "2", "--bidirectional", "--attention", "general",
     "--dropout", "0.3", "--batch-size", "64", "--lr", "0.002", "--lr-decay", "cosine",
 ]  # fmt: skip
+BEAM = 5  # the beam G2P's dev words may choose over greedy decoding
 QUICK = ["--hidden-size", "16", "--embedding-size", "8", "--max-steps", "20"]
 TARGETS = {"addition": (0.995, 1.8), "dates": (0.999, 15.0)}
 FILES = {"addition": "addition.txt", "dates": "date.txt"}
@@ -244,15 +245,28 @@ def g2p(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp()) / "g2p"
     data = ["--train", str(CMUDICT / "cmudict-0.7b.train-dev-20-21"),
             "--valid", str(CMUDICT / "cmudict-0.7b.train-dev-1-21")]  # fmt: skip
-    if args.ranks > 1:
+    if args.score:
+        out = Path(args.score)
+        print(f"scoring the trained run {out} (nothing trained)")
+    elif args.ranks > 1:
         seconds = train_ranks([*data, *flags], args.ranks, threads, out)
+        print(f"training {seconds / 60:.1f} min wall; run folder {out}")
     else:
         seconds = train_cli([*data, *flags], threads, out)
+        print(f"training {seconds / 60:.1f} min wall; run folder {out}")
     trained = load_seq2seq(out / "best")
     with limit_threads(args.threads):
-        dev = evaluate_pairs(trained, read_parallel(CMUDICT / "cmudict-0.7b.train-dev-1-21"))
-        test = evaluate_pairs(trained, read_parallel(CMUDICT / "cmudict-0.7b.test"))
-    print(f"training {seconds / 60:.1f} min wall; run folder {out}")
+        dev_pairs = read_parallel(CMUDICT / "cmudict-0.7b.train-dev-1-21")
+        # The decoding is chosen as the model was: by dev exact match (greedy on a tie).
+        devs = {beam: evaluate_pairs(trained, dev_pairs, beam) for beam in (1, BEAM)}
+        for beam, scores in devs.items():
+            way = "greedy" if beam == 1 else f"beam {beam}"
+            print(f"dev, {way}: WER {1 - scores['exact_match']:.2%}, PER "
+                  f"{scores['token_error_rate']:.2%}")  # fmt: skip
+        beam = max(devs, key=lambda b: (devs[b]["exact_match"], -b))
+        test = evaluate_pairs(trained, read_parallel(CMUDICT / "cmudict-0.7b.test"), beam)
+    dev = devs[beam]
+    print(f"decoding chosen on dev: {'greedy' if beam == 1 else f'beam {beam}'}")
     for name, scores in (("dev", dev), ("test", test)):
         print(f"{name}: WER {1 - scores['exact_match']:.2%}, PER "
               f"{scores['token_error_rate']:.2%} ({scores['sources']:,} words)")  # fmt: skip
@@ -333,6 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_argument("--minutes", type=float, default=55.0)
     sub.add_argument("--steps", type=int, default=30000, help="the cosine decay's length")
     sub.add_argument("--out", help="keep the run in this folder (for decode)")
+    sub.add_argument("--score", metavar="DIR", help="score the run in DIR instead of training")
     sub.add_argument(
         "--ranks", type=int, default=2, help="MPI processes sharing --threads (1: one process)"
     )

@@ -44,6 +44,7 @@ class Seq2SeqSettings(BatchedSettings):
         "train towards (1 - this) on the next token and this spread over the vocabulary",
         minimum=0,
         below=1,
+        older_runs=0.0,
     )
     max_length_ratio: float = option(
         3.0,

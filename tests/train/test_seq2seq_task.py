@@ -5,6 +5,7 @@ bad input is one clear error."""
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import numpy as np
@@ -90,6 +91,29 @@ def test_resume_gives_the_same_weights_as_one_run(tmp_path: Path) -> None:
     for group in ("model", "ema"):
         for name, value in one.arrays[group].items():
             np.testing.assert_array_equal(two.arrays[group][name], value)
+
+
+def test_label_smoothing_reaches_the_loss_and_older_runs_read_without_it(
+    tmp_path: Path,
+) -> None:
+    runs = {}
+    for name, smoothing in (("plain", 0.0), ("smoothed", 0.1)):
+        settings = config(tmp_path, max_steps=6, label_smoothing=smoothing)
+        train_run(TASK, start_run(TASK, settings, tmp_path / name), fresh=True)
+        runs[name] = load_checkpoint(tmp_path / name).arrays["model"]
+    assert any(
+        not np.array_equal(value, runs["smoothed"][name]) for name, value in runs["plain"].items()
+    )
+    _, saved, _ = read_run(tmp_path / "smoothed", TASKS)
+    assert saved.training.label_smoothing == 0.1
+    # A run saved before the setting existed trained without smoothing.
+    path = tmp_path / "plain" / "config.json"
+    written = json.loads(path.read_text(encoding="utf-8"))
+    del written["config"]["training"]["label_smoothing"]
+    path.write_text(json.dumps(written), encoding="utf-8")
+    _, saved, _ = read_run(tmp_path / "plain", TASKS)
+    assert saved.training.label_smoothing == 0.0
+    assert load_seq2seq(tmp_path / "plain").config.training.label_smoothing == 0.0
 
 
 def test_scheduled_sampling_resumes_exactly_too(tmp_path: Path) -> None:
