@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from types import ModuleType
 
@@ -10,6 +11,12 @@ import pytest
 from tests.oracle import import_torch
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+# A shell starts a background job (`pytest &`, `nohup`) with SIGINT ignored, and Python then
+# installs no KeyboardInterrupt handler; the Ctrl-C tests need one here and in the programs
+# they start, which a handled (not ignored) SIGINT is reset to default for.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)
