@@ -251,11 +251,11 @@ def g2p(args: argparse.Namespace) -> int:
     if args.score:
         out = Path(args.score)
         print(f"scoring the trained run {out} (nothing trained)")
-    elif args.ranks > 1:
-        seconds = train_ranks([*data, *flags], args.ranks, threads, out)
-        print(f"training {seconds / 60:.1f} min wall; run folder {out}")
     else:
-        seconds = train_cli([*data, *flags], threads, out)
+        if args.ranks > 1:
+            seconds = train_ranks([*data, *flags], args.ranks, threads, out)
+        else:
+            seconds = train_cli([*data, *flags], threads, out)
         print(f"training {seconds / 60:.1f} min wall; run folder {out}")
     trained = load_seq2seq(out / "best")
     with limit_threads(args.threads):
