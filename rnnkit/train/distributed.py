@@ -119,7 +119,8 @@ class Distributed:
         self.rank = comm.Get_rank()
         self.size = comm.Get_size()
         self.timeout = timeout_seconds()
-        self.failed = False
+        self.failed = False  # this rank gave up on the others: end the whole job at exit
+        self.abort_status = 2
         self.weight = 1.0  # this rank's share of the rows of the current step
         self.buffer: np.ndarray | None = None
         self.reduce_seconds = 0.0  # time spent in the gradient allreduce, for benchmarks
@@ -144,10 +145,16 @@ class Distributed:
             time.sleep(delay)
             delay = min(delay * 2, 1e-3)
 
+    def abandon(self, status: int) -> None:
+        """End every rank with STATUS when this one exits: it left the others (a second
+        signal stopped it mid-step), who would otherwise wait for it until the timeout."""
+        self.failed = True
+        self.abort_status = status
+
     def _abort_if_failed(self) -> None:
         if self.failed:
             sys.stderr.flush()
-            self.comm.Abort(2)
+            self.comm.Abort(self.abort_status)
 
     def allreduce(self, buffer: np.ndarray, what: str, op: Any = None) -> np.ndarray:
         """Sum (or OP) BUFFER over the ranks in place."""

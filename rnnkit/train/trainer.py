@@ -342,6 +342,12 @@ class Trainer:
             self.distributed.attach(self)
         try:
             return self._train(budget, stop)
+        except KeyboardInterrupt:
+            # A second signal leaves this rank at once, wherever it was; its partners would
+            # wait for it in their next collective, so the whole job ends with it.
+            if self.distributed is not None:
+                self.distributed.abandon(stop.exit_status)
+            raise
         finally:
             if self.distributed is not None:
                 self.distributed.detach(self)

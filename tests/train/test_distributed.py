@@ -224,3 +224,50 @@ def test_a_rank_that_dies_stops_the_others(tmp_path: Path) -> None:
             process.kill()
     assert process.returncode != 0
     assert not Path(f"/proc/{ranks[0]}").exists() or process.poll() is not None
+
+
+@needs_mpi
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
+def test_a_signal_to_one_rank_stops_every_rank_with_a_checkpoint(tmp_path: Path) -> None:
+    process, ranks = start_long_run(tmp_path)
+    os.kill(ranks[1], signal.SIGTERM)
+    try:
+        _, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 128 + signal.SIGTERM, err
+    assert "interrupted at step" in err and "Traceback" not in err, err
+    assert (tmp_path / "run" / "model.safetensors").exists()
+
+
+@needs_mpi
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
+def test_a_second_signal_to_one_rank_ends_the_job_at_once(tmp_path: Path) -> None:
+    # The wait for a lost rank is long here: the job must end because the stopped rank
+    # ends it, not because the other gives up waiting.
+    process, ranks = start_long_run(tmp_path, RNNKIT_MPI_TIMEOUT="600")
+    started = time.monotonic()
+    os.kill(ranks[1], signal.SIGINT)
+    os.kill(ranks[1], signal.SIGINT)
+    try:
+        _, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert time.monotonic() - started < 60
+    assert process.returncode != 0
+    assert "Traceback" not in err, err
+    deadline = time.monotonic() + 10
+    while any(map(running, ranks.values())) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(map(running, ranks.values()))
+
+
+def running(pid: int) -> bool:
+    """Whether process PID is alive (not gone, not a zombie)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
