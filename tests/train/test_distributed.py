@@ -180,6 +180,15 @@ def rank_processes(root: int) -> dict[int, int]:
     return found
 
 
+def finish(process: subprocess.Popen) -> str:
+    """PROCESS's standard error once it ends (killed if it runs past two minutes)."""
+    try:
+        return process.communicate(timeout=120)[1]
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
 def start_long_run(tmp_path: Path, **env: str) -> tuple[subprocess.Popen, dict[int, int]]:
     run = tmp_path / "run"
     process = subprocess.Popen(
@@ -202,10 +211,8 @@ def test_a_rank_that_hangs_stops_the_others_with_an_error(tmp_path: Path) -> Non
     process, ranks = start_long_run(tmp_path, RNNKIT_MPI_TIMEOUT="3")
     os.kill(ranks[1], signal.SIGSTOP)
     try:
-        _, err = process.communicate(timeout=120)
-    finally:
-        if process.poll() is None:
-            process.kill()
+        err = finish(process)
+    finally:  # the stopped rank does not end with the job
         os.kill(ranks[1], signal.SIGKILL) if Path(f"/proc/{ranks[1]}").exists() else None
     assert process.returncode != 0
     assert "rank 0 of 2: the other ranks did not join" in err, err
@@ -217,11 +224,7 @@ def test_a_rank_that_hangs_stops_the_others_with_an_error(tmp_path: Path) -> Non
 def test_a_rank_that_dies_stops_the_others(tmp_path: Path) -> None:
     process, ranks = start_long_run(tmp_path, RNNKIT_MPI_TIMEOUT="3")
     os.kill(ranks[1], signal.SIGKILL)
-    try:
-        process.communicate(timeout=120)
-    finally:
-        if process.poll() is None:
-            process.kill()
+    finish(process)
     assert process.returncode != 0
     assert not Path(f"/proc/{ranks[0]}").exists() or process.poll() is not None
 
@@ -231,11 +234,7 @@ def test_a_rank_that_dies_stops_the_others(tmp_path: Path) -> None:
 def test_a_signal_to_one_rank_stops_every_rank_with_a_checkpoint(tmp_path: Path) -> None:
     process, ranks = start_long_run(tmp_path)
     os.kill(ranks[1], signal.SIGTERM)
-    try:
-        _, err = process.communicate(timeout=120)
-    finally:
-        if process.poll() is None:
-            process.kill()
+    err = finish(process)
     assert process.returncode == 128 + signal.SIGTERM, err
     assert "interrupted at step" in err and "Traceback" not in err, err
     assert (tmp_path / "run" / "model.safetensors").exists()
@@ -250,11 +249,7 @@ def test_a_second_signal_to_one_rank_ends_the_job_at_once(tmp_path: Path) -> Non
     started = time.monotonic()
     os.kill(ranks[1], signal.SIGINT)
     os.kill(ranks[1], signal.SIGINT)
-    try:
-        _, err = process.communicate(timeout=120)
-    finally:
-        if process.poll() is None:
-            process.kill()
+    err = finish(process)
     assert time.monotonic() - started < 60
     assert process.returncode != 0
     assert "Traceback" not in err, err
