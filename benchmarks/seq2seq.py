@@ -45,7 +45,8 @@ path, not a figure.
   2 points of dev exact match), then dropout 0.3 over 30,000 steps (best dev exact match
   68.39%, against 68.04% for dropout 0.2 over 20,000), then a moving average of the
   weights, ``--ema 0.999`` (68.64%), and label smoothing 0.1 with it (69.71%). The dev words
-  also choose the decoding, greedy or beam 5, before the test words are decoded.
+  also choose the decoding, greedy or beam 5 with GNMT's length penalty exponent 0, 0.6
+  or 1, before the test words are decoded.
 - ``decode``: beam search (K = 5) of a trained model (the G2P run's ``best`` folder, from
   ``g2p --out``) over the first ``--words`` distinct CMUdict dev words, rnnkit against a
   plain eager PyTorch twin of the same model and weights (``benchmarks.seq2seq_decoding``),
@@ -107,6 +108,7 @@ G2P = [
     "--ema", "0.999", "--label-smoothing", "0.1",
 ]  # fmt: skip
 BEAM = 5  # the beam G2P's dev words may choose over greedy decoding
+ALPHAS = (0.0, 0.6, 1.0)  # GNMT's length penalty exponents the dev words choose among
 QUICK = ["--hidden-size", "16", "--embedding-size", "8", "--max-steps", "20"]
 TARGETS = {"addition": (0.995, 1.8), "dates": (0.999, 15.0)}
 FILES = {"addition": "addition.txt", "dates": "date.txt"}
@@ -239,6 +241,10 @@ def train_ranks(flags: list[str], ranks: int, threads: int, folder: Path) -> flo
     return time.perf_counter() - started
 
 
+def decoding_name(beam: int, alpha: float) -> str:
+    return "greedy" if beam == 1 else f"beam {beam}, length penalty alpha {alpha:g}"
+
+
 def g2p(args: argparse.Namespace) -> int:
     budget = ["--max-time", str(args.minutes * 60), "--max-steps", str(args.steps)]
     flags = G2P + (QUICK if args.quick else budget) + args.extra
@@ -260,16 +266,17 @@ def g2p(args: argparse.Namespace) -> int:
     trained = load_seq2seq(out / "best")
     with limit_threads(args.threads):
         dev_pairs = read_parallel(CMUDICT / "cmudict-0.7b.train-dev-1-21")
-        # The decoding is chosen as the model was: by dev exact match (greedy on a tie).
-        devs = {beam: evaluate_pairs(trained, dev_pairs, beam) for beam in (1, BEAM)}
-        for beam, scores in devs.items():
-            way = "greedy" if beam == 1 else f"beam {beam}"
-            print(f"dev, {way}: WER {1 - scores['exact_match']:.2%}, PER "
+        # The decoding is chosen as the model was: by dev exact match, the simpler way on a
+        # tie (greedy, then the smaller length penalty).
+        ways = [(1, 0.0)] + [(BEAM, alpha) for alpha in ALPHAS]
+        devs = {way: evaluate_pairs(trained, dev_pairs, *way) for way in ways}
+        for way, scores in devs.items():
+            print(f"dev, {decoding_name(*way)}: WER {1 - scores['exact_match']:.2%}, PER "
                   f"{scores['token_error_rate']:.2%}")  # fmt: skip
-        beam = max(devs, key=lambda b: (devs[b]["exact_match"], -b))
-        test = evaluate_pairs(trained, read_parallel(CMUDICT / "cmudict-0.7b.test"), beam)
-    dev = devs[beam]
-    print(f"decoding chosen on dev: {'greedy' if beam == 1 else f'beam {beam}'}")
+        way = max(ways, key=lambda w: (devs[w]["exact_match"], -w[0], -w[1]))
+        test = evaluate_pairs(trained, read_parallel(CMUDICT / "cmudict-0.7b.test"), *way)
+    dev = devs[way]
+    print(f"decoding chosen on dev: {decoding_name(*way)}")
     for name, scores in (("dev", dev), ("test", test)):
         print(f"{name}: WER {1 - scores['exact_match']:.2%}, PER "
               f"{scores['token_error_rate']:.2%} ({scores['sources']:,} words)")  # fmt: skip
