@@ -46,9 +46,8 @@ path, not a figure.
   68.39%, against 68.04% for dropout 0.2 over 20,000), then a moving average of the
   weights, ``--ema 0.999`` (68.64%), and label smoothing 0.1 with it (69.71%; with it,
   dropout 0.2 and 0.4 peaked at 69.30% and 69.12%, and input feeding trailed by 3 points
-  halfway). The dev words
-  also choose the decoding, greedy or beam 5 with GNMT's length penalty exponent 0, 0.6
-  or 1, before the test words are decoded.
+  halfway). The dev words also choose the decoding, greedy or beam 5 with GNMT's length
+  penalty exponent 0, 0.6 or 1, before the test words are decoded.
 - ``decode``: beam search (K = 5) of a trained model (the G2P run's ``best`` folder, from
   ``g2p --out``) over the first ``--words`` distinct CMUdict dev words, rnnkit against a
   plain eager PyTorch twin of the same model and weights (``benchmarks.seq2seq_decoding``),

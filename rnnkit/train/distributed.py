@@ -119,8 +119,8 @@ class Distributed:
         self.rank = comm.Get_rank()
         self.size = comm.Get_size()
         self.timeout = timeout_seconds()
-        self.failed = False  # this rank gave up on the others: end the whole job at exit
-        self.abort_status = 2
+        # Set when this rank gave up on the others: the whole job ends with it at exit.
+        self.abort_status: int | None = None
         self.weight = 1.0  # this rank's share of the rows of the current step
         self.buffer: np.ndarray | None = None
         self.reduce_seconds = 0.0  # time spent in the gradient allreduce, for benchmarks
@@ -136,7 +136,7 @@ class Distributed:
         delay = 1e-5
         while not request.Test():
             if time.monotonic() > deadline:
-                self.failed = True
+                self.abort_status = 2
                 raise RankLostError(
                     f"rank {self.rank} of {self.size}: the other ranks did not join {what} "
                     f"within {self.timeout:g} s (a rank died or hangs); stopping "
@@ -148,11 +148,10 @@ class Distributed:
     def abandon(self, status: int) -> None:
         """End every rank with STATUS when this one exits: it left the others (a second
         signal stopped it mid-step), who would otherwise wait for it until the timeout."""
-        self.failed = True
         self.abort_status = status
 
     def _abort_if_failed(self) -> None:
-        if self.failed:
+        if self.abort_status is not None:
             sys.stderr.flush()
             self.comm.Abort(self.abort_status)
 
