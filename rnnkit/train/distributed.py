@@ -153,6 +153,8 @@ class Distributed:
     def _abort_if_failed(self) -> None:
         if self.abort_status is not None:
             sys.stderr.flush()
+            # The rank's one line is out; MPI_Abort's own report would be a second.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())
             self.comm.Abort(self.abort_status)
 
     def allreduce(self, buffer: np.ndarray, what: str, op: Any = None) -> np.ndarray:
