@@ -230,11 +230,61 @@ INLINE int tile_rows(int rows, int r) {
     return (rows - r + tiles_left - 1) / tiles_left;
 }
 
+/* One row (a batch-1 step) has no other rows to keep the FMA units busy: a 1 x
+ * TILE_VECTORS tile keeps only TILE_VECTORS chains in flight (2 at AVX2, where 8 are needed
+ * to cover the latency), so a single row takes its columns ROW_VECTORS vectors at a time
+ * (64 columns: one LSTM unit block's four gates) and its FMAs read the weights from memory.
+ * The sums are formed in the same order as product_tile's, so the results are the same. */
+#define ROW_VECTORS (64 / LANES > 8 ? 8 : 64 / LANES)
+INLINE void product_row(const int NV, int k_count, const float *a, const float *w, size_t w_k,
+                        size_t w_block, float *out, size_t out_block, int j0, int accumulate) {
+    vec acc[ROW_VECTORS];
+    const float *wv[ROW_VECTORS];
+    for (int v = 0; v < NV; v++) {
+        wv[v] = w + column_at(j0 + v * LANES, w_block);
+        acc[v] = splat(0.0f);
+    }
+    for (int k = 0; k < k_count; k++) {
+        const vec x = splat(a[k]);
+        for (int v = 0; v < NV; v++) acc[v] += x * load(wv[v] + (size_t)k * w_k);
+    }
+    for (int v = 0; v < NV; v++) {
+        float *o = out + column_at(j0 + v * LANES, out_block);
+        store(o, accumulate ? load(o) + acc[v] : acc[v]);
+    }
+}
+
+#define ROW(NV) product_row(NV, k_count, a, w, w_k, w_block, out, out_block, j0, accumulate)
+static void NAME(product_one_row)(int k_count, const float *a, const float *w, size_t w_k,
+                                  size_t w_block, float *out, size_t out_block, int cols,
+                                  int accumulate) {
+    for (int j0 = 0; j0 < cols; j0 += ROW_VECTORS * LANES) {
+        const int nv = cols - j0 >= ROW_VECTORS * LANES ? ROW_VECTORS : (cols - j0) / LANES;
+        switch (nv) {
+#if ROW_VECTORS > 4
+        case 8: ROW(8); break;
+        case 7: ROW(7); break;
+        case 6: ROW(6); break;
+        case 5: ROW(5); break;
+#endif
+        case 4: ROW(4); break;
+        case 3: ROW(3); break;
+        case 2: ROW(2); break;
+        default: ROW(1);
+        }
+    }
+}
+#undef ROW
+
 /* product_tile over `rows` rows (tiles of tile_rows) and the columns [0, cols), cols a
  * multiple of 16. */
 static void NAME(product_rows)(int rows, int k_count, const float *a, size_t a_stride,
                                const float *w, size_t w_k, size_t w_block, float *out,
                                size_t out_stride, size_t out_block, int cols, int accumulate) {
+    if (rows == 1 && ROW_VECTORS > TILE_VECTORS) {
+        NAME(product_one_row)(k_count, a, w, w_k, w_block, out, out_block, cols, accumulate);
+        return;
+    }
     for (int r = 0, n; r < rows; r += n) {
         n = tile_rows(rows, r);
         for (int j0 = 0; j0 < cols; j0 += CHUNK) {
