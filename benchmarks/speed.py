@@ -21,7 +21,9 @@ For each thread count (torch's and every BLAS pool's), in this one process:
   for ``LanguageModel.generate`` (what ``rnnkit sample`` runs), torch's usual generation
   loop by default and with oneDNN off;
 - one step of one row through the layers' own ``forward`` at B (LSTM and GRU, 2 x 256,
-  eval mode), against ``torch.nn.LSTM`` / ``GRU`` under ``no_grad``;
+  eval mode), against ``torch.nn.LSTM`` / ``GRU`` under ``no_grad``; with 2 threads or
+  more, again while another program keeps one core busy (``busy_core``), as on a shared
+  machine;
 - peak RSS of a few training steps at C, each side in a process of its own.
 The sides are timed alternately (see ``timing``); every cell is a median with the min-max.
 """
@@ -29,11 +31,14 @@ The sides are timed alternately (see ``timing``); every cell is a median with th
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import subprocess
 import sys
+import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -144,6 +149,21 @@ def layer_step_sides(kind: str) -> dict[str, Callable[[], object]]:
     return {"rnnkit": rnnkit_step, "torch": torch_step}
 
 
+@contextmanager
+def busy_core(busy: bool = True) -> Iterator[None]:
+    """Inside the block, another program keeps one core busy (a Python loop), if BUSY."""
+    if not busy:
+        yield
+        return
+    loop = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.2)  # until it runs
+        yield
+    finally:
+        loop.kill()
+        loop.wait()
+
+
 def per_second(amount: float, timing: Timing) -> str:
     """``amount`` per second at the median time, with the range over the repeats."""
     return f"{amount / timing.median:,.0f} ({amount / timing.high:,.0f}-{amount / timing.low:,.0f})"
@@ -226,11 +246,16 @@ def run(threads: int, repeats: int, quick: bool) -> None:
     print("\nOne step of one row through forward, 2 x 256, eval (µs per step, median (min-max))\n")
     print("| layer | rnnkit | torch | ratio |")
     print("| --- | ---: | ---: | ---: |")
-    for kind in ("LSTM", "GRU"):
-        steps = time_interleaved(layer_step_sides(kind), repeats, warmup=20, target_seconds=0.1)
+    busy_cases = [False, True] if threads > 1 else [False]
+    for busy, kind in itertools.product(busy_cases, ("LSTM", "GRU")):
+        with busy_core(busy):
+            steps = time_interleaved(
+                layer_step_sides(kind), repeats, warmup=20, target_seconds=0.1
+            )
         ours, theirs = steps["rnnkit"], steps["torch"]
+        name = f"{kind}, one core busy" if busy else kind
         print(
-            f"| {kind} | {ours.format(scale=1e6, digits=1)} | {theirs.format(scale=1e6, digits=1)} "
+            f"| {name} | {ours.format(scale=1e6, digits=1)} | {theirs.format(scale=1e6, digits=1)} "
             f"| {theirs.median / ours.median:.2f} |",
             flush=True,
         )

@@ -290,9 +290,20 @@ struct stepper_pool {
     int arrived, sense; /* the spin barrier */
     int quit;
     const struct rnnkit_stack *job;
+    int stalled;        /* a thread of this step waited longer than STALL_NANOSECONDS */
+    int64_t solo_until; /* until then (now_ns), steps run on the caller's thread alone */
 };
 
 #define SPIN_NANOSECONDS 200000 /* how long an idle worker waits awake for the next step */
+
+/* A thread that shares its core with a thread of another program (or a BLAS or OpenMP
+ * worker spinning after its own work) runs in turns of milliseconds: every step that needs
+ * it then waits for its turn, and two threads step ten times slower than one (2 x 256
+ * LSTM: 500 µs against 60). A wait at a barrier that long (a share takes microseconds; a
+ * sleeping worker wakes in tens) means that, and the stepper then steps alone for a while
+ * before trying both threads again: one stall per SOLO_NANOSECONDS at worst. */
+#define STALL_NANOSECONDS 250000
+#define SOLO_NANOSECONDS 50000000
 
 static int64_t now_ns(void) {
     struct timespec t;
@@ -313,6 +324,16 @@ static void spin_wait(int spins) {
     }
 }
 
+/* Called now and then while a thread waits: the first call notes the time, a later one
+ * past STALL_NANOSECONDS marks the step stalled. */
+static void note_stall(struct stepper_pool *pool, int64_t *started) {
+    const int64_t now = now_ns();
+    if (!*started)
+        *started = now;
+    else if (now - *started > STALL_NANOSECONDS)
+        __atomic_store_n(&pool->stalled, 1, __ATOMIC_RELAXED);
+}
+
 void rnnkit_pool_barrier(void *handle, int *local_sense) {
     struct stepper_pool *pool = handle;
     if (!pool) return; /* a step on the caller's thread alone */
@@ -321,8 +342,11 @@ void rnnkit_pool_barrier(void *handle, int *local_sense) {
         __atomic_store_n(&pool->arrived, 0, __ATOMIC_RELAXED);
         __atomic_store_n(&pool->sense, *local_sense, __ATOMIC_RELEASE);
     } else {
-        for (int spins = 1; __atomic_load_n(&pool->sense, __ATOMIC_ACQUIRE) != *local_sense; spins++)
+        int64_t started = 0;
+        for (int spins = 1; __atomic_load_n(&pool->sense, __ATOMIC_ACQUIRE) != *local_sense; spins++) {
             spin_wait(spins);
+            if (spins % 256 == 0 || spins > 4096) note_stall(pool, &started);
+        }
     }
 }
 
@@ -355,6 +379,13 @@ static void *stepper_worker(void *arg) {
         active->stack_share(pool->job, pool, j, &local_sense);
         __atomic_add_fetch(&pool->finished, 1, __ATOMIC_ACQ_REL);
     }
+}
+
+/* Steps run on the caller's thread alone for the next `nanoseconds`, as after a stall
+ * (tests take that path with it; 0 ends it). */
+void rnnkit_stepper_pool_step_alone(void *handle, int64_t nanoseconds) {
+    struct stepper_pool *pool = handle;
+    pool->solo_until = nanoseconds > 0 ? now_ns() + nanoseconds : 0;
 }
 
 void *rnnkit_stepper_pool_new(int threads) {
@@ -394,12 +425,14 @@ void rnnkit_stepper_pool_free(void *handle) {
  * with one share (or no pool) it takes the whole step alone. */
 void rnnkit_stack_step(void *handle, struct rnnkit_stack *q) {
     struct stepper_pool *pool = handle;
-    if (!pool || q->active <= 1) {
+    if (!pool || q->active <= 1 || now_ns() < pool->solo_until) {
         /* one share: the caller alone, no barriers, and no worker to wake (a sleeping one
          * takes tens of microseconds to come, more on a busy machine) */
         int unused = 0;
+        const int shares = q->active;
         q->active = 1;
         active->stack_share(q, NULL, 0, &unused);
+        q->active = shares;
         return;
     }
     if (q->active > pool->threads) q->active = pool->threads;
@@ -412,8 +445,15 @@ void rnnkit_stack_step(void *handle, struct rnnkit_stack *q) {
     pthread_cond_broadcast(&pool->wake);
     pthread_mutex_unlock(&pool->lock);
     active->stack_share(q, pool, 0, &local_sense);
-    for (int spins = 1; __atomic_load_n(&pool->finished, __ATOMIC_ACQUIRE) < pool->threads - 1; spins++)
+    int64_t started = 0;
+    for (int spins = 1; __atomic_load_n(&pool->finished, __ATOMIC_ACQUIRE) < pool->threads - 1; spins++) {
         spin_wait(spins);
+        if (spins % 256 == 0 || spins > 4096) note_stall(pool, &started);
+    }
+    if (__atomic_load_n(&pool->stalled, __ATOMIC_RELAXED)) {
+        __atomic_store_n(&pool->stalled, 0, __ATOMIC_RELAXED);
+        pool->solo_until = now_ns() + SOLO_NANOSECONDS;
+    }
 }
 
 /* out (rows, G H) = x (rows, K) W^T + bias, W as forward slabs: the input side of a

@@ -46,6 +46,13 @@ class _StepperThreads:
             self._count = count
         return self._pool
 
+    def step_alone(self, seconds: float) -> None:
+        """Steps run on the caller's thread alone for the next SECONDS (0: from now on on
+        every thread again), as they do for a while after a stall (``_rnnkit.c``)."""
+        with self.lock:
+            if self._pool is not None:
+                LIBRARY.rnnkit_stepper_pool_step_alone(self._pool, int(seconds * 1e9))
+
     def forget(self) -> None:
         """In a forked child: the parent's workers did not come along, so start anew."""
         self.lock = threading.Lock()

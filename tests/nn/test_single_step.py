@@ -3,10 +3,15 @@ weights, held to the float64 NumPy layer, and rebuilt whenever the parameters ch
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+
 import numpy as np
 import pytest
 
 from rnnkit.nn import GRU, LSTM, RNN, Layer, c_binding, param_versions
+from rnnkit.nn.fused_stepper import _STEPPER_THREADS
 from rnnkit.optim import Adam
 
 pytestmark = pytest.mark.skipif(
@@ -123,3 +128,58 @@ def test_training_mode_and_bad_states_take_the_general_path(kernel: str) -> None
     with pytest.raises(RuntimeError, match="backward"):
         single.forward(x)
         single.backward(np.ones((1, 1, 32)))
+
+
+@pytest.mark.parametrize("layer_class", [LSTM, GRU])
+def test_steps_on_a_busy_machine_match_steps_on_one_thread(layer_class: type, kernel: str) -> None:
+    # With a core taken by another program, the stepper's second thread waits for its turn
+    # on it, and the stepper then steps on the caller's thread alone for a while
+    # (rnnkit_stack_step); whichever thread takes which unit blocks, each block's sums are
+    # formed the same way, so the states are the same to the bit as on one thread.
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    threads = c_binding.threads()
+    try:
+        time.sleep(0.2)
+        inputs = np.random.default_rng(5).standard_normal((300, 1, 1, 5)).astype(np.float32)
+        results = {}
+        for count in (2, 1):
+            c_binding.set_threads(count)
+            single, _ = pair(layer_class)  # a new layer: the stepper takes the thread count
+            state, outputs = None, []
+            for x in inputs:
+                output, state = single.forward(x, state)
+                outputs.append(output)
+            results[count] = (np.stack(outputs), *states(state))
+    finally:
+        busy.kill()
+        busy.wait()
+        c_binding.set_threads(threads)
+    for got, want in zip(results[2], results[1], strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("layer_class", [LSTM, GRU, RNN])
+def test_steps_alone_after_a_stall_match_steps_on_one_thread(
+    layer_class: type, kernel: str
+) -> None:
+    # After a stall the stepper steps on the caller's thread alone for a while: the states
+    # are the same to the bit as those of a stepper of one thread, in and out of that while.
+    threads = c_binding.threads()
+    inputs = np.random.default_rng(6).standard_normal((60, 1, 1, 5)).astype(np.float32)
+    results = {}
+    try:
+        for count in (2, 1):
+            c_binding.set_threads(count)
+            single, _ = pair(layer_class)
+            state, outputs = None, []
+            for step, x in enumerate(inputs):
+                if count == 2 and step % 20 == 0:  # alone for steps 20-39 only
+                    _STEPPER_THREADS.step_alone(60.0 if step == 20 else 0.0)
+                output, state = single.forward(x, state)
+                outputs.append(output)
+            results[count] = (np.stack(outputs), *states(state))
+    finally:
+        _STEPPER_THREADS.step_alone(0.0)
+        c_binding.set_threads(threads)
+    for got, want in zip(results[2], results[1], strict=True):
+        np.testing.assert_array_equal(got, want)
