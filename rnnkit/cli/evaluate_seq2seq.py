@@ -9,7 +9,8 @@ its targets (``rnnkit.train.seq2seq_metrics``): exact match (right if equal to a
 reference, the G2P protocol for a word with several pronunciations), token accuracy, token
 error rate (PER for phonemes, CER for characters, WER for words) and, for word targets,
 sacreBLEU's corpus BLEU. Source tokens never seen in training are read as ``<unk>`` and
-counted in a note.
+counted in a note. ``--ensemble RUN`` (repeatable) decodes with more runs' models as one
+(``rnnkit.cli.ensemble``).
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ import sys
 from pathlib import Path
 
 from rnnkit.cli.arguments import non_negative_float, positive_int
+from rnnkit.cli.ensemble import add_ensemble_flag, load_models
 from rnnkit.data.parallel import FORMATS, read_parallel
 from rnnkit.data.parallel_batches import split_tokens
-from rnnkit.train.tasks.seq2seq import evaluate_pairs, load_seq2seq
+from rnnkit.train.tasks.seq2seq import evaluate_pairs
 
 ERROR_RATES = {"char": "CER", "word": "WER"}  # dictionary targets: PER
 
@@ -38,6 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--beam", type=positive_int, default=1, metavar="K", help="beam width (default 1: greedy)"
     )
+    add_ensemble_flag(group)
     group.add_argument(
         "--alpha",
         type=non_negative_float,
@@ -57,7 +60,7 @@ def error_rate_name(format: str, target_tokens: str, sources: list[str]) -> str:
 
 def run(args: argparse.Namespace, folder: Path) -> int:
     """Evaluate the seq2seq model in FOLDER on the pairs of ``args.data``."""
-    trained = load_seq2seq(folder)
+    trained = load_models(folder, args)
     saved = trained.config.data
     format = args.pair_format or saved.format
     examples = read_parallel(args.data, format, args.encoding or saved.encoding)

@@ -62,7 +62,16 @@ def run(argv: list[str]) -> int:
     if argv and argv[0] in (train.NAME, train.ALIAS):
         rest = argv[1:] if argv[0] == train.NAME else ["--task", "classify", *argv[1:]]
         return train.run_command(rest, ArgumentParser, argv[0])
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and isinstance(getattr(args, "texts", None), list) and "--" not in argv:
+        # argparse gives a positional list only the words before the first flag
+        # (predict DIR --beam 5 "text" left "text" over): texts may come after flags too
+        if not any(word.startswith("-") for word in extra):
+            args.texts.extend(extra)
+            extra = []
+    if extra:
+        parser.parse_args(argv)  # the usual one-line error about the words left over
     with limit_threads(args.threads):
         return args.handler(args)
 

@@ -15,7 +15,8 @@ tokens never seen in training are read as ``<unk>``, said once on stderr for the
 ``--beam`` the beam is as wide as ``--nbest``). ``--plot-attention PNG`` draws the best
 output's attention over the source (one file per text: ``out-2.png`` for the second, ...);
 it needs a model with attention, and a picture that cannot be drawn is a note, never a
-failed prediction.
+failed prediction. ``--ensemble RUN`` (repeatable) decodes with more runs' models as one
+(``rnnkit.cli.ensemble``).
 """
 
 from __future__ import annotations
@@ -29,11 +30,12 @@ from typing import Any
 import numpy as np
 
 from rnnkit.cli.arguments import add_png_flag, non_negative_float, positive_int
+from rnnkit.cli.ensemble import add_ensemble_flag, load_models
 from rnnkit.cli.inputs import input_texts
 from rnnkit.data.parallel_batches import split_tokens
 from rnnkit.errors import UserError
 from rnnkit.train.figures import pyplot, save_png
-from rnnkit.train.tasks.seq2seq import TrainedSeq2Seq, load_seq2seq, transduce
+from rnnkit.train.tasks.seq2seq import TrainedSeq2Seq, transduce
 
 MOST_UNKNOWN_SHOWN = 10
 
@@ -62,6 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="beam search's length penalty exponent, ((5 + length) / 6) ** alpha (GNMT); "
         "larger favours longer outputs (default 0: plain log-probability)",
     )
+    add_ensemble_flag(group)
     add_png_flag(
         group,
         "--plot-attention",
@@ -88,7 +91,7 @@ def beam_width(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace, folder: Path) -> int:
     """Transduce the texts with the seq2seq model in FOLDER."""
-    trained = load_seq2seq(folder)
+    trained = load_models(folder, args)
     beam = beam_width(args)
     if args.plot_attention and trained.model.attention_kind == "none":
         raise UserError(

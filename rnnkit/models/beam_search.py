@@ -23,12 +23,16 @@ never loses a better hypothesis than the beam would find by running on.
 
 Each hypothesis carries its attention weights, one row per output token (the end token's
 included), over the source's own positions (``Seq2Seq.source_order``).
+
+Both searches also take a list of models sharing the target vocabulary, an ensemble, and
+search it as one model whose next-token distribution is the mean of the members'
+(``_Ensemble``); every member encodes the sources and steps its own decoder rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -74,7 +78,7 @@ def length_limits(
 
 
 class _Decoder:
-    """The decoder rows of a search: ``SearchSteps`` where it applies, else ``Seq2Seq.step``.
+    """The decoder rows of one model: ``SearchSteps`` where it applies, else ``Seq2Seq.step``.
 
     Row ``n`` of a step continues row ``parents[n]`` of the previous one; the sources are
     one row per input, read by ``group`` consecutive decoder rows.
@@ -118,6 +122,58 @@ class _Decoder:
         self.sources = self.sources.select(rows)
 
 
+class _Ensemble:
+    """The decoder rows of several models stepped together, read as one model whose next
+    token distribution is the mean of theirs::
+
+        p(y_t | y_<t, x) = (1 / M) sum_m p_m(y_t | y_<t, x)
+
+    and whose attention weights are the mean of the members' that attend (else None).
+    """
+
+    def __init__(self, models: Sequence[Seq2Seq], src: Any, src_lengths: np.ndarray) -> None:
+        self.members = [_Decoder(model, model.encode(src, src_lengths)) for model in models]
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return self.members[0].lengths
+
+    def step(self, tokens: np.ndarray, parents: np.ndarray | None) -> tuple:
+        steps = [member.step(tokens, parents) for member in self.members]
+        if len(steps) == 1:
+            return steps[0]
+        log_probs = np.logaddexp.reduce([s[0] for s in steps], axis=0) - np.log(len(steps))
+        attending = [s[1] for s in steps if s[1] is not None]
+        weights = np.mean(attending, axis=0) if attending else None
+        return log_probs, weights
+
+    def grouped(self, group: int) -> None:
+        for member in self.members:
+            member.grouped(group)
+
+    def select(self, rows: np.ndarray) -> None:
+        for member in self.members:
+            member.select(rows)
+
+
+def ensemble_members(model: Seq2Seq | Sequence[Seq2Seq]) -> list[Seq2Seq]:
+    """MODEL as a list of models, checked to share the special tokens and the target
+    vocabulary's size (the searches below read a list as an ensemble)."""
+    models = [model] if isinstance(model, Seq2Seq) else list(model)
+    if not models:
+        raise ValueError("model: expected a Seq2Seq or a non-empty list of them")
+    first = models[0]
+    for other in models[1:]:
+        ours = (first.pad_id, first.bos_id, first.eos_id, first.target_vocab_size)
+        theirs = (other.pad_id, other.bos_id, other.eos_id, other.target_vocab_size)
+        if ours != theirs:
+            raise ValueError(
+                "model: an ensemble's models must share the target vocabulary and its special "
+                f"tokens (pad, bos, eos, size), got {ours} and {theirs}"
+            )
+    return models
+
+
 def _attention(history: list[np.ndarray | None], length: int) -> np.ndarray | None:
     if not history or history[0] is None:
         return None
@@ -125,17 +181,20 @@ def _attention(history: list[np.ndarray | None], length: int) -> np.ndarray | No
 
 
 def greedy_search(
-    model: Seq2Seq,
+    model: Seq2Seq | Sequence[Seq2Seq],
     src: Any,
     src_lengths: Any,
     max_length_ratio: float = 2.0,
     max_length: int | None = None,
 ) -> list[Hypothesis]:
-    """The most likely token at every step, for each padded source row ``(B, S)``."""
+    """The most likely token at every step, for each padded source row ``(B, S)``; MODEL
+    may be a list of models, read as an ensemble (``_Ensemble``)."""
+    models = ensemble_members(model)
+    model = models[0]
     src_lengths = np.asarray(src_lengths)
     limits = length_limits(src_lengths, max_length_ratio, max_length)
-    with _evaluating(model):
-        decoder = _Decoder(model, model.encode(src, src_lengths))
+    with _evaluating(models):
+        decoder = _Ensemble(models, src, src_lengths)
         batch = len(src_lengths)
         rows = np.arange(batch)  # the inputs still decoding, in batch order
         tokens = np.full(batch, model.bos_id)
@@ -173,20 +232,28 @@ def greedy_search(
 
 
 @contextmanager
-def _evaluating(model: Seq2Seq) -> Iterator[None]:
+def _evaluating(models: list[Seq2Seq]) -> Iterator[None]:
     """Evaluation mode inside the ``with`` block, the previous mode after; the weights stay
     as they are meanwhile, so the recurrent loops arrange them once (``weights_fixed``)."""
+    with ExitStack() as stack:
+        for model in models:
+            stack.enter_context(_evaluating_one(model))
+        with weights_fixed():
+            yield
+
+
+@contextmanager
+def _evaluating_one(model: Seq2Seq) -> Iterator[None]:
     was_training = model.training
     model.eval()
     try:
-        with weights_fixed():
-            yield
+        yield
     finally:
         model.train(was_training)
 
 
 def beam_search(
-    model: Seq2Seq,
+    model: Seq2Seq | Sequence[Seq2Seq],
     src: Any,
     src_lengths: Any,
     beam_size: int = 5,
@@ -198,7 +265,8 @@ def beam_search(
     """The ``nbest`` best hypotheses of each padded source row, best first (module doc).
 
     Args:
-        model: a ``Seq2Seq`` (put in evaluation mode while searching).
+        model: a ``Seq2Seq`` (put in evaluation mode while searching), or a list of them
+            sharing the target vocabulary, read as an ensemble (``_Ensemble``).
         src, src_lengths: ``(B, S)`` padded source ids and ``(B,)`` lengths.
         beam_size: K, hypotheses kept per input; ``nbest`` must be at most K.
         alpha: the length penalty's exponent, >= 0.
@@ -212,8 +280,10 @@ def beam_search(
     src_lengths = np.asarray(src_lengths)
     limits = length_limits(src_lengths, max_length_ratio, max_length)
     K = int(beam_size)
-    with _evaluating(model):
-        search = _Beams(model, model.encode(src, src_lengths), K, alpha, nbest, limits)
+    models = ensemble_members(model)
+    with _evaluating(models):
+        decoder = _Ensemble(models, src, src_lengths)
+        search = _Beams(models[0], decoder, K, alpha, nbest, limits)
         while search.inputs.size:
             search.advance()
     return [sorted(found, key=lambda h: -h.score)[:nbest] for found in search.finished]
@@ -225,18 +295,18 @@ class _Beams:
     def __init__(
         self,
         model: Seq2Seq,
-        encoded: EncodedSource,
+        decoder: _Ensemble,
         K: int,
         alpha: float,
         nbest: int,
         limits: np.ndarray,
     ) -> None:
         self.model, self.K, self.alpha, self.nbest, self.limits = model, K, alpha, nbest, limits
-        batch = encoded.memory.shape[0]
+        batch = len(limits)
         self.inputs = np.arange(batch)  # inputs still searching
         # The first step has one hypothesis per input (the empty one): it runs on one row
         # per input, and its results are repeated into the K slots after.
-        self.decoder = _Decoder(model, encoded)
+        self.decoder = decoder
         self.parents: np.ndarray | None = None  # the state row each decoder row continues
         self.tokens = np.full(batch, model.bos_id)
         self.scores = np.full((batch, K), -np.inf)

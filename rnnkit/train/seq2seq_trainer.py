@@ -70,7 +70,7 @@ class EncodedPairs:
 
 
 def decode_sources(
-    model: Seq2Seq,
+    model: Seq2Seq | Sequence[Seq2Seq],
     sources: Sequence[np.ndarray],
     beam_size: int = 1,
     alpha: float = 0.0,
@@ -78,7 +78,8 @@ def decode_sources(
     max_length_ratio: float = 3.0,
     batch_size: int = EVAL_BATCH_SIZE,
 ) -> list[list[Hypothesis]]:
-    """The ``nbest`` outputs of each source (greedy for ``beam_size`` 1), in order given."""
+    """The ``nbest`` outputs of each source (greedy for ``beam_size`` 1), in order given;
+    MODEL may be a list of models decoding as an ensemble (``rnnkit.models.beam_search``)."""
     results: list[list[Hypothesis]] = [[] for _ in sources]
     for group in sorted_batches([len(s) for s in sources], batch_size):
         src, lengths = pad_batch([sources[i] for i in group], PAD_ID)

@@ -33,8 +33,9 @@ def write_reversals(path: Path, count: int, seed: int) -> Path:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Two trained runs: ``reverse`` (TSV, characters, dot attention) and ``g2p`` (a
-    pronouncing dictionary, no attention), with their held-out files."""
+    """Three trained runs: ``reverse`` (TSV, characters, dot attention), the same with
+    another seed, and ``g2p`` (a pronouncing dictionary, no attention), with their held-out
+    files."""
     folder = tmp_path_factory.mktemp("seq2seq")
     train = write_reversals(folder / "train.tsv", 120, 0)
     valid = write_reversals(folder / "valid.tsv", 20, 1)
@@ -42,6 +43,12 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "train", "--task", "seq2seq", "--train", train, "--valid", valid, "--attention", "dot",
         "--no-bidirectional",
         "--out", folder / "reverse", *TINY,
+    )  # fmt: skip
+    assert status == 0, err
+    status, _, err = run_cli(
+        "train", "--task", "seq2seq", "--train", train, "--valid", valid, "--attention", "dot",
+        "--no-bidirectional", "--seed", "1",
+        "--out", folder / "reverse_seed_1", *TINY,
     )  # fmt: skip
     assert status == 0, err
     dictionary = write_dictionary(folder / "train.dict", 150, 0)
@@ -53,6 +60,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     assert status == 0, err
     return {
         "reverse": folder / "reverse",
+        "reverse_seed_1": folder / "reverse_seed_1",
         "g2p": folder / "g2p",
         "valid": valid,
         "held_out": held_out,
@@ -198,3 +206,44 @@ def test_settings_that_do_not_fit_together_are_one_line(
         "--out", tmp_path / "run", "--max-steps", "1",
     )  # fmt: skip
     assert_one_line_error(status, err, fragment)
+
+
+def test_texts_may_follow_the_flags(runs) -> None:
+    expected = run_cli("predict", runs["reverse"], "abc", "de", "--beam", "3")
+    status, out, err = run_cli("predict", runs["reverse"], "--beam", "3", "abc", "de")
+    assert status == expected[0] == 0, err
+    assert out == expected[1]
+
+
+def test_an_ensemble_decodes_with_the_mean_of_its_models(runs) -> None:
+    from rnnkit.train.tasks.seq2seq import load_ensemble, load_seq2seq, transduce
+
+    folders = [runs["reverse"] / "best", runs["reverse_seed_1"] / "best"]
+    status, out, err = run_cli(
+        "predict", runs["reverse"], "--ensemble", runs["reverse_seed_1"], "--beam", "3",
+        "--nbest", "2", "--json", "abca", "fed",
+    )  # fmt: skip
+    assert status == 0, err
+    records = [json.loads(line) for line in out.splitlines()]
+    both, _ = transduce(load_ensemble(folders), ["abca", "fed"], 3, 0.0, 2)
+    alone, _ = transduce(load_seq2seq(folders[0]), ["abca", "fed"], 3, 0.0, 2)
+    for record, mine, first in zip(records, both, alone, strict=True):
+        assert [o["text"] for o in record["outputs"]] == [h["text"] for h in mine]
+        for output, hypothesis in zip(record["outputs"], mine, strict=True):
+            assert output["log_prob"] == pytest.approx(hypothesis["log_prob"], rel=1e-6)
+        assert [h["log_prob"] for h in mine] != [h["log_prob"] for h in first]
+    status, out, err = run_cli(
+        "eval", runs["reverse"], "--data", runs["valid"], "--ensemble", runs["reverse_seed_1"],
+        "--json",
+    )  # fmt: skip
+    assert status == 0, err
+    assert 0.0 <= json.loads(out)["exact_match"] <= 1.0
+
+
+def test_an_ensemble_of_other_vocabularies_is_one_line(runs) -> None:
+    status, _, err = run_cli("predict", runs["reverse"], "--ensemble", runs["g2p"], "abc")
+    assert_one_line_error(status, err, "g2p", "vocabularies")
+    status, _, err = run_cli(
+        "eval", runs["reverse"], "--data", runs["valid"], "--ensemble", runs["folder"] / "none"
+    )
+    assert_one_line_error(status, err, "none")

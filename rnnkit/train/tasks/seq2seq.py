@@ -7,14 +7,15 @@ phonemes, characters otherwise), vocabularies are fitted to the training pairs (
 both with ``share_vocabulary``), and a ``Seq2SeqTrainer`` trains a ``Seq2Seq``. Without
 ``valid``, a seeded ``val_fraction`` of the distinct sources is held out (with all their
 targets, so a word's pronunciations stay together). With ``test`` set, the best model is
-measured at the end. ``load_seq2seq`` brings a trained model back; ``transduce`` and
-``evaluate_pairs`` are what ``rnnkit predict`` and ``rnnkit eval`` call.
+measured at the end. ``load_seq2seq`` brings a trained model back (``load_ensemble``
+several, decoding as one); ``transduce`` and ``evaluate_pairs`` are what ``rnnkit predict``
+and ``rnnkit eval`` call.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -81,13 +82,20 @@ Seq2SeqRun = run_config_class("Seq2SeqRun", "seq2seq", Seq2SeqData, Seq2SeqConfi
 
 @dataclass
 class TrainedSeq2Seq:
-    """A trained model (in evaluation mode), its vocabularies and the run's settings."""
+    """A trained model (in evaluation mode), its vocabularies and the run's settings; with
+    ``ensemble``, more models of the same vocabularies decode with it (``load_ensemble``)."""
 
     model: Seq2Seq
     source: Vocabulary
     target: Vocabulary
     config: Seq2SeqRun
     tokenizations: tuple[str, str]  # of the source and the target, as trained
+    ensemble: tuple[Seq2Seq, ...] = ()
+
+    @property
+    def models(self) -> list[Seq2Seq]:
+        """Every model that decodes: ``model`` first, then the ensemble's others."""
+        return [self.model, *self.ensemble]
 
 
 def tokenizations(data: Seq2SeqData, examples: ParallelExamples) -> tuple[str, str]:
@@ -262,6 +270,26 @@ def load_seq2seq(folder: str | os.PathLike[str]) -> TrainedSeq2Seq:
     return Seq2SeqTask().load(folder)
 
 
+def load_ensemble(folders: list[str | os.PathLike[str]]) -> TrainedSeq2Seq:
+    """The models saved in FOLDERS decoding as one: at every step the mean of their
+    next-token distributions (``rnnkit.models.beam_search``). The first folder's settings
+    (its length limits) apply; every model must read and write the same tokens, so all
+    must share the first's vocabularies and tokenizers (models trained on the same data)."""
+    first, *others = [load_seq2seq(folder) for folder in folders]
+    for folder, other in zip(folders[1:], others, strict=True):
+        same = (
+            other.source.tokens == first.source.tokens
+            and other.target.tokens == first.target.tokens
+            and other.tokenizations == first.tokenizations
+        )
+        if not same:
+            raise UserError(
+                f"{folder} cannot decode with {folders[0]}: their vocabularies or tokenizers "
+                "differ; an ensemble needs models trained on the same data and tokenizers"
+            )
+    return replace(first, ensemble=tuple(other.model for other in others))
+
+
 def transduce(
     trained: TrainedSeq2Seq,
     texts: list[str],
@@ -282,7 +310,7 @@ def transduce(
     limit = trained.config.data.max_source_length
     limit_source_lengths(sources, limit, trained.config.data.truncate_source, texts)
     ratio = trained.config.training.max_length_ratio
-    found = decode_sources(trained.model, sources, beam_size, alpha, nbest, ratio)
+    found = decode_sources(trained.models, sources, beam_size, alpha, nbest, ratio)
     outputs = [
         [
             {
