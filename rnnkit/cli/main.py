@@ -64,12 +64,12 @@ def run(argv: list[str]) -> int:
         return train.run_command(rest, ArgumentParser, argv[0])
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    if extra and isinstance(getattr(args, "texts", None), list) and "--" not in argv:
-        # argparse gives a positional list only the words before the first flag
-        # (predict DIR --beam 5 "text" left "text" over): texts may come after flags too
-        if not any(word.startswith("-") for word in extra):
-            args.texts.extend(extra)
-            extra = []
+    # argparse gives a positional list only the words before the first flag (predict DIR
+    # --beam 5 "text" left "text" over): texts may come after the flags too
+    takes_texts = isinstance(getattr(args, "texts", None), list) and "--" not in argv
+    if extra and takes_texts and not any(word.startswith("-") for word in extra):
+        args.texts.extend(extra)
+        extra = []
     if extra:
         parser.parse_args(argv)  # the usual one-line error about the words left over
     with limit_threads(args.threads):
