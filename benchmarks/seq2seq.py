@@ -3,7 +3,7 @@
     python -m benchmarks.seq2seq addition [--threads 1] [--epochs 30] [--quick] [-- flags]
     python -m benchmarks.seq2seq dates    [--threads 1] [--epochs 3]  [--quick] [-- flags]
     python -m benchmarks.seq2seq g2p      [--threads 2] [--ranks 2] [--minutes 55] [--steps 30000]
-    python -m benchmarks.seq2seq g2p      --models 2 --ranks 1 [--steps 22000] [--score DIR ...]
+    python -m benchmarks.seq2seq g2p      --models 2 [--steps 22000] [--score DIR ...]
     python -m benchmarks.seq2seq decode RUN/best [--threads 1] [--words 2000] [--beam 5]
     python -m benchmarks.seq2seq threads  [--threads 2] [--steps 20]   # a G2P step, 1 and N threads
 
@@ -48,7 +48,7 @@ path, not a figure.
   weights, ``--ema 0.999`` (68.64%), and label smoothing 0.1 with it (69.71%; with it,
   dropout 0.2 and 0.4 peaked at 69.30% and 69.12%, and input feeding trailed by 3 points
   halfway). The dev words also choose the decoding, greedy or beam 5 with GNMT's length
-  penalty exponent 0, 0.6 or 1, before the test words are decoded. ``--models 2 --ranks 1``
+  penalty exponent 0, 0.6 or 1, before the test words are decoded. ``--models 2``
   trains two models at once instead, one process of one thread each (seeds 0 and 1), and
   decodes them as one (``--ensemble``): with ``--steps 22000 -- --eval-every 2000`` both
   fit 52 minutes; dev WER 30.22% against 30.20% for the single model, so the single
@@ -263,7 +263,12 @@ def train_at_once(flags: list[str], models: int, threads: int, out: Path) -> flo
         )  # fmt: skip
         for seed in range(models)
     ]
-    statuses = [run.wait() for run in runs]
+    while any(run.poll() is None for run in runs):
+        if any(run.poll() for run in runs):  # one failed: the others would not be used
+            for run in runs:
+                run.terminate()
+        time.sleep(1.0)
+    statuses = [run.returncode for run in runs]
     if any(statuses):
         raise SystemExit(f"rnnkit train exited with statuses {statuses}")
     return time.perf_counter() - started
@@ -272,6 +277,8 @@ def train_at_once(flags: list[str], models: int, threads: int, out: Path) -> flo
 def g2p(args: argparse.Namespace) -> int:
     budget = ["--max-time", str(args.minutes * 60), "--max-steps", str(args.steps)]
     flags = G2P + (QUICK if args.quick else budget) + args.extra
+    if args.ranks is None:
+        args.ranks = 1 if args.models > 1 else 2
     if args.models > 1 and args.ranks > 1:
         raise SystemExit("--models trains one process per model: give --ranks 1")
     threads = max(1, args.threads // (args.ranks * args.models))
@@ -401,7 +408,8 @@ def main(argv: list[str] | None = None) -> int:
         help="train this many models at once (seeds 0, 1, ...; --ranks 1), decoded as one",
     )  # fmt: skip
     sub.add_argument(
-        "--ranks", type=int, default=2, help="MPI processes sharing --threads (1: one process)"
+        "--ranks", type=int,
+        help="MPI processes sharing --threads (1: one process; default 2, or 1 with --models)",
     )
     sub = commands.add_parser("threads", help="a G2P training step on 1 and N threads")
     sub.add_argument("--steps", type=int, default=20)

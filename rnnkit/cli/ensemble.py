@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from rnnkit.train.run_config import model_folder
 from rnnkit.train.tasks.seq2seq import TrainedSeq2Seq, load_ensemble, load_seq2seq
 
 
-def add_ensemble_flag(group: argparse._ArgumentGroup) -> None:
+def add_ensemble_flag(group: Any) -> None:
+    """``--ensemble DIR`` (repeatable) in GROUP, an argument group of a parser."""
     group.add_argument(
         "--ensemble",
         action="append",

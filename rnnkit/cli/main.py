@@ -64,11 +64,15 @@ def run(argv: list[str]) -> int:
         return train.run_command(rest, ArgumentParser, argv[0])
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    # argparse gives a positional list only the words before the first flag (predict DIR
-    # --beam 5 "text" left "text" over): texts may come after the flags too
-    takes_texts = isinstance(getattr(args, "texts", None), list) and "--" not in argv
-    if extra and takes_texts and not any(word.startswith("-") for word in extra):
-        args.texts.extend(extra)
+    if extra and isinstance(getattr(args, "texts", None), list):
+        # argparse gives a positional list only the words before the first flag (predict
+        # DIR --beam 5 "text" left "text" over): texts may come after the flags too, and
+        # after "--" even those that start with a dash
+        cut = extra.index("--") if "--" in extra else len(extra)
+        unknown = [word for word in extra[:cut] if word.startswith("-")]
+        if unknown:
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        args.texts.extend(extra[:cut] + extra[cut + 1 :])
         extra = []
     if extra:
         parser.parse_args(argv)  # the usual one-line error about the words left over

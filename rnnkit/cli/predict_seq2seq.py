@@ -93,7 +93,7 @@ def run(args: argparse.Namespace, folder: Path) -> int:
     """Transduce the texts with the seq2seq model in FOLDER."""
     trained = load_models(folder, args)
     beam = beam_width(args)
-    if args.plot_attention and trained.model.attention_kind == "none":
+    if args.plot_attention and all(m.attention_kind == "none" for m in trained.models):
         raise UserError(
             f"--plot-attention needs a model with attention; {folder} was trained with "
             "--attention none"

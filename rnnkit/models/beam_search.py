@@ -24,9 +24,10 @@ never loses a better hypothesis than the beam would find by running on.
 Each hypothesis carries its attention weights, one row per output token (the end token's
 included), over the source's own positions (``Seq2Seq.source_order``).
 
-Both searches also take a list of models sharing the target vocabulary, an ensemble, and
-search it as one model whose next-token distribution is the mean of the members'
-(``_Ensemble``); every member encodes the sources and steps its own decoder rows.
+Both searches also take a list of models, an ensemble, reading the same source ids and
+writing the same target vocabulary, and search it as one model whose next-token
+distribution is the mean of the members' (``_Ensemble``); every member encodes the sources
+and steps its own decoder rows.
 """
 
 from __future__ import annotations

@@ -232,9 +232,11 @@ INLINE int tile_rows(int rows, int r) {
 
 /* One row (a batch-1 step) has no other rows to keep the FMA units busy: a 1 x
  * TILE_VECTORS tile keeps only TILE_VECTORS chains in flight (2 at AVX2, where 8 are needed
- * to cover the latency), so a single row takes its columns ROW_VECTORS vectors at a time
- * (64 columns: one LSTM unit block's four gates) and its FMAs read the weights from memory.
- * The sums are formed in the same order as product_tile's, so the results are the same. */
+ * to cover the latency), so a single row takes ROW_VECTORS vectors of columns at a time (up
+ * to 64 columns, one LSTM unit block's four gates, and at most 8 chains: 64 columns at AVX2,
+ * 32 with 16-byte vectors; AVX-512's tiles are already that wide and keep their path), its
+ * FMAs reading the weights from memory. The sums are formed in the same order as
+ * product_tile's, so the results are the same to the bit. */
 #define ROW_VECTORS (64 / LANES > 8 ? 8 : 64 / LANES)
 INLINE void product_row(const int NV, int k_count, const float *a, const float *w, size_t w_k,
                         size_t w_block, float *out, size_t out_block, int j0, int accumulate) {
@@ -243,6 +245,8 @@ INLINE void product_row(const int NV, int k_count, const float *a, const float *
     for (int v = 0; v < NV; v++) {
         wv[v] = w + column_at(j0 + v * LANES, w_block);
         acc[v] = splat(0.0f);
+        /* the old outputs, added after the k loop: asked for now (as in product_tile) */
+        if (accumulate) __builtin_prefetch(out + column_at(j0 + v * LANES, out_block), 1, 3);
     }
     for (int k = 0; k < k_count; k++) {
         const vec x = splat(a[k]);
@@ -277,7 +281,7 @@ static void NAME(product_one_row)(int k_count, const float *a, const float *w, s
 #undef ROW
 
 /* product_tile over `rows` rows (tiles of tile_rows) and the columns [0, cols), cols a
- * multiple of 16. */
+ * multiple of 16; a single row goes to product_one_row where that is wider. */
 static void NAME(product_rows)(int rows, int k_count, const float *a, size_t a_stride,
                                const float *w, size_t w_k, size_t w_block, float *out,
                                size_t out_stride, size_t out_block, int cols, int accumulate) {

@@ -292,6 +292,7 @@ struct stepper_pool {
     const struct rnnkit_stack *job;
     int stalled;        /* a thread of this step waited longer than STALL_NANOSECONDS */
     int64_t solo_until; /* until then (now_ns), steps run on the caller's thread alone */
+    int64_t solo_steps; /* steps that ran on the caller alone so far (for tests) */
 };
 
 #define SPIN_NANOSECONDS 200000 /* how long an idle worker waits awake for the next step */
@@ -382,10 +383,11 @@ static void *stepper_worker(void *arg) {
 }
 
 /* Steps run on the caller's thread alone for the next `nanoseconds`, as after a stall
- * (tests take that path with it; 0 ends it). */
-void rnnkit_stepper_pool_step_alone(void *handle, int64_t nanoseconds) {
+ * (tests take that path with it; 0 ends it). Returns how many steps have run alone. */
+int64_t rnnkit_stepper_pool_step_alone(void *handle, int64_t nanoseconds) {
     struct stepper_pool *pool = handle;
-    pool->solo_until = nanoseconds > 0 ? now_ns() + nanoseconds : 0;
+    if (nanoseconds >= 0) pool->solo_until = nanoseconds > 0 ? now_ns() + nanoseconds : 0;
+    return pool->solo_steps;
 }
 
 void *rnnkit_stepper_pool_new(int threads) {
@@ -429,6 +431,7 @@ void rnnkit_stack_step(void *handle, struct rnnkit_stack *q) {
         /* one share: the caller alone, no barriers, and no worker to wake (a sleeping one
          * takes tens of microseconds to come, more on a busy machine) */
         int unused = 0;
+        if (pool && q->active > 1) pool->solo_steps++;
         const int shares = q->active;
         q->active = 1;
         active->stack_share(q, NULL, 0, &unused);

@@ -108,7 +108,7 @@ def _declare(library: ctypes.CDLL) -> None:
         "rnnkit_project_rows": ([int_] * 4 + [ptr] * 4, None),
         "rnnkit_stepper_pool_new": ([int_], ptr),
         "rnnkit_stepper_pool_free": ([ptr], None),
-        "rnnkit_stepper_pool_step_alone": ([ptr, ctypes.c_int64], None),
+        "rnnkit_stepper_pool_step_alone": ([ptr, ctypes.c_int64], ctypes.c_int64),
         "rnnkit_kernel_built": ([int_], int_),
         "rnnkit_kernel_supported": ([int_], int_),
         "rnnkit_select_kernel": ([int_], int_),

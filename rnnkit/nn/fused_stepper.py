@@ -46,12 +46,15 @@ class _StepperThreads:
             self._count = count
         return self._pool
 
-    def step_alone(self, seconds: float) -> None:
-        """Steps run on the caller's thread alone for the next SECONDS (0: from now on on
-        every thread again), as they do for a while after a stall (``_rnnkit.c``)."""
+    def step_alone(self, seconds: float | None) -> int:
+        """Steps run on the caller's thread alone for the next SECONDS, as they do for a
+        while after a stall (``_rnnkit.c``); 0 ends that, None leaves it as it is. Returns
+        how many steps have run alone so far (0 before the pool exists)."""
         with self.lock:
-            if self._pool is not None:
-                LIBRARY.rnnkit_stepper_pool_step_alone(self._pool, int(seconds * 1e9))
+            if self._pool is None:
+                return 0
+            nanoseconds = -1 if seconds is None else int(seconds * 1e9)
+            return LIBRARY.rnnkit_stepper_pool_step_alone(self._pool, nanoseconds)
 
     def forget(self) -> None:
         """In a forked child: the parent's workers did not come along, so start anew."""

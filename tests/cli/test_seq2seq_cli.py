@@ -213,6 +213,12 @@ def test_texts_may_follow_the_flags(runs) -> None:
     status, out, err = run_cli("predict", runs["reverse"], "--beam", "3", "abc", "de")
     assert status == expected[0] == 0, err
     assert out == expected[1]
+    status, out, err = run_cli("predict", runs["reverse"], "--beam", "3", "--", "-abc")
+    assert status == 0, err
+    assert out.split("\t")[-1] == "-abc\n"  # after "--", a text may start with a dash
+    status, _, err = run_cli("predict", runs["reverse"], "--beam", "3", "abc", "--bogus")
+    assert_one_line_error(status, err, "unrecognized arguments: --bogus")
+    assert "abc" not in err  # the text is not named as unrecognized
 
 
 def test_an_ensemble_decodes_with_the_mean_of_its_models(runs) -> None:

@@ -380,9 +380,11 @@ def test_a_row_alone_computes_what_it_computes_among_others(
     cell: str, hidden_size: int, kernel: str
 ) -> None:
     # A batch of one row takes its own product path (wide one-row tiles, for the FMA
-    # chains a lone row cannot fill) that forms every sum in the same order as the tiles of
-    # many rows do, so the row's results are the same to the bit. Token input: the input
-    # side comes from the table, not from a BLAS product whose order may depend on the rows.
+    # chains a lone row cannot fill; AVX-512's tiles are wide already and keep theirs) that
+    # forms every sum in the same order as the tiles of many rows do, so the row's outputs,
+    # and the gradient reaching its initial state through backward's products, are the same
+    # to the bit. Token input: the input side comes from the table, not from a BLAS product
+    # whose order may depend on the rows.
     c_binding.set_threads(1)
     layer = make_layer(cell, {**BASE, "hidden_size": hidden_size}, np.float32)
     rng = np.random.default_rng(3)
@@ -390,9 +392,20 @@ def test_a_row_alone_computes_what_it_computes_among_others(
         value[...] = rng.uniform(-0.4, 0.4, value.shape)
     table = rng.standard_normal((11, BASE["input_size"])).astype(np.float32)
     ids = rng.integers(0, 11, (9, 7))
-    among_others, _ = layer.forward(EmbeddedTokens(table, ids))
-    alone, _ = layer.forward(EmbeddedTokens(table, ids[:, 2:3]))
-    np.testing.assert_array_equal(alone[:, 0], among_others[:, 2])
+    initial = [rng.standard_normal((1, 7, hidden_size)).astype(np.float32) for _ in range(2)]
+    grad_output = rng.standard_normal((9, 7, hidden_size)).astype(np.float32)
+    results = []
+    for rows in (slice(None), slice(2, 3)):
+        state = [part[:, rows] for part in initial]
+        output, _ = layer.forward(
+            EmbeddedTokens(table, ids[:, rows]), tuple(state) if cell == "lstm" else state[0]
+        )
+        _, grad_state = layer.backward(grad_output[:, rows])
+        grads = list(grad_state) if cell == "lstm" else [grad_state]
+        results.append([output, *grads])
+    among_others, alone = results
+    for got, want in zip(alone, among_others, strict=True):
+        np.testing.assert_array_equal(got[:, 0], want[:, 2])
 
 
 def test_the_builds_agree_with_each_other() -> None:

@@ -19,6 +19,8 @@ pytestmark = pytest.mark.skipif(
 )
 
 TOLERANCE = 2e-5
+# Another program keeping a core busy; it ends by itself should the test be killed.
+BUSY_LOOP = "import time\nend = time.time() + 60\nwhile time.time() < end: pass"
 
 
 @pytest.fixture(params=c_binding.supported() or ["generic"])
@@ -136,7 +138,7 @@ def test_steps_on_a_busy_machine_match_steps_on_one_thread(layer_class: type, ke
     # on it, and the stepper then steps on the caller's thread alone for a while
     # (rnnkit_stack_step); whichever thread takes which unit blocks, each block's sums are
     # formed the same way, so the states are the same to the bit as on one thread.
-    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    busy = subprocess.Popen([sys.executable, "-c", BUSY_LOOP])
     threads = c_binding.threads()
     try:
         time.sleep(0.2)
@@ -171,13 +173,15 @@ def test_steps_alone_after_a_stall_match_steps_on_one_thread(
         for count in (2, 1):
             c_binding.set_threads(count)
             single, _ = pair(layer_class)
-            state, outputs = None, []
+            state, outputs, counts = None, [], {}
             for step, x in enumerate(inputs):
                 if count == 2 and step % 20 == 0:  # alone for steps 20-39 only
-                    _STEPPER_THREADS.step_alone(60.0 if step == 20 else 0.0)
+                    counts[step] = _STEPPER_THREADS.step_alone(60.0 if step == 20 else 0.0)
                 output, state = single.forward(x, state)
                 outputs.append(output)
             results[count] = (np.stack(outputs), *states(state))
+            if count == 2:  # steps 20-39 ran alone: the path under test was taken
+                assert counts[40] - counts[20] == 20
     finally:
         _STEPPER_THREADS.step_alone(0.0)
         c_binding.set_threads(threads)
