@@ -71,6 +71,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -304,8 +305,8 @@ def g2p(args: argparse.Namespace) -> int:
     with limit_threads(args.threads):
         dev_pairs = read_parallel(CMUDICT / "cmudict-0.7b.train-dev-1-21")
         if len(runs) > 1:
-            for run in runs:
-                alone = evaluate_pairs(load_seq2seq(run / "best"), dev_pairs)
+            for run, member in zip(runs, trained.models, strict=True):
+                alone = evaluate_pairs(replace(trained, model=member, ensemble=()), dev_pairs)
                 print(f"dev, {run.name} alone, greedy: WER {1 - alone['exact_match']:.2%}")
         # The decoding is chosen as the model was: by dev exact match, the simpler way on a
         # tie (greedy, then the smaller length penalty).

@@ -156,8 +156,8 @@ def busy_core(busy: bool = True) -> Iterator[None]:
         yield
         return
     # a minute at most: it ends by itself should this process be killed
-    loop = "import time\nend = time.time() + 60\nwhile time.time() < end: pass"
-    loop = subprocess.Popen([sys.executable, "-c", loop])
+    program = "import time\nend = time.time() + 60\nwhile time.time() < end: pass"
+    loop = subprocess.Popen([sys.executable, "-c", program])
     try:
         time.sleep(0.2)  # until it runs
         yield

@@ -69,13 +69,11 @@ def run(argv: list[str]) -> int:
         # DIR --beam 5 "text" left "text" over): texts may come after the flags too, and
         # after "--" even those that start with a dash
         cut = extra.index("--") if "--" in extra else len(extra)
-        unknown = [word for word in extra[:cut] if word.startswith("-")]
-        if unknown:
-            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-        args.texts.extend(extra[:cut] + extra[cut + 1 :])
-        extra = []
+        args.texts.extend(w for w in extra[:cut] if not w.startswith("-"))
+        args.texts.extend(extra[cut + 1 :])
+        extra = [w for w in extra[:cut] if w.startswith("-")]
     if extra:
-        parser.parse_args(argv)  # the usual one-line error about the words left over
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     with limit_threads(args.threads):
         return args.handler(args)
 

@@ -325,9 +325,12 @@ static void spin_wait(int spins) {
     }
 }
 
-/* Called now and then while a thread waits: the first call notes the time, a later one
- * past STALL_NANOSECONDS marks the step stalled. */
-static void note_stall(struct stepper_pool *pool, int64_t *started) {
+/* One turn of a thread's wait inside a step (spin_wait), which now and then reads the
+ * clock: the first reading notes when the wait began (`started`), a later one past
+ * STALL_NANOSECONDS marks the step stalled. */
+static void wait_turn(struct stepper_pool *pool, int spins, int64_t *started) {
+    spin_wait(spins);
+    if (spins % 256 != 0 && spins <= 4096) return; /* the clock only now and then */
     const int64_t now = now_ns();
     if (!*started)
         *started = now;
@@ -344,10 +347,8 @@ void rnnkit_pool_barrier(void *handle, int *local_sense) {
         __atomic_store_n(&pool->sense, *local_sense, __ATOMIC_RELEASE);
     } else {
         int64_t started = 0;
-        for (int spins = 1; __atomic_load_n(&pool->sense, __ATOMIC_ACQUIRE) != *local_sense; spins++) {
-            spin_wait(spins);
-            if (spins % 256 == 0 || spins > 4096) note_stall(pool, &started);
-        }
+        for (int spins = 1; __atomic_load_n(&pool->sense, __ATOMIC_ACQUIRE) != *local_sense; spins++)
+            wait_turn(pool, spins, &started);
     }
 }
 
@@ -449,10 +450,8 @@ void rnnkit_stack_step(void *handle, struct rnnkit_stack *q) {
     pthread_mutex_unlock(&pool->lock);
     active->stack_share(q, pool, 0, &local_sense);
     int64_t started = 0;
-    for (int spins = 1; __atomic_load_n(&pool->finished, __ATOMIC_ACQUIRE) < pool->threads - 1; spins++) {
-        spin_wait(spins);
-        if (spins % 256 == 0 || spins > 4096) note_stall(pool, &started);
-    }
+    for (int spins = 1; __atomic_load_n(&pool->finished, __ATOMIC_ACQUIRE) < pool->threads - 1; spins++)
+        wait_turn(pool, spins, &started);
     if (__atomic_load_n(&pool->stalled, __ATOMIC_RELAXED)) {
         __atomic_store_n(&pool->stalled, 0, __ATOMIC_RELAXED);
         pool->solo_until = now_ns() + SOLO_NANOSECONDS;

@@ -132,31 +132,43 @@ def test_training_mode_and_bad_states_take_the_general_path(kernel: str) -> None
         single.backward(np.ones((1, 1, 32)))
 
 
+def steps_on_threads(
+    layer_class: type, inputs: np.ndarray, threads: int, before_step=None
+) -> list[np.ndarray]:
+    """The outputs and final state of a new layer (the stepper takes the thread count as it
+    is made) stepped through INPUTS on THREADS threads, ``before_step(step)`` first each
+    step if given."""
+    previous = c_binding.threads()
+    c_binding.set_threads(threads)
+    try:
+        single, _ = pair(layer_class)
+        state, outputs = None, []
+        for step, x in enumerate(inputs):
+            if before_step is not None:
+                before_step(step)
+            output, state = single.forward(x, state)
+            outputs.append(output)
+    finally:
+        c_binding.set_threads(previous)
+    return [np.stack(outputs), *states(state)]
+
+
 @pytest.mark.parametrize("layer_class", [LSTM, GRU])
 def test_steps_on_a_busy_machine_match_steps_on_one_thread(layer_class: type, kernel: str) -> None:
     # With a core taken by another program, the stepper's second thread waits for its turn
     # on it, and the stepper then steps on the caller's thread alone for a while
     # (rnnkit_stack_step); whichever thread takes which unit blocks, each block's sums are
     # formed the same way, so the states are the same to the bit as on one thread.
+    inputs = np.random.default_rng(5).standard_normal((300, 1, 1, 5)).astype(np.float32)
     busy = subprocess.Popen([sys.executable, "-c", BUSY_LOOP])
-    threads = c_binding.threads()
     try:
         time.sleep(0.2)
-        inputs = np.random.default_rng(5).standard_normal((300, 1, 1, 5)).astype(np.float32)
-        results = {}
-        for count in (2, 1):
-            c_binding.set_threads(count)
-            single, _ = pair(layer_class)  # a new layer: the stepper takes the thread count
-            state, outputs = None, []
-            for x in inputs:
-                output, state = single.forward(x, state)
-                outputs.append(output)
-            results[count] = (np.stack(outputs), *states(state))
+        two = steps_on_threads(layer_class, inputs, 2)
+        one = steps_on_threads(layer_class, inputs, 1)
     finally:
         busy.kill()
         busy.wait()
-        c_binding.set_threads(threads)
-    for got, want in zip(results[2], results[1], strict=True):
+    for got, want in zip(two, one, strict=True):
         np.testing.assert_array_equal(got, want)
 
 
@@ -166,24 +178,18 @@ def test_steps_alone_after_a_stall_match_steps_on_one_thread(
 ) -> None:
     # After a stall the stepper steps on the caller's thread alone for a while: the states
     # are the same to the bit as those of a stepper of one thread, in and out of that while.
-    threads = c_binding.threads()
     inputs = np.random.default_rng(6).standard_normal((60, 1, 1, 5)).astype(np.float32)
-    results = {}
+    counts = {}
+
+    def alone_for_steps_20_to_39(step: int) -> None:
+        if step % 20 == 0:
+            counts[step] = _STEPPER_THREADS.step_alone(60.0 if step == 20 else 0.0)
+
     try:
-        for count in (2, 1):
-            c_binding.set_threads(count)
-            single, _ = pair(layer_class)
-            state, outputs, counts = None, [], {}
-            for step, x in enumerate(inputs):
-                if count == 2 and step % 20 == 0:  # alone for steps 20-39 only
-                    counts[step] = _STEPPER_THREADS.step_alone(60.0 if step == 20 else 0.0)
-                output, state = single.forward(x, state)
-                outputs.append(output)
-            results[count] = (np.stack(outputs), *states(state))
-            if count == 2:  # steps 20-39 ran alone: the path under test was taken
-                assert counts[40] - counts[20] == 20
+        two = steps_on_threads(layer_class, inputs, 2, alone_for_steps_20_to_39)
     finally:
         _STEPPER_THREADS.step_alone(0.0)
-        c_binding.set_threads(threads)
-    for got, want in zip(results[2], results[1], strict=True):
+    assert counts[40] - counts[20] == 20  # steps 20-39 ran alone: the path under test was taken
+    one = steps_on_threads(layer_class, inputs, 1)
+    for got, want in zip(two, one, strict=True):
         np.testing.assert_array_equal(got, want)
