@@ -2,8 +2,9 @@
 
     python -m benchmarks.seq2seq addition [--threads 1] [--epochs 30] [--quick] [-- flags]
     python -m benchmarks.seq2seq dates    [--threads 1] [--epochs 3]  [--quick] [-- flags]
-    python -m benchmarks.seq2seq g2p      [--threads 2] [--ranks 2] [--minutes 55] [--steps 30000]
-    python -m benchmarks.seq2seq g2p      --models 2 [--steps 22000] [--score DIR ...]
+    python -m benchmarks.seq2seq g2p      [--threads 2] [--models 2] [--minutes 59] [--steps 25000]
+    python -m benchmarks.seq2seq g2p      --models 1 [--ranks 2] [--steps 30000]  # one model
+    python -m benchmarks.seq2seq g2p      --score DIR [DIR ...]    # score trained runs as one
     python -m benchmarks.seq2seq decode RUN/best [--threads 1] [--words 2000] [--beam 5]
     python -m benchmarks.seq2seq threads  [--threads 2] [--steps 20]   # a G2P step, 1 and N threads
 
@@ -37,22 +38,21 @@ path, not a figure.
   match, PER = phoneme edit distance / reference length). Anchors: cmusphinx g2p-seq2seq
   LSTM 2x256 WER 22.2% (another split), Yao & Zweig 2015 bi-LSTM PER 5.45%, WER 23.55%.
   Target: WER <= 24% and PER <= 6% within 60 minutes of training on 2 cores. The two
-  cores train as two MPI ranks of one thread each (``--ranks 2``, mpi4py): 85 ms a step
-  on the AMD EPYC this was measured on, against 96-107 ms for one process of two threads.
-  The learning rate falls to 0 along a half cosine over ``--steps`` (``--lr-decay
-  cosine``): 30,000 steps fit 55 minutes there (validation included); on a slower machine
-  the time limit stops the run before the rate is down, so give fewer steps there. Chosen
-  on dev: the late, low rate (a constant-rate run resumed at a quarter of its rate gained
-  2 points of dev exact match), then dropout 0.3 over 30,000 steps (best dev exact match
-  68.39%, against 68.04% for dropout 0.2 over 20,000), then a moving average of the
-  weights, ``--ema 0.999`` (68.64%), and label smoothing 0.1 with it (69.71%; with it,
-  dropout 0.2 and 0.4 peaked at 69.30% and 69.12%, and input feeding trailed by 3 points
-  halfway). The dev words also choose the decoding, greedy or beam 5 with GNMT's length
-  penalty exponent 0, 0.6 or 1, before the test words are decoded. ``--models 2``
-  trains two models at once instead, one process of one thread each (seeds 0 and 1), and
-  decodes them as one (``--ensemble``): with ``--steps 22000 -- --eval-every 2000`` both
-  fit 52 minutes; dev WER 30.22% against 30.20% for the single model, so the single
-  model stays (a tie goes to the simpler), test WER 24.17% against its 24.92%.
+  cores train two models at once, one process of one thread each (seeds 0 and 1; 25,000
+  steps each took 57 minutes, validation every 2,000 steps included, on the AMD EPYC this
+  was measured on), and the models decode as one (``rnnkit eval --ensemble``). The
+  learning rate falls to 0 along a half cosine over ``--steps`` (``--lr-decay cosine``); on
+  a slower machine the time limit stops the runs before the rate is down, so give fewer
+  steps there. Chosen on dev (exact match), one setting at a time: the late, low rate (a
+  constant-rate run resumed at a quarter of its rate gained 2 points), dropout 0.3
+  (68.39%, against 68.04% for 0.2), a moving average of the weights, ``--ema 0.999``
+  (68.64%), label smoothing 0.1 (69.71%; dropout 0.2 and 0.4 then peaked lower, and input
+  feeding trailed by 3 points halfway), then two models in the hour instead of one on two
+  MPI ranks (``--models 1 --ranks 2 --steps 30000``: dev WER 30.20%; two models of 22,000
+  steps 30.22%, of 25,000 steps 29.70%). The dev words also choose the members, each run's
+  best checkpoint alone or with its last weights (a snapshot ensemble, free of training
+  time: 29.59% with the four), and the decoding, greedy or beam 5 with GNMT's length
+  penalty exponent 0, 0.6 or 1, before the test words are decoded once.
 - ``decode``: beam search (K = 5) of a trained model (the G2P run's ``best`` folder, from
   ``g2p --out``) over the first ``--words`` distinct CMUdict dev words, rnnkit against a
   plain eager PyTorch twin of the same model and weights (``benchmarks.seq2seq_decoding``),
@@ -113,7 +113,7 @@ G2P = [
     "--format", "dictionary", "--cell", "lstm", "--embedding-size", "64",
     "--hidden-size", "256", "--num-layers", "2", "--bidirectional", "--attention", "general",
     "--dropout", "0.3", "--batch-size", "64", "--lr", "0.002", "--lr-decay", "cosine",
-    "--ema", "0.999", "--label-smoothing", "0.1",
+    "--ema", "0.999", "--label-smoothing", "0.1", "--eval-every", "2000",
 ]  # fmt: skip
 BEAM = 5  # the beam G2P's dev words may choose over greedy decoding
 ALPHAS = (0.0, 0.6, 1.0)  # GNMT's length penalty exponents the dev words choose among
@@ -301,25 +301,40 @@ def g2p(args: argparse.Namespace) -> int:
         else:
             seconds, runs = train_cli([*data, *flags], threads, out), [out]
         print(f"training {seconds / 60:.1f} min wall; run folder(s) {' '.join(map(str, runs))}")
-    trained = load_ensemble([run / "best" for run in runs])
+    # The members: each run's best checkpoint, or those and each run's last weights (a
+    # snapshot ensemble: the same runs later along their cosine, at no training cost).
+    member_sets = {
+        "best": [run / "best" for run in runs],
+        "best and last": [folder for run in runs for folder in (run / "best", run)],
+    }
     with limit_threads(args.threads):
         dev_pairs = read_parallel(CMUDICT / "cmudict-0.7b.train-dev-1-21")
+        best = load_ensemble(member_sets["best"])
         if len(runs) > 1:
-            for run, member in zip(runs, trained.models, strict=True):
-                alone = evaluate_pairs(replace(trained, model=member, ensemble=()), dev_pairs)
+            for run, member in zip(runs, best.models, strict=True):
+                alone = evaluate_pairs(replace(best, model=member, ensemble=()), dev_pairs)
                 print(f"dev, {run.name} alone, greedy: WER {1 - alone['exact_match']:.2%}")
-        # The decoding is chosen as the model was: by dev exact match, the simpler way on a
-        # tie (greedy, then the smaller length penalty).
+        # Members and decoding are chosen as the model was: by dev exact match, the simpler
+        # way on a tie (fewer members, greedy, then the smaller length penalty).
         ways = [(1, 0.0)] + [(BEAM, alpha) for alpha in ALPHAS]
-        devs = {way: evaluate_pairs(trained, dev_pairs, *way) for way in ways}
-        for way, scores in devs.items():
-            print(f"dev, {decoding_name(*way)}: WER {1 - scores['exact_match']:.2%}, PER "
-                  f"{scores['token_error_rate']:.2%}")  # fmt: skip
-        way = max(ways, key=lambda w: (devs[w]["exact_match"], -w[0], -w[1]))
+        devs = {}
+        for members, folders in member_sets.items():
+            trained = best if members == "best" else load_ensemble(folders)
+            for way in ways:
+                devs[members, way] = scores = evaluate_pairs(trained, dev_pairs, *way)
+                print(f"dev, {members} ({len(folders)} model(s)), {decoding_name(*way)}: "
+                      f"WER {1 - scores['exact_match']:.2%}, "
+                      f"PER {scores['token_error_rate']:.2%}")  # fmt: skip
+        chosen = max(
+            devs, key=lambda key: (devs[key]["exact_match"], -len(member_sets[key[0]]),
+                                   -key[1][0], -key[1][1]),
+        )  # fmt: skip
+        members, way = chosen
+        trained = load_ensemble(member_sets[members])
         test = evaluate_pairs(trained, read_parallel(CMUDICT / "cmudict-0.7b.test"), *way)
-    dev = devs[way]
-    print(f"decoding chosen on dev: {decoding_name(*way)}"
-          + f" (the {len(runs)} models as one)" * (len(runs) > 1))  # fmt: skip
+    dev = devs[chosen]
+    print(f"chosen on dev: {decoding_name(*way)}, the runs' {members} weights "
+          f"({len(member_sets[members])} model(s) as one)")  # fmt: skip
     for name, scores in (("dev", dev), ("test", test)):
         print(f"{name}: WER {1 - scores['exact_match']:.2%}, PER "
               f"{scores['token_error_rate']:.2%} ({scores['sources']:,} words)")  # fmt: skip
@@ -397,20 +412,21 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_argument("--epochs", type=int, default=epochs)
         sub.add_argument("--epoch-only", action="store_true", help="only time an epoch")
     sub = commands.add_parser("g2p")
-    sub.add_argument("--minutes", type=float, default=55.0)
-    sub.add_argument("--steps", type=int, default=30000, help="the cosine decay's length")
+    sub.add_argument("--minutes", type=float, default=59.0)
+    sub.add_argument("--steps", type=int, default=25000, help="the cosine decay's length")
     sub.add_argument("--out", help="keep the run in this folder (for decode)")
     sub.add_argument(
         "--score", metavar="DIR", nargs="+",
         help="score the run in DIR instead of training (several: as one ensemble)",
     )  # fmt: skip
     sub.add_argument(
-        "--models", type=int, default=1,
-        help="train this many models at once (seeds 0, 1, ...; --ranks 1), decoded as one",
+        "--models", type=int, default=2,
+        help="train this many models at once (seeds 0, 1, ...; --ranks 1), decoded as one "
+        "(1: one model)",
     )  # fmt: skip
     sub.add_argument(
         "--ranks", type=int,
-        help="MPI processes sharing --threads (1: one process; default 2, or 1 with --models)",
+        help="MPI processes sharing --threads (1: one process; default 1, or 2 with --models 1)",
     )
     sub = commands.add_parser("threads", help="a G2P training step on 1 and N threads")
     sub.add_argument("--steps", type=int, default=20)
