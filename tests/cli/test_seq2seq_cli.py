@@ -253,3 +253,40 @@ def test_an_ensemble_of_other_vocabularies_is_one_line(runs) -> None:
         "eval", runs["reverse"], "--data", runs["valid"], "--ensemble", runs["folder"] / "none"
     )
     assert_one_line_error(status, err, "none")
+
+
+def test_last_weights_decode_beside_the_best_model(runs, tmp_path: Path) -> None:
+    from rnnkit.data.parallel import read_parallel
+    from rnnkit.train.tasks.seq2seq import evaluate_pairs, load_ensemble, transduce
+
+    # With a moving average, the best model holds averaged weights and the run folder the
+    # raw ones training ended with, so the two members always differ.
+    run = tmp_path / "averaged"
+    status, _, err = run_cli(
+        "train", "--task", "seq2seq", "--train", runs["folder"] / "train.tsv", "--valid",
+        runs["valid"], "--attention", "dot", "--no-bidirectional", "--ema", "0.5",
+        "--out", run, *TINY,
+    )  # fmt: skip
+    assert status == 0, err
+    texts = ["abca", "fed"]
+    outputs = {}
+    for flags in ([], ["--last-weights"]):
+        status, out, err = run_cli("predict", run, *flags, "--beam", "3", "--json", *texts)
+        assert status == 0, err
+        outputs[bool(flags)] = [json.loads(line)["outputs"][0] for line in out.splitlines()]
+    both, _ = transduce(load_ensemble([run / "best", run]), texts, 3)
+    for output, mine in zip(outputs[True], both, strict=True):
+        assert output["text"] == mine[0]["text"]
+        assert output["log_prob"] == pytest.approx(mine[0]["log_prob"], rel=1e-6)
+    assert [o["log_prob"] for o in outputs[True]] != [o["log_prob"] for o in outputs[False]]
+    # With --ensemble, every run gives its two members; a run given as its best folder one.
+    status, out, err = run_cli(
+        "eval", run, "--data", runs["valid"], "--ensemble", runs["reverse"], "--ensemble",
+        run / "best", "--last-weights", "--json",
+    )  # fmt: skip
+    assert status == 0, err
+    reverse = runs["reverse"]
+    members = load_ensemble([run / "best", run, reverse / "best", reverse, run / "best"])
+    expected = evaluate_pairs(members, read_parallel(runs["valid"]))
+    assert json.loads(out)["exact_match"] == pytest.approx(expected["exact_match"])
+    assert json.loads(out)["token_error_rate"] == pytest.approx(expected["token_error_rate"])
