@@ -68,7 +68,7 @@ def run(args: argparse.Namespace, folder: Path) -> int:
     unknown = trained.source.unknown(
         t for s in examples.sources for t in split_tokens(s, source_kind)
     )
-    scores = evaluate_pairs(trained, examples, args.beam, args.alpha)
+    scores = evaluate_pairs(trained, examples, args.beam, args.alpha, progress=None)
     rate = error_rate_name(format, target_kind, examples.sources)
     report = {
         **scores,

@@ -102,7 +102,7 @@ def run(args: argparse.Namespace, folder: Path) -> int:
     for text, origin in zip(texts, origins, strict=True):
         if not text.strip():
             raise UserError(f"{origin} is empty; give one non-empty text per line")
-    outputs, unknown = transduce(trained, texts, beam, args.alpha, args.nbest)
+    outputs, unknown = transduce(trained, texts, beam, args.alpha, args.nbest, progress=None)
     if unknown:
         shown = ", ".join(repr(t) for t in unknown[:MOST_UNKNOWN_SHOWN])
         more = f" and {len(unknown) - MOST_UNKNOWN_SHOWN} more" if len(unknown) > 10 else ""

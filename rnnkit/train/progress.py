@@ -1,4 +1,5 @@
-"""The progress bar a training run shows: step, loss, tokens per second and time left.
+"""The progress bar a training run shows: step, loss, tokens per second and time left;
+and ``item_bar``, a bar over the inputs of a long evaluation or prediction.
 
 A thin wrapper over tqdm. The bar goes to stderr and only appears on a terminal (tqdm's
 ``disable=None``), so piped output and tests stay clean; messages printed through
@@ -53,3 +54,16 @@ class ProgressBar:
 
     def close(self) -> None:
         self.bar.close()
+
+
+def item_bar(total: int, unit: str, enabled: bool | None = None) -> tqdm:
+    """A bar over TOTAL items (``update(n)`` as they are done, ``close()`` at the end) on
+    stderr, cleared when closed: ENABLED None shows it on a terminal only, as the training
+    bar; True always; False never."""
+    return tqdm(
+        total=total,
+        unit=unit,
+        disable=None if enabled is None else not enabled,
+        leave=False,
+        dynamic_ncols=True,
+    )

@@ -28,6 +28,7 @@ from rnnkit.data.parallel_batches import PAD_ID, Vocabulary, batches, make_batch
 from rnnkit.models.beam_search import Hypothesis, beam_search, greedy_search
 from rnnkit.models.seq2seq import Seq2Seq
 from rnnkit.train.batched_trainer import BatchedSettings, BatchedTrainer
+from rnnkit.train.progress import item_bar
 from rnnkit.train.settings import batch_size_option
 
 EVAL_BATCH_SIZE = 256
@@ -77,18 +78,27 @@ def decode_sources(
     nbest: int = 1,
     max_length_ratio: float = 3.0,
     batch_size: int = EVAL_BATCH_SIZE,
+    progress: bool | None = False,
 ) -> list[list[Hypothesis]]:
     """The ``nbest`` outputs of each source (greedy for ``beam_size`` 1), in order given;
-    MODEL may be a list of models decoding as an ensemble (``rnnkit.models.beam_search``)."""
+    MODEL may be a list of models decoding as an ensemble (``rnnkit.models.beam_search``).
+    PROGRESS: a bar over the sources on stderr (None: on a terminal only; ``item_bar``)."""
     results: list[list[Hypothesis]] = [[] for _ in sources]
-    for group in sorted_batches([len(s) for s in sources], batch_size):
-        src, lengths = pad_batch([sources[i] for i in group], PAD_ID)
-        if beam_size == 1 and nbest == 1:
-            found = [[h] for h in greedy_search(model, src, lengths, max_length_ratio)]
-        else:
-            found = beam_search(model, src, lengths, beam_size, alpha, nbest, max_length_ratio)
-        for row, hypotheses in zip(group, found, strict=True):
-            results[row] = hypotheses
+    bar = item_bar(len(sources), "source", progress)
+    try:
+        for group in sorted_batches([len(s) for s in sources], batch_size):
+            src, lengths = pad_batch([sources[i] for i in group], PAD_ID)
+            if beam_size == 1 and nbest == 1:
+                found = [[h] for h in greedy_search(model, src, lengths, max_length_ratio)]
+            else:
+                found = beam_search(
+                    model, src, lengths, beam_size, alpha, nbest, max_length_ratio
+                )
+            for row, hypotheses in zip(group, found, strict=True):
+                results[row] = hypotheses
+            bar.update(len(group))
+    finally:
+        bar.close()
     return results
 
 

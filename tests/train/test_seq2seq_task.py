@@ -56,7 +56,9 @@ def config(tmp_path: Path, **training: object) -> Seq2SeqRun:
     return run
 
 
-def test_the_task_learns_and_its_model_transduces(tmp_path: Path) -> None:
+def test_the_task_learns_and_its_model_transduces(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     pytest.importorskip("rapidfuzz")
     trainer = start_run(TASK, config(tmp_path, max_steps=200), tmp_path / "run")
     assert train_run(TASK, trainer, fresh=True).status == 0
@@ -71,9 +73,14 @@ def test_the_task_learns_and_its_model_transduces(tmp_path: Path) -> None:
     _, unknown = transduce(trained, ["BAX"])
     assert unknown == ["X"]
     valid = read_parallel(tmp_path / "valid.dict")
+    capsys.readouterr()
     scores = evaluate_pairs(trained, valid)
     assert scores["sources"] == len(references(valid)[0]) and scores["exact_match"] > 0.9
     assert scores["token_error_rate"] < 0.05 and "bleu" in scores
+    assert capsys.readouterr().err == ""  # no bar unless asked (or on a terminal)
+    # Asked, a bar counts the sources on stderr; the scores are the same.
+    assert evaluate_pairs(trained, valid, progress=True) == scores
+    assert f"/{scores['sources']} [" in capsys.readouterr().err
 
 
 def test_resume_gives_the_same_weights_as_one_run(tmp_path: Path) -> None:

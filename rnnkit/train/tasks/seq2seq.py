@@ -296,10 +296,11 @@ def transduce(
     beam_size: int = 1,
     alpha: float = 0.0,
     nbest: int = 1,
+    progress: bool | None = False,
 ) -> tuple[list[list[dict[str, Any]]], list[str]]:
     """The outputs of each text (``text``, ``score``, ``log_prob``, ``finished``,
     ``attention`` ``(output steps, source tokens)``), and the source tokens the model does
-    not know (read as ``<unk>``)."""
+    not know (read as ``<unk>``). PROGRESS: a bar over the texts (``decode_sources``)."""
     kinds = trained.tokenizations
     tokens = [split_tokens(text, kinds[0]) for text in texts]
     for text, pieces in zip(texts, tokens, strict=True):
@@ -310,7 +311,9 @@ def transduce(
     limit = trained.config.data.max_source_length
     limit_source_lengths(sources, limit, trained.config.data.truncate_source, texts)
     ratio = trained.config.training.max_length_ratio
-    found = decode_sources(trained.models, sources, beam_size, alpha, nbest, ratio)
+    found = decode_sources(
+        trained.models, sources, beam_size, alpha, nbest, ratio, progress=progress
+    )
     outputs = [
         [
             {
@@ -328,13 +331,18 @@ def transduce(
 
 
 def evaluate_pairs(
-    trained: TrainedSeq2Seq, examples: ParallelExamples, beam_size: int = 1, alpha: float = 0.0
+    trained: TrainedSeq2Seq,
+    examples: ParallelExamples,
+    beam_size: int = 1,
+    alpha: float = 0.0,
+    progress: bool | None = False,
 ) -> dict[str, Any]:
     """Scores of TRAINED's best output per distinct source against all of its targets
-    (``rnnkit.train.seq2seq_metrics``; BLEU for word targets), and ``sources``."""
+    (``rnnkit.train.seq2seq_metrics``; BLEU for word targets), and ``sources``.
+    PROGRESS: a bar over the sources as they are decoded (``decode_sources``)."""
     kinds = trained.tokenizations
     sources, targets = references(examples)
-    outputs, _ = transduce(trained, sources, beam_size, alpha)
+    outputs, _ = transduce(trained, sources, beam_size, alpha, progress=progress)
     hypotheses = [split_tokens(found[0]["text"], kinds[1]) for found in outputs]
     refs = [[split_tokens(t, kinds[1]) for t in group] for group in targets]
     scores = sequence_scores(hypotheses, refs, bleu=kinds[1] == "word")
