@@ -23,7 +23,9 @@ Every error is a ``UserError`` of one line naming the parameter (``data``, ``tar
 from __future__ import annotations
 
 import csv
+import math
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -137,15 +139,24 @@ def parse_number(text: str, column: str, line: int, decimal_comma: bool) -> floa
     text = text.strip()
     if text.lower() in MISSING:
         return float("nan")
-    try:
-        return float(text)
-    except ValueError:
-        if decimal_comma and text.count(",") == 1:
-            try:
-                return float(text.replace(",", "."))
-            except ValueError:
-                pass
-    raise UserError(f"column {column!r}, line {line}: {text!r} is not a number")
+    value = None
+    candidates = [text]
+    if decimal_comma and text.count(",") == 1:
+        candidates.append(text.replace(",", "."))
+    for candidate in candidates:
+        with suppress(ValueError):
+            value = float(candidate)
+            break
+    if value is None:
+        raise UserError(f"column {column!r}, line {line}: {text!r} is not a number")
+    if not math.isfinite(value):
+        # float() reads "inf" and "1e999"; such a value would reach the model as a
+        # non-finite input deep in training, so it is refused here where its line is known
+        raise UserError(
+            f"column {column!r}, line {line}: {text!r} is not a finite number; "
+            "give a finite value, or leave the cell empty to mark it missing"
+        )
+    return value
 
 
 def _read_rows(path: Path, encoding: str) -> tuple[list[str], list[list[str]], list[int], str]:

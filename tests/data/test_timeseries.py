@@ -126,6 +126,13 @@ def test_non_numeric_value_names_column_and_line(tmp_path: Path) -> None:
         read(tmp_path, MONTHLY.replace("132", "13two"))
 
 
+@pytest.mark.parametrize("value", ["inf", "-Infinity", "1e999"])
+def test_infinite_value_names_column_and_line(tmp_path: Path, value: str) -> None:
+    # float() accepts these; they would otherwise reach training as non-finite inputs
+    with pytest.raises(UserError, match=rf"column 'Passengers', line 4: '{value}' is not a finite"):
+        read(tmp_path, MONTHLY.replace("132", value))
+
+
 def test_unknown_columns_list_the_columns(tmp_path: Path) -> None:
     with pytest.raises(UserError, match=r"target: no column 'Sales'.*columns: Month, Passengers"):
         read(tmp_path, MONTHLY, target=["Sales"])
