@@ -25,9 +25,13 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         with suppress(FileNotFoundError):
             os.unlink(temporary)
+        if isinstance(error, OSError) and error.errno is not None:
+            # The temporary name is ours, not the caller's: name the file they asked for
+            # (OSError(errno, ...) gives the same subclass, e.g. PermissionError)
+            raise OSError(error.errno, error.strerror, str(path)) from None
         raise
     fsync_folder(path.parent)
 

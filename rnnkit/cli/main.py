@@ -92,7 +92,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         flag = flag_name(error.parameter.rsplit(".", 1)[-1])
         print(f"rnnkit: error: {flag}: {one_line_text(error.reason)}", file=sys.stderr)
         return USAGE_ERROR
-    except (UserError, OSError) as error:
+    except OSError as error:
+        print(f"rnnkit: error: {os_error_line(error)}", file=sys.stderr)
+        return USAGE_ERROR
+    except UserError as error:
         named = getattr(error, "settings", ())
         print(f"rnnkit: error: {as_flags(one_line(error), SETTING_NAMES, named)}", file=sys.stderr)
         return USAGE_ERROR
@@ -102,6 +105,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 SETTING_NAMES = set().union(*(setting_names(task.config_class) for task in TASKS.values()))
+
+
+def os_error_line(error: OSError) -> str:
+    """An error of the system on a file the user named: the file, what went wrong (without
+    Python's ``[Errno N]``) and what to check."""
+    if error.filename is None or not error.strerror:
+        return one_line(error)
+    return one_line_text(
+        f"{error.filename}: {error.strerror.lower()}; check the path, that its folder "
+        "exists and that it may be read or written there"
+    )
 
 
 def one_line(error: Exception) -> str:

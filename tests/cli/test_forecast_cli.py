@@ -98,6 +98,15 @@ def test_predict_writes_csv_and_plot(run, tmp_path: Path) -> None:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_output_file_that_cannot_be_written_is_named_in_one_line(run, tmp_path: Path) -> None:
+    # The error names the file asked for, not the temporary file written first
+    for target, reason in [(tmp_path / "no" / "out.csv", "no such file"), (tmp_path, "is a dir")]:
+        status, _, err = run_cli("predict", run["run"], "--data", run["data"], "--csv", target)
+        assert_one_line_error(status, err, f"{target}: {reason}", "check the path")
+        assert ".tmp" not in err and "Errno" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
 def test_backtest_scores_the_model_beside_baselines_computed_by_hand(run) -> None:
     status, out, err = run_cli(
         "eval", run["run"], "--data", run["data"], "--backtest", "--start", "2004-01", "--json"

@@ -73,3 +73,10 @@ def test_stdin_is_answered_line_by_line(char_run: Path):
         assert process.wait(timeout=60) == 0
     finally:
         process.kill()
+
+
+def test_an_input_file_that_cannot_be_read_is_named_in_one_line(char_run: Path, tmp_path: Path):
+    for path, reason in [(tmp_path / "nowhere.txt", "no such file"), (tmp_path, "is a dir")]:
+        status, _, err = run_cli("predict", char_run, "--input", path)
+        assert_one_line_error(status, err, f"{path}: {reason}", "check the path")
+        assert "Errno" not in err
