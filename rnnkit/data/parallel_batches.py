@@ -183,7 +183,8 @@ def limit_source_lengths(
             if not truncate:
                 raise UserError(
                     f"{origins[i]}: the source has {len(source)} tokens, more than "
-                    f"max_source_length={max_length}"
+                    f"max_source_length={max_length}; shorten it, or train with a larger "
+                    "max_source_length (or truncate_source, which cuts longer sources)"
                 )
             sources[i] = source[:max_length]
             cut += 1

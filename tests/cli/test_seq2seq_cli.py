@@ -290,3 +290,28 @@ def test_last_weights_decode_beside_the_best_model(runs, tmp_path: Path) -> None
     expected = evaluate_pairs(members, read_parallel(runs["valid"]))
     assert json.loads(out)["exact_match"] == pytest.approx(expected["exact_match"])
     assert json.loads(out)["token_error_rate"] == pytest.approx(expected["token_error_rate"])
+
+
+def test_a_source_past_the_models_limit_is_named_or_cut_with_a_note(runs, tmp_path: Path) -> None:
+    long_text = "abc" * 80  # 240 tokens, past the default max_source_length of 200
+    status, _, err = run_cli("predict", runs["reverse"], "ab", long_text)
+    assert_one_line_error(status, err, "text 2", "240 tokens", "shorten it")
+    assert long_text not in err
+    data = tmp_path / "long.tsv"
+    data.write_text(f"ab\tba\n{long_text}\t{long_text[::-1]}\n", encoding="utf-8")
+    status, _, err = run_cli("eval", runs["reverse"], "--data", data)
+    assert_one_line_error(status, err, "long.tsv:2", "240 tokens")
+    # A model trained to cut its longer sources cuts them at predict and eval too, and says so.
+    run = tmp_path / "cut"
+    status, out, err = run_cli(
+        "train", "--task", "seq2seq", "--train", runs["folder"] / "train.tsv", "--valid",
+        runs["valid"], "--max-source-length", "3", "--truncate-source", "--out", run, *TINY,
+    )  # fmt: skip
+    assert status == 0, err
+    status, out, err = run_cli("predict", run, "abcdef", "ab", "fedcba")
+    assert status == 0, err
+    assert len(out.splitlines()) == 3
+    assert "rnnkit: note: 2 source(s) longer than 3 tokens were cut" in err
+    status, out, err = run_cli("eval", run, "--data", data)
+    assert status == 0, err
+    assert "rnnkit: note: 1 source(s) longer than 3 tokens were cut" in err

@@ -15,6 +15,7 @@ and ``rnnkit eval`` call.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -297,19 +298,24 @@ def transduce(
     alpha: float = 0.0,
     nbest: int = 1,
     progress: bool | None = False,
+    origins: Sequence[str] | None = None,
 ) -> tuple[list[list[dict[str, Any]]], list[str]]:
     """The outputs of each text (``text``, ``score``, ``log_prob``, ``finished``,
     ``attention`` ``(output steps, source tokens)``), and the source tokens the model does
-    not know (read as ``<unk>``). PROGRESS: a bar over the texts (``decode_sources``)."""
+    not know (read as ``<unk>``). PROGRESS: a bar over the texts (``decode_sources``).
+    ORIGINS name the texts in errors (default ``text 1``, ``text 2``, ...); a text longer
+    than the model's ``max_source_length`` is refused, or cut with its ``truncate_source``
+    (``sources_cut`` counts them beforehand)."""
     kinds = trained.tokenizations
+    origins = origins or [f"text {i + 1}" for i in range(len(texts))]
     tokens = [split_tokens(text, kinds[0]) for text in texts]
-    for text, pieces in zip(texts, tokens, strict=True):
+    for origin, pieces in zip(origins, tokens, strict=True):
         if not pieces:
-            raise UserError(f"cannot transduce an empty source: {text!r}")
+            raise UserError(f"{origin}: cannot transduce an empty source")
     unknown = trained.source.unknown(t for pieces in tokens for t in pieces)
     sources = [trained.source.encode(pieces) for pieces in tokens]
     limit = trained.config.data.max_source_length
-    limit_source_lengths(sources, limit, trained.config.data.truncate_source, texts)
+    limit_source_lengths(sources, limit, trained.config.data.truncate_source, origins)
     ratio = trained.config.training.max_length_ratio
     found = decode_sources(
         trained.models, sources, beam_size, alpha, nbest, ratio, progress=progress
@@ -330,6 +336,24 @@ def transduce(
     return outputs, unknown
 
 
+def sources_cut(trained: TrainedSeq2Seq, texts: Sequence[str]) -> int:
+    """How many of TEXTS ``transduce`` cuts to the model's ``max_source_length`` (with its
+    ``truncate_source``; without, it refuses them)."""
+    if not trained.config.data.truncate_source:
+        return 0
+    limit, kind = trained.config.data.max_source_length, trained.tokenizations[0]
+    return sum(len(split_tokens(text, kind)) > limit for text in texts)
+
+
+def cut_note(trained: TrainedSeq2Seq, cut: int) -> str:
+    """What to tell of CUT sources (``sources_cut``), for a note."""
+    limit = trained.config.data.max_source_length
+    return (
+        f"{cut} source(s) longer than {limit} tokens were cut to that length, as the "
+        "model's training cut its longer sources"
+    )
+
+
 def evaluate_pairs(
     trained: TrainedSeq2Seq,
     examples: ParallelExamples,
@@ -342,7 +366,13 @@ def evaluate_pairs(
     PROGRESS: a bar over the sources as they are decoded (``decode_sources``)."""
     kinds = trained.tokenizations
     sources, targets = references(examples)
-    outputs, _ = transduce(trained, sources, beam_size, alpha, progress=progress)
+    # Each distinct source is named by its first line (the reversed pairs leave the first).
+    pairs = zip(reversed(examples.sources), reversed(examples.origins), strict=True)
+    first_origins = dict(pairs)
+    origins = [first_origins[source] for source in sources]
+    outputs, _ = transduce(
+        trained, sources, beam_size, alpha, progress=progress, origins=origins
+    )
     hypotheses = [split_tokens(found[0]["text"], kinds[1]) for found in outputs]
     refs = [[split_tokens(t, kinds[1]) for t in group] for group in targets]
     scores = sequence_scores(hypotheses, refs, bleu=kinds[1] == "word")
