@@ -96,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"rnnkit: error: {os_error_line(error)}", file=sys.stderr)
         return USAGE_ERROR
     except UserError as error:
-        named = getattr(error, "settings", ())
+        named = (*getattr(error, "settings", ()), *leading_setting(str(error)))
         print(f"rnnkit: error: {as_flags(one_line(error), SETTING_NAMES, named)}", file=sys.stderr)
         return USAGE_ERROR
     except KeyboardInterrupt:
@@ -105,6 +105,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 SETTING_NAMES = set().union(*(setting_names(task.config_class) for task in TASKS.values()))
+
+
+def leading_setting(message: str) -> tuple[str, ...]:
+    """The setting a library error starts with (``fill: 2 missing values``), as errors below
+    the command line name the parameter they are about first."""
+    first, colon, _ = message.partition(":")
+    return (first,) if colon and first in SETTING_NAMES else ()
 
 
 def os_error_line(error: OSError) -> str:

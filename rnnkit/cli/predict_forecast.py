@@ -37,14 +37,15 @@ from rnnkit.cli.arguments import add_png_flag, positive_int
 from rnnkit.cli.flags import flag_name
 from rnnkit.data.timeseries import FILLS, SeriesData, read_series
 from rnnkit.data.timeseries_calendar import format_date
-from rnnkit.errors import UserError
+from rnnkit.errors import SettingError, UserError
 from rnnkit.train.figures import pyplot
 from rnnkit.train.forecast_backtest import check_series, forecast_ahead
 from rnnkit.train.forecast_evaluation import TrainedForecaster
 from rnnkit.train.tasks.forecast import load_forecaster
 
-# Parameters that library errors about forecasting data name first, written as flags here.
-FLAG_PREFIXES = ("data", "fill", "horizon", "start", "stride", "season")
+# Parameters of the backtest that library errors name first and that no setting shares a
+# name with (settings, such as ``fill:``, are written as flags by ``rnnkit.cli.main``).
+FLAG_PREFIXES = ("start",)
 MOST_PANELS = 6
 HISTORY_SHOWN = 5  # the plot shows at most this many horizons of history (and the lookback)
 
@@ -91,20 +92,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 @contextmanager
 def in_flag_words() -> Iterator[None]:
-    """Re-raise a library error that starts with a parameter (``fill: ...``) with the
-    flag's name (``--fill: ...``), and its advice to fill in the flag's words."""
+    """Re-raise a library error that starts with a backtest parameter (``start: ...``) with
+    the flag's name (``--start: ...``)."""
     try:
         yield
     except UserError as error:
         message = str(error)
-        for name in FLAG_PREFIXES:
-            if message.startswith(name + ":"):
-                message = flag_name(name) + message[len(name) :]
-        message = message.replace("give fill='ffill' or 'interpolate'", "give --fill ffill or "
-                                  "--fill interpolate")  # fmt: skip
-        if message == str(error):
+        name = message.partition(":")[0]
+        if name not in FLAG_PREFIXES:
             raise
-        raise UserError(message) from None
+        named = getattr(error, "settings", ())
+        raise SettingError(flag_name(name) + message[len(name) :], *named) from None
 
 
 def levels_of(args: argparse.Namespace) -> tuple[float, ...]:

@@ -306,8 +306,8 @@ def _check_missing(one: Series, columns: list[str]) -> None:
     where = [int(one.lines[r]) for r in np.unique(missing[:, 0])[:5]]
     raise UserError(
         f"fill: {_label(one.id)}{len(missing)} missing values, the first in column "
-        f"{columns[column]!r}; lines {', '.join(map(str, where))}; give fill='ffill' or "
-        "'interpolate' to fill them"
+        f"{columns[column]!r}; lines {', '.join(map(str, where))}; set fill to ffill or "
+        "interpolate"
     )
 
 

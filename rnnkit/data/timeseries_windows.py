@@ -21,7 +21,7 @@ import numpy as np
 from rnnkit.data.timeseries import SeriesData
 from rnnkit.data.timeseries_calendar import calendar_features
 from rnnkit.data.timeseries_transforms import SeriesTransform
-from rnnkit.errors import UserError
+from rnnkit.errors import SettingError, UserError
 
 MODEL_INPUTS = ("past_target", "past_covariates", "future_covariates")
 
@@ -148,11 +148,13 @@ def prepare_windows(
         train_end = n - valid_size - test_size
         needed = lookback + horizon + lag
         if train_end < needed:
-            raise UserError(
+            raise SettingError(
                 f"lookback: series {one.id or 'in the file'} has {n} steps; with "
-                f"{valid_size + test_size} held out, {train_end} remain to train on, fewer "
-                f"than lookback + horizon{' + difference' if lag else ''} = {needed}"
-            )
+                f"{valid_size + test_size} held out, {max(train_end, 0)} remain to train on, "
+                f"fewer than lookback + horizon{' + difference' if lag else ''} = {needed}; give a "
+                "smaller lookback or horizon, hold out fewer steps, or a longer series",
+                "lookback", "horizon", "difference",
+            )  # fmt: skip
         targets.fit(one.id, one.target[:train_end])
         covariates.fit(one.id, one.covariates[:train_end])
         z = targets.transform(one.id, one.target)  # rows lag .. n-1

@@ -41,7 +41,7 @@ from rnnkit.data.timeseries_calendar import (
     infer_frequency,
     season_length,
 )
-from rnnkit.errors import UserError
+from rnnkit.errors import SettingError, UserError
 from rnnkit.train.forecast_evaluation import TrainedForecaster, forecast_next
 from rnnkit.train.forecast_metrics import BASELINES, coverage, weighted_quantile_loss
 
@@ -60,7 +60,9 @@ def check_series(trained: TrainedForecaster, data: SeriesData) -> None:
         _, note = infer_frequency(one.dates)
         if note:
             label = f"series {one.id!r}: " if one.id else ""
-            raise UserError(f"data: {label}{note}; give fill='ffill' or 'interpolate' to fill them")
+            raise SettingError(
+                f"data: {label}{note}; set fill to ffill or interpolate", "fill"
+            )
     expected = trained.frequency
     if expected is not None and (expected.unit, expected.step) != (
         data.frequency.unit,

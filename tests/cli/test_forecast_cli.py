@@ -252,3 +252,19 @@ def test_missing_values_are_filled_when_asked(run, tmp_path: Path) -> None:
     status, out, err = run_cli("predict", run["run"], "--data", path, "--fill", "interpolate")
     assert status == 0, err
     assert "1 missing values filled (interpolate)" in err and "2006-01" in out
+
+
+def test_training_errors_name_the_flags_and_write_nothing(run, tmp_path: Path) -> None:
+    cases = _bad_files(tmp_path)
+    for name, fragments in [
+        ("missing", ("--fill: 1 missing values", "set --fill to ffill or interpolate")),
+        ("column", ("--target: no column 'Sales'",)),
+        ("short", ("--lookback: series in the file has 8 steps", "a smaller --lookback or")),
+    ]:
+        out = tmp_path / f"run-{name}"
+        status, _, err = run_cli(
+            "train", "--task", "forecast", "--data", cases[name][0], "--date-column", "Month",
+            "--target", "Sales", "--out", out, *TINY,
+        )  # fmt: skip
+        assert_one_line_error(status, err, *fragments)
+        assert not out.exists(), name
