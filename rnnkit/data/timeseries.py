@@ -12,8 +12,9 @@ Each series comes out sorted by date: a file in descending order is reversed and
 of order is sorted, both with a note. A date that occurs twice in a series is an error.
 The spacing is inferred (``Frequency``: years, months or a fixed number of seconds);
 dates missing from a regular series (gaps) are reported in ``notes``, and filled in when
-``fill`` is given. Missing values (an empty cell, ``NA``, ``NaN``, ``null``, ``?``) are an
-error naming the first lines unless ``fill`` is ``"ffill"`` (the last value before, or
+``fill`` is given; ``refuse_gaps`` refuses them where windows are cut from the series.
+Missing values (an empty cell, ``NA``, ``NaN``, ``null``, ``?``) are an error naming the
+first lines unless ``fill`` is ``"ffill"`` (the last value before, or
 the first after at the start) or ``"interpolate"`` (linear in the step index).
 
 Every error is a ``UserError`` of one line naming the parameter (``data``, ``target``, ``fill``,
@@ -33,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnkit.data.timeseries_calendar import Frequency, fill_gaps, format_date, infer_frequency
-from rnnkit.errors import UserError
+from rnnkit.errors import SettingError, UserError
 
 SEPARATORS = (",", ";", "\t")
 MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
@@ -269,6 +270,19 @@ def read_series(
 
 def _label(name: str) -> str:
     return f"series {name!r}: " if name else ""
+
+
+def refuse_gaps(data: SeriesData) -> None:
+    """Refuse a regular series with dates missing (gaps): windows cut from it would run
+    across them as if the dates were consecutive. ``fill`` inserts and fills them."""
+    if data.frequency is None:  # irregular dates: no gap to speak of
+        return
+    for one in data.series:
+        _, note = infer_frequency(one.dates)
+        if note:
+            raise SettingError(
+                f"data: {_label(one.id)}{note}; set fill to ffill or interpolate", "fill"
+            )
 
 
 def _one_series(name, dates, values, lines, num_targets, notes) -> tuple[Series, Frequency | None]:

@@ -33,15 +33,14 @@ from typing import Any
 
 import numpy as np
 
-from rnnkit.data.timeseries import Series, SeriesData
+from rnnkit.data.timeseries import Series, SeriesData, refuse_gaps
 from rnnkit.data.timeseries_calendar import (
     calendar_features,
     format_date,
     future_dates,
-    infer_frequency,
     season_length,
 )
-from rnnkit.errors import SettingError, UserError
+from rnnkit.errors import UserError
 from rnnkit.train.forecast_evaluation import TrainedForecaster, forecast_next
 from rnnkit.train.forecast_metrics import BASELINES, coverage, weighted_quantile_loss
 
@@ -56,13 +55,7 @@ def check_series(trained: TrainedForecaster, data: SeriesData) -> None:
             "data: the dates are not regularly spaced, and a forecast needs a frequency"
             + (f" ({reason})" if reason else "")
         )
-    for one in data.series:
-        _, note = infer_frequency(one.dates)
-        if note:
-            label = f"series {one.id!r}: " if one.id else ""
-            raise SettingError(
-                f"data: {label}{note}; set fill to ffill or interpolate", "fill"
-            )
+    refuse_gaps(data)
     expected = trained.frequency
     if expected is not None and (expected.unit, expected.step) != (
         data.frequency.unit,

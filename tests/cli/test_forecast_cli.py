@@ -259,6 +259,7 @@ def test_training_errors_name_the_flags_and_write_nothing(run, tmp_path: Path) -
     for name, fragments in [
         ("missing", ("--fill: 1 missing values", "set --fill to ffill or interpolate")),
         ("column", ("--target: no column 'Sales'",)),
+        ("gap", ("--data: 1 gaps in the monthly dates", "set --fill to ffill or interpolate")),
         ("short", ("--lookback: series in the file has 8 steps", "a smaller --lookback or")),
     ]:
         out = tmp_path / f"run-{name}"

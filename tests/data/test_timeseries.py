@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnnkit.data.timeseries import read_series
-from rnnkit.errors import UserError
+from rnnkit.data.timeseries import read_series, refuse_gaps
+from rnnkit.errors import SettingError, UserError
 
 MONTHLY = "Month,Passengers\n1949-01,112\n1949-02,118\n1949-03,132\n1949-04,129\n"
 
@@ -95,6 +95,10 @@ def test_gaps_are_reported_and_filled_on_request(tmp_path: Path) -> None:
     filled = read(tmp_path, text, date_column="Date", target=["Temp"], fill="interpolate")
     np.testing.assert_array_equal(filled.series[0].target[:, 0], [1, 2, 3, 4, 5, 6, 7, 8])
     np.testing.assert_array_equal(filled.series[0].lines, [2, 3, 0, 4, 5, 0, 0, 6])
+    with pytest.raises(SettingError, match=r"data: 2 gaps .* set fill to ffill") as error:
+        refuse_gaps(data)  # windows would run across them
+    assert error.value.settings == ("fill",)
+    refuse_gaps(filled)
 
 
 def test_irregular_dates_have_no_frequency(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from rnnkit.config import option
 from rnnkit.data.fingerprint import fingerprint
-from rnnkit.data.timeseries import FILLS, SeriesData, read_series
+from rnnkit.data.timeseries import FILLS, SeriesData, read_series, refuse_gaps
 from rnnkit.data.timeseries_calendar import Frequency, season_length
 from rnnkit.data.timeseries_transforms import SCALERS, SeriesTransform
 from rnnkit.data.timeseries_windows import ForecastWindows, prepare_windows
@@ -109,6 +109,7 @@ class ForecastTask(Task, name="forecast", title="forecaster", config_class=Forec
                 "positive: set scaler to 'mean' or 'none', and difference off"
             )
         series = read_data(data)
+        refuse_gaps(series)
         digest = series_fingerprint(series)
         if checkpoint is not None:
             check_same_data(checkpoint, folder, digest, f"the series of {data.data}", "data")
