@@ -148,7 +148,8 @@ def plot_all(
         try:
             draw_attention(trained, text, best, target)
         except (OSError, UserError) as error:
-            print(f"rnnkit: note: no attention drawn: {error}", file=sys.stderr)
+            reason = getattr(error, "strerror", None) or str(error)
+            print(f"rnnkit: note: no attention drawn in {target}: {reason}", file=sys.stderr)
             return
         print(f"attention of {text!r} drawn in {target}", file=notes)
 

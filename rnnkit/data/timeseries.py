@@ -161,6 +161,8 @@ def parse_number(text: str, column: str, line: int, decimal_comma: bool) -> floa
 
 
 def _read_rows(path: Path, encoding: str) -> tuple[list[str], list[list[str]], list[int], str]:
+    if path.is_dir():
+        raise UserError(f"data: {path} is a folder; give the CSV file of the series")
     if not path.is_file():
         raise UserError(f"data: no such file: {path}")
     try:
@@ -226,6 +228,12 @@ def read_series(
     targets, covariates = list(target), list(covariates)
     if not targets:
         raise UserError("target: name at least one column to forecast")
+    for name in covariates:
+        if name in targets or name == date_column:
+            role = "the date column" if name == date_column else "a target"
+            raise SettingError(
+                f"covariates: {name!r} is {role}; a covariate is another column", "covariates"
+            )
     header, rows, lines, separator = _read_rows(Path(data), encoding)
     date_index = _column_index(header, date_column, "date_column")
     value_columns = targets + covariates

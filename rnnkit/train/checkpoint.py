@@ -148,8 +148,8 @@ def load_checkpoint(folder: str | os.PathLike[str]) -> Checkpoint:
         except (FileNotFoundError, _TornCheckpointError) as error:
             problem = error  # a save may have moved files under us: read again
     raise UserError(
-        f"the checkpoint in {folder} is damaged ({problem}); resume from another run folder "
-        "or start a new run"
+        f"the checkpoint in {folder} is damaged ({problem}); use another run folder, or "
+        "train again"
     )
 
 

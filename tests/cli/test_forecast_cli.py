@@ -269,3 +269,14 @@ def test_training_errors_name_the_flags_and_write_nothing(run, tmp_path: Path) -
         )  # fmt: skip
         assert_one_line_error(status, err, *fragments)
         assert not out.exists(), name
+    for argv, fragments in [
+        (["--data", tmp_path], ("--data:", "is a folder")),
+        (["--data", run["data"], "--covariates", "Sales"], ("--covariates: 'Sales' is a target",)),
+    ]:
+        out = tmp_path / "run-other"
+        status, _, err = run_cli(
+            "train", "--task", "forecast", *argv, "--date-column", "Month", "--target", "Sales",
+            "--out", out, *TINY,
+        )  # fmt: skip
+        assert_one_line_error(status, err, *fragments)
+        assert not out.exists()

@@ -315,3 +315,12 @@ def test_a_source_past_the_models_limit_is_named_or_cut_with_a_note(runs, tmp_pa
     status, out, err = run_cli("eval", run, "--data", data)
     assert status == 0, err
     assert "rnnkit: note: 1 source(s) longer than 3 tokens were cut" in err
+
+
+def test_an_attention_plot_that_cannot_be_written_is_a_note_naming_it(runs, tmp_path) -> None:
+    pytest.importorskip("matplotlib")
+    target = tmp_path / "no such folder" / "attention.png"
+    status, out, err = run_cli("predict", runs["reverse"], "abc", "--plot-attention", target)
+    assert status == 0, err  # the outputs are printed all the same
+    assert len(out.splitlines()) == 1
+    assert err == f"rnnkit: note: no attention drawn in {target}: No such file or directory\n"
