@@ -96,8 +96,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"rnnkit: error: {os_error_line(error)}", file=sys.stderr)
         return USAGE_ERROR
     except UserError as error:
-        named = (*getattr(error, "settings", ()), *leading_setting(str(error)))
-        print(f"rnnkit: error: {as_flags(one_line(error), SETTING_NAMES, named)}", file=sys.stderr)
+        named = getattr(error, "settings", ())
+        message = as_flags(leading_flag(one_line(error)), SETTING_NAMES, named)
+        print(f"rnnkit: error: {message}", file=sys.stderr)
         return USAGE_ERROR
     except KeyboardInterrupt:
         print("rnnkit: interrupted", file=sys.stderr)
@@ -107,11 +108,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 SETTING_NAMES = set().union(*(setting_names(task.config_class) for task in TASKS.values()))
 
 
-def leading_setting(message: str) -> tuple[str, ...]:
-    """The setting a library error starts with (``fill: 2 missing values``), as errors below
-    the command line name the parameter they are about first."""
-    first, colon, _ = message.partition(":")
-    return (first,) if colon and first in SETTING_NAMES else ()
+def leading_flag(message: str) -> str:
+    """MESSAGE with the setting it starts with (``fill: 2 missing values``) written as its
+    flag, as errors below the command line name the parameter they are about first.
+
+    Only that first word: the same word further on may be a column or a path the user
+    gave (``target: no column 'target'``), and a file named like a setting is followed by
+    its line number, not by a space (``test:2: the line is empty``).
+    """
+    first, colon, rest = message.partition(": ")
+    return f"{flag_name(first)}: {rest}" if colon and first in SETTING_NAMES else message
 
 
 def os_error_line(error: OSError) -> str:

@@ -326,10 +326,11 @@ def _check_missing(one: Series, columns: list[str]) -> None:
         return
     row, column = missing[0]
     where = [int(one.lines[r]) for r in np.unique(missing[:, 0])[:5]]
-    raise UserError(
+    raise SettingError(
         f"fill: {_label(one.id)}{len(missing)} missing values, the first in column "
         f"{columns[column]!r}; lines {', '.join(map(str, where))}; set fill to ffill or "
-        "interpolate"
+        "interpolate",
+        "fill",
     )
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from rnnkit.cli.flags import as_flags, setting_names
 from rnnkit.cli.main import SETTING_NAMES
-from rnnkit.errors import SettingError
+from rnnkit.errors import SettingError, UserError
 from rnnkit.train.tasks import TASKS
 from tests.cli.cli_helpers import run_cli
 
@@ -54,3 +54,28 @@ def test_a_setting_error_from_below_is_one_line_in_flags(monkeypatch: pytest.Mon
     assert err == (
         "rnnkit: error: --format folders needs a folder, and --max-vocab a word tokenizer\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        # A library error names the setting it is about first: that one word is the flag.
+        ("fill: 2 missing values", "--fill: 2 missing values"),
+        # The same word later on is a column or a path the user gave, not the setting.
+        ("target: no column 'target' in the file", "--target: no column 'target' in the file"),
+        ("data: data is a folder; give a file", "--data: data is a folder; give a file"),
+        # A file named like a setting, given before its line number, is not the setting.
+        ("test:2: the line is empty", "test:2: the line is empty"),
+    ],
+)
+def test_only_the_leading_setting_of_an_error_becomes_a_flag(
+    monkeypatch: pytest.MonkeyPatch, message: str, expected: str
+) -> None:
+    from rnnkit.cli import info
+
+    def failing(args: object) -> int:
+        raise UserError(message)
+
+    monkeypatch.setattr(info, "run", failing)
+    status, _, err = run_cli("info", "somewhere")
+    assert (status, err) == (2, f"rnnkit: error: {expected}\n")
