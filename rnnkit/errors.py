@@ -20,3 +20,20 @@ class SettingError(UserError):
     def __init__(self, message: str, *settings: str) -> None:
         super().__init__(message)
         self.settings = settings
+
+
+QUOTE_CHARS = 60  # of a quoted line: enough to find it, short enough for one line
+
+
+def quoted(text: str, limit: int = QUOTE_CHARS) -> str:
+    """TEXT stripped and quoted for an error message, cut to LIMIT characters (with "...").
+
+    Args:
+        text: a line of the user's input, possibly thousands of characters long.
+        limit: the most characters of it to show.
+
+    Outputs:
+        ``repr`` of the stripped text, or of its first LIMIT characters followed by "...".
+    """
+    text = text.strip()
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}..."

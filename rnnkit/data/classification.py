@@ -40,7 +40,7 @@ import numpy as np
 from rnnkit.data.held_out import held_out_indices
 from rnnkit.data.text import files_below, read_text
 from rnnkit.data.tokenizers import Tokenizer
-from rnnkit.errors import SettingError, UserError
+from rnnkit.errors import SettingError, UserError, quoted
 
 FORMATS = ("auto", "tsv", "csv", "label-first", "folders")
 DEFAULT_LABEL_COLUMN = "label"
@@ -141,7 +141,7 @@ def _read_label_first(file: Path, encoding: str) -> LabelledTexts:
         parts = line.split(None, 1)
         if len(parts) < 2:
             raise UserError(
-                f"{file}:{number} has a label but no text ({line.strip()!r}); "
+                f"{file}:{number} has a label but no text ({quoted(line)}); "
                 "every line must be '<label> <text>'"
             )
         _append(data, parts[1].strip(), parts[0], f"{file}:{number}")

@@ -26,7 +26,7 @@ import numpy as np
 from rnnkit.data.classification import read_labelled_texts
 from rnnkit.data.held_out import held_out_indices
 from rnnkit.data.text import read_text
-from rnnkit.errors import UserError
+from rnnkit.errors import UserError, quoted
 
 KINDS = ("category", "vector")
 MAX_NAMED = 20  # how many categories an error message lists
@@ -93,7 +93,7 @@ def read_condition_tsv(
         where = f"{path}:{number}"
         condition, tab, text = line.partition("\t")
         if not tab or not condition.strip() or not text.strip():
-            raise UserError(f"{where} is not 'condition<TAB>text' ({line[:60]!r}); fix the line")
+            raise UserError(f"{where} is not 'condition<TAB>text' ({quoted(line)}); fix the line")
         texts.append(text.strip())
         origins.append(where)
         if kind == "category":

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from rnnkit.data.held_out import held_out_indices
 from rnnkit.data.text import read_text
-from rnnkit.errors import UserError
+from rnnkit.errors import UserError, quoted
 
 FORMATS = ("auto", "conllu", "columns")
 CONLLU_COLUMNS = {"upos": 3, "xpos": 4, "deprel": 7}
@@ -167,7 +167,7 @@ def read_columns(path: str | os.PathLike[str], encoding: str = "utf-8") -> Tagge
             continue
         where = f"{path}:{number}"
         if len(fields) < 2:
-            raise UserError(f"{where} has one field ({line.strip()!r}); a line is 'token ... tag'")
+            raise UserError(f"{where} has one field ({quoted(line)}); a line is 'token ... tag'")
         if width and len(fields) != width:
             raise UserError(
                 f"{where} has {len(fields)} fields, the lines before it {width}; "

@@ -198,3 +198,23 @@ def test_resume_with_another_task(run_folder: Path) -> None:
     status, _, err = run_cli("train", "--task", "lm", "--out", run_folder, "--resume")
     assert status == 0, err
     assert folder_bytes(run_folder) == before  # its budget was spent: nothing to do
+
+
+@pytest.mark.parametrize(
+    ("task", "named"),
+    [
+        ("classify", "has a label but no text"),
+        ("tag", "has one field"),
+        ("generate", "is not 'condition<TAB>text'"),
+    ],
+)
+def test_a_malformed_long_line_is_quoted_short(tmp_path: Path, task: str, named: str) -> None:
+    # A file of one 5,000-character word: the error names its line and quotes its start,
+    # not all of it.
+    (tmp_path / "long.txt").write_text("x" * 5000 + "\n")
+    status, _, err = run_cli(
+        "train", "--task", task, "--train", tmp_path / "long.txt", "--out", tmp_path / "run"
+    )
+    assert_one_line_error(status, err, "long.txt:1 ", named, "'xxxx", "'...")
+    assert len(err) < 300, err
+    assert not (tmp_path / "run").exists()
