@@ -28,7 +28,8 @@ inputs and outputs (B batch, T steps, L layers, H hidden size; ids are int64):
             ->  raw (B, horizon, S, P), the distribution's parameters
 
 Refused, with the option named: a tagger's --crf (Viterbi decoding) and a forecaster's
---decoder autoregressive (random draws fed back).
+--decoder autoregressive (random draws fed back). A conditioned generator (task
+generate) has no export.
 
 example:
   rnnkit export runs/shakespeare --onnx shakespeare.onnx

@@ -27,7 +27,9 @@ where the model reads sequences, a dynamic sequence length. Inputs and outputs, 
 
 Ids past a row's length may be any valid id (padding). What ONNX's operators cannot
 express is refused with a ``SettingError`` naming the option: a tagger's ``crf`` (Viterbi
-decoding) and the forecaster's autoregressive ``decoder`` (it draws random samples).
+decoding) and the forecaster's autoregressive ``decoder`` (it draws random samples). A
+conditioned generator has no graph here: ``export_run`` refuses its run by task name. Files
+are written atomically, so a failed or interrupted export leaves none half-written.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from rnnkit.atomic import write_atomic
 from rnnkit.errors import SettingError, UserError
 from rnnkit.models.forecaster import Forecaster
 from rnnkit.models.language_model import LanguageModel
@@ -59,6 +62,12 @@ def export_run(folder: str | Path, path: str | Path) -> tuple[str, list[Path]]:
     task, _ = read_run_task(folder, TASKS)
     loaded = task.load(folder)
     model = loaded[0] if isinstance(loaded, tuple) else loaded.model
+    if not isinstance(model, (Seq2Seq, *GRAPH_BUILDERS)):
+        # Named by the run's task, which the user chose, not by the model's class name.
+        raise UserError(
+            f"{folder} holds a {task.name} run, which has no ONNX export; export a run of "
+            "a language model, classifier, tagger, seq2seq model or forecaster"
+        )
     return task.name, export_onnx(model, path)
 
 
@@ -74,19 +83,14 @@ def export_onnx(model: Any, path: str | Path) -> list[Path]:
         paths = [Path(f"{stem}.encoder.onnx"), Path(f"{stem}.decoder.onnx")]
         graphs = [encoder, decoder]
     else:
-        builders = {
-            LanguageModel: language_model_graph,
-            SequenceClassifier: classifier_graph,
-            SequenceTagger: tagger_graph,
-            Forecaster: forecaster_graph,
-        }
-        build = next((b for kind, b in builders.items() if isinstance(model, kind)), None)
+        build = next((b for kind, b in GRAPH_BUILDERS.items() if isinstance(model, kind)), None)
         if build is None:
             raise UserError(f"ONNX export does not know the model {type(model).__name__}")
         paths, graphs = [path], [build(model)]
     for graph, target in zip(graphs, paths, strict=True):
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(graph.SerializeToString())
+        # atomic: an interrupted or failed export leaves no half-written model behind
+        write_atomic(target, graph.SerializeToString())
     return paths
 
 
@@ -348,3 +352,12 @@ def _seq2seq_decoder(model: Seq2Seq) -> Any:
     if attending:
         g.output("attention", g.op("Squeeze", [weights, g.ints(1)]), F32, ["batch", "source_steps"])
     return g.model("rnnkit seq2seq decoder step: tokens (B,) and state -> log_probs (B, V)")
+
+
+# The one-graph models and their builders; a Seq2Seq model is two graphs (seq2seq_graphs).
+GRAPH_BUILDERS = {
+    LanguageModel: language_model_graph,
+    SequenceClassifier: classifier_graph,
+    SequenceTagger: tagger_graph,
+    Forecaster: forecaster_graph,
+}

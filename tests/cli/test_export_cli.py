@@ -7,8 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import rnnkit.atomic
+
 from rnnkit.train.tasks.language_model import load_language_model
 from tests.cli.cli_helpers import TINY, assert_one_line_error, run_cli, write_corpus
+from tests.train.test_generate_task import write_folder
 from tests.train.test_tagging_task import NAMES, write_sentences
 
 ort = pytest.importorskip("onnxruntime")
@@ -47,3 +50,34 @@ def test_export_refuses_a_crf_tagger_naming_the_flag(tmp_path: Path) -> None:
 def test_export_of_a_folder_without_a_run_is_one_line(tmp_path: Path) -> None:
     status, _, err = run_cli("export", tmp_path, "--onnx", tmp_path / "x.onnx")
     assert_one_line_error(status, err, str(tmp_path))
+
+
+def test_export_refuses_a_generator_run_by_its_task(tmp_path: Path) -> None:
+    run = tmp_path / "names"
+    status, _, err = run_cli(
+        "train", "--task", "generate", "--train", write_folder(tmp_path / "train", 10),
+        "--out", run, "--max-steps", "1", "--hidden-size", "4",
+    )  # fmt: skip
+    assert status == 0, err
+    status, _, err = run_cli("export", run, "--onnx", tmp_path / "names.onnx")
+    assert_one_line_error(status, err, "holds a generate run, which has no ONNX export")
+    assert "ConditionedLanguageModel" not in err
+    assert not (tmp_path / "names.onnx").exists()
+
+
+def test_an_export_that_fails_while_writing_leaves_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = write_corpus(tmp_path, count=100)
+    run = tmp_path / "run"
+    status, _, err = run_cli("train", "--data", data, "--out", run, "--max-steps", "1", *TINY)
+    assert status == 0, err
+
+    def disk_full(descriptor: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    # The disk fills up as the model is flushed: no half-written model may remain.
+    monkeypatch.setattr(rnnkit.atomic.os, "fsync", disk_full)
+    status, _, err = run_cli("export", run, "--onnx", tmp_path / "out" / "lm.onnx")
+    assert_one_line_error(status, err, "lm.onnx: no space left on device")
+    assert list((tmp_path / "out").iterdir()) == []
