@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 import rnnkit.atomic
-
 from rnnkit.train.tasks.language_model import load_language_model
 from tests.cli.cli_helpers import TINY, assert_one_line_error, run_cli, write_corpus
 from tests.train.test_generate_task import write_folder
