@@ -281,7 +281,7 @@ def g2p(args: argparse.Namespace) -> int:
     if args.ranks is None:
         args.ranks = 1 if args.models > 1 else 2
     if args.models > 1 and args.ranks > 1:
-        raise SystemExit("--models trains one process per model: give --ranks 1")
+        raise SystemExit("--models trains one process per model: give --models 1 with --ranks 2")
     threads = max(1, args.threads // (args.ranks * args.models))
     at_once = f", {args.models} models at once (seeds 0-{args.models - 1})" * (args.models > 1)
     print(f"g2p: rnnkit train --task seq2seq {' '.join(flags)} ({args.ranks} MPI rank(s) of "
@@ -417,7 +417,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_argument("--out", help="keep the run in this folder (for decode)")
     sub.add_argument(
         "--score", metavar="DIR", nargs="+",
-        help="score the run in DIR instead of training (several: as one ensemble)",
+        help="score the run folder DIR (its best and last weights) instead of training "
+        "(several: as one ensemble)",
     )  # fmt: skip
     sub.add_argument(
         "--models", type=int, default=2,

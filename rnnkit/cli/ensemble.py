@@ -9,6 +9,7 @@ without a best model, or one given as its ``best`` folder, gives that one model 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +43,17 @@ def run_members(run: str | Path, last_weights: bool) -> list[Path]:
 
 def load_models(folder: Path, args: argparse.Namespace) -> TrainedSeq2Seq:
     """The model in FOLDER (the checkpoint chosen from the run ``args.folder``), with those
-    of ``--ensemble`` (each run's best model) and ``--last-weights`` if given."""
+    of ``--ensemble`` (each run's best model) and ``--last-weights`` if given (FOLDER is
+    ``run_members(args.folder)[0]``)."""
     if not args.ensemble and not args.last_weights:
         return load_seq2seq(folder)
-    own = run_members(args.folder, args.last_weights) if args.last_weights else [folder]
-    others = [member for run in args.ensemble for member in run_members(run, args.last_weights)]
-    return load_ensemble([*own, *others])
+    runs = [args.folder, *args.ensemble]
+    members = [run_members(run, args.last_weights) for run in runs]
+    for run, found in zip(runs, members, strict=True):
+        if args.last_weights and len(found) == 1:
+            print(
+                f"rnnkit: note: --last-weights adds nothing for {run}: it holds one model "
+                "(give a run folder that has a best/ model beside its last weights)",
+                file=sys.stderr,
+            )
+    return load_ensemble([member for found in members for member in found])

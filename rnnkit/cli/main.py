@@ -17,6 +17,7 @@ A Ctrl-C that reaches here exits with 130.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from collections.abc import Sequence
@@ -125,10 +126,10 @@ def os_error_line(error: OSError) -> str:
     Python's ``[Errno N]``) and what to check."""
     if error.filename is None or not error.strerror:
         return one_line(error)
-    return one_line_text(
-        f"{error.filename}: {error.strerror.lower()}; check the path, that its folder "
-        "exists and that it may be read or written there"
-    )
+    advice = ""
+    if error.errno in (errno.ENOENT, errno.EACCES, errno.EISDIR, errno.ENOTDIR):
+        advice = "; check the path, that its folder exists and that it may be read or written there"
+    return one_line_text(f"{error.filename}: {error.strerror.lower()}{advice}")
 
 
 def one_line(error: Exception) -> str:

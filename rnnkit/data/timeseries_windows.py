@@ -134,9 +134,10 @@ def prepare_windows(
         if value < 0:
             raise UserError(f"{name}: must be at least 0, got {value}")
     if calendar and data.frequency is None:
-        raise UserError(
+        raise SettingError(
             "calendar: the dates are not regularly spaced, so calendar features cannot be "
-            "known ahead; give calendar=False"
+            "known ahead; turn calendar off",
+            "calendar",
         )
     targets = SeriesTransform(scaler, log, difference)
     covariates = SeriesTransform("standard")
@@ -152,8 +153,8 @@ def prepare_windows(
                 f"lookback: series {one.id or 'in the file'} has {n} steps; with "
                 f"{valid_size + test_size} held out, {max(train_end, 0)} remain to train on, "
                 f"fewer than lookback + horizon{' + difference' if lag else ''} = {needed}; give a "
-                "smaller lookback or horizon, hold out fewer steps, or a longer series",
-                "lookback", "horizon", "difference",
+                "smaller lookback or horizon, a smaller valid_size or test_size, or a longer "
+                "series", "lookback", "horizon", "difference",
             )  # fmt: skip
         targets.fit(one.id, one.target[:train_end])
         covariates.fit(one.id, one.covariates[:train_end])

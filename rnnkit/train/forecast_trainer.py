@@ -25,7 +25,7 @@ import numpy as np
 
 from rnnkit.config import CHANGEABLE, option
 from rnnkit.data.timeseries_windows import ForecastWindows
-from rnnkit.errors import UserError
+from rnnkit.errors import SettingError, UserError
 from rnnkit.models.forecaster import Forecaster
 from rnnkit.train.batched_trainer import BatchedSettings, BatchedTrainer
 from rnnkit.train.settings import batch_size_option, eval_every_option, lr_option
@@ -94,7 +94,9 @@ class ForecastTrainer(BatchedTrainer):
         config_extra: dict[str, Any] | None = None,
     ) -> None:
         if len(train) == 0:
-            raise UserError("lookback: no training window fits; shorten lookback or horizon")
+            raise SettingError(
+                "lookback: no training window fits; shorten lookback or horizon", "horizon"
+            )
         if len(valid) == 0:
             raise UserError(
                 "valid_size: no validation window fits; hold out at least horizon steps"

@@ -218,3 +218,14 @@ def test_a_malformed_long_line_is_quoted_short(tmp_path: Path, task: str, named:
     assert_one_line_error(status, err, "long.txt:1 ", named, "'xxxx", "'...")
     assert len(err) < 300, err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_system_error_on_a_file_names_it_and_advises_only_where_the_path_is_at_fault() -> None:
+    import errno
+
+    from rnnkit.cli.main import os_error_line
+
+    missing = os_error_line(FileNotFoundError(errno.ENOENT, "No such file or directory", "/x/y"))
+    assert missing.startswith("/x/y: no such file or directory; check the path")
+    full = os_error_line(OSError(errno.ENOSPC, "No space left on device", "/x/y"))
+    assert full == "/x/y: no space left on device"

@@ -279,6 +279,11 @@ def test_last_weights_decode_beside_the_best_model(runs, tmp_path: Path) -> None
         assert output["text"] == mine[0]["text"]
         assert output["log_prob"] == pytest.approx(mine[0]["log_prob"], rel=1e-6)
     assert [o["log_prob"] for o in outputs[True]] != [o["log_prob"] for o in outputs[False]]
+    # A checkpoint folder holds one model: --last-weights adds nothing for it, and says so.
+    plain = run_cli("predict", run / "best", "--beam", "3", *texts)
+    status, out, err = run_cli("predict", run / "best", "--last-weights", "--beam", "3", *texts)
+    assert status == 0 and out == plain[1]
+    assert f"--last-weights adds nothing for {run / 'best'}" in err
     # With --ensemble, every run gives its two members; a run given as its best folder one.
     status, out, err = run_cli(
         "eval", run, "--data", runs["valid"], "--ensemble", runs["reverse"], "--ensemble",

@@ -109,7 +109,8 @@ class ForecastTask(Task, name="forecast", title="forecaster", config_class=Forec
                 "positive: set scaler to 'mean' or 'none', and difference off"
             )
         series = read_data(data)
-        refuse_gaps(series)
+        if checkpoint is None:  # a run started before gaps were refused still resumes
+            refuse_gaps(series)
         digest = series_fingerprint(series)
         if checkpoint is not None:
             check_same_data(checkpoint, folder, digest, f"the series of {data.data}", "data")

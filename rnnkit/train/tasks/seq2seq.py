@@ -307,7 +307,8 @@ def transduce(
     than the model's ``max_source_length`` is refused, or cut with its ``truncate_source``
     (``sources_cut`` counts them beforehand)."""
     kinds = trained.tokenizations
-    origins = origins or [f"text {i + 1}" for i in range(len(texts))]
+    if origins is None:
+        origins = [f"text {i + 1}" for i in range(len(texts))]
     tokens = [split_tokens(text, kinds[0]) for text in texts]
     for origin, pieces in zip(origins, tokens, strict=True):
         if not pieces:
@@ -366,9 +367,9 @@ def evaluate_pairs(
     PROGRESS: a bar over the sources as they are decoded (``decode_sources``)."""
     kinds = trained.tokenizations
     sources, targets = references(examples)
-    # Each distinct source is named by its first line (the reversed pairs leave the first).
-    pairs = zip(reversed(examples.sources), reversed(examples.origins), strict=True)
-    first_origins = dict(pairs)
+    first_origins: dict[str, str] = {}  # each distinct source named by its first line
+    for source, origin in zip(examples.sources, examples.origins, strict=True):
+        first_origins.setdefault(source, origin)
     origins = [first_origins[source] for source in sources]
     outputs, _ = transduce(
         trained, sources, beam_size, alpha, progress=progress, origins=origins
