@@ -82,7 +82,13 @@ def _read_torch_file(path: Path) -> dict[str, Any]:
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many kinds for a file that is no state dict
-        raise UserError(f"{path} does not load as a torch state dict ({error})") from None
+        # torch's own message is a paragraph (with terminal colour codes) that advises
+        # weights_only=False, which this command never uses: name the fix instead
+        raise UserError(
+            f"{path} does not load as a torch state dict ({type(error).__name__}): it is not "
+            "a torch.save file, or it holds a whole pickled model; save the tensors with "
+            "torch.save(model.state_dict(), FILE) or safetensors.torch.save_file"
+        ) from None
     if isinstance(loaded, dict) and isinstance(loaded.get("state_dict"), dict):
         loaded = loaded["state_dict"]  # a training checkpoint that holds one
     if not isinstance(loaded, dict) or not all(torch.is_tensor(v) for v in loaded.values()):

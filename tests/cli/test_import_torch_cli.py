@@ -189,3 +189,20 @@ def test_mismatched_keys_and_shapes_are_one_line(tmp_path: Path) -> None:
     )  # fmt: skip
     assert_one_line_error(status, err, f"encoder.weight rows {len(CHARS)}", "decoder.weight rows")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize("content", ["a whole model", "empty"])
+def test_a_file_torch_cannot_load_names_the_fix(tmp_path: Path, content: str) -> None:
+    state = tmp_path / "model.pt"
+    if content == "empty":
+        state.write_bytes(b"")
+    else:  # torch.save(model): a pickled module that weights_only loading refuses
+        torch.save(TorchLM(nn.GRU, len(CHARS)), state)
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"tokenizer": "char", "vocab": CHARS}))
+    status, _, err = run_cli(
+        "import-torch", state, "--task", "lm", "--config", config, "--out", tmp_path / "run"
+    )
+    assert_one_line_error(status, err, "model.pt does not load", "torch.save(model.state_dict()")
+    assert "weights_only" not in err and "\x1b" not in err and "dict ()" not in err
+    assert not (tmp_path / "run").exists()
