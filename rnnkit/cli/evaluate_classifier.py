@@ -70,8 +70,10 @@ def draw_confusion(png: str, report: dict, notes: TextIO) -> None:
     try:
         drawn = save_confusion_png(Path(png), report)
     except Exception as error:  # noqa: BLE001
-        reason = " ".join(str(error).split()) or type(error).__name__
-        print(f"rnnkit: note: no confusion matrix drawn: {reason}", file=sys.stderr)
+        # An OSError's strerror, without Python's "[Errno N]" and the path quoted again
+        reason = getattr(error, "strerror", None) or " ".join(str(error).split())
+        reason = reason or type(error).__name__
+        print(f"rnnkit: note: no confusion matrix drawn in {png}: {reason}", file=sys.stderr)
     else:
         if drawn:
             print(f"confusion matrix drawn in {png}", file=notes)
