@@ -56,8 +56,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--onnx",
         metavar="FILE",
         required=True,
-        help="the ONNX file to write (a seq2seq model writes FILE's stem + .encoder.onnx "
-        "and .decoder.onnx)",
+        help="the ONNX file to write, in a folder that exists (a seq2seq model writes "
+        "FILE's stem + .encoder.onnx and .decoder.onnx)",
     )
     return parser
 

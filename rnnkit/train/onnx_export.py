@@ -29,7 +29,8 @@ Ids past a row's length may be any valid id (padding). What ONNX's operators can
 express is refused with a ``SettingError`` naming the option: a tagger's ``crf`` (Viterbi
 decoding) and the forecaster's autoregressive ``decoder`` (it draws random samples). A
 conditioned generator has no graph here: ``export_run`` refuses its run by task name. Files
-are written atomically, so a failed or interrupted export leaves none half-written.
+are written atomically (a failed or interrupted export leaves none half-written) into a
+folder that must exist: none is created.
 """
 
 from __future__ import annotations
@@ -88,8 +89,9 @@ def export_onnx(model: Any, path: str | Path) -> list[Path]:
             raise UserError(f"ONNX export does not know the model {type(model).__name__}")
         paths, graphs = [path], [build(model)]
     for graph, target in zip(graphs, paths, strict=True):
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # atomic: an interrupted or failed export leaves no half-written model behind
+        # atomic: an interrupted or failed export leaves no half-written model behind.
+        # No folder is made: a missing one is likelier a mistyped path than a wish (as for
+        # predict's --csv and --plot), and write_atomic's error names the file.
         write_atomic(target, graph.SerializeToString())
     return paths
 

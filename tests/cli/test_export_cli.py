@@ -46,6 +46,18 @@ def test_export_refuses_a_crf_tagger_naming_the_flag(tmp_path: Path) -> None:
     assert not (tmp_path / "tagger.onnx").exists()
 
 
+def test_export_into_a_missing_folder_is_one_line_and_creates_nothing(tmp_path: Path) -> None:
+    data = write_corpus(tmp_path, count=100)
+    run = tmp_path / "run"
+    status, _, err = run_cli("train", "--data", data, "--out", run, "--max-steps", "1", *TINY)
+    assert status == 0, err
+    target = tmp_path / "missing" / "deeper" / "lm.onnx"
+    status, _, err = run_cli("export", run, "--onnx", target)
+    # as predict's --csv: the path named, what to check, and no folder made on a typo
+    assert_one_line_error(status, err, f"{target}: no such file or directory", "folder exists")
+    assert not (tmp_path / "missing").exists()
+
+
 def test_export_of_a_folder_without_a_run_is_one_line(tmp_path: Path) -> None:
     status, _, err = run_cli("export", tmp_path, "--onnx", tmp_path / "x.onnx")
     assert_one_line_error(status, err, str(tmp_path))
@@ -77,6 +89,7 @@ def test_an_export_that_fails_while_writing_leaves_no_file(
 
     # The disk fills up as the model is flushed: no half-written model may remain.
     monkeypatch.setattr(rnnkit.atomic.os, "fsync", disk_full)
+    (tmp_path / "out").mkdir()
     status, _, err = run_cli("export", run, "--onnx", tmp_path / "out" / "lm.onnx")
     assert_one_line_error(status, err, "lm.onnx: no space left on device")
     assert list((tmp_path / "out").iterdir()) == []
