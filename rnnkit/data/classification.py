@@ -330,14 +330,15 @@ class LabelVocabulary:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def encode(self, labels: Sequence[str], source: str) -> np.ndarray:
-        """Class ids of LABELS, refusing (with their names) labels unseen in training."""
+    def encode(self, labels: Sequence[str], source: str, noun: str = "labels") -> np.ndarray:
+        """Class ids of LABELS, refusing (with their names) labels unseen in training; NOUN
+        is what the message calls them (a tagger's are "tags")."""
         unseen = [label for label in dict.fromkeys(labels) if label not in self._index]
         if unseen:
             named = ", ".join(repr(label) for label in unseen[:MAX_NAMED])
             more = f" and {len(unseen) - MAX_NAMED} more" if len(unseen) > MAX_NAMED else ""
             raise UserError(
-                f"{source} has labels the model was not trained on: {named}{more}; "
+                f"{source} has {noun} the model was not trained on: {named}{more}; "
                 f"it knows {', '.join(self.labels[:MAX_NAMED])}"
                 f"{' ...' if len(self.labels) > MAX_NAMED else ''}"
             )

@@ -139,7 +139,9 @@ def encode_sentences(
     if tags is not None:
         if [len(s) for s in tags] != [len(s) for s in tokens]:
             raise ValueError("tags: expected one tag per token of every sentence")
-        flat = vocabulary.tags.encode([tag for sentence in tags for tag in sentence], source)
+        flat = vocabulary.tags.encode(
+            [tag for sentence in tags for tag in sentence], source, noun="tags"
+        )
         ends = np.cumsum([len(sentence) for sentence in tags])[:-1]
         tag_ids = np.split(flat, ends)
     return EncodedSentences(words, chars, tag_ids if tags is not None else None)

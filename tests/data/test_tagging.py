@@ -36,9 +36,7 @@ def test_encoding_refuses_what_the_model_cannot_read() -> None:
     encoded = encode_tagged(sentences(), vocabulary, "a")
     assert [list(t) for t in encoded.tags] == [[0, 1, 3], [0, 1, 3, 2]]
     assert list(encoded.chars[0][1]) == list(vocabulary.char_ids("dog"))
-    with pytest.raises(
-        UserError, match=r"test.conllu has labels the model was not trained on: 'X'"
-    ):
+    with pytest.raises(UserError, match=r"test.conllu has tags the model was not trained on: 'X'"):
         encode_sentences([["a"]], vocabulary, [["X"]], "test.conllu")
     with pytest.raises(UserError, match=r"a:5: a sentence of 4 words, longer than max_length 3"):
         encode_tagged(sentences(), vocabulary, "a", max_length=3)

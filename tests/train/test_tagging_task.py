@@ -95,7 +95,7 @@ def test_bad_input_is_one_clear_error(tmp_path: Path) -> None:
     trained = load_tagger(tmp_path / "run")
     other = tmp_path / "other.txt"
     other.write_text("Anna B-ORG\n", encoding="utf-8")
-    with pytest.raises(UserError, match=r"other.txt has labels the model was not trained on"):
+    with pytest.raises(UserError, match=r"other.txt has tags the model was not trained on"):
         evaluate_tagged(trained, read_tagged(other), "other.txt")
     long = config(tmp_path, max_steps=1)
     long.data.max_length = 3
