@@ -11,6 +11,7 @@ import argparse
 
 from rnnkit.cli.arguments import add_model_command
 from rnnkit.train.onnx_export import export_run
+from rnnkit.train.tasks import TASKS
 
 NAME = "export"
 
@@ -64,5 +65,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     task, paths = export_run(args.folder, args.onnx)
-    print(f"wrote the {task} model of {args.folder}: {', '.join(str(p) for p in paths)}")
+    written = ", ".join(str(p) for p in paths)
+    print(f"wrote the {TASKS[task].title} of {args.folder}: {written}")
     return 0

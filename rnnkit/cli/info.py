@@ -11,7 +11,7 @@ from rnnkit.config import to_dict
 from rnnkit.train.progress import format_duration
 from rnnkit.train.run import read_run
 from rnnkit.train.run_config import is_number, saved_entry, saved_progress
-from rnnkit.train.tasks import TASKS
+from rnnkit.train.tasks import TASKS, a_run_of
 from rnnkit.train.trainer import TrainingProgress
 
 NAME = "info"
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(record))
         return 0
     print(
-        f"{folder}: a {task.title} run at step {progress.step}, {progress.epoch} full "
+        f"{folder}: {a_run_of(task.name)} at step {progress.step}, {progress.epoch} full "
         f"epoch{'' if progress.epoch == 1 else 's'}, {format_duration(progress.elapsed)} of "
         "training"
     )

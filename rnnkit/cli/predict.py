@@ -15,6 +15,7 @@ from rnnkit.cli import predict_classifier, predict_forecast, predict_seq2seq, pr
 from rnnkit.cli.arguments import add_json_flag, add_model_command, add_part_arguments, run_part
 from rnnkit.cli.inputs import add_input_arguments
 from rnnkit.errors import UserError
+from rnnkit.train.tasks import a_run_of
 
 NAME = "predict"
 HELP = "answer inputs with a trained model: labels, tags, transductions, forecasts"
@@ -43,14 +44,17 @@ def run(args: argparse.Namespace) -> int:
     return run_part(args, PARTS)
 
 
-class LanguageModels:
-    """The part for a language model's run: refused, with the command that fits."""
+class Generating:
+    """The part for the run of a task that generates text (TASK, its name): refused, with
+    the command that fits."""
 
-    @staticmethod
-    def run(args: argparse.Namespace, folder: Path) -> int:
+    def __init__(self, task: str) -> None:
+        self.task = task
+
+    def run(self, args: argparse.Namespace, folder: Path) -> int:
         raise UserError(
-            f"{folder} holds a language model, which generates text rather than answering "
-            f"it; use rnnkit sample {folder}"
+            f"{folder} holds {a_run_of(self.task)}, which generates text rather than "
+            f"answering it; use rnnkit sample {folder}"
         )
 
 
@@ -60,5 +64,6 @@ PARTS = {
     "seq2seq": predict_seq2seq,
     "tag": predict_tagger,
     "forecast": predict_forecast,
-    "lm": LanguageModels,
+    "lm": Generating("lm"),
+    "generate": Generating("generate"),
 }

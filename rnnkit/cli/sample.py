@@ -24,6 +24,7 @@ from rnnkit.cli.arguments import (
 from rnnkit.data.tokenizers import EOS, UNK, Tokenizer
 from rnnkit.errors import UserError
 from rnnkit.models import LanguageModel
+from rnnkit.train.tasks import a_run_of
 from rnnkit.train.tasks.language_model import load_language_model
 
 NAME = "sample"
@@ -70,7 +71,8 @@ def run_language_model(args: argparse.Namespace, folder: Path, task: str) -> int
     extra = sample_generate.given(args)
     if extra:
         raise UserError(
-            f"{', '.join(extra)}: for a conditioned generator's run; {folder} holds a {task} run"
+            f"{', '.join(extra)}: for a conditioned generator's run; {folder} holds "
+            f"{a_run_of(task)}"
         )
     model, tokenizer, _ = load_language_model(folder)
     write_sample(model, tokenizer, args.length, args.temperature, args.top_k, args.prime, args.seed)

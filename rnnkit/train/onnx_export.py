@@ -57,7 +57,8 @@ F32, I64 = np.float32, np.int64
 def export_run(folder: str | Path, path: str | Path) -> tuple[str, list[Path]]:
     """Export the model of the run in FOLDER (its best model when it has one) to PATH:
     ``(the run's task name, the files written)``."""
-    from rnnkit.train.tasks import TASKS  # the tasks import the trainers: only when used
+    # the tasks import the trainers: only when used
+    from rnnkit.train.tasks import TASKS, a_run_of
 
     folder = model_folder(folder)
     task, _ = read_run_task(folder, TASKS)
@@ -66,7 +67,7 @@ def export_run(folder: str | Path, path: str | Path) -> tuple[str, list[Path]]:
     if not isinstance(model, (Seq2Seq, *GRAPH_BUILDERS)):
         # Named by the run's task, which the user chose, not by the model's class name.
         raise UserError(
-            f"{folder} holds a {task.name} run, which has no ONNX export; export a run of "
+            f"{folder} holds {a_run_of(task.name)}, which has no ONNX export; export a run of "
             "a language model, classifier, tagger, seq2seq model or forecaster"
         )
     return task.name, export_onnx(model, path)

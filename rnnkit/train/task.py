@@ -243,12 +243,16 @@ def open_saved_run(
 ) -> tuple[Checkpoint, Any]:
     """The checkpoint in FOLDER and its settings (a ``task.config_class``), refused unless
     FOLDER holds a run of TASK."""
+    # The table of tasks imports this module: read it only when a message needs it.
+    from rnnkit.train.tasks import a_run_of, article
+
     checkpoint = load_checkpoint(folder)
     saved = saved_task(checkpoint, folder)
     if saved != task.name:
+        a_task = f"{article(task.title)} {task.title}"
         raise UserError(
-            f"{folder} holds a {saved} run, not a {task.title}; give the run folder of "
-            f"a {task.title} (task {task.name})"
+            f"{folder} holds {a_run_of(saved)}, not {a_task}; give the run folder of "
+            f"{a_task} (task {task.name})"
         )
     return checkpoint, saved_config(checkpoint, folder, task.config_class)
 

@@ -571,7 +571,7 @@ def test_bad_runs_and_flags(tmp_path: Path, run_folder: Path) -> None:
          "--hidden-size 32 differs from the run"),
         (["train-classifier", "--train", data, "--out", run_folder], "already holds a training"),
         (["train-classifier", "--train", data, "--embeddings", tmp_path / "no.txt"], "not a file"),
-        (["predict", language_model, "text"], "holds a language model"),
+        (["predict", language_model, "text"], "holds a language-model run, which generates"),
         (["eval", tmp_path / "none", "--data", data], "is not a folder"),
     ]  # fmt: skip
     for argv, message in cases:

@@ -24,6 +24,7 @@ def test_export_of_a_language_model_run(tmp_path: Path) -> None:
     assert status == 0, err
     status, out, err = run_cli("export", run, "--onnx", tmp_path / "lm.onnx")
     assert status == 0, err
+    assert out.startswith("wrote the language model of ")  # the task's title, not "lm"
     assert "lm.onnx" in out and (tmp_path / "lm.onnx").is_file()
     model, tokenizer, _ = load_language_model(run / "best")
     ids = tokenizer.encode("the cat sat on a mat")[None]
@@ -71,7 +72,9 @@ def test_export_refuses_a_generator_run_by_its_task(tmp_path: Path) -> None:
     )  # fmt: skip
     assert status == 0, err
     status, _, err = run_cli("export", run, "--onnx", tmp_path / "names.onnx")
-    assert_one_line_error(status, err, "holds a generate run, which has no ONNX export")
+    assert_one_line_error(
+        status, err, "holds a conditioned-generator run, which has no ONNX export"
+    )
     assert "ConditionedLanguageModel" not in err
     assert not (tmp_path / "names.onnx").exists()
 

@@ -71,6 +71,15 @@ def test_eval_reports_conditioned_bits_per_char(run_folder: Path, tmp_path: Path
     assert_one_line_error(status, err, "unknown condition 'Dog'", "known: Ant, Bee, Cat")
 
 
+def test_predict_on_a_generator_run_points_to_sample(run_folder: Path) -> None:
+    folder = run_folder / "run" / "best"
+    status, _, err = run_cli("predict", run_folder / "run", "text")
+    # named by the task's title: not "a generate run", nor a task "this rnnkit does not know"
+    assert_one_line_error(
+        status, err, f"{folder} holds a conditioned-generator run", f"use rnnkit sample {folder}"
+    )
+
+
 def test_feature_conditioned_run(tmp_path: Path) -> None:
     text, features = write_features(tmp_path)
     status, _, err = run_cli(
@@ -108,4 +117,4 @@ def test_language_model_sampling_is_unchanged_and_refuses_conditions(tmp_path: P
     status, out, _ = run_cli("sample", tmp_path / "lm", "--length", "20", "--seed", "0")
     assert status == 0 and out.endswith("\n")
     status, _, err = run_cli("sample", tmp_path / "lm", "--condition", "Ant", "--count", "2")
-    assert_one_line_error(status, err, "--condition, --count", "holds a lm run")
+    assert_one_line_error(status, err, "--condition, --count", "holds a language-model run")

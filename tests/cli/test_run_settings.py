@@ -55,7 +55,7 @@ def test_info_describes_a_language_model_run_in_text_and_json(tmp_path: Path) ->
     status, out, err = run_cli("info", run)
     assert status == 0, err
     first, *rest = out.splitlines()
-    assert first.startswith(f"{run}: a language model run at step 6, ")
+    assert first.startswith(f"{run}: a language-model run at step 6, ")
     assert "  model: " in out and "hidden_size=16" in out and "cell=lstm" in out
     assert "  training: " in out and "max_steps=6" in out and "eval_every=3" in out
     assert f"  data sha256: {saved['data_sha256']}" in rest
@@ -87,7 +87,7 @@ def test_info_describes_a_classifier_run_and_refuses_a_folder_without_one(
     assert record["config"]["model"]["hidden_size"] == 12
     assert set(record["best"]) == {"loss", "accuracy", "balanced_accuracy", "macro_f1"}
     status, out, _ = run_cli("info", tmp_path / "run")
-    assert "a sequence classifier run at step 4" in out and "accuracy" in out
+    assert "a sequence-classifier run at step 4" in out and "accuracy" in out
 
     (tmp_path / "empty").mkdir()
     status, _, err = run_cli("info", tmp_path / "empty")

@@ -159,7 +159,7 @@ def test_bad_input_is_one_clear_error(tmp_path: Path) -> None:
     write_folder(train, seed=5)  # other names
     with pytest.raises(UserError, match="differ from those the run"):
         resume_run(task, copy.deepcopy(saved), saved, checkpoint, tmp_path / "run")
-    with pytest.raises(UserError, match="not a conditioned generator"):
+    with pytest.raises(UserError, match="holds a language-model run, not a conditioned generator"):
         lm = start_run(TASKS["lm"], TASKS["lm"].config_class(), tmp_path / "lm")
         lm.save()
         load_generator(tmp_path / "lm")

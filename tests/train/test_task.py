@@ -6,7 +6,7 @@ import pytest
 
 from rnnkit.data.parallel import ParallelExamples
 from rnnkit.train.task import Task
-from rnnkit.train.tasks import TASKS
+from rnnkit.train.tasks import TASKS, a_run_of, article
 
 
 def test_a_task_names_itself_in_its_class_statement() -> None:
@@ -29,6 +29,22 @@ def test_every_registered_task_has_a_name_title_and_settings() -> None:
         assert task.name == name
         assert task.title
         assert task.config_class is not object
+
+
+def test_a_run_is_named_by_its_task_title_with_its_article() -> None:
+    # Every task, so that a new one is read here once: its short name ("lm", "classify")
+    # does not read as words in a message.
+    expected = {
+        "lm": "a language-model run",
+        "classify": "a sequence-classifier run",
+        "tag": "a sequence-tagger run",
+        "seq2seq": "a sequence-to-sequence-model run",
+        "forecast": "a forecaster run",
+        "generate": "a conditioned-generator run",
+    }
+    assert {name: a_run_of(name) for name in TASKS} == expected
+    assert a_run_of("echo") == "a run of task 'echo'"  # a task this rnnkit does not know
+    assert (article("encoder"), article("Ordinal model"), article("tagger")) == ("an", "an", "a")
 
 
 def test_the_fingerprint_covers_both_parts_and_their_order() -> None:

@@ -21,4 +21,20 @@ TASKS: dict[str, Task] = {
     )
 }
 
-__all__ = ["TASKS"]
+
+def a_run_of(name: str) -> str:
+    """How a message names a run of the task NAME: ``"a language-model run"``, by the
+    task's title, since its short name (``lm``) does not read as words; a name this rnnkit
+    does not know as itself."""
+    task = TASKS.get(name)
+    if task is None:
+        return f"a run of task {name!r}"
+    return f"{article(task.title)} {task.title.replace(' ', '-')} run"
+
+
+def article(words: str) -> str:
+    """The indefinite article before WORDS (a task title: none starts with a silent h)."""
+    return "an" if words[:1].lower() in ("a", "e", "i", "o", "u") else "a"
+
+
+__all__ = ["TASKS", "a_run_of", "article"]

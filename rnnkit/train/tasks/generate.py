@@ -38,7 +38,7 @@ from rnnkit.models.conditioned_language_model import (
 )
 from rnnkit.nn.layer import make_rng
 from rnnkit.nn.recurrent import recurrent_parameter_count
-from rnnkit.train.checkpoint import Checkpoint, load_checkpoint
+from rnnkit.train.checkpoint import Checkpoint
 from rnnkit.train.data_options import path_option
 from rnnkit.train.generate_trainer import (
     EncodedConditioned,
@@ -47,8 +47,8 @@ from rnnkit.train.generate_trainer import (
     measure_conditioned,
 )
 from rnnkit.train.memory import check_fits, check_saved_fits, training_bytes
-from rnnkit.train.run_config import saved_config, saved_entry, saved_task
-from rnnkit.train.task import Task, data_sizes, network
+from rnnkit.train.run_config import saved_entry
+from rnnkit.train.task import Task, data_sizes, network, open_saved_run
 from rnnkit.train.tasks.language_model import (
     build_model,
     check_encoding,
@@ -265,14 +265,7 @@ def saved_vocabularies(
 
 def load_generator(folder: str | os.PathLike[str]) -> TrainedGenerator:
     """The generator saved in FOLDER (a checkpoint folder such as ``RUN/best``)."""
-    checkpoint = load_checkpoint(folder)
-    task = saved_task(checkpoint, folder)
-    if task != GenerateTask.name:
-        raise UserError(
-            f"{folder} holds a {task} run, not a conditioned generator; give the run folder "
-            "of a generator (task generate)"
-        )
-    config = saved_config(checkpoint, folder, GenerateRun)
+    checkpoint, config = open_saved_run(folder, GenerateTask)
     tokenizer, categories = saved_vocabularies(checkpoint, folder, config.model)
     check_saved_fits(parameter_count(config.model), folder)
     model = build_model(ConditionedLanguageModel, config.model, folder=folder)
