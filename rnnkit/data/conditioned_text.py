@@ -154,14 +154,22 @@ def load_features(path: Path) -> np.ndarray:
     return array
 
 
-def category_ids(names: Sequence[str], categories: Sequence[str], source: str) -> np.ndarray:
-    """The index of each of NAMES in CATEGORIES; an unknown one is a ``UserError`` (naming
-    SOURCE) that lists the known ones."""
+def category_ids(
+    names: Sequence[str],
+    categories: Sequence[str],
+    source: str,
+    origins: Sequence[str] | None = None,
+) -> np.ndarray:
+    """The index of each of NAMES in CATEGORIES; an unknown one is a ``UserError`` that
+    lists the known ones, naming where it came from (``ORIGINS[i]``, such as
+    ``file.tsv:1``, for ``NAMES[i]``), or else SOURCE."""
     index = {name: i for i, name in enumerate(categories)}
     unknown = [name for name in dict.fromkeys(names) if name not in index]
     if unknown:
+        # the line matters: the first one of a TSV is often a header ("label<TAB>text")
+        where = source if origins is None else origins[list(names).index(unknown[0])]
         known = ", ".join(categories[:MAX_NAMED]) + (" ..." if len(categories) > MAX_NAMED else "")
-        raise UserError(f"{source}: unknown condition {unknown[0]!r}; known: {known}")
+        raise UserError(f"{where}: unknown condition {unknown[0]!r}; known: {known}")
     return np.array([index[name] for name in names], dtype=np.int64)
 
 

@@ -54,6 +54,18 @@ def test_bad_conditions_are_one_line(run_folder: Path) -> None:
     assert_one_line_error(status, err, "--condition-vector", "categories")
 
 
+def test_eval_of_a_tsv_with_a_header_names_the_file_and_line(
+    run_folder: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "names.tsv"
+    data.write_text("label\ttext\nAnt\tAabc\n", encoding="utf-8")
+    status, _, err = run_cli("eval", run_folder / "run", "--data", data)
+    assert_one_line_error(status, err, f"{data}:1: unknown condition 'label'", "Ant, Bee, Cat")
+    data.write_text("Ant\tAabc\nDog\tDabc\n", encoding="utf-8")
+    status, _, err = run_cli("eval", run_folder / "run", "--data", data)
+    assert_one_line_error(status, err, f"{data}:2: unknown condition 'Dog'")
+
+
 def test_eval_reports_conditioned_bits_per_char(run_folder: Path, tmp_path: Path) -> None:
     test = write_folder(tmp_path / "test", 20, seed=1)
     status, out, _ = run_cli("eval", run_folder / "run", "--data", test, "--json")

@@ -137,14 +137,15 @@ def encode_conditioned(
     feature_size: int,
     source: str,
 ) -> EncodedConditioned:
-    """DATA as token ids between boundaries and condition ids (or rows); a category or a
-    feature count the model does not know is a ``UserError`` naming SOURCE."""
+    """DATA as token ids between boundaries and condition ids (or rows); a category the
+    model does not know is a ``UserError`` naming its line, a feature count one naming
+    SOURCE."""
     if data.conditions is not None:
         if not categories:
             raise UserError(
                 f"{source} gives categories, but the model is conditioned on feature vectors"
             )
-        conditions = category_ids(data.conditions, list(categories), source)
+        conditions = category_ids(data.conditions, list(categories), source, data.origins)
     else:
         conditions = data.features
         if feature_size == 0 or conditions.shape[1] != feature_size:
