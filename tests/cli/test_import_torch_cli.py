@@ -101,7 +101,7 @@ def test_language_model_matches_torch_and_samples(tmp_path: Path, kind: str, for
     assert status == 0, err
     assert json.loads(out)["loss"] > 0
     status, out, err = run_cli("info", run)
-    assert status == 0 and "language model" in out, err
+    assert status == 0 and "a language-model run" in out, err
 
 
 @pytest.mark.parametrize("kind", ["LSTM", "GRU"])
