@@ -10,13 +10,17 @@ from rnnkit.cli.arguments import add_json_flag, add_model_command
 from rnnkit.config import to_dict
 from rnnkit.train.progress import format_duration
 from rnnkit.train.run import read_run
-from rnnkit.train.run_config import is_number, saved_entry, saved_progress
+from rnnkit.train.run_config import is_number, model_folder, saved_entry, saved_progress
 from rnnkit.train.tasks import TASKS, a_run_of
 from rnnkit.train.trainer import TrainingProgress
 
 NAME = "info"
 HELP = "describe a run folder: task, settings, data fingerprint, progress, best figures"
-DESCRIPTION = "Describe the run in DIR without loading its weights' values."
+DESCRIPTION = (
+    "Describe the run in DIR. Its models are loaded as sample, predict and export load "
+    "them, so a folder they refuse (say, a config.json edited until the weights no longer "
+    "fit) is refused here too."
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -29,6 +33,12 @@ def run(args: argparse.Namespace) -> int:
     folder = Path(args.folder)
     task, config, checkpoint = read_run(folder, TASKS)
     task.check_saved(checkpoint, folder, config)
+    # Loaded by the code the other commands load with, rather than a check of its own, so
+    # that info passes exactly the folders they accept: the run's last model, and the one
+    # they use (its best/) when that is another checkpoint.
+    task.restore(checkpoint, folder, config)
+    if model_folder(folder) != folder:
+        task.load(model_folder(folder))
     progress = saved_progress(checkpoint, folder, TrainingProgress)
     lr = checkpoint.config["progress"].get("lr")
     record = {

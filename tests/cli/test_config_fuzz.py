@@ -125,6 +125,8 @@ def deleter(path: str) -> Edit:
         (setter("config.model.hidden_size", 16.5), "model.hidden_size: expected an integer"),
         (setter("config.model.hidden_size", -16), "model.hidden_size: must be at least 1"),
         (setter("config.model.num_layers", 10**9), "model.num_layers: must be at most 64"),
+        # a valid size that the saved weights do not have: refused by info too
+        (setter("config.model.hidden_size", 24), "is damaged"),
         (setter("config.model.cell", "transformer"), "model.cell: expected one of"),
         (setter("config.model.dropout", None), "model.dropout: expected a number, got null"),
         (setter("config.model.colour", "blue"), "model.colour: unknown setting"),
@@ -148,6 +150,21 @@ def test_an_edited_config_is_one_line_for_every_command(
     runs: dict, task: str, edit: Edit, named: str
 ) -> None:
     check_all_refused(task, runs, edit, named)
+
+
+def test_info_refuses_a_best_model_that_sample_refuses(runs: dict) -> None:
+    run, _ = runs["lm"]
+    with tempfile.TemporaryDirectory() as scratch:
+        copy_ = Path(scratch) / run.name
+        shutil.copytree(run, copy_)
+        # only the model the other commands use is edited: the run's last one still fits
+        config_file = copy_ / "best" / "config.json"
+        config = json.loads(config_file.read_text())
+        setter("config.model.hidden_size", 24)(config)
+        config_file.write_text(json.dumps(config))
+        for argv in (["sample", copy_, "--length", "5"], ["info", copy_]):
+            status, _, err = run_cli(*argv)
+            assert_one_line_error(status, err, f"{copy_ / 'best'} is damaged", "expected shape")
 
 
 @pytest.mark.parametrize("task", ["lm", "classify"])

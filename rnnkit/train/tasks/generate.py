@@ -48,13 +48,8 @@ from rnnkit.train.generate_trainer import (
 )
 from rnnkit.train.memory import check_fits, check_saved_fits, training_bytes
 from rnnkit.train.run_config import saved_entry
-from rnnkit.train.task import Task, data_sizes, network, open_saved_run
-from rnnkit.train.tasks.language_model import (
-    build_model,
-    check_encoding,
-    load_weights_into,
-    saved_tokenizer_for,
-)
+from rnnkit.train.task import Task, data_sizes, network, saved_model
+from rnnkit.train.tasks.language_model import build_model, check_encoding, saved_tokenizer_for
 
 BOUNDARY = "\n"  # starts and ends every text: texts are lines
 
@@ -229,8 +224,13 @@ class GenerateTask(Task, name="generate", title="conditioned generator"):
             )
         return lines
 
-    def load(self, folder: Path) -> TrainedGenerator:
-        return load_generator(folder)
+    def restore(
+        self, checkpoint: Checkpoint, folder: str | os.PathLike[str], config: GenerateRun
+    ) -> TrainedGenerator:
+        tokenizer, categories = saved_vocabularies(checkpoint, folder, config.model)
+        check_saved_fits(parameter_count(config.model), folder)
+        model = saved_model(ConditionedLanguageModel, config.model, checkpoint, folder)
+        return TrainedGenerator(model, tokenizer, categories, config)
 
 
 def parameter_count(model: ConditionedLanguageModelConfig) -> int:
@@ -266,12 +266,7 @@ def saved_vocabularies(
 
 def load_generator(folder: str | os.PathLike[str]) -> TrainedGenerator:
     """The generator saved in FOLDER (a checkpoint folder such as ``RUN/best``)."""
-    checkpoint, config = open_saved_run(folder, GenerateTask)
-    tokenizer, categories = saved_vocabularies(checkpoint, folder, config.model)
-    check_saved_fits(parameter_count(config.model), folder)
-    model = build_model(ConditionedLanguageModel, config.model, folder=folder)
-    load_weights_into(model, checkpoint, folder)
-    return TrainedGenerator(model.eval(), tokenizer, categories, config)
+    return GenerateTask().load(folder)
 
 
 def evaluate_generator(
