@@ -92,7 +92,7 @@ def export_onnx(model: Any, path: str | Path) -> list[Path]:
     for graph, target in zip(graphs, paths, strict=True):
         # atomic: an interrupted or failed export leaves no half-written model behind.
         # No folder is made: a missing one is likelier a mistyped path than a wish (as for
-        # predict's --csv and --plot), and write_atomic's error names the file.
+        # the files predict writes), and write_atomic's error names the file.
         write_atomic(target, graph.SerializeToString())
     return paths
 
