@@ -309,7 +309,8 @@ def g2p(args: argparse.Namespace) -> int:
     }
     with limit_threads(args.threads):
         dev_pairs = read_parallel(CMUDICT / "cmudict-0.7b.train-dev-1-21")
-        best = load_ensemble(member_sets["best"])
+        ensembles = {members: load_ensemble(folders) for members, folders in member_sets.items()}
+        best = ensembles["best"]
         if len(runs) > 1:
             for run, member in zip(runs, best.models, strict=True):
                 alone = evaluate_pairs(replace(best, model=member, ensemble=()), dev_pairs)
@@ -319,7 +320,7 @@ def g2p(args: argparse.Namespace) -> int:
         ways = [(1, 0.0)] + [(BEAM, alpha) for alpha in ALPHAS]
         devs = {}
         for members, folders in member_sets.items():
-            trained = best if members == "best" else load_ensemble(folders)
+            trained = ensembles[members]
             for way in ways:
                 devs[members, way] = scores = evaluate_pairs(trained, dev_pairs, *way)
                 print(f"dev, {members} ({len(folders)} model(s)), {decoding_name(*way)}: "
@@ -330,7 +331,7 @@ def g2p(args: argparse.Namespace) -> int:
                                    -key[1][0], -key[1][1]),
         )  # fmt: skip
         members, way = chosen
-        trained = load_ensemble(member_sets[members])
+        trained = ensembles[members]
         test = evaluate_pairs(trained, read_parallel(CMUDICT / "cmudict-0.7b.test"), *way)
     dev = devs[chosen]
     print(f"chosen on dev: {decoding_name(*way)}, the runs' {members} weights "

@@ -24,7 +24,7 @@ from rnnkit.cli.arguments import non_negative_float, positive_int
 from rnnkit.cli.ensemble import add_ensemble_flag, load_models
 from rnnkit.data.parallel import FORMATS, read_parallel
 from rnnkit.data.parallel_batches import split_tokens
-from rnnkit.train.tasks.seq2seq import cut_note, evaluate_pairs, sources_cut
+from rnnkit.train.tasks.seq2seq import cut_note, evaluate_pairs
 
 ERROR_RATES = {"char": "CER", "word": "WER"}  # dictionary targets: PER
 
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace, folder: Path) -> int:
     unknown = trained.source.unknown(
         t for s in examples.sources for t in split_tokens(s, source_kind)
     )
-    cut = sources_cut(trained, list(dict.fromkeys(examples.sources)))
+    cutting = cut_note(trained, list(dict.fromkeys(examples.sources)))
     scores = evaluate_pairs(trained, examples, args.beam, args.alpha, progress=None)
     rate = error_rate_name(format, target_kind, examples.sources)
     report = {
@@ -88,8 +88,8 @@ def run(args: argparse.Namespace, folder: Path) -> int:
             f"{scores['token_error_rate']:.2%}{bleu} over {scores['sources']:,} sources "
             f"({len(examples):,} pairs)"
         )
-    if cut:
-        print(f"rnnkit: note: {cut_note(trained, cut)}", file=sys.stderr)
+    if cutting:
+        print(f"rnnkit: note: {cutting}", file=sys.stderr)
     if unknown:
         print(
             f"rnnkit: note: {len(unknown)} distinct source tokens not seen in training were "

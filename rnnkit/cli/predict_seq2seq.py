@@ -35,7 +35,7 @@ from rnnkit.cli.inputs import input_texts
 from rnnkit.data.parallel_batches import split_tokens
 from rnnkit.errors import UserError
 from rnnkit.train.figures import pyplot, save_png
-from rnnkit.train.tasks.seq2seq import TrainedSeq2Seq, cut_note, sources_cut, transduce
+from rnnkit.train.tasks.seq2seq import TrainedSeq2Seq, cut_note, transduce
 
 MOST_UNKNOWN_SHOWN = 10
 
@@ -102,12 +102,12 @@ def run(args: argparse.Namespace, folder: Path) -> int:
     for text, origin in zip(texts, origins, strict=True):
         if not text.strip():
             raise UserError(f"{origin} is empty; give one non-empty text per line")
-    cut = sources_cut(trained, texts)
+    cutting = cut_note(trained, texts)
     outputs, unknown = transduce(
         trained, texts, beam, args.alpha, args.nbest, progress=None, origins=origins
     )
-    if cut:
-        print(f"rnnkit: note: {cut_note(trained, cut)}", file=sys.stderr)
+    if cutting:
+        print(f"rnnkit: note: {cutting}", file=sys.stderr)
     if unknown:
         shown = ", ".join(repr(t) for t in unknown[:MOST_UNKNOWN_SHOWN])
         more = f" and {len(unknown) - MOST_UNKNOWN_SHOWN} more" if len(unknown) > 10 else ""

@@ -109,10 +109,10 @@ class ForecastTask(Task, name="forecast", title="forecaster", config_class=Forec
                 "positive: set scaler to 'mean' or 'none', and difference off"
             )
         series = read_data(data)
-        if checkpoint is None:  # a run started before gaps were refused still resumes
-            refuse_gaps(series)
         digest = series_fingerprint(series)
-        if checkpoint is not None:
+        if checkpoint is None:
+            refuse_gaps(series)
+        else:  # a run started before gaps were refused still resumes on its data
             check_same_data(checkpoint, folder, digest, f"the series of {data.data}", "data")
         prepared = prepare_windows(
             series, model_config.lookback, model_config.horizon,

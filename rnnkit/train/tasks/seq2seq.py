@@ -305,7 +305,7 @@ def transduce(
     not know (read as ``<unk>``). PROGRESS: a bar over the texts (``decode_sources``).
     ORIGINS name the texts in errors (default ``text 1``, ``text 2``, ...); a text longer
     than the model's ``max_source_length`` is refused, or cut with its ``truncate_source``
-    (``sources_cut`` counts them beforehand)."""
+    (``cut_note`` tells of them)."""
     kinds = trained.tokenizations
     if origins is None:
         origins = [f"text {i + 1}" for i in range(len(texts))]
@@ -337,18 +337,16 @@ def transduce(
     return outputs, unknown
 
 
-def sources_cut(trained: TrainedSeq2Seq, texts: Sequence[str]) -> int:
-    """How many of TEXTS ``transduce`` cuts to the model's ``max_source_length`` (with its
-    ``truncate_source``; without, it refuses them)."""
+def cut_note(trained: TrainedSeq2Seq, texts: Sequence[str]) -> str | None:
+    """What to tell, in a note, of the TEXTS ``transduce`` cuts to the model's
+    ``max_source_length`` (with its ``truncate_source``; without, it refuses them), or
+    None when it cuts none."""
     if not trained.config.data.truncate_source:
-        return 0
+        return None
     limit, kind = trained.config.data.max_source_length, trained.tokenizations[0]
-    return sum(len(split_tokens(text, kind)) > limit for text in texts)
-
-
-def cut_note(trained: TrainedSeq2Seq, cut: int) -> str:
-    """What to tell of CUT sources (``sources_cut``), for a note."""
-    limit = trained.config.data.max_source_length
+    cut = sum(len(split_tokens(text, kind)) > limit for text in texts)
+    if not cut:
+        return None
     return (
         f"{cut} source(s) longer than {limit} tokens were cut to that length, as the "
         "model's training cut its longer sources"
