@@ -27,7 +27,14 @@ import numpy as np
 
 from rnnkit.atomic import write_atomic
 from rnnkit.cli.arguments import add_png_flag, positive_int
-from rnnkit.cli.predict_forecast import date_text, in_flag_words, level, png_bytes, read_recent
+from rnnkit.cli.predict_forecast import (
+    date_text,
+    in_flag_words,
+    level,
+    levels_of,
+    png_bytes,
+    read_recent,
+)
 from rnnkit.data.timeseries import DATE_FORMATS, FILLS
 from rnnkit.errors import UserError
 from rnnkit.train.figures import pyplot
@@ -77,7 +84,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=level,
         nargs="+",
         metavar="Q",
-        help="quantile levels scored (default 0.1 0.5 0.9; coverage is of the lowest to highest)",
+        help="quantile levels scored (default 0.1 0.5 0.9, or a quantile model's own; coverage "
+        "is of the lowest to highest)",
     )
     add_png_flag(group, "--plot", "the backtest")
     group.add_argument(
@@ -103,7 +111,7 @@ def run(args: argparse.Namespace, folder: Path) -> int:
         )
     start = parse_date(args.start)
     trained = load_forecaster(folder)
-    levels = tuple(sorted(set(args.quantiles or (0.1, 0.5, 0.9))))
+    levels = levels_of(args, trained)
     settings = trained.config.training
     with in_flag_words():
         data = read_recent(args, trained)

@@ -40,7 +40,7 @@ from rnnkit.data.timeseries_calendar import format_date
 from rnnkit.errors import SettingError, UserError
 from rnnkit.train.figures import pyplot
 from rnnkit.train.forecast_backtest import check_series, forecast_ahead
-from rnnkit.train.forecast_evaluation import TrainedForecaster
+from rnnkit.train.forecast_evaluation import TrainedForecaster, default_levels
 from rnnkit.train.tasks.forecast import load_forecaster
 
 # Parameters of the backtest that library errors name first and that no setting shares a
@@ -80,8 +80,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=level,
         nargs="+",
         metavar="Q",
-        help="quantile levels to report (default 0.1 0.5 0.9; the band of --plot spans the "
-        "lowest to the highest)",
+        help="quantile levels to report (default 0.1 0.5 0.9, or a quantile model's own; the "
+        "band of --plot spans the lowest to the highest)",
     )
     group.add_argument("--csv", metavar="PATH", help="write the forecast to this CSV file")
     add_png_flag(group, "--plot", "the history, the forecast and its interval band")
@@ -105,8 +105,9 @@ def in_flag_words() -> Iterator[None]:
         raise SettingError(flag_name(name) + message[len(name) :], *named) from None
 
 
-def levels_of(args: argparse.Namespace) -> tuple[float, ...]:
-    return tuple(sorted(set(args.quantiles or (0.1, 0.5, 0.9))))
+def levels_of(args: argparse.Namespace, trained: TrainedForecaster) -> tuple[float, ...]:
+    """The levels of ``--quantiles``, sorted, or the model's default ones."""
+    return tuple(sorted(set(args.quantiles or default_levels(trained.model))))
 
 
 def read_recent(args: argparse.Namespace, trained: TrainedForecaster) -> SeriesData:
@@ -138,7 +139,7 @@ def run(args: argparse.Namespace, folder: Path) -> int:
     if args.csv and args.json:
         raise UserError("give --csv PATH or --json, not both")
     trained = load_forecaster(folder)
-    levels = levels_of(args)
+    levels = levels_of(args, trained)
     steps = args.horizon or trained.model.horizon
     settings = trained.config.training
     with in_flag_words():

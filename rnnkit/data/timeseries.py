@@ -228,6 +228,8 @@ def read_series(
     targets, covariates = list(target), list(covariates)
     if not targets:
         raise UserError("target: name at least one column to forecast")
+    if date_column in targets:
+        raise UserError(f"target: {date_column!r} is the date column; a target is another column")
     for name in covariates:
         if name in targets or name == date_column:
             role = "the date column" if name == date_column else "a target"

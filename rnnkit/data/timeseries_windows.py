@@ -133,18 +133,8 @@ def prepare_windows(
     for name, value in (("valid_size", valid_size), ("test_size", test_size)):
         if value < 0:
             raise UserError(f"{name}: must be at least 0, got {value}")
-    if calendar and data.frequency is None:
-        raise SettingError(
-            "calendar: the dates are not regularly spaced, so calendar features cannot be "
-            "known ahead; turn calendar off",
-            "calendar",
-        )
-    targets = SeriesTransform(scaler, log, difference)
-    covariates = SeriesTransform("standard")
-    names: list[str] = []
-    parts: dict[str, list[ForecastWindows]] = {"train": [], "valid": [], "test": []}
     lag = difference
-    for index, one in enumerate(data.series):
+    for one in data.series:  # first: a short series has no spacing to speak of either
         n = len(one)
         train_end = n - valid_size - test_size
         needed = lookback + horizon + lag
@@ -156,6 +146,20 @@ def prepare_windows(
                 "smaller lookback or horizon, a smaller valid_size or test_size, or a longer "
                 "series", "lookback", "horizon", "difference",
             )  # fmt: skip
+    if calendar and data.frequency is None:
+        # the setting's name only where it is named, as the command line writes it as a flag
+        raise SettingError(
+            "calendar: the dates are not regularly spaced, so the month, weekday or hour of "
+            "the dates to come cannot be known ahead; turn calendar off",
+            "calendar",
+        )
+    targets = SeriesTransform(scaler, log, difference)
+    covariates = SeriesTransform("standard")
+    names: list[str] = []
+    parts: dict[str, list[ForecastWindows]] = {"train": [], "valid": [], "test": []}
+    for index, one in enumerate(data.series):
+        n = len(one)
+        train_end = n - valid_size - test_size
         targets.fit(one.id, one.target[:train_end])
         covariates.fit(one.id, one.covariates[:train_end])
         z = targets.transform(one.id, one.target)  # rows lag .. n-1

@@ -1,9 +1,9 @@
 """A trained forecaster on new data: the steps after a series' end, and a rolling-origin
 backtest beside the naive baselines (what ``rnnkit predict`` and ``rnnkit eval`` print).
 
-``check_series(trained, data)`` refuses data the model cannot read as it was trained: dates
-that are not regularly spaced, gaps (dates missing; ``fill`` inserts them), or a spacing
-other than the training data's.
+``check_series(trained, data)`` refuses data the model cannot read as it was trained: a
+series shorter than the lookback, dates that are not regularly spaced, gaps (dates missing;
+``fill`` inserts them), or a spacing other than the training data's.
 
 ``forecast_ahead`` forecasts ``steps`` after each series' last date. Up to the model's
 horizon that is one forecast; beyond it the point forecast is fed back as history and the
@@ -41,7 +41,12 @@ from rnnkit.data.timeseries_calendar import (
     season_length,
 )
 from rnnkit.errors import UserError
-from rnnkit.train.forecast_evaluation import TrainedForecaster, forecast_next
+from rnnkit.train.forecast_evaluation import (
+    TrainedForecaster,
+    check_length,
+    check_levels,
+    forecast_next,
+)
 from rnnkit.train.forecast_metrics import BASELINES, coverage, weighted_quantile_loss
 
 CRPS_LEVELS = tuple(round(0.05 * k, 2) for k in range(1, 20))
@@ -49,6 +54,8 @@ CRPS_LEVELS = tuple(round(0.05 * k, 2) for k in range(1, 20))
 
 def check_series(trained: TrainedForecaster, data: SeriesData) -> None:
     """Refuse DATA whose dates the model cannot read (see the module docstring)."""
+    for one in data.series:  # first: one row, or a few, has no spacing to speak of either
+        check_length(trained, one)
     if data.frequency is None:
         reason = next((note for note in data.notes if "irregular" in note), "")
         raise UserError(
@@ -179,6 +186,7 @@ def backtest(
         )
     if stride < 1:
         raise UserError(f"stride: must be at least 1, got {stride}")
+    check_levels(model, levels)
     season = season or season_length(trained.frequency)
     if season < 1:
         raise UserError(f"season: must be at least 1, got {season}")
@@ -189,6 +197,12 @@ def backtest(
     for one in data.series:
         label = f"series {one.id!r}" if one.id else "the series"
         first, n = first_index(one, start), len(one)
+        if n < L + lag + horizon:
+            raise UserError(
+                f"data: {label} has {n} steps; a backtest needs lookback "
+                f"{'+ difference ' if lag else ''}+ horizon = {L + lag + horizon} (the model "
+                f"reads {L + lag}, then {horizon} are scored)"
+            )
         if first < L + lag:
             earliest = format_date(one.dates[min(L + lag, n - 1)])
             raise UserError(

@@ -49,6 +49,36 @@ class TrainedForecaster:
     config: Any = None
 
 
+DEFAULT_LEVELS = (0.1, 0.5, 0.9)
+
+
+def default_levels(model: Forecaster) -> tuple[float, ...]:
+    """The levels reported when none are asked for: a quantile model's own, else
+    ``DEFAULT_LEVELS`` (the median and an 80% interval)."""
+    return tuple(model.levels) or DEFAULT_LEVELS
+
+
+def check_levels(model: Forecaster, levels: tuple[float, ...]) -> None:
+    """Refuse LEVELS beyond the lowest or highest level a quantile model was trained on:
+    its quantile function is flat there, so a 0.05 quantile would silently be the 0.1
+    one and an interval would claim a coverage it does not have.
+
+    Args:
+        model: the forecaster.
+        levels: the quantile levels asked for.
+    """
+    trained = model.levels
+    if not trained:
+        return
+    outside = [q for q in levels if not trained[0] <= q <= trained[-1]]
+    if outside:
+        known = ", ".join(f"{q:g}" for q in trained)
+        raise UserError(
+            f"quantiles: the model was trained on the quantiles {known} and cannot give "
+            f"{outside[0]:g}; ask for levels from {trained[0]:g} to {trained[-1]:g}"
+        )
+
+
 @dataclass
 class UnitForecasts:
     """Forecasts of N windows in the data's units: ``actual``, ``point`` ``(N, H, S)``,
@@ -125,6 +155,18 @@ def score(forecasts: UnitForecasts, interval: tuple[float, float] = (0.1, 0.9)) 
     return result
 
 
+def check_length(trained: TrainedForecaster, one: Series) -> None:
+    """Refuse a series ONE shorter than the lookback (and the differencing lag) the model
+    reads, naming its length."""
+    lag = trained.target_transform.difference
+    needed = trained.model.lookback + lag
+    if len(one) < needed:
+        raise UserError(
+            f"data: series {one.id or 'in the file'} has {len(one)} steps; the model reads "
+            f"the last {needed} (lookback{' + difference' if lag else ''})"
+        )
+
+
 def forecast_next(
     trained: TrainedForecaster,
     one: Series,
@@ -139,11 +181,8 @@ def forecast_next(
     """
     model = trained.model
     L, H, lag = model.lookback, model.horizon, trained.target_transform.difference
-    if len(one) < L + lag:
-        raise UserError(
-            f"data: series {one.id or 'in the file'} has {len(one)} steps; the model reads "
-            f"the last {L + lag} (lookback{' + difference' if lag else ''})"
-        )
+    check_levels(model, levels)
+    check_length(trained, one)
     if trained.calendar and trained.frequency is None:
         raise UserError("data: the dates are not regularly spaced; the model needs a frequency")
     frequency = trained.frequency

@@ -207,6 +207,7 @@ def _bad_files(folder: Path) -> dict[str, tuple[Path, tuple[str, ...]]]:
             "the last 12",
         ),
     )
+    cases["single"] = (write_csv(folder / "single.csv", dates[:1], texts[:1]), ("has 1 steps",))
     cases["column"] = (
         write_csv(folder / "column.csv", dates, texts, "Month,Revenue"),
         (
@@ -226,6 +227,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(run, tmp_path: Path) ->
         assert_one_line_error(status, err, *fragments)
         assert not out_csv.exists() and not png.exists(), name
     data = run["data"]
+    fifteen = write_csv(tmp_path / "fifteen.csv", *(v[:15] for v in monthly()))
     for argv, fragments in [
         (["predict", run["run"], "--data", data, "--horizon", "0"], ("--horizon", "positive")),
         (["predict", run["run"], "--data", data, "--csv", out_csv, "--json"], ("not both",)),
@@ -239,6 +241,8 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(run, tmp_path: Path) ->
          ("latest start is 2005-07",)),
         (["eval", run["run"], "--data", data, "--backtest", "--start", "2004-01", "--horizon",
           "7"], ("1 to 6 steps",)),
+        (["eval", run["run"], "--data", fifteen, "--backtest", "--start", "2001-01"],
+         ("--data: the series has 15 steps", "lookback + horizon = 18")),
     ]:  # fmt: skip
         status, _, err = run_cli(*argv)
         assert_one_line_error(status, err, *fragments)
@@ -261,6 +265,8 @@ def test_training_errors_name_the_flags_and_write_nothing(run, tmp_path: Path) -
         ("column", ("--target: no column 'Sales'",)),
         ("gap", ("--data: 1 gaps in the monthly dates", "set --fill to ffill or interpolate")),
         ("short", ("--lookback: series in the file has 8 steps", "a smaller --lookback or")),
+        ("single", ("--lookback: series in the file has 1 steps",)),
+        ("irregular", ("--calendar: the dates are not regularly spaced", "turn --calendar off")),
     ]:
         out = tmp_path / f"run-{name}"
         status, _, err = run_cli(
@@ -268,6 +274,7 @@ def test_training_errors_name_the_flags_and_write_nothing(run, tmp_path: Path) -
             "--target", "Sales", "--out", out, *TINY,
         )  # fmt: skip
         assert_one_line_error(status, err, *fragments)
+        assert err.count("--calendar") <= 2, err  # the setting, not every word "calendar"
         assert not out.exists(), name
     for argv, fragments in [
         (["--data", tmp_path], ("--data:", "is a folder")),
@@ -280,3 +287,31 @@ def test_training_errors_name_the_flags_and_write_nothing(run, tmp_path: Path) -
         )  # fmt: skip
         assert_one_line_error(status, err, *fragments)
         assert not out.exists()
+
+
+def test_a_quantile_model_gives_only_the_levels_it_learned(run, tmp_path: Path) -> None:
+    """Its quantile function is flat beyond its lowest and highest levels: a 0.05 quantile
+    would be the 0.2 one under another name, and an interval's coverage a false claim."""
+    out = tmp_path / "quantile"
+    status, _, err = run_cli(
+        "train", "--task", "forecast", "--data", run["data"], "--date-column", "Month",
+        "--target", "Sales", "--out", out, "--loss", "quantile", "--quantiles", "0.2", "0.5",
+        "0.8", *TINY, "--max-steps", "4", "--eval-every", "2",
+    )  # fmt: skip
+    assert status == 0, err
+    status, output, err = run_cli("predict", out, "--data", run["data"], "--json")
+    assert status == 0, err
+    assert json.loads(output)["levels"] == [0.2, 0.5, 0.8]  # its own levels by default
+    for argv in (
+        ["predict", out, "--data", run["data"], "--quantiles", "0.05", "0.5"],
+        ["eval", out, "--data", run["data"], "--backtest", "--start", "2004-01",
+         "--quantiles", "0.5", "0.9"],
+    ):  # fmt: skip
+        status, _, err = run_cli(*argv)
+        assert_one_line_error(status, err, "--quantiles: the model was trained on the "
+                              "quantiles 0.2, 0.5, 0.8", "from 0.2 to 0.8")  # fmt: skip
+    status, output, err = run_cli(
+        "eval", out, "--data", run["data"], "--backtest", "--start", "2004-01", "--json"
+    )
+    assert status == 0, err
+    assert json.loads(output)["metrics"]["model"]["interval"] == [0.2, 0.8]

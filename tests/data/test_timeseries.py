@@ -163,6 +163,7 @@ def test_long_format_gives_one_series_per_id(tmp_path: Path) -> None:
         ("Month,Passengers\n1949-01,1,2\n", {}, "line 2 of .* has 3 fields, the header 2"),
         (MONTHLY, {"fill": "zero"}, "fill: expected one of ffill, interpolate"),
         (MONTHLY, {"target": []}, "target: name at least one column"),
+        (MONTHLY, {"target": ["Month"]}, "target: 'Month' is the date column"),
     ],
 )
 def test_bad_files_and_options(tmp_path: Path, text: str, options: dict, message: str) -> None:

@@ -175,3 +175,8 @@ def test_a_series_too_short_names_lookback_and_horizon() -> None:
     irregular.frequency = None
     with pytest.raises(UserError, match="calendar: the dates are not regularly spaced"):
         prepare_windows(irregular, 4, 2)
+    # one row has no spacing either: its length is what is wrong with it
+    single = monthly_data(np.arange(1.0))
+    single.frequency = None
+    with pytest.raises(UserError, match="lookback: series in the file has 1 steps"):
+        prepare_windows(single, 4, 2)

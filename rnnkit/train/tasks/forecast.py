@@ -28,7 +28,12 @@ from rnnkit.nn import distribution_losses
 from rnnkit.nn.recurrent import recurrent_parameter_count
 from rnnkit.train.checkpoint import Checkpoint
 from rnnkit.train.data_options import encoding_option, path_option
-from rnnkit.train.forecast_evaluation import TrainedForecaster, score, window_forecasts
+from rnnkit.train.forecast_evaluation import (
+    TrainedForecaster,
+    default_levels,
+    score,
+    window_forecasts,
+)
 from rnnkit.train.forecast_trainer import ForecastSettings, ForecastTrainer
 from rnnkit.train.memory import check_fits, check_saved_fits, training_bytes
 from rnnkit.train.run_config import saved_entry
@@ -169,7 +174,7 @@ class ForecastTask(Task, name="forecast", title="forecaster", config_class=Forec
         settings = trainer.settings
         scores = score(
             window_forecasts(
-                trained, trainer.series_data, test,
+                trained, trainer.series_data, test, default_levels(trained.model),
                 num_samples=settings.num_samples, seed=settings.seed,
             )
         )  # fmt: skip
