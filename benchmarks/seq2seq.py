@@ -1,6 +1,7 @@
 """Sequence-to-sequence benchmarks: the DLFS2 toy tasks, CMUdict G2P, beam-search speed.
 
     python -m benchmarks.seq2seq addition [--threads 1] [--epochs 30] [--quick] [-- flags]
+    python -m benchmarks.seq2seq addition --epoch-only --dlfs2 DIR   # beside the book's code
     python -m benchmarks.seq2seq dates    [--threads 1] [--epochs 3]  [--quick] [-- flags]
     python -m benchmarks.seq2seq g2p      [--threads 2] [--models 2] [--minutes 59] [--steps 25000]
     python -m benchmarks.seq2seq g2p      --models 1 [--ranks 2] [--steps 30000]  # one model
@@ -21,7 +22,10 @@ path, not a figure.
   match after 22-25 epochs, about 5.5 s of training per epoch. Targets: >= 99.5% exact
   match; an epoch of the same model (LSTM, embedding 16, hidden 128, reversed + peeky,
   batch 128) on all 45,000 pairs in <= 1.8 s on one core (timed here apart from the run:
-  the steps of one epoch, zero_grad to the optimizer step, without validation).
+  the steps of one epoch, zero_grad to the optimizer step, without validation). With
+  ``--dlfs2 DIR``, a checkout of the book's repository (``benchmarks/dlfs2_reference.py``),
+  epochs of the book's own code and of rnnkit are also timed alternately in this process
+  on one thread, so the ratio is measured on this machine, not taken from the anchor.
 - ``dates`` (``date.txt``) with attention, split the same way: DLFS2 (LSTM 256, dot
   attention over a one-direction encoder, batch 128) reaches 99.9% at epoch 3, about 72 s
   per epoch on one core. Target: >= 99.9% within 3 epochs, <= 15 s an epoch. The settings
@@ -71,11 +75,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.dlfs2_reference import dlfs2_epoch
 from benchmarks.peak import measured_fma_peak
 from benchmarks.timing import machine_header, set_threads, time_interleaved
 from rnnkit.cli.flags import apply_settings, given_settings
@@ -157,23 +163,62 @@ def run_config(task: Seq2SeqTask, flags: list[str], train: Path, valid: Path) ->
     return config
 
 
-def time_epoch(flags: list[str], train: Path, valid: Path, threads: int, folder: Path) -> dict:
-    """Wall and CPU seconds of the steps of one epoch over TRAIN (no validation), built as
-    ``rnnkit train`` builds the run."""
+def epoch_runner(flags: list[str], train: Path, valid: Path, folder: Path) -> tuple[Callable, int]:
+    """A function that runs the steps of one epoch over TRAIN (no validation), built as
+    ``rnnkit train`` builds the run, each call a new epoch of the same model; and its
+    number of steps."""
     task = Seq2SeqTask()
     config = run_config(task, flags, train, valid)
     folder.mkdir(parents=True)
     trainer = task.build(config, folder, None)
     steps = trainer.steps_per_epoch()
-    with limit_threads(threads):
-        for _ in range(3):  # warm-up: buffers, the C loops' first call
-            trainer._step()
-        trainer.progress.epoch, trainer.progress.batch = 1, 0
-        wall, cpu = time.perf_counter(), time.process_time()
+    for _ in range(3):  # warm-up: buffers, the C loops' first call
+        trainer._step()
+
+    def epoch() -> None:
+        trainer.progress.epoch, trainer.progress.batch = trainer.progress.epoch + 1, 0
         for _ in range(steps):
             trainer._step()
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+
+    return epoch, steps
+
+
+def cpu_seconds(run: Callable[[], object]) -> tuple[float, float]:
+    """The wall and CPU seconds of one call of RUN."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    run()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def time_epoch(flags: list[str], train: Path, valid: Path, threads: int, folder: Path) -> dict:
+    """Wall and CPU seconds of the steps of one epoch over TRAIN (no validation)."""
+    epoch, steps = epoch_runner(flags, train, valid, folder)
+    with limit_threads(threads):
+        wall, cpu = cpu_seconds(epoch)
     return {"steps": steps, "wall": wall, "cpu": cpu}
+
+
+def against_dlfs2(
+    args: argparse.Namespace, name: str, flags: list[str], train: Path, valid: Path, folder: Path
+) -> None:
+    """Epochs of rnnkit and of the book's own code (``--dlfs2 DIR``), alternately in this
+    process on one thread, ``--repeats`` each: their CPU seconds and the ratio."""
+    book = dlfs2_epoch(Path(args.dlfs2), name)
+    ours, _ = epoch_runner(flags, train, valid, folder)
+    seconds: dict[str, list[float]] = {"rnnkit": [], "DLFS2": []}
+    with limit_threads(1):
+        book()  # warm-up: the first epoch of each is timed apart, not counted
+        ours()
+        for repeat in range(args.repeats):
+            order = ["rnnkit", "DLFS2"] if repeat % 2 == 0 else ["DLFS2", "rnnkit"]
+            for side in order:
+                seconds[side].append(cpu_seconds(ours if side == "rnnkit" else book)[1])
+    for side, values in seconds.items():
+        print(f"{side}: one epoch {np.median(values):.2f} s CPU (median of {len(values)}: "
+              f"{', '.join(f'{v:.2f}' for v in values)})")  # fmt: skip
+    ratio = np.median(seconds["DLFS2"]) / np.median(seconds["rnnkit"])
+    print(f"rnnkit's epoch is {ratio:.2f}x faster than DLFS2's own code (target for addition: "
+          f">= 3x)")  # fmt: skip
 
 
 def recurrent_flops(flags: list[str], train: Path, valid: Path) -> float:
@@ -219,6 +264,8 @@ def toy_task(args: argparse.Namespace, name: str, defaults: list[str]) -> int:
         print(f"the epoch's recurrent products alone: {flops / 1e9:.0f} GFLOP, {flops / peak:.2f} "
               f"s at this core's measured FMA peak ({peak / 1e9:.0f} GFLOP/s); the epoch ran at "
               f"{flops / epoch['cpu'] / 1e9:.0f} GFLOP/s of them")  # fmt: skip
+        if args.dlfs2:
+            against_dlfs2(args, name, flags, everything, valid, folder / "against")
         if args.epoch_only:
             return 0
         seconds = train_cli(
@@ -412,6 +459,12 @@ def main(argv: list[str] | None = None) -> int:
         sub = commands.add_parser(name)
         sub.add_argument("--epochs", type=int, default=epochs)
         sub.add_argument("--epoch-only", action="store_true", help="only time an epoch")
+        sub.add_argument(
+            "--dlfs2", metavar="DIR",
+            help="also time epochs of the book's own code from this checkout of "
+            "oreilly-japan/deep-learning-from-scratch-2, alternately with rnnkit's",
+        )  # fmt: skip
+        sub.add_argument("--repeats", type=int, default=3, help="epochs of each side (--dlfs2)")
     sub = commands.add_parser("g2p")
     sub.add_argument("--minutes", type=float, default=59.0)
     sub.add_argument("--steps", type=int, default=25000, help="the cosine decay's length")
