@@ -4,7 +4,8 @@ transduces held-out pairs.
 ``rnnkit eval`` (``rnnkit.cli.evaluate``) adds these flags to its parser and hands a run
 folder that holds a seq2seq model to ``run``. The pairs are read as in training (the same
 format and encoding unless ``--pair-format`` or ``--encoding`` say otherwise); each distinct
-source is decoded once (greedy, or ``--beam K``) and its best output scored against all of
+source is decoded once (greedy, or ``--beam K``; outputs cut at ``--max-length-ratio`` times
+the source's length, default the run's) and its best output scored against all of
 its targets (``rnnkit.train.seq2seq_metrics``): exact match (right if equal to any
 reference, the G2P protocol for a word with several pronunciations), token accuracy, token
 error rate (PER for phonemes, CER for characters, WER for words) and, for word targets,
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from rnnkit.cli.arguments import non_negative_float, positive_int
 from rnnkit.cli.ensemble import add_ensemble_flag, load_models
+from rnnkit.cli.predict_seq2seq import add_max_length_flag
 from rnnkit.data.parallel import FORMATS, read_parallel
 from rnnkit.data.parallel_batches import split_tokens
 from rnnkit.train.tasks.seq2seq import cut_note, evaluate_pairs
@@ -47,6 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=0.0,
         help="beam search's length penalty exponent (default 0)",
     )
+    add_max_length_flag(group)
 
 
 def error_rate_name(format: str, target_tokens: str, sources: list[str]) -> str:
@@ -69,7 +72,7 @@ def run(args: argparse.Namespace, folder: Path) -> int:
         t for s in examples.sources for t in split_tokens(s, source_kind)
     )
     cutting = cut_note(trained, list(dict.fromkeys(examples.sources)))
-    scores = evaluate_pairs(trained, examples, args.beam, args.alpha, progress=None)
+    scores = evaluate_pairs(trained, examples, args.beam, args.alpha, None, args.max_length_ratio)
     rate = error_rate_name(format, target_kind, examples.sources)
     report = {
         **scores,

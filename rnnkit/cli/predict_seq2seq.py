@@ -12,7 +12,8 @@ whether it ended with the end token (else it was cut at the length limit).
 Behaviour on odd input: an empty text (or empty line) is a one-line error naming it; source
 tokens never seen in training are read as ``<unk>``, said once on stderr for the whole call;
 ``--beam`` and ``--nbest`` must be positive, ``--nbest`` at most ``--beam`` (without
-``--beam`` the beam is as wide as ``--nbest``). ``--plot-attention PNG`` draws the best
+``--beam`` the beam is as wide as ``--nbest``). ``--max-length-ratio R`` cuts outputs at R
+times their source's length (default: the run's). ``--plot-attention PNG`` draws the best
 output's attention over the source (one file per text: ``out-2.png`` for the second, ...);
 it needs a model with attention, and a picture that cannot be drawn is a note, never a
 failed prediction. ``--ensemble RUN`` (repeatable) decodes with more runs' models as one
@@ -29,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnkit.cli.arguments import add_png_flag, non_negative_float, positive_int
+from rnnkit.cli.arguments import add_png_flag, non_negative_float, positive_float, positive_int
 from rnnkit.cli.ensemble import add_ensemble_flag, load_models
 from rnnkit.cli.inputs import input_texts
 from rnnkit.data.parallel_batches import split_tokens
@@ -64,6 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="beam search's length penalty exponent, ((5 + length) / 6) ** alpha (GNMT); "
         "larger favours longer outputs (default 0: plain log-probability)",
     )
+    add_max_length_flag(group)
     add_ensemble_flag(group)
     add_png_flag(
         group,
@@ -71,6 +73,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "the best output's attention over the source",
         "matplotlib and a model with attention",
         "; several texts: PNG-2.png, PNG-3.png, ...",
+    )
+
+
+def add_max_length_flag(group: Any) -> None:
+    """``--max-length-ratio R`` in GROUP, an argument group of a parser."""
+    group.add_argument(
+        "--max-length-ratio",
+        type=positive_float,
+        metavar="R",
+        help="cut outputs at R times their source's length in tokens (at least one token; "
+        "default: the run's --max-length-ratio, 3 unless trained with another)",
     )
 
 
@@ -104,7 +117,7 @@ def run(args: argparse.Namespace, folder: Path) -> int:
             raise UserError(f"{origin} is empty; give one non-empty text per line")
     cutting = cut_note(trained, texts)
     outputs, unknown = transduce(
-        trained, texts, beam, args.alpha, args.nbest, progress=None, origins=origins
+        trained, texts, beam, args.alpha, args.nbest, None, origins, args.max_length_ratio
     )
     if cutting:
         print(f"rnnkit: note: {cutting}", file=sys.stderr)

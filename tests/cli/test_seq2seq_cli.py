@@ -109,6 +109,26 @@ def test_texts_from_stdin_and_from_a_file(runs, monkeypatch: pytest.MonkeyPatch)
     assert run_cli("predict", runs["reverse"], "--input", listed)[1] == expected
 
 
+def test_max_length_ratio_cuts_the_outputs_at_predict_and_eval(runs) -> None:
+    # ceil(0.3 * 6) = 2 tokens at most; the run itself decodes up to 3 times the source.
+    status, out, err = run_cli(
+        "predict", runs["reverse"], "abcdef", "--beam", "3", "--nbest", "3", "--json",
+        "--max-length-ratio", "0.3",
+    )  # fmt: skip
+    assert status == 0, err
+    outputs = json.loads(out)["outputs"]
+    assert all(len(o["text"]) <= 2 and (o["finished"] or len(o["text"]) == 2) for o in outputs)
+    assert any(not o["finished"] for o in outputs)
+    status, out, err = run_cli(
+        "eval", runs["reverse"], "--data", runs["valid"], "--json", "--max-length-ratio", "0.3"
+    )
+    assert status == 0, err
+    assert json.loads(out)["exact_match"] == 0.0  # every reference is longer than the cut
+    status, out, err = run_cli("predict", runs["reverse"], "abc", "--max-length-ratio", "0")
+    assert_one_line_error(status, err, "--max-length-ratio")
+    assert out == ""
+
+
 def test_unknown_tokens_are_read_as_unk_and_said_once(runs) -> None:
     status, out, err = run_cli("predict", runs["reverse"], "ab#", "#z")
     assert status == 0, err

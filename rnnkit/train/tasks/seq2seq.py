@@ -299,13 +299,15 @@ def transduce(
     nbest: int = 1,
     progress: bool | None = False,
     origins: Sequence[str] | None = None,
+    max_length_ratio: float | None = None,
 ) -> tuple[list[list[dict[str, Any]]], list[str]]:
     """The outputs of each text (``text``, ``score``, ``log_prob``, ``finished``,
     ``attention`` ``(output steps, source tokens)``), and the source tokens the model does
     not know (read as ``<unk>``). PROGRESS: a bar over the texts (``decode_sources``).
     ORIGINS name the texts in errors (default ``text 1``, ``text 2``, ...); a text longer
     than the model's ``max_source_length`` is refused, or cut with its ``truncate_source``
-    (``cut_note`` tells of them)."""
+    (``cut_note`` tells of them). MAX_LENGTH_RATIO: the longest output as a multiple of
+    its source's length (default: the run's ``max_length_ratio``)."""
     kinds = trained.tokenizations
     if origins is None:
         origins = [f"text {i + 1}" for i in range(len(texts))]
@@ -318,6 +320,8 @@ def transduce(
     limit = trained.config.data.max_source_length
     limit_source_lengths(sources, limit, trained.config.data.truncate_source, origins)
     ratio = trained.config.training.max_length_ratio
+    if max_length_ratio is not None:
+        ratio = max_length_ratio
     found = decode_sources(
         trained.models, sources, beam_size, alpha, nbest, ratio, progress=progress
     )
@@ -359,10 +363,12 @@ def evaluate_pairs(
     beam_size: int = 1,
     alpha: float = 0.0,
     progress: bool | None = False,
+    max_length_ratio: float | None = None,
 ) -> dict[str, Any]:
     """Scores of TRAINED's best output per distinct source against all of its targets
     (``rnnkit.train.seq2seq_metrics``; BLEU for word targets), and ``sources``.
-    PROGRESS: a bar over the sources as they are decoded (``decode_sources``)."""
+    PROGRESS: a bar over the sources as they are decoded (``decode_sources``);
+    MAX_LENGTH_RATIO as for ``transduce``."""
     kinds = trained.tokenizations
     sources, targets = references(examples)
     first_origins: dict[str, str] = {}  # each distinct source named by its first line
@@ -370,7 +376,7 @@ def evaluate_pairs(
         first_origins.setdefault(source, origin)
     origins = [first_origins[source] for source in sources]
     outputs, _ = transduce(
-        trained, sources, beam_size, alpha, progress=progress, origins=origins
+        trained, sources, beam_size, alpha, 1, progress, origins, max_length_ratio
     )
     hypotheses = [split_tokens(found[0]["text"], kinds[1]) for found in outputs]
     refs = [[split_tokens(t, kinds[1]) for t in group] for group in targets]
