@@ -11,7 +11,8 @@ the frequency, or ``--season``), drift and drift + seasonal baselines
 (``--plot PNG``: the series with the model's forecasts and interval band, and every
 method's MAE by step ahead) show them side by side: MAE, RMSE, MAPE, sMAPE, MASE, and for
 the model the coverage of the interval between the lowest and highest ``--quantiles``, the
-weighted quantile loss and CRPS.
+weighted quantile loss and CRPS. A note counts the forecasts that start before the part of
+the series training held out (the JSON's ``trained_on``): their scores are in-sample.
 """
 
 from __future__ import annotations
@@ -122,6 +123,14 @@ def run(args: argparse.Namespace, folder: Path) -> int:
     picture = draw(data, result, start, date_text(start, data.date_format)) if args.plot else None
     for note in data.notes:
         print(f"rnnkit: note: {note}", file=sys.stderr)
+    if result.trained_on:
+        print(
+            f"rnnkit: note: {result.trained_on} of the {result.windows} forecasts start before "
+            f"{date_text(np.datetime64(result.held_out), data.date_format)}, where the part "
+            "training held out begins: the model was "
+            "trained on their steps, so their scores flatter it; start the backtest there",
+            file=sys.stderr,
+        )
     if picture is not None:
         write_atomic(args.plot, picture)
     shown = date_text(start, data.date_format)
@@ -133,6 +142,7 @@ def run(args: argparse.Namespace, folder: Path) -> int:
         "stride": result.stride,
         "season": result.season,
         "levels": list(levels),
+        "trained_on": result.trained_on,
     }
     if args.json:
         print(json.dumps({**description, "metrics": result.metrics}))

@@ -22,7 +22,9 @@ the model and the baselines of ``rnnkit.train.forecast_metrics`` on the same for
 and for the model only ``coverage`` of the interval between the lowest and highest levels,
 ``wql`` (mean weighted quantile loss over the levels) and ``crps``, approximated as the
 mean weighted quantile loss over the levels 0.05, 0.10, ..., 0.95 (as GluonTS's
-``mean_wQuantileLoss``). Errors name parameters (``data``, ``start``, ``horizon``,
+``mean_wQuantileLoss``). ``trained_on`` counts the forecasts whose origin lies before the
+part of its series that training held out (their steps were trained on, so they flatter
+the model). Errors name parameters (``data``, ``start``, ``horizon``,
 ``season``), never command-line flags.
 """
 
@@ -131,6 +133,8 @@ class BacktestResult:
     forecasts: list[dict[str, np.ndarray]] = field(default_factory=list)
     quantiles: list[np.ndarray] = field(default_factory=list)
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    trained_on: int = 0  # forecasts from an origin before the part training held out
+    held_out: str | None = None  # that part's first date, of the first series with one
 
     @property
     def interval(self) -> tuple[float, float]:
@@ -224,6 +228,10 @@ def backtest(
         history = one.target[:first]
         scales.append(np.mean(np.abs(history[season:] - history[:-season])))
         origins = np.arange(first, n - horizon + 1, stride)
+        held_out = trained.held_out.get(one.id)
+        if held_out is not None:
+            result.trained_on += int(np.sum(origins < first_index(one, np.datetime64(held_out))))
+            result.held_out = result.held_out or held_out
         forecast = model.predict(
             **_windows(trained, one, origins), levels=all_levels, num_samples=num_samples,
             rng=seed,

@@ -9,7 +9,7 @@ approximation (the sum of quantiles is not the quantile of a sum).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -39,7 +39,8 @@ from rnnkit.train.forecast_metrics import (
 @dataclass
 class TrainedForecaster:
     """What prediction and evaluation need: the model (in evaluation mode), the fitted
-    transforms, the spacing of the dates and the calendar features the model reads."""
+    transforms, the spacing of the dates and the calendar features the model reads, and
+    per series the first date training held out (``held_out``; empty for older runs)."""
 
     model: Forecaster
     target_transform: SeriesTransform
@@ -47,6 +48,7 @@ class TrainedForecaster:
     frequency: Frequency | None
     calendar: list[str]
     config: Any = None
+    held_out: dict[str, str] = field(default_factory=dict)
 
 
 DEFAULT_LEVELS = (0.1, 0.5, 0.9)

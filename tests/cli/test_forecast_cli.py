@@ -117,6 +117,9 @@ def test_backtest_scores_the_model_beside_baselines_computed_by_hand(run) -> Non
     first = 48  # 2004-01
     origins = range(first, len(y) - HORIZON + 1)
     assert report["windows"] == len(origins) and report["season"] == 12
+    # training held out 2005-01 on (--valid-size 12): the twelve origins before it were seen
+    assert report["trained_on"] == 12
+    assert "note: 12 of the 19 forecasts start before 2005-01, where the part training" in err
     assert report["horizon"] == HORIZON and report["start"] == "2004-01"
     y = np.round(y, 3)  # as written in the file
     actual = np.stack([y[o : o + HORIZON] for o in origins])
@@ -152,6 +155,7 @@ def test_backtest_table_and_plot(run, tmp_path: Path) -> None:
         "eval", run["run"], "--data", run["data"], "--backtest", "--start", "2005-01", *plot
     )
     assert status == 0, err
+    assert "note" not in err  # every origin is in the held-out part
     lines = out.splitlines()
     assert "backtest from 2005-01, 7 forecasts of 6 steps" in lines[0]
     assert lines[1].split()[:6] == ["method", "MAE", "RMSE", "MAPE", "sMAPE", "MASE"]

@@ -19,7 +19,7 @@ from pathlib import Path
 from rnnkit.config import option
 from rnnkit.data.fingerprint import fingerprint
 from rnnkit.data.timeseries import FILLS, SeriesData, read_series, refuse_gaps
-from rnnkit.data.timeseries_calendar import Frequency, season_length
+from rnnkit.data.timeseries_calendar import Frequency, format_date, season_length
 from rnnkit.data.timeseries_transforms import SCALERS, SeriesTransform
 from rnnkit.data.timeseries_windows import ForecastWindows, prepare_windows
 from rnnkit.errors import UserError
@@ -119,6 +119,7 @@ class ForecastTask(Task, name="forecast", title="forecaster", config_class=Forec
             refuse_gaps(series)
         else:  # a run started before gaps were refused still resumes on its data
             check_same_data(checkpoint, folder, digest, f"the series of {data.data}", "data")
+        held = (data.valid_size or model_config.horizon) + data.test_size
         prepared = prepare_windows(
             series, model_config.lookback, model_config.horizon,
             data.valid_size or model_config.horizon, data.test_size, data.scaler, data.log,
@@ -143,6 +144,8 @@ class ForecastTask(Task, name="forecast", title="forecaster", config_class=Forec
             },
             "frequency": frequency,
             "calendar": prepared.calendar,
+            # so that a backtest can tell which of its forecasts were trained on
+            "held_out": {one.id: format_date(one.dates[len(one) - held]) for one in series.series},
         }
         trainer = ForecastTrainer(
             model, prepared.train, prepared.valid, settings, folder, {"data_sha256": digest},
@@ -202,7 +205,11 @@ class ForecastTask(Task, name="forecast", title="forecaster", config_class=Forec
             raise UserError(f"{folder}/config.json was edited or damaged: {error!r}") from None
         check_saved_fits(parameter_count(config.model), folder)
         model = saved_model(Forecaster, config.model, checkpoint, folder)
-        return TrainedForecaster(model, target, covariates, frequency, list(calendar), config)
+        held_out = checkpoint.config.get("held_out")  # runs before it was kept have none
+        held_out = held_out if isinstance(held_out, dict) else {}
+        return TrainedForecaster(
+            model, target, covariates, frequency, list(calendar), config, held_out
+        )
 
 
 def parameter_count(model: ForecasterConfig) -> int:
