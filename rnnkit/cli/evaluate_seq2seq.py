@@ -24,7 +24,7 @@ from pathlib import Path
 from rnnkit.cli.arguments import non_negative_float, positive_int
 from rnnkit.cli.ensemble import add_ensemble_flag, load_models
 from rnnkit.cli.predict_seq2seq import add_max_length_flag
-from rnnkit.data.parallel import FORMATS, read_parallel
+from rnnkit.data.parallel import FORMATS, MalformedLineError, read_parallel
 from rnnkit.data.parallel_batches import split_tokens
 from rnnkit.train.tasks.seq2seq import cut_note, evaluate_pairs
 
@@ -66,7 +66,14 @@ def run(args: argparse.Namespace, folder: Path) -> int:
     trained = load_models(folder, args)
     saved = trained.config.data
     format = args.pair_format or saved.format
-    examples = read_parallel(args.data, format, args.encoding or saved.encoding)
+    try:
+        examples = read_parallel(args.data, format, args.encoding or saved.encoding)
+    except MalformedLineError as error:
+        if args.pair_format or format == "auto":
+            raise
+        raise MalformedLineError(
+            f"{error} (read as {format}, as the training pairs; --pair-format reads another)"
+        ) from None
     source_kind, target_kind = trained.tokenizations
     unknown = trained.source.unknown(
         t for s in examples.sources for t in split_tokens(s, source_kind)

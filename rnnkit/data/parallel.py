@@ -11,7 +11,8 @@
 
 ``auto`` takes ``tsv`` for a ``.tsv`` file or a first line holding a tab, ``dlfs2`` for a
 first line holding ``_``, ``dictionary`` otherwise. A malformed line (no separator, an empty
-source or target, a blank line) is a one-line ``UserError`` naming the file and line.
+source or target, a blank line) is a one-line ``UserError`` naming the file and line; a line
+that the format cannot split is a ``MalformedLineError``, a kind of ``UserError``.
 Files are read strictly in their encoding (``rnnkit.data.text.read_text``).
 
 ``references`` groups the targets of equal sources, in order of appearance: the several
@@ -32,6 +33,10 @@ from rnnkit.errors import UserError
 
 FORMATS = ("auto", "tsv", "dlfs2", "dictionary")
 VARIANT_MARKER = re.compile(r"\(\d+\)$")  # CMUdict's WORD(1), WORD(2) ...
+
+
+class MalformedLineError(UserError):
+    """A line that its format cannot split into a source and a target."""
 
 
 @dataclass
@@ -115,21 +120,21 @@ def _tsv_pair(line: str, where: str) -> tuple[str, str]:
     fields = line.split("\t")
     if len(fields) != 2:
         found = "no tab" if len(fields) == 1 else f"{len(fields) - 1} tabs"
-        raise UserError(f"{where}: expected source<TAB>target, found {found}")
+        raise MalformedLineError(f"{where}: expected source<TAB>target, found {found}")
     return fields[0], fields[1]
 
 
 def _dlfs2_pair(line: str, where: str) -> tuple[str, str]:
     source, separator, target = line.partition("_")
     if not separator:
-        raise UserError(f"{where}: expected the source, then _ and the target; found no _")
+        raise MalformedLineError(f"{where}: expected the source, then _ and the target; found no _")
     return source.rstrip(" "), target.rstrip(" ")
 
 
 def _dictionary_pair(line: str, where: str) -> tuple[str, str]:
     parts = line.split(maxsplit=1)
     if len(parts) != 2:
-        raise UserError(f"{where}: expected a word, whitespace and its pronunciation")
+        raise MalformedLineError(f"{where}: expected a word, whitespace and its pronunciation")
     word, symbols = parts
     return VARIANT_MARKER.sub("", word), " ".join(symbols.split())
 

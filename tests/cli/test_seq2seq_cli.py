@@ -207,6 +207,25 @@ def test_eval_of_a_malformed_file_is_one_line(runs) -> None:
     bad.write_text("abc\tcba\nno tab here\n", encoding="utf-8")
     status, _, err = run_cli("eval", runs["reverse"], "--data", bad, "--pair-format", "tsv")
     assert_one_line_error(status, err, "bad.tsv", "2")
+    assert "--pair-format" not in err  # given: the format is the user's own choice
+
+
+def test_pairs_in_another_format_than_trained_point_to_pair_format(runs, tmp_path) -> None:
+    run = tmp_path / "tsv"
+    status, _, err = run_cli(
+        "train", "--task", "seq2seq", "--train", runs["folder"] / "train.tsv", "--valid",
+        runs["valid"], "--format", "tsv", "--out", run, "--embedding-size", "8",
+        "--hidden-size", "8", "--max-steps", "2", "--threads", "1",
+    )  # fmt: skip
+    assert status == 0, err
+    dlfs2 = tmp_path / "valid.txt"
+    dlfs2.write_text("abc_cba\nfed_def\n", encoding="utf-8")
+    status, out, err = run_cli("eval", run, "--data", dlfs2)
+    assert_one_line_error(status, err, "valid.txt:1", "read as tsv", "--pair-format")
+    assert out == ""
+    status, out, err = run_cli("eval", run, "--data", dlfs2, "--pair-format", "dlfs2", "--json")
+    assert status == 0, err
+    assert json.loads(out)["pairs"] == 2
 
 
 @pytest.mark.parametrize(
