@@ -32,8 +32,10 @@ HELP = "measure a trained model on held-out data"
 DESCRIPTION = (
     "Measure a trained model on data: a language model's mean loss on a "
     "text (nats per token) with bits per character (char and jamo models) or perplexity "
-    "(word models); a classifier's accuracy, macro-F1 and confusion matrix; a conditioned "
-    "generator's bits per character, each text under its own condition."
+    "(word models); a classifier's accuracy, macro-F1 and confusion matrix; a "
+    "sequence-to-sequence model's exact match, token accuracy, token error rate (PER, CER "
+    "or WER) and, for word targets, BLEU; a conditioned generator's bits per character, "
+    "each text under its own condition."
 )
 # The module that evaluates each task's runs but the language model's (``run_language_model``).
 PARTS = {
@@ -51,7 +53,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--data",
         metavar="PATH",
         required=True,
-        help="a text file or a folder of them (language models); labelled examples (classifiers)",
+        help="a text file or a folder of them (language models); labelled examples "
+        "(classifiers); source and target pairs (seq2seq)",
     )
     parser.add_argument(
         "--encoding",

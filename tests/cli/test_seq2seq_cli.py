@@ -192,6 +192,14 @@ def test_eval_json_reports_the_measures(runs) -> None:
     assert "exact match" in text and "token error rate (CER)" in text
 
 
+def test_eval_help_names_the_seq2seq_measures_and_data() -> None:
+    status, out, _ = run_cli("eval", "--help")
+    assert status == 0
+    text = " ".join(out.split())
+    assert "exact match, token accuracy, token error rate (PER, CER or WER)" in text
+    assert "pairs (seq2seq)" in text
+
+
 def test_eval_of_a_dictionary_follows_the_g2p_protocol(runs) -> None:
     status, out, err = run_cli("eval", runs["g2p"], "--data", runs["held_out"], "--json")
     assert status == 0, err
