@@ -155,9 +155,17 @@ class ReduceLROnPlateau(LRScheduler):
     def step(self, metric: float) -> None:
         """Call once per evaluation with the watched metric (a number or 0-d array)."""
         metric = float(metric)
-        self.last_epoch += 1
-        if self._is_better(metric):
+        improved = self._is_better(metric)
+        if improved:
             self.best = metric
+        self.step_judged(improved)
+
+    def step_judged(self, improved: bool) -> None:
+        """Call once per evaluation instead of ``step`` when the caller judges improvement
+        itself (for example by a second measure where the first ties); the count of bad
+        evaluations, the cooldown and the reduction are as ``step``'s."""
+        self.last_epoch += 1
+        if improved:
             self.num_bad_epochs = 0
         else:
             self.num_bad_epochs += 1

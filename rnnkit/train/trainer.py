@@ -18,7 +18,8 @@ A subclass provides::
     config() -> dict                   config.json, built on ``base_config()``
 
 and may set ``watched`` (the measure that decides "best" and, by default, the plateau;
-default "loss") and ``higher_is_better``, override ``plateau_measure`` to lower the
+default "loss"), ``higher_is_better`` and ``tie_breaker`` (a measure that decides between
+equal watched values), override ``plateau_measure`` to lower the
 learning rate on another measure, ``extra_arrays`` / ``restore_extra`` to keep more state
 in the checkpoint, and ``lower_lr_on_plateau`` for another schedule.
 
@@ -135,6 +136,10 @@ class Trainer:
 
     watched = "loss"
     higher_is_better = False
+    # A measure (lower is better) that decides between evaluations whose watched values
+    # are equal, for the best model and for a plateau of the watched measure; None: a tie
+    # is no improvement.
+    tie_breaker: str | None = None
     task_name = ""
 
     def __init__(
@@ -218,6 +223,20 @@ class Trainer:
     def lower_lr_on_plateau(self, value: float) -> None:
         """Called with the ``plateau_measure`` after each scheduled evaluation."""
         self.scheduler.step(value)
+
+    def lower_lr_on_plateau_judged(self, improved: bool) -> None:
+        """Called instead of ``lower_lr_on_plateau`` when a ``tie_breaker`` judges the
+        plateau of the watched measure: IMPROVED is the best model's verdict."""
+        self.scheduler.step_judged(improved)
+
+    def better(self, measures: dict[str, float], best: dict[str, float]) -> bool:
+        """Whether MEASURES beat BEST: by the watched measure in its direction, and where
+        the two are equal, by a lower ``tie_breaker`` (when the task has one)."""
+        value, previous = measures[self.watched], best[self.watched]
+        if value != previous:
+            return value > previous if self.higher_is_better else value < previous
+        tie = self.tie_breaker
+        return tie is not None and tie in best and measures[tie] < best[tie]
 
     # -- checkpoints -------------------------------------------------------------------------
 
@@ -476,14 +495,14 @@ class Trainer:
         if not math.isfinite(measures["loss"]):
             raise self.diverged(progress.step, f"the validation loss became {measures['loss']}")
         progress.val, progress.val_step = measures, progress.step
-        value = measures[self.watched]
+        best = progress.best
+        improved = best is None or self.better(measures, best)
         if scheduled:
             plateau_name, _ = self.plateau_measure()
-            self.lower_lr_on_plateau(measures[plateau_name])
-        best = progress.best
-        improved = best is None or (
-            value > best[self.watched] if self.higher_is_better else value < best[self.watched]
-        )
+            if self.tie_breaker is not None and plateau_name == self.watched:
+                self.lower_lr_on_plateau_judged(improved)
+            else:
+                self.lower_lr_on_plateau(measures[plateau_name])
         if improved:
             progress.best, progress.best_step = measures, progress.step
             self.save_best()

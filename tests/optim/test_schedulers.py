@@ -71,6 +71,21 @@ def test_reduce_on_plateau_reduces_after_patience_runs_out():
     assert rates == [1.0, 1.0, 1.0, pytest.approx(0.1)]
 
 
+@pytest.mark.parametrize("kwargs", [{"patience": 1}, {"patience": 0, "cooldown": 2}, {}])
+def test_judged_steps_follow_the_same_schedule_as_the_metrics(kwargs):
+    """step_judged(improved) with step's own verdicts gives step's rates exactly."""
+    by_metric, judged = sgd(), sgd()
+    reference = ReduceLROnPlateau(by_metric, **kwargs)
+    scheduler = ReduceLROnPlateau(judged, **kwargs)
+    for loss in LOSSES:
+        improved = reference._is_better(loss)
+        reference.step(loss)
+        scheduler.step_judged(improved)
+        assert judged.lr == by_metric.lr
+        assert scheduler.num_bad_epochs == reference.num_bad_epochs
+    assert by_metric.lr < 1.0  # the scripted losses do make it reduce
+
+
 def test_step_lr_state_round_trip():
     first_optimizer, second_optimizer = sgd(), sgd()
     first = StepLR(first_optimizer, step_size=3, gamma=0.5)

@@ -83,6 +83,20 @@ def test_the_task_learns_and_its_model_transduces(
     assert f"/{scores['sources']} [" in capsys.readouterr().err
 
 
+def test_a_falling_loss_keeps_the_rate_while_no_output_is_right_yet(tmp_path: Path) -> None:
+    """Exact match is 0 at every validation of a short, slow start; the validation loss
+    decides between them, so the best model moves on and plateaus do not halve the rate."""
+    run = config(tmp_path, max_steps=30, lr=0.003, eval_every=5, plateau_patience=5)
+    trainer = start_run(TASK, run, tmp_path / "run")
+    train_run(TASK, trainer, fresh=True)
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
+    validations = [r for r in records if "val_exact_match" in r]
+    assert len(validations) >= 6 and all(r["val_exact_match"] == 0 for r in validations)
+    assert validations[-1]["val_loss"] < validations[0]["val_loss"]
+    assert trainer.progress.best_step == 30
+    assert trainer.optimizer.lr == pytest.approx(0.003)
+
+
 def test_resume_gives_the_same_weights_as_one_run(tmp_path: Path) -> None:
     options = {"ema": 0.9}
     straight = start_run(TASK, config(tmp_path, max_steps=24, **options), tmp_path / "a")

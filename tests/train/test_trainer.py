@@ -88,6 +88,41 @@ def test_only_scheduled_evaluations_move_the_plateau_schedule(tmp_path: Path) ->
     assert trainer.optimizer.lr == pytest.approx(0.05 / 4)
 
 
+class TiedTrainer(ToyTrainer):
+    """A score stuck at 0 (as exact match is before any output is right) while the
+    validation loss keeps falling."""
+
+    def validate(self) -> dict[str, float] | None:
+        measures = super().validate()
+        return {"loss": measures["loss"], "score": 0.0}
+
+
+@pytest.mark.parametrize("tie_breaker", [None, "loss"])
+def test_a_tie_breaker_keeps_a_falling_loss_from_counting_as_a_plateau(
+    tmp_path: Path, tie_breaker: str | None
+) -> None:
+    trainer = TiedTrainer(tmp_path, lr=0.05, eval_every=2, plateau_patience=0)
+    trainer.tie_breaker = tie_breaker
+    losses = []
+    validate = trainer.validate
+
+    def recording() -> dict[str, float]:
+        measures = validate()
+        losses.append(measures["loss"])
+        return measures
+
+    trainer.validate = recording
+    trainer.train(Budget(max_steps=10))
+    assert all(b < a for a, b in zip(losses, losses[1:], strict=False))  # it does learn
+    progress = load_checkpoint(tmp_path).config["progress"]
+    if tie_breaker is None:  # every tie is a bad evaluation: halved at steps 4, 6, 8, 10
+        assert progress["best_step"] == 2
+        assert trainer.optimizer.lr == pytest.approx(0.05 / 16)
+    else:  # the lower loss decides: each evaluation is the best, the rate is kept
+        assert progress["best_step"] == 10
+        assert trainer.optimizer.lr == pytest.approx(0.05)
+
+
 def test_without_validation_it_still_saves_on_schedule(tmp_path: Path) -> None:
     trainer = ToyTrainer(tmp_path, with_validation=False, eval_every=3)
     trainer.train(Budget(max_steps=7))
