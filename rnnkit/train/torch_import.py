@@ -114,7 +114,9 @@ def config_tokenizer(
     of the torch model (None: a row the model lacks).
 
     A word vocabulary of rnnkit starts with ``<eos>`` and ``<unk>``: one that does not is
-    reordered so (the rows follow), a missing one gets a row of its own."""
+    reordered so (the rows follow), a missing one gets a row of its own. A character (or
+    jamo) vocabulary is ``<unk>`` then the characters in sorted order: one in another order
+    (say, the order of first appearance) is sorted so, the rows following."""
     entry = config.get("tokenizer")
     if isinstance(entry, str):
         entry = {"kind": entry, "vocab": config.get("vocab")}
@@ -135,6 +137,11 @@ def config_tokenizer(
         rest = [i for i, token in enumerate(vocab) if token not in (EOS, UNK)]
         rows = [vocab.index(t) if t in vocab else None for t in (EOS, UNK)] + rest
         entry = {**entry, "vocab": [EOS, UNK, *(vocab[i] for i in rest)]}
+    elif entry["kind"] in ("char", "jamo"):
+        head = [vocab.index(UNK)] if UNK in vocab else []
+        characters = (i for i in range(len(vocab)) if vocab[i] != UNK)
+        rows = head + sorted(characters, key=vocab.__getitem__)
+        entry = {**entry, "vocab": [vocab[i] for i in rows]}
     try:
         return tokenizer_from_dict(entry), rows
     except (KeyError, TypeError, ValueError) as error:
