@@ -64,7 +64,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Only for ``rnnkit --help``: the command parses its own arguments (``run_command``)."""
     subparsers.add_parser(
         NAME,
-        help="train a model: a language model (default), or --task classify",
+        help="train a model; --task chooses it: "
+        + ", ".join(f"{name} (default)" if name == DEFAULT_TASK else name for name in TASKS),
         add_help=False,
     )
     subparsers.add_parser(ALIAS, help="rnnkit train --task classify", add_help=False)

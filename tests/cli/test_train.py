@@ -169,6 +169,14 @@ def test_help_lists_every_flag_of_the_issue() -> None:
         assert flag in out, flag
 
 
+def test_the_command_list_names_every_task_train_has() -> None:
+    status, out, _ = run_cli("--help")
+    assert status == 0
+    line = " ".join(out.split()).split(" train ")[1].split(" train-classifier ")[0]
+    for name in TASKS:
+        assert name in line, name
+
+
 def test_tied_gru_run(tmp_path: Path) -> None:
     data = write_corpus(tmp_path)
     status, _, err = run_cli(
