@@ -194,7 +194,8 @@ def main() -> None:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="plain against reversed + peeky only, smaller and shorter (QUICK)",
+        help=f"plain against reversed + peeky only, {QUICK['hidden_size']} hidden units, "
+        f"{QUICK['train_size']:,} training questions, {QUICK['epochs']} epochs",
     )
     args = parser.parse_args()
     print("An LSTM encoder-decoder learns addition from strings: 16+75 -> 91.")

@@ -1,7 +1,10 @@
 """examples/addition.py: reversing the question and peeking at it beat the plain seq2seq."""
 
+import subprocess
+import sys
+
 from rnnkit.threads import limit_threads
-from tests.examples.loader import load_example
+from tests.examples.loader import EXAMPLES, load_example
 
 
 def test_reversed_and_peeky_beats_plain_on_held_out_exact_match(capsys):
@@ -24,3 +27,13 @@ def test_the_made_up_problems_are_sums():
     for question, answer in zip(questions, answers, strict=True):
         a, b = question.split("+")
         assert len(a) <= 3 and len(b) <= 3 and int(a) + int(b) == int(answer)
+
+
+def test_help_says_what_quick_runs():
+    quick = load_example("addition").QUICK
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "addition.py"), "--help"], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    text = " ".join(done.stdout.split())
+    assert f"{quick['hidden_size']} hidden units" in text and f"{quick['epochs']} epochs" in text
