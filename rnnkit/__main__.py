@@ -7,8 +7,25 @@ interrupted" and exit status 130, not a traceback.
 
 import os
 import sys
+import warnings
+from typing import TextIO
 
 INTERRUPTED = 130  # as rnnkit.cli.main's: 128 + SIGINT
+
+
+def one_line_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """``warnings.showwarning`` for the command: a warning is one line like the command's
+    notes, without Python's file, line number and source line (which speak to developers;
+    the library keeps Python's default)."""
+    text = " ".join(str(message).split()).removeprefix("rnnkit: ")
+    print(f"rnnkit: warning: {text}", file=sys.stderr if file is None else file)
 
 
 def interrupted(error: BaseException | None) -> bool:
@@ -33,6 +50,7 @@ def forget_interrupt() -> None:
 
 def run() -> int:
     """The ``rnnkit`` command: its exit status."""
+    warnings.showwarning = one_line_warning  # before the imports, whose warnings it shows too
     try:
         from rnnkit.cli.main import main
     except BaseException as error:

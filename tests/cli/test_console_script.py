@@ -96,3 +96,15 @@ def test_ctrl_c_while_the_console_script_loads_is_one_line(tmp_path: Path) -> No
         assert "Traceback" not in err, (delay, err)
         assert process.returncode == 130, (delay, process.returncode, err)
         assert err.count("\n") == 1 and "interrupted" in err, (delay, err)
+
+
+def test_a_warning_is_one_line_without_pythons_source_lines() -> None:
+    environment = {**os.environ, "RNNKIT_KERNEL": "sse9"}  # a kernel no machine has
+    result = subprocess.run(
+        [sys.executable, "-m", "rnnkit", "info", "--help"], env=environment,
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0 and result.stdout.startswith("usage: rnnkit info")
+    warning = result.stderr.strip()
+    assert warning.startswith("rnnkit: warning: RNNKIT_KERNEL=sse9: not one this machine runs")
+    assert "\n" not in warning and ".py:" not in warning and "Warning" not in warning
