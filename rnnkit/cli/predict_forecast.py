@@ -6,7 +6,10 @@ folder that holds a forecaster to ``run``. ``--data`` is a CSV read as in traini
 date, target, covariate and id columns, encoding and fill); the model reads the last
 ``lookback`` steps of each series and forecasts ``--horizon`` steps (default: the model's;
 beyond it the point forecast is fed back, see ``rnnkit.train.forecast_backtest``), with the
-quantiles ``--quantiles`` (default 0.1 0.5 0.9: the median and an 80% interval).
+quantiles ``--quantiles`` (default 0.1 0.5 0.9: the median and an 80% interval). A model
+trained with known-future covariates reads their values for the steps it forecasts from
+the rows after each series' last observed value (the target empty); fewer rows than the
+model reads is an error naming how many are needed.
 
 Output: a table on stdout (one row per date, and series), or ``--csv PATH`` (columns: the
 id column, the date column, then per target its forecast and ``TARGET_qLEVEL`` for each
@@ -66,7 +69,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "forecasters", "for a run of rnnkit train --task forecast (defaults: as in training)"
     )
     group.add_argument(
-        "--data", metavar="PATH", help="a CSV of the recent values, with the training columns"
+        "--data",
+        metavar="PATH",
+        help="a CSV of the recent values, with the training columns; for a model with "
+        "--future-covariates, rows after the last observed value give them for the horizon "
+        "(the target empty)",
     )
     group.add_argument(
         "--horizon",
@@ -118,6 +125,7 @@ def read_recent(args: argparse.Namespace, trained: TrainedForecaster) -> SeriesD
     data = read_series(
         args.data, saved.date_column, saved.target, saved.covariates, saved.id_column,
         args.fill or saved.fill, getattr(args, "encoding", None) or saved.encoding,
+        saved.future_covariates,
     )  # fmt: skip
     check_series(trained, data)
     return data

@@ -17,6 +17,12 @@ Missing values (an empty cell, ``NA``, ``NaN``, ``null``, ``?``) are an error na
 first lines unless ``fill`` is ``"ffill"`` (the last value before, or
 the first after at the start) or ``"interpolate"`` (linear in the step index).
 
+Known-future covariates (``future_covariates``: a holiday flag, a planned price) may go on
+past the last observed value: the rows at the end of a series whose targets are all
+empty are not part of its history but the covariates' values for the steps to forecast
+(``Series.ahead``). They must continue the series' dates without gaps and give every
+known-future column a value; the other columns of those rows are not read.
+
 Every error is a ``UserError`` of one line naming the parameter (``data``, ``target``, ``fill``,
 ``date_column``), the column and the file line, never a command-line flag.
 """
@@ -33,7 +39,13 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnkit.data.timeseries_calendar import Frequency, fill_gaps, format_date, infer_frequency
+from rnnkit.data.timeseries_calendar import (
+    Frequency,
+    fill_gaps,
+    format_date,
+    future_dates,
+    infer_frequency,
+)
 from rnnkit.errors import SettingError, UserError
 
 SEPARATORS = (",", ";", "\t")
@@ -65,14 +77,24 @@ DATE_FORMATS = (
 @dataclass
 class Series:
     """One series: ``dates`` ``(T,)`` (``datetime64[s]``), ``target`` ``(T, S)``,
-    ``covariates`` ``(T, C)`` (past covariates, float64) and the file ``lines`` of its rows
-    (0 for a row that ``fill`` inserted into a gap)."""
+    ``covariates`` ``(T, C)`` (past covariates, float64), the file ``lines`` of its rows
+    (0 for a row that ``fill`` inserted into a gap), ``future`` ``(T, F)`` (known-future
+    covariates) and ``ahead`` ``(A, F)``: their values for the A steps after the last date
+    (default: none)."""
 
     id: str
     dates: np.ndarray
     target: np.ndarray
     covariates: np.ndarray
     lines: np.ndarray
+    future: np.ndarray | None = None
+    ahead: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.future is None:
+            self.future = np.zeros((len(self.dates), 0))
+        if self.ahead is None:
+            self.ahead = np.zeros((0, self.future.shape[1]))
 
     def __len__(self) -> int:
         return len(self.dates)
@@ -89,6 +111,7 @@ class SeriesData:
     frequency: Frequency | None
     date_format: str
     notes: list[str] = field(default_factory=list)
+    future_columns: list[str] = field(default_factory=list)
 
 
 def sniff_separator(header: str) -> str:
@@ -209,6 +232,7 @@ def read_series(
     id_column: str | None = None,
     fill: str | None = None,
     encoding: str = "utf-8",
+    future_covariates: Sequence[str] = (),
 ) -> SeriesData:
     """Read the series of a CSV file; see the module docstring.
 
@@ -220,6 +244,8 @@ def read_series(
         id_column: a column naming the series of each row (long format), or None for one.
         fill: None (missing values are an error), ``"ffill"`` or ``"interpolate"``.
         encoding: the file's text encoding.
+        future_covariates: numeric columns known ahead; rows after the last observed target
+            give their values for the steps to forecast (see the module docstring).
     Returns:
         ``SeriesData``; each ``Series`` sorted by date.
     """
@@ -236,11 +262,23 @@ def read_series(
             raise SettingError(
                 f"covariates: {name!r} is {role}; a covariate is another column", "covariates"
             )
+    futures = list(future_covariates)
+    roles = {date_column: "the date column", id_column: "the id column"}
+    roles.update(dict.fromkeys(covariates, "a past covariate"))
+    roles.update(dict.fromkeys(targets, "a target"))
+    for name in futures:
+        if name in roles:
+            raise SettingError(
+                f"future_covariates: {name!r} is {roles[name]}; a known-future covariate is "
+                "another column",
+                "future_covariates",
+            )
     header, rows, lines, separator = _read_rows(Path(data), encoding)
     date_index = _column_index(header, date_column, "date_column")
-    value_columns = targets + covariates
+    value_columns = targets + covariates + futures
     indices = [_column_index(header, name, "target") for name in targets]
     indices += [_column_index(header, name, "covariates") for name in covariates]
+    indices += [_column_index(header, name, "future_covariates") for name in futures]
     id_index = None if id_column is None else _column_index(header, id_column, "id_column")
 
     date_texts = [row[date_index].strip() for row in rows]
@@ -265,8 +303,9 @@ def read_series(
     for name in dict.fromkeys(ids):
         rows_of = np.flatnonzero(np.asarray(ids) == name)
         one, frequency = _one_series(
-            name, dates[rows_of], values[rows_of], line_array[rows_of], len(targets), notes
-        )
+            name, dates[rows_of], values[rows_of], line_array[rows_of], len(targets), futures,
+            notes,
+        )  # fmt: skip
         if fill is not None:
             one = _filled(one, frequency, value_columns, fill, notes)
         series.append(one)
@@ -275,7 +314,7 @@ def read_series(
         for one in series:
             _check_missing(one, value_columns)
     frequency = frequencies[0] if len(set(frequencies)) == 1 else None
-    return SeriesData(series, targets, covariates, frequency, fmt, notes)
+    return SeriesData(series, targets, covariates, frequency, fmt, notes, futures)
 
 
 def _label(name: str) -> str:
@@ -295,8 +334,11 @@ def refuse_gaps(data: SeriesData) -> None:
             )
 
 
-def _one_series(name, dates, values, lines, num_targets, notes) -> tuple[Series, Frequency | None]:
-    """Sort one series' rows by date, refuse duplicates, infer the spacing, report gaps."""
+def _one_series(
+    name, dates, values, lines, num_targets, futures, notes
+) -> tuple[Series, Frequency | None]:
+    """Sort one series' rows by date, refuse duplicates, set apart the known-future rows
+    after the last observed target, infer the spacing, report gaps."""
     steps = np.diff(dates.astype(np.int64))
     if len(dates) > 1 and np.all(steps < 0):
         order = np.arange(len(dates))[::-1]
@@ -314,15 +356,55 @@ def _one_series(name, dates, values, lines, num_targets, notes) -> tuple[Series,
             f"date_column: {_label(name)}the date {format_date(dates[i])} appears twice "
             f"(lines {lines[i]} and {lines[i + 1]}); one row per date"
         )
-    frequency, note = infer_frequency(dates)
+    end = len(dates)
+    if futures:
+        observed = np.flatnonzero(~np.all(np.isnan(values[:, :num_targets]), axis=1))
+        end = int(observed[-1]) + 1 if observed.size else end  # no target at all: missing
+    frequency, note = infer_frequency(dates[:end])
     if note:
         notes.append(_label(name) + note)
-    one = Series(name, dates, values[:, :num_targets], values[:, num_targets:], lines)
+    ahead = values[end:, values.shape[1] - len(futures) :]
+    _check_ahead(name, dates, lines, end, ahead, futures, frequency)
+    S, F = num_targets, values.shape[1] - len(futures)
+    one = Series(
+        name, dates[:end], values[:end, :S], values[:end, S:F], lines[:end], values[:end, F:],
+        ahead,
+    )  # fmt: skip
     return one, frequency
 
 
+def _check_ahead(name, dates, lines, end, ahead, futures, frequency) -> None:
+    """Refuse known-future rows (from END on) with a value missing or dates that do not
+    continue the series' spacing."""
+    missing = np.argwhere(np.isnan(ahead))
+    if missing.size:
+        row, column = missing[0]
+        raise SettingError(
+            f"future_covariates: {_label(name)}line {lines[end + row]}, after the last "
+            f"observed target, has no value of {futures[column]!r}; the rows after it give "
+            "the known-future values of the steps to forecast, so fill them in",
+            "future_covariates",
+        )
+    if frequency is None or not len(ahead):
+        return
+    expected = future_dates(dates[end - 1], frequency, len(ahead))
+    wrong = np.flatnonzero(dates[end:] != expected)
+    if wrong.size:
+        i = int(wrong[0])
+        raise UserError(
+            f"date_column: {_label(name)}line {lines[end + i]}: the rows after the last "
+            f"observed target must continue the {frequency.name} dates without gaps, so "
+            f"{format_date(expected[i])} comes next, not {format_date(dates[end + i])}"
+        )
+
+
+def _values(one: Series) -> np.ndarray:
+    """``(T, S + C + F)``: ONE's target, past and known-future covariate columns side by side."""
+    return np.concatenate([one.target, one.covariates, one.future], axis=1)
+
+
 def _check_missing(one: Series, columns: list[str]) -> None:
-    values = np.concatenate([one.target, one.covariates], axis=1)
+    values = _values(one)
     missing = np.argwhere(np.isnan(values))
     if not missing.size:
         return
@@ -342,7 +424,7 @@ def _filled(
     """The series with gaps (dates missing from a regular spacing) inserted and every
     missing value filled by FILL."""
     dates, positions = fill_gaps(one.dates, frequency) if frequency else (one.dates, None)
-    values = np.concatenate([one.target, one.covariates], axis=1)
+    values = _values(one)
     lines = one.lines
     if positions is not None and len(dates) > len(one.dates):
         notes.append(
@@ -366,5 +448,5 @@ def _filled(
             values[:, j] = np.interp(np.arange(len(column)), known, column[known])
     if count:
         notes.append(f"{_label(one.id)}{count} missing values filled ({fill})")
-    S = one.target.shape[1]
-    return Series(one.id, dates, values[:, :S], values[:, S:], lines)
+    S, F = one.target.shape[1], one.target.shape[1] + one.covariates.shape[1]
+    return Series(one.id, dates, values[:, :S], values[:, S:F], lines, values[:, F:], one.ahead)

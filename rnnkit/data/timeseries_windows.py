@@ -7,6 +7,10 @@ steps of each series are held out: a window belongs to the part its forecast ste
 protocol. The transforms (scaling, log, differencing; ``timeseries_transforms``) are fitted
 on each series' training part only, and the covariates are standardised likewise.
 
+The known-future inputs of a window (``future_covariates``, lookback and horizon) are the
+calendar features of its dates followed by the series' known-future covariate columns
+(``Series.future``), standardised with their own training statistics.
+
 Several series (long format) give one set of windows: a global model trains on all of
 them, and ``ForecastWindows.series`` says which series each window came from.
 """
@@ -18,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from rnnkit.data.timeseries import SeriesData
-from rnnkit.data.timeseries_calendar import calendar_features
+from rnnkit.data.timeseries import Series, SeriesData
+from rnnkit.data.timeseries_calendar import Frequency, calendar_features, future_dates
 from rnnkit.data.timeseries_transforms import SeriesTransform
 from rnnkit.errors import SettingError, UserError
 
@@ -94,7 +98,8 @@ def make_windows(
 @dataclass
 class PreparedSeries:
     """Everything ``prepare_windows`` made: windows per part, the fitted transforms (for
-    the run folder), and the names of the known-future covariates (calendar features)."""
+    the run folder), and the names of the calendar features (the known-future inputs
+    before the known-future covariate columns)."""
 
     train: ForecastWindows
     valid: ForecastWindows
@@ -102,6 +107,7 @@ class PreparedSeries:
     target_transform: SeriesTransform
     covariate_transform: SeriesTransform
     calendar: list[str]
+    future_transform: SeriesTransform
 
 
 def prepare_windows(
@@ -155,6 +161,7 @@ def prepare_windows(
         )
     targets = SeriesTransform(scaler, log, difference)
     covariates = SeriesTransform("standard")
+    futures = SeriesTransform("standard")
     names: list[str] = []
     parts: dict[str, list[ForecastWindows]] = {"train": [], "valid": [], "test": []}
     for index, one in enumerate(data.series):
@@ -162,11 +169,10 @@ def prepare_windows(
         train_end = n - valid_size - test_size
         targets.fit(one.id, one.target[:train_end])
         covariates.fit(one.id, one.covariates[:train_end])
+        futures.fit(one.id, one.future[:train_end])
         z = targets.transform(one.id, one.target)  # rows lag .. n-1
         past = covariates.transform(one.id, one.covariates)[lag:]
-        names, known = calendar_features(one.dates[lag:], data.frequency) if calendar else (
-            [], np.zeros((n - lag, 0))
-        )  # fmt: skip
+        known = known_inputs(one, data.frequency, calendar, futures, lag, n - lag)
         bounds = {"train": (0, train_end), "valid": (train_end, n - test_size)}
         bounds["test"] = (n - test_size, n)
         for part, (first, stop) in bounds.items():
@@ -177,7 +183,54 @@ def prepare_windows(
             windows.series[:] = index
             windows.origin = origins + lag
             parts[part].append(windows)
+    if calendar:
+        names = calendar_features(data.series[0].dates[:1], data.frequency)[0]
     return PreparedSeries(
         *(ForecastWindows.concatenate(parts[p]) for p in ("train", "valid", "test")),
-        targets, covariates, names,
+        targets, covariates, names, futures,
     )  # fmt: skip
+
+
+def known_inputs(
+    one: Series,
+    frequency: Frequency | None,
+    calendar: bool,
+    transform: SeriesTransform | None,
+    start: int,
+    count: int,
+) -> np.ndarray:
+    """What a model reads as known ahead at ONE's steps ``start .. start + count - 1``.
+
+    Args:
+        one: the series; steps from ``len(one)`` on are those after its last date.
+        frequency: the dates' spacing (needed with CALENDAR).
+        calendar: put the calendar features of the steps' dates first.
+        transform: the standardisation of ``one.future`` fitted in training (None: the
+            series has no known-future covariate column).
+        start, count: the steps.
+    Outputs:
+        ``(count, F)``: the calendar features, then the known-future covariates (from
+        ``one.ahead`` after the last date), scaled.
+    """
+    n, stop = len(one), start + count
+    after = max(stop - n, 0)
+    parts = [np.zeros((count, 0))]
+    if calendar:
+        dates = np.concatenate([one.dates, future_dates(one.dates[-1], frequency, after)])
+        parts.append(calendar_features(dates[start:stop], frequency)[1])
+    if one.future.shape[1]:
+        if len(one.ahead) < after:
+            raise too_few_ahead(one, after)
+        values = np.concatenate([one.future, one.ahead[:after]])[start:stop]
+        parts.append(transform.transform(one.id, values))
+    return np.concatenate(parts, axis=1)
+
+
+def too_few_ahead(one: Series, needed: int, why: str = "") -> UserError:
+    """The error for a series ONE that gives its known-future covariates for fewer than
+    NEEDED steps after its last observed value (WHY: what reads them, if said)."""
+    return UserError(
+        f"data: series {one.id or 'in the file'} gives its known-future covariates for "
+        f"{len(one.ahead)} steps after its last observed value, and {needed} are needed"
+        f"{why}: add {needed} rows after it with the target empty and those columns filled in"
+    )

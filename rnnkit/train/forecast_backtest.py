@@ -9,11 +9,14 @@ series shorter than the lookback, dates that are not regularly spaced, gaps (dat
 horizon that is one forecast; beyond it the point forecast is fed back as history and the
 model forecasts again (the quantiles of those later rounds are conditional on the fed-back
 point forecast, so they are narrower than the true uncertainty). A model that reads past
-covariates cannot go beyond its horizon: their future values are unknown.
+covariates cannot go beyond its horizon: their future values are unknown. A model that reads
+known-future covariate columns needs their values for every step read after the series'
+end (``Series.ahead``): its horizon in each round.
 
 ``backtest`` forecasts from every origin ``start, start + stride, ...`` (the first step of
 each forecast, an index into the series) while the ``horizon`` steps after it are in the
-data, with the model as trained (no refitting: the scaling saved with the run), and scores
+data, with the model as trained (no refitting: the scaling saved with the run; known-future
+covariates at their values in the data, as they are known in advance), and scores
 the model and the baselines of ``rnnkit.train.forecast_metrics`` on the same forecasts::
 
     mae, rmse, mape (None with a zero actual), smape, mase (seasonal naive scale of each
@@ -36,12 +39,8 @@ from typing import Any
 import numpy as np
 
 from rnnkit.data.timeseries import Series, SeriesData, refuse_gaps
-from rnnkit.data.timeseries_calendar import (
-    calendar_features,
-    format_date,
-    future_dates,
-    season_length,
-)
+from rnnkit.data.timeseries_calendar import format_date, season_length
+from rnnkit.data.timeseries_windows import known_inputs, too_few_ahead
 from rnnkit.errors import UserError
 from rnnkit.train.forecast_evaluation import (
     TrainedForecaster,
@@ -94,6 +93,10 @@ def forecast_ahead(
             f"{model.horizon}, which a model reading past covariates cannot do (their "
             f"future values are unknown); ask for at most {model.horizon}"
         )
+    rounds = -(-steps // model.horizon)
+    if one.future.shape[1] and len(one.ahead) < rounds * model.horizon:
+        why = f" (the model reads the {model.horizon} steps of its horizon in each round)"
+        raise too_few_ahead(one, rounds * model.horizon, why if rounds > 1 else "")
     dates, points, quantiles = [], [], []
     current, made = one, 0
     while made < steps:
@@ -109,6 +112,8 @@ def forecast_ahead(
                 np.concatenate([current.target, p]),
                 np.zeros((len(current) + len(d), 0)),
                 np.concatenate([current.lines, np.zeros(len(d), dtype=current.lines.dtype)]),
+                np.concatenate([current.future, current.ahead[: len(d)]]),
+                current.ahead[len(d) :],
             )
     return (
         np.concatenate(dates)[:steps],
@@ -158,12 +163,9 @@ def _windows(trained: TrainedForecaster, one: Series, origins: np.ndarray) -> di
     past = trained.covariate_transform.transform(one.id, one.covariates)
     rows = origins[:, None] + np.arange(-L, 0)
     inputs = {"past_target": z[rows - lag], "past_covariates": past[rows]}
-    if trained.calendar:
-        ahead = future_dates(one.dates[-1], trained.frequency, H)
-        _, known = calendar_features(np.concatenate([one.dates, ahead]), trained.frequency)
-        inputs["future_covariates"] = known[origins[:, None] + np.arange(-L, H)]
-    else:
-        inputs["future_covariates"] = np.zeros((len(origins), L + H, 0))
+    calendar, transform = bool(trained.calendar), trained.future_transform
+    known = known_inputs(one, trained.frequency, calendar, transform, 0, origins[-1] + H)
+    inputs["future_covariates"] = known[origins[:, None] + np.arange(-L, H)]
     return inputs
 
 

@@ -15,14 +15,9 @@ from typing import Any
 import numpy as np
 
 from rnnkit.data.timeseries import Series, SeriesData
-from rnnkit.data.timeseries_calendar import (
-    Frequency,
-    calendar_features,
-    future_dates,
-    season_length,
-)
+from rnnkit.data.timeseries_calendar import Frequency, future_dates, season_length
 from rnnkit.data.timeseries_transforms import SeriesTransform
-from rnnkit.data.timeseries_windows import ForecastWindows
+from rnnkit.data.timeseries_windows import ForecastWindows, known_inputs
 from rnnkit.errors import UserError
 from rnnkit.models.forecaster import Forecaster
 from rnnkit.train.forecast_metrics import (
@@ -39,8 +34,10 @@ from rnnkit.train.forecast_metrics import (
 @dataclass
 class TrainedForecaster:
     """What prediction and evaluation need: the model (in evaluation mode), the fitted
-    transforms, the spacing of the dates and the calendar features the model reads, and
-    per series the first date training held out (``held_out``; empty for older runs)."""
+    transforms, the spacing of the dates and the calendar features the model reads, per
+    series the first date training held out (``held_out``; empty for older runs), and the
+    standardisation of the known-future covariate columns (``future_transform``; None for
+    runs from before they could be given)."""
 
     model: Forecaster
     target_transform: SeriesTransform
@@ -49,6 +46,7 @@ class TrainedForecaster:
     calendar: list[str]
     config: Any = None
     held_out: dict[str, str] = field(default_factory=dict)
+    future_transform: SeriesTransform | None = None
 
 
 DEFAULT_LEVELS = (0.1, 0.5, 0.9)
@@ -179,7 +177,8 @@ def forecast_next(
     """``(dates (H,), point (H, S), quantiles (H, S, Q))``: the steps after ONE's last date.
 
     The model reads the last ``lookback`` steps (after the transforms, which need
-    ``difference`` more); the calendar features of the future dates are computed.
+    ``difference`` more); the calendar features of the future dates are computed, and the
+    known-future covariates of the horizon are ``one.ahead``'s first ``horizon`` rows.
     """
     model = trained.model
     L, H, lag = model.lookback, model.horizon, trained.target_transform.difference
@@ -191,9 +190,8 @@ def forecast_next(
     dates = future_dates(one.dates[-1], frequency, H) if frequency else np.array([])
     z = trained.target_transform.transform(one.id, one.target[-(L + lag) :])
     past = trained.covariate_transform.transform(one.id, one.covariates[-L:])
-    known = np.zeros((L + H, 0))
-    if trained.calendar:
-        _, known = calendar_features(np.concatenate([one.dates[-L:], dates]), frequency)
+    calendar, transform = bool(trained.calendar), trained.future_transform
+    known = known_inputs(one, frequency, calendar, transform, len(one) - L, L + H)
     forecast = model.predict(
         z[None], past[None], known[None], levels=levels, num_samples=num_samples, rng=seed
     )

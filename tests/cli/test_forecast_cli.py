@@ -319,3 +319,45 @@ def test_a_quantile_model_gives_only_the_levels_it_learned(run, tmp_path: Path) 
     )
     assert status == 0, err
     assert json.loads(output)["metrics"]["model"]["interval"] == [0.2, 0.8]
+
+
+def test_known_future_covariates_are_given_for_the_horizon(run, tmp_path: Path) -> None:
+    """A model trained with --future-covariates reads them from the rows after the last
+    observed value: predict forecasts those dates, and refuses too few rows in one line."""
+    dates, values = monthly(78)
+    promo = [str(k % 3) for k in range(78)]
+    sales = [f"{v:.3f}" for v in values[:72]] + [""] * 6
+    rows = [f"{d},{s},{p}" for d, s, p in zip(dates, sales, promo, strict=True)]
+    path = tmp_path / "promo.csv"
+    path.write_text("Month,Sales,Promo\n" + "\n".join(rows), encoding="utf-8")
+    short = tmp_path / "short.csv"
+    short.write_text("Month,Sales,Promo\n" + "\n".join(rows[:-2]), encoding="utf-8")
+    out = tmp_path / "promo-run"
+    train = ["train", "--task", "forecast", "--data", path, "--date-column", "Month",
+             "--target", "Sales", *TINY, "--max-steps", "4", "--eval-every", "2"]  # fmt: skip
+    status, _, err = run_cli(*train, "--out", out, "--future-covariates", "Promo")
+    assert status == 0, err
+    status, output, err = run_cli("predict", out, "--data", path, "--json")
+    assert status == 0, err
+    forecasts = json.loads(output)["forecasts"]
+    assert [r["date"] for r in forecasts] == dates[72:]
+    status, output, err = run_cli(
+        "eval", out, "--data", path, "--backtest", "--start", "2005-01", "--json"
+    )
+    assert status == 0, err
+    assert json.loads(output)["windows"] == 7  # origins 2005-01 .. 2005-07, 6 steps each
+    status, _, err = run_cli("predict", out, "--data", short, "--csv", tmp_path / "f.csv")
+    assert_one_line_error(
+        status, err, "--data: series in the file gives its known-future covariates for 4 "
+        "steps after its last observed value, and 6 are needed", "add 6 rows",
+    )  # fmt: skip
+    assert not (tmp_path / "f.csv").exists()
+    status, _, err = run_cli("predict", out, "--data", path, "--horizon", "8")
+    assert_one_line_error(status, err, "and 12 are needed (the model reads the 6 steps")
+    for flags, fragment in [
+        (["--future-covariates", "Sales"], "--future-covariates: 'Sales' is a target"),
+        (["--covariates", "Promo", "--future-covariates", "Promo"], "is a past covariate"),
+    ]:
+        status, _, err = run_cli(*train, "--out", tmp_path / "bad", *flags)
+        assert_one_line_error(status, err, fragment)
+        assert not (tmp_path / "bad").exists()

@@ -185,3 +185,59 @@ def test_shared_series_read_as_documented(shared_data: Path) -> None:
     assert len(air.series[0]) == 144 and air.frequency.name == "monthly"
     temps = read_series(folder / "daily-min-temperatures.csv", "Date", ["Temp"])
     assert temps.notes == ["2 gaps in the daily dates, 2 missing dates; the first after 1984-12-30"]
+
+
+# -- known-future covariates -----------------------------------------------------------------
+
+PROMO = (
+    "Month,Passengers,Rain,Promo\n1949-01,1,5,0\n1949-02,2,6,1\n1949-03,3,7,0\n"
+    "1949-04,,,1\n1949-05,,,0\n"
+)
+
+
+def test_rows_after_the_last_observed_value_give_the_future_covariates(tmp_path: Path) -> None:
+    data = read(tmp_path, PROMO, covariates=["Rain"], future_covariates=["Promo"])
+    one = data.series[0]
+    assert data.future_columns == ["Promo"] and len(one) == 3
+    np.testing.assert_array_equal(one.target[:, 0], [1, 2, 3])
+    np.testing.assert_array_equal(one.future[:, 0], [0, 1, 0])
+    np.testing.assert_array_equal(one.ahead[:, 0], [1, 0])
+    assert data.frequency.name == "monthly" and data.notes == []
+    # without known-future columns the same rows are missing values, as before
+    with pytest.raises(UserError, match="fill: 4 missing values"):
+        read(tmp_path, PROMO, covariates=["Rain"])
+
+
+def test_missing_future_covariates_of_the_history_follow_fill(tmp_path: Path) -> None:
+    text = PROMO.replace("1949-02,2,6,1", "1949-02,2,6,")
+    with pytest.raises(UserError, match=r"fill: 1 missing values, .* 'Promo'; lines 3"):
+        read(tmp_path, text, future_covariates=["Promo"])
+    data = read(tmp_path, text, future_covariates=["Promo"], fill="ffill")
+    np.testing.assert_array_equal(data.series[0].future[:, 0], [0, 0, 0])
+    np.testing.assert_array_equal(data.series[0].ahead[:, 0], [1, 0])
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"future_covariates": ["Passengers"]}, "'Passengers' is a target"),
+        ({"future_covariates": ["Rain"], "covariates": ["Rain"]}, "'Rain' is a past covariate"),
+        ({"future_covariates": ["Month"]}, "'Month' is the date column"),
+        ({"future_covariates": ["Rain"], "id_column": "Rain"}, "'Rain' is the id column"),
+        ({"future_covariates": ["Price"]}, "future_covariates: no column 'Price'"),
+    ],
+)
+def test_a_future_covariate_must_be_a_column_of_its_own(
+    tmp_path: Path, options: dict, message: str
+) -> None:
+    with pytest.raises(UserError, match=message) as error:
+        read(tmp_path, PROMO, **options)
+    assert str(error.value).startswith("future_covariates: ")
+
+
+def test_future_rows_need_every_value_and_the_next_dates(tmp_path: Path) -> None:
+    options = {"future_covariates": ["Promo"]}
+    with pytest.raises(UserError, match=r"line 6, after the last observed target, has no value"):
+        read(tmp_path, PROMO.replace("1949-05,,,0", "1949-05,,,"), **options)
+    with pytest.raises(UserError, match=r"line 6: .* so 1949-05-01 comes next, not 1949-06-01"):
+        read(tmp_path, PROMO.replace("1949-05,,,0", "1949-06,,,0"), **options)

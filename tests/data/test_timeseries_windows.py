@@ -17,7 +17,7 @@ from rnnkit.data.timeseries_calendar import (
     season_length,
 )
 from rnnkit.data.timeseries_transforms import SeriesTransform
-from rnnkit.data.timeseries_windows import make_windows, prepare_windows
+from rnnkit.data.timeseries_windows import known_inputs, make_windows, prepare_windows
 from rnnkit.errors import UserError
 
 
@@ -25,17 +25,23 @@ def dates(*texts: str) -> np.ndarray:
     return np.array(texts, dtype="datetime64[s]")
 
 
-def monthly_data(values: np.ndarray, ids: tuple[str, ...] = ("",)) -> SeriesData:
+def monthly_data(
+    values: np.ndarray, ids: tuple[str, ...] = ("",), future: bool = False
+) -> SeriesData:
     """Series of ``values`` ``(T,)`` times k = 1, 2, .. for the k-th id, monthly from 2000-01,
-    with one covariate, ``values`` squared."""
+    with one covariate, ``values`` squared, and with FUTURE a known-future covariate,
+    ``100 + 10 * values``."""
     series = []
     for k, name in enumerate(ids):
         target = np.asarray(values, dtype=np.float64).reshape(len(values), -1) * (k + 1)
         months = np.datetime64("2000-01") + np.arange(len(values)).astype("timedelta64[M]")
         covariate = np.asarray(values, dtype=np.float64).reshape(len(values), -1)[:, :1] ** 2
+        known = 100 + 10 * target[:, :1] / (k + 1) if future else None
         lines = np.arange(2, len(values) + 2)
-        series.append(Series(name, months.astype("datetime64[s]"), target, covariate, lines))
-    return SeriesData(series, ["y"], ["x"], Frequency("month", 1), "%Y-%m")
+        dates = months.astype("datetime64[s]")
+        series.append(Series(name, dates, target, covariate, lines, known))
+    columns = ["promo"] if future else []
+    return SeriesData(series, ["y"], ["x"], Frequency("month", 1), "%Y-%m", [], columns)
 
 
 # -- frequencies and calendar features -------------------------------------------------------
@@ -147,10 +153,15 @@ def test_scaler_never_sees_validation_or_test_values() -> None:
     spoiled = values.copy()
     spoiled[40:] = 1e6
     options = {"lookback": 6, "horizon": 3, "valid_size": 8, "test_size": 12}
-    clean = prepare_windows(monthly_data(values, ("a", "b")), **options, log=True, difference=1)
-    dirty = prepare_windows(monthly_data(spoiled, ("a", "b")), **options, log=True, difference=1)
+    settings = {**options, "log": True, "difference": 1}
+    clean = prepare_windows(monthly_data(values, ("a", "b"), future=True), **settings)
+    dirty = prepare_windows(monthly_data(spoiled, ("a", "b"), future=True), **settings)
     assert clean.target_transform.to_dict() == dirty.target_transform.to_dict()
     assert clean.covariate_transform.to_dict() == dirty.covariate_transform.to_dict()
+    assert clean.future_transform.to_dict() == dirty.future_transform.to_dict()
+    shift, scale = clean.future_transform.stats["a"]
+    np.testing.assert_allclose([shift[0], scale[0]], [100 + 10 * values[:40].mean(),
+                                                      10 * values[:40].std()])  # fmt: skip
     for name, array in clean.train.batch().items():
         np.testing.assert_array_equal(array, dirty.train.batch()[name], err_msg=name)
     assert not np.array_equal(clean.test.future_target, dirty.test.future_target)
@@ -180,3 +191,32 @@ def test_a_series_too_short_names_lookback_and_horizon() -> None:
     single.frequency = None
     with pytest.raises(UserError, match="lookback: series in the file has 1 steps"):
         prepare_windows(single, 4, 2)
+
+
+def test_windows_carry_the_known_future_rows_of_lookback_and_horizon() -> None:
+    """By hand: the known-future inputs of the window at origin o are the calendar month and
+    the covariate of steps o-L .. o+H-1, the covariate scaled by its training statistics."""
+    values = np.arange(12.0)
+    prepared = prepare_windows(monthly_data(values, future=True), 3, 2, valid_size=2)
+    train, valid = prepared.train, prepared.valid
+    assert train.future_covariates.shape == (6, 5, 2)
+    shift, scale = prepared.future_transform.stats[""]
+    np.testing.assert_allclose([shift[0], scale[0]], [100 + 10 * 4.5, 10 * values[:10].std()])
+    promo = train.future_covariates[..., 1] * scale[0] + shift[0]
+    np.testing.assert_allclose(promo[0], [100, 110, 120, 130, 140])  # origin 3: steps 0..4
+    valid_promo = valid.future_covariates[0, :, 1] * scale[0] + shift[0]
+    np.testing.assert_allclose(valid_promo, [170, 180, 190, 200, 210])  # origin 10: 7..11
+    months = np.arange(7, 12) / 11 - 0.5  # 2000-08 .. 2000-12
+    np.testing.assert_allclose(valid.future_covariates[0, :, 0], months)
+
+
+def test_known_inputs_after_the_end_come_from_the_rows_ahead() -> None:
+    one = monthly_data(np.arange(6.0), future=True).series[0]
+    one.ahead = np.array([[7.0], [9.0]])
+    transform = SeriesTransform("standard").fit("", one.future)
+    shift, scale = transform.stats[""]
+    known = known_inputs(one, Frequency("month", 1), True, transform, 4, 4)
+    np.testing.assert_allclose(known[:, 1] * scale[0] + shift[0], [140, 150, 7, 9])
+    np.testing.assert_allclose(known[:, 0], np.arange(4, 8) / 11 - 0.5)
+    with pytest.raises(UserError, match="for 2 steps after its last observed value, and 3 are"):
+        known_inputs(one, Frequency("month", 1), True, transform, 4, 5)

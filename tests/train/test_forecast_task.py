@@ -13,6 +13,7 @@ import pytest
 from rnnkit.data.timeseries import read_series
 from rnnkit.errors import UserError
 from rnnkit.train import load_checkpoint
+from rnnkit.train.forecast_backtest import backtest
 from rnnkit.train.forecast_evaluation import forecast_next
 from rnnkit.train.run import read_run, resume_run, start_run, train_run
 from rnnkit.train.tasks.forecast import ForecastRun, ForecastTask, load_forecaster
@@ -111,3 +112,46 @@ def test_bad_input_is_one_clear_error(tmp_path: Path) -> None:
     write_series(tmp_path / "sales.csv", months=97)
     with pytest.raises(UserError, match="differ from those the run"):
         resume_run(TASK, copy.deepcopy(saved), saved, checkpoint, tmp_path / "run")
+
+
+def write_driven_series(path: Path, days: int = 240, ahead: int = 4) -> np.ndarray:
+    """Daily ``Sales = 3 * Promo + noise`` with ``Promo`` random and known in advance: its
+    last AHEAD rows give ``Promo`` with ``Sales`` empty (``history.csv`` beside it: without
+    them). Returns ``Promo``."""
+    rng = np.random.default_rng(0)
+    promo = rng.standard_normal(days + ahead)
+    sales = [f"{v:.4f}" for v in 3 * promo[:days] + 0.1 * rng.standard_normal(days)]
+    dates = np.datetime64("2000-01-01") + np.arange(days + ahead).astype("timedelta64[D]")
+    rows = [f"{d},{s},{p:.4f}" for d, s, p in zip(dates, sales + [""] * ahead, promo, strict=True)]
+    path.write_text("Day,Sales,Promo\n" + "\n".join(rows), encoding="utf-8")
+    history = "\n".join(rows[:days])
+    (path.parent / "history.csv").write_text("Day,Sales,Promo\n" + history, encoding="utf-8")
+    return promo
+
+
+def test_a_known_future_covariate_that_drives_the_series_is_used(tmp_path: Path) -> None:
+    """Without Promo the series is noise to the model; with it, its forecasts (of the test
+    part, of a backtest and of the steps after the data) follow 3 * Promo."""
+    promo = write_driven_series(tmp_path / "driven.csv")
+    scores = {}
+    for columns in ([], ["Promo"]):
+        run = config(tmp_path, max_steps=150, eval_every=50)
+        run.data.data = str(tmp_path / ("driven.csv" if columns else "history.csv"))
+        run.data.date_column = "Day"
+        run.data.covariates, run.data.future_covariates = [], columns
+        run.data.valid_size, run.data.test_size, run.data.calendar = 24, 24, False
+        run.model.lookback, run.model.horizon, run.model.hidden_size = 8, 4, 8
+        trainer = start_run(TASK, run, tmp_path / f"run{len(columns)}")
+        assert train_run(TASK, trainer, fresh=True).status == 0
+        TASK.report(trainer)
+        scores[len(columns)] = trainer.test_scores["model"]["mae"]
+    assert scores[1] < 0.2 * scores[0], scores
+    trained = load_forecaster(tmp_path / "run1" / "best")
+    assert trained.model.num_future_covariates == 1
+    data = read_series(tmp_path / "driven.csv", "Day", ["Sales"], future_covariates=["Promo"])
+    dates, point, _ = forecast_next(trained, data.series[0])
+    assert str(dates[0])[:10] == "2000-08-28"  # the day after the last observed value
+    np.testing.assert_allclose(point[:, 0], 3 * promo[240:], atol=1.0)
+    result = backtest(trained, data, np.datetime64("2000-07-20"))  # the test part
+    metrics = result.metrics
+    assert metrics["model"]["mae"] < 0.2 * metrics["naive"]["mae"], metrics

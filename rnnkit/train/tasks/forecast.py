@@ -6,8 +6,8 @@ training part only, and a ``ForecastTrainer`` trains a ``Forecaster`` on the tra
 windows, keeping the model with the best validation MAE. With ``test_size`` set, the best
 model's forecasts of the test windows are scored at the end in the data's units, beside
 the naive, seasonal naive and drift baselines on the same windows. config.json keeps the
-fitted transforms, the frequency and the calendar features, so ``load_forecaster`` brings
-back everything prediction needs.
+fitted transforms (of the target, the past and the known-future covariates), the frequency
+and the calendar features, so ``load_forecaster`` brings back everything prediction needs.
 """
 
 from __future__ import annotations
@@ -50,6 +50,14 @@ class ForecastData:
     covariates: list[str] = option(
         [], "other numeric columns, known up to the present only", metavar="COLUMN"
     )
+    future_covariates: list[str] = option(
+        [],
+        "numeric columns known in advance (a holiday flag, a planned price): read for the "
+        "lookback and the horizon; predict's data gives them in rows after the last "
+        "observed value, with the target empty",
+        metavar="COLUMN",
+        older_runs=[],
+    )
     id_column: str | None = option(
         None, "a column naming each row's series (long format: one model for all)"
     )
@@ -84,7 +92,7 @@ def read_data(data: ForecastData) -> SeriesData:
         raise UserError("target is needed: the column(s) to forecast")
     return read_series(
         data.data, data.date_column, data.target, data.covariates, data.id_column, data.fill,
-        data.encoding,
+        data.encoding, data.future_covariates,
     )  # fmt: skip
 
 
@@ -94,6 +102,8 @@ def series_fingerprint(series: SeriesData) -> str:
         "\n".join(
             f"{one.id}\t{one.dates.tobytes().hex()}\t{one.target.tobytes().hex()}"
             f"\t{one.covariates.tobytes().hex()}"
+            # only when given, so that the runs from before keep their digest
+            + (f"\t{one.future.tobytes().hex()}" if one.future.size else "")
             for one in series.series
         )
     )
@@ -127,7 +137,7 @@ class ForecastTask(Task, name="forecast", title="forecaster", config_class=Forec
         )  # fmt: skip
         model_config.num_targets = len(series.target_columns)
         model_config.num_past_covariates = len(series.covariate_columns)
-        model_config.num_future_covariates = len(prepared.calendar)
+        model_config.num_future_covariates = len(prepared.calendar) + len(series.future_columns)
         if model_config.normalize == "season" and model_config.season == 0:
             model_config.season = season_length(series.frequency)
         check_fits(
@@ -141,6 +151,7 @@ class ForecastTask(Task, name="forecast", title="forecaster", config_class=Forec
             "transforms": {
                 "target": prepared.target_transform.to_dict(),
                 "covariates": prepared.covariate_transform.to_dict(),
+                "future": prepared.future_transform.to_dict(),
             },
             "frequency": frequency,
             "calendar": prepared.calendar,
@@ -200,6 +211,8 @@ class ForecastTask(Task, name="forecast", title="forecaster", config_class=Forec
         try:
             target = SeriesTransform.from_dict(transforms["target"])
             covariates = SeriesTransform.from_dict(transforms["covariates"])
+            future = transforms.get("future")  # none in runs from before it could be given
+            future = None if future is None else SeriesTransform.from_dict(future)
             frequency = None if frequency is None else Frequency.from_dict(frequency)
         except (KeyError, TypeError) as error:
             raise UserError(f"{folder}/config.json was edited or damaged: {error!r}") from None
@@ -208,7 +221,7 @@ class ForecastTask(Task, name="forecast", title="forecaster", config_class=Forec
         held_out = checkpoint.config.get("held_out")  # runs before it was kept have none
         held_out = held_out if isinstance(held_out, dict) else {}
         return TrainedForecaster(
-            model, target, covariates, frequency, list(calendar), config, held_out
+            model, target, covariates, frequency, list(calendar), config, held_out, future
         )
 
 
