@@ -437,6 +437,7 @@ class Forecaster(Configured, Layer):
         levels: tuple[float, ...] = (0.1, 0.5, 0.9),
         num_samples: int = 100,
         rng: np.random.Generator | int | None = None,
+        paths: bool = False,
     ) -> Forecast:
         """Point forecast, quantiles at LEVELS and (where needed) sample paths; see ``Forecast``.
 
@@ -444,7 +445,9 @@ class Forecaster(Configured, Layer):
         Quantiles are exact for the direct Gaussian and quantile heads (the latter
         interpolated between the trained levels) and empirical from ``num_samples`` paths
         otherwise; a point model (mse, mae) has no spread, so all its quantiles equal its
-        point forecast.
+        point forecast. With PATHS the direct Gaussian and quantile heads draw
+        ``num_samples`` paths too (each step independently, as ``sample_paths``), for what
+        exact marginal quantiles cannot give: quantiles of sums, a CRPS from samples.
         """
         problem = _check_levels(list(levels))
         if problem:
@@ -457,15 +460,21 @@ class Forecaster(Configured, Layer):
                 past_target, past_covariates, future_covariates
             )
             if self.decoder_kind == "direct":
-                return self._predict_direct(past_target, past, future, levels, num_samples, rng)
+                return self._predict_direct(
+                    past_target, past, future, levels, num_samples, rng, paths
+                )
             return self._predict_paths(past_target, past, future, levels, num_samples, rng)
         finally:
             self.train(was_training)
 
-    def _predict_direct(self, past_target, past, future, levels, num_samples, rng) -> Forecast:
+    def _predict_direct(
+        self, past_target, past, future, levels, num_samples, rng, paths=False
+    ) -> Forecast:
         raw = self.forward(past_target, past, future)
         point = dl.point_forecast(self.loss_name, raw, self.levels)
         samples = None
+        if paths and self.loss_name in ("gaussian", "quantile"):
+            samples = dl.sample_paths(self.loss_name, raw, num_samples, rng, self.levels)
         if self.loss_name == "gaussian":
             quantiles = dl.gaussian_quantiles(raw, levels)
         elif self.loss_name == "quantile":

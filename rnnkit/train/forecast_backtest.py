@@ -23,12 +23,13 @@ the model and the baselines of ``rnnkit.train.forecast_metrics`` on the same for
     series' history before start; None where it is undefined), mae_by_step (H values)
 
 and for the model only ``coverage`` of the interval between the lowest and highest levels,
-``wql`` (mean weighted quantile loss over the levels) and ``crps``, approximated as the
-mean weighted quantile loss over the levels 0.05, 0.10, ..., 0.95 (as GluonTS's
-``mean_wQuantileLoss``). ``trained_on`` counts the forecasts whose origin lies before the
-part of its series that training held out (their steps were trained on, so they flatter
-the model). Errors name parameters (``data``, ``start``, ``horizon``,
-``season``), never command-line flags.
+``wql`` (mean weighted quantile loss over the levels) and ``crps``, from the model's
+``num_samples`` sample paths in the data's units (``weighted_crps``: the CRPS of each value
+summed, over the sum of the actual values; a point model's one path makes it the MAE so
+weighted). Every figure comes from ``rnnkit.train.forecast_metrics``. ``trained_on``
+counts the forecasts whose origin lies before the part of its series that training held
+out (their steps were trained on, so they flatter the model). Errors name parameters
+(``data``, ``start``, ``horizon``, ``season``), never command-line flags.
 """
 
 from __future__ import annotations
@@ -47,10 +48,19 @@ from rnnkit.train.forecast_evaluation import (
     check_length,
     check_levels,
     forecast_next,
+    in_data_units,
 )
-from rnnkit.train.forecast_metrics import BASELINES, coverage, weighted_quantile_loss
+from rnnkit.train.forecast_metrics import (
+    BASELINES,
+    coverage,
+    crps_from_samples,
+    mae_by_step,
+    pooled_point_metrics,
+    weighted_quantile_loss,
+)
 
-CRPS_LEVELS = tuple(round(0.05 * k, 2) for k in range(1, 20))
+# sample values drawn at once (origins are forecast in chunks of at most this many values)
+MOST_DRAWN = 1 << 22
 
 
 def check_series(trained: TrainedForecaster, data: SeriesData) -> None:
@@ -138,6 +148,8 @@ class BacktestResult:
     forecasts: list[dict[str, np.ndarray]] = field(default_factory=list)
     quantiles: list[np.ndarray] = field(default_factory=list)
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    insample: list[np.ndarray] = field(default_factory=list)  # each history before start
+    crps: list[float] = field(default_factory=list)  # the CRPS summed over each series
     trained_on: int = 0  # forecasts from an origin before the part training held out
     held_out: str | None = None  # that part's first date, of the first series with one
 
@@ -196,10 +208,8 @@ def backtest(
     season = season or season_length(trained.frequency)
     if season < 1:
         raise UserError(f"season: must be at least 1, got {season}")
-    all_levels = tuple(sorted(set(levels) | set(CRPS_LEVELS)))
     result = BacktestResult(horizon, season, stride, tuple(levels))
     start = np.datetime64(start, "s")
-    scales = []
     for one in data.series:
         label = f"series {one.id!r}" if one.id else "the series"
         first, n = first_index(one, start), len(one)
@@ -227,79 +237,57 @@ def backtest(
                 f"season: {label} has {first} steps before the start; the seasonal "
                 f"baselines and MASE need more than the season ({season})"
             )
-        history = one.target[:first]
-        scales.append(np.mean(np.abs(history[season:] - history[:-season])))
+        result.insample.append(one.target[:first])
         origins = np.arange(first, n - horizon + 1, stride)
         held_out = trained.held_out.get(one.id)
         if held_out is not None:
             result.trained_on += int(np.sum(origins < first_index(one, np.datetime64(held_out))))
             result.held_out = result.held_out or held_out
-        forecast = model.predict(
-            **_windows(trained, one, origins), levels=all_levels, num_samples=num_samples,
-            rng=seed,
-        )  # fmt: skip
         actual, point, quantiles = [], [], []
         baselines: dict[str, list[np.ndarray]] = {name: [] for name in BASELINES}
-        for i, origin in enumerate(origins):
-            past = one.target[:origin]
-            actual.append(one.target[origin : origin + horizon])
-            inverse = trained.target_transform.inverse
-            point.append(inverse(one.id, forecast.point[i], past)[:horizon])
-            by_level = np.moveaxis(forecast.quantiles[i], -1, 0)
-            quantiles.append(np.moveaxis(inverse(one.id, by_level, past), 0, -1)[:horizon])
-            for name, baseline in BASELINES.items():
-                baselines[name].append(baseline(past, horizon, season))
+        crps = 0.0
+        chunk = max(1, MOST_DRAWN // (num_samples * model.horizon * model.num_targets))
+        for begin in range(0, len(origins), chunk):
+            some = origins[begin : begin + chunk]
+            forecast = model.predict(
+                **_windows(trained, one, some), levels=levels, num_samples=num_samples,
+                rng=seed + begin, paths=True,
+            )  # fmt: skip
+            for i, origin in enumerate(some):
+                past = one.target[:origin]
+                actual.append(one.target[origin : origin + horizon])
+                p, q, paths = in_data_units(trained.target_transform, one.id, forecast, i, past)
+                point.append(p[:horizon])
+                quantiles.append(q[:horizon])
+                crps += float(crps_from_samples(paths[:, :horizon], actual[-1]).sum())
+                for name, baseline in BASELINES.items():
+                    baselines[name].append(baseline(past, horizon, season))
+        result.crps.append(crps)
         result.origins.append(origins)
         result.actual.append(np.stack(actual))
         result.forecasts.append(
             {"model": np.stack(point), **{k: np.stack(v) for k, v in baselines.items()}}
         )
         result.quantiles.append(np.stack(quantiles))
-    result.metrics = _metrics(result, all_levels, np.asarray(scales))
-    q = [all_levels.index(level) for level in levels]
-    result.quantiles = [values[..., q] for values in result.quantiles]
+    result.metrics = _metrics(result)
     return result
 
 
-def _metrics(
-    result: BacktestResult, all_levels: tuple[float, ...], scales: np.ndarray
-) -> dict[str, dict[str, Any]]:
-    actual = np.concatenate([a.reshape(-1, a.shape[-1]) for a in result.actual])
+def _metrics(result: BacktestResult) -> dict[str, dict[str, Any]]:
+    """Each method's point metrics, and the model's probabilistic ones, pooled over the
+    series (see the module docstring)."""
     metrics: dict[str, dict[str, Any]] = {}
     for name in result.forecasts[0]:
-        errors = [f[name] - a for f, a in zip(result.forecasts, result.actual, strict=True)]
-        flat = np.concatenate([e.reshape(-1, e.shape[-1]) for e in errors])
-        forecast = actual + flat
-        absolute = np.abs(flat)
-        scores: dict[str, Any] = {
-            "mae": float(absolute.mean()),
-            "rmse": float(np.sqrt(np.mean(flat**2))),
-            "mape": None
-            if np.any(actual == 0)
-            else float(100 * np.mean(absolute / np.abs(actual))),
-        }
-        denominator = np.abs(actual) + np.abs(forecast)
-        scores["smape"] = float(
-            200 * np.mean(absolute / np.where(denominator > 0, denominator, 1.0))
-        )
-        per_series = [float(np.mean(np.abs(e))) for e in errors]
-        scores["mase"] = (
-            None if np.any(scales == 0) else float(np.mean(np.asarray(per_series) / scales))
-        )
-        scores["mae_by_step"] = [
-            float(np.mean(np.concatenate([np.abs(e[:, h]).ravel() for e in errors])))
-            for h in range(result.horizon)
-        ]
+        forecasts = [f[name] for f in result.forecasts]
+        scores = pooled_point_metrics(result.actual, forecasts, result.insample, result.season)
+        scores["mae_by_step"] = mae_by_step(result.actual, forecasts)
         metrics[name] = scores
-    quantiles = np.concatenate([q.reshape(-1, *q.shape[-2:]) for q in result.quantiles])
-    levels = result.levels
-    picked = quantiles[..., [all_levels.index(level) for level in levels]]
+    actual = np.concatenate([a.ravel() for a in result.actual])
+    quantiles = np.concatenate([q.reshape(-1, len(result.levels)) for q in result.quantiles])
     model = metrics["model"]
-    if len(levels) >= 2:
-        low, high = result.interval
-        model["coverage"] = coverage(actual, picked[..., 0], picked[..., -1])
-        model["interval"] = [low, high]
-    model["wql"] = weighted_quantile_loss(actual, picked, levels)
-    crps = quantiles[..., [all_levels.index(level) for level in CRPS_LEVELS]]
-    model["crps"] = weighted_quantile_loss(actual, crps, CRPS_LEVELS)
+    if len(result.levels) >= 2:
+        model["coverage"] = coverage(actual, quantiles[:, 0], quantiles[:, -1])
+        model["interval"] = list(result.interval)
+    model["wql"] = weighted_quantile_loss(actual, quantiles, result.levels)
+    model["crps"] = sum(result.crps) / float(np.abs(actual).sum())
     return metrics

@@ -2,9 +2,11 @@
 the naive baselines), and of the steps after a series' end (``rnnkit predict``).
 
 Forecasts come out of the model scaled (and logged, differenced); ``SeriesTransform.inverse``
-brings them back, from the observed values before each window's origin. Quantiles are
-mapped level by level, which is exact for scaling and log; with differencing it is an
-approximation (the sum of quantiles is not the quantile of a sum).
+brings them back, from the observed values before each window's origin (``in_data_units``).
+Without differencing quantiles are mapped level by level, which is exact (scaling and log
+are monotone). With differencing a value is a sum of forecast differences, and the sum of
+10% quantiles is not the 10% quantile of the sum (it is wider): the model's sample paths
+are brought back one by one and the quantiles taken from them.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from rnnkit.data.timeseries_calendar import Frequency, future_dates, season_leng
 from rnnkit.data.timeseries_transforms import SeriesTransform
 from rnnkit.data.timeseries_windows import ForecastWindows, known_inputs
 from rnnkit.errors import UserError
-from rnnkit.models.forecaster import Forecaster
+from rnnkit.models.forecaster import Forecast, Forecaster
+from rnnkit.nn.distribution_losses import sample_quantiles
 from rnnkit.train.forecast_metrics import (
     BASELINES,
     coverage,
@@ -79,6 +82,31 @@ def check_levels(model: Forecaster, levels: tuple[float, ...]) -> None:
         )
 
 
+def in_data_units(
+    transform: SeriesTransform, name: str, forecast: Forecast, i: int, history: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Window I of FORECAST (of series NAME, after HISTORY ``(T, S)``) in the data's units.
+
+    Outputs:
+        ``point`` ``(H, S)``, ``quantiles`` ``(H, S, Q)`` at ``forecast.levels`` and
+        ``paths`` ``(N, H, S)``: the sample paths, or the point forecast as the one path of
+        a model without them (no spread). With differencing the quantiles are those of the
+        paths (see the module docstring); the model must then have drawn them
+        (``predict(..., paths=True)``) unless it is a point model.
+    """
+    point = transform.inverse(name, forecast.point[i], history)
+    if forecast.samples is None:
+        paths = point[None]
+    else:
+        paths = transform.inverse(name, forecast.samples[:, i], history)
+    if transform.difference and forecast.samples is not None:
+        quantiles = sample_quantiles(paths, forecast.levels)
+    else:
+        by_level = np.moveaxis(forecast.quantiles[i], -1, 0)  # (Q, H, S)
+        quantiles = np.moveaxis(transform.inverse(name, by_level, history), 0, -1)
+    return point, quantiles, paths
+
+
 @dataclass
 class UnitForecasts:
     """Forecasts of N windows in the data's units: ``actual``, ``point`` ``(N, H, S)``,
@@ -105,7 +133,10 @@ def window_forecasts(
         raise UserError("test_size: no window to forecast; hold out at least horizon steps")
     model, transform = trained.model, trained.target_transform
     season = season or season_length(trained.frequency)
-    forecast = model.predict(**windows.inputs(), levels=levels, num_samples=num_samples, rng=seed)
+    forecast = model.predict(
+        **windows.inputs(), levels=levels, num_samples=num_samples, rng=seed,
+        paths=bool(transform.difference),
+    )  # fmt: skip
     H = model.horizon
     actual, point, quantiles = [], [], []
     baselines: dict[str, list[np.ndarray]] = {name: [] for name in BASELINES}
@@ -113,9 +144,9 @@ def window_forecasts(
         one = data.series[index]
         history = one.target[:origin]
         actual.append(one.target[origin : origin + H])
-        point.append(transform.inverse(one.id, forecast.point[i], history))
-        by_level = np.moveaxis(forecast.quantiles[i], -1, 0)  # (Q, H, S)
-        quantiles.append(np.moveaxis(transform.inverse(one.id, by_level, history), 0, -1))
+        p, q, _ = in_data_units(transform, one.id, forecast, i, history)
+        point.append(p)
+        quantiles.append(q)
         for name, baseline in BASELINES.items():
             baselines[name].append(baseline(history, H, min(season, len(history))))
     return UnitForecasts(
@@ -193,10 +224,8 @@ def forecast_next(
     calendar, transform = bool(trained.calendar), trained.future_transform
     known = known_inputs(one, frequency, calendar, transform, len(one) - L, L + H)
     forecast = model.predict(
-        z[None], past[None], known[None], levels=levels, num_samples=num_samples, rng=seed
-    )
-    history = one.target
-    point = trained.target_transform.inverse(one.id, forecast.point[0], history)
-    by_level = np.moveaxis(forecast.quantiles[0], -1, 0)
-    quantiles = trained.target_transform.inverse(one.id, by_level, history)
-    return dates, point, np.moveaxis(quantiles, 0, -1)
+        z[None], past[None], known[None], levels=levels, num_samples=num_samples, rng=seed,
+        paths=bool(lag),
+    )  # fmt: skip
+    point, quantiles, _ = in_data_units(trained.target_transform, one.id, forecast, 0, one.target)
+    return dates, point, quantiles

@@ -30,6 +30,7 @@ Baselines from a history ``y_1 .. y_T`` for steps ``h = 1 .. H``::
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -214,16 +215,48 @@ class Backtest:
 
 def point_metrics(actual: Any, forecast: Any, insample: Any, season: int) -> dict[str, float]:
     """MAE, RMSE, MAPE (None if an actual value is 0), sMAPE, MASE (None where undefined)."""
-    scores: dict[str, Any] = {"mae": mae(actual, forecast), "rmse": rmse(actual, forecast)}
-    for name, function in (("mape", mape), ("mase", None)):
-        try:
-            scores[name] = (
-                function(actual, forecast) if function else mase(actual, forecast, insample, season)
+    return pooled_point_metrics([actual], [forecast], [insample], season)
+
+
+def pooled_point_metrics(
+    actual: Sequence[Any], forecast: Sequence[Any], insample: Sequence[Any], season: int
+) -> dict[str, float | None]:
+    """``point_metrics`` of the forecasts of several series, the lists in series order.
+
+    MAE, RMSE, MAPE and sMAPE are over every value of every series; MASE is the mean of
+    the series' MASEs (each scaled by its own history INSAMPLE), None if one is undefined;
+    MAPE is None if an actual value is 0.
+    """
+    flat_actual = np.concatenate([np.ravel(a) for a in actual])
+    flat_forecast = np.concatenate([np.ravel(f) for f in forecast])
+    scores: dict[str, Any] = {
+        "mae": mae(flat_actual, flat_forecast),
+        "rmse": rmse(flat_actual, flat_forecast),
+        "mape": None,
+        "smape": smape(flat_actual, flat_forecast),
+        "mase": None,
+    }
+    with suppress(ValueError):
+        scores["mape"] = mape(flat_actual, flat_forecast)
+    with suppress(ValueError):
+        scores["mase"] = float(
+            np.mean(
+                [mase(*one, season) for one in zip(actual, forecast, insample, strict=True)]
             )
-        except ValueError:
-            scores[name] = None
-    scores["smape"] = smape(actual, forecast)
+        )
     return scores
+
+
+def mae_by_step(actual: Sequence[Any], forecast: Sequence[Any]) -> list[float]:
+    """The MAE of each step ahead over forecasts ``(K, H, ...)`` of several series."""
+    steps = np.shape(actual[0])[1]
+    return [
+        mae(
+            np.concatenate([np.ravel(np.asarray(a)[:, h]) for a in actual]),
+            np.concatenate([np.ravel(np.asarray(f)[:, h]) for f in forecast]),
+        )
+        for h in range(steps)
+    ]
 
 
 def backtest(

@@ -48,8 +48,8 @@ class ForecastSettings(BatchedSettings):
     batch_size: int = batch_size_option(32, "windows per step")
     num_samples: int = option(
         100,
-        "sample paths per forecast of a probabilistic autoregressive model (validation, "
-        "prediction)",
+        "sample paths per forecast (validation, prediction, backtest): an autoregressive "
+        "model's forecasts, intervals after differencing, the backtest's CRPS",
         minimum=1,
         maximum=1 << 16,
         on_resume=CHANGEABLE,
