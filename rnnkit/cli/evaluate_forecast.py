@@ -38,6 +38,7 @@ from rnnkit.cli.predict_forecast import (
 )
 from rnnkit.data.timeseries import DATE_FORMATS, FILLS
 from rnnkit.errors import UserError
+from rnnkit.plural import counted
 from rnnkit.train.figures import pyplot
 from rnnkit.train.forecast_backtest import BacktestResult, backtest
 from rnnkit.train.tasks.forecast import load_forecaster
@@ -150,7 +151,8 @@ def run(args: argparse.Namespace, folder: Path) -> int:
         several = f", {len(data.series)} series" if len(data.series) > 1 else ""
         print(
             f"{folder} on {args.data}: backtest from {shown}, "
-            f"{result.windows} forecasts of {result.horizon} steps (stride {result.stride}, "
+            f"{counted(result.windows, 'forecast')} of {counted(result.horizon, 'step')} "
+            f"(stride {result.stride}, "
             f"season {result.season}{several})"
         )
         print(table(result), end="")

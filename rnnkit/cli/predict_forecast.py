@@ -41,6 +41,7 @@ from rnnkit.cli.flags import flag_name
 from rnnkit.data.timeseries import FILLS, SeriesData, read_series
 from rnnkit.data.timeseries_calendar import format_date
 from rnnkit.errors import SettingError, UserError
+from rnnkit.plural import counted
 from rnnkit.train.figures import pyplot
 from rnnkit.train.forecast_backtest import check_series, forecast_ahead
 from rnnkit.train.forecast_evaluation import TrainedForecaster, default_levels
@@ -133,11 +134,7 @@ def read_recent(args: argparse.Namespace, trained: TrainedForecaster) -> SeriesD
 
 def date_text(date: Any, fmt: str) -> str:
     """DATE in the input's format FMT (ISO when FMT would lose the time of day)."""
-    moment = datetime.fromisoformat(str(np.datetime64(date, "s")))
-    text = moment.strftime(fmt)
-    if datetime.strptime(text, fmt) != moment:
-        return format_date(date)
-    return text
+    return format_date(date, fmt)
 
 
 def run(args: argparse.Namespace, folder: Path) -> int:
@@ -180,7 +177,7 @@ def run(args: argparse.Namespace, folder: Path) -> int:
         }
         print(json.dumps(document))
     elif args.csv:
-        print(f"{len(records)} forecasts written to {args.csv}")
+        print(f"{counted(len(records), 'forecast')} written to {args.csv}")
     else:
         print(table(data, records, levels, columns), end="")
     if picture is not None:

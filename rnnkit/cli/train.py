@@ -149,7 +149,7 @@ def start(task: Task, args: argparse.Namespace, command: str) -> int:
             ) from None
         print(task.summary(trainer))
         for note in trainer.notes:
-            print(note)
+            print(f"rnnkit: note: {note}", file=sys.stderr)
         print(f"run folder: {folder}", flush=True)
         outcome = train_run(task, trainer, fresh=True)
     return finish(task, trainer, outcome, command)

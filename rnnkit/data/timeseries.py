@@ -47,6 +47,7 @@ from rnnkit.data.timeseries_calendar import (
     infer_frequency,
 )
 from rnnkit.errors import SettingError, UserError
+from rnnkit.plural import counted
 
 SEPARATORS = (",", ";", "\t")
 MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
@@ -304,7 +305,7 @@ def read_series(
         rows_of = np.flatnonzero(np.asarray(ids) == name)
         one, frequency = _one_series(
             name, dates[rows_of], values[rows_of], line_array[rows_of], len(targets), futures,
-            notes,
+            notes, fmt,
         )  # fmt: skip
         if fill is not None:
             one = _filled(one, frequency, value_columns, fill, notes)
@@ -327,7 +328,7 @@ def refuse_gaps(data: SeriesData) -> None:
     if data.frequency is None:  # irregular dates: no gap to speak of
         return
     for one in data.series:
-        _, note = infer_frequency(one.dates)
+        _, note = infer_frequency(one.dates, data.date_format)
         if note:
             raise SettingError(
                 f"data: {_label(one.id)}{note}; set fill to ffill or interpolate", "fill"
@@ -335,7 +336,7 @@ def refuse_gaps(data: SeriesData) -> None:
 
 
 def _one_series(
-    name, dates, values, lines, num_targets, futures, notes
+    name, dates, values, lines, num_targets, futures, notes, fmt=None
 ) -> tuple[Series, Frequency | None]:
     """Sort one series' rows by date, refuse duplicates, set apart the known-future rows
     after the last observed target, infer the spacing, report gaps."""
@@ -353,14 +354,14 @@ def _one_series(
     if repeated.size:
         i = int(repeated[0])
         raise UserError(
-            f"date_column: {_label(name)}the date {format_date(dates[i])} appears twice "
+            f"date_column: {_label(name)}the date {format_date(dates[i], fmt)} appears twice "
             f"(lines {lines[i]} and {lines[i + 1]}); one row per date"
         )
     end = len(dates)
     if futures:
         observed = np.flatnonzero(~np.all(np.isnan(values[:, :num_targets]), axis=1))
         end = int(observed[-1]) + 1 if observed.size else end  # no target at all: missing
-    frequency, note = infer_frequency(dates[:end])
+    frequency, note = infer_frequency(dates[:end], fmt)
     if note:
         notes.append(_label(name) + note)
     ahead = values[end:, values.shape[1] - len(futures) :]
@@ -411,9 +412,9 @@ def _check_missing(one: Series, columns: list[str]) -> None:
     row, column = missing[0]
     where = [int(one.lines[r]) for r in np.unique(missing[:, 0])[:5]]
     raise SettingError(
-        f"fill: {_label(one.id)}{len(missing)} missing values, the first in column "
-        f"{columns[column]!r}; lines {', '.join(map(str, where))}; set fill to ffill or "
-        "interpolate",
+        f"fill: {_label(one.id)}{counted(len(missing), 'missing value')}, the first in column "
+        f"{columns[column]!r}; line{'s' if len(where) > 1 else ''} {', '.join(map(str, where))}; "
+        "set fill to ffill or interpolate",
         "fill",
     )
 
@@ -428,7 +429,8 @@ def _filled(
     lines = one.lines
     if positions is not None and len(dates) > len(one.dates):
         notes.append(
-            f"{_label(one.id)}{len(dates) - len(one.dates)} missing dates inserted and filled"
+            f"{_label(one.id)}{counted(len(dates) - len(one.dates), 'missing date')} inserted "
+            "and filled"
         )
         full = np.full((len(dates), values.shape[1]), np.nan)
         full[positions] = values
@@ -447,6 +449,6 @@ def _filled(
         else:
             values[:, j] = np.interp(np.arange(len(column)), known, column[known])
     if count:
-        notes.append(f"{_label(one.id)}{count} missing values filled ({fill})")
+        notes.append(f"{_label(one.id)}{counted(count, 'missing value')} filled ({fill})")
     S, F = one.target.shape[1], one.target.shape[1] + one.covariates.shape[1]
     return Series(one.id, dates, values[:, :S], values[:, S:F], lines, values[:, F:], one.ahead)

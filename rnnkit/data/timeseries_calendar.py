@@ -16,10 +16,14 @@ covariates. Each is scaled to [-0.5, 0.5] as in GluonTS's time features::
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
+
+from rnnkit.plural import counted
 
 DAY = 86_400
 NAMED_STEPS = {60: "minutely", 3600: "hourly", DAY: "daily", 7 * DAY: "weekly"}
@@ -53,9 +57,17 @@ class Frequency:
         return cls(**data)
 
 
-def format_date(date: Any) -> str:
-    """DATE as ISO text, without the time at midnight: ``1984-12-30``, ``2016-07-01T13:00:00``."""
+def format_date(date: Any, fmt: str | None = None) -> str:
+    """DATE as the data writes its dates (the ``strftime`` format FMT, e.g. ``1958-01`` for
+    ``%Y-%m``), or as ISO text without the time at midnight (``1984-12-30``,
+    ``2016-07-01T13:00:00``) without FMT or where FMT would lose part of DATE."""
     text = str(np.datetime64(date, "s"))
+    if fmt:
+        moment = datetime.fromisoformat(text)
+        written = moment.strftime(fmt)
+        with suppress(ValueError):
+            if datetime.strptime(written, fmt) == moment:
+                return written
     return text.removesuffix("T00:00:00")
 
 
@@ -82,11 +94,14 @@ def _positions(dates: np.ndarray, frequency: Frequency) -> np.ndarray:
     return (seconds - seconds[0]) // frequency.step
 
 
-def infer_frequency(dates: np.ndarray) -> tuple[Frequency | None, str | None]:
+def infer_frequency(
+    dates: np.ndarray, fmt: str | None = None
+) -> tuple[Frequency | None, str | None]:
     """``(frequency, note)`` of sorted, distinct DATES; see the module docstring.
 
     The note reports gaps (``"2 gaps, 3 missing dates; the first after 1984-12-30"``) or the
-    irregular step that leaves the series without a frequency; it is None otherwise.
+    irregular step that leaves the series without a frequency, naming dates as the data's
+    format FMT writes them; it is None otherwise.
     """
     dates = np.asarray(dates, dtype="datetime64[s]")
     if len(dates) < 2:
@@ -111,8 +126,9 @@ def infer_frequency(dates: np.ndarray) -> tuple[Frequency | None, str | None]:
     if odd.size:
         i = int(odd[0])
         return None, (
-            f"irregular spacing: most steps are {build(step).name}, but {format_date(dates[i])} "
-            f"to {format_date(dates[i + 1])} is not a whole number of them"
+            f"irregular spacing: most steps are {build(step).name}, but "
+            f"{format_date(dates[i], fmt)} to {format_date(dates[i + 1], fmt)} is not a whole "
+            "number of them"
         )
     frequency = build(step)
     missing = frequency_steps // step - 1
@@ -120,8 +136,9 @@ def infer_frequency(dates: np.ndarray) -> tuple[Frequency | None, str | None]:
     if not gaps.size:
         return frequency, None
     return frequency, (
-        f"{gaps.size} gaps in the {frequency.name} dates, {int(missing.sum())} missing dates; "
-        f"the first after {format_date(dates[gaps[0]])}"
+        f"{counted(gaps.size, 'gap')} in the {frequency.name} dates, "
+        f"{counted(int(missing.sum()), 'missing date')}; the first after "
+        f"{format_date(dates[gaps[0]], fmt)}"
     )
 
 

@@ -26,6 +26,7 @@ from rnnkit.data.timeseries import Series, SeriesData
 from rnnkit.data.timeseries_calendar import Frequency, calendar_features, future_dates
 from rnnkit.data.timeseries_transforms import SeriesTransform
 from rnnkit.errors import SettingError, UserError
+from rnnkit.plural import counted
 
 MODEL_INPUTS = ("past_target", "past_covariates", "future_covariates")
 
@@ -146,7 +147,7 @@ def prepare_windows(
         needed = lookback + horizon + lag
         if train_end < needed:
             raise SettingError(
-                f"lookback: series {one.id or 'in the file'} has {n} steps; with "
+                f"lookback: series {one.id or 'in the file'} has {counted(n, 'step')}; with "
                 f"{valid_size + test_size} held out, {max(train_end, 0)} remain to train on, "
                 f"fewer than lookback + horizon{' + difference' if lag else ''} = {needed}; give a "
                 "smaller lookback or horizon, a smaller valid_size or test_size, or a longer "

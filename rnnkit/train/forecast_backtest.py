@@ -43,6 +43,7 @@ from rnnkit.data.timeseries import Series, SeriesData, refuse_gaps
 from rnnkit.data.timeseries_calendar import format_date, season_length
 from rnnkit.data.timeseries_windows import known_inputs, too_few_ahead
 from rnnkit.errors import UserError
+from rnnkit.plural import counted
 from rnnkit.train.forecast_evaluation import (
     TrainedForecaster,
     check_length,
@@ -210,32 +211,40 @@ def backtest(
         raise UserError(f"season: must be at least 1, got {season}")
     result = BacktestResult(horizon, season, stride, tuple(levels))
     start = np.datetime64(start, "s")
+    fmt = data.date_format
+    shown = format_date(start, fmt)
     for one in data.series:
         label = f"series {one.id!r}" if one.id else "the series"
         first, n = first_index(one, start), len(one)
         if n < L + lag + horizon:
             raise UserError(
-                f"data: {label} has {n} steps; a backtest needs lookback "
+                f"data: {label} has {counted(n, 'step')}; a backtest needs lookback "
                 f"{'+ difference ' if lag else ''}+ horizon = {L + lag + horizon} (the model "
                 f"reads {L + lag}, then {horizon} are scored)"
             )
-        if first < L + lag:
-            earliest = format_date(one.dates[min(L + lag, n - 1)])
+        if 0 < first < n and one.dates[first] != start:
             raise UserError(
-                f"start: {label} has {first} steps before {format_date(start)}; the model "
+                f"start: {shown} is not a date of {label}; start on one of its dates, such "
+                f"as {format_date(one.dates[first - 1], fmt)} or "
+                f"{format_date(one.dates[first], fmt)}"
+            )
+        if first < L + lag:
+            earliest = format_date(one.dates[min(L + lag, n - 1)], fmt)
+            raise UserError(
+                f"start: {label} has {counted(first, 'step')} before {shown}; the model "
                 f"reads {L + lag} (lookback{' + difference' if lag else ''}), so the earliest "
                 f"start is {earliest}"
             )
         if first + horizon > n:
-            last = format_date(one.dates[n - horizon]) if n >= horizon else "none"
+            last = format_date(one.dates[n - horizon], fmt) if n >= horizon else "none"
             raise UserError(
-                f"start: {label} has {n - first} steps from {format_date(start)} on, fewer "
+                f"start: {label} has {counted(n - first, 'step')} from {shown} on, fewer "
                 f"than the horizon {horizon}; the latest start is {last}"
             )
         if first <= season:
             raise UserError(
-                f"season: {label} has {first} steps before the start; the seasonal "
-                f"baselines and MASE need more than the season ({season})"
+                f"season: {label} has {counted(first, 'step')} before the start; the "
+                f"seasonal baselines and MASE need more than the season ({season})"
             )
         result.insample.append(one.target[:first])
         origins = np.arange(first, n - horizon + 1, stride)

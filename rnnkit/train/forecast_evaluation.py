@@ -23,6 +23,7 @@ from rnnkit.data.timeseries_windows import ForecastWindows, known_inputs
 from rnnkit.errors import UserError
 from rnnkit.models.forecaster import Forecast, Forecaster
 from rnnkit.nn.distribution_losses import sample_quantiles
+from rnnkit.plural import counted
 from rnnkit.train.forecast_metrics import (
     BASELINES,
     coverage,
@@ -193,8 +194,8 @@ def check_length(trained: TrainedForecaster, one: Series) -> None:
     needed = trained.model.lookback + lag
     if len(one) < needed:
         raise UserError(
-            f"data: series {one.id or 'in the file'} has {len(one)} steps; the model reads "
-            f"the last {needed} (lookback{' + difference' if lag else ''})"
+            f"data: series {one.id or 'in the file'} has {counted(len(one), 'step')}; the model "
+            f"reads the last {needed} (lookback{' + difference' if lag else ''})"
         )
 
 

@@ -81,6 +81,7 @@ class ForecastTrainer(BatchedTrainer):
 
     watched = "mae"
     higher_is_better = False
+    speed_unit = "windows"  # a step reads batch_size windows of lookback + horizon steps
     task_name = "forecast"
 
     def __init__(
@@ -121,7 +122,7 @@ class ForecastTrainer(BatchedTrainer):
     def compute_step(self) -> tuple[float, int]:
         rows = self.current_batch()
         loss = self.model.loss_and_backward(**self.train_set.batch(rows))
-        return loss, int(rows.size * self.model.horizon)
+        return loss, int(rows.size)
 
     def validate(self) -> dict[str, float]:
         settings = self.settings

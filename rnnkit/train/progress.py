@@ -40,9 +40,16 @@ class ProgressBar:
         )
 
     def update(
-        self, step: int, loss: float, tokens_per_second: float, eta_seconds: float | None
+        self,
+        step: int,
+        loss: float,
+        tokens_per_second: float,
+        eta_seconds: float | None,
+        unit: str = "tokens",
     ) -> None:
-        parts = [f"loss {loss:.3f}", f"{tokens_per_second:,.0f} tok/s"]
+        """Show STEP, LOSS, the speed (UNIT per second: "tok/s" for tokens) and the time left."""
+        shown = "tok" if unit == "tokens" else unit
+        parts = [f"loss {loss:.3f}", f"{tokens_per_second:,.0f} {shown}/s"]
         if eta_seconds is not None:
             parts.append(f"eta {format_duration(eta_seconds)}")
         self.bar.set_postfix_str(" | ".join(parts), refresh=False)

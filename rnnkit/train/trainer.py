@@ -10,7 +10,8 @@ comes, with a final checkpoint.
 A subclass provides::
 
     compute_step() -> (loss, tokens)   loss and gradients of the next batch (gradients are
-                                       zeroed before); tokens read, for the speed shown
+                                       zeroed before); tokens read (or the ``speed_unit``
+                                       it counts), for the speed shown
     advance()                          move the data position past that batch
     validate() -> dict | None          measures on the validation data, "loss" among them;
                                        None when there is no validation data
@@ -141,6 +142,7 @@ class Trainer:
     # is no improvement.
     tie_breaker: str | None = None
     task_name = ""
+    speed_unit = "tokens"  # what compute_step counts, for the speed shown ("tokens/s")
 
     def __init__(
         self,
@@ -464,7 +466,7 @@ class Trainer:
         tokens_per_second = tokens / max(self._seconds_per_step, 1e-9)
         if self.bar is not None and self.budget is not None:
             eta = self.budget.eta(step, self._seconds_per_step)
-            self.bar.update(step, loss, tokens_per_second, eta)
+            self.bar.update(step, loss, tokens_per_second, eta, self.speed_unit)
         if step % self.settings.log_every == 0:
             record = {
                 "step": step,
@@ -479,7 +481,7 @@ class Trainer:
             if self.print_log_lines and self.bar is not None:
                 self.bar.write(
                     f"step {step}: training loss {record['train_loss']:.4f}, "
-                    f"{tokens_per_second:,.0f} tokens/s, lr {self.current_lr():.3g}"
+                    f"{tokens_per_second:,.0f} {self.speed_unit}/s, lr {self.current_lr():.3g}"
                 )
 
     def _evaluate(self, scheduled: bool) -> None:

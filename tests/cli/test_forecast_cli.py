@@ -163,6 +163,12 @@ def test_backtest_table_and_plot(run, tmp_path: Path) -> None:
                                                        "drift"]  # fmt: skip
     if plot:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    status, out, err = run_cli(
+        "eval", run["run"], "--data", run["data"], "--backtest", "--start", "2005-12",
+        "--horizon", "1",
+    )  # fmt: skip
+    assert status == 0, err
+    assert "backtest from 2005-12, 1 forecast of 1 step (stride 1" in out
 
 
 def _has_matplotlib() -> bool:
@@ -182,7 +188,7 @@ def _bad_files(folder: Path) -> dict[str, tuple[Path, tuple[str, ...]]]:
         ("column 'Sales', line 32: 'lots' is not a number",),
     )
     cases["missing"] = write_csv(folder / "missing.csv", dates, texts[:40] + ["NA"] + texts[41:]), (
-        "1 missing values", "lines 42", "--fill",
+        "1 missing value,", "line 42;", "--fill",
     )  # fmt: skip
     cases["duplicate"] = (
         write_csv(folder / "dup.csv", dates[:5] + dates[4:], texts[:5] + texts[4:]),
@@ -200,7 +206,7 @@ def _bad_files(folder: Path) -> dict[str, tuple[Path, tuple[str, ...]]]:
     cases["gap"] = (
         write_csv(folder / "gap.csv", gap, texts[:50] + texts[51:]),
         (
-            "1 missing dates",
+            "1 missing date; the first after 2004-02;",  # as the file writes its dates
             "--fill",
         ),
     )
@@ -211,7 +217,7 @@ def _bad_files(folder: Path) -> dict[str, tuple[Path, tuple[str, ...]]]:
             "the last 12",
         ),
     )
-    cases["single"] = (write_csv(folder / "single.csv", dates[:1], texts[:1]), ("has 1 steps",))
+    cases["single"] = (write_csv(folder / "single.csv", dates[:1], texts[:1]), ("has 1 step;",))
     cases["column"] = (
         write_csv(folder / "column.csv", dates, texts, "Month,Revenue"),
         (
@@ -239,10 +245,13 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(run, tmp_path: Path) ->
         (["predict", run["run"], "--data", data, "--quantiles", "1.5"], ("--quantiles",)),
         (["eval", run["run"], "--data", data, "--json"], ("--backtest --start",)),
         (["eval", run["run"], "--data", data, "--backtest", "--start", "soon"], ("'soon'",)),
+        # dates as the file writes them (monthly: no day)
         (["eval", run["run"], "--data", data, "--backtest", "--start", "2000-06"],
-         ("earliest start is 2001-01",)),
-        (["eval", run["run"], "--data", data, "--backtest", "--start", "2005-10"],
-         ("latest start is 2005-07",)),
+         ("5 steps before 2000-06;", "earliest start is 2001-01\n")),
+        (["eval", run["run"], "--data", data, "--backtest", "--start", "2005-12"],
+         ("1 step from 2005-12 on", "latest start is 2005-07\n")),
+        (["eval", run["run"], "--data", data, "--backtest", "--start", "2004-01-15"],
+         ("--start: 2004-01-15 is not a date of the series", "such as 2004-01 or 2004-02")),
         (["eval", run["run"], "--data", data, "--backtest", "--start", "2004-01", "--horizon",
           "7"], ("1 to 6 steps",)),
         (["eval", run["run"], "--data", fifteen, "--backtest", "--start", "2001-01"],
@@ -259,17 +268,17 @@ def test_missing_values_are_filled_when_asked(run, tmp_path: Path) -> None:
     path = write_csv(tmp_path / "missing.csv", dates, texts[:40] + [""] + texts[41:])
     status, out, err = run_cli("predict", run["run"], "--data", path, "--fill", "interpolate")
     assert status == 0, err
-    assert "1 missing values filled (interpolate)" in err and "2006-01" in out
+    assert "1 missing value filled (interpolate)" in err and "2006-01" in out
 
 
 def test_training_errors_name_the_flags_and_write_nothing(run, tmp_path: Path) -> None:
     cases = _bad_files(tmp_path)
     for name, fragments in [
-        ("missing", ("--fill: 1 missing values", "set --fill to ffill or interpolate")),
+        ("missing", ("--fill: 1 missing value,", "set --fill to ffill or interpolate")),
         ("column", ("--target: no column 'Sales'",)),
-        ("gap", ("--data: 1 gaps in the monthly dates", "set --fill to ffill or interpolate")),
+        ("gap", ("--data: 1 gap in the monthly dates", "set --fill to ffill or interpolate")),
         ("short", ("--lookback: series in the file has 8 steps", "a smaller --lookback or")),
-        ("single", ("--lookback: series in the file has 1 steps",)),
+        ("single", ("--lookback: series in the file has 1 step;",)),
         ("irregular", ("--calendar: the dates are not regularly spaced", "turn --calendar off")),
     ]:
         out = tmp_path / f"run-{name}"
@@ -361,3 +370,24 @@ def test_known_future_covariates_are_given_for_the_horizon(run, tmp_path: Path) 
         status, _, err = run_cli(*train, "--out", tmp_path / "bad", *flags)
         assert_one_line_error(status, err, fragment)
         assert not (tmp_path / "bad").exists()
+
+
+def test_train_notes_and_speed_read_as_the_other_commands(tmp_path: Path) -> None:
+    """train's notes about the data carry the "rnnkit: note:" prefix on stderr, as predict's
+    and eval's do; the speed it logs counts windows, not tokens; --log says what its point
+    forecast is."""
+    dates, values = monthly(40)
+    path = write_csv(tmp_path / "gap.csv", dates[:30] + dates[31:], [*values[:30], *values[31:]])
+    status, out, err = run_cli(
+        "train", "--task", "forecast", "--data", path, "--date-column", "Month", "--target",
+        "Sales", "--out", tmp_path / "run", "--fill", "ffill", "--log-every", "5",
+        "--lookback", "12", "--horizon", "6", "--hidden-size", "8", "--max-steps", "10",
+        "--valid-size", "6", "--threads", "1",
+    )  # fmt: skip
+    assert status == 0, err
+    gap = "1 gap in the monthly dates, 1 missing date; the first after 2002-06"
+    assert f"rnnkit: note: {gap}\n" in err
+    assert "rnnkit: note: 1 missing date inserted and filled\n" in err
+    assert "missing date" not in out and "windows/s" in out and "tokens/s" not in out
+    status, out, _ = run_cli("train", "--task", "forecast", "--help")
+    assert status == 0 and "the median in the data's units, not the mean" in " ".join(out.split())

@@ -83,7 +83,7 @@ def test_descending_file_is_sorted_with_a_note(tmp_path: Path) -> None:
 
 
 def test_duplicate_dates_are_an_error_naming_both_lines(tmp_path: Path) -> None:
-    with pytest.raises(UserError, match=r"1949-02-01 appears twice \(lines 3 and 4\)"):
+    with pytest.raises(UserError, match=r"the date 1949-02 appears twice \(lines 3 and 4\)"):
         read(tmp_path, MONTHLY.replace("1949-03", "1949-02"))
 
 
@@ -210,7 +210,7 @@ def test_rows_after_the_last_observed_value_give_the_future_covariates(tmp_path:
 
 def test_missing_future_covariates_of_the_history_follow_fill(tmp_path: Path) -> None:
     text = PROMO.replace("1949-02,2,6,1", "1949-02,2,6,")
-    with pytest.raises(UserError, match=r"fill: 1 missing values, .* 'Promo'; lines 3"):
+    with pytest.raises(UserError, match=r"fill: 1 missing value, .* 'Promo'; line 3"):
         read(tmp_path, text, future_covariates=["Promo"])
     data = read(tmp_path, text, future_covariates=["Promo"], fill="ffill")
     np.testing.assert_array_equal(data.series[0].future[:, 0], [0, 0, 0])

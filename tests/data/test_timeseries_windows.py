@@ -189,7 +189,7 @@ def test_a_series_too_short_names_lookback_and_horizon() -> None:
     # one row has no spacing either: its length is what is wrong with it
     single = monthly_data(np.arange(1.0))
     single.frequency = None
-    with pytest.raises(UserError, match="lookback: series in the file has 1 steps"):
+    with pytest.raises(UserError, match="lookback: series in the file has 1 step;"):
         prepare_windows(single, 4, 2)
 
 

@@ -72,7 +72,11 @@ class ForecastData:
     scaler: str = option(
         "standard", "scaling fitted per series on its training part", choices=SCALERS
     )
-    log: bool = option(False, "forecast log(1 + y) (positive series with a growing spread)")
+    log: bool = option(
+        False,
+        "forecast log(1 + y) (positive series with a growing spread); the point forecast "
+        "is then exp(mean) - 1 of the log scale: the median in the data's units, not the mean",
+    )
     difference: int = option(
         0, "forecast differences at this lag (1, or the season) (0: none)", minimum=0
     )

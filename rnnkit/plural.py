@@ -1,0 +1,14 @@
+"""A count with its noun, in the singular or the plural: ``1 gap``, ``2 gaps``."""
+
+from __future__ import annotations
+
+
+def counted(number: int, noun: str, plural: str | None = None) -> str:
+    """``"1 step"``, ``"3 steps"``, ``"1,200 steps"``: NUMBER and NOUN, plural unless 1.
+
+    Args:
+        number: how many.
+        noun: the singular.
+        plural: the plural where it is not NOUN + "s".
+    """
+    return f"{number:,} {noun if number == 1 else plural or noun + 's'}"
