@@ -4,7 +4,8 @@ Inputs, batch first (``S`` target series, ``Cp`` past and ``Cf`` known-future co
 
     past_target        (B, L, S)      the series up to now (scaled by the caller)
     past_covariates    (B, L, Cp)     other columns known up to now only
-    future_covariates  (B, L+H, Cf)   known ahead (calendar features): lookback and horizon
+    future_covariates  (B, L+H, Cf)   known ahead (calendar features, then given columns):
+                                      lookback and horizon
     future_target      (B, H, S)      the values to forecast (training, validation)
 
 Encoder (both decoders)::
