@@ -207,7 +207,7 @@ def test_embeddings_file(tmp_path: Path) -> None:
         vectors, "--out", tmp_path / "run", "--max-steps", "1", "--lr", "1e-9",
     )  # fmt: skip
     assert status == 0, err
-    assert "embeddings: 2 of" in out
+    assert "rnnkit: note: embeddings: 2 of" in err
     config = load_checkpoint(tmp_path / "run").config
     vocab = config["tokenizer"]["vocab"]
     weight = load_weights(tmp_path / "run" / "model.safetensors")["embedding.weight"]
