@@ -126,6 +126,10 @@ ALPHAS = (0.0, 0.6, 1.0)  # GNMT's length penalty exponents the dev words choose
 QUICK = ["--hidden-size", "16", "--embedding-size", "8", "--max-steps", "20"]
 TARGETS = {"addition": (0.995, 1.8), "dates": (0.999, 15.0)}
 FILES = {"addition": "addition.txt", "dates": "date.txt"}
+RATIO_TARGETS = {  # the epoch against the book's code on the same machine
+    "addition": "target >= 3x",
+    "dates": "the target, 15 s an epoch against the book's ~72 s where the issue measured, is 4.8x",
+}
 
 
 def book_split(path: Path) -> tuple[list[str], list[str]]:
@@ -217,8 +221,7 @@ def against_dlfs2(
         print(f"{side}: one epoch {np.median(values):.2f} s CPU (median of {len(values)}: "
               f"{', '.join(f'{v:.2f}' for v in values)})")  # fmt: skip
     ratio = np.median(seconds["DLFS2"]) / np.median(seconds["rnnkit"])
-    print(f"rnnkit's epoch is {ratio:.2f}x faster than DLFS2's own code (target for addition: "
-          f">= 3x)")  # fmt: skip
+    print(f"rnnkit's epoch is {ratio:.2f}x faster than DLFS2's own code ({RATIO_TARGETS[name]})")
 
 
 def recurrent_flops(flags: list[str], train: Path, valid: Path) -> float:
