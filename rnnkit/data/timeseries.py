@@ -225,6 +225,31 @@ def _column_index(header: list[str], name: str, parameter: str) -> int:
     return header.index(name)
 
 
+def refuse_shared_columns(
+    date_column: str,
+    id_column: str | None,
+    targets: list[str],
+    covariates: list[str],
+    futures: list[str],
+) -> None:
+    """A column plays one part: raises a SettingError naming the first column named as
+    the date or id column and as a target or covariate, or as two of those."""
+    roles = {date_column: "the date column"}
+    if id_column is not None:
+        roles[id_column] = "the id column"
+    for setting, names, part in (
+        ("target", targets, "a target"),
+        ("covariates", covariates, "a past covariate"),
+        ("future_covariates", futures, "a known-future covariate"),
+    ):
+        for name in names:
+            if name in roles:
+                raise SettingError(
+                    f"{setting}: {name!r} is {roles[name]}; {part} is another column", setting
+                )
+        roles.update(dict.fromkeys(names, part))
+
+
 def read_series(
     data: str | Path,
     date_column: str,
@@ -255,25 +280,8 @@ def read_series(
     targets, covariates = list(target), list(covariates)
     if not targets:
         raise UserError("target: name at least one column to forecast")
-    if date_column in targets:
-        raise UserError(f"target: {date_column!r} is the date column; a target is another column")
-    for name in covariates:
-        if name in targets or name == date_column:
-            role = "the date column" if name == date_column else "a target"
-            raise SettingError(
-                f"covariates: {name!r} is {role}; a covariate is another column", "covariates"
-            )
     futures = list(future_covariates)
-    roles = {date_column: "the date column", id_column: "the id column"}
-    roles.update(dict.fromkeys(covariates, "a past covariate"))
-    roles.update(dict.fromkeys(targets, "a target"))
-    for name in futures:
-        if name in roles:
-            raise SettingError(
-                f"future_covariates: {name!r} is {roles[name]}; a known-future covariate is "
-                "another column",
-                "future_covariates",
-            )
+    refuse_shared_columns(date_column, id_column, targets, covariates, futures)
     header, rows, lines, separator = _read_rows(Path(data), encoding)
     date_index = _column_index(header, date_column, "date_column")
     value_columns = targets + covariates + futures

@@ -218,6 +218,25 @@ def test_missing_future_covariates_of_the_history_follow_fill(tmp_path: Path) ->
 
 
 @pytest.mark.parametrize(
+    ("options", "setting", "message"),
+    [
+        ({"target": ["Rain"], "id_column": "Rain"}, "target", "'Rain' is the id column"),
+        ({"covariates": ["Rain"], "id_column": "Rain"}, "covariates", "'Rain' is the id column"),
+        ({"covariates": ["Month"]}, "covariates", "'Month' is the date column"),
+        ({"covariates": ["Passengers"]}, "covariates", "'Passengers' is a target"),
+    ],
+)
+def test_targets_and_covariates_are_columns_of_their_own(
+    tmp_path: Path, options: dict, setting: str, message: str
+) -> None:
+    options = {"target": ["Passengers"], **options}
+    path = write(tmp_path, PROMO)
+    with pytest.raises(UserError, match=message) as error:
+        read_series(path, "Month", options.pop("target"), **options)
+    assert str(error.value).startswith(f"{setting}: ")
+
+
+@pytest.mark.parametrize(
     ("options", "message"),
     [
         ({"future_covariates": ["Passengers"]}, "'Passengers' is a target"),
