@@ -13,7 +13,8 @@ Behaviour on odd input: an empty text (or empty line) is a one-line error naming
 tokens never seen in training are read as ``<unk>``, said once on stderr for the whole call;
 ``--beam`` and ``--nbest`` must be positive, ``--nbest`` at most ``--beam`` (without
 ``--beam`` the beam is as wide as ``--nbest``). ``--max-length-ratio R`` cuts outputs at R
-times their source's length (default: the run's). ``--plot-attention PNG`` draws the best
+times their source's length (default: the run's); a note on stderr counts the texts whose
+best output reached that limit unfinished. ``--plot-attention PNG`` draws the best
 output's attention over the source (one file per text: ``out-2.png`` for the second, ...);
 it needs a model with attention, and a picture that cannot be drawn is a note, never a
 failed prediction. ``--ensemble RUN`` (repeatable) decodes with more runs' models as one
@@ -142,6 +143,14 @@ def run(args: argparse.Namespace, folder: Path) -> int:
         else:
             for hypothesis in found:
                 print(f"{hypothesis['text']}\t{hypothesis['score']:.4f}\t{text}")
+    unfinished = sum(not found[0]["finished"] for found in outputs)
+    if unfinished:
+        print(
+            f"rnnkit: note: the best output of {unfinished} of the {len(texts)} texts reached "
+            "the length limit before its end token and may be cut short; a larger "
+            "--max-length-ratio lets outputs run longer",
+            file=sys.stderr,
+        )
     if args.plot_attention:
         plot_all(trained, texts, outputs, Path(args.plot_attention), args.json)
     return 0

@@ -119,6 +119,15 @@ def test_max_length_ratio_cuts_the_outputs_at_predict_and_eval(runs) -> None:
     outputs = json.loads(out)["outputs"]
     assert all(len(o["text"]) <= 2 and (o["finished"] or len(o["text"]) == 2) for o in outputs)
     assert any(not o["finished"] for o in outputs)
+    # The text output stays one tab-separated line per output; a note says what was cut.
+    status, out, err = run_cli(
+        "predict", runs["reverse"], "abcdef", "abc", "--max-length-ratio", "0.3"
+    )  # fmt: skip
+    assert status == 0, err
+    assert [line.split("\t")[2] for line in out.splitlines()] == ["abcdef", "abc"]
+    assert "rnnkit: note: the best output of 2 of the 2 texts reached the length limit" in err
+    status, out, err = run_cli("predict", runs["reverse"], "abcdef", "abc")
+    assert status == 0 and "length limit" not in err
     status, out, err = run_cli(
         "eval", runs["reverse"], "--data", runs["valid"], "--json", "--max-length-ratio", "0.3"
     )
