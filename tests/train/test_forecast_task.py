@@ -75,6 +75,27 @@ def test_seasonal_normalization_takes_its_season_from_the_dates(tmp_path: Path) 
     assert load_forecaster(tmp_path / "run" / "best").model.season == 12
 
 
+def test_validation_holds_out_a_tenth_by_default_and_older_runs_resume_on_one_horizon(
+    tmp_path: Path,
+) -> None:
+    run = config(tmp_path, max_steps=4)
+    run.data.valid_size = None  # 96 months, 12 to test: a tenth of 84 is 8, over horizon 6
+    trainer = start_run(TASK, run, tmp_path / "run")
+    assert run.data.valid_size == 8 and len(trainer.valid_set) == 8 - 6 + 1
+    assert train_run(TASK, trainer, fresh=True).status == 0
+    _, saved, checkpoint = read_run(tmp_path / "run", TASKS)
+    assert saved.data.valid_size == 8  # the resolved size is what the run keeps
+    saved.data.valid_size = None  # as config.json holds it for a run begun when the
+    older = copy.deepcopy(saved)  # default was one horizon
+    older.training.max_steps = 6
+    resumed = resume_run(TASK, older, saved, checkpoint, tmp_path / "run")
+    assert older.data.valid_size == 6 and len(resumed.valid_set) == 1
+    run = config(tmp_path, max_steps=1)
+    run.data.valid_size, run.data.test_size = None, 66  # a tenth of 30 is 3: one horizon
+    start_run(TASK, run, tmp_path / "short")
+    assert run.data.valid_size == 6
+
+
 def test_resume_gives_the_same_weights_as_one_run(tmp_path: Path) -> None:
     straight = start_run(TASK, config(tmp_path, max_steps=30), tmp_path / "a")
     train_run(TASK, straight, fresh=True)

@@ -66,7 +66,10 @@ class ForecastData:
     )
     encoding: str = encoding_option("the file's encoding")
     valid_size: int | None = option(
-        None, "steps held out at the end of each series to validate (default: horizon)", minimum=1
+        None,
+        "steps held out at the end of each series to validate (default: a tenth of the "
+        "shortest series before its test part, at least horizon)",
+        minimum=1,
     )
     test_size: int = option(0, "steps held out after the validation part, to test", minimum=0)
     scaler: str = option(
@@ -98,6 +101,19 @@ def read_data(data: ForecastData) -> SeriesData:
         data.data, data.date_column, data.target, data.covariates, data.id_column, data.fill,
         data.encoding, data.future_covariates,
     )  # fmt: skip
+
+
+VALID_SHARE = 0.1  # of each series before its test part, validating by default
+
+
+def default_valid_size(series: SeriesData, horizon: int, test_size: int) -> int:
+    """The steps a run holds out to validate unless told: a tenth of the shortest series
+    before its test part, and at least one horizon. A part of one horizon is one window,
+    and the best model chosen on one window is chosen by its noise: on a daily series of
+    200 steps, two seeds of three kept the model of step 30 and forecast worse than the
+    seasonal naive one."""
+    shortest = min(len(one.target) for one in series.series)
+    return max(horizon, round(VALID_SHARE * (shortest - test_size)))
 
 
 def series_fingerprint(series: SeriesData) -> str:
@@ -133,10 +149,17 @@ class ForecastTask(Task, name="forecast", title="forecaster", config_class=Forec
             refuse_gaps(series)
         else:  # a run started before gaps were refused still resumes on its data
             check_same_data(checkpoint, folder, digest, f"the series of {data.data}", "data")
-        held = (data.valid_size or model_config.horizon) + data.test_size
+        if data.valid_size is None:
+            # a run begun before this default held out one horizon, and resumes as it began
+            data.valid_size = (
+                default_valid_size(series, model_config.horizon, data.test_size)
+                if checkpoint is None
+                else model_config.horizon
+            )
+        held = data.valid_size + data.test_size
         prepared = prepare_windows(
             series, model_config.lookback, model_config.horizon,
-            data.valid_size or model_config.horizon, data.test_size, data.scaler, data.log,
+            data.valid_size, data.test_size, data.scaler, data.log,
             data.difference, data.calendar, data.stride,
         )  # fmt: skip
         model_config.num_targets = len(series.target_columns)
