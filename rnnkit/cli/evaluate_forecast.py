@@ -12,7 +12,8 @@ the frequency, or ``--season``), drift and drift + seasonal baselines
 method's MAE by step ahead) show them side by side: MAE, RMSE, MAPE, sMAPE, MASE, and for
 the model the coverage of the interval between the lowest and highest ``--quantiles``, the
 weighted quantile loss and CRPS. A note counts the forecasts that start before the part of
-the series training held out (the JSON's ``trained_on``): their scores are in-sample.
+the series training held out (the JSON's ``trained_on``; null for a run that did not
+keep it): their scores are in-sample.
 """
 
 from __future__ import annotations

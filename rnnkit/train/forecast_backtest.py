@@ -26,10 +26,11 @@ and for the model only ``coverage`` of the interval between the lowest and highe
 ``wql`` (mean weighted quantile loss over the levels) and ``crps``, from the model's
 ``num_samples`` sample paths in the data's units (``weighted_crps``: the CRPS of each value
 summed, over the sum of the actual values; a point model's one path makes it the MAE so
-weighted). Every figure comes from ``rnnkit.train.forecast_metrics``. ``trained_on``
-counts the forecasts whose origin lies before the part of its series that training held
-out (their steps were trained on, so they flatter the model). Errors name parameters
-(``data``, ``start``, ``horizon``, ``season``), never command-line flags.
+weighted; ``wql`` and ``crps`` are None when every actual value is 0). Every figure
+comes from ``rnnkit.train.forecast_metrics``. ``trained_on`` counts the forecasts whose
+origin lies before the part of its series that training held out (their steps were trained
+on, so they flatter the model; None for a run that did not keep that part's dates). Errors
+name parameters (``data``, ``start``, ``horizon``, ``season``), never command-line flags.
 """
 
 from __future__ import annotations
@@ -151,7 +152,9 @@ class BacktestResult:
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     insample: list[np.ndarray] = field(default_factory=list)  # each history before start
     crps: list[float] = field(default_factory=list)  # the CRPS summed over each series
-    trained_on: int = 0  # forecasts from an origin before the part training held out
+    # forecasts from an origin before the part training held out; None: not known (runs
+    # from before config.json kept that part's dates), rather than a claim of none
+    trained_on: int | None = None
     held_out: str | None = None  # that part's first date, of the first series with one
 
     @property
@@ -250,7 +253,8 @@ def backtest(
         origins = np.arange(first, n - horizon + 1, stride)
         held_out = trained.held_out.get(one.id)
         if held_out is not None:
-            result.trained_on += int(np.sum(origins < first_index(one, np.datetime64(held_out))))
+            seen = int(np.sum(origins < first_index(one, np.datetime64(held_out))))
+            result.trained_on = (result.trained_on or 0) + seen
             result.held_out = result.held_out or held_out
         actual, point, quantiles = [], [], []
         baselines: dict[str, list[np.ndarray]] = {name: [] for name in BASELINES}
@@ -297,6 +301,8 @@ def _metrics(result: BacktestResult) -> dict[str, dict[str, Any]]:
     if len(result.levels) >= 2:
         model["coverage"] = coverage(actual, quantiles[:, 0], quantiles[:, -1])
         model["interval"] = list(result.interval)
-    model["wql"] = weighted_quantile_loss(actual, quantiles, result.levels)
-    model["crps"] = sum(result.crps) / float(np.abs(actual).sum())
+    # both are weighted by sum |a|: undefined (None, as MAPE) when every actual value is 0
+    weight = float(np.abs(actual).sum())
+    model["wql"] = weighted_quantile_loss(actual, quantiles, result.levels) if weight else None
+    model["crps"] = sum(result.crps) / weight if weight else None
     return metrics

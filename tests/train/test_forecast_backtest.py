@@ -35,9 +35,9 @@ class LastPlusOne:
         return Forecast(point, levels, quantiles, np.stack([point - 1.0, point + 1.0]))
 
 
-def ten_months(tmp_path: Path, model, difference: int = 0):
+def ten_months(tmp_path: Path, model, difference: int = 0, values=Y):
     path = tmp_path / "ten.csv"
-    rows = [f"2000-{m:02d},{y:g}" for m, y in enumerate(Y, start=1)]
+    rows = [f"2000-{m:02d},{y:g}" for m, y in enumerate(values, start=1)]
     path.write_text("Month,Sales\n" + "\n".join(rows) + "\n", encoding="utf-8")
     data = read_series(path, "Month", ["Sales"])
     target = SeriesTransform("none", difference=difference).fit("", data.series[0].target)
@@ -97,6 +97,27 @@ def test_the_model_interval_quantile_loss_and_crps_by_hand(result) -> None:
     per_value = np.maximum(1.0, np.abs(point - ACTUAL)) - 0.5  # 0.5 2.5 0.5 0.5 1.5 0.5
     assert model["crps"] == pytest.approx(6.0 / 63) == per_value.sum() / ACTUAL.sum()
     assert "crps" not in result.metrics["naive"]
+
+
+def test_forecasts_on_trained_steps_are_counted_or_unknown(tmp_path: Path) -> None:
+    """A run that kept where its held-out part begins counts the forecasts starting before
+    it; one that did not (runs from before it was kept) cannot tell: None, not 0."""
+    data, trained = ten_months(tmp_path, LastPlusOne())
+    unknown = backtest(trained, data, "2000-07", season=2, levels=LEVELS, num_samples=2)
+    assert unknown.trained_on is None and unknown.held_out is None
+    trained.held_out = {"": "2000-09-01"}  # origins 2000-07 and 2000-08 were trained on
+    known = backtest(trained, data, "2000-07", season=2, levels=LEVELS, num_samples=2)
+    assert (known.trained_on, known.held_out) == (2, "2000-09-01")
+
+
+def test_scores_weighted_by_the_actual_values_are_none_where_all_are_zero(tmp_path) -> None:
+    """wQL and CRPS are divided by sum |a|: over a stretch of zeros they are undefined, as
+    MAPE is, and the backtest still reports the other figures."""
+    data, trained = ten_months(tmp_path, LastPlusOne(), values=Y[:6] + [0.0] * 4)
+    result = backtest(trained, data, "2000-07", season=2, levels=LEVELS, num_samples=2)
+    model = result.metrics["model"]
+    assert (model["wql"], model["crps"], model["mape"]) == (None, None, None)
+    assert model["mae"] == pytest.approx((8 + 8 + 1 + 1 + 1 + 1) / 6)  # 8 8 / 1 1 / 1 1
 
 
 def test_intervals_after_differencing_are_the_quantiles_of_the_paths() -> None:
