@@ -230,8 +230,10 @@ def known_inputs(
 def too_few_ahead(one: Series, needed: int, why: str = "") -> UserError:
     """The error for a series ONE that gives its known-future covariates for fewer than
     NEEDED steps after its last observed value (WHY: what reads them, if said)."""
+    more = needed - len(one.ahead)  # the rows already there count
     return UserError(
         f"data: series {one.id or 'in the file'} gives its known-future covariates for "
-        f"{len(one.ahead)} steps after its last observed value, and {needed} are needed"
-        f"{why}: add {needed} rows after it with the target empty and those columns filled in"
+        f"{counted(len(one.ahead), 'step')} after its last observed value, and {needed} are "
+        f"needed{why}: add {counted(more, 'more row')} with the target empty and those "
+        "columns filled in"
     )

@@ -358,7 +358,7 @@ def test_known_future_covariates_are_given_for_the_horizon(run, tmp_path: Path) 
     status, _, err = run_cli("predict", out, "--data", short, "--csv", tmp_path / "f.csv")
     assert_one_line_error(
         status, err, "--data: series in the file gives its known-future covariates for 4 "
-        "steps after its last observed value, and 6 are needed", "add 6 rows",
+        "steps after its last observed value, and 6 are needed", "add 2 more rows",
     )  # fmt: skip
     assert not (tmp_path / "f.csv").exists()
     status, _, err = run_cli("predict", out, "--data", path, "--horizon", "8")

@@ -220,3 +220,15 @@ def test_known_inputs_after_the_end_come_from_the_rows_ahead() -> None:
     np.testing.assert_allclose(known[:, 0], np.arange(4, 8) / 11 - 0.5)
     with pytest.raises(UserError, match="for 2 steps after its last observed value, and 3 are"):
         known_inputs(one, Frequency("month", 1), True, transform, 4, 5)
+
+
+def test_too_few_rows_ahead_says_how_many_more_to_add() -> None:
+    """The rows already given count: 2 of 3 needed is one more row, not three."""
+    one = monthly_data(np.arange(6.0), future=True).series[0]
+    transform = SeriesTransform("standard").fit("", one.future)
+    one.ahead = np.array([[7.0], [9.0]])
+    with pytest.raises(UserError, match=r"for 2 steps after .*, and 3 are needed: add 1 more row "):
+        known_inputs(one, Frequency("month", 1), False, transform, 4, 5)
+    one.ahead = np.array([[7.0]])
+    with pytest.raises(UserError, match=r"for 1 step after .*, and 4 are needed: add 3 more rows "):
+        known_inputs(one, Frequency("month", 1), False, transform, 4, 6)
