@@ -6,10 +6,11 @@ folder that holds a forecaster to ``run``. ``--data`` is a CSV read as in traini
 date, target, covariate and id columns, encoding and fill); the model reads the last
 ``lookback`` steps of each series and forecasts ``--horizon`` steps (default: the model's;
 beyond it the point forecast is fed back, see ``rnnkit.train.forecast_backtest``), with the
-quantiles ``--quantiles`` (default 0.1 0.5 0.9: the median and an 80% interval). A model
-trained with known-future covariates reads their values for the steps it forecasts from
-the rows after each series' last observed value (the target empty); fewer rows than the
-model reads is an error naming how many are needed.
+quantiles ``--quantiles`` (default 0.1 0.5 0.9: the median and an 80% interval; for a
+quantile model the levels it learned, and none outside them). A model trained with known-future
+covariates reads their values for the steps it forecasts from the rows after each series'
+last observed value (the target empty); fewer rows than the model reads is an error naming
+how many are needed.
 
 Output: a table on stdout (one row per date, and series), or ``--csv PATH`` (columns: the
 id column, the date column, then per target its forecast and ``TARGET_qLEVEL`` for each
