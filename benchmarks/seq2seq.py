@@ -196,8 +196,8 @@ def cpu_seconds(run: Callable[[], object]) -> tuple[float, float]:
 
 def time_epoch(flags: list[str], train: Path, valid: Path, threads: int, folder: Path) -> dict:
     """Wall and CPU seconds of the steps of one epoch over TRAIN (no validation)."""
-    epoch, steps = epoch_runner(flags, train, valid, folder)
-    with limit_threads(threads):
+    with limit_threads(threads):  # the warm-up steps too, on the threads timed
+        epoch, steps = epoch_runner(flags, train, valid, folder)
         wall, cpu = cpu_seconds(epoch)
     return {"steps": steps, "wall": wall, "cpu": cpu}
 
@@ -208,10 +208,10 @@ def against_dlfs2(
     """Epochs of rnnkit and of the book's own code (``--dlfs2 DIR``), alternately in this
     process on one thread, ``--repeats`` each: their CPU seconds and the ratio."""
     book = dlfs2_epoch(Path(args.dlfs2), name)
-    ours, _ = epoch_runner(flags, train, valid, folder)
     seconds: dict[str, list[float]] = {"rnnkit": [], "DLFS2": []}
     with limit_threads(1):
-        book()  # warm-up: the first epoch of each is timed apart, not counted
+        ours, _ = epoch_runner(flags, train, valid, folder)
+        book()  # warm-up: the first epoch of each side runs untimed
         ours()
         for repeat in range(args.repeats):
             order = ["rnnkit", "DLFS2"] if repeat % 2 == 0 else ["DLFS2", "rnnkit"]
