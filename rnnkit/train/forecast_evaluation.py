@@ -11,6 +11,7 @@ are brought back one by one and the quantiles taken from them.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -175,9 +176,11 @@ def score(forecasts: UnitForecasts, interval: tuple[float, float] = (0.1, 0.9)) 
 
     result = {"model": points(forecasts.point)}
     levels = list(forecasts.levels)
-    result["model"]["wql"] = weighted_quantile_loss(
-        forecasts.actual, forecasts.quantiles, forecasts.levels
-    )
+    result["model"]["wql"] = None  # undefined where every actual value is 0, as MAPE
+    with suppress(ValueError):
+        result["model"]["wql"] = weighted_quantile_loss(
+            forecasts.actual, forecasts.quantiles, forecasts.levels
+        )
     if all(q in levels for q in interval):
         low, high = (levels.index(q) for q in interval)
         q = forecasts.quantiles

@@ -107,13 +107,16 @@ def coverage(actual: Any, lower: Any, upper: Any) -> float:
 
 
 def weighted_quantile_loss(actual: Any, quantiles: Any, levels: Sequence[float]) -> float:
-    """Mean over LEVELS of ``2 sum pinball_q(a, f_q) / sum |a|``; QUANTILES ``(..., Q)``."""
+    """Mean over LEVELS of ``2 sum pinball_q(a, f_q) / sum |a|``; QUANTILES ``(..., Q)``.
+    Raises ValueError where every actual value is 0 (the weight is 0), as ``mape`` does."""
     actual = np.asarray(actual, np.float64)
     quantiles = np.asarray(quantiles, np.float64)
     if quantiles.shape != (*actual.shape, len(levels)):
         raise ValueError(
             f"quantiles: expected shape {(*actual.shape, len(levels))}, got {quantiles.shape}"
         )
+    if not np.abs(actual).sum():
+        raise ValueError("actual: every value is 0, so the loss has no weight to divide by")
     q = np.asarray(levels, np.float64)
     error = actual[..., None] - quantiles
     pinball = np.maximum(q * error, (q - 1.0) * error)

@@ -56,6 +56,8 @@ def test_interval_coverage_and_weighted_quantile_loss_by_hand() -> None:
     # q = 0.1 at [0, 2, 5] and q = 0.9 at [2, 2, 3]: each level's pinball sum is 1.0
     quantiles = np.array([[0.0, 2.0], [2.0, 2.0], [5.0, 3.0]])
     assert weighted_quantile_loss(ACTUAL, quantiles, (0.1, 0.9)) == pytest.approx(2 * 1.0 / 7)
+    with pytest.raises(ValueError, match="every value is 0"):
+        weighted_quantile_loss(np.zeros(3), np.ones((3, 2)), (0.1, 0.9))
 
 
 def test_crps_from_samples_by_hand_and_by_brute_force() -> None:

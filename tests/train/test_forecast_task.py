@@ -14,7 +14,7 @@ from rnnkit.data.timeseries import read_series
 from rnnkit.errors import UserError
 from rnnkit.train import load_checkpoint
 from rnnkit.train.forecast_backtest import backtest
-from rnnkit.train.forecast_evaluation import forecast_next
+from rnnkit.train.forecast_evaluation import UnitForecasts, forecast_next, score
 from rnnkit.train.run import read_run, resume_run, start_run, train_run
 from rnnkit.train.tasks.forecast import ForecastRun, ForecastTask, load_forecaster
 
@@ -176,3 +176,13 @@ def test_a_known_future_covariate_that_drives_the_series_is_used(tmp_path: Path)
     result = backtest(trained, data, np.datetime64("2000-07-20"))  # the test part
     metrics = result.metrics
     assert metrics["model"]["mae"] < 0.2 * metrics["naive"]["mae"], metrics
+
+
+def test_the_test_scores_have_no_weighted_loss_where_every_actual_value_is_0() -> None:
+    zeros = np.zeros((2, 3, 1))
+    quantiles = np.stack([zeros, zeros + 1.0, zeros + 2.0], axis=-1)
+    forecasts = UnitForecasts(zeros, zeros + 1.0, (0.1, 0.5, 0.9), quantiles, {"naive": zeros})
+    scores = score(forecasts)
+    assert scores["model"]["wql"] is None and scores["model"]["mape"] is None
+    assert scores["model"]["mae"] == 1.0 and scores["model"]["coverage"] == 1.0
+    assert scores["naive"]["mae"] == 0.0
