@@ -372,12 +372,13 @@ def _one_series(
     frequency, note = infer_frequency(dates[:end], fmt)
     if note:
         notes.append(_label(name) + note)
-    ahead = values[end:, values.shape[1] - len(futures) :]
+    first_future = values.shape[1] - len(futures)  # columns: targets, past, known-future
+    ahead = values[end:, first_future:]
     _check_ahead(name, dates, lines, end, ahead, futures, frequency)
-    S, F = num_targets, values.shape[1] - len(futures)
+    history = values[:end]
     one = Series(
-        name, dates[:end], values[:end, :S], values[:end, S:F], lines[:end], values[:end, F:],
-        ahead,
+        name, dates[:end], history[:, :num_targets], history[:, num_targets:first_future],
+        lines[:end], history[:, first_future:], ahead,
     )  # fmt: skip
     return one, frequency
 

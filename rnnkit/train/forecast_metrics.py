@@ -311,7 +311,9 @@ def backtest(
         result.metrics[name] = point_metrics(actual, values, insample, season)
     if "quantiles" in as_dicts[0]:
         quantiles = np.stack([np.asarray(out["quantiles"])[keep] for out in as_dicts])
-        result.metrics["model"]["wql"] = weighted_quantile_loss(actual, quantiles, levels)
+        result.metrics["model"]["wql"] = None  # undefined where every actual value is 0
+        with suppress(ValueError):
+            result.metrics["model"]["wql"] = weighted_quantile_loss(actual, quantiles, levels)
         if interval is not None:
             low, high = (list(levels).index(q) for q in interval)
             cover = coverage(actual, quantiles[..., low], quantiles[..., high])

@@ -179,6 +179,6 @@ class LMTrainer(Trainer):
     def describe(self, measures: dict[str, float]) -> str:
         return describe_measures(measures)
 
-    def lower_lr_on_plateau(self, value: float) -> None:
+    def lower_lr_on_plateau(self, value: float, improved: bool | None = None) -> None:
         if self.settings.decay_after_epoch is None:
-            super().lower_lr_on_plateau(value)
+            super().lower_lr_on_plateau(value, improved)

@@ -222,14 +222,14 @@ class Trainer:
         """The measure whose plateau lowers the learning rate, and whether higher is better."""
         return self.watched, self.higher_is_better
 
-    def lower_lr_on_plateau(self, value: float) -> None:
-        """Called with the ``plateau_measure`` after each scheduled evaluation."""
-        self.scheduler.step(value)
-
-    def lower_lr_on_plateau_judged(self, improved: bool) -> None:
-        """Called instead of ``lower_lr_on_plateau`` when a ``tie_breaker`` judges the
-        plateau of the watched measure: IMPROVED is the best model's verdict."""
-        self.scheduler.step_judged(improved)
+    def lower_lr_on_plateau(self, value: float, improved: bool | None = None) -> None:
+        """Called with the ``plateau_measure`` after each scheduled evaluation; IMPROVED,
+        when a ``tie_breaker`` judges the plateau of the watched measure, is the best
+        model's verdict, which the schedule then follows instead of VALUE."""
+        if improved is None:
+            self.scheduler.step(value)
+        else:
+            self.scheduler.step_judged(improved)
 
     def better(self, measures: dict[str, float], best: dict[str, float]) -> bool:
         """Whether MEASURES beat BEST: by the watched measure in its direction, and where
@@ -501,10 +501,8 @@ class Trainer:
         improved = best is None or self.better(measures, best)
         if scheduled:
             plateau_name, _ = self.plateau_measure()
-            if self.tie_breaker is not None and plateau_name == self.watched:
-                self.lower_lr_on_plateau_judged(improved)
-            else:
-                self.lower_lr_on_plateau(measures[plateau_name])
+            judged = self.tie_breaker is not None and plateau_name == self.watched
+            self.lower_lr_on_plateau(measures[plateau_name], improved if judged else None)
         if improved:
             progress.best, progress.best_step = measures, progress.step
             self.save_best()
