@@ -68,9 +68,15 @@ def stream_lines(stream, where: str) -> Iterator[tuple[str, str]]:
             if number == 1:
                 line = line.removeprefix(BOM)
             yield f"{where} line {number}", line.rstrip("\r\n")
-    except UnicodeDecodeError as error:
+    except UnicodeError as error:
+        # A decoding error says where; a codec's own refusal (UTF-16 without its byte-order
+        # mark) is a plain UnicodeError that only says why.
+        if isinstance(error, UnicodeDecodeError):
+            reason = f"{error.reason} at byte {error.start}"
+        else:
+            reason = str(error)
         raise UserError(
-            f"{where} is not valid {stream.encoding} ({error.reason} at byte {error.start}); "
+            f"{where} is not valid {stream.encoding} ({reason}); "
             "pass --encoding with its real encoding"
         ) from None
     if not any_line:

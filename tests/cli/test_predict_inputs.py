@@ -80,3 +80,12 @@ def test_an_input_file_that_cannot_be_read_is_named_in_one_line(char_run: Path, 
         status, _, err = run_cli("predict", char_run, "--input", path)
         assert_one_line_error(status, err, f"{path}: {reason}", "check the path")
         assert "Errno" not in err
+
+
+def test_text_that_its_encoding_refuses_is_one_line(char_run: Path, tmp_path: Path):
+    """UTF-16 without a byte-order mark is refused by the codec itself (a UnicodeError that
+    is not a UnicodeDecodeError), which must not escape as a traceback."""
+    path = tmp_path / "no_bom.txt"
+    path.write_bytes(b"great film\n")
+    status, _, err = run_cli("predict", char_run, "--input", path, "--encoding", "utf-16")
+    assert_one_line_error(status, err, "is not valid utf-16", "does not start with BOM")
