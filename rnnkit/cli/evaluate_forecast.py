@@ -29,6 +29,7 @@ import numpy as np
 
 from rnnkit.atomic import write_atomic
 from rnnkit.cli.arguments import add_png_flag, positive_int
+from rnnkit.cli.numbers import column_numbers
 from rnnkit.cli.predict_forecast import (
     date_text,
     in_flag_words,
@@ -162,7 +163,7 @@ def run(args: argparse.Namespace, folder: Path) -> int:
     return 0
 
 
-def _number(value: Any, digits: str = ".4g", suffix: str = "") -> str:
+def _number(value: Any, digits: str, suffix: str = "") -> str:
     return "n/a" if value is None else f"{value:{digits}}{suffix}"
 
 
@@ -177,12 +178,15 @@ def table(result: BacktestResult) -> str:
     extra += [("wQL", "wql", ".4f"), ("CRPS", "crps", ".4f")]
     header += [name for name, _, _ in extra]
     rows = [header]
-    for key, name in METHODS.items():
+    # in the data's units: one column, the same decimals (1234.5 beside 96.0, not 1234 and 96)
+    mae, rmse = (
+        column_numbers([result.metrics[key][field] for key in METHODS]) for field in ("mae", "rmse")
+    )
+    for k, (key, name) in enumerate(METHODS.items()):
         scores = result.metrics[key]
         row = [
-            name, _number(scores["mae"]), _number(scores["rmse"]),
-            _number(scores["mape"], ".2f", "%"), _number(scores["smape"], ".2f", "%"),
-            _number(scores["mase"], ".3f"),
+            name, mae[k], rmse[k], _number(scores["mape"], ".2f", "%"),
+            _number(scores["smape"], ".2f", "%"), _number(scores["mase"], ".3f"),
         ]  # fmt: skip
         row += [
             _number(scores.get(field), digits) if key == "model" else ""

@@ -39,6 +39,7 @@ import numpy as np
 from rnnkit.atomic import write_atomic
 from rnnkit.cli.arguments import add_png_flag, positive_int
 from rnnkit.cli.flags import flag_name
+from rnnkit.cli.numbers import plain_number
 from rnnkit.data.timeseries import FILLS, SeriesData, read_series
 from rnnkit.data.timeseries_calendar import format_date
 from rnnkit.errors import SettingError, UserError
@@ -219,8 +220,8 @@ def _rows(data: SeriesData, records: list[dict[str, Any]], levels: tuple[float, 
     for record in records:
         key = (record.get("id", ""), record["date"])
         row = rows.setdefault(key, ([key[0]] if saved_id else []) + [key[1]])
-        row.append(f"{record['forecast']:.6g}")
-        row += [f"{record['quantiles'][f'{q:g}']:.6g}" for q in levels]
+        row.append(plain_number(record["forecast"]))
+        row += [plain_number(record["quantiles"][f"{q:g}"]) for q in levels]
     return header, list(rows.values())
 
 

@@ -391,3 +391,32 @@ def test_train_notes_and_speed_read_as_the_other_commands(tmp_path: Path) -> Non
     assert "missing date" not in out and "windows/s" in out and "tokens/s" not in out
     status, out, _ = run_cli("train", "--task", "forecast", "--help")
     assert status == 0 and "the median in the data's units, not the mean" in " ".join(out.split())
+
+
+def test_large_values_are_written_in_full_not_in_exponent_notation(tmp_path: Path) -> None:
+    """A series in tens of millions: the CSV and the tables keep every digit of the integer
+    part (``.6g`` wrote 4.20028e+07, which loses the last digits and reads as text in some
+    spreadsheets), and a backtest column shares its decimals."""
+    dates, values = monthly()
+    data = write_csv(tmp_path / "big.csv", dates, values * 100_003)
+    out = tmp_path / "run"
+    status, _, err = run_cli(
+        "train", "--task", "forecast", "--data", data, "--date-column", "Month", "--target",
+        "Sales", "--out", out, *TINY, "--max-steps", "4", "--eval-every", "2",
+    )  # fmt: skip
+    assert status == 0, err
+    status, output, err = run_cli("predict", out, "--data", data, "--json")
+    assert status == 0, err
+    exact = [r["forecast"] for r in json.loads(output)["forecasts"]]
+    status, table_text, err = run_cli("predict", out, "--data", data, "--csv", tmp_path / "f.csv")
+    assert status == 0, err
+    with open(tmp_path / "f.csv", newline="") as handle:
+        written = [float(r["Sales"]) for r in csv.DictReader(handle)]
+    assert written == pytest.approx(exact, abs=0.5)
+    status, table_text, err = run_cli("predict", out, "--data", data)
+    assert status == 0 and "e+" not in table_text, table_text
+    status, report, err = run_cli("eval", out, "--data", data, "--backtest", "--start", "2005-01")
+    assert status == 0 and "e+" not in report, report
+    names = len("drift + seasonal")  # the widest method name: the first column
+    maes = [line[names:].split()[0] for line in report.splitlines()[2:]]
+    assert len(maes) == 5 and all(m.isdigit() for m in maes), report  # millions: no decimals
