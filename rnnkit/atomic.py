@@ -4,10 +4,15 @@ The data goes to a fresh temporary file in the target's folder, is flushed to di
 (fsync), and the temporary file is renamed over the target (``os.replace``, atomic on
 POSIX and Windows); then the folder itself is fsynced so the rename survives a power cut.
 ``rnnkit.save_weights`` and the training checkpoints write through it.
+
+``check_writable`` refuses, before a command does its work, a file that could not be
+written: a command that writes two files (a CSV and a picture) would otherwise leave the
+first written when the second fails.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 from contextlib import suppress
@@ -34,6 +39,21 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
             raise OSError(error.errno, error.strerror, str(path)) from None
         raise
     fsync_folder(path.parent)
+
+
+def check_writable(path: str | os.PathLike[str]) -> None:
+    """Raise the OSError that writing PATH would meet where it can be told beforehand: PATH
+    is a folder, its folder does not exist or is not one, or may not be written to."""
+    path = Path(path)
+    folder = path.parent
+    for failed, code in (
+        (path.is_dir(), errno.EISDIR),
+        (not folder.exists(), errno.ENOENT),
+        (folder.exists() and not folder.is_dir(), errno.ENOTDIR),
+        (folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK), errno.EACCES),
+    ):
+        if failed:
+            raise OSError(code, os.strerror(code), str(path))
 
 
 def fsync_folder(folder: str | os.PathLike[str]) -> None:

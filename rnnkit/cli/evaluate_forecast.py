@@ -31,6 +31,7 @@ from rnnkit.atomic import write_atomic
 from rnnkit.cli.arguments import add_png_flag, positive_int
 from rnnkit.cli.numbers import column_numbers
 from rnnkit.cli.predict_forecast import (
+    check_outputs,
     date_text,
     in_flag_words,
     level,
@@ -114,6 +115,7 @@ def run(args: argparse.Namespace, folder: Path) -> int:
             "forecast step), e.g. --backtest --start 1958-01"
         )
     start = parse_date(args.start)
+    check_outputs(args.plot)
     trained = load_forecaster(folder)
     levels = levels_of(args, trained)
     settings = trained.config.training
@@ -124,6 +126,8 @@ def run(args: argparse.Namespace, folder: Path) -> int:
             settings.num_samples, settings.seed,
         )  # fmt: skip
     picture = draw(data, result, start, date_text(start, data.date_format)) if args.plot else None
+    if picture is not None:
+        write_atomic(args.plot, picture)
     for note in data.notes:
         print(f"rnnkit: note: {note}", file=sys.stderr)
     if result.trained_on:
@@ -134,8 +138,6 @@ def run(args: argparse.Namespace, folder: Path) -> int:
             "trained on their steps, so their scores flatter it; start the backtest there",
             file=sys.stderr,
         )
-    if picture is not None:
-        write_atomic(args.plot, picture)
     shown = date_text(start, data.date_format)
     description = {
         "start": shown,

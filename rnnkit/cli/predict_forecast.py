@@ -17,8 +17,9 @@ id column, the date column, then per target its forecast and ``TARGET_qLEVEL`` f
 level; dates written as in the input), or ``--json`` (one object: the frequency, the levels
 and one record per series, date and target). ``--plot PNG`` draws the history, the forecast
 and the band between the lowest and the highest quantile (one panel per series and
-target). Everything is computed, and the picture drawn in memory, before any file is
-written, so a failure leaves no file half-written.
+target). The output files are checked before the work, and everything is computed, and
+the picture drawn in memory, before any file is written, so a failure leaves no file
+half-written.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnkit.atomic import write_atomic
+from rnnkit.atomic import check_writable, write_atomic
 from rnnkit.cli.arguments import add_png_flag, positive_int
 from rnnkit.cli.flags import flag_name
 from rnnkit.cli.numbers import plain_number
@@ -145,6 +146,7 @@ def run(args: argparse.Namespace, folder: Path) -> int:
         raise UserError("a forecaster reads --data PATH, not texts")
     if args.csv and args.json:
         raise UserError("give --csv PATH or --json, not both")
+    check_outputs(args.csv, args.plot)
     trained = load_forecaster(folder)
     levels = levels_of(args, trained)
     steps = args.horizon or trained.model.horizon
@@ -158,6 +160,10 @@ def run(args: argparse.Namespace, folder: Path) -> int:
     records = make_records(data, forecasts, levels)
     columns = (trained.config.data.id_column, trained.config.data.date_column)
     picture = draw(data, forecasts, levels, args.plot) if args.plot else None
+    if args.csv:
+        write_atomic(args.csv, csv_text(data, records, levels, columns).encode("utf-8"))
+    if picture is not None:
+        write_atomic(args.plot, picture)
     for note in data.notes:
         print(f"rnnkit: note: {note}", file=sys.stderr)
     if steps > trained.model.horizon:
@@ -166,10 +172,6 @@ def run(args: argparse.Namespace, folder: Path) -> int:
             "later steps are forecast from earlier forecasts, and their intervals are too narrow",
             file=sys.stderr,
         )
-    if args.csv:
-        write_atomic(args.csv, csv_text(data, records, levels, columns).encode("utf-8"))
-    if picture is not None:
-        write_atomic(args.plot, picture)
     if args.json:
         document = {
             "frequency": data.frequency.name if data.frequency else None,
@@ -185,6 +187,17 @@ def run(args: argparse.Namespace, folder: Path) -> int:
     if picture is not None:
         print(f"forecast drawn in {args.plot}", file=sys.stderr if args.json else sys.stdout)
     return 0
+
+
+def check_outputs(*paths: str | None) -> None:
+    """Refuse, before any work, output files (``--csv``, ``--plot``) that could not be
+    written (else the CSV would be written and the picture not), or one file named twice
+    (the picture would overwrite the CSV)."""
+    given = [Path(p) for p in paths if p]
+    for path in given:
+        check_writable(path)
+    if len({p.resolve() for p in given}) < len(given):
+        raise UserError(f"--csv and --plot both name {given[0]}; give each its own file")
 
 
 def make_records(

@@ -107,6 +107,27 @@ def test_output_file_that_cannot_be_written_is_named_in_one_line(run, tmp_path: 
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
+def test_an_output_that_cannot_be_written_is_refused_before_any_is(run, tmp_path: Path) -> None:
+    """--csv and --plot are checked before the work: a picture aimed at a folder leaves no
+    CSV behind, and eval's notes do not come before the error."""
+    out_csv, folder = tmp_path / "out.csv", tmp_path / "pictures"
+    folder.mkdir()
+    status, _, err = run_cli(
+        "predict", run["run"], "--data", run["data"], "--csv", out_csv, "--plot", folder
+    )
+    assert_one_line_error(status, err, f"{folder}: is a dir", "check the path")
+    status, _, err = run_cli(
+        "eval", run["run"], "--data", run["data"], "--backtest", "--start", "2004-01",
+        "--plot", folder,
+    )  # fmt: skip
+    assert_one_line_error(status, err, f"{folder}: is a dir")  # no note on in-sample origins
+    status, _, err = run_cli(
+        "predict", run["run"], "--data", run["data"], "--csv", out_csv, "--plot", out_csv
+    )
+    assert_one_line_error(status, err, "--csv and --plot both name", "its own file")
+    assert [p.name for p in tmp_path.iterdir()] == ["pictures"] and not any(folder.iterdir())
+
+
 def test_backtest_scores_the_model_beside_baselines_computed_by_hand(run) -> None:
     status, out, err = run_cli(
         "eval", run["run"], "--data", run["data"], "--backtest", "--start", "2004-01", "--json"
