@@ -9,7 +9,8 @@ A hypothesis ``y = y_1 .. y_n`` of a source ``x`` scores
 where ``|y|`` counts the end token of a finished hypothesis; ``alpha = 0`` ranks by the
 plain log-probability, a larger ``alpha`` favours longer outputs. The padding and start
 tokens are never chosen. Each input's output is limited to
-``max(1, ceil(max_length_ratio * source length))`` tokens (and to ``max_length`` if given);
+``max(1, ceil(max_length_ratio * source length))`` tokens (and to ``max_length`` if given;
+a ratio too large for any output to reach sets no limit);
 a hypothesis that reaches it unfinished ends there, ``finished=False``.
 
 Beam search keeps at most ``beam_size`` hypotheses per input. At each step every live
@@ -44,6 +45,8 @@ from rnnkit.models.seq2seq import Seq2Seq
 from rnnkit.models.seq2seq_parts import EncodedSource
 from rnnkit.nn.fused_loops import weights_fixed
 
+MOST_STEPS = 2**62  # the longest output a ratio can ask for: as good as no limit
+
 
 @dataclass
 class Hypothesis:
@@ -74,7 +77,9 @@ def length_limits(
         raise ValueError(f"max_length_ratio: expected a positive number, got {max_length_ratio}")
     if max_length is not None and max_length < 1:
         raise ValueError(f"max_length: expected a positive integer, got {max_length}")
-    limits = np.maximum(1, np.ceil(max_length_ratio * np.asarray(src_lengths))).astype(np.int64)
+    # Capped before the cast: a huge ratio (1e300) would wrap to a negative count of steps.
+    steps = np.clip(np.ceil(max_length_ratio * np.asarray(src_lengths)), 1, MOST_STEPS)
+    limits = steps.astype(np.int64)
     return limits if max_length is None else np.minimum(limits, max_length)
 
 

@@ -161,3 +161,17 @@ def test_a_search_reads_the_weights_as_they_are_when_it_starts() -> None:
     expected = beam_search(fresh, SRC, SRC_LENGTHS, beam_size=3, max_length_ratio=1.5)
     assert [h[0].log_prob for h in after] == [h[0].log_prob for h in expected]
     assert [h[0].log_prob for h in after] != [h[0].log_prob for h in before]
+
+
+@pytest.mark.filterwarnings("error")
+def test_a_ratio_too_large_for_any_output_sets_no_limit() -> None:
+    """Its limit in steps must not wrap round to a negative count (an output cut at one
+    token), nor warn: 1e300 decodes as far as a ratio of 100 does."""
+    model = make_model()
+    huge = greedy_search(model, SRC, SRC_LENGTHS, max_length_ratio=1e300, max_length=8)
+    plenty = greedy_search(model, SRC, SRC_LENGTHS, max_length_ratio=100.0, max_length=8)
+    assert [h.tokens for h in huge] == [h.tokens for h in plenty]
+    assert max(len(h.tokens) for h in plenty) > 1
+    wide = beam_search(model, SRC, SRC_LENGTHS, 3, max_length_ratio=1e300, max_length=8)
+    wide_plenty = beam_search(model, SRC, SRC_LENGTHS, 3, max_length_ratio=100.0, max_length=8)
+    assert [h[0].tokens for h in wide] == [h[0].tokens for h in wide_plenty]
