@@ -15,7 +15,15 @@ def held_out_indices(
 
     Refuses (naming SETTINGS, for ``SettingError``) a FRACTION that leaves either part
     empty; MORE says what to give instead ("give more sentences or a separate valid file").
+    A FRACTION of 0 asks for no validation, which the caller (a task that needs it) refuses.
     """
+    if fraction == 0:
+        raise SettingError(
+            f"val_fraction 0 holds out no {items} for validation, which this training needs; "
+            "give val_fraction above 0 or a separate valid file",
+            "val_fraction",
+            *settings,
+        )
     held = int(round(fraction * count))
     if held < 1 or held >= count:
         raise SettingError(

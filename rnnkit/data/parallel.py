@@ -66,7 +66,9 @@ class ParallelExamples:
         """``(rest, held_out)``: a seeded FRACTION of the distinct sources held out, with all
         their pairs, so that no source validates that was also learned from."""
         distinct = list(dict.fromkeys(self.sources))
-        _, held = held_out_indices(len(distinct), fraction, seed, "distinct sources", "pairs")
+        _, held = held_out_indices(
+            len(distinct), fraction, seed, "distinct sources", "pairs", "valid"
+        )
         held_out = {distinct[i] for i in held}
         rest = [i for i, s in enumerate(self.sources) if s not in held_out]
         kept = [i for i, s in enumerate(self.sources) if s in held_out]

@@ -264,6 +264,18 @@ def test_settings_that_do_not_fit_together_are_one_line(
     assert_one_line_error(status, err, fragment)
 
 
+def test_no_validation_pairs_is_one_line_naming_the_flags(tmp_path: Path) -> None:
+    """Seq2seq keeps its best model by validation: --val-fraction 0 without --valid is
+    refused as such (not as "too few sources to hold out 0%"), and writes no run."""
+    train = write_reversals(tmp_path / "train.tsv", 20, 0)
+    status, _, err = run_cli(
+        "train", "--task", "seq2seq", "--train", train, "--val-fraction", "0",
+        "--out", tmp_path / "run", "--max-steps", "1",
+    )  # fmt: skip
+    assert_one_line_error(status, err, "--val-fraction 0 holds out no", "--valid file")
+    assert not (tmp_path / "run").exists()
+
+
 def test_texts_may_follow_the_flags(runs) -> None:
     expected = run_cli("predict", runs["reverse"], "abc", "de", "--beam", "3")
     status, out, err = run_cli("predict", runs["reverse"], "--beam", "3", "abc", "de")
