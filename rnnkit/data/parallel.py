@@ -13,7 +13,8 @@
 first line holding ``_``, ``dictionary`` otherwise. A malformed line (no separator, an empty
 source or target, a blank line) is a one-line ``UserError`` naming the file and line; a line
 that the format cannot split is a ``MalformedLineError``, a kind of ``UserError``.
-Files are read strictly in their encoding (``rnnkit.data.text.read_text``).
+Files are read strictly in their encoding (``rnnkit.data.text.read_text``); a folder is
+refused (give one file).
 
 ``references`` groups the targets of equal sources, in order of appearance: the several
 pronunciations a word has, against which a G2P output counts as right if it equals any.
@@ -93,6 +94,9 @@ def read_parallel(
     if format not in FORMATS:
         raise UserError(f"format: expected one of {', '.join(FORMATS)}, got {format!r}")
     path = Path(path)
+    if path.is_dir():
+        # read_text would join its files, and the line numbers of errors would name no file
+        raise UserError(f"{path} is a folder; give a file of pairs (one pair a line)")
     lines = read_text(path, encoding).split("\n")
     if lines and lines[-1] == "":
         lines.pop()  # the final newline ends the last line

@@ -77,6 +77,15 @@ def test_malformed_lines_are_one_line_errors_naming_file_and_line(
     assert "\n" not in str(error.value) and "--" not in str(error.value)
 
 
+def test_a_folder_is_refused_in_one_line_naming_it(tmp_path: Path) -> None:
+    """Not read as its files joined, whose errors would point at a line of no file."""
+    write(tmp_path, "a.tsv", "a\tb\n")
+    write(tmp_path, "b.tsv", "c\td\n")
+    with pytest.raises(UserError, match=r"is a folder; give a file of pairs") as error:
+        read_parallel(tmp_path)
+    assert str(tmp_path) in str(error.value) and "\n" not in str(error.value)
+
+
 def test_references_group_alternatives_in_order() -> None:
     pairs = ParallelExamples(
         ["READ", "ABBY", "READ", "READ"], ["R IY D", "AE B IY", "R EH D", "R IY D"], ["x"] * 4
