@@ -109,11 +109,11 @@ def read_parallel(
         if format == "dictionary" and line.startswith(";;;"):
             continue
         if not line.strip():
-            raise UserError(f"{where}: the line is empty; expected a source and a target")
+            raise UserError(f"{where}: the line is empty; remove it (every line is one pair)")
         source, target = parse(line, where)
         for side, text in (("source", source), ("target", target)):
             if not text.strip():
-                raise UserError(f"{where}: the {side} is empty")
+                raise UserError(f"{where}: the {side} is empty; fill it in or remove the line")
         examples.sources.append(source)
         examples.targets.append(target)
         examples.origins.append(where)

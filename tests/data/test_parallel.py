@@ -60,11 +60,11 @@ def test_formats_read_by_auto(tmp_path: Path, name, text, sources, targets) -> N
     [
         ("tsv", "a\tb\nno tab here\n", r"bad:2: expected source<TAB>target, found no tab"),
         ("tsv", "a\tb\tc\n", r"bad:1: expected source<TAB>target, found 2 tabs"),
-        ("tsv", "a\t \n", r"bad:1: the target is empty"),
+        ("tsv", "a\t \n", r"bad:1: the target is empty; fill it in or remove the line"),
         ("dlfs2", "1+1  _2\n3+4 7\n", r"bad:2: expected the source, then _ and the target"),
-        ("dlfs2", "   _2\n", r"bad:1: the source is empty"),
+        ("dlfs2", "   _2\n", r"bad:1: the source is empty; fill it in or remove the line"),
         ("dictionary", "ABBY  AE B IY\nLONELY\n", r"bad:2: expected a word, whitespace"),
-        ("tsv", "a\tb\n\nc\td\n", r"bad:2: the line is empty"),
+        ("tsv", "a\tb\n\nc\td\n", r"bad:2: the line is empty; remove it"),
         ("csv", "a\tb\n", r"format: expected one of"),
     ],
 )
