@@ -19,7 +19,8 @@ candidate whose 80% interval covers nearest 80% of the validation points is scor
 - airpassengers: darts' quickstart split, fit on 1949-01..1957-12, forecast the 36 months
   from 1958-01 in one go (12 months a round, each round's forecast fed back as history),
   MAPE. Validation: the same 36-month forecast from 1954-01 (fit on 1949-01..1953-12) and
-  from 1955-01 (fit on 1949-01..1954-12), the mean of both.
+  from 1955-01 (fit on 1949-01..1954-12), the mean of both (``--validation-origins``
+  sets the years, 1953 1954 1955 say).
   A candidate may forecast the 36 months in one round (``horizon`` 36), or blend two
   candidates (the mean of their forecasts).
 - airpassengers-rolling: darts' RNN protocol, fit on 1949-01..1959-01, 6-step forecasts
@@ -139,6 +140,20 @@ AIR_CANDIDATES["blend-L13-last-log-raw"] = {
 }
 AIR_CANDIDATES["blend-L13-last-log-raw-h36"] = {
     "blend": ("L13-last-1000", "raw-L13-last-h36"),
+    "lookback": 13,
+}
+# Round 6: the raw series scaled by the training part's mean only (no window_mean), so the
+# network forecasts the change from the last value (last) or from a year before (season)
+# as an amount in passengers, not a fraction of the window's level: the additive trend of
+# ETS, which slows in relative terms as the level grows.
+ADDITIVE = {**AIR, "log": False, "scaler": "mean"}
+AIR_CANDIDATES.update({
+    f"additive-L{lookback}-{normalize}": {**ADDITIVE, "lookback": lookback,
+                                          "normalize": normalize, "steps": 1000}
+    for lookback in (13, 24) for normalize in ("last", "season")
+})  # fmt: skip
+AIR_CANDIDATES["blend-L13-last-log-additive-L24-last"] = {
+    "blend": ("L13-last-1000", "additive-L24-last"),
     "lookback": 13,
 }
 # Larger data sets: a direct head that also reads the window (skip), last-value
@@ -326,10 +341,24 @@ def airpassengers(args: argparse.Namespace) -> None:
         point, _, _ = air_forecast(models, cut(data, fitted), 36)
         return mape(y[fitted : fitted + 36], point)
 
+    by_origin: dict[str, list[list[float]]] = {}
+
     def validate(options: dict, seed: int) -> float:
-        return float(np.mean([score(options, seed, fitted) for fitted in (60, 72)]))
+        folds = [12 * (year - 1949) for year in args.validation_origins]
+        values = [score(options, seed, fitted) for fitted in folds]
+        by_origin.setdefault(repr(options), []).append(values)
+        return float(np.mean(values))
 
     scores = choose(args, AIR_CANDIDATES, validate, "MAPE")
+    for key in scores:
+        means = np.mean(by_origin[repr(quick(args, AIR_CANDIDATES[key]))], axis=0)
+        print(
+            f"validation {key} by origin: "
+            + ", ".join(
+                f"{year} {value:.2f}"
+                for year, value in zip(args.validation_origins, means, strict=True)
+            )
+        )
     if args.validation_only:
         return
     chosen = min(scores, key=scores.get)
@@ -550,8 +579,18 @@ def main() -> None:
         action="store_true",
         help="score the candidates on validation and stop (AirPassengers)",
     )
+    parser.add_argument(
+        "--validation-origins",
+        type=int,
+        nargs="+",
+        default=[1954, 1955],
+        help="AirPassengers (36 months): the years whose January starts a validation forecast",
+    )
     parser.add_argument("--threads", type=int, default=1, help="BLAS and C-loop threads")
     args = parser.parse_args()
+    if any(not 1952 <= year <= 1955 for year in args.validation_origins):
+        # at least 36 months to fit before the origin, and its 36 months forecast by 1957-12
+        parser.error("--validation-origins: years from 1952 to 1955")
     if args.quick:
         args.seeds = args.seeds[:1]
     print(f"{args.dataset}: {platform.machine()}, {os.cpu_count()} cores, {args.threads} "
