@@ -1,4 +1,5 @@
-"""A count with its noun, in the singular or the plural: ``1 gap``, ``2 gaps``."""
+"""A count with its noun, in the singular or the plural: ``1 gap``, ``2 gaps``; and the
+verb that agrees with it: ``1 source was``, ``2 sources were``."""
 
 from __future__ import annotations
 
@@ -12,3 +13,8 @@ def counted(number: int, noun: str, plural: str | None = None) -> str:
         plural: the plural where it is not NOUN + "s".
     """
     return f"{number:,} {noun if number == 1 else plural or noun + 's'}"
+
+
+def were(number: int) -> str:
+    """The verb that agrees with NUMBER things: ``"was"`` for 1, ``"were"`` otherwise."""
+    return "was" if number == 1 else "were"

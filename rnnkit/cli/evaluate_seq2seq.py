@@ -26,6 +26,7 @@ from rnnkit.cli.ensemble import add_ensemble_flag, load_models
 from rnnkit.cli.predict_seq2seq import add_max_length_flag
 from rnnkit.data.parallel import FORMATS, MalformedLineError, read_parallel
 from rnnkit.data.parallel_batches import split_tokens
+from rnnkit.plural import counted, were
 from rnnkit.train.tasks.seq2seq import cut_note, evaluate_pairs
 
 ERROR_RATES = {"char": "CER", "word": "WER"}  # dictionary targets: PER
@@ -102,8 +103,8 @@ def run(args: argparse.Namespace, folder: Path) -> int:
         print(f"rnnkit: note: {cutting}", file=sys.stderr)
     if unknown:
         print(
-            f"rnnkit: note: {len(unknown)} distinct source tokens not seen in training were "
-            "read as <unk>",
+            f"rnnkit: note: {counted(len(unknown), 'distinct source token')} not seen in "
+            f"training {were(len(unknown))} read as <unk>",
             file=sys.stderr,
         )
     return 0

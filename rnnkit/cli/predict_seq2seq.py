@@ -36,6 +36,7 @@ from rnnkit.cli.ensemble import add_ensemble_flag, load_models
 from rnnkit.cli.inputs import input_texts
 from rnnkit.data.parallel_batches import split_tokens
 from rnnkit.errors import UserError
+from rnnkit.plural import counted, were
 from rnnkit.train.figures import pyplot, save_png
 from rnnkit.train.tasks.seq2seq import TrainedSeq2Seq, cut_note, transduce
 
@@ -124,10 +125,11 @@ def run(args: argparse.Namespace, folder: Path) -> int:
         print(f"rnnkit: note: {cutting}", file=sys.stderr)
     if unknown:
         shown = ", ".join(repr(t) for t in unknown[:MOST_UNKNOWN_SHOWN])
-        more = f" and {len(unknown) - MOST_UNKNOWN_SHOWN} more" if len(unknown) > 10 else ""
+        more = len(unknown) - MOST_UNKNOWN_SHOWN
+        rest = f" and {more} more" if more > 0 else ""
         print(
-            f"rnnkit: note: {len(unknown)} source tokens not seen in training were read as "
-            f"<unk>: {shown}{more}",
+            f"rnnkit: note: {counted(len(unknown), 'source token')} not seen in training "
+            f"{were(len(unknown))} read as <unk>: {shown}{rest}",
             file=sys.stderr,
         )
     for text, found in zip(texts, outputs, strict=True):
@@ -146,8 +148,8 @@ def run(args: argparse.Namespace, folder: Path) -> int:
     unfinished = sum(not found[0]["finished"] for found in outputs)
     if unfinished:
         print(
-            f"rnnkit: note: the best output of {unfinished} of the {len(texts)} texts reached "
-            "the length limit before its end token and may be cut short; a larger "
+            f"rnnkit: note: the best output of {unfinished} of {counted(len(texts), 'text')} "
+            "reached the length limit before its end token and may be cut short; a larger "
             "--max-length-ratio lets outputs run longer",
             file=sys.stderr,
         )

@@ -125,7 +125,7 @@ def test_max_length_ratio_cuts_the_outputs_at_predict_and_eval(runs) -> None:
     )  # fmt: skip
     assert status == 0, err
     assert [line.split("\t")[2] for line in out.splitlines()] == ["abcdef", "abc"]
-    assert "rnnkit: note: the best output of 2 of the 2 texts reached the length limit" in err
+    assert "rnnkit: note: the best output of 2 of 2 texts reached the length limit" in err
     status, out, err = run_cli("predict", runs["reverse"], "abcdef", "abc")
     assert status == 0 and "length limit" not in err
     status, out, err = run_cli(
@@ -143,7 +143,9 @@ def test_unknown_tokens_are_read_as_unk_and_said_once(runs) -> None:
     assert status == 0, err
     assert len(out.splitlines()) == 2
     assert err.count("\n") == 1 and "<unk>" in err and "'#'" in err and "'z'" in err
-    assert "2 source tokens" in err
+    assert "2 source tokens not seen in training were read as <unk>" in err
+    status, _, err = run_cli("predict", runs["reverse"], "ab#")
+    assert status == 0 and "1 source token not seen in training was read as <unk>: '#'" in err
 
 
 @pytest.mark.parametrize(
@@ -384,10 +386,10 @@ def test_a_source_past_the_models_limit_is_named_or_cut_with_a_note(runs, tmp_pa
     status, out, err = run_cli("predict", run, "abcdef", "ab", "fedcba")
     assert status == 0, err
     assert len(out.splitlines()) == 3
-    assert "rnnkit: note: 2 source(s) longer than 3 tokens were cut" in err
+    assert "rnnkit: note: 2 sources longer than 3 tokens were cut" in err
     status, out, err = run_cli("eval", run, "--data", data)
     assert status == 0, err
-    assert "rnnkit: note: 1 source(s) longer than 3 tokens were cut" in err
+    assert "rnnkit: note: 1 source longer than 3 tokens was cut" in err
 
 
 def test_an_attention_plot_that_cannot_be_written_is_a_note_naming_it(runs, tmp_path) -> None:

@@ -32,6 +32,7 @@ from rnnkit.data.parallel_batches import (
 from rnnkit.errors import UserError
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from rnnkit.nn.recurrent import recurrent_parameter_count
+from rnnkit.plural import counted, were
 from rnnkit.train.checkpoint import Checkpoint
 from rnnkit.train.data_options import encoding_option, example_files, val_fraction_option
 from rnnkit.train.memory import check_fits, check_saved_fits, training_bytes
@@ -185,8 +186,8 @@ class Seq2SeqTask(Task, name="seq2seq", title="sequence-to-sequence model"):
         )
         if cut + cut_valid:
             trainer.notes.append(
-                f"{cut + cut_valid:,} sources longer than {data.max_source_length} tokens "
-                "were cut to that length"
+                f"{counted(cut + cut_valid, 'source')} longer than {data.max_source_length} "
+                f"tokens {were(cut + cut_valid)} cut to that length"
             )
         trainer.test_data = test
         return trainer
@@ -352,8 +353,8 @@ def cut_note(trained: TrainedSeq2Seq, texts: Sequence[str]) -> str | None:
     if not cut:
         return None
     return (
-        f"{cut} source(s) longer than {limit} tokens were cut to that length, as the "
-        "model's training cut its longer sources"
+        f"{counted(cut, 'source')} longer than {limit} tokens {were(cut)} cut to that length, "
+        "as the model's training cut its longer sources"
     )
 
 
