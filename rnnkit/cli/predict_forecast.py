@@ -126,13 +126,43 @@ def read_recent(args: argparse.Namespace, trained: TrainedForecaster) -> SeriesD
     if not args.data:
         raise UserError("a forecaster needs --data PATH: a CSV of the series' recent values")
     saved = trained.config.data
-    data = read_series(
-        args.data, saved.date_column, saved.target, saved.covariates, saved.id_column,
-        args.fill or saved.fill, getattr(args, "encoding", None) or saved.encoding,
-        saved.future_covariates,
-    )  # fmt: skip
+    try:
+        data = read_series(
+            args.data, saved.date_column, saved.target, saved.covariates, saved.id_column,
+            args.fill or saved.fill, getattr(args, "encoding", None) or saved.encoding,
+            saved.future_covariates,
+        )  # fmt: skip
+    except UserError as error:
+        raise about_data(error, trained) from None
     check_series(trained, data)
     return data
+
+
+# The settings that name the run's columns: train's flags, which predict and eval do not
+# have; a problem with the columns there is a problem of the file they read.
+COLUMN_SETTINGS = ("date_column", "id_column", "future_covariates", "covariates", "target")
+
+
+def about_data(error: UserError, trained: TrainedForecaster) -> UserError:
+    """ERROR of reading --data, about one of the run's columns, told as the file's problem
+    (``data: no column 'Month' ...; the model reads the columns ...``); other errors as
+    they are."""
+    message = str(error)
+    for name in COLUMN_SETTINGS:
+        if message.startswith(f"{name}: "):
+            message = "data: " + message[len(name) + 2 :]
+        elif message.startswith(f"{name} '"):  # date_column 'Month', line 62: ...
+            message = "data: column " + message[len(name) + 1 :]
+        else:
+            continue
+        if "no column" in message:
+            saved = trained.config.data
+            columns = [saved.id_column, saved.date_column, *saved.target, *saved.covariates]
+            columns += saved.future_covariates
+            names = ", ".join(c for c in columns if c is not None)
+            message += f"; the model reads the columns {names}"
+        return UserError(message)
+    return error
 
 
 def date_text(date: Any, fmt: str) -> str:

@@ -2,8 +2,9 @@
 backtest beside the naive baselines (what ``rnnkit predict`` and ``rnnkit eval`` print).
 
 ``check_series(trained, data)`` refuses data the model cannot read as it was trained: a
-series shorter than the lookback, dates that are not regularly spaced, gaps (dates missing;
-``fill`` inserts them), or a spacing other than the training data's.
+series it was not trained on (its scaling is unknown), a series shorter than the lookback,
+dates that are not regularly spaced, gaps (dates missing; ``fill`` inserts them), or a
+spacing other than the training data's.
 
 ``forecast_ahead`` forecasts ``steps`` after each series' last date. Up to the model's
 horizon that is one forecast; beyond it the point forecast is fed back as history and the
@@ -66,7 +67,16 @@ MOST_DRAWN = 1 << 22
 
 
 def check_series(trained: TrainedForecaster, data: SeriesData) -> None:
-    """Refuse DATA whose dates the model cannot read (see the module docstring)."""
+    """Refuse DATA whose dates the model cannot read (see the module docstring), and
+    series it was not trained on."""
+    known = trained.target_transform.stats
+    for one in data.series:
+        if one.id not in known:  # its scaling was never fitted
+            names = ", ".join(repr(name) for name in known)
+            raise UserError(
+                f"data: series {one.id!r} was not among those the model was trained on "
+                f"({names}); it scales each series as fitted in training, so give those only"
+            )
     for one in data.series:  # first: one row, or a few, has no spacing to speak of either
         check_length(trained, one)
     if data.frequency is None:

@@ -283,6 +283,41 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(run, tmp_path: Path) ->
         assert not out_csv.exists()
 
 
+def test_a_file_unlike_the_training_data_is_named_as_the_data_problem(run, tmp_path: Path) -> None:
+    """predict and eval have no --date-column, --target or --id-column: a file whose
+    columns differ from training's is --data's problem, with the columns the model reads;
+    a series training did not see is refused by name."""
+    dates, values = monthly()
+    renamed = write_csv(tmp_path / "renamed.csv", dates, values, "Month Name,Sales")
+    bad_date = write_csv(tmp_path / "bad_date.csv", ["2000-13", *dates[1:]], values)
+    cases = [
+        (renamed, ("--data: no column 'Month' in the file; its columns: Month Name, Sales; "
+                   "the model reads the columns Month, Sales",)),
+        (bad_date, ("--data: column 'Month', line 2: '2000-13' is not a date",)),
+    ]  # fmt: skip
+    for path, fragments in cases:
+        for command in (["predict"], ["eval", "--backtest", "--start", "2004-01"]):
+            status, _, err = run_cli(command[0], run["run"], "--data", path, *command[1:])
+            assert_one_line_error(status, err, *fragments)
+            assert "--date-column" not in err and "--target" not in err
+    long = tmp_path / "long.csv"
+    long.write_text("store,Month,Sales\n" + "".join(f"{s},{d},{v:.3f}\n" for s in "AB"
+                    for d, v in zip(dates, values, strict=True)))  # fmt: skip
+    out = tmp_path / "stores"
+    status, _, err = run_cli(
+        "train", "--task", "forecast", "--data", long, "--date-column", "Month", "--target",
+        "Sales", "--id-column", "store", "--out", out, *TINY, "--max-steps", "2",
+    )  # fmt: skip
+    assert status == 0, err
+    long.write_text(long.read_text().replace("B,", "C,"))
+    status, _, err = run_cli("predict", out, "--data", long)
+    assert_one_line_error(
+        status, err, "--data: series 'C' was not among those the model was trained on ('A', 'B')"
+    )
+    status, _, err = run_cli("predict", out, "--data", renamed)
+    assert_one_line_error(status, err, "--data: no column", "reads the columns store, Month, Sales")
+
+
 def test_missing_values_are_filled_when_asked(run, tmp_path: Path) -> None:
     dates, values = monthly()
     texts = [f"{v:.3f}" for v in values]
