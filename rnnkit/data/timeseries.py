@@ -29,6 +29,7 @@ Every error is a ``UserError`` of one line naming the parameter (``data``, ``tar
 
 from __future__ import annotations
 
+import codecs
 import csv
 import math
 from collections.abc import Sequence
@@ -190,10 +191,21 @@ def _read_rows(path: Path, encoding: str) -> tuple[list[str], list[list[str]], l
     if not path.is_file():
         raise UserError(f"data: no such file: {path}")
     try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise SettingError(
+            f"encoding: {encoding!r} is no codec Python knows; give e.g. utf-8, latin-1, utf-16",
+            "encoding",
+        ) from None
+    try:
         with open(path, encoding=encoding, newline="") as handle:
             text = handle.read()
     except UnicodeDecodeError as error:
-        raise UserError(f"data: {path} is not {encoding} text ({error.reason})") from None
+        raise SettingError(
+            f"data: {path} is not {encoding} text ({error.reason}); set encoding to the "
+            "file's (e.g. latin-1, cp1252, utf-16)",
+            "encoding",
+        ) from None
     if encoding.lower().replace("-", "") == "utf8":
         text = text.removeprefix("\ufeff")
     first_line = text.split("\n", 1)[0]

@@ -318,6 +318,28 @@ def test_a_file_unlike_the_training_data_is_named_as_the_data_problem(run, tmp_p
     assert_one_line_error(status, err, "--data: no column", "reads the columns store, Month, Sales")
 
 
+def test_an_encoding_is_checked_and_named_as_its_flag(run, tmp_path: Path) -> None:
+    """An encoding Python does not know is one line naming --encoding (it was a LookupError
+    traceback), and a file in another encoding says to set it."""
+    dates, values = monthly()
+    rows = "".join(f"{d},{v:.3f}\n" for d, v in zip(dates, values, strict=True))
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(("Month,Sales\u00e9\n" + rows).encode("latin-1"))
+    out = tmp_path / "run"
+    train = ["train", "--task", "forecast", "--date-column", "Month", "--target", "Sales",
+             "--out", out, *TINY]  # fmt: skip
+    for argv, fragments in [
+        ([*train, "--data", run["data"], "--encoding", "klingon"], ("--encoding:", "klingon")),
+        (["predict", run["run"], "--data", run["data"], "--encoding", "klingon"],
+         ("--encoding: 'klingon' is no codec",)),
+        ([*train, "--data", latin], ("is not utf-8 text", "set --encoding to the file's")),
+        (["predict", run["run"], "--data", latin], ("set --encoding to the file's",)),
+    ]:  # fmt: skip
+        status, _, err = run_cli(*argv)
+        assert_one_line_error(status, err, *fragments)
+        assert not out.exists()
+
+
 def test_missing_values_are_filled_when_asked(run, tmp_path: Path) -> None:
     dates, values = monthly()
     texts = [f"{v:.3f}" for v in values]

@@ -175,8 +175,12 @@ def test_missing_file_and_wrong_encoding(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="data: no such file"):
         read_series(tmp_path / "nope.csv", "Month", ["Passengers"])
     path = write(tmp_path, "Month,Passagiere\u00e9\n1949-01,1\n", encoding="latin-1")
-    with pytest.raises(UserError, match="is not utf-8 text"):
+    with pytest.raises(SettingError, match="is not utf-8 text .*; set encoding to") as caught:
         read_series(path, "Month", ["Passengers"])
+    assert caught.value.settings == ("encoding",)
+    with pytest.raises(SettingError, match="encoding: 'klingon' is no codec") as caught:
+        read_series(path, "Month", ["Passengers"], encoding="klingon")  # not a LookupError
+    assert caught.value.settings == ("encoding",)
 
 
 def test_shared_series_read_as_documented(shared_data: Path) -> None:

@@ -27,7 +27,7 @@ from rnnkit.models.forecaster import Forecaster, ForecasterConfig
 from rnnkit.nn import distribution_losses
 from rnnkit.nn.recurrent import recurrent_parameter_count
 from rnnkit.train.checkpoint import Checkpoint
-from rnnkit.train.data_options import encoding_option, path_option
+from rnnkit.train.data_options import check_encoding, encoding_option, path_option
 from rnnkit.train.forecast_evaluation import (
     TrainedForecaster,
     default_levels,
@@ -64,7 +64,7 @@ class ForecastData:
     fill: str | None = option(
         None, "fill missing values and dates (default: missing values are an error)", choices=FILLS
     )
-    encoding: str = encoding_option("the file's encoding")
+    encoding: str = encoding_option("the file's encoding", check=check_encoding)
     valid_size: int | None = option(
         None,
         "steps held out at the end of each series to validate (default: a tenth of the "
