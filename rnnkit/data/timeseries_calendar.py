@@ -54,7 +54,24 @@ class Frequency:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Frequency:
-        return cls(**data)
+        """The frequency ``to_dict`` saved; ValueError if DATA is not one."""
+        if not isinstance(data, dict):
+            raise ValueError(f"frequency: expected an object, got {data!r}")
+        try:
+            frequency = cls(**data)
+        except TypeError as error:
+            raise ValueError(f"frequency: {error}") from None
+        numbers = (frequency.step, frequency.offset)
+        whole = all(isinstance(n, int) and not isinstance(n, bool) for n in numbers)
+        if (
+            frequency.unit not in ("month", "second")
+            or not whole
+            or frequency.step < 1
+            or frequency.offset < 0
+            or not isinstance(frequency.month_end, bool)
+        ):
+            raise ValueError(f"frequency: not a spacing of dates: {data!r}")
+        return frequency
 
 
 def format_date(date: Any, fmt: str | None = None) -> str:

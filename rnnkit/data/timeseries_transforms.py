@@ -133,13 +133,23 @@ class SeriesTransform:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SeriesTransform:
+    def from_dict(cls, data: dict[str, Any], columns: int | None = None) -> SeriesTransform:
+        """The transform ``to_dict`` saved; UserError if DATA is not one (an edited or damaged
+        file), or if its series do not scale COLUMNS columns each (when given)."""
         try:
             transform = cls(data["scaler"], data["log"], data["difference"])
             for name, stats in data["series"].items():
-                transform.stats[name] = (np.array(stats["shift"]), np.array(stats["scale"]))
-        except (KeyError, TypeError, AttributeError) as error:
-            raise UserError(f"transform: the saved scaling is incomplete ({error!r})") from None
+                shift = np.array(stats["shift"], dtype=np.float64)
+                scale = np.array(stats["scale"], dtype=np.float64)
+                width = len(shift) if columns is None else columns
+                if not (shift.shape == scale.shape == (width,)):
+                    raise ValueError(f"series {name!r}: no shift and scale of each column")
+                if not (np.all(np.isfinite(shift)) and np.all(np.isfinite(scale) & (scale > 0))):
+                    raise ValueError(f"series {name!r}: a shift or scale is not a finite number")
+                transform.stats[name] = (shift, scale)
+        except (KeyError, TypeError, AttributeError, ValueError, UserError) as error:
+            reason = str(error) if isinstance(error, (ValueError, UserError)) else repr(error)
+            raise UserError(f"transform: the saved scaling is not one ({reason})") from None
         return transform
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -338,6 +339,44 @@ def test_an_encoding_is_checked_and_named_as_its_flag(run, tmp_path: Path) -> No
         status, _, err = run_cli(*argv)
         assert_one_line_error(status, err, *fragments)
         assert not out.exists()
+
+
+def test_a_run_folder_with_an_edited_config_is_one_line(run, tmp_path: Path) -> None:
+    """What config.json keeps beside the settings (the scaling, the frequency, the calendar
+    features, where the held-out part begins), edited, is one line saying so: it was a
+    TypeError or ValueError traceback, or a forecast made with a bad scaling."""
+
+    def edit(key: str, change) -> Path:
+        folder = tmp_path / f"edited-{len(list(tmp_path.iterdir()))}"
+        shutil.copytree(run["run"] / "best", folder)
+        config = json.loads((folder / "config.json").read_text())
+        config[key] = change(config[key])
+        (folder / "config.json").write_text(json.dumps(config))
+        return folder
+
+    def scale(value):
+        def change(transforms):
+            transforms["target"]["series"][""]["scale"] = value
+            return transforms
+
+        return change
+
+    cases = [
+        edit("transforms", scale("wide")), edit("transforms", scale([])),
+        edit("transforms", scale([0.0])), edit("transforms", lambda t: "standard"),
+        edit("frequency", lambda f: {**f, "unit": "fortnight"}),
+        edit("frequency", lambda f: "monthly"),
+        edit("calendar", lambda c: 5), edit("calendar", lambda c: []),
+        edit("held_out", lambda h: {"": "soon"}),
+    ]  # fmt: skip
+    for folder in cases:
+        for argv in (
+            ["predict", folder, "--data", run["data"]],
+            ["eval", folder, "--data", run["data"], "--backtest", "--start", "2004-01"],
+        ):
+            status, out, err = run_cli(*argv)
+            assert_one_line_error(status, err, "config.json was edited or damaged", "retrain")
+            assert out == ""
 
 
 def test_missing_values_are_filled_when_asked(run, tmp_path: Path) -> None:

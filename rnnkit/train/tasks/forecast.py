@@ -15,17 +15,26 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from rnnkit.config import option
 from rnnkit.data.fingerprint import fingerprint
 from rnnkit.data.timeseries import FILLS, SeriesData, read_series, refuse_gaps
-from rnnkit.data.timeseries_calendar import Frequency, format_date, season_length
+from rnnkit.data.timeseries_calendar import (
+    Frequency,
+    calendar_features,
+    format_date,
+    season_length,
+)
 from rnnkit.data.timeseries_transforms import SCALERS, SeriesTransform
 from rnnkit.data.timeseries_windows import ForecastWindows, prepare_windows
 from rnnkit.errors import UserError
 from rnnkit.models.forecaster import Forecaster, ForecasterConfig
 from rnnkit.nn import distribution_losses
 from rnnkit.nn.recurrent import recurrent_parameter_count
+from rnnkit.plural import counted
 from rnnkit.train.checkpoint import Checkpoint
 from rnnkit.train.data_options import check_encoding, encoding_option, path_option
 from rnnkit.train.forecast_evaluation import (
@@ -36,7 +45,7 @@ from rnnkit.train.forecast_evaluation import (
 )
 from rnnkit.train.forecast_trainer import ForecastSettings, ForecastTrainer
 from rnnkit.train.memory import check_fits, check_saved_fits, training_bytes
-from rnnkit.train.run_config import saved_entry
+from rnnkit.train.run_config import damaged, saved_entry
 from rnnkit.train.task import Task, check_same_data, run_config_class, saved_model
 
 
@@ -235,21 +244,52 @@ class ForecastTask(Task, name="forecast", title="forecaster", config_class=Forec
         transforms = saved_entry(checkpoint, folder, "transforms")
         frequency = saved_entry(checkpoint, folder, "frequency")
         calendar = saved_entry(checkpoint, folder, "calendar")
+        data, model_config = config.data, config.model
         try:
-            target = SeriesTransform.from_dict(transforms["target"])
-            covariates = SeriesTransform.from_dict(transforms["covariates"])
+            if not isinstance(transforms, dict):
+                raise ValueError(f"transforms: expected an object, got {transforms!r}")
+            target = SeriesTransform.from_dict(transforms["target"], len(data.target))
+            covariates = SeriesTransform.from_dict(transforms["covariates"], len(data.covariates))
             future = transforms.get("future")  # none in runs from before it could be given
-            future = None if future is None else SeriesTransform.from_dict(future)
+            given = len(data.future_covariates)
+            future = None if future is None else SeriesTransform.from_dict(future, given)
             frequency = None if frequency is None else Frequency.from_dict(frequency)
-        except (KeyError, TypeError) as error:
-            raise UserError(f"{folder}/config.json was edited or damaged: {error!r}") from None
-        check_saved_fits(parameter_count(config.model), folder)
-        model = saved_model(Forecaster, config.model, checkpoint, folder)
+            check_calendar(calendar, frequency, model_config.num_future_covariates - given)
+        except (KeyError, TypeError, ValueError, UserError) as error:
+            reason = str(error) if isinstance(error, (ValueError, UserError)) else repr(error)
+            raise damaged(folder, reason) from None
+        check_saved_fits(parameter_count(model_config), folder)
+        model = saved_model(Forecaster, model_config, checkpoint, folder)
         held_out = checkpoint.config.get("held_out")  # runs before it was kept have none
         held_out = held_out if isinstance(held_out, dict) else {}
+        if not all(is_date(date) for date in held_out.values()):
+            raise damaged(folder, f"held_out: not a date of each series: {held_out!r}")
         return TrainedForecaster(
             model, target, covariates, frequency, list(calendar), config, held_out, future
         )
+
+
+def check_calendar(calendar: Any, frequency: Frequency | None, features: int) -> None:
+    """Raise ValueError unless CALENDAR (saved) names the calendar features of FREQUENCY, as
+    many as the model reads beside the given known-future columns (FEATURES), or none."""
+    if not isinstance(calendar, list) or len(calendar) != features:
+        raise ValueError(
+            f"calendar: expected {counted(features, 'feature name')}, got {calendar!r}"
+        )
+    if calendar and (frequency is None or calendar_features(NO_DATES, frequency)[0] != calendar):
+        raise ValueError(f"calendar: {calendar!r} are not the features of the dates' frequency")
+
+
+NO_DATES = np.zeros(0, dtype="datetime64[s]")
+
+
+def is_date(text: Any) -> bool:
+    """Whether TEXT is a date as config.json keeps one (ISO)."""
+    try:
+        np.datetime64(text, "s")
+    except (TypeError, ValueError):
+        return False
+    return isinstance(text, str)
 
 
 def parameter_count(model: ForecasterConfig) -> int:
