@@ -174,12 +174,15 @@ def parse_number(text: str, column: str, line: int, decimal_comma: bool) -> floa
             value = float(candidate)
             break
     if value is None:
-        raise UserError(f"column {column!r}, line {line}: {text!r} is not a number")
+        raise UserError(
+            f"data: column {column!r}, line {line}: {text!r} is not a number; correct it, or "
+            "leave the cell empty to mark it missing"
+        )
     if not math.isfinite(value):
         # float() reads "inf" and "1e999"; such a value would reach the model as a
         # non-finite input deep in training, so it is refused here where its line is known
         raise UserError(
-            f"column {column!r}, line {line}: {text!r} is not a finite number; "
+            f"data: column {column!r}, line {line}: {text!r} is not a finite number; "
             "give a finite value, or leave the cell empty to mark it missing"
         )
     return value
@@ -234,6 +237,12 @@ def _column_index(header: list[str], name: str, parameter: str) -> int:
     if name not in header:
         listed = ", ".join(header)
         raise UserError(f"{parameter}: no column {name!r} in the file; its columns: {listed}")
+    places = [k + 1 for k, other in enumerate(header) if other == name]
+    if len(places) > 1:  # which one is meant cannot be told
+        raise UserError(
+            f"data: the header names {name!r} {len(places)} times (columns "
+            f"{', '.join(map(str, places))}); give each column its own name"
+        )
     return header.index(name)
 
 

@@ -207,7 +207,7 @@ def _bad_files(folder: Path) -> dict[str, tuple[Path, tuple[str, ...]]]:
     cases = {}
     cases["text"] = (
         write_csv(folder / "text.csv", dates, texts[:30] + ["lots"] + texts[31:]),
-        ("column 'Sales', line 32: 'lots' is not a number",),
+        ("--data: column 'Sales', line 32: 'lots' is not a number;", "leave the cell empty"),
     )
     cases["missing"] = write_csv(folder / "missing.csv", dates, texts[:40] + ["NA"] + texts[41:]), (
         "1 missing value,", "line 42;", "--fill",

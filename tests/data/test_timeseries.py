@@ -126,8 +126,16 @@ def test_missing_values_name_the_first_lines_unless_filled(tmp_path: Path) -> No
 
 
 def test_non_numeric_value_names_column_and_line(tmp_path: Path) -> None:
-    with pytest.raises(UserError, match=r"column 'Passengers', line 4: '13two' is not a number"):
+    with pytest.raises(
+        UserError, match=r"^data: column 'Passengers', line 4: '13two' is not a number; correct"
+    ):
         read(tmp_path, MONTHLY.replace("132", "13two"))
+
+
+def test_a_column_named_twice_is_refused(tmp_path: Path) -> None:
+    text = "Month,Passengers,Passengers\n1949-01,112,1\n1949-02,118,2\n"
+    with pytest.raises(UserError, match=r"names 'Passengers' 2 times \(columns 2, 3\)"):
+        read(tmp_path, text)
 
 
 @pytest.mark.parametrize("value", ["inf", "-Infinity", "1e999"])
