@@ -25,8 +25,9 @@ import numpy as np
 
 from rnnkit.config import CHANGEABLE, option
 from rnnkit.data.timeseries_windows import ForecastWindows
-from rnnkit.errors import SettingError, UserError
+from rnnkit.errors import SettingError
 from rnnkit.models.forecaster import Forecaster
+from rnnkit.plural import counted
 from rnnkit.train.batched_trainer import BatchedSettings, BatchedTrainer
 from rnnkit.train.settings import batch_size_option, eval_every_option, lr_option
 
@@ -99,8 +100,10 @@ class ForecastTrainer(BatchedTrainer):
                 "lookback: no training window fits; shorten lookback or horizon", "horizon"
             )
         if len(valid) == 0:
-            raise UserError(
-                "valid_size: no validation window fits; hold out at least horizon steps"
+            raise SettingError(
+                "valid_size: no validation window fits; hold out at least horizon = "
+                f"{counted(model.horizon, 'step')}",
+                "horizon",
             )
         super().__init__(model, train, valid, settings, folder, info)
         self.config_extra = dict(config_extra or {})

@@ -409,11 +409,13 @@ def test_training_errors_name_the_flags_and_write_nothing(run, tmp_path: Path) -
     for argv, fragments in [
         (["--data", tmp_path], ("--data:", "is a folder")),
         (["--data", run["data"], "--covariates", "Sales"], ("--covariates: 'Sales' is a target",)),
-    ]:
+        (["--data", run["data"], "--valid-size", "2"],
+         ("--valid-size: no validation window fits; hold out at least --horizon = 6 steps",)),
+    ]:  # fmt: skip
         out = tmp_path / "run-other"
         status, _, err = run_cli(
-            "train", "--task", "forecast", *argv, "--date-column", "Month", "--target", "Sales",
-            "--out", out, *TINY,
+            "train", "--task", "forecast", "--date-column", "Month", "--target", "Sales",
+            "--out", out, *TINY, *argv,
         )  # fmt: skip
         assert_one_line_error(status, err, *fragments)
         assert not out.exists()
