@@ -123,10 +123,14 @@ def add_json_flag(parser: argparse.ArgumentParser, help: str = "print one JSON o
 def add_png_flag(
     group: Any, flag: str, drawing: str, needs: str = "matplotlib", more: str = ""
 ) -> None:
-    """FLAG PNG: the picture file to draw DRAWING ("the backtest") into, which NEEDS
-    matplotlib (and more); MORE ends the help."""
+    """FLAG FILE: the picture file to draw DRAWING ("the backtest") into, which NEEDS
+    matplotlib (and more); MORE ends the help. The picture takes the format the file name
+    ends with (``rnnkit.train.figures.picture_format``)."""
     group.add_argument(
-        flag, metavar="PNG", help=f"draw {drawing} into this PNG (needs {needs}){more}"
+        flag,
+        metavar="FILE",
+        help=f"draw {drawing} into this file: a PNG, or the format its name ends with if "
+        f"matplotlib writes it (.pdf, .svg, ...) (needs {needs}){more}",
     )
 
 

@@ -8,7 +8,7 @@ folder that holds a forecaster to ``run``. ``--data`` is a CSV read as in traini
 and the same origins are forecast by the naive (last value), seasonal naive (season from
 the frequency, or ``--season``), drift and drift + seasonal baselines
 (``rnnkit.train.forecast_backtest``). The printed table, the JSON (``--json``) and the plot
-(``--plot PNG``: the series with the model's forecasts and interval band, and every
+(``--plot FILE``: the series with the model's forecasts and interval band, and every
 method's MAE by step ahead) show them side by side: MAE, RMSE, MAPE, sMAPE, MASE, and for
 the model the coverage of the interval between the lowest and highest ``--quantiles``, the
 weighted quantile loss and CRPS. A note counts the forecasts that start before the part of
@@ -36,7 +36,7 @@ from rnnkit.cli.predict_forecast import (
     in_flag_words,
     level,
     levels_of,
-    png_bytes,
+    picture_bytes,
     read_recent,
 )
 from rnnkit.data.timeseries import DATE_FORMATS, FILLS
@@ -125,7 +125,8 @@ def run(args: argparse.Namespace, folder: Path) -> int:
             trained, data, start, args.stride, args.season, args.horizon, levels,
             settings.num_samples, settings.seed,
         )  # fmt: skip
-    picture = draw(data, result, start, date_text(start, data.date_format)) if args.plot else None
+    shown = date_text(start, data.date_format)
+    picture = draw(data, result, start, shown, args.plot) if args.plot else None
     if picture is not None:
         write_atomic(args.plot, picture)
     for note in data.notes:
@@ -206,10 +207,10 @@ def table(result: BacktestResult) -> str:
     return "\n".join(line.rstrip() for line in lines) + "\n"
 
 
-def draw(data, result: BacktestResult, start: np.datetime64, shown: str) -> bytes:
-    """The PNG's bytes: top, the first series with the model's forecasts from every origin
-    (the band of the interval for the one-step-ahead forecasts); bottom, every method's MAE
-    by step ahead."""
+def draw(data, result: BacktestResult, start: np.datetime64, shown: str, path: str) -> bytes:
+    """The picture's bytes (PATH's format): top, the first series with the model's
+    forecasts from every origin (the band of the interval for the one-step-ahead
+    forecasts); bottom, every method's MAE by step ahead."""
     plt = pyplot("--plot")
     one, origins = data.series[0], result.origins[0]
     point, quantiles = result.forecasts[0]["model"], result.quantiles[0]
@@ -244,4 +245,4 @@ def draw(data, result: BacktestResult, start: np.datetime64, shown: str) -> byte
     bottom.set_title("MAE by step ahead, every series")
     bottom.legend(fontsize="small")
     bottom.grid(alpha=0.3)
-    return png_bytes(plt, figure)
+    return picture_bytes(figure, path)

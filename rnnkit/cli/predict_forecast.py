@@ -15,7 +15,7 @@ how many are needed.
 Output: a table on stdout (one row per date, and series), or ``--csv PATH`` (columns: the
 id column, the date column, then per target its forecast and ``TARGET_qLEVEL`` for each
 level; dates written as in the input), or ``--json`` (one object: the frequency, the levels
-and one record per series, date and target). ``--plot PNG`` draws the history, the forecast
+and one record per series, date and target). ``--plot FILE`` draws the history, the forecast
 and the band between the lowest and the highest quantile (one panel per series and
 target). The output files are checked before the work, and everything is computed, and
 the picture drawn in memory, before any file is written, so a failure leaves no file
@@ -45,7 +45,7 @@ from rnnkit.data.timeseries import FILLS, SeriesData, read_series
 from rnnkit.data.timeseries_calendar import format_date
 from rnnkit.errors import SettingError, UserError
 from rnnkit.plural import counted
-from rnnkit.train.figures import pyplot
+from rnnkit.train.figures import figure_bytes, pyplot
 from rnnkit.train.forecast_backtest import check_series, forecast_ahead
 from rnnkit.train.forecast_evaluation import TrainedForecaster, default_levels
 from rnnkit.train.tasks.forecast import load_forecaster
@@ -290,7 +290,8 @@ def draw(
     levels: tuple[float, ...],
     path: str,
 ) -> bytes:
-    """The PNG's bytes: per series and target, history, forecast and the interval band."""
+    """The picture's bytes (PATH's format): per series and target, history, forecast and
+    the interval band."""
     plt = pyplot("--plot")
     panels = [
         (one, s, forecast)
@@ -318,15 +319,11 @@ def draw(
         ax.legend(loc="upper left", fontsize="small")
         ax.grid(alpha=0.3)
     figure.autofmt_xdate()
-    return png_bytes(plt, figure)
+    return picture_bytes(figure, path)
 
 
-def png_bytes(plt, figure) -> bytes:
-    """FIGURE as PNG bytes (closed after): drawn in memory, so nothing is written yet."""
+def picture_bytes(figure: Any, path: str) -> bytes:
+    """FIGURE laid out and drawn in memory in PATH's format (``figure_bytes``), so nothing
+    is written yet."""
     figure.tight_layout()
-    buffer = io.BytesIO()
-    try:
-        figure.savefig(buffer, format="png")
-    finally:
-        plt.close(figure)
-    return buffer.getvalue()
+    return figure_bytes(figure, path)

@@ -14,10 +14,11 @@ tokens never seen in training are read as ``<unk>``, said once on stderr for the
 ``--beam`` and ``--nbest`` must be positive, ``--nbest`` at most ``--beam`` (without
 ``--beam`` the beam is as wide as ``--nbest``). ``--max-length-ratio R`` cuts outputs at R
 times their source's length (default: the run's); a note on stderr counts the texts whose
-best output reached that limit unfinished. ``--plot-attention PNG`` draws the best
-output's attention over the source (one file per text: ``out-2.png`` for the second, ...);
-it needs a model with attention, and a picture that cannot be drawn is a note, never a
-failed prediction. ``--ensemble RUN`` (repeatable) decodes with more runs' models as one
+best output reached that limit unfinished. ``--plot-attention FILE`` draws the best
+output's attention over the source (one file per text: ``out-2.png`` for the second, ...;
+a PNG, or PDF or SVG for a name that ends so: ``rnnkit.train.figures``); it needs a
+model with attention, and a picture that cannot be drawn is a note, never a failed
+prediction. ``--ensemble RUN`` (repeatable) decodes with more runs' models as one
 (``rnnkit.cli.ensemble``).
 """
 
@@ -37,7 +38,7 @@ from rnnkit.cli.inputs import input_texts
 from rnnkit.data.parallel_batches import split_tokens
 from rnnkit.errors import UserError
 from rnnkit.plural import counted, were
-from rnnkit.train.figures import pyplot, save_png
+from rnnkit.train.figures import pyplot, save_figure
 from rnnkit.train.tasks.seq2seq import TrainedSeq2Seq, cut_note, transduce
 
 MOST_UNKNOWN_SHOWN = 10
@@ -74,7 +75,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--plot-attention",
         "the best output's attention over the source",
         "matplotlib and a model with attention",
-        "; several texts: PNG-2.png, PNG-3.png, ...",
+        "; several texts: one file each, out-2.png, out-3.png, ... beside out.png",
     )
 
 
@@ -196,7 +197,7 @@ def draw_attention(trained: TrainedSeq2Seq, text: str, output: dict[str, Any], p
     axes.set_ylabel("output")
     axes.set_title(f"attention, score {output['score']:.3f}")
     figure.tight_layout()
-    save_png(figure, path)
+    save_figure(figure, path)
 
 
 def shown(token: str) -> str:

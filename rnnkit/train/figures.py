@@ -1,13 +1,16 @@
-"""Shared plumbing of the figures rnnkit draws: matplotlib on demand, PNGs written whole.
+"""Shared plumbing of the figures rnnkit draws: matplotlib on demand, pictures written whole.
 
 matplotlib is optional (``pip install rnnkit[plot]``) and slow to import, so it is
-imported on first use, with the display-free Agg backend.
+imported on first use, with the display-free Agg backend. A picture takes the format its
+file name ends with (``.pdf`` or ``.svg`` for a paper, say) when matplotlib writes that
+format, else PNG.
 """
 
 from __future__ import annotations
 
 import io
 import os
+from pathlib import Path
 from typing import Any
 
 from rnnkit.atomic import write_atomic
@@ -26,13 +29,26 @@ def pyplot(purpose: str) -> Any:
     return plt
 
 
-def save_png(figure: Any, path: str | os.PathLike[str]) -> None:
-    """Write FIGURE to PATH as a PNG (atomically) and close it."""
+def picture_format(figure: Any, path: str | os.PathLike[str]) -> str:
+    """The format PATH's suffix names if FIGURE's canvas writes it (``pdf``, ``svg``, ...),
+    else ``png``."""
+    suffix = Path(path).suffix.lower().lstrip(".")
+    return suffix if suffix in figure.canvas.get_supported_filetypes() else "png"
+
+
+def figure_bytes(figure: Any, path: str | os.PathLike[str]) -> bytes:
+    """FIGURE drawn in memory in the format for PATH (``picture_format``), then closed:
+    nothing is written yet, so a failure leaves no file behind."""
     import matplotlib.pyplot as plt
 
     try:
         buffer = io.BytesIO()
-        figure.savefig(buffer, format="png")
+        figure.savefig(buffer, format=picture_format(figure, path))
     finally:
         plt.close(figure)
-    write_atomic(path, buffer.getvalue())
+    return buffer.getvalue()
+
+
+def save_figure(figure: Any, path: str | os.PathLike[str]) -> None:
+    """Write FIGURE to PATH (atomically) in the format for PATH, and close it."""
+    write_atomic(path, figure_bytes(figure, path))

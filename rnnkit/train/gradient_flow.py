@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnnkit.nn import GRU, LSTM, RNN, GRUCell, Linear, LSTMCell, RNNCell, softmax_cross_entropy
-from rnnkit.train.figures import pyplot, save_png
+from rnnkit.train.figures import pyplot, save_figure
 
 CELLS = {"rnn": (RNN, RNNCell), "lstm": (LSTM, LSTMCell), "gru": (GRU, GRUCell)}
 # The gate whose bias keep_bias raises: its block of rows (PyTorch's gate order).
@@ -146,7 +146,7 @@ def compare_cells(
 def plot_gradient_flow(
     panels: Sequence[tuple[str, Sequence[GradientFlow]]], path: str | os.PathLike[str]
 ) -> None:
-    """Draw each panel's curves (log scale) side by side into the PNG at PATH.
+    """Draw each panel's curves (log scale) side by side into PATH (``save_figure``).
 
     PANELS is a list of ``(title, flows)``; matplotlib must be installed (``[plot]``).
     """
@@ -170,4 +170,4 @@ def plot_gradient_flow(
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize="small")
     figure.tight_layout()
-    save_png(figure, path)
+    save_figure(figure, path)

@@ -29,7 +29,7 @@ import numpy as np
 
 from rnnkit.models.language_model import LanguageModel
 from rnnkit.nn.recurrent import parameter_names
-from rnnkit.train.figures import pyplot, save_png
+from rnnkit.train.figures import pyplot, save_figure
 
 FEATURES = ("inside quotes", "position in line", "bracket depth")
 GATE_NAMES = {"lstm": ("input", "forget", "output"), "gru": ("reset", "update"), "rnn": ()}
@@ -171,7 +171,7 @@ def plot_inspection(
     title: str = "",
 ) -> None:
     """Heatmaps over the characters of TEXT: the chosen UNITS' hidden state, then (LSTM,
-    GRU) each gate of the same units, one panel each; written as a PNG to PATH."""
+    GRU) each gate of the same units, one panel each; written to PATH (``save_figure``)."""
     plt = pyplot("the inspection figure")
     panels = [("hidden state h", layer.hidden, (-1, 1), "RdBu_r")]
     if layer.cell is not None:
@@ -197,7 +197,7 @@ def plot_inspection(
     if title:
         figure.suptitle(title)
     figure.tight_layout()
-    save_png(figure, path)
+    save_figure(figure, path)
 
 
 def html_page(text: str, activation: np.ndarray, title: str) -> str:

@@ -99,6 +99,23 @@ def test_predict_writes_csv_and_plot(run, tmp_path: Path) -> None:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_plot_takes_the_format_its_name_ends_with(run, tmp_path: Path) -> None:
+    if not _has_matplotlib():
+        pytest.skip("needs matplotlib")
+    for name, start in (("forecast.svg", b"<?xml"), ("forecast.pdf", b"%PDF-")):
+        status, _, err = run_cli(
+            "predict", run["run"], "--data", run["data"], "--plot", tmp_path / name
+        )
+        assert status == 0, err
+        assert (tmp_path / name).read_bytes().startswith(start)
+    status, _, err = run_cli(
+        "eval", run["run"], "--data", run["data"], "--backtest", "--start", "2004-01",
+        "--plot", tmp_path / "bt.svg",
+    )  # fmt: skip
+    assert status == 0, err
+    assert b"<svg" in (tmp_path / "bt.svg").read_bytes()
+
+
 def test_output_file_that_cannot_be_written_is_named_in_one_line(run, tmp_path: Path) -> None:
     # The error names the file asked for, not the temporary file written first
     for target, reason in [(tmp_path / "no" / "out.csv", "no such file"), (tmp_path, "is a dir")]:
