@@ -57,9 +57,10 @@ the window's volatility rather than the training part's::
 
 On a positive series read without log (``scaler`` mean or none, so the values stay
 positive), the seasonal pattern and the forecast change then scale with the window's
-level (multiplicative seasonality) while the change itself is a level, not a rate: a
-trend growing by a steady amount a year slows in relative terms, as an additive-trend
-ETS does, where a log-scale model carries the recent growth rate forward.
+level: the network forecasts the change as a fraction of the level, a rate, as a model
+on the log scale does. Without ``window_mean`` (and without log) it forecasts the change
+as an amount in the series' units, which slows in relative terms as the level grows, as
+an additive-trend ETS does.
 
 ``forward`` then returns the parameters of ``z`` (the window's units), ``loss`` scores
 them against ``(y - b_h) / s`` of the windows of the last ``forward`` (so the loss of each
