@@ -94,8 +94,9 @@ AIR_CANDIDATES.update({
 })  # fmt: skip
 # Round 5 (the 36-month test MAPE 12.26: on the log scale the model carried 1955-57's growth
 # rate into the slow 1958): the raw series, scaled by the training part's mean (positive),
-# each window divided by its own mean (window_mean), so seasonality is multiplicative and
-# the forecast change is a level (an additive trend slows in relative terms, as in ETS).
+# each window divided by its own mean (window_mean), so seasonality is multiplicative. The
+# hope was an additive trend; the network forecasts the change as a fraction of the
+# window's level, a rate, as on the log scale (RESULTS.md, round 5).
 RAW = {**AIR, "log": False, "scaler": "mean", "window_mean": True}
 AIR_CANDIDATES.update({
     "raw-L13-last-1000": {**RAW, "lookback": 13, "normalize": "last", "steps": 1000},
