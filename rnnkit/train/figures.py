@@ -3,7 +3,8 @@
 matplotlib is optional (``pip install rnnkit[plot]``) and slow to import, so it is
 imported on first use, with the display-free Agg backend. A picture takes the format its
 file name ends with (``.pdf`` or ``.svg`` for a paper, say) when matplotlib writes that
-format, else PNG.
+format, else PNG. A format matplotlib cannot write here (PGF needs LaTeX installed) is a
+one-line ``UserError`` naming the file, not a traceback.
 """
 
 from __future__ import annotations
@@ -38,12 +39,19 @@ def picture_format(figure: Any, path: str | os.PathLike[str]) -> str:
 
 def figure_bytes(figure: Any, path: str | os.PathLike[str]) -> bytes:
     """FIGURE drawn in memory in the format for PATH (``picture_format``), then closed:
-    nothing is written yet, so a failure leaves no file behind."""
+    nothing is written yet, so a failure leaves no file behind. UserError if matplotlib
+    cannot write that format here."""
     import matplotlib.pyplot as plt
 
+    kind = picture_format(figure, path)
     try:
         buffer = io.BytesIO()
-        figure.savefig(buffer, format=picture_format(figure, path))
+        figure.savefig(buffer, format=kind)
+    except RuntimeError as error:  # the pgf backend without LaTeX: "'xelatex' not found"
+        raise UserError(
+            f"{path}: matplotlib cannot write a {kind} picture here ({error}); "
+            "name the file .png, .pdf or .svg"
+        ) from None
     finally:
         plt.close(figure)
     return buffer.getvalue()
