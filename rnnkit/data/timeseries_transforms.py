@@ -137,6 +137,8 @@ class SeriesTransform:
         """The transform ``to_dict`` saved; UserError if DATA is not one (an edited or damaged
         file), or if its series do not scale COLUMNS columns each (when given)."""
         try:
+            if not isinstance(data["log"], bool):  # __init__ reads "false" as true
+                raise ValueError(f"log: expected true or false, got {data['log']!r}")
             transform = cls(data["scaler"], data["log"], data["difference"])
             for name, stats in data["series"].items():
                 shift = np.array(stats["shift"], dtype=np.float64)

@@ -112,6 +112,15 @@ def test_log_and_seasonal_difference_invert_exactly() -> None:
     np.testing.assert_array_equal(saved.transform("s", y), z)
 
 
+@pytest.mark.parametrize("log", ["false", 0, None])
+def test_a_saved_log_that_is_not_true_or_false_is_refused(log) -> None:
+    """An edited "log": "false" must not be read as log = True (forecasts off by orders of
+    magnitude, silently)."""
+    saved = SeriesTransform("standard").fit("s", np.arange(1.0, 5.0)[:, None]).to_dict()
+    with pytest.raises(UserError, match=r"the saved scaling is not one \(log: expected true or"):
+        SeriesTransform.from_dict({**saved, "log": log})
+
+
 def test_transform_errors_name_the_parameter() -> None:
     with pytest.raises(UserError, match="scaler: expected one of standard, mean, none"):
         SeriesTransform("minmax")
