@@ -66,7 +66,8 @@ class TaggedSentences:
     def hold_out(self, fraction: float, seed: int) -> tuple[TaggedSentences, TaggedSentences]:
         """``(rest, held_out)``: a seeded random FRACTION of the sentences held out."""
         parts = []
-        for indices in held_out_indices(len(self), fraction, seed, "sentences", "sentences"):
+        held = held_out_indices(len(self), fraction, seed, "sentences", "sentences", "valid")
+        for indices in held:
             part = TaggedSentences()
             for i in indices:
                 part.add(self.tokens[i], self.tags[i], self.origins[i])

@@ -15,7 +15,8 @@ def held_out_indices(
 
     Refuses (naming SETTINGS, for ``SettingError``) a FRACTION that leaves either part
     empty; MORE says what to give instead ("give more sentences or a separate valid file").
-    A FRACTION of 0 asks for no validation, which the caller (a task that needs it) refuses.
+    A FRACTION of 0 is refused as holding out nothing (a task that trains without
+    validation does not ask for a part then).
     """
     if fraction == 0:
         raise SettingError(

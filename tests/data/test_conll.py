@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from rnnkit.data.conll import read_columns, read_conllu, read_tagged, tag_scheme
-from rnnkit.errors import UserError
+from rnnkit.data.conll import TaggedSentences, read_columns, read_conllu, read_tagged, tag_scheme
+from rnnkit.errors import SettingError, UserError
 
 CONLLU = """# newdoc id = 1
 # sent_id = 1
@@ -124,3 +124,19 @@ def test_ud_english_lines_reads_as_published(shared_data: Path) -> None:
         for tag in sentence
     }
     assert len(tags) == 17 and "NOUN" in tags
+
+
+def test_holding_out_nothing_names_the_valid_setting_as_seq2seq_does() -> None:
+    """Tagging keeps its best model by validation: a fraction of 0 says to give one above
+    0 or a valid file, both named as settings (the command line writes their flags)."""
+    sentences = TaggedSentences()
+    for k in range(5):
+        sentences.add(["a", "b"], ["X", "Y"], f"line {k}")
+    with pytest.raises(
+        SettingError, match="give val_fraction above 0 or a separate valid"
+    ) as error:
+        sentences.hold_out(0.0, 0)
+    assert set(error.value.settings) == {"val_fraction", "valid"}
+    with pytest.raises(SettingError, match="too few to hold out") as error:
+        sentences.hold_out(0.01, 0)
+    assert "valid" in error.value.settings
