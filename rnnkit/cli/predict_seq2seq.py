@@ -39,6 +39,7 @@ from rnnkit.data.parallel_batches import split_tokens
 from rnnkit.errors import UserError
 from rnnkit.plural import counted, were
 from rnnkit.train.figures import pyplot, save_figure
+from rnnkit.train.seq2seq_trainer import MOST_RATIO
 from rnnkit.train.tasks.seq2seq import TrainedSeq2Seq, cut_note, transduce
 
 MOST_UNKNOWN_SHOWN = 10
@@ -83,11 +84,23 @@ def add_max_length_flag(group: Any) -> None:
     """``--max-length-ratio R`` in GROUP, an argument group of a parser."""
     group.add_argument(
         "--max-length-ratio",
-        type=positive_float,
+        type=length_ratio,
         metavar="R",
         help="cut outputs at R times their source's length in tokens (at least one token; "
-        "default: the run's --max-length-ratio, 3 unless trained with another)",
+        f"R up to {MOST_RATIO:g}; default: the run's --max-length-ratio, 3 unless trained "
+        "with another)",
     )
+
+
+def length_ratio(text: str) -> float:
+    """``--max-length-ratio``: a positive number up to ``MOST_RATIO``."""
+    value = positive_float(text)
+    if value > MOST_RATIO:
+        raise argparse.ArgumentTypeError(
+            f"must be at most {MOST_RATIO:g} (outputs of up to {MOST_RATIO:g} times their "
+            f"source), got {text}"
+        )
+    return value
 
 
 def read_inputs(args: argparse.Namespace) -> tuple[list[str], list[str]]:

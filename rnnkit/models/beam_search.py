@@ -10,7 +10,8 @@ where ``|y|`` counts the end token of a finished hypothesis; ``alpha = 0`` ranks
 plain log-probability, a larger ``alpha`` favours longer outputs. The padding and start
 tokens are never chosen. Each input's output is limited to
 ``max(1, ceil(max_length_ratio * source length))`` tokens (and to ``max_length`` if given;
-a ratio too large for any output to reach sets no limit);
+the ratio is at most ``MOST_RATIO``, so that a model that never chooses the end token
+still stops);
 a hypothesis that reaches it unfinished ends there, ``finished=False``.
 
 Beam search keeps at most ``beam_size`` hypotheses per input. At each step every live
@@ -45,7 +46,10 @@ from rnnkit.models.seq2seq import Seq2Seq
 from rnnkit.models.seq2seq_parts import EncodedSource
 from rnnkit.nn.fused_loops import weights_fixed
 
-MOST_STEPS = 2**62  # the longest output a ratio can ask for: as good as no limit
+# The largest max_length_ratio: outputs of 100 times their source are far past any
+# transduction (phonemes of a word ~1x, characters of its words ~6x), and a bound is what
+# stops a model that never chooses the end token.
+MOST_RATIO = 100.0
 
 
 @dataclass
@@ -73,12 +77,14 @@ def length_limits(
     src_lengths: np.ndarray, max_length_ratio: float, max_length: int | None
 ) -> np.ndarray:
     """Per input, the most output tokens: ``max(1, ceil(ratio * source length))``, capped."""
-    if not max_length_ratio > 0:
-        raise ValueError(f"max_length_ratio: expected a positive number, got {max_length_ratio}")
+    if not 0 < max_length_ratio <= MOST_RATIO:
+        raise ValueError(
+            f"max_length_ratio: expected a positive number up to {MOST_RATIO:g}, "
+            f"got {max_length_ratio}"
+        )
     if max_length is not None and max_length < 1:
         raise ValueError(f"max_length: expected a positive integer, got {max_length}")
-    # Capped before the cast: a huge ratio (1e300) would wrap to a negative count of steps.
-    steps = np.clip(np.ceil(max_length_ratio * np.asarray(src_lengths)), 1, MOST_STEPS)
+    steps = np.maximum(np.ceil(max_length_ratio * np.asarray(src_lengths)), 1)
     limits = steps.astype(np.int64)
     return limits if max_length is None else np.minimum(limits, max_length)
 

@@ -25,7 +25,7 @@ import numpy as np
 from rnnkit.config import CHANGEABLE, option
 from rnnkit.data.length_buckets import pad_batch, sorted_batches
 from rnnkit.data.parallel_batches import PAD_ID, Vocabulary, batches, make_batch
-from rnnkit.models.beam_search import Hypothesis, beam_search, greedy_search
+from rnnkit.models.beam_search import MOST_RATIO, Hypothesis, beam_search, greedy_search
 from rnnkit.models.seq2seq import Seq2Seq
 from rnnkit.train.batched_trainer import BatchedSettings, BatchedTrainer
 from rnnkit.train.progress import item_bar
@@ -53,6 +53,7 @@ class Seq2SeqSettings(BatchedSettings):
         3.0,
         "the longest output decoded, as a multiple of the source's length",
         minimum=1e-3,
+        maximum=MOST_RATIO,
         on_resume=CHANGEABLE,
     )
 

@@ -133,9 +133,11 @@ def test_max_length_ratio_cuts_the_outputs_at_predict_and_eval(runs) -> None:
     )
     assert status == 0, err
     assert json.loads(out)["exact_match"] == 0.0  # every reference is longer than the cut
-    status, out, err = run_cli("predict", runs["reverse"], "abc", "--max-length-ratio", "0")
-    assert_one_line_error(status, err, "--max-length-ratio")
-    assert out == ""
+    for ratio in ("0", "1e300", "101"):
+        status, out, err = run_cli("predict", runs["reverse"], "abc", "--max-length-ratio", ratio)
+        assert_one_line_error(status, err, "--max-length-ratio")
+        assert out == ""
+    assert "must be at most 100" in err
 
 
 def test_unknown_tokens_are_read_as_unk_and_said_once(runs) -> None:

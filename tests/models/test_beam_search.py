@@ -9,7 +9,13 @@ import itertools
 import numpy as np
 import pytest
 
-from rnnkit.models.beam_search import beam_search, greedy_search, length_penalty
+from rnnkit.models.beam_search import (
+    MOST_RATIO,
+    beam_search,
+    greedy_search,
+    length_limits,
+    length_penalty,
+)
 from rnnkit.models.seq2seq import Seq2Seq
 from rnnkit.nn import log_softmax
 from tests.gradcheck import assert_close
@@ -163,15 +169,14 @@ def test_a_search_reads_the_weights_as_they_are_when_it_starts() -> None:
     assert [h[0].log_prob for h in after] != [h[0].log_prob for h in before]
 
 
-@pytest.mark.filterwarnings("error")
-def test_a_ratio_too_large_for_any_output_sets_no_limit() -> None:
-    """Its limit in steps must not wrap round to a negative count (an output cut at one
-    token), nor warn: 1e300 decodes as far as a ratio of 100 does."""
+def test_the_ratio_is_bounded_so_that_every_search_stops() -> None:
+    """A ratio past MOST_RATIO is refused (1e300 once wrapped round to a negative count of
+    steps; unbounded, a model that never ends would decode forever); at the bound the
+    limit is the ratio times the source's length."""
     model = make_model()
-    huge = greedy_search(model, SRC, SRC_LENGTHS, max_length_ratio=1e300, max_length=8)
-    plenty = greedy_search(model, SRC, SRC_LENGTHS, max_length_ratio=100.0, max_length=8)
-    assert [h.tokens for h in huge] == [h.tokens for h in plenty]
-    assert max(len(h.tokens) for h in plenty) > 1
-    wide = beam_search(model, SRC, SRC_LENGTHS, 3, max_length_ratio=1e300, max_length=8)
-    wide_plenty = beam_search(model, SRC, SRC_LENGTHS, 3, max_length_ratio=100.0, max_length=8)
-    assert [h[0].tokens for h in wide] == [h[0].tokens for h in wide_plenty]
+    for search in (greedy_search, lambda *a, **k: beam_search(*a[:3], 3, **k)):
+        for ratio in (1e300, MOST_RATIO * 1.01, float("inf"), float("nan"), 0.0):
+            with pytest.raises(ValueError, match="max_length_ratio: expected a positive"):
+                search(model, SRC, SRC_LENGTHS, max_length_ratio=ratio)
+    limits = length_limits(np.array([1, 3]), MOST_RATIO, None)
+    assert limits.tolist() == [100, 300] and limits.dtype == np.int64
