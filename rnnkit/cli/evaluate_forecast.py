@@ -139,7 +139,6 @@ def run(args: argparse.Namespace, folder: Path) -> int:
             "trained on their steps, so their scores flatter it; start the backtest there",
             file=sys.stderr,
         )
-    shown = date_text(start, data.date_format)
     description = {
         "start": shown,
         "windows": result.windows,
