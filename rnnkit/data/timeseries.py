@@ -191,8 +191,10 @@ def parse_number(text: str, column: str, line: int, decimal_comma: bool) -> floa
 def _read_rows(path: Path, encoding: str) -> tuple[list[str], list[list[str]], list[int], str]:
     if path.is_dir():
         raise UserError(f"data: {path} is a folder; give the CSV file of the series")
-    if not path.is_file():
+    if not path.exists():
         raise UserError(f"data: no such file: {path}")
+    if not path.is_file():  # a pipe or a device such as /dev/null
+        raise UserError(f"data: {path} is not a regular file; give the CSV file of the series")
     try:
         codecs.lookup(encoding)
     except LookupError:

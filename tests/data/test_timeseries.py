@@ -182,6 +182,9 @@ def test_bad_files_and_options(tmp_path: Path, text: str, options: dict, message
 def test_missing_file_and_wrong_encoding(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="data: no such file"):
         read_series(tmp_path / "nope.csv", "Month", ["Passengers"])
+    if Path("/dev/null").exists():  # there, but not a file of rows
+        with pytest.raises(UserError, match="data: /dev/null is not a regular file"):
+            read_series(Path("/dev/null"), "Month", ["Passengers"])
     path = write(tmp_path, "Month,Passagiere\u00e9\n1949-01,1\n", encoding="latin-1")
     with pytest.raises(SettingError, match="is not utf-8 text .*; set encoding to") as caught:
         read_series(path, "Month", ["Passengers"])
