@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnkit.data.length_buckets import pad_batch
-from rnnkit.data.parallel import read_parallel
+from rnnkit.data.parallel import book_split, read_parallel
 from rnnkit.data.parallel_batches import PAD_ID, Vocabulary, batches
 from rnnkit.models.beam_search import greedy_search
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
@@ -89,15 +89,7 @@ def load_problems(path: Path) -> tuple[list[str], list[str], list[str], list[str
     else:
         questions, answers = made_up_problems()
         print(f"{path} not found: {len(questions)} problems made up instead")
-    # The book: np.random.seed(1984); np.random.shuffle(indices); the last tenth is the test.
-    order = np.arange(len(questions))
-    np.random.RandomState(1984).shuffle(order)
-    split = len(order) - len(order) // 10
-    train, test = order[:split], order[split:]
-    return (
-        [questions[i] for i in train], [answers[i] for i in train],
-        [questions[i] for i in test], [answers[i] for i in test],
-    )  # fmt: skip
+    return book_split(questions, answers)  # shuffled with the book's seed, the last tenth held out
 
 
 def answer(model: Seq2Seq, vocab: Vocabulary, questions: list[str]) -> list[str]:

@@ -18,6 +18,7 @@ refused (give one file).
 
 ``references`` groups the targets of equal sources, in order of appearance: the several
 pronunciations a word has, against which a G2P output counts as right if it equals any.
+``book_split`` splits pairs as Deep Learning from Scratch 2 splits its toy sets.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from rnnkit.data.held_out import held_out_indices
 from rnnkit.data.text import read_text
@@ -143,6 +146,31 @@ def _dictionary_pair(line: str, where: str) -> tuple[str, str]:
         raise MalformedLineError(f"{where}: expected a word, whitespace and its pronunciation")
     word, symbols = parts
     return VARIANT_MARKER.sub("", word), " ".join(symbols.split())
+
+
+BOOK_SEED = 1984  # the seed of DLFS2's dataset/sequence.py
+
+
+def book_split(
+    sources: list[str], targets: list[str]
+) -> tuple[list[str], list[str], list[str], list[str]]:
+    """DLFS2's split of its toy sets (``load_data`` in its ``dataset/sequence.py``): the
+    pairs shuffled as ``np.random.seed(1984); np.random.shuffle(indices)`` does, the last
+    tenth held out to test.
+
+    Outputs:
+        ``(train sources, train targets, test sources, test targets)``.
+    """
+    if len(sources) != len(targets):
+        raise ValueError(f"targets: expected {len(sources)}, one per source, got {len(targets)}")
+    order = np.arange(len(sources))
+    np.random.RandomState(BOOK_SEED).shuffle(order)
+    split = len(order) - len(order) // 10
+    train, test = order[:split].tolist(), order[split:].tolist()
+    return (
+        [sources[i] for i in train], [targets[i] for i in train],
+        [sources[i] for i in test], [targets[i] for i in test],
+    )  # fmt: skip
 
 
 def references(examples: ParallelExamples) -> tuple[list[str], list[list[str]]]:

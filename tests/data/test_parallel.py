@@ -149,3 +149,24 @@ def test_long_sources_are_refused_or_cut() -> None:
         limit_source_lengths(list(sources), 3, False, ["a.tsv:1", "a.tsv:2"])
     assert limit_source_lengths(sources, 3, True, ["a.tsv:1", "a.tsv:2"]) == 1
     assert sources[0].tolist() == [0, 1, 2]
+
+
+def test_book_split_is_the_books_shuffle_with_the_last_tenth_held_out() -> None:
+    from rnnkit.data.parallel import book_split
+
+    sources = [f"q{i}" for i in range(103)]
+    targets = [f"a{i}" for i in range(103)]
+    order = np.arange(103)
+    saved = np.random.get_state()
+    try:
+        np.random.seed(1984)  # the book's own calls, on NumPy's global generator
+        np.random.shuffle(order)
+    finally:
+        np.random.set_state(saved)
+    train_s, train_t, test_s, test_t = book_split(sources, targets)
+    assert train_s == [sources[i] for i in order[:93]] and len(test_s) == 10
+    assert test_s == [sources[i] for i in order[93:]]
+    assert [s[1:] for s in train_s] == [t[1:] for t in train_t]  # pairs stay together
+    assert [s[1:] for s in test_s] == [t[1:] for t in test_t]
+    with pytest.raises(ValueError, match="targets: expected 103"):
+        book_split(sources, targets[:-1])
