@@ -37,7 +37,7 @@ from rnnkit.cli.ensemble import add_ensemble_flag, load_models
 from rnnkit.cli.inputs import input_texts
 from rnnkit.data.parallel_batches import split_tokens
 from rnnkit.errors import UserError
-from rnnkit.plural import counted, were
+from rnnkit.plural import counted, some_of, were
 from rnnkit.train.figures import pyplot, save_figure
 from rnnkit.train.seq2seq_trainer import MOST_RATIO
 from rnnkit.train.tasks.seq2seq import TrainedSeq2Seq, cut_note, transduce
@@ -138,12 +138,9 @@ def run(args: argparse.Namespace, folder: Path) -> int:
     if cutting:
         print(f"rnnkit: note: {cutting}", file=sys.stderr)
     if unknown:
-        shown = ", ".join(repr(t) for t in unknown[:MOST_UNKNOWN_SHOWN])
-        more = len(unknown) - MOST_UNKNOWN_SHOWN
-        rest = f" and {more} more" if more > 0 else ""
         print(
             f"rnnkit: note: {counted(len(unknown), 'source token')} not seen in training "
-            f"{were(len(unknown))} read as <unk>: {shown}{rest}",
+            f"{were(len(unknown))} read as <unk>: {some_of(unknown, MOST_UNKNOWN_SHOWN)}",
             file=sys.stderr,
         )
     for text, found in zip(texts, outputs, strict=True):

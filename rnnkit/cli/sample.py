@@ -24,6 +24,7 @@ from rnnkit.cli.arguments import (
 from rnnkit.data.tokenizers import EOS, UNK, Tokenizer
 from rnnkit.errors import UserError
 from rnnkit.models import LanguageModel
+from rnnkit.plural import some_of
 from rnnkit.train.tasks import a_run_of
 from rnnkit.train.tasks.language_model import load_language_model
 
@@ -105,10 +106,9 @@ def prime_tokens(tokenizer: Tokenizer, prime: str | None) -> tuple[list[int], bo
     if prime:
         unknown = tokenizer.unknown_tokens(prime)
         if unknown and tokenizer.unknown_id is not None:
-            named = ", ".join(repr(w) for w in unknown[:MAX_NAMED])
-            more = f" and {len(unknown) - MAX_NAMED} more" if len(unknown) > MAX_NAMED else ""
             units = "words" if tokenizer.kind == "word" else "characters"
-            print(f"note: --prime {units} read as {UNK}: {named}{more}", file=sys.stderr)
+            named = some_of(unknown, MAX_NAMED)
+            print(f"note: --prime {units} read as {UNK}: {named}", file=sys.stderr)
         try:
             ids = list(tokenizer.encode(prime))
         except UserError as error:  # an old character vocabulary, without <unk>

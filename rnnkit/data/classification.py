@@ -41,6 +41,7 @@ from rnnkit.data.held_out import held_out_indices
 from rnnkit.data.text import files_below, read_text
 from rnnkit.data.tokenizers import Tokenizer
 from rnnkit.errors import SettingError, UserError, quoted
+from rnnkit.plural import some_of
 
 FORMATS = ("auto", "tsv", "csv", "label-first", "folders")
 DEFAULT_LABEL_COLUMN = "label"
@@ -335,10 +336,9 @@ class LabelVocabulary:
         is what the message calls them (a tagger's are "tags")."""
         unseen = [label for label in dict.fromkeys(labels) if label not in self._index]
         if unseen:
-            named = ", ".join(repr(label) for label in unseen[:MAX_NAMED])
-            more = f" and {len(unseen) - MAX_NAMED} more" if len(unseen) > MAX_NAMED else ""
             raise UserError(
-                f"{source} has {noun} the model was not trained on: {named}{more}; "
+                f"{source} has {noun} the model was not trained on: "
+                f"{some_of(unseen, MAX_NAMED)}; "
                 f"it knows {', '.join(self.labels[:MAX_NAMED])}"
                 f"{' ...' if len(self.labels) > MAX_NAMED else ''}"
             )

@@ -32,8 +32,12 @@ from typing import Any
 import numpy as np
 
 from rnnkit.errors import UserError
+from rnnkit.plural import some_of
 
 SCALERS = ("standard", "mean", "none")
+
+# series names a message lists of those fitted (a global model may have thousands)
+MOST_NAMES_SHOWN = 8
 
 
 class SeriesTransform:
@@ -88,7 +92,7 @@ class SeriesTransform:
 
     def _stats(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         if name not in self.stats:
-            known = ", ".join(repr(k) for k in self.stats) or "none"
+            known = some_of(self.stats, MOST_NAMES_SHOWN) or "none"
             raise UserError(f"series: {name!r} was not seen in training (known: {known})")
         return self.stats[name]
 

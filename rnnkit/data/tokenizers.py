@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from rnnkit.errors import UserError
+from rnnkit.plural import some_of
 
 EOS = "<eos>"
 UNK = "<unk>"
@@ -187,11 +188,9 @@ class CharTokenizer(Tokenizer):
         """Refuse TEXT if it has characters outside a vocabulary without ``<unk>``."""
         unknown = self.unknown_tokens(text)
         if unknown:
-            named = ", ".join(repr(c) for c in unknown[:MAX_NAMED])
-            more = f" and {len(unknown) - MAX_NAMED} more" if len(unknown) > MAX_NAMED else ""
             count = "1 character is" if len(unknown) == 1 else f"{len(unknown)} characters are"
             raise UserError(
-                f"{count} not in the vocabulary: {named}{more}; this "
+                f"{count} not in the vocabulary: {some_of(unknown, MAX_NAMED)}; this "
                 f"model was saved by an older rnnkit, whose {self.kind} vocabulary has no "
                 f"{UNK} to read them as: remove them, or retrain the model"
             )

@@ -43,9 +43,10 @@ import numpy as np
 
 from rnnkit.data.timeseries import Series, SeriesData, refuse_gaps
 from rnnkit.data.timeseries_calendar import format_date, season_length
+from rnnkit.data.timeseries_transforms import MOST_NAMES_SHOWN
 from rnnkit.data.timeseries_windows import known_inputs, too_few_ahead
 from rnnkit.errors import UserError
-from rnnkit.plural import counted
+from rnnkit.plural import counted, some_of
 from rnnkit.train.forecast_evaluation import (
     TrainedForecaster,
     check_length,
@@ -72,7 +73,7 @@ def check_series(trained: TrainedForecaster, data: SeriesData) -> None:
     known = trained.target_transform.stats
     for one in data.series:
         if one.id not in known:  # its scaling was never fitted
-            names = ", ".join(repr(name) for name in known)
+            names = some_of(known, MOST_NAMES_SHOWN)
             raise UserError(
                 f"data: series {one.id!r} was not among those the model was trained on "
                 f"({names}); it scales each series as fitted in training, so give those only"

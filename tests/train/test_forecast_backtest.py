@@ -13,8 +13,9 @@ import pytest
 
 from rnnkit.data.timeseries import read_series
 from rnnkit.data.timeseries_transforms import SeriesTransform
+from rnnkit.errors import UserError
 from rnnkit.models.forecaster import Forecast, Forecaster
-from rnnkit.train.forecast_backtest import backtest, forecast_ahead
+from rnnkit.train.forecast_backtest import backtest, check_series, forecast_ahead
 from rnnkit.train.forecast_evaluation import TrainedForecaster, in_data_units
 
 Y = [3.0, 5.0, 4.0, 6.0, 8.0, 7.0, 9.0, 11.0, 10.0, 12.0]  # 2000-01 .. 2000-10
@@ -154,3 +155,19 @@ def test_a_differenced_direct_head_forecasts_intervals_from_its_paths(tmp_path, 
     width = quantiles[:, 0, 1] - quantiles[:, 0, 0]
     assert width[0] == pytest.approx(summed[0], rel=0.1)
     assert np.all(width[2:] < 0.8 * summed[2:])
+
+
+def test_an_unknown_series_lists_a_few_of_the_known_ones(tmp_path: Path) -> None:
+    """A global model may know thousands of series: the messages name eight and count the
+    rest (predict's check_series, and the scaling the backtest meets first)."""
+    data, trained = ten_months(tmp_path, LastPlusOne())
+    one = trained.target_transform.stats.pop("")
+    for k in range(20):
+        trained.target_transform.stats[f"s{k}"] = one
+    eight = "'s0', 's1', 's2', 's3', 's4', 's5', 's6', 's7' and 12 more"
+    with pytest.raises(UserError, match="was not among those the model was trained on") as caught:
+        check_series(trained, data)
+    assert f"({eight})" in str(caught.value) and "'s8'" not in str(caught.value)
+    with pytest.raises(UserError, match="was not seen in training") as caught:
+        backtest(trained, data, "2000-07", season=2, levels=LEVELS, num_samples=2)
+    assert f"(known: {eight})" in str(caught.value)
