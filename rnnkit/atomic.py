@@ -46,10 +46,13 @@ def check_writable(path: str | os.PathLike[str]) -> None:
     is a folder, its folder does not exist or is not one, or may not be written to."""
     path = Path(path)
     folder = path.parent
+    # the nearest folder on the way that exists: a file there (out.csv/sub/x.png) is what
+    # the write would stumble on first, so its error is "not a directory"
+    there = next((p for p in (folder, *folder.parents) if p.exists()), folder)
     for failed, code in (
         (path.is_dir(), errno.EISDIR),
+        (not there.is_dir(), errno.ENOTDIR),
         (not folder.exists(), errno.ENOENT),
-        (folder.exists() and not folder.is_dir(), errno.ENOTDIR),
         (folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK), errno.EACCES),
     ):
         if failed:

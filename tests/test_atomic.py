@@ -24,6 +24,8 @@ def test_check_writable_meets_the_error_writing_would(tmp_path: Path) -> None:
         (tmp_path, errno.EISDIR),
         (tmp_path / "no" / "out.csv", errno.ENOENT),
         (tmp_path / "file" / "out.csv", errno.ENOTDIR),
+        (tmp_path / "file" / "sub" / "out.csv", errno.ENOTDIR),  # a file further up
+        (tmp_path / "no" / "sub" / "out.csv", errno.ENOENT),
     ]:
         with pytest.raises(OSError) as caught:
             check_writable(path)
