@@ -8,11 +8,11 @@ the first word), and ``--encoding`` says how the bytes are to be read.
 from __future__ import annotations
 
 import argparse
-import codecs
 import io
 import sys
 from collections.abc import Iterator
 
+from rnnkit.data.text import is_codec
 from rnnkit.errors import UserError
 
 BOM = "\ufeff"
@@ -37,10 +37,8 @@ def input_texts(args: argparse.Namespace, encoding: str = "utf-8") -> Iterator[t
     if args.texts and args.input:
         raise UserError("give the texts as arguments or with --input, not both")
     encoding = args.encoding or encoding
-    try:
-        codecs.lookup(encoding)
-    except LookupError:
-        raise UserError(f"--encoding {encoding} is not an encoding Python knows") from None
+    if not is_codec(encoding):
+        raise UserError(f"--encoding {encoding} is not an encoding Python knows")
     if args.texts:
         for number, text in enumerate(args.texts, start=1):
             yield f"text {number}", text

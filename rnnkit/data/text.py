@@ -82,11 +82,18 @@ def _read_folder(folder: Path, encoding: str) -> str:
     return "\n".join(texts)
 
 
-def _check_encoding(encoding: str) -> None:
+def is_codec(name: str) -> bool:
+    """Whether Python knows NAME as a text encoding (``utf-8``, ``latin-1``, ...)."""
     try:
-        codecs.lookup(encoding)
+        codecs.lookup(name)
     except LookupError:
-        raise UserError(f"unknown encoding {encoding!r}; use e.g. utf-8 or latin-1") from None
+        return False
+    return True
+
+
+def _check_encoding(encoding: str) -> None:
+    if not is_codec(encoding):
+        raise UserError(f"unknown encoding {encoding!r}; use e.g. utf-8 or latin-1")
 
 
 def special_kind(mode: int) -> str | None:

@@ -29,7 +29,6 @@ Every error is a ``UserError`` of one line naming the parameter (``data``, ``tar
 
 from __future__ import annotations
 
-import codecs
 import csv
 import math
 from collections.abc import Sequence
@@ -40,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnkit.data.text import is_codec
 from rnnkit.data.timeseries_calendar import (
     Frequency,
     fill_gaps,
@@ -195,13 +195,11 @@ def _read_rows(path: Path, encoding: str) -> tuple[list[str], list[list[str]], l
         raise UserError(f"data: no such file: {path}")
     if not path.is_file():  # a pipe or a device such as /dev/null
         raise UserError(f"data: {path} is not a regular file; give the CSV file of the series")
-    try:
-        codecs.lookup(encoding)
-    except LookupError:
+    if not is_codec(encoding):
         raise SettingError(
             f"encoding: {encoding!r} is no codec Python knows; give e.g. utf-8, latin-1, utf-16",
             "encoding",
-        ) from None
+        )
     try:
         with open(path, encoding=encoding, newline="") as handle:
             text = handle.read()

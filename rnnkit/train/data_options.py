@@ -9,13 +9,13 @@ the first fields of a section read from training, validation and test files.
 
 from __future__ import annotations
 
-import codecs
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from rnnkit.config import CHANGEABLE, option
+from rnnkit.data.text import is_codec
 from rnnkit.data.tokenizers import Tokenizer, make_tokenizer, tokenizer_from_dict
 from rnnkit.errors import UserError
 from rnnkit.train.checkpoint import Checkpoint
@@ -24,11 +24,9 @@ from rnnkit.train.run_config import saved_entry
 
 def check_encoding(name: str) -> str | None:
     """Why NAME is no text encoding Python knows, or None."""
-    try:
-        codecs.lookup(name)
-    except LookupError:
-        return f"no such text encoding: {name!r} (e.g. utf-8, latin-1, utf-16)"
-    return None
+    if is_codec(name):
+        return None
+    return f"no such text encoding: {name!r} (e.g. utf-8, latin-1, utf-16)"
 
 
 def path_option(help: str, metavar: str = "PATH") -> Any:

@@ -285,11 +285,13 @@ NO_DATES = np.zeros(0, dtype="datetime64[s]")
 
 def is_date(text: Any) -> bool:
     """Whether TEXT is a date as config.json keeps one (ISO)."""
+    if not isinstance(text, str):
+        return False
     try:
         np.datetime64(text, "s")
-    except (TypeError, ValueError):
+    except ValueError:
         return False
-    return isinstance(text, str)
+    return True
 
 
 def parameter_count(model: ForecasterConfig) -> int:
