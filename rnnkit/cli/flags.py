@@ -20,8 +20,10 @@ from typing import Any
 from rnnkit.cli.arguments import integer, number
 from rnnkit.config import base_type, default_of, is_section, settings
 
-# Older or shorter names people type, beside a field's own flag.
-ALIASES = {"cell": ["--model"]}
+# Older or shorter names people type, beside a field's own flag. ``--data`` is how the
+# tasks that read one file (lm, forecast) and every eval and predict name the data, so the
+# tasks with separate training, validation and test files take it for the training file.
+ALIASES = {"cell": ["--model"], "train": ["--data"]}
 # Single-word setting names that are safe to translate inside free text.
 PLAIN_NAMES = ("lr", "clip", "ema", "epochs")
 SEPARATOR = "__"  # between the section and the field in an argparse ``dest``

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from rnnkit.cli.flags import as_flags, setting_names
-from rnnkit.cli.main import SETTING_NAMES
+from rnnkit.cli.flags import as_flags, given_settings, setting_names
+from rnnkit.cli.main import SETTING_NAMES, ArgumentParser
+from rnnkit.cli.train import build_parser
 from rnnkit.errors import SettingError, UserError
 from rnnkit.train.tasks import TASKS
 from tests.cli.cli_helpers import run_cli
@@ -79,3 +80,10 @@ def test_only_the_leading_setting_of_an_error_becomes_a_flag(
     monkeypatch.setattr(info, "run", failing)
     status, _, err = run_cli("info", "somewhere")
     assert (status, err) == (2, f"rnnkit: error: {expected}\n")
+
+
+@pytest.mark.parametrize("task", ["classify", "tag", "seq2seq", "generate"])
+def test_data_names_the_training_file_of_tasks_with_separate_files(task: str) -> None:
+    parser = build_parser(TASKS[task], ArgumentParser)
+    given = given_settings(parser.parse_args(["--data", "pairs.tsv"]))
+    assert given == {("data", "train"): "pairs.tsv"}
