@@ -40,8 +40,11 @@ INTERRUPTED = 130  # the shell's convention: 128 + SIGINT
 class ArgumentParser(argparse.ArgumentParser):
     """An argparse parser whose errors are ``UserError``s, reported in one line."""
 
+    # The command whose help lists the flags: ``rnnkit train``'s depend on its task.
+    help_command: str | None = None
+
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UserError(f"{message} (see {self.prog} --help)")
+        raise UserError(f"{message} (see {self.help_command or self.prog + ' --help'})")
 
 
 def build_parser() -> ArgumentParser:
@@ -74,6 +77,7 @@ def run(argv: list[str]) -> int:
         args.texts.extend(extra[cut + 1 :])
         extra = [w for w in extra[:cut] if w.startswith("-")]
     if extra:
+        parser.help_command = f"rnnkit {args.command} --help"
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     with limit_threads(args.threads):
         return args.handler(args)

@@ -94,6 +94,7 @@ def build_parser(
     )
     add_threads_argument(parser)
     add_settings_flags(parser, task.config_class)
+    parser.help_command = f"rnnkit {NAME} --task {task.name} --help"  # type: ignore[attr-defined]
     return parser
 
 

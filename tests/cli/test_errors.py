@@ -229,3 +229,19 @@ def test_a_system_error_on_a_file_names_it_and_advises_only_where_the_path_is_at
     assert missing.startswith("/x/y: no such file or directory; check the path")
     full = os_error_line(OSError(errno.ENOSPC, "No space left on device", "/x/y"))
     assert full == "/x/y: no space left on device"
+
+
+@pytest.mark.parametrize(
+    ("argv", "help_command"),
+    [
+        (["train", "--task", "seq2seq", "--bogus"], "rnnkit train --task seq2seq --help"),
+        (["train", "--bogus"], "rnnkit train --task lm --help"),
+        (["train-classifier", "--bogus"], "rnnkit train --task classify --help"),
+        (["predict", "somewhere", "--bogus"], "rnnkit predict --help"),
+    ],
+)
+def test_an_unknown_flag_points_to_the_help_that_lists_the_flags(
+    argv: list[str], help_command: str
+) -> None:
+    status, _, err = run_cli(*argv)
+    assert_one_line_error(status, err, f"unrecognized arguments: --bogus (see {help_command})")
