@@ -9,17 +9,19 @@ score is the log-probability divided by the length penalty, ``rnnkit.models.beam
 with ``--json`` one object per text with every output's text, score, log-probability and
 whether it ended with the end token (else it was cut at the length limit).
 
-Behaviour on odd input: an empty text (or empty line) is a one-line error naming it; source
-tokens never seen in training are read as ``<unk>``, said once on stderr for the whole call;
-``--beam`` and ``--nbest`` must be positive, ``--nbest`` at most ``--beam`` (without
-``--beam`` the beam is as wide as ``--nbest``). ``--max-length-ratio R`` cuts outputs at R
-times their source's length (default: the run's); a note on stderr counts the texts whose
-best output reached that limit unfinished. ``--plot-attention FILE`` draws the best
-output's attention over the source (one file per text: ``out-2.png`` for the second, ...;
-a PNG, or PDF or SVG for a name that ends so: ``rnnkit.train.figures``); it needs a
-model with attention, and a picture that cannot be drawn is a note, never a failed
-prediction. ``--ensemble RUN`` (repeatable) decodes with more runs' models as one
-(``rnnkit.cli.ensemble``).
+Behaviour on odd input: a blank text (or blank line) gets a note on stderr naming it and an
+empty answer (a blank line, or with ``--json`` a record with no outputs), so the answers
+keep the order of the texts (line for line with ``--nbest 1``), as the classifier's and
+the tagger's do; source tokens never seen in training are read as ``<unk>``, said once on
+stderr for the whole call; ``--beam`` and ``--nbest`` must be positive, ``--nbest`` at most
+``--beam`` (without ``--beam`` the beam is as wide as ``--nbest``). ``--max-length-ratio R``
+cuts outputs at R times their source's length (default: the run's); a note on stderr counts
+the texts whose best output reached that limit unfinished. ``--plot-attention FILE`` draws
+the best output's attention over the source (one file per text: ``out-2.png`` for the
+second, ...; none for a blank text; a PNG, or PDF or SVG for a name that ends so:
+``rnnkit.train.figures``); it needs a model with attention, and a picture that cannot be
+drawn is a note, never a failed prediction. ``--ensemble RUN`` (repeatable) decodes with
+more runs' models as one (``rnnkit.cli.ensemble``).
 """
 
 from __future__ import annotations
@@ -120,21 +122,20 @@ def beam_width(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace, folder: Path) -> int:
     """Transduce the texts with the seq2seq model in FOLDER."""
+    plot = Path(args.plot_attention) if args.plot_attention else None
     trained = load_models(folder, args)
     beam = beam_width(args)
-    if args.plot_attention and all(m.attention_kind == "none" for m in trained.models):
+    if plot is not None and all(m.attention_kind == "none" for m in trained.models):
         raise UserError(
             f"--plot-attention needs a model with attention; {folder} was trained with "
             "--attention none"
         )
     texts, origins = read_inputs(args)
+    outputs, unknown = answer_texts(trained, texts, origins, args, beam)
     for text, origin in zip(texts, origins, strict=True):
         if not text.strip():
-            raise UserError(f"{origin} is empty; give one non-empty text per line")
-    cutting = cut_note(trained, texts)
-    outputs, unknown = transduce(
-        trained, texts, beam, args.alpha, args.nbest, None, origins, args.max_length_ratio
-    )
+            print(f"rnnkit: note: {origin} is empty; no output", file=sys.stderr)
+    cutting = cut_note(trained, [text for text in texts if text.strip()])
     if cutting:
         print(f"rnnkit: note: {cutting}", file=sys.stderr)
     if unknown:
@@ -143,30 +144,67 @@ def run(args: argparse.Namespace, folder: Path) -> int:
             f"{were(len(unknown))} read as <unk>: {some_of(unknown, MOST_UNKNOWN_SHOWN)}",
             file=sys.stderr,
         )
-    for text, found in zip(texts, outputs, strict=True):
-        if args.json:
-            record = {
-                "text": text,
-                "outputs": [
-                    {key: h[key] for key in ("text", "score", "log_prob", "finished")}
-                    for h in found
-                ],
-            }
-            print(json.dumps(record, ensure_ascii=False))
-        else:
-            for hypothesis in found:
-                print(f"{hypothesis['text']}\t{hypothesis['score']:.4f}\t{text}")
-    unfinished = sum(not found[0]["finished"] for found in outputs)
+    print_answers(texts, outputs, args.json)
+    answered = [answers for answers in outputs if answers]
+    unfinished = sum(not answers[0]["finished"] for answers in answered)
     if unfinished:
         print(
-            f"rnnkit: note: the best output of {unfinished} of {counted(len(texts), 'text')} "
+            f"rnnkit: note: the best output of {unfinished} of {counted(len(answered), 'text')} "
             "reached the length limit before its end token and may be cut short; a larger "
             "--max-length-ratio lets outputs run longer",
             file=sys.stderr,
         )
-    if args.plot_attention:
-        plot_all(trained, texts, outputs, Path(args.plot_attention), args.json)
+    if plot is not None:
+        plot_all(trained, texts, outputs, plot, args.json)
     return 0
+
+
+def answer_texts(
+    trained: TrainedSeq2Seq,
+    texts: list[str],
+    origins: list[str],
+    args: argparse.Namespace,
+    beam: int,
+) -> tuple[list[list[dict[str, Any]]], list[str]]:
+    """The outputs of each of TEXTS (``transduce``), none for a blank one, so that output i
+    stays that of text i; and the source tokens not seen in training."""
+    kept = [i for i, text in enumerate(texts) if text.strip()]
+    outputs: list[list[dict[str, Any]]] = [[] for _ in texts]
+    if not kept:
+        return outputs, []
+    found, unknown = transduce(
+        trained, [texts[i] for i in kept], beam, args.alpha, args.nbest, None,
+        [origins[i] for i in kept], args.max_length_ratio,
+    )  # fmt: skip
+    for i, hypotheses in zip(kept, found, strict=True):
+        outputs[i] = hypotheses
+    return outputs, unknown
+
+
+def print_answers(texts: list[str], outputs: list[list[dict[str, Any]]], as_json: bool) -> None:
+    """Each text's outputs, one line each (``<output><TAB><score><TAB><text>``), or one JSON
+    record per text with AS_JSON; a text without outputs (blank) gets a blank line."""
+    for text, answers in zip(texts, outputs, strict=True):
+        if as_json:
+            record = {
+                "text": text,
+                "outputs": [
+                    {key: h[key] for key in ("text", "score", "log_prob", "finished")}
+                    for h in answers
+                ],
+            }
+            print(json.dumps(record, ensure_ascii=False))
+            continue
+        if not answers:
+            print()
+        for hypothesis in answers:
+            print(f"{hypothesis['text']}\t{hypothesis['score']:.4f}\t{text}")
+
+
+def picture_path(path: Path, number: int) -> Path:
+    """The file of the NUMBERth text's attention: PATH for the first, ``out-2.png`` beside
+    ``out.png`` for the second, ..."""
+    return path if number == 1 else path.with_name(f"{path.stem}-{number}{path.suffix}")
 
 
 def plot_all(
@@ -178,7 +216,9 @@ def plot_all(
 ) -> None:
     notes = sys.stderr if quiet else sys.stdout
     for number, (text, found) in enumerate(zip(texts, outputs, strict=True), start=1):
-        target = path if number == 1 else path.with_name(f"{path.stem}-{number}{path.suffix}")
+        if not found:  # a blank text: no attention, and no file in its place
+            continue
+        target = picture_path(path, number)
         best = found[0]
         try:
             draw_attention(trained, text, best, target)

@@ -4,8 +4,9 @@
 ``run``. Sentences are the arguments, or else the lines of stdin, split into words at
 whitespace. Each sentence gets one line of ``word/TAG`` pairs, or with ``--json`` one
 object ``{"tokens": [...], "tags": [...]}``. Words never seen in training are read as
-``<unk>`` (their characters still count, with a character encoder). An empty sentence is a
-one-line error naming it.
+``<unk>`` (their characters still count, with a character encoder). An empty sentence gets
+a note on stderr naming it and an empty answer (a blank line, or with ``--json`` no tokens
+and no tags), so the answers stay line for line with the input.
 """
 
 from __future__ import annotations

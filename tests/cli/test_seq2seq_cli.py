@@ -165,11 +165,35 @@ def test_bad_search_flags_are_one_line(runs, flags: list[str], fragment: str) ->
     assert out == ""
 
 
-def test_an_empty_line_is_one_line_naming_it(runs, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("sys.stdin", io.StringIO("abc\n\nde\n"))
+def test_a_blank_line_gets_a_blank_answer_in_its_place(
+    runs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As the classifier and the tagger answer: a note naming the line, an empty answer, so
+    # that output line i stays that of input line i.
+    alone = [run_cli("predict", runs["reverse"], text)[1] for text in ("abc", "de")]
+    monkeypatch.setattr("sys.stdin", io.StringIO("abc\n\nde\n \t\n"))
     status, out, err = run_cli("predict", runs["reverse"])
-    assert_one_line_error(status, err, "stdin line 2 is empty")
-    assert out == ""
+    assert status == 0, err
+    assert out == alone[0] + "\n" + alone[1] + "\n"
+    assert "rnnkit: note: stdin line 2 is empty; no output\n" in err
+    assert "rnnkit: note: stdin line 4 is empty; no output\n" in err
+    listed = runs["folder"] / "with-blanks.txt"
+    listed.write_text("abc\n\nde\n", encoding="utf-8")
+    status, out, err = run_cli("predict", runs["reverse"], "--input", listed, "--json")
+    assert status == 0, err
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [r["text"] for r in records] == ["abc", "", "de"]
+    assert records[1]["outputs"] == [] and all(r["outputs"] for r in records[::2])
+    assert f"{listed} line 2 is empty" in err
+
+
+def test_only_blank_lines_answer_blank_and_no_lines_is_one_line(
+    runs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n\n"))
+    status, out, err = run_cli("predict", runs["reverse"])
+    assert status == 0, err
+    assert out == "\n\n" and err.count("is empty; no output") == 2
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
     assert_one_line_error(*run_cli("predict", runs["reverse"])[::2], "no texts")
 
@@ -401,3 +425,13 @@ def test_an_attention_plot_that_cannot_be_written_is_a_note_naming_it(runs, tmp_
     assert status == 0, err  # the outputs are printed all the same
     assert len(out.splitlines()) == 1
     assert err == f"rnnkit: note: no attention drawn in {target}: No such file or directory\n"
+
+
+def test_a_blank_text_draws_no_attention_and_keeps_the_numbers(runs, tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "attention.png"
+    status, out, err = run_cli("predict", runs["reverse"], "abc", "", "fade", "--plot-attention",
+                               png, "--json")  # fmt: skip
+    assert status == 0, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["attention-3.png", "attention.png"]
+    assert "text 2 is empty; no output" in err
