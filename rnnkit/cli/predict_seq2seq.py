@@ -19,9 +19,11 @@ cuts outputs at R times their source's length (default: the run's); a note on st
 the texts whose best output reached that limit unfinished. ``--plot-attention FILE`` draws
 the best output's attention over the source (one file per text: ``out-2.png`` for the
 second, ...; none for a blank text; a PNG, or PDF or SVG for a name that ends so:
-``rnnkit.train.figures``); it needs a model with attention, and a picture that cannot be
-drawn is a note, never a failed prediction. ``--ensemble RUN`` (repeatable) decodes with
-more runs' models as one (``rnnkit.cli.ensemble``).
+``rnnkit.train.figures``); it needs a model with attention. Files that cannot be written
+(their folder missing, a file on the way, a folder of that name) are one-line errors
+before any text is transduced; a picture that still cannot be drawn is a note, never a
+failed prediction. ``--ensemble RUN`` (repeatable) decodes with more runs' models as one
+(``rnnkit.cli.ensemble``).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from rnnkit.atomic import check_writable
 from rnnkit.cli.arguments import add_png_flag, non_negative_float, positive_float, positive_int
 from rnnkit.cli.ensemble import add_ensemble_flag, load_models
 from rnnkit.cli.inputs import input_texts
@@ -123,6 +126,8 @@ def beam_width(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace, folder: Path) -> int:
     """Transduce the texts with the seq2seq model in FOLDER."""
     plot = Path(args.plot_attention) if args.plot_attention else None
+    if plot is not None:
+        check_writable(plot)
     trained = load_models(folder, args)
     beam = beam_width(args)
     if plot is not None and all(m.attention_kind == "none" for m in trained.models):
@@ -131,6 +136,9 @@ def run(args: argparse.Namespace, folder: Path) -> int:
             "--attention none"
         )
     texts, origins = read_inputs(args)
+    if plot is not None:
+        for number in range(2, len(texts) + 1):
+            check_writable(picture_path(plot, number))
     outputs, unknown = answer_texts(trained, texts, origins, args, beam)
     for text, origin in zip(texts, origins, strict=True):
         if not text.strip():

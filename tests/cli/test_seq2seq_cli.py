@@ -418,13 +418,30 @@ def test_a_source_past_the_models_limit_is_named_or_cut_with_a_note(runs, tmp_pa
     assert "rnnkit: note: 1 source longer than 3 tokens was cut" in err
 
 
-def test_an_attention_plot_that_cannot_be_written_is_a_note_naming_it(runs, tmp_path) -> None:
-    pytest.importorskip("matplotlib")
-    target = tmp_path / "no such folder" / "attention.png"
-    status, out, err = run_cli("predict", runs["reverse"], "abc", "--plot-attention", target)
-    assert status == 0, err  # the outputs are printed all the same
-    assert len(out.splitlines()) == 1
-    assert err == f"rnnkit: note: no attention drawn in {target}: No such file or directory\n"
+@pytest.mark.parametrize(
+    "where, named, reason",
+    [
+        ("no such folder/attention.png", "no such folder/attention.png", "no such file"),
+        ("a file/attention.png", "a file/attention.png", "not a directory"),
+        ("a folder", "a folder", "is a directory"),
+        ("texts.png", "texts-2.png", "is a directory"),  # the second text's picture
+    ],
+)
+def test_an_attention_plot_that_cannot_be_written_is_refused_before_any_work(
+    runs, tmp_path: Path, where: str, named: str, reason: str
+) -> None:
+    (tmp_path / "a file").write_text("mine\n", encoding="utf-8")
+    (tmp_path / "a folder").mkdir()
+    (tmp_path / "texts-2.png").mkdir()
+    before = sorted(tmp_path.rglob("*"))
+    target = tmp_path / where
+    status, out, err = run_cli(
+        "predict", runs["reverse"], "abc", "fade", "--plot-attention", target
+    )
+    assert_one_line_error(status, err, f"{tmp_path / named}: {reason}")
+    assert out == ""
+    assert sorted(tmp_path.rglob("*")) == before
+    assert (tmp_path / "a file").read_text(encoding="utf-8") == "mine\n"
 
 
 def test_a_blank_text_draws_no_attention_and_keeps_the_numbers(runs, tmp_path: Path) -> None:
