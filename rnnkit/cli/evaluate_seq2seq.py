@@ -24,8 +24,9 @@ from pathlib import Path
 from rnnkit.cli.arguments import non_negative_float, positive_int
 from rnnkit.cli.ensemble import add_ensemble_flag, load_models
 from rnnkit.cli.predict_seq2seq import add_max_length_flag
-from rnnkit.data.parallel import FORMATS, MalformedLineError, read_parallel
+from rnnkit.data.parallel import FORMATS, MalformedLineError, UnclearFormatError, read_parallel
 from rnnkit.data.parallel_batches import split_tokens
+from rnnkit.errors import UserError
 from rnnkit.plural import counted, were
 from rnnkit.train.tasks.seq2seq import cut_note, evaluate_pairs
 
@@ -69,6 +70,10 @@ def run(args: argparse.Namespace, folder: Path) -> int:
     format = args.pair_format or saved.format
     try:
         examples = read_parallel(args.data, format, args.encoding or saved.encoding)
+    except UnclearFormatError as error:
+        raise UserError(
+            f"{error.finding}; fix the odd line, or give --pair-format tsv, dlfs2 or dictionary"
+        ) from None
     except MalformedLineError as error:
         if args.pair_format or format == "auto":
             raise

@@ -9,8 +9,11 @@
   pronunciation's symbols), as CMUdict. A word with several pronunciations has one line
   each; ``WORD(2)`` markers and ``;;;`` comment lines of the original CMUdict are understood.
 
-``auto`` takes ``tsv`` for a ``.tsv`` file or a first line holding a tab, ``dlfs2`` for a
-first line holding ``_``, ``dictionary`` otherwise. A malformed line (no separator, an empty
+``auto`` takes ``tsv`` for a ``.tsv`` file; otherwise it looks at the first ``SNIFF_LINES``
+lines that hold a pair (not blank, not a ``;;;`` comment): a line holding a tab is ``tsv``,
+one holding ``_`` ``dlfs2``, any other ``dictionary``, and they must agree, so that one odd
+line does not choose the format: two that disagree are an ``UnclearFormatError`` naming both
+lines (give the format instead). A malformed line (no separator, an empty
 source or target, a blank line) is a one-line ``UserError`` naming the file and line; a line
 that the format cannot split is a ``MalformedLineError``, a kind of ``UserError``.
 Files are read strictly in their encoding (``rnnkit.data.text.read_text``); a folder is
@@ -33,14 +36,30 @@ import numpy as np
 
 from rnnkit.data.held_out import held_out_indices
 from rnnkit.data.text import read_text
-from rnnkit.errors import UserError
+from rnnkit.errors import SettingError, UserError
 
 FORMATS = ("auto", "tsv", "dlfs2", "dictionary")
 VARIANT_MARKER = re.compile(r"\(\d+\)$")  # CMUdict's WORD(1), WORD(2) ...
+SNIFF_LINES = 100  # the lines auto reads the format from
+# Each format's lines as a message shows them.
+LOOKS = {"tsv": "source<TAB>target", "dlfs2": "source_target", "dictionary": "WORD  PH ON EMES"}
 
 
 class MalformedLineError(UserError):
     """A line that its format cannot split into a source and a target."""
+
+
+class UnclearFormatError(SettingError):
+    """Lines of one file that look like different formats, read with format ``auto``.
+
+    ``finding`` says which lines look like which format; the message adds the fix, setting
+    ``format`` (a front end whose flag for it has another name rephrases it from
+    ``finding``)."""
+
+    def __init__(self, finding: str) -> None:
+        fix = "fix the odd line, or set format to the file's (tsv, dlfs2 or dictionary)"
+        super().__init__(f"{finding}; {fix}", "format")
+        self.finding = finding
 
 
 @dataclass
@@ -51,6 +70,7 @@ class ParallelExamples:
     sources: list[str]
     targets: list[str]
     origins: list[str]
+    format: str = ""  # the format they were read in (auto resolved), if known
 
     def __len__(self) -> int:
         return len(self.sources)
@@ -64,6 +84,7 @@ class ParallelExamples:
             [self.sources[i] for i in indices],
             [self.targets[i] for i in indices],
             [self.origins[i] for i in indices],
+            self.format,
         )
 
     def hold_out(self, fraction: float, seed: int) -> tuple[ParallelExamples, ParallelExamples]:
@@ -79,11 +100,40 @@ class ParallelExamples:
         return self.subset(rest), self.subset(kept)
 
 
-def detect_format(path: Path, first_line: str) -> str:
-    """The format ``auto`` means for PATH, whose first line is FIRST_LINE."""
-    if path.suffix.lower() == ".tsv" or "\t" in first_line:
+def detect_format(path: Path, lines: list[str]) -> str:
+    """The format ``auto`` means for PATH, whose LINES are these (see the module docstring).
+
+    Raises:
+        UnclearFormatError: two of the first ``SNIFF_LINES`` pair lines look like different
+            formats.
+    """
+    if path.suffix.lower() == ".tsv":
         return "tsv"
-    return "dlfs2" if "_" in first_line else "dictionary"
+    first: tuple[int, str] | None = None
+    seen = 0
+    for number, line in enumerate(lines, start=1):
+        if not line.strip() or line.startswith(";;;"):
+            continue
+        format = line_format(line)
+        if first is None:
+            first = (number, format)
+        elif format != first[1]:
+            raise UnclearFormatError(
+                f"{path}: line {first[0]} looks like {first[1]} pairs ({LOOKS[first[1]]}) but "
+                f"line {number} like {format} ({LOOKS[format]})"
+            )
+        seen += 1
+        if seen == SNIFF_LINES:
+            break
+    return "dictionary" if first is None else first[1]
+
+
+def line_format(line: str) -> str:
+    """The format one LINE looks like: ``tsv`` with a tab, ``dlfs2`` with ``_``, else
+    ``dictionary``."""
+    if "\t" in line:
+        return "tsv"
+    return "dlfs2" if "_" in line else "dictionary"
 
 
 def read_parallel(
@@ -104,9 +154,9 @@ def read_parallel(
     if lines and lines[-1] == "":
         lines.pop()  # the final newline ends the last line
     if format == "auto":
-        format = detect_format(path, lines[0] if lines else "")
+        format = detect_format(path, lines)
     parse = {"tsv": _tsv_pair, "dlfs2": _dlfs2_pair, "dictionary": _dictionary_pair}[format]
-    examples = ParallelExamples([], [], [])
+    examples = ParallelExamples([], [], [], format)
     for number, line in enumerate(lines, start=1):
         where = f"{path}:{number}"
         if format == "dictionary" and line.startswith(";;;"):

@@ -273,6 +273,34 @@ def test_pairs_in_another_format_than_trained_point_to_pair_format(runs, tmp_pat
     assert json.loads(out)["pairs"] == 2
 
 
+def test_held_out_pairs_unlike_the_training_pairs_are_one_line(runs, tmp_path: Path) -> None:
+    dlfs2 = tmp_path / "valid.txt"
+    dlfs2.write_text("abc_cba\nfed_def\n", encoding="utf-8")
+    train = runs["folder"] / "train.tsv"
+    status, out, err = run_cli(
+        "train", "--task", "seq2seq", "--train", train, "--valid", dlfs2, "--out",
+        tmp_path / "run", "--max-steps", "1", "--threads", "1",
+    )  # fmt: skip
+    assert_one_line_error(
+        status, err, f"{dlfs2} looks like dlfs2 pairs", f"but {train} like tsv", "--format"
+    )
+    assert out == "" and not (tmp_path / "run").exists()
+
+
+def test_a_file_whose_lines_look_like_two_formats_names_them(runs, tmp_path: Path) -> None:
+    mixed = tmp_path / "mixed.txt"
+    mixed.write_text("abc cba\nabc_cba\n", encoding="utf-8")
+    status, out, err = run_cli(
+        "train", "--task", "seq2seq", "--train", mixed, "--out", tmp_path / "run",
+        "--max-steps", "1", "--threads", "1",
+    )  # fmt: skip
+    assert_one_line_error(status, err, "mixed.txt: line 1 looks like dictionary", "line 2 like")
+    assert "set --format to" in err
+    status, out, err = run_cli("eval", runs["reverse"], "--data", mixed)
+    assert_one_line_error(status, err, "mixed.txt: line 1", "give --pair-format")
+    assert "--format" not in err  # the classifier's flag, not eval's for pairs
+
+
 @pytest.mark.parametrize(
     "flags, fragment",
     [

@@ -8,7 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnnkit.data.parallel import ParallelExamples, read_parallel, references
+from rnnkit.data.parallel import (
+    SNIFF_LINES,
+    ParallelExamples,
+    UnclearFormatError,
+    read_parallel,
+    references,
+)
 from rnnkit.data.parallel_batches import (
     BOS_ID,
     EOS_ID,
@@ -53,6 +59,33 @@ def test_formats_read_by_auto(tmp_path: Path, name, text, sources, targets) -> N
     examples = read_parallel(write(tmp_path, name, text))
     assert examples.sources == sources and examples.targets == targets
     assert examples.origins[0].endswith(f"{name}:{2 if text.startswith(';;;') else 1}")
+
+
+def test_auto_reads_the_format_from_several_lines_not_the_first_alone(tmp_path: Path) -> None:
+    # A word with _ first: the first line alone would take the dictionary for dlfs2 pairs.
+    odd_first = write(tmp_path, "odd.txt", "NEW_YORK  N UW Y AO R K\nABBY  AE B IY\n")
+    with pytest.raises(UnclearFormatError) as error:
+        read_parallel(odd_first)
+    message = str(error.value)
+    assert message.startswith(f"{odd_first}: line 1 looks like dlfs2 pairs")
+    assert "but line 2 like dictionary" in message and "set format to" in message
+    assert error.value.settings == ("format",) and "--" not in message and "\n" not in message
+    assert read_parallel(odd_first, "dictionary").sources == ["NEW_YORK", "ABBY"]
+    # A ;;; comment says nothing of the format (its _ is no dlfs2 pair): the lines agree.
+    commented = write(tmp_path, "commented.txt", ";;; see read_me\nABBY  AE B IY\nREAD  R IY D\n")
+    assert read_parallel(commented).targets == ["AE B IY", "R IY D"]
+
+
+def test_auto_reads_the_format_from_the_first_sniff_lines(tmp_path: Path) -> None:
+    pairs = "".join(f"{i}+1 _{i + 1}\n" for i in range(SNIFF_LINES))
+    late = write(tmp_path, "late.txt", pairs + "no underscore\n")
+    with pytest.raises(
+        UserError, match=rf"late.txt:{SNIFF_LINES + 1}: expected the source, then _"
+    ):
+        read_parallel(late)  # dlfs2, from the first lines; the odd one is a malformed line
+    early = write(tmp_path, "early.txt", pairs[: -len("99+1 _100\n")] + "no underscore\n")
+    with pytest.raises(UnclearFormatError, match=rf"line 1 .* but line {SNIFF_LINES} like"):
+        read_parallel(early)
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from rnnkit.data.parallel import read_parallel, references
-from rnnkit.errors import UserError
+from rnnkit.errors import SettingError, UserError
 from rnnkit.train import load_checkpoint
 from rnnkit.train.run import read_run, resume_run, start_run, train_run
 from rnnkit.train.tasks.seq2seq import (
@@ -169,3 +169,27 @@ def test_bad_input_is_one_line(tmp_path: Path) -> None:
     settings.data.truncate_source = True
     trainer = start_run(TASK, settings, tmp_path / "run3")
     assert any("cut to that length" in note for note in trainer.notes)
+
+
+@pytest.mark.parametrize(
+    "part, text, found",
+    [
+        ("valid", "ABC_CBA\nBAD_DAB\n", "dlfs2 pairs (source_target)"),
+        ("test", "ABC\tAH B K\n", "tsv pairs (source<TAB>target)"),
+    ],
+)
+def test_held_out_files_in_another_format_than_the_training_file_are_refused(
+    tmp_path: Path, part: str, text: str, found: str
+) -> None:
+    # Each read as it looks (format auto), they would be tokenized unlike the training pairs.
+    settings = config(tmp_path, max_steps=1)
+    other = tmp_path / "other.txt"
+    other.write_text(text, encoding="utf-8")
+    setattr(settings.data, part, str(other))
+    with pytest.raises(SettingError) as error:
+        start_run(TASK, settings, tmp_path / "run")
+    message = str(error.value)
+    assert message.startswith(f"{other} looks like {found} but {settings.data.train} like ")
+    assert "dictionary (WORD  PH ON EMES)" in message and "set format to" in message
+    assert error.value.settings == ("format",)
+    assert not (tmp_path / "run").exists()

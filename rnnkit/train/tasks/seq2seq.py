@@ -1,10 +1,12 @@
 """The sequence-to-sequence task: source and target pairs in, a model that transduces out.
 
 Pairs come as TSV, the DLFS2 toy format or a pronouncing dictionary
-(``rnnkit.data.parallel``). Source and target are cut into characters or words
-(``source_tokenizer``, ``target_tokenizer``; ``auto`` targets are words for a dictionary's
-phonemes, characters otherwise), vocabularies are fitted to the training pairs (one for
-both with ``share_vocabulary``), and a ``Seq2SeqTrainer`` trains a ``Seq2Seq``. Without
+(``rnnkit.data.parallel``); with format ``auto``, the valid and test files must look like
+the training file (each file's format is found from its own lines). Source and target are
+cut into characters or words (``source_tokenizer``, ``target_tokenizer``; ``auto`` targets
+are words for a dictionary's phonemes, characters otherwise), vocabularies are fitted to
+the training pairs (one for both with ``share_vocabulary``), and a ``Seq2SeqTrainer``
+trains a ``Seq2Seq``. Without
 ``valid``, a seeded ``val_fraction`` of the distinct sources is held out (with all their
 targets, so a word's pronunciations stay together). With ``test`` set, the best model is
 measured at the end. ``load_seq2seq`` brings a trained model back (``load_ensemble``
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from rnnkit.config import option
-from rnnkit.data.parallel import FORMATS, ParallelExamples, read_parallel, references
+from rnnkit.data.parallel import FORMATS, LOOKS, ParallelExamples, read_parallel, references
 from rnnkit.data.parallel_batches import (
     TOKENIZATIONS,
     Vocabulary,
@@ -29,7 +31,7 @@ from rnnkit.data.parallel_batches import (
     limit_source_lengths,
     split_tokens,
 )
-from rnnkit.errors import UserError
+from rnnkit.errors import SettingError, UserError
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from rnnkit.nn.recurrent import recurrent_parameter_count
 from rnnkit.plural import counted, were
@@ -117,6 +119,21 @@ def _looks_like_dictionary(examples: ParallelExamples) -> bool:
     )
 
 
+def same_format(
+    train_path: str, train: ParallelExamples, path: str, examples: ParallelExamples
+) -> None:
+    """Refuse EXAMPLES read from PATH in another format than TRAIN (read from TRAIN_PATH),
+    as ``auto`` may find: its pairs would be tokenized unlike the ones the model learns."""
+    if examples.format == train.format:
+        return
+    raise SettingError(
+        f"{path} looks like {examples.format} pairs ({LOOKS[examples.format]}) but {train_path} "
+        f"like {train.format} ({LOOKS[train.format]}); give every file as {train.format} "
+        "pairs, or set format to the one they are all in",
+        "format",
+    )
+
+
 def encode_pairs(
     examples: ParallelExamples,
     vocabularies: tuple[Vocabulary, Vocabulary],
@@ -159,6 +176,18 @@ class Seq2SeqTask(Task, name="seq2seq", title="sequence-to-sequence model"):
     def read_examples(self, config: Seq2SeqRun, part: str) -> ParallelExamples:
         data = config.data
         return read_parallel(getattr(data, part), data.format, data.encoding)
+
+    def read_data(
+        self, config: Seq2SeqRun, folder: Path, checkpoint: Checkpoint | None
+    ) -> tuple[ParallelExamples, ParallelExamples, ParallelExamples | None, str]:
+        """As ``Task.read_data``; with format ``auto``, the valid and test files must be
+        in the format found in the training file (``same_format``)."""
+        train, valid, test, digest = super().read_data(config, folder, checkpoint)
+        data = config.data
+        for path, examples in ((data.valid, valid), (data.test, test)):
+            if path is not None and examples is not None:
+                same_format(data.train, train, path, examples)
+        return train, valid, test, digest
 
     def build(
         self, config: Seq2SeqRun, folder: Path, checkpoint: Checkpoint | None
