@@ -10,7 +10,9 @@ quantiles ``--quantiles`` (default 0.1 0.5 0.9: the median and an 80% interval; 
 quantile model the levels it learned, and none outside them). A model trained with known-future
 covariates reads their values for the steps it forecasts from the rows after each series'
 last observed value (the target empty); fewer rows than the model reads is an error naming
-how many are needed.
+how many are needed. A file of several series in long format given to a model trained on
+one series (its dates repeat, and a column the model does not read tells the series apart)
+is an error that says so and names that column.
 
 Output: a table on stdout (one row per date, and series), or ``--csv PATH`` (columns: the
 id column, the date column, then per target its forecast and ``TARGET_qLEVEL`` for each
@@ -41,7 +43,7 @@ from rnnkit.atomic import check_writable, write_atomic
 from rnnkit.cli.arguments import add_png_flag, positive_int
 from rnnkit.cli.flags import flag_name
 from rnnkit.cli.numbers import plain_number
-from rnnkit.data.timeseries import FILLS, SeriesData, read_series
+from rnnkit.data.timeseries import FILLS, SeriesData, SeveralSeriesError, read_series
 from rnnkit.data.timeseries_calendar import format_date
 from rnnkit.errors import SettingError, UserError
 from rnnkit.plural import counted
@@ -147,6 +149,12 @@ def about_data(error: UserError, trained: TrainedForecaster) -> UserError:
     """ERROR of reading --data, about one of the run's columns, told as the file's problem
     (``data: no column 'Month' ...; the model reads the columns ...``); other errors as
     they are."""
+    if isinstance(error, SeveralSeriesError):  # the model has no id column to set
+        return UserError(
+            f"data: {error.duplicate}: the file looks like several series (column "
+            f"{error.column!r} tells them apart) and this model was trained on one series; "
+            "give the rows of one series"
+        )
     message = str(error)
     for name in COLUMN_SETTINGS:
         if message.startswith(f"{name}: "):

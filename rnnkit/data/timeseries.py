@@ -9,7 +9,10 @@ format must fit every row). With a semicolon separator a decimal comma (``12,5``
 as a decimal point.
 
 Each series comes out sorted by date: a file in descending order is reversed and one out
-of order is sorted, both with a note. A date that occurs twice in a series is an error.
+of order is sorted, both with a note. A date that occurs twice in a series is an error; read
+as one series (no ``id_column``), a file whose dates repeat but that a column the reader
+does not read splits into series of two or more rows that repeat no date looks like
+several series in long format, and says so (``SeveralSeriesError``).
 The spacing is inferred (``Frequency``: years, months or a fixed number of seconds);
 dates missing from a regular series (gaps) are reported in ``notes``, and filled in when
 ``fill`` is given; ``refuse_gaps`` refuses them where windows are cut from the series.
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import csv
 import math
+from collections import Counter
 from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -74,6 +78,23 @@ DATE_FORMATS = (
     "%Y%m%d",
     "%Y",
 )
+
+
+class SeveralSeriesError(SettingError):
+    """A file read as one series whose dates repeat, which one of its other columns splits
+    into several series that repeat no date: long format without ``id_column``.
+
+    ``duplicate`` says which date repeats and where, ``column`` names the splitting column,
+    so that a front end reading for a trained model can say it in its own words."""
+
+    def __init__(self, duplicate: str, column: str, count: int) -> None:
+        super().__init__(
+            f"data: {duplicate}, and column {column!r} splits the rows into {count} series "
+            f"that repeat no date: for several series in long format set id_column to "
+            f"{column!r}",
+            "id_column",
+        )
+        self.duplicate, self.column = duplicate, column
 
 
 @dataclass
@@ -325,6 +346,10 @@ def read_series(
         dtype=np.float64,
     ).reshape(len(rows), len(value_columns))
     ids = [row[id_index].strip() for row in rows] if id_index is not None else [""] * len(rows)
+    if id_index is None:
+        read = {date_index, *indices}
+        others = {name: k for k, name in enumerate(header) if k not in read}
+        _refuse_several_series(rows, dates, np.asarray(lines), others, fmt)
 
     notes: list[str] = []
     series = []
@@ -379,13 +404,9 @@ def _one_series(
     else:
         order = np.arange(len(dates))
     dates, values, lines = dates[order], values[order], lines[order]
-    repeated = np.flatnonzero(np.diff(dates.astype(np.int64)) == 0)
-    if repeated.size:
-        i = int(repeated[0])
-        raise UserError(
-            f"date_column: {_label(name)}the date {format_date(dates[i], fmt)} appears twice "
-            f"(lines {lines[i]} and {lines[i + 1]}); one row per date"
-        )
+    duplicate = _first_duplicate(dates, lines, fmt)
+    if duplicate:
+        raise UserError(f"date_column: {_label(name)}{duplicate}; one row per date")
     end = len(dates)
     if futures:
         observed = np.flatnonzero(~np.all(np.isnan(values[:, :num_targets]), axis=1))
@@ -402,6 +423,37 @@ def _one_series(
         lines[:end], history[:, first_future:], ahead,
     )  # fmt: skip
     return one, frequency
+
+
+def _first_duplicate(dates: np.ndarray, lines: np.ndarray, fmt: str | None) -> str | None:
+    """Where the sorted DATES (read from LINES) first repeat one, in words, or None."""
+    repeated = np.flatnonzero(np.diff(dates.astype(np.int64)) == 0)
+    if not repeated.size:
+        return None
+    i = int(repeated[0])
+    date = format_date(dates[i], fmt)
+    return f"the date {date} appears twice (lines {lines[i]} and {lines[i + 1]})"
+
+
+def _refuse_several_series(
+    rows: list[list[str]], dates: np.ndarray, lines: np.ndarray, others: dict[str, int], fmt: str
+) -> None:
+    """Raise ``SeveralSeriesError`` when the DATES of the one series repeat and a column of
+    OTHERS (name -> index, the columns not read) splits ROWS into series that repeat no date,
+    each of two rows or more (a column of row numbers splits them into single rows; a note
+    on one row splits off that row)."""
+    order = np.argsort(dates, kind="stable")
+    duplicate = _first_duplicate(dates[order], lines[order], fmt)
+    if duplicate is None:
+        return
+    stamps = dates.astype(np.int64).tolist()
+    for column, index in others.items():
+        values = [row[index].strip() for row in rows]
+        sizes = Counter(values)
+        if len(sizes) < 2 or min(sizes.values()) < 2:
+            continue
+        if len(set(zip(values, stamps, strict=True))) == len(rows):
+            raise SeveralSeriesError(duplicate, column, len(sizes))
 
 
 def _check_ahead(name, dates, lines, end, ahead, futures, frequency) -> None:

@@ -336,6 +336,28 @@ def test_a_file_unlike_the_training_data_is_named_as_the_data_problem(run, tmp_p
     assert_one_line_error(status, err, "--data: no column", "reads the columns store, Month, Sales")
 
 
+def test_several_series_for_a_model_of_one_are_named_as_such(run, tmp_path: Path) -> None:
+    """A long-format file (an id column, dates repeating) given to a model trained on one
+    series: one line that names the column telling the series apart, at predict and eval."""
+    dates, values = monthly()
+    long = tmp_path / "long.csv"
+    long.write_text("store,Month,Sales\n" + "".join(f"{s},{d},{v:.3f}\n" for s in "AB"
+                    for d, v in zip(dates, values, strict=True)))  # fmt: skip
+    for command in (["predict"], ["eval", "--backtest", "--start", "2004-01"]):
+        status, out, err = run_cli(command[0], run["run"], "--data", long, *command[1:])
+        assert_one_line_error(
+            status, err, "--data: the date 2000-01 appears twice (lines 2 and 74): the file "
+            "looks like several series (column 'store' tells them apart) and this model was "
+            "trained on one series; give the rows of one series",
+        )  # fmt: skip
+        assert out == "" and "--id-column" not in err
+    status, _, err = run_cli(
+        "train", "--task", "forecast", "--data", long, "--date-column", "Month", "--target",
+        "Sales", "--out", tmp_path / "run", *TINY,
+    )  # fmt: skip
+    assert_one_line_error(status, err, "set --id-column to 'store'")
+
+
 def test_an_encoding_is_checked_and_named_as_its_flag(run, tmp_path: Path) -> None:
     """An encoding Python does not know is one line naming --encoding (it was a LookupError
     traceback), and a file in another encoding says to set it."""

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnnkit.data.timeseries import read_series, refuse_gaps
+from rnnkit.data.timeseries import SeveralSeriesError, read_series, refuse_gaps
 from rnnkit.errors import SettingError, UserError
 
 MONTHLY = "Month,Passengers\n1949-01,112\n1949-02,118\n1949-03,132\n1949-04,129\n"
@@ -85,6 +85,44 @@ def test_descending_file_is_sorted_with_a_note(tmp_path: Path) -> None:
 def test_duplicate_dates_are_an_error_naming_both_lines(tmp_path: Path) -> None:
     with pytest.raises(UserError, match=r"the date 1949-02 appears twice \(lines 3 and 4\)"):
         read(tmp_path, MONTHLY.replace("1949-03", "1949-02"))
+
+
+LONG = (
+    "Row,Store,Month,Passengers\n1,north,1949-01,112\n2,north,1949-02,118\n"
+    "3,south,1949-01,90\n4,south,1949-02,95\n5,south,1949-03,99\n"
+)
+
+
+def test_several_series_read_as_one_are_named_by_the_column_that_splits_them(
+    tmp_path: Path,
+) -> None:
+    # Row numbers split the rows too, into series of one row each: no series, passed over.
+    with pytest.raises(SeveralSeriesError) as error:
+        read(tmp_path, LONG)
+    message = str(error.value)
+    assert message.startswith("data: the date 1949-01 appears twice (lines 2 and 4), and ")
+    assert "column 'Store' splits the rows into 2 series" in message
+    assert "set id_column to 'Store'" in message and "\n" not in message
+    assert (error.value.column, error.value.settings) == ("Store", ("id_column",))
+    assert error.value.duplicate == "the date 1949-01 appears twice (lines 2 and 4)"
+    assert len(read(tmp_path, LONG, id_column="Store").series) == 2
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A note on one row splits off a single row: a repeated row, not a second series.
+        "Month,Passengers,Note\n1949-01,112,\n1949-02,118,\n1949-02,118,typo\n1949-03,1,\n",
+        # Two stores that both repeat a date: no column splits them into clean series.
+        LONG.replace("5,south,1949-03", "5,south,1949-02"),
+        # The column of the target is read: it is no id column however it splits.
+        "Month,Passengers\n1949-01,1\n1949-02,1\n1949-01,2\n1949-02,2\n",
+    ],
+    ids=["note-on-one-row", "repeats-within-each", "target-column"],
+)
+def test_a_repeated_date_without_a_series_column_says_only_that(tmp_path: Path, text) -> None:
+    with pytest.raises(UserError, match=r"appears twice \(lines \d and \d\); one row per date$"):
+        read(tmp_path, text)
 
 
 def test_gaps_are_reported_and_filled_on_request(tmp_path: Path) -> None:
