@@ -29,7 +29,6 @@ import numpy as np
 
 from rnnkit.atomic import write_atomic
 from rnnkit.cli.arguments import add_png_flag, positive_int
-from rnnkit.cli.numbers import column_numbers
 from rnnkit.cli.predict_forecast import (
     check_outputs,
     date_text,
@@ -41,6 +40,7 @@ from rnnkit.cli.predict_forecast import (
 )
 from rnnkit.data.timeseries import DATE_FORMATS, FILLS
 from rnnkit.errors import UserError
+from rnnkit.numbers import column_numbers
 from rnnkit.plural import counted
 from rnnkit.train.figures import pyplot
 from rnnkit.train.forecast_backtest import BacktestResult, backtest

@@ -42,10 +42,10 @@ import numpy as np
 from rnnkit.atomic import check_writable, write_atomic
 from rnnkit.cli.arguments import add_png_flag, positive_int
 from rnnkit.cli.flags import flag_name
-from rnnkit.cli.numbers import plain_number
 from rnnkit.data.timeseries import FILLS, SeriesData, SeveralSeriesError, read_series
 from rnnkit.data.timeseries_calendar import format_date
 from rnnkit.errors import SettingError, UserError
+from rnnkit.numbers import plain_number
 from rnnkit.plural import counted
 from rnnkit.train.figures import figure_bytes, pyplot
 from rnnkit.train.forecast_backtest import check_series, forecast_ahead

@@ -558,11 +558,14 @@ def test_large_values_are_written_in_full_not_in_exponent_notation(tmp_path: Pat
     dates, values = monthly()
     data = write_csv(tmp_path / "big.csv", dates, values * 100_003)
     out = tmp_path / "run"
-    status, _, err = run_cli(
+    status, trained, err = run_cli(
         "train", "--task", "forecast", "--data", data, "--date-column", "Month", "--target",
         "Sales", "--out", out, *TINY, "--max-steps", "4", "--eval-every", "2",
+        "--test-size", "12",
     )  # fmt: skip
     assert status == 0, err
+    test_lines = [line for line in trained.splitlines() if line.startswith("test ")]
+    assert test_lines and "e+" not in trained, trained  # train's test report too
     status, output, err = run_cli("predict", out, "--data", data, "--json")
     assert status == 0, err
     exact = [r["forecast"] for r in json.loads(output)["forecasts"]]

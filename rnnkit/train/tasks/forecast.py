@@ -34,6 +34,7 @@ from rnnkit.errors import UserError
 from rnnkit.models.forecaster import Forecaster, ForecasterConfig
 from rnnkit.nn import distribution_losses
 from rnnkit.nn.recurrent import recurrent_parameter_count
+from rnnkit.numbers import plain_number
 from rnnkit.plural import counted
 from rnnkit.train.checkpoint import Checkpoint
 from rnnkit.train.data_options import check_encoding, encoding_option, path_option
@@ -233,7 +234,8 @@ class ForecastTask(Task, name="forecast", title="forecaster", config_class=Forec
         for name, values in scores.items():
             mape = "n/a" if values["mape"] is None else f"{values['mape']:.2f}%"
             lines.append(
-                f"test {name}: MAE {values['mae']:.4g}, RMSE {values['rmse']:.4g}, "
+                f"test {name}: MAE {plain_number(values['mae'], 4)}, "
+                f"RMSE {plain_number(values['rmse'], 4)}, "
                 f"MAPE {mape}, sMAPE {values['smape']:.2f}% ({len(test)} windows)"
             )
         return lines

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from rnnkit.cli.numbers import column_numbers, plain_number
+from rnnkit.numbers import column_numbers, plain_number
 
 
 @pytest.mark.parametrize(
