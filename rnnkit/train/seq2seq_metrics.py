@@ -35,6 +35,30 @@ def _levenshtein() -> Any:
     return Levenshtein
 
 
+def _sacrebleu() -> Any:
+    try:
+        import sacrebleu
+    except ImportError:
+        raise UserError(f"BLEU needs the sacrebleu package: {INSTALL}") from None
+    return sacrebleu
+
+
+def require_scoring(bleu: bool) -> None:
+    """Import now what scoring will need, so that a missing package stops the work before
+    it starts (decoding every source, or training a run with test pairs), not after it.
+
+    Args:
+        bleu: whether BLEU will be computed (word targets), which needs ``sacrebleu``
+            beside ``rapidfuzz``.
+
+    Raises:
+        UserError: naming the missing package and how to install it.
+    """
+    _levenshtein()
+    if bleu:
+        _sacrebleu()
+
+
 def _check(outputs: Sequence[Tokens], references: Sequence[Sequence[Tokens]]) -> None:
     if len(outputs) != len(references):
         raise ValueError(
@@ -101,10 +125,7 @@ def corpus_bleu(outputs: Sequence[Tokens], references: Sequence[Sequence[Tokens]
     the n-grams are the model's own tokens.
     """
     _check(outputs, references)
-    try:
-        import sacrebleu
-    except ImportError:
-        raise UserError(f"BLEU needs the sacrebleu package: {INSTALL}") from None
+    sacrebleu = _sacrebleu()
     most = max(len(refs) for refs in references)
     streams = [
         [" ".join(refs[k]) if k < len(refs) else None for refs in references] for k in range(most)

@@ -12,6 +12,7 @@ from rnnkit.train.seq2seq_metrics import (
     closest_references,
     corpus_bleu,
     exact_match,
+    require_scoring,
     sequence_scores,
 )
 
@@ -67,6 +68,16 @@ def test_missing_extras_are_one_line_errors(monkeypatch: pytest.MonkeyPatch) -> 
         sequence_scores([["a"]], [[["a"]]])
     with pytest.raises(UserError, match=r"sacrebleu package: pip install"):
         corpus_bleu([["a"]], [[["a"]]])
+
+
+def test_require_scoring_asks_for_sacrebleu_only_for_bleu(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pytest.importorskip("rapidfuzz")
+    monkeypatch.setitem(sys.modules, "sacrebleu", None)
+    require_scoring(bleu=False)
+    with pytest.raises(UserError, match=r"sacrebleu package: pip install"):
+        require_scoring(bleu=True)
 
 
 def test_mismatched_inputs_are_named() -> None:

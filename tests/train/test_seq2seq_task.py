@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -169,6 +170,34 @@ def test_bad_input_is_one_line(tmp_path: Path) -> None:
     settings.data.truncate_source = True
     trainer = start_run(TASK, settings, tmp_path / "run3")
     assert any("cut to that length" in note for note in trainer.notes)
+
+
+@pytest.mark.parametrize(
+    "missing, package",
+    [(("rapidfuzz", "rapidfuzz.distance"), "rapidfuzz"), (("sacrebleu",), "sacrebleu")],
+)
+def test_test_pairs_without_their_scoring_package_are_refused_before_any_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, missing: tuple[str, ...], package: str
+) -> None:
+    # The test pairs are scored when training ends (word targets: BLEU too); a package
+    # found missing only then would throw the training away at its last step.
+    trained = start_run(TASK, config(tmp_path, max_steps=1), tmp_path / "trained")
+    train_run(TASK, trained, fresh=True)
+    for name in missing:
+        monkeypatch.setitem(sys.modules, name, None)
+    settings = config(tmp_path, max_steps=1)
+    settings.data.test = settings.data.valid
+    scored = r"^test: its pairs are scored when training ends, and "
+    with pytest.raises(SettingError, match=rf"{scored}.*{package} package: pip") as error:
+        start_run(TASK, settings, tmp_path / "run")
+    assert error.value.settings == ("test",)
+    assert not (tmp_path / "run").exists()
+    start_run(TASK, config(tmp_path, max_steps=1), tmp_path / "no-test")  # no test, no scoring
+    # eval: refused before every source is decoded, not after.
+    model = load_seq2seq(tmp_path / "trained")
+    monkeypatch.setattr("rnnkit.train.tasks.seq2seq.transduce", pytest.fail)
+    with pytest.raises(UserError, match=rf"{package} package: pip"):
+        evaluate_pairs(model, read_parallel(tmp_path / "valid.dict"))
 
 
 @pytest.mark.parametrize(

@@ -39,7 +39,7 @@ from rnnkit.train.checkpoint import Checkpoint
 from rnnkit.train.data_options import encoding_option, example_files, val_fraction_option
 from rnnkit.train.memory import check_fits, check_saved_fits, training_bytes
 from rnnkit.train.run_config import saved_entry
-from rnnkit.train.seq2seq_metrics import sequence_scores
+from rnnkit.train.seq2seq_metrics import require_scoring, sequence_scores
 from rnnkit.train.seq2seq_trainer import (
     EncodedPairs,
     Seq2SeqSettings,
@@ -195,6 +195,12 @@ class Seq2SeqTask(Task, name="seq2seq", title="sequence-to-sequence model"):
         data, settings = config.data, config.training
         train, valid, test, digest = self.read_data(config, folder, checkpoint)
         kinds = tokenizations(data, train)
+        if test is not None:
+            try:
+                require_scoring(bleu=kinds[1] == "word")
+            except UserError as error:
+                message = f"test: its pairs are scored when training ends, and {error}"
+                raise SettingError(message, "test") from None
         if checkpoint is None:
             vocabularies = fit_vocabularies(train, kinds, data, config.model.share_vocabulary)
         else:
@@ -400,6 +406,7 @@ def evaluate_pairs(
     PROGRESS: a bar over the sources as they are decoded (``decode_sources``);
     MAX_LENGTH_RATIO as for ``transduce``."""
     kinds = trained.tokenizations
+    require_scoring(bleu=kinds[1] == "word")
     sources, targets = references(examples)
     first_origins: dict[str, str] = {}  # each distinct source named by its first line
     for source, origin in zip(examples.sources, examples.origins, strict=True):
