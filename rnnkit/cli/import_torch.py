@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 
+from rnnkit.train.tasks import a_run_of
 from rnnkit.train.torch_import import IMPORT_TASKS, import_torch
 
 NAME = "import-torch"
@@ -57,5 +58,5 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     folder = import_torch(args.state, args.task, args.config, args.out)
-    print(f"wrote {folder}: a {args.task} run imported from {args.state}")
+    print(f"wrote {folder}: {a_run_of(args.task)} imported from {args.state}")
     return 0

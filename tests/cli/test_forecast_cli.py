@@ -561,11 +561,13 @@ def test_large_values_are_written_in_full_not_in_exponent_notation(tmp_path: Pat
     status, trained, err = run_cli(
         "train", "--task", "forecast", "--data", data, "--date-column", "Month", "--target",
         "Sales", "--out", out, *TINY, "--max-steps", "4", "--eval-every", "2",
-        "--test-size", "12",
+        "--test-size", "6",
     )  # fmt: skip
     assert status == 0, err
     test_lines = [line for line in trained.splitlines() if line.startswith("test ")]
     assert test_lines and "e+" not in trained, trained  # train's test report too
+    assert "training a 1-layer LSTM forecaster (" in trained, trained
+    assert test_lines[0].endswith("(1 window)"), test_lines  # 6 months, horizon 6
     status, output, err = run_cli("predict", out, "--data", data, "--json")
     assert status == 0, err
     exact = [r["forecast"] for r in json.loads(output)["forecasts"]]
@@ -581,3 +583,16 @@ def test_large_values_are_written_in_full_not_in_exponent_notation(tmp_path: Pat
     names = len("drift + seasonal")  # the widest method name: the first column
     maes = [line[names:].split()[0] for line in report.splitlines()[2:]]
     assert len(maes) == 5 and all(m.isdigit() for m in maes), report  # millions: no decimals
+
+
+def test_window_mean_with_a_centring_scaler_names_the_flags_to_change(tmp_path: Path) -> None:
+    dates, values = monthly()
+    data = write_csv(tmp_path / "sales.csv", dates, values)
+    status, _, err = run_cli(
+        "train", "--task", "forecast", "--data", data, "--date-column", "Month", "--target",
+        "Sales", "--out", tmp_path / "run", *TINY, "--window-mean", "--scaler", "standard",
+    )  # fmt: skip
+    assert_one_line_error(
+        status, err, "set --scaler to mean or none, and --difference to 0"
+    )
+    assert err.startswith("rnnkit: error: --window-mean: ") and not (tmp_path / "run").exists()

@@ -88,6 +88,7 @@ def test_language_model_matches_torch_and_samples(tmp_path: Path, kind: str, for
         "import-torch", state, "--task", "lm", "--config", config, "--out", run
     )
     assert status == 0, err
+    assert f"a language-model run imported from {state}" in out
     ours, tokenizer, _ = load_language_model(run)
     ids = tokenizer.encode("the cat sat on the mat .\na dog")[None]
     with torch.no_grad():

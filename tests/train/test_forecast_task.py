@@ -123,7 +123,7 @@ def test_bad_input_is_one_clear_error(tmp_path: Path) -> None:
         start_run(TASK, short, tmp_path / "short")
     centred = config(tmp_path, max_steps=1)
     centred.model.window_mean = True  # with the standard scaler: the window means are ~0
-    refusal = r"window_mean: .*scaler to 'mean' or 'none', and difference off"
+    refusal = r"window_mean: .*set scaler to mean or none, and difference to 0"
     with pytest.raises(UserError, match=refusal):
         start_run(TASK, centred, tmp_path / "centred")
     assert not (tmp_path / "centred").exists()

@@ -30,7 +30,7 @@ from rnnkit.data.timeseries_calendar import (
 )
 from rnnkit.data.timeseries_transforms import SCALERS, SeriesTransform
 from rnnkit.data.timeseries_windows import ForecastWindows, prepare_windows
-from rnnkit.errors import UserError
+from rnnkit.errors import SettingError, UserError
 from rnnkit.models.forecaster import Forecaster, ForecasterConfig
 from rnnkit.nn import distribution_losses
 from rnnkit.nn.recurrent import recurrent_parameter_count
@@ -47,7 +47,7 @@ from rnnkit.train.forecast_evaluation import (
 from rnnkit.train.forecast_trainer import ForecastSettings, ForecastTrainer
 from rnnkit.train.memory import check_fits, check_saved_fits, training_bytes
 from rnnkit.train.run_config import damaged, saved_entry
-from rnnkit.train.task import Task, check_same_data, run_config_class, saved_model
+from rnnkit.train.task import Task, check_same_data, network, run_config_class, saved_model
 
 
 @dataclass
@@ -149,9 +149,11 @@ class ForecastTask(Task, name="forecast", title="forecaster", config_class=Forec
         data, model_config, settings = config.data, config.model, config.training
         if model_config.window_mean and (data.scaler == "standard" or data.difference):
             # centred or differenced values have a mean near 0: no level to divide by
-            raise UserError(
+            raise SettingError(
                 "window_mean: divides by each window's level, so the values must stay "
-                "positive: set scaler to 'mean' or 'none', and difference off"
+                "positive: set scaler to mean or none, and difference to 0",
+                "scaler",
+                "difference",
             )
         series = read_data(data)
         digest = series_fingerprint(series)
@@ -207,7 +209,7 @@ class ForecastTask(Task, name="forecast", title="forecaster", config_class=Forec
     def summary(self, trainer: ForecastTrainer) -> str:
         model = trainer.model
         return (
-            f"training a {model.config().cell.upper()} forecaster ({model.decoder_kind} "
+            f"training a {network(model.config(), 'forecaster')} ({model.decoder_kind} "
             f"decoder, {model.loss_name} loss, lookback {model.lookback}, horizon "
             f"{model.horizon}, {model.num_parameters():,} parameters) on "
             f"{len(trainer.train_set):,} training and {len(trainer.valid_set):,} validation "
@@ -236,7 +238,7 @@ class ForecastTask(Task, name="forecast", title="forecaster", config_class=Forec
             lines.append(
                 f"test {name}: MAE {plain_number(values['mae'], 4)}, "
                 f"RMSE {plain_number(values['rmse'], 4)}, "
-                f"MAPE {mape}, sMAPE {values['smape']:.2f}% ({len(test)} windows)"
+                f"MAPE {mape}, sMAPE {values['smape']:.2f}% ({counted(len(test), 'window')})"
             )
         return lines
 
