@@ -130,7 +130,9 @@ def train(
     samples = {}
     for temperature in TEMPERATURES:
         prime = tokenizer.encode("\n")
-        ids = model.generate(prime, 200, temperature=temperature, rng=seed)
+        ids = model.generate(
+            prime, 200, temperature=temperature, rng=seed, exclude=tokenizer.never_sampled
+        )
         samples[temperature] = tokenizer.decode(list(ids))
         print(f"\n--- temperature {temperature} ---\n{samples[temperature]}")
     model.train()

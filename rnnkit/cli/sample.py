@@ -93,7 +93,8 @@ def write_sample(
     """Stream PRIME and LENGTH generated tokens to OUT (stdout), ending with a newline."""
     prime_ids, echo = prime_tokens(tokenizer, prime)
     stream = TextStream(tokenizer, out or sys.stdout, prime_ids, echo)
-    for token in model.generate(prime_ids, length, temperature, top_k, rng=seed):
+    never = tokenizer.never_sampled
+    for token in model.generate(prime_ids, length, temperature, top_k, rng=seed, exclude=never):
         stream.push(token)
     stream.close()
 

@@ -65,6 +65,12 @@ class Tokenizer:
         (a character vocabulary saved by an older rnnkit): then ``encode`` refuses them."""
         return self._index.get(UNK)
 
+    @property
+    def never_sampled(self) -> tuple[int, ...]:
+        """Ids a sampler should never draw: none here (a word vocabulary's ``<unk>`` is a
+        word of its texts, where rare words were replaced by it)."""
+        return ()
+
     def fit(self: T, text: str | Iterable[str]) -> T:
         """Build the vocabulary from TEXT and return the tokenizer itself.
 
@@ -156,6 +162,13 @@ class CharTokenizer(Tokenizer):
     U+FFFD."""
 
     kind = "char"
+
+    @property
+    def never_sampled(self) -> tuple[int, ...]:
+        """``(<unk>,)``: it stands for characters the fitted text lacks, so no training text
+        holds it, and only a barely trained model gives it any probability."""
+        unknown = self.unknown_id
+        return () if unknown is None else (unknown,)
 
     def _build_vocab(self, text: str) -> list[str]:
         units = self._split(text)

@@ -29,7 +29,7 @@ row than the vocabulary, ``pad_id = vocab_size``, for padded steps.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -255,13 +255,14 @@ class ConditionedLanguageModel(Configured, Layer):
         top_k: int | None = None,
         stop: int | None = None,
         rng: np.random.Generator | int | None = None,
+        exclude: Sequence[int] = (),
     ) -> Iterator[int]:
         """Yield up to LENGTH token ids continuing PRIME (non-empty, e.g. a start token)
         under one CONDITION (a category id, or one feature row).
 
         Each token is drawn from ``softmax(logits / temperature)`` over the ``top_k`` most
-        likely (``temperature=0``: the most likely); the token STOP ends the text without
-        being yielded. The model is put in evaluation mode.
+        likely (``temperature=0``: the most likely), never one of the EXCLUDE ids; the token
+        STOP ends the text without being yielded. The model is put in evaluation mode.
         """
         prime = np.asarray(prime, dtype=np.int64).ravel()
         if prime.size == 0:
@@ -288,7 +289,7 @@ class ConditionedLanguageModel(Configured, Layer):
         for token in prime:
             logits = step(int(token))
         for _ in range(length):
-            token = draw_token(logits, temperature, top_k, rng.gumbel(size=logits.shape))
+            token = draw_token(logits, temperature, top_k, rng.gumbel(size=logits.shape), exclude)
             if token == stop:
                 return
             yield token

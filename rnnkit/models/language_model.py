@@ -37,7 +37,7 @@ as Zaremba et al. (2014) do.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -232,13 +232,15 @@ class LanguageModel(Configured, Layer):
         temperature: float = 1.0,
         top_k: int | None = None,
         rng: np.random.Generator | int | None = None,
+        exclude: Sequence[int] = (),
     ) -> Iterator[int]:
         """Yield LENGTH token ids, one at a time, continuing the non-empty PRIME ids.
 
         Each token is drawn from ``softmax(logits / temperature)`` restricted to the
-        ``top_k`` most likely tokens (all when None); ``temperature=0`` takes the most
-        likely token every time. The model is put in evaluation mode. The draws come from
-        RNG only, so the same seed gives the same text.
+        ``top_k`` most likely tokens (all when None) and never one of the EXCLUDE ids (a
+        tokenizer's ``never_sampled``); ``temperature=0`` takes the most likely token every
+        time. The model is put in evaluation mode. The draws come from RNG only, so the
+        same seed gives the same text.
         """
         prime = np.asarray(prime, dtype=np.int64).ravel()
         if prime.size == 0:
@@ -266,7 +268,7 @@ class LanguageModel(Configured, Layer):
         for index in range(length):
             if temperature != 0 and index % block == 0:
                 noise = rng.gumbel(size=(min(block, length - index), self.vocab_size))
-            token = draw_token(logits, temperature, top_k, noise[index % block])
+            token = draw_token(logits, temperature, top_k, noise[index % block], exclude)
             yield token
             if index + 1 < length:
                 logits = stepper.step_token_logits(token)
@@ -279,15 +281,23 @@ NOISE_VALUES = 1 << 20
 
 
 def draw_token(
-    logits: np.ndarray, temperature: float, top_k: int | None, gumbel: np.ndarray
+    logits: np.ndarray,
+    temperature: float,
+    top_k: int | None,
+    gumbel: np.ndarray,
+    exclude: Sequence[int] = (),
 ) -> int:
     """One id from ``softmax(logits / temperature)`` over the TOP_K largest logits, given
     standard Gumbel noise ``gumbel`` of the logits' shape; ``temperature=0``: the argmax.
+    The EXCLUDE ids get probability zero (and count neither towards TOP_K).
 
     Gumbel-max: ``argmax(logits / T + G)`` with independent standard Gumbel ``G`` is a draw
     from ``softmax(logits / T)``, and so is ``argmax(logits + T G)``, which needs no division
     and no normalisation: two NumPy calls per draw instead of a softmax and a search.
     """
+    if len(exclude):
+        logits = logits.copy()
+        logits[list(exclude)] = -np.inf
     if temperature == 0:
         return int(np.argmax(logits))
     scores = temperature * gumbel

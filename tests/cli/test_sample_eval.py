@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from rnnkit.cli.sample import TextStream, prime_tokens
+from rnnkit.cli.sample import TextStream, prime_tokens, write_sample
 from rnnkit.data.tokenizers import make_tokenizer, tokenizer_from_dict
 from rnnkit.errors import UserError
+from rnnkit.models import LanguageModel
 from rnnkit.train import evaluate_language_model
 from rnnkit.train.tasks.language_model import load_language_model
 from tests.cli.cli_helpers import TINY, run_cli, sentences, write_corpus
@@ -194,3 +195,14 @@ def test_text_stream_writes_exactly_the_decoded_text(kind: str) -> None:
     assert out.getvalue() == expected + ("" if expected.endswith("\n") else "\n")
     if kind == "jamo":
         assert out.getvalue() == unicodedata.normalize("NFC", out.getvalue())
+
+
+def test_a_sample_never_holds_the_characters_unk() -> None:
+    """A barely trained model may favour ``<unk>`` (written U+FFFD): no training text holds
+    it, so it is never drawn; a word vocabulary's ``<unk>`` is a word and may be."""
+    tokenizer = make_tokenizer("char").fit("a cat sat")
+    model = LanguageModel(tokenizer.vocab_size, embedding_size=4, hidden_size=4, rng=0)
+    model.decoder.params["bias"][tokenizer.unknown_id] += 50.0
+    out = io.StringIO()
+    write_sample(model, tokenizer, 40, prime="a", seed=0, out=out)
+    assert len(out.getvalue()) == 42 and "\ufffd" not in out.getvalue()

@@ -336,3 +336,13 @@ def test_pieces_of_a_vocabulary_without_unk_refuse_unseen_characters_on_both_pat
     )
     for piece, unseen in (("abx", "'x'"), ("abß", "'ß'")):  # an ASCII piece, then a wider one
         assert unseen in user_error(lambda p: list(tok.encode_pieces([p])), piece)
+
+
+def test_only_a_character_vocabularys_unk_is_never_sampled() -> None:
+    assert CharTokenizer().fit("a cat").never_sampled == (0,)
+    assert JamoTokenizer().fit(KOREAN).never_sampled == (0,)
+    # A word vocabulary's <unk> is a word of its text (rare words replaced by it).
+    words = WordTokenizer(min_count=2).fit("the cat the dog\n")
+    assert words.never_sampled == () and words.unknown_id is not None
+    # An old character vocabulary without <unk> has nothing to leave out.
+    assert tokenizer_from_dict({"kind": "char", "vocab": [" ", "a"]}).never_sampled == ()

@@ -221,3 +221,11 @@ def test_config_round_trip_and_errors() -> None:
         model.forward(np.zeros((2, 3), dtype=np.int64), np.zeros((2, FEATURES + 1)))
     with pytest.raises(ValueError, match="condition: expected 2 category ids"):
         make_model().forward(np.zeros((2, 3), dtype=np.int64), [0.5, 1.5])
+
+
+def test_generation_never_draws_an_excluded_id() -> None:
+    model = make_model()
+    model.decoder.params["bias"][4] += 50.0
+    assert set(model.generate(1, [0], 30, temperature=1.0, rng=7)) == {4}
+    kept = list(model.generate(1, [0], 30, temperature=1.0, rng=7, exclude=(4,)))
+    assert len(kept) == 30 and 4 not in kept

@@ -236,3 +236,13 @@ def test_the_noise_block_size_does_not_change_the_text(monkeypatch: pytest.Monke
     one_by_one = list(model.generate([0], length=600, temperature=1.0, rng=0))
     assert len(in_blocks) == 600
     assert in_blocks == one_by_one
+
+
+@pytest.mark.parametrize(("temperature", "top_k"), [(1.0, None), (0.0, None), (2.0, 1)])
+def test_generate_never_draws_an_excluded_id(temperature: float, top_k: int | None) -> None:
+    model = tiny_model()
+    model.decoder.params["bias"][3] += 50.0  # id 3 is by far the likeliest
+    drawn = list(model.generate([0], 60, temperature, top_k, rng=1))
+    assert set(drawn) == {3}
+    kept = list(model.generate([0], 60, temperature, top_k, rng=1, exclude=[3]))
+    assert len(kept) == 60 and 3 not in kept

@@ -11,12 +11,16 @@ import numpy as np
 import pytest
 
 from rnnkit.data.conditioned_text import read_category_folder, read_text_with_features
+from rnnkit.data.tokenizers import CharTokenizer
 from rnnkit.errors import UserError
+from rnnkit.models import ConditionedLanguageModel
 from rnnkit.train import load_checkpoint
 from rnnkit.train.run import read_run, resume_run, start_run, train_run
 from rnnkit.train.tasks import TASKS
 from rnnkit.train.tasks.generate import (
+    BOUNDARY,
     GenerateRun,
+    TrainedGenerator,
     evaluate_generator,
     generate_texts,
     load_generator,
@@ -163,3 +167,15 @@ def test_bad_input_is_one_clear_error(tmp_path: Path) -> None:
         lm = start_run(TASKS["lm"], TASKS["lm"].config_class(), tmp_path / "lm")
         lm.save()
         load_generator(tmp_path / "lm")
+
+
+def test_generated_texts_never_hold_the_characters_unk() -> None:
+    """A barely trained generator may favour ``<unk>`` (U+FFFD when written): no training
+    text holds it, so it is never drawn."""
+    tokenizer = CharTokenizer().fit(BOUNDARY + "abc")
+    model = ConditionedLanguageModel(tokenizer.vocab_size, num_categories=2, rng=0)
+    model.decoder.params["bias"][tokenizer.unknown_id] += 50.0
+    trained = TrainedGenerator(model, tokenizer, ["x", "y"], GenerateRun())
+    texts = list(generate_texts(trained, 0, 5, length=20, rng=0))
+    assert len(texts) == 5 and not any("\ufffd" in text for text in texts), texts
+    assert sum(map(len, texts)) > 0

@@ -306,6 +306,7 @@ def generate_texts(
     rng = make_rng(rng)
     for _ in range(count):
         tokens = trained.model.generate(
-            condition, start, length, temperature, top_k, stop=boundary, rng=rng
+            condition, start, length, temperature, top_k, stop=boundary, rng=rng,
+            exclude=tokenizer.never_sampled,
         )
         yield prime + tokenizer.decode(list(tokens))
