@@ -31,7 +31,9 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
             os.fsync(file.fileno())
         os.replace(temporary, path)
     except BaseException as error:
-        with suppress(FileNotFoundError):
+        # Where the temporary could not be made (its folder missing, or a file on the way)
+        # removing it fails too: that failure must not hide the one to report.
+        with suppress(OSError):
             os.unlink(temporary)
         if isinstance(error, OSError) and error.errno is not None:
             # The temporary name is ours, not the caller's: name the file they asked for

@@ -32,7 +32,9 @@ def test_check_writable_meets_the_error_writing_would(tmp_path: Path) -> None:
         assert caught.value.errno == code and caught.value.filename == str(path)
         with pytest.raises(OSError) as written:
             write_atomic(path, b"x")
-        assert written.value.errno == code  # the same error, told before the work
+        # the same error, told before the work, and naming the file asked for (not the
+        # temporary name the write went through)
+        assert written.value.errno == code and written.value.filename == str(path)
     check_writable(tmp_path / "out.csv")  # a new file in a folder that exists: fine
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
