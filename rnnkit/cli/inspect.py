@@ -14,10 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnkit.atomic import write_atomic
+from rnnkit.atomic import check_writable, write_atomic
 from rnnkit.cli.arguments import add_json_flag, add_model_command, positive_int
 from rnnkit.data.text import read_text
 from rnnkit.errors import UserError
+from rnnkit.plural import counted
 from rnnkit.train.inspection import (
     html_page,
     plot_inspection,
@@ -71,6 +72,9 @@ def run(args: argparse.Namespace) -> int:
     text = args.text if args.text is not None else read_text(args.text_file)
     if not text:
         raise UserError("the text is empty; give some characters to read")
+    for output in (args.png, args.html):
+        if output:
+            check_writable(output)  # told before the ranking is printed, not after
     model, tokenizer, _ = load_language_model(model_folder(args.folder))
     if tokenizer.kind != "char":
         raise UserError(
@@ -147,7 +151,9 @@ def html_unit(unit, ranking, layers, layer: int, hidden_size: int) -> tuple[str,
 
 def print_ranking(ranking, length: int) -> None:
     if not ranking:
-        print(f"the text ({length} characters) has no quotes, lines or brackets to follow")
+        print(
+            f"the text ({counted(length, 'character')}) has no quotes, lines or brackets to follow"
+        )
     for feature, scores in ranking.items():
         listed = ", ".join(f"{s.name} (r={s.correlation:+.2f})" for s in scores)
         print(f"{feature}: {listed}")

@@ -77,3 +77,19 @@ def test_bad_input_is_one_line_and_exit_2(run_folder, arguments, fragment):
 def test_not_a_run_folder(tmp_path):
     status, _, err = run_cli("inspect", tmp_path, "--text", TEXT)
     assert_one_line_error(status, err)
+
+
+@pytest.mark.parametrize("flag", ["--png", "--html"])
+def test_an_output_that_cannot_be_written_is_refused_before_the_ranking(run_folder, tmp_path, flag):
+    # a file on the way: the write would fail; it is told before anything is printed
+    (tmp_path / "file").write_text("x")
+    target = tmp_path / "file" / "out"
+    status, out, err = run_cli("inspect", run_folder, "--text", TEXT, flag, target)
+    assert_one_line_error(status, err, f"{target}: not a directory")
+    assert out == ""
+
+
+def test_a_one_character_text_is_counted_in_the_singular(run_folder):
+    status, out, err = run_cli("inspect", run_folder, "--text", "a")
+    assert status == 0, err
+    assert "the text (1 character) has no quotes" in out
