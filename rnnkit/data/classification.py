@@ -314,6 +314,11 @@ class LabelVocabulary:
     """The classes a model knows, numbered 0..C-1 in natural sort order of their names."""
 
     def __init__(self, labels: Sequence[str]) -> None:
+        # read back from a config.json, which an edit may have left any JSON value
+        if not isinstance(labels, (list, tuple)) or not all(isinstance(x, str) for x in labels):
+            raise ValueError(f"expected a list of label names, got {quoted(str(labels))}")
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"a label is named twice in {quoted(str(labels))}")
         self.labels = list(labels)
         self._index = {label: i for i, label in enumerate(self.labels)}
 

@@ -83,7 +83,7 @@ class TaggingVocabulary:
         return cls(
             list(data["words"]),
             list(data["chars"]),
-            LabelVocabulary(list(data["tags"])),
+            LabelVocabulary(data["tags"]),
             bool(data["lowercase"]),
             frozenset(int(i) for i in data["singletons"]),
         )

@@ -98,8 +98,9 @@ def fit_tokenizer(data: TokenizerData, text: str | Iterable[str]) -> Tokenizer:
 
 def load_saved_tokenizer(checkpoint: Checkpoint, folder: str | os.PathLike[str]) -> Tokenizer:
     """The tokenizer saved in CHECKPOINT's config.json, or a one-line error."""
+    saved = saved_entry(checkpoint, folder, "tokenizer")  # its own message when missing
     try:
-        return tokenizer_from_dict(saved_entry(checkpoint, folder, "tokenizer"))
+        return tokenizer_from_dict(saved)
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise UserError(
             f"{folder}/config.json was edited or damaged: its tokenizer does not load "

@@ -34,7 +34,14 @@ def saved_task(checkpoint: Checkpoint, folder: str | os.PathLike[str]) -> str:
     """The name of the task whose run wrote CHECKPOINT; UserError if it is no such run."""
     config = checkpoint.config
     kind, version = config.get("format"), config.get("version")
-    if (kind, version) != (RUN_FORMAT, RUN_VERSION) or not isinstance(config.get("task"), str):
+    if (kind, version) == (RUN_FORMAT, RUN_VERSION) and not isinstance(config.get("task"), str):
+        # the format is this rnnkit's own: the task was edited away, not written by another
+        task = config.get("task")
+        raise damaged(
+            folder,
+            "it has no 'task'" if task is None else f"its 'task' is not a task name ({task!r})",
+        )
+    if (kind, version) != (RUN_FORMAT, RUN_VERSION):
         written = f"{kind} version {version}" if kind else "an unknown format"
         raise UserError(
             f"{folder} holds a checkpoint in {written}, which this version of rnnkit does "

@@ -88,6 +88,7 @@ def check_all_refused(task: str, runs: dict, edit: Edit, *fragments: str, progre
             status, _, err = run_cli(*argv)
             try:
                 assert_one_line_error(status, err, *fragments)
+                assert err.count("edited or damaged") <= 1, err  # not one inside another
             except AssertionError as error:
                 raise AssertionError(f"rnnkit {argv[0]}: {error}") from None
 
@@ -143,6 +144,8 @@ def deleter(path: str) -> Edit:
         (deleter("tokenizer"), "it has no 'tokenizer'"),
         (setter("tokenizer", {"kind": "char"}), "tokenizer does not load"),
         (setter("task", "translate"), "translate"),
+        (setter("task", 5), "config.json was edited or damaged: its 'task' is not a task name"),
+        (deleter("task"), "config.json was edited or damaged: it has no 'task'"),
     ],
     ids=lambda value: value if isinstance(value, str) else "",
 )
@@ -150,6 +153,20 @@ def test_an_edited_config_is_one_line_for_every_command(
     runs: dict, task: str, edit: Edit, named: str
 ) -> None:
     check_all_refused(task, runs, edit, named)
+
+
+@pytest.mark.parametrize(
+    ("edit", "named"),
+    [
+        (deleter("labels"), "it has no 'labels'; restore it or retrain"),
+        (setter("labels", "np"), "labels: expected a list of label names, got 'np'"),
+        (setter("labels", [0, 1]), "labels: expected a list of label names"),
+        (setter("labels", ["neg", "neg"]), "labels: a label is named twice"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "",
+)
+def test_edited_labels_are_one_line_for_every_command(runs: dict, edit: Edit, named: str) -> None:
+    check_all_refused("classify", runs, edit, named)
 
 
 def test_info_refuses_a_best_model_that_sample_refuses(runs: dict) -> None:

@@ -5,6 +5,7 @@ evaluated and samples; bad input is one clear error."""
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import numpy as np
@@ -179,3 +180,17 @@ def test_generated_texts_never_hold_the_characters_unk() -> None:
     texts = list(generate_texts(trained, 0, 5, length=20, rng=0))
     assert len(texts) == 5 and not any("\ufffd" in text for text in texts), texts
     assert sum(map(len, texts)) > 0
+
+
+def test_edited_categories_are_one_error_that_says_what_is_wrong(tmp_path: Path) -> None:
+    task = TASKS["generate"]
+    trainer = start_run(
+        task, config(write_folder(tmp_path / "train"), max_steps=1), tmp_path / "run"
+    )
+    train_run(task, trainer, fresh=True)
+    config_file = tmp_path / "run" / "config.json"
+    saved = json.loads(config_file.read_text())
+    for categories in (["Ant", "Ant", "Cat"], [1, 2, 3], "Ant"):
+        config_file.write_text(json.dumps({**saved, "categories": categories}))
+        with pytest.raises(UserError, match="categories: expected a list of distinct names, got"):
+            load_generator(tmp_path / "run")

@@ -5,6 +5,7 @@ is one clear error."""
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import numpy as np
@@ -109,3 +110,23 @@ def test_bad_input_is_one_clear_error(tmp_path: Path) -> None:
         lm = start_run(TASKS["lm"], TASKS["lm"].config_class(), tmp_path / "lm")
         lm.save()
         load_tagger(tmp_path / "lm")
+
+
+def test_an_edited_vocabulary_is_one_error_that_names_it(tmp_path: Path) -> None:
+    task = TASKS["tag"]
+    train_run(task, start_run(task, config(tmp_path, max_steps=1), tmp_path / "run"), fresh=True)
+    config_file = tmp_path / "run" / "config.json"
+    saved = json.loads(config_file.read_text())
+    for vocabulary, named in [
+        (None, "config.json was edited or damaged: it has no 'vocabulary'; restore it"),
+        ({**saved["vocabulary"], "tags": "OB"}, "expected a list of label names, got 'OB'"),
+        ({**saved["vocabulary"], "tags": ["O", "O", "B-PER"]}, "a label is named twice"),
+    ]:
+        edited = {key: value for key, value in saved.items() if key != "vocabulary"}
+        if vocabulary is not None:
+            edited["vocabulary"] = vocabulary
+        config_file.write_text(json.dumps(edited))
+        with pytest.raises(UserError) as caught:
+            load_tagger(tmp_path / "run")
+        message = str(caught.value)
+        assert named in message and message.count("edited or damaged") == 1, message

@@ -47,7 +47,7 @@ from rnnkit.train.encoder_pretraining import pretrain_encoder
 from rnnkit.train.interrupt import StopRequest
 from rnnkit.train.memory import check_fits, training_bytes
 from rnnkit.train.progress import ProgressBar, format_duration
-from rnnkit.train.run_config import saved_entry
+from rnnkit.train.run_config import damaged, saved_entry
 from rnnkit.train.task import (
     Task,
     build_model,
@@ -309,10 +309,11 @@ def saved_vocabularies(
 ) -> tuple[Tokenizer, LabelVocabulary]:
     """The run's tokenizer and labels, refused unless they fit the saved MODEL."""
     tokenizer = load_saved_tokenizer(checkpoint, folder)
+    saved = saved_entry(checkpoint, folder, "labels")  # its own message when missing
     try:
-        labels = LabelVocabulary(saved_entry(checkpoint, folder, "labels"))
+        labels = LabelVocabulary(saved)
     except (TypeError, ValueError) as error:
-        raise UserError(f"{folder}/config.json was edited or damaged: labels: {error}") from None
+        raise damaged(folder, f"labels: {error}") from None
     if (tokenizer.vocab_size, len(labels)) != (model.vocab_size, model.num_classes):
         raise UserError(
             f"{folder}/config.json was edited or damaged: {tokenizer.vocab_size} tokens and "

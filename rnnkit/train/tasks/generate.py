@@ -31,7 +31,7 @@ from rnnkit.data.conditioned_text import (
     read_text_with_features,
 )
 from rnnkit.data.tokenizers import Tokenizer, make_tokenizer
-from rnnkit.errors import SettingError, UserError
+from rnnkit.errors import SettingError, UserError, quoted
 from rnnkit.models.conditioned_language_model import (
     ConditionedLanguageModel,
     ConditionedLanguageModelConfig,
@@ -47,7 +47,7 @@ from rnnkit.train.generate_trainer import (
     measure_conditioned,
 )
 from rnnkit.train.memory import check_fits, check_saved_fits, training_bytes
-from rnnkit.train.run_config import saved_entry
+from rnnkit.train.run_config import damaged, saved_entry
 from rnnkit.train.task import Task, data_sizes, network, saved_model
 from rnnkit.train.tasks.language_model import build_model, check_encoding, saved_tokenizer_for
 
@@ -255,7 +255,9 @@ def saved_vocabularies(
     categories = saved_entry(checkpoint, folder, "categories")
     well_formed = isinstance(categories, list) and all(isinstance(c, str) for c in categories)
     if not well_formed or len(set(categories)) != len(categories):
-        raise UserError(f"{folder}/config.json was edited or damaged: categories; retrain")
+        raise damaged(
+            folder, f"categories: expected a list of distinct names, got {quoted(str(categories))}"
+        )
     if len(categories) != model.num_categories:
         raise UserError(
             f"{folder}/config.json was edited or damaged: {len(categories)} categories for a "

@@ -184,8 +184,9 @@ def parameter_count(model: SequenceTaggerConfig) -> int:
 
 
 def saved_vocabulary(checkpoint: Checkpoint, folder: str | os.PathLike[str]) -> TaggingVocabulary:
+    saved = saved_entry(checkpoint, folder, "vocabulary")  # its own message when missing
     try:
-        return TaggingVocabulary.from_dict(saved_entry(checkpoint, folder, "vocabulary"))
+        return TaggingVocabulary.from_dict(saved)
     except (KeyError, TypeError, ValueError) as error:
         raise UserError(
             f"{folder}/config.json was edited or damaged: its vocabulary does not load "
