@@ -161,6 +161,7 @@ def resume(task: Task, args: argparse.Namespace, command: str) -> int:
     with run_lock(folder):
         # Read again under the lock: the run may have moved on since the first look.
         task, saved, checkpoint = read_run(folder, TASKS)
+        model_folder(folder)  # a best/ of another run is refused before any step, not after
         config = copy.deepcopy(saved)
         given = given_settings(args)
         if any(("training", name) in given for name in BUDGET_FIELDS):

@@ -13,6 +13,7 @@ error that names the problem.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import typing
@@ -21,7 +22,7 @@ from typing import Any, TypeVar
 
 from rnnkit.config import ConfigError, base_type, from_dict, settings
 from rnnkit.errors import UserError
-from rnnkit.train.checkpoint import Checkpoint, has_checkpoint
+from rnnkit.train.checkpoint import CONFIG_FILE, PENDING, Checkpoint, has_checkpoint
 
 BEST_FOLDER = "best"
 RUN_FORMAT = "rnnkit.run"
@@ -123,6 +124,38 @@ def saved_entry(checkpoint: Checkpoint, folder: str | os.PathLike[str], key: str
 
 
 def model_folder(run: str | os.PathLike[str]) -> Path:
-    """The checkpoint to use from RUN: its ``best/`` model when it has one, else RUN itself."""
+    """The checkpoint to use from RUN: its ``best/`` model when it has one, else RUN itself.
+
+    A ``best/`` that is not of RUN's own run (copied in from another one: another task, or
+    other data) is refused, since the commands would answer with a model the run never
+    trained; a damaged config.json is left for the loading to report.
+    """
     run = Path(run)
-    return run / BEST_FOLDER if has_checkpoint(run / BEST_FOLDER) else run
+    best = run / BEST_FOLDER
+    if not has_checkpoint(best):
+        return run
+    ours, theirs = _stamp(run), _stamp(best)
+    if ours is not None and theirs is not None and ours != theirs:
+        trained = (
+            f"holds a model of task {theirs[0]!r}, not {ours[0]!r} as"
+            if ours[0] != theirs[0]
+            else "was trained on other data than"
+        )
+        raise UserError(
+            f"{best} {trained} the run in {run}: it is another run's model; move it out of "
+            f"{run}, or give {best} itself to use it"
+        )
+    return best
+
+
+def _stamp(folder: Path) -> tuple[Any, Any] | None:
+    """``(task, data_sha256)`` of FOLDER's config.json (or of the save being moved out of
+    ``.pending/``), or None when it cannot be read as such."""
+    for config_file in (folder / CONFIG_FILE, folder / PENDING / CONFIG_FILE):
+        try:
+            config = json.loads(config_file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            continue
+        if isinstance(config, dict) and "task" in config and "data_sha256" in config:
+            return config["task"], config["data_sha256"]
+    return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -253,3 +254,26 @@ def test_a_run_saved_before_lr_decay_existed_resumes_without_it(tmp_path: Path) 
     resumed = load_checkpoint(tmp_path / "run").config
     assert resumed["config"]["training"]["lr_decay"] == "none"
     assert resumed["progress"]["step"] == 5
+
+
+def test_a_best_model_of_another_run_is_refused_before_any_work(tmp_path: Path) -> None:
+    for name, seed in (("run", 0), ("other", 1)):
+        data = write_corpus(tmp_path, f"{name}.txt", seed=seed)
+        status, _, err = run_cli(
+            "train", "--data", data, "--out", tmp_path / name, "--max-steps", "3", *TINY
+        )
+        assert status == 0, err
+    run = tmp_path / "run"
+    shutil.rmtree(run / "best")
+    shutil.copytree(tmp_path / "other" / "best", run / "best")
+    before = folder_bytes(run)
+    named = f"{run / 'best'} was trained on other data than the run in {run}"
+    for argv in (
+        ["train", "--out", run, "--resume", "--max-steps", "6"],
+        ["sample", run, "--length", "5"],
+        ["eval", run, "--data", tmp_path / "run.txt"],
+        ["info", run],
+    ):
+        status, _, err = run_cli(*argv)
+        assert_one_line_error(status, err, named)
+    assert folder_bytes(run) == before
