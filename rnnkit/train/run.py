@@ -79,7 +79,14 @@ def read_run(folder: Path, tasks: dict[str, Task]) -> tuple[Task, Any, Checkpoin
 def read_run_task(folder: Path, tasks: dict[str, Task]) -> tuple[Task, Checkpoint]:
     """The task and last checkpoint of the run in FOLDER, its settings not yet read."""
     if not has_checkpoint(folder):
-        raise UserError(f"{folder} holds no training run (no checkpoint)")
+        problem = (
+            "does not exist"
+            if not folder.exists()
+            else "holds no training run (no checkpoint)"
+            if folder.is_dir()
+            else "is a file, not a run folder"
+        )
+        raise UserError(f"{folder} {problem}; give the run folder that training wrote")
     checkpoint = load_checkpoint(folder)
     name = saved_task(checkpoint, folder)
     if name not in tasks:

@@ -245,3 +245,17 @@ def test_an_unknown_flag_points_to_the_help_that_lists_the_flags(
 ) -> None:
     status, _, err = run_cli(*argv)
     assert_one_line_error(status, err, f"unrecognized arguments: --bogus (see {help_command})")
+
+
+def test_info_and_resume_name_a_path_that_is_no_run_folder(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("x")
+    for path, problem in [
+        (tmp_path / "missing", "does not exist"),
+        (tmp_path / "notes.txt", "is a file, not a run folder"),
+    ]:
+        for argv in (["info", path], ["train", "--out", path, "--resume"]):
+            status, _, err = run_cli(*argv)
+            assert_one_line_error(
+                status, err, f"{path} {problem}; give the run folder that training wrote"
+            )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]  # nothing made
