@@ -284,7 +284,8 @@ def encode_texts(
     ``<eos>``, a constant last step). A character tokenizer has no such token, so
     characters it never saw in training are left out (they carry nothing the model
     learned) and counted, for the report. A text left with no token (empty, or with no
-    character seen in training) is refused; ORIGINS (one per text) name it.
+    character seen in training), or with whitespace alone, is refused; ORIGINS (one per
+    text) name it.
     """
     sequences, skipped = [], 0
     for i, text in enumerate(texts):
@@ -295,11 +296,11 @@ def encode_texts(
                 skipped += len(text) - len(kept)
                 text = kept
         ids = tokenizer.encode(text)
-        if len(ids) == 0:
+        if len(ids) == 0 or not text.strip():
             where = origins[i] if origins is not None else f"text {i + 1}"
             raise UserError(
-                f"{where} holds no text the model can read (it is empty, or none of its "
-                "characters was seen in training); give text in the training alphabet"
+                f"{where} holds no text the model can read (it is empty or blank, or none of "
+                "its characters was seen in training); give text in the training alphabet"
             )
         sequences.append(ids)
     return sequences, skipped

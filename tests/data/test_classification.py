@@ -167,6 +167,16 @@ def test_encode_texts_leaves_out_unseen_characters_and_counts_them() -> None:
         encode_texts(tokenizer, ["ab", "zz"], origins=["names.txt:1", "names.txt:4"])
 
 
+@pytest.mark.parametrize("kind", ["word", "char"])
+def test_encode_texts_refuses_a_text_of_whitespace_alone(kind: str) -> None:
+    # a word tokenizer made it a lone <eos> and a character one a row of spaces: either
+    # got a label, where an empty text gets none (and training refuses blank lines)
+    tokenizer = make_tokenizer(kind).fit("good film\nbad film\n")
+    for blank in ("   ", " \t "):
+        with pytest.raises(UserError, match="text 1 holds no text"):
+            encode_texts(tokenizer, [blank])
+
+
 def test_encode_texts_maps_unseen_words_to_unk() -> None:
     tokenizer = make_tokenizer("word").fit("good film\nbad film\n")
     (ids,), skipped = encode_texts(tokenizer, ["good plot"])
