@@ -1,6 +1,8 @@
 """Tagged sentences: read CoNLL-U treebanks and whitespace column files, recognise BIO tags.
 
-Formats (``auto`` takes ``conllu`` for a ``.conllu`` file, ``columns`` otherwise):
+Formats (``auto`` takes ``conllu`` for a ``.conllu`` file, or a file whose first line that
+is not blank or a comment is a CoNLL-U word line, as treebanks named ``.conll`` or ``.txt``
+are; ``columns`` otherwise):
 
 - ``conllu`` (Universal Dependencies): one word per line, ten tab-separated fields
   ``ID FORM LEMMA UPOS XPOS FEATS HEAD DEPREL DEPS MISC``, a blank line after each sentence,
@@ -23,6 +25,7 @@ Span tag schemes (``tag_scheme``): ``BIO`` (IOB2: every span starts with ``B-``)
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -38,6 +41,7 @@ CONLLU_COLUMNS = {"upos": 3, "xpos": 4, "deprel": 7}
 CONLLU_FIELDS = 10
 DOCSTART = "-DOCSTART-"
 SPAN_TAG = re.compile(r"^([BIES])-(.+)$")
+WORD_ID = re.compile(r"\d+(?:-\d+|\.\d+)?")  # a word, a multiword token or an empty node
 
 
 @dataclass
@@ -86,10 +90,33 @@ def read_tagged(
         raise UserError(f"format: expected one of {', '.join(FORMATS)}, got {format!r}")
     path = Path(path)
     if format == "auto":
-        format = "conllu" if path.suffix.lower() == ".conllu" else "columns"
+        format = "conllu" if looks_like_conllu(path, encoding) else "columns"
     if format == "conllu":
         return read_conllu(path, column, encoding)
     return read_columns(path, encoding)
+
+
+def looks_like_conllu(path: str | os.PathLike[str], encoding: str = "utf-8") -> bool:
+    """Whether the file at PATH is CoNLL-U: named ``.conllu``, or its first line that is not
+    blank or a ``#`` comment has CoNLL-U's ten tab-separated fields, a word ID first.
+
+    Read as a column file, such a file would have its word IDs taken for the words and its
+    last field (MISC) for the tags, or fail on its comment lines.
+    """
+    path = Path(path)
+    if path.suffix.lower() == ".conllu":
+        return True
+    return not path.is_dir() and is_conllu_text(read_text(path, encoding))
+
+
+def is_conllu_text(text: str) -> bool:
+    """Whether TEXT's first line that is not blank or a ``#`` comment is a CoNLL-U word
+    line (see ``looks_like_conllu``)."""
+    for line in io.StringIO(text):
+        if line.strip() and not line.startswith("#"):
+            fields = line.rstrip("\r\n").split("\t")
+            return len(fields) == CONLLU_FIELDS and WORD_ID.fullmatch(fields[0]) is not None
+    return False
 
 
 def _numbered_lines(path: Path, encoding: str) -> list[tuple[int, str]]:

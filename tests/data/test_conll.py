@@ -86,6 +86,25 @@ def test_column_files_as_conll_2003(tmp_path: Path) -> None:
     assert tag_scheme(data.tags) == "BIO"
 
 
+@pytest.mark.parametrize("name", ["en.conll", "en.txt"])
+@pytest.mark.parametrize("comments", [True, False])
+def test_auto_reads_a_conllu_file_by_its_lines_whatever_its_name(
+    tmp_path: Path, name: str, comments: bool
+) -> None:
+    # read as columns, it failed on a comment line's field count or, without comments,
+    # took the word IDs for words and the MISC field for tags
+    text = (
+        CONLLU
+        if comments
+        else "".join(line + "\n" for line in CONLLU.splitlines() if not line.startswith("#"))
+    )
+    data = read_tagged(write(tmp_path, name, text))
+    assert data.tokens == [["I", "do", "n't", "know", "."], ["Yes"]]
+    assert data.tags == [["PRON", "AUX", "PART", "VERB", "PUNCT"], ["INTJ"]]
+    columns = "# NN\n1 B-NP\n2 I-NP\n"  # "#" and numbers are tokens like any
+    assert read_tagged(write(tmp_path, "numbers.txt", columns)).tokens == [["#", "1", "2"]]
+
+
 def test_column_file_errors_name_the_line(tmp_path: Path) -> None:
     with pytest.raises(UserError, match=r"a.txt:2 has one field"):
         read_columns(write(tmp_path, "a.txt", "He PRP B-NP\nruns\n"))

@@ -43,7 +43,7 @@ class TaggingData(
         "sentences",
         FORMATS,
         "conllu: CoNLL-U; columns: token first, tag last, a blank line between sentences; "
-        "auto: conllu for .conllu files",
+        "auto: conllu for .conllu files and files whose lines are CoNLL-U's",
     )
 ):
     """Where the tagged sentences come from and how their words become ids."""
