@@ -14,7 +14,8 @@ Formats (``auto`` picks one from the path):
   a subfolder holds one example per file (as movie-review data sets have it).
 
 ``auto`` takes ``folders`` for a folder, ``tsv`` / ``csv`` for those suffixes or when the
-first line holds a tab, and ``label-first`` otherwise.
+first line holds a tab, and ``label-first`` otherwise; it refuses a CoNLL-U file (tagging
+data), which would read as neither.
 
 Every file is read strictly in the given encoding (UTF-8 by default), as ``rnnkit train``
 does: a byte that does not decode is a one-line error naming the file and byte offset, and
@@ -37,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnkit.data.conll import is_conllu_text
 from rnnkit.data.held_out import held_out_indices
 from rnnkit.data.text import files_below, read_text
 from rnnkit.data.tokenizers import Tokenizer
@@ -119,7 +121,17 @@ def detect_format(path: Path, encoding: str = "utf-8") -> str:
     suffix = path.suffix.lower()
     if suffix in (".tsv", ".csv"):
         return suffix[1:]
-    first_line = read_text(path, encoding).split("\n", 1)[0]
+    text = read_text(path, encoding)
+    if suffix == ".conllu" or is_conllu_text(text):
+        # read as '<label> <text>' lines it failed on its first blank line, or made classes
+        # of its word IDs
+        raise SettingError(
+            f"{path} is CoNLL-U (a word a line, with its tags): data for a tagger, not "
+            "labelled texts; train a tagger on it (task tag), or give '<label> <text>' "
+            "lines or a table of labels and texts",
+            "task",
+        )
+    first_line = text.split("\n", 1)[0]
     return "tsv" if "\t" in first_line else "label-first"
 
 

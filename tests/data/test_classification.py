@@ -82,6 +82,18 @@ def test_auto_detection(tmp_path: Path, name: str, content: str, expected: str) 
     assert detect_format(tmp_path) == "folders"
 
 
+@pytest.mark.parametrize("name", ["en.conllu", "en.conll", "en.txt"])
+@pytest.mark.parametrize("comment", ["# sent_id = 1\n", ""])
+def test_a_conllu_file_is_named_tagging_data(tmp_path: Path, name: str, comment: str) -> None:
+    # read as label-first it failed at the first blank line, telling to remove it, or (no
+    # blank line) made classes of the word IDs; as TSV it lacked a label column
+    words = "1\tYes\tyes\tINTJ\tUH\t_\t0\troot\t_\t_\n2\t!\t!\tPUNCT\t.\t_\t1\tpunct\t_\t_\n"
+    path = write(tmp_path / name, comment + words + "\n" + words)
+    named = r"is CoNLL-U \(.*\): data for a tagger, not labelled texts; train a tagger on it"
+    with pytest.raises(UserError, match=named + r" \(task tag\)"):
+        read_labelled_texts(path)
+
+
 def test_non_utf8_byte_is_refused_with_the_fix_and_reads_as_latin1(tmp_path: Path) -> None:
     # As TREC's training file: one 0xF0 byte in otherwise ASCII text.
     file = tmp_path / "trec.txt"
