@@ -358,6 +358,7 @@ class LabelVocabulary:
                 f"{source} has {noun} the model was not trained on: "
                 f"{some_of(unseen, MAX_NAMED)}; "
                 f"it knows {', '.join(self.labels[:MAX_NAMED])}"
-                f"{' ...' if len(self.labels) > MAX_NAMED else ''}"
+                f"{' ...' if len(self.labels) > MAX_NAMED else ''}; leave out what has them, "
+                "or train with examples of them"
             )
         return np.array([self._index[label] for label in labels], dtype=np.int64)

@@ -152,6 +152,9 @@ def test_label_vocabulary_sorts_naturally_and_refuses_unseen_labels() -> None:
     assert labels.encode(["neg", "2"], "eval.txt").tolist() == [2, 0]
     with pytest.raises(UserError, match=r"eval.txt has labels the model was not trained on: 'x'"):
         labels.encode(["2", "x", "x"], "eval.txt")
+    # and the fix, for a --valid or --test file at training as for eval
+    with pytest.raises(UserError, match=r"'x'; it knows 2, 10, neg; leave out what has them, or"):
+        labels.encode(["x"], "valid.txt")
 
 
 def test_one_class_only_is_refused() -> None:
