@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnkit.cli.arguments import positive_int
-from rnnkit.data.conditioned_text import category_ids
+from rnnkit.data.conditioned_text import category_ids, named_categories
 from rnnkit.errors import UserError
 from rnnkit.train.tasks.generate import TrainedGenerator, generate_texts, load_generator
 
@@ -73,7 +73,7 @@ def condition_from(trained: TrainedGenerator, name: str | None, numbers: str | N
                 "conditioned on categories: give --condition NAME"
             )
         if name is None:
-            raise UserError(f"--condition is needed: one of {', '.join(trained.categories)}")
+            raise UserError(f"--condition is needed: one of {named_categories(trained.categories)}")
         return int(category_ids([name], trained.categories, "--condition")[0])
     if name is not None:
         raise UserError(

@@ -166,11 +166,23 @@ def category_ids(
     index = {name: i for i, name in enumerate(categories)}
     unknown = [name for name in dict.fromkeys(names) if name not in index]
     if unknown:
+        name = unknown[0]
         # the line matters: the first one of a TSV is often a header ("label<TAB>text")
-        where = source if origins is None else origins[list(names).index(unknown[0])]
-        known = ", ".join(categories[:MAX_NAMED]) + (" ..." if len(categories) > MAX_NAMED else "")
-        raise UserError(f"{where}: unknown condition {unknown[0]!r}; known: {known}")
+        where = source if origins is None else origins[list(names).index(name)]
+        cased = [known for known in categories if known.lower() == name.lower()]
+        meant = f" (did you mean {cased[0]!r}?)" if cased else ""
+        # texts of a file: a model cannot learn a condition it never saw in training
+        fix = "" if origins is None else "; leave out its texts, or train with texts under it"
+        raise UserError(
+            f"{where}: unknown condition {name!r}{meant}; known: {named_categories(categories)}"
+            f"{fix}"
+        )
     return np.array([index[name] for name in names], dtype=np.int64)
+
+
+def named_categories(categories: Sequence[str]) -> str:
+    """CATEGORIES for a message: the first ``MAX_NAMED`` of them, then "..." if more."""
+    return ", ".join(categories[:MAX_NAMED]) + (" ..." if len(categories) > MAX_NAMED else "")
 
 
 def _lines(path: Path, encoding: str) -> list[str]:

@@ -54,6 +54,19 @@ def test_bad_conditions_are_one_line(run_folder: Path) -> None:
     assert_one_line_error(status, err, "--condition-vector", "categories")
 
 
+def test_sample_without_a_condition_lists_a_few_of_many(tmp_path: Path) -> None:
+    data = tmp_path / "many.tsv"
+    data.write_text("".join(f"c{i}\tab{i % 7}c\n" for i in range(200)), encoding="utf-8")
+    status, _, err = run_cli(
+        "train", "--task", "generate", "--train", data, "--out", tmp_path / "run",
+        "--max-steps", "1", "--hidden-size", "8", "--embedding-size", "4",
+    )  # fmt: skip
+    assert status == 0, err
+    status, _, err = run_cli("sample", tmp_path / "run")
+    assert_one_line_error(status, err, "--condition is needed: one of c0, c1, ", " ...")
+    assert "c199" not in err and len(err) < 400  # it listed all 200
+
+
 def test_eval_of_a_tsv_with_a_header_names_the_file_and_line(
     run_folder: Path, tmp_path: Path
 ) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from rnnkit.data.conditioned_text import (
     category_ids,
+    named_categories,
     read_category_folder,
     read_condition_tsv,
     read_text_with_features,
@@ -97,6 +98,22 @@ def test_an_unknown_category_lists_the_known_ones() -> None:
     assert list(category_ids(["b", "a", "b"], ["a", "b"], "condition")) == [1, 0, 1]
     with pytest.raises(UserError, match=r"condition: unknown condition 'Klingon'; known: a, b$"):
         category_ids(["a", "Klingon"], ["a", "b"], "condition")
+
+
+def test_an_unknown_category_of_a_file_says_what_to_do() -> None:
+    with pytest.raises(UserError, match=r"v.tsv:2: unknown condition 'c'; known: a, b; leave out"):
+        category_ids(["a", "c"], ["a", "b"], "v.tsv", ["v.tsv:1", "v.tsv:2"])
+
+
+def test_a_category_that_differs_in_case_only_is_named() -> None:
+    with pytest.raises(UserError, match=r"unknown condition 'arabic' \(did you mean 'Arabic'\?\)"):
+        category_ids(["arabic"], ["Arabic", "Greek"], "condition")
+
+
+def test_a_long_list_of_categories_is_cut() -> None:
+    categories = [f"c{i}" for i in range(300)]
+    named = named_categories(categories)
+    assert named.startswith("c0, c1, ") and named.endswith(" ...") and "c299" not in named
 
 
 def test_the_surnames_folder(shared_data: Path) -> None:
