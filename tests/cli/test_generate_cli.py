@@ -67,6 +67,19 @@ def test_sample_without_a_condition_lists_a_few_of_many(tmp_path: Path) -> None:
     assert "c199" not in err and len(err) < 400  # it listed all 200
 
 
+def test_features_without_condition_vector_name_both_flags(tmp_path: Path) -> None:
+    texts = tmp_path / "texts.txt"
+    texts.write_text("abc\nbcd\n" * 10, encoding="utf-8")
+    features = tmp_path / "features.npy"
+    np.save(features, np.eye(2)[[0, 1] * 10])
+    status, _, err = run_cli(
+        "train", "--task", "generate", "--train", texts, "--features", features,
+        "--out", tmp_path / "run",
+    )  # fmt: skip
+    assert_one_line_error(status, err, "--features needs --condition vector")
+    assert not (tmp_path / "run").exists()
+
+
 def test_eval_of_a_tsv_with_a_header_names_the_file_and_line(
     run_folder: Path, tmp_path: Path
 ) -> None:

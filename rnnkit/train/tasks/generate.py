@@ -111,7 +111,9 @@ def read_conditioned(
     if features is not None:
         if condition != "vector":
             raise SettingError(
-                "a feature matrix gives vectors: features needs condition vector", "features"
+                "a feature matrix gives vectors: features needs condition vector",
+                "features",
+                "condition",
             )
         return read_text_with_features(path, features, encoding)
     if Path(path).is_dir():
