@@ -17,6 +17,7 @@ import codecs
 import os
 import stat
 from collections.abc import Iterable
+from contextlib import suppress
 from pathlib import Path
 
 from rnnkit.errors import SettingError, UserError
@@ -184,7 +185,27 @@ def _nul_offset(data: bytes, encoding: str) -> int | None:
     return None if offset < 0 else offset
 
 
+# The first bytes of the compressed files people keep text in, and the command that unpacks
+# each: such a file is binary for the reader, but "binary" alone does not say what to do.
+COMPRESSED = {
+    b"\x1f\x8b": ("gzip", "gunzip -k"),
+    b"BZh": ("bzip2", "bunzip2 -k"),
+    b"\xfd7zXZ\x00": ("xz", "unxz -k"),
+    b"PK\x03\x04": ("zip", "unzip"),
+}
+
+
 def _binary(file: Path, offset: int) -> UserError:
+    head = b""
+    if file.is_file():  # a pipe cannot be read again
+        with suppress(OSError), open(file, "rb") as stream:
+            head = stream.read(8)
+    for magic, (kind, command) in COMPRESSED.items():
+        if head.startswith(magic):
+            return UserError(
+                f"{file} is {kind}-compressed, not text; decompress it ({command} {file}) "
+                "and give the file it makes"
+            )
     return SettingError(
         f"{file} looks binary, not text: a NUL byte at byte offset {offset}; "
         "give a text file (if it is UTF-16 text, pass encoding utf-16)",

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import bz2
+import gzip
+import lzma
 from pathlib import Path
 
 import pytest
 
 from rnnkit.data.text import files_below, read_text
+from rnnkit.data.text_stream import TextStream
 from rnnkit.errors import UserError
 
 
@@ -73,6 +77,26 @@ def test_binary_file_names_file_and_offset(tmp_path: Path) -> None:
     message = user_error(read_text, tmp_path / "model.bin")
     assert "model.bin" in message
     assert "byte offset 3" in message
+
+
+@pytest.mark.parametrize(
+    ("name", "compress", "kind", "command"),
+    [
+        ("ptb.txt.gz", gzip.compress, "gzip", "gunzip -k"),
+        ("ptb.txt.bz2", bz2.compress, "bzip2", "bunzip2 -k"),
+        ("ptb.txt.xz", lzma.compress, "xz", "unxz -k"),
+    ],
+)
+def test_a_compressed_file_is_named_so_with_the_command_that_unpacks_it(
+    tmp_path: Path, name: str, compress, kind: str, command: str
+) -> None:
+    # it said "looks binary ... (if it is UTF-16 text, pass encoding utf-16)"
+    path = tmp_path / name
+    path.write_bytes(compress(b"the cat sat on the mat .\n" * 200))
+    for read in (read_text, lambda p: list(TextStream(p))):
+        message = user_error(read, path)
+        assert f"{path} is {kind}-compressed, not text; decompress it ({command} {path})" in message
+        assert "utf-16" not in message
 
 
 def test_undecodable_byte_names_file_offset_byte_and_fix(tmp_path: Path) -> None:
