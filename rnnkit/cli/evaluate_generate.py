@@ -15,6 +15,7 @@ import argparse
 import json
 from pathlib import Path
 
+from rnnkit.errors import UserError
 from rnnkit.train.tasks.generate import evaluate_generator, load_generator, read_conditioned
 
 GROUP = ("conditioned generators", "for a generator's run (task generate)")
@@ -31,6 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, folder: Path) -> int:
     """Evaluate the generator in FOLDER (the checkpoint chosen from ``args.folder``)."""
     trained = load_generator(folder)
+    refuse_other_conditions(trained.model.condition, args, folder)
     encoding = args.encoding or trained.config.data.encoding
     data = read_conditioned(args.data, args.features, trained.model.condition, encoding)
     report = evaluate_generator(trained, data, args.data)
@@ -44,3 +46,19 @@ def run(args: argparse.Namespace, folder: Path) -> int:
         f"{report['unknown_characters']:,} unknown characters"
     )
     return 0
+
+
+def refuse_other_conditions(condition: str, args: argparse.Namespace, folder: Path) -> None:
+    """Refuse data of the other kind of condition than the model's (CONDITION), in eval's
+    words: the reader's own messages name train's --condition, which eval has not."""
+    if condition == "category" and args.features is not None:
+        raise UserError(
+            f"--features gives feature vectors, but {folder} is conditioned on categories; "
+            "leave it out, and give --data as a folder of one file per category or "
+            "condition<TAB>text lines"
+        )
+    if condition == "vector" and Path(args.data).is_dir():
+        raise UserError(
+            f"{args.data} is a folder of one file per category, but {folder} is conditioned "
+            "on feature vectors; give a text file and its --features, or numbers<TAB>text lines"
+        )

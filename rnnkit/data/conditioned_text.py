@@ -26,7 +26,7 @@ import numpy as np
 from rnnkit.data.classification import read_labelled_texts
 from rnnkit.data.held_out import held_out_indices
 from rnnkit.data.text import read_text
-from rnnkit.errors import UserError, quoted
+from rnnkit.errors import SettingError, UserError, quoted
 
 KINDS = ("category", "vector")
 MAX_NAMED = 20  # how many categories an error message lists
@@ -92,6 +92,14 @@ def read_condition_tsv(
     for number, line in enumerate(_lines(path, encoding), start=1):
         where = f"{path}:{number}"
         condition, tab, text = line.partition("\t")
+        if not tab and kind == "vector":
+            # one text a line, as a feature-conditioned model is mostly given its texts
+            raise SettingError(
+                f"{where} is not 'condition<TAB>text' ({quoted(line)}); give the text file's "
+                "vectors in features (a .npy matrix of one row per line), or write each line "
+                "as numbers<TAB>text",
+                "features",
+            )
         if not tab or not condition.strip() or not text.strip():
             raise UserError(f"{where} is not 'condition<TAB>text' ({quoted(line)}); fix the line")
         texts.append(text.strip())

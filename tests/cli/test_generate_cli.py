@@ -80,6 +80,30 @@ def test_features_without_condition_vector_name_both_flags(tmp_path: Path) -> No
     assert not (tmp_path / "run").exists()
 
 
+def test_eval_with_data_of_the_other_kind_of_condition_says_so_in_evals_flags(
+    run_folder: Path, tmp_path: Path
+) -> None:
+    texts = tmp_path / "texts.txt"
+    texts.write_text("Aabc\nBbcd\n" * 10, encoding="utf-8")
+    features = tmp_path / "features.npy"
+    np.save(features, np.eye(2)[[0, 1] * 10])
+    # a category model: eval has no --condition, which the message used to name
+    status, _, err = run_cli("eval", run_folder / "run", "--data", texts, "--features", features)
+    assert_one_line_error(status, err, "--features gives feature vectors, but", "categories")
+    assert "--condition" not in err
+    status, _, err = run_cli(
+        "train", "--task", "generate", "--train", texts, "--features", features,
+        "--condition", "vector", "--out", tmp_path / "vector", "--max-steps", "1",
+        "--hidden-size", "8", "--embedding-size", "4",
+    )  # fmt: skip
+    assert status == 0, err
+    status, _, err = run_cli("eval", tmp_path / "vector", "--data", run_folder / "train")
+    assert_one_line_error(status, err, "is a folder of one file per category, but", "--features")
+    assert "--condition" not in err
+    status, _, err = run_cli("eval", tmp_path / "vector", "--data", texts)  # no --features
+    assert_one_line_error(status, err, "texts.txt:1 is not 'condition<TAB>text'", "in --features")
+
+
 def test_eval_of_a_tsv_with_a_header_names_the_file_and_line(
     run_folder: Path, tmp_path: Path
 ) -> None:

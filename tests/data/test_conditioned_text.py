@@ -55,6 +55,8 @@ def test_tsv_with_categories_and_with_numbers(tmp_path: Path) -> None:
         ("1 2\tab\n3\tcd\n", "vector", r"c.tsv:2 has 1 numbers, the lines before it 2"),
         ("1 x\tab\n", "vector", r"c.tsv:1: the condition '1 x' is not a row of numbers"),
         ("1 nan\tab\n", "vector", r"c.tsv:1: .* NaN"),
+        # texts without their vectors: the .npy matrix was left out
+        ("a dog\n", "vector", r"c.tsv:1 is not .*; give the text file's vectors in features"),
     ],
 )
 def test_tsv_errors_name_file_and_line(tmp_path: Path, text: str, kind: str, message: str) -> None:
