@@ -128,6 +128,18 @@ def has_checkpoint(folder: str | os.PathLike[str]) -> bool:
     return (folder / CONFIG_FILE).is_file() or (folder / PENDING / CONFIG_FILE).is_file()
 
 
+def lost_config(folder: str | os.PathLike[str]) -> bool:
+    """Whether FOLDER holds a checkpoint's weights files but no config.json: a checkpoint
+    whose config.json was deleted, which must not pass for no checkpoint at all (a save
+    writes its weights into a hidden staging folder, never beside a missing config.json)."""
+    folder = Path(folder)
+    return (
+        folder.is_dir()
+        and not has_checkpoint(folder)
+        and any(_is_weights_name(p.name) for p in folder.glob("*.safetensors"))
+    )
+
+
 def load_checkpoint(folder: str | os.PathLike[str]) -> Checkpoint:
     """Read the checkpoint in FOLDER.
 
@@ -137,6 +149,11 @@ def load_checkpoint(folder: str | os.PathLike[str]) -> Checkpoint:
     folder = Path(folder)
     if not folder.is_dir():
         raise UserError(f"{folder} is not a folder; give the run folder that training wrote")
+    if lost_config(folder):
+        raise UserError(
+            f"the checkpoint in {folder} is damaged ({CONFIG_FILE} is missing); use another "
+            "run folder, or train again"
+        )
     if not has_checkpoint(folder):
         raise UserError(
             f"{folder} holds no checkpoint (no {CONFIG_FILE}); give the run folder that "

@@ -27,10 +27,10 @@ from rnnkit.config import fixed_differences, validate
 from rnnkit.errors import SettingError, UserError
 from rnnkit.train import distributed as mpi
 from rnnkit.train.budget import Budget
-from rnnkit.train.checkpoint import Checkpoint, has_checkpoint, load_checkpoint
+from rnnkit.train.checkpoint import Checkpoint, has_checkpoint, load_checkpoint, lost_config
 from rnnkit.train.interrupt import stop_on_interrupt
 from rnnkit.train.progress import ProgressBar
-from rnnkit.train.run_config import saved_config, saved_task
+from rnnkit.train.run_config import BEST_FOLDER, saved_config, saved_task
 from rnnkit.train.settings import DEFAULT_SECONDS, TrainingSettings
 from rnnkit.train.task import Task
 from rnnkit.train.trainer import INTERRUPTED, Trainer
@@ -78,6 +78,8 @@ def read_run(folder: Path, tasks: dict[str, Task]) -> tuple[Task, Any, Checkpoin
 
 def read_run_task(folder: Path, tasks: dict[str, Task]) -> tuple[Task, Checkpoint]:
     """The task and last checkpoint of the run in FOLDER, its settings not yet read."""
+    if lost_config(folder):
+        load_checkpoint(folder)  # says it is damaged: not "holds no training run"
     if not has_checkpoint(folder):
         problem = (
             "does not exist"
@@ -105,6 +107,14 @@ def start_run(task: Task, config: Any, folder: Path) -> Trainer:
     """A fresh run of TASK with CONFIG (checked first) into FOLDER."""
     if has_checkpoint(folder):
         raise RunExistsError(folder)
+    best = folder / BEST_FOLDER
+    if lost_config(folder) or lost_config(best) or has_checkpoint(best):
+        # a run whose config.json was deleted: a new run would mix its files (its log, its
+        # best model) with that run's
+        raise UserError(
+            f"{folder} holds the files of a damaged run (its config.json is missing); choose "
+            "another run folder, or move those files out first"
+        )
     validate(config)
     task.resolve_paths(config)
     check_ranks(task, config)

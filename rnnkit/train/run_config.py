@@ -22,7 +22,13 @@ from typing import Any, TypeVar
 
 from rnnkit.config import ConfigError, base_type, from_dict, settings
 from rnnkit.errors import UserError
-from rnnkit.train.checkpoint import CONFIG_FILE, PENDING, Checkpoint, has_checkpoint
+from rnnkit.train.checkpoint import (
+    CONFIG_FILE,
+    PENDING,
+    Checkpoint,
+    has_checkpoint,
+    lost_config,
+)
 
 BEST_FOLDER = "best"
 RUN_FORMAT = "rnnkit.run"
@@ -132,6 +138,12 @@ def model_folder(run: str | os.PathLike[str]) -> Path:
     """
     run = Path(run)
     best = run / BEST_FOLDER
+    if lost_config(best):
+        # not the run's last weights unasked: the user may not know that best/ is broken
+        raise UserError(
+            f"the checkpoint in {best} is damaged ({CONFIG_FILE} is missing); move it out of "
+            f"{run} to use the run's last model, or train again"
+        )
     if not has_checkpoint(best):
         return run
     ours, theirs = _stamp(run), _stamp(best)

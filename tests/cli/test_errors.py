@@ -247,6 +247,26 @@ def test_an_unknown_flag_points_to_the_help_that_lists_the_flags(
     assert_one_line_error(status, err, f"unrecognized arguments: --bogus (see {help_command})")
 
 
+@pytest.mark.parametrize("deleted", ["config.json", "config.json and weights"])
+def test_a_run_without_its_config_is_damaged_and_no_new_run_starts_in_it(
+    run_folder: Path, deleted: str
+) -> None:
+    (run_folder / "config.json").unlink()
+    if deleted != "config.json":
+        for weights in run_folder.glob("*.safetensors"):
+            weights.unlink()  # best/ and metrics.jsonl are left of the run
+    before = folder_bytes(run_folder)
+    if deleted == "config.json":
+        status, _, err = run_cli("train", "--out", run_folder, "--resume")
+        assert_one_line_error(status, err, "damaged (config.json is missing)")
+    # a new run would have mixed its log and best model with the old run's
+    status, _, err = train(
+        "--data", write_corpus(run_folder.parent, "new.txt"), "--out", run_folder
+    )
+    assert_one_line_error(status, err, f"{run_folder} holds the files of a damaged run")
+    assert folder_bytes(run_folder) == before
+
+
 def test_info_and_resume_name_a_path_that_is_no_run_folder(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("x")
     for path, problem in [

@@ -115,6 +115,8 @@ def test_files_from_two_saves_are_refused(tmp_path: Path) -> None:
         (lambda d: (d / "model.safetensors").unlink(), "model.safetensors is missing"),
         (lambda d: (d / "config.json").write_text("{not json"), "not valid JSON"),
         (lambda d: (d / "config.json").write_text("{}"), "lacks"),
+        # weights left without their config.json: not "holds no checkpoint"
+        (lambda d: (d / "config.json").unlink(), r"damaged \(config.json is missing\)"),
     ],
 )
 def test_damaged_checkpoints_give_one_line_errors(tmp_path: Path, damage, message: str) -> None:

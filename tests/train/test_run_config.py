@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rnnkit.errors import UserError
@@ -43,6 +44,17 @@ def test_a_best_model_of_another_run_is_refused(
         model_folder(run)
     assert f"give {run / 'best'} itself to use it" in str(caught.value)
     assert model_folder(run / "best") == run / "best"  # asked for by name: used
+
+
+def test_a_best_model_without_its_config_is_not_passed_over_for_the_last_weights(
+    tmp_path: Path,
+) -> None:
+    run = tmp_path / "run"
+    save_checkpoint(run, {"task": "lm", "data_sha256": "aa"}, {"model": {"w": np.ones(2)}})
+    shutil.copytree(run, run / "best")
+    (run / "best" / "config.json").unlink()
+    with pytest.raises(UserError, match=r"run/best is damaged \(config.json is missing\); move"):
+        model_folder(run)
 
 
 def test_a_config_that_does_not_read_is_left_to_the_loading(tmp_path: Path) -> None:
