@@ -32,7 +32,10 @@ class MetricsLog:
         if not self.path.exists():
             return []
         records = []
-        for line in self.path.read_text(encoding="utf-8").splitlines():
+        # a process killed mid-line may cut a character in two, or the file system may leave
+        # junk bytes after it: such a line is skipped, as a torn one is
+        text = self.path.read_bytes().decode("utf-8", errors="replace")
+        for line in text.splitlines():
             try:
                 record = json.loads(line)
             except json.JSONDecodeError:

@@ -30,6 +30,18 @@ def test_append_read_and_truncate(tmp_path: Path) -> None:
     assert log.read() == RECORDS[:3]
 
 
+def test_a_last_line_torn_inside_a_character_or_of_junk_bytes_is_skipped(tmp_path: Path) -> None:
+    # a resume read it as UTF-8 strictly and called the checkpoint damaged
+    log = MetricsLog(tmp_path / "metrics.jsonl")
+    for record in RECORDS:
+        log.append(record)
+    with open(log.path, "ab") as file:
+        file.write('{"note": "caf\u00e9'.encode()[:-1] + b"\xff\xfe\x00")
+    assert log.read() == RECORDS
+    log.truncate_after(30)
+    assert log.read() == RECORDS and log.path.read_bytes().endswith(b"}\n")
+
+
 def test_learning_curve_is_a_png(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     path = tmp_path / "curve.png"
