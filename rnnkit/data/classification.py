@@ -336,13 +336,16 @@ class LabelVocabulary:
         self._index = {label: i for i, label in enumerate(self.labels)}
 
     @classmethod
-    def fit(cls, labels: Sequence[str], source: str) -> LabelVocabulary:
-        """The distinct LABELS (of SOURCE, for the message); one class only is refused."""
+    def fit(
+        cls, labels: Sequence[str], source: str, noun: str = "class", nouns: str = "classes"
+    ) -> LabelVocabulary:
+        """The distinct LABELS (of SOURCE, for the message); one only is refused (NOUN and
+        NOUNS: what the message calls one and several, as a tagger's "tag")."""
         labels = sorted(set(labels), key=_natural_key)
         if len(labels) < 2:
             raise UserError(
-                f"{source} has one class only ({labels[0]!r}); "
-                "a classifier needs examples of at least two classes"
+                f"{source} has one {noun} only ({labels[0]!r}); "
+                f"training needs examples of at least two {nouns}"
             )
         return cls(labels)
 

@@ -27,8 +27,9 @@ def held_out_indices(
         )
     held = int(round(fraction * count))
     if held < 1 or held >= count:
+        amount = f"1 {items.removesuffix('s')} is" if count == 1 else f"{count} {items} are"
         raise SettingError(
-            f"{count} {items} are too few to hold out {fraction:.0%} for validation; "
+            f"{amount} too few to hold out {fraction:.0%} for validation; "
             f"give more {more} or a separate valid file",
             *settings,
         )

@@ -64,7 +64,9 @@ class TaggingVocabulary:
         char_counts = Counter(char for token in tokens for char in token)
         chars = ["<unk>", *sorted(char_counts, key=lambda c: (-char_counts[c], c))]
         tags = [tag for sentence in data.tags for tag in sentence] + list(extra_tags)
-        vocabulary = cls([UNKNOWN, *kept], chars, LabelVocabulary.fit(tags, source), lowercase)
+        vocabulary = cls(
+            [UNKNOWN, *kept], chars, LabelVocabulary.fit(tags, source, "tag", "tags"), lowercase
+        )
         once = frozenset(vocabulary._word_ids[w] for w in kept if counts[w] == 1)
         vocabulary.singletons = once
         return vocabulary

@@ -159,3 +159,7 @@ def test_holding_out_nothing_names_the_valid_setting_as_seq2seq_does() -> None:
     with pytest.raises(SettingError, match="too few to hold out") as error:
         sentences.hold_out(0.01, 0)
     assert "valid" in error.value.settings
+    one = TaggedSentences()
+    one.add(["a"], ["X"], "line 1")
+    with pytest.raises(SettingError, match="^1 sentence is too few to hold out 10%"):
+        one.hold_out(0.1, 0)  # it said "1 sentences are"

@@ -31,6 +31,13 @@ def test_vocabularies() -> None:
     assert TaggingVocabulary.fit(sentences(), "a", min_count=2).words == ["<unk>", "dog"]
 
 
+def test_one_tag_only_is_refused_in_a_taggers_words() -> None:
+    data = TaggedSentences()
+    data.add(["The", "dog"], ["X", "X"], "a:1")
+    with pytest.raises(UserError, match=r"a has one tag only \('X'\); .* at least two tags$"):
+        TaggingVocabulary.fit(data, "a")  # it said "one class only ... a classifier needs"
+
+
 def test_encoding_refuses_what_the_model_cannot_read() -> None:
     vocabulary = TaggingVocabulary.fit(sentences(), "a")
     encoded = encode_tagged(sentences(), vocabulary, "a")
