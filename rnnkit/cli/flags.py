@@ -127,7 +127,14 @@ def as_flags(message: str, names: set[str], named: Iterable[str] = ()) -> str:
 
     # Not inside a dotted name (training.ema, a config.json key), a path (/data/train) or
     # a file name (train.tsv).
-    return re.sub(r"(?<![\w./-])[a-z][a-z0-9_]*(?![\w/-]|\.\w)", replace, message)
+    message = re.sub(r"(?<![\w./-])[a-z][a-z0-9_]*(?![\w/-]|\.\w)", replace, message)
+    # A boolean setting with its value ("tie_weights False") is its flag or the flag's
+    # negation on the command line: "--tie-weights False" is no flag a user could type.
+    return re.sub(
+        r"--([a-z][a-z0-9-]*) (True|False)\b",
+        lambda match: f"--{match[1]}" if match[2] == "True" else f"--no-{match[1]}",
+        message,
+    )
 
 
 def setting_names(config_class: type) -> set[str]:

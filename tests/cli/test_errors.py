@@ -106,7 +106,7 @@ def test_resume_from_a_corrupted_checkpoint(run_folder: Path, file: str) -> None
         (["--hidden-size", "32"], "--hidden-size 32 differs"),
         # --model is the old name of --cell: the error names the setting's own flag.
         (["--model", "gru"], "--cell gru differs"),
-        (["--tie-weights"], "--tie-weights True differs"),
+        (["--tie-weights"], "--tie-weights differs from the run"),
         (["--batch-size", "8"], "--batch-size 8 differs"),
     ],
 )

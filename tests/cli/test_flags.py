@@ -30,6 +30,15 @@ from tests.cli.cli_helpers import run_cli
             "train.tsv lacks labels; check --train",
         ),
         ("a word like seq_lens or max_stepsize", (), "a word like seq_lens or max_stepsize"),
+        # A boolean setting's value is its flag or the negation ("--tie-weights False" was
+        # printed, which no command line takes).
+        (
+            "tie_weights False differs from the run (tie_weights True)",
+            (),
+            "--no-tie-weights differs from the run (--tie-weights)",
+        ),
+        ("lowercase True differs", ("lowercase",), "--lowercase differs"),
+        ("True or False is a word", (), "True or False is a word"),
     ],
 )
 def test_as_flags(message: str, named: tuple[str, ...], expected: str) -> None:
