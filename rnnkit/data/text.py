@@ -21,8 +21,10 @@ from contextlib import suppress
 from pathlib import Path
 
 from rnnkit.errors import SettingError, UserError
+from rnnkit.plural import counted, some_of
 
 CHUNK_BYTES = 1 << 20  # read this much at a time, looking for NUL bytes as it comes
+MAX_SKIPPED_NAMED = 5  # skipped files a note names
 
 
 def read_text(
@@ -195,17 +197,43 @@ COMPRESSED = {
 }
 
 
-def _binary(file: Path, offset: int) -> UserError:
+def compression_of(file: Path) -> tuple[str, str] | None:
+    """``(kind, the command that unpacks it)`` when FILE starts as a compressed file does
+    (``("gzip", "gunzip -k")``), else None."""
     head = b""
     if file.is_file():  # a pipe cannot be read again
         with suppress(OSError), open(file, "rb") as stream:
             head = stream.read(8)
-    for magic, (kind, command) in COMPRESSED.items():
+    for magic, found in COMPRESSED.items():
         if head.startswith(magic):
-            return UserError(
-                f"{file} is {kind}-compressed, not text; decompress it ({command} {file}) "
-                "and give the file it makes"
-            )
+            return found
+    return None
+
+
+def skipped_note(folder: Path, skipped: list[Path]) -> str | None:
+    """A note for the user on the files of FOLDER that reading it SKIPPED (binary or not
+    regular files), naming a few, and how to unpack them where they are compressed; None
+    when nothing was skipped. A folder of ``.txt.gz`` files and a licence would otherwise
+    train on the licence alone without a word."""
+    if not skipped:
+        return None
+    names = some_of((str(file.relative_to(folder)) for file in skipped), MAX_SKIPPED_NAMED)
+    note = f"{counted(len(skipped), 'file')} in {folder} {'is' if len(skipped) == 1 else 'are'}"
+    note += f" not text and {'was' if len(skipped) == 1 else 'were'} skipped: {names}"
+    commands = sorted({found[1] for found in map(compression_of, skipped) if found})
+    if commands:
+        note += f"; unpack the compressed ones ({', '.join(commands)}) to read them"
+    return note
+
+
+def _binary(file: Path, offset: int) -> UserError:
+    found = compression_of(file)
+    if found:
+        kind, command = found
+        return UserError(
+            f"{file} is {kind}-compressed, not text; decompress it ({command} {file}) "
+            "and give the file it makes"
+        )
     return SettingError(
         f"{file} looks binary, not text: a NUL byte at byte offset {offset}; "
         "give a text file (if it is UTF-16 text, pass encoding utf-16)",

@@ -46,8 +46,12 @@ class TextStream:
         self.chunk_bytes = chunk_bytes
         self._digest: str | None = None
         self._look_for_nul = "a".encode(encoding) == b"a"
+        self.skipped: list[Path] = []  # a folder's binary and special files, not read
         if self.path.is_dir():
-            self.files = [f for f in files_below(self.path) if f.is_file() and not self._nul(f)]
+            self.files = []
+            for file in files_below(self.path):
+                readable = file.is_file() and self._nul(file) is None
+                (self.files if readable else self.skipped).append(file)
             if not self.files:
                 raise UserError(
                     f"{self.path} holds no text files (hidden and binary files are skipped); "

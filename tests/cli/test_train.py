@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import shutil
@@ -277,3 +278,20 @@ def test_a_best_model_of_another_run_is_refused_before_any_work(tmp_path: Path) 
         status, _, err = run_cli(*argv)
         assert_one_line_error(status, err, named)
     assert folder_bytes(run) == before
+
+
+def test_a_folder_of_compressed_files_says_they_were_skipped(tmp_path: Path) -> None:
+    """The Penn Treebank's folder holds .txt.gz files and a licence: training on it reads
+    the licence alone, so the run says which files it skipped and how to read them."""
+    folder = tmp_path / "ptb"
+    folder.mkdir()
+    write_corpus(folder, "LICENSE")
+    (folder / "ptb.train.txt.gz").write_bytes(gzip.compress(b"the corpus\n" * 50))
+    status, _, err = run_cli(
+        "train", "--data", folder, "--out", tmp_path / "run", "--max-steps", "1", *TINY
+    )
+    assert status == 0, err
+    assert (
+        f"rnnkit: note: 1 file in {folder} is not text and was skipped: 'ptb.train.txt.gz'; "
+        "unpack the compressed ones (gunzip -k) to read them\n"
+    ) in err

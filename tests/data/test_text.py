@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rnnkit.data.text import files_below, read_text
+from rnnkit.data.text import files_below, read_text, skipped_note
 from rnnkit.data.text_stream import TextStream
 from rnnkit.errors import UserError
 
@@ -140,3 +140,25 @@ def test_trec_non_utf8_byte(shared_data: Path) -> None:
     assert "0xf0 at byte offset 3173" in message
     text = read_text(path, encoding="latin-1")
     assert text.count("\n") == 5452
+
+
+def test_a_streamed_folder_lists_what_it_skipped_and_the_note_says_how_to_read_it(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "LICENSE").write_text("a licence")
+    (tmp_path / "train.txt.gz").write_bytes(gzip.compress(b"the corpus\n" * 50))
+    (tmp_path / "valid.txt.bz2").write_bytes(bz2.compress(b"more\n" * 50))
+    (tmp_path / "nul-first.bin").write_bytes(b"\x00abc")  # a NUL at offset 0 is binary too
+    stream = TextStream(tmp_path)
+    assert [f.name for f in stream.files] == ["LICENSE"]
+    assert [f.name for f in stream.skipped] == ["nul-first.bin", "train.txt.gz", "valid.txt.bz2"]
+    note = skipped_note(tmp_path, stream.skipped)
+    assert note == (
+        f"3 files in {tmp_path} are not text and were skipped: 'nul-first.bin', "
+        "'train.txt.gz', 'valid.txt.bz2'; unpack the compressed ones (bunzip2 -k, gunzip -k) "
+        "to read them"
+    )
+    assert skipped_note(tmp_path, []) is None
+    assert skipped_note(tmp_path, stream.skipped[:1]) == (
+        f"1 file in {tmp_path} is not text and was skipped: 'nul-first.bin'"
+    )

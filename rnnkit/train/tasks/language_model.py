@@ -16,7 +16,7 @@ from rnnkit.config import option
 from rnnkit.data.default_corpus import DEFAULT_CORPUS_NAME, default_corpus_text
 from rnnkit.data.fingerprint import fingerprint
 from rnnkit.data.lm_batches import split_train_val
-from rnnkit.data.text import read_text
+from rnnkit.data.text import read_text, skipped_note
 from rnnkit.data.text_stream import TextStream
 from rnnkit.data.token_cache import token_ids
 from rnnkit.data.tokenizers import TOKENIZERS, Tokenizer
@@ -143,6 +143,9 @@ class LanguageModelTask(Task, name="lm", title="language model", config_class=La
         trainer = LMTrainer(
             model, tokenizer, train_ids, val_ids, settings, folder, {"data_sha256": digest}
         )
+        if isinstance(text, TextStream):
+            skipped = skipped_note(text.path, text.skipped)
+            trainer.notes += [skipped] if skipped else []
         return trainer
 
     def summary(self, trainer: LMTrainer) -> str:
