@@ -119,7 +119,16 @@ def start_run(task: Task, config: Any, folder: Path) -> Trainer:
     task.resolve_paths(config)
     check_ranks(task, config)
     resolve_budget(config.training)
-    return build_trainer(task, config, folder, None)
+    trainer = build_trainer(task, config, folder, None)
+    if trainer.writer and trainer.metrics.path.exists():
+        # the log of a run killed before its first checkpoint: nothing can resume it, and
+        # appending to it would draw two runs as one learning curve
+        trainer.metrics.path.unlink()
+        trainer.notes.append(
+            f"{trainer.metrics.path} held the records of an earlier run that saved no "
+            "checkpoint; this run's replace them"
+        )
+    return trainer
 
 
 def resume_run(

@@ -295,3 +295,19 @@ def test_a_folder_of_compressed_files_says_they_were_skipped(tmp_path: Path) -> 
         f"rnnkit: note: 1 file in {folder} is not text and was skipped: 'ptb.train.txt.gz'; "
         "unpack the compressed ones (gunzip -k) to read them\n"
     ) in err
+
+
+def test_a_fresh_run_replaces_the_log_of_a_run_killed_before_its_first_checkpoint(
+    tmp_path: Path,
+) -> None:
+    data = write_corpus(tmp_path)
+    out = tmp_path / "run"
+    out.mkdir()
+    stale = [{"step": step, "loss": 99.0, "lr": 1.0} for step in range(1, 8)]
+    (out / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in stale))
+    status, _, err = run_cli("train", "--data", data, "--out", out, "--max-steps", "3", *TINY)
+    assert status == 0, err
+    assert "held the records of an earlier run that saved no checkpoint" in err
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert records and max(r.get("step", 0) for r in records) == 3
+    assert all(r.get("loss") != 99.0 for r in records)
