@@ -187,8 +187,8 @@ class _TornCheckpointError(Exception):
 def _read(folder: Path) -> Checkpoint:
     def damaged(reason: str) -> UserError:
         return UserError(
-            f"the checkpoint in {folder} is damaged ({reason}); resume from another run "
-            "folder or start a new run"
+            f"the checkpoint in {folder} is damaged ({reason}); use another run folder, or "
+            "train again"
         )
 
     # A committed save still being moved out of .pending/: its config.json moves last, so

@@ -99,6 +99,14 @@ def test_resume_from_a_corrupted_checkpoint(run_folder: Path, file: str) -> None
     assert folder_bytes(run_folder) == before
 
 
+def test_a_damaged_model_read_by_sample_names_a_fix_for_sampling(run_folder: Path) -> None:
+    path = run_folder / "best" / "model.safetensors"
+    path.write_bytes(path.read_bytes()[:100])
+    status, _, err = run_cli("sample", run_folder, "--length", "5")
+    assert_one_line_error(status, err, "damaged", "use another run folder, or train again")
+    assert "resume" not in err
+
+
 @pytest.mark.parametrize(
     ("flags", "named"),
     [
