@@ -111,7 +111,7 @@ def run_language_model(args: argparse.Namespace, folder: Path, task: str) -> int
             f"{describe_unknown(report)}"
         )
         if "note" in report:
-            print(f"note: {report['note']}", file=sys.stderr)
+            print(f"rnnkit: note: {report['note']}", file=sys.stderr)
     return 0
 
 

@@ -109,7 +109,7 @@ def prime_tokens(tokenizer: Tokenizer, prime: str | None) -> tuple[list[int], bo
         if unknown and tokenizer.unknown_id is not None:
             units = "words" if tokenizer.kind == "word" else "characters"
             named = some_of(unknown, MAX_NAMED)
-            print(f"note: --prime {units} read as {UNK}: {named}", file=sys.stderr)
+            print(f"rnnkit: note: --prime {units} read as {UNK}: {named}", file=sys.stderr)
         try:
             ids = list(tokenizer.encode(prime))
         except UserError as error:  # an old character vocabulary, without <unk>

@@ -61,7 +61,7 @@ def test_word_sample_reads_unknown_prime_words_as_unk(runs: dict[str, Path]) -> 
         "sample", runs["word"], "--prime", "the zebra sat", "--length", "5", "--seed", "0"
     )
     assert status == 0
-    assert err == "note: --prime words read as <unk>: 'zebra'\n"
+    assert err == "rnnkit: note: --prime words read as <unk>: 'zebra'\n"
     assert out.startswith("the <unk> sat")
     # Five tokens: words of the vocabulary, or <eos> shown as line breaks.
     generated = out[len("the <unk> sat") :].split()
@@ -133,7 +133,7 @@ def test_eval_scores_unseen_characters_as_unk(runs: dict[str, Path], tmp_path: P
     status, out, err = run_cli("eval", runs["char"], "--data", many)
     assert status == 0 and out.count("\n") == 1
     assert f"{report['unknown_tokens']:,} unknown ({report['unknown_rate']:.2%})" in out
-    assert err.startswith("note: not comparable: ") and err.count("\n") == 1
+    assert err.startswith("rnnkit: note: not comparable: ") and err.count("\n") == 1
 
 
 def test_eval_counts_unseen_words_not_the_texts_own_unk(
@@ -159,7 +159,7 @@ def test_sample_reads_unseen_prime_characters_as_unk(runs: dict[str, Path]) -> N
         "sample", runs["char"], "--prime", "the \u00e9t\u00e9 Z", "--length", "10", "--seed", "0"
     )
     assert status == 0, err
-    assert err == "note: --prime characters read as <unk>: '\u00e9', 'Z'\n"
+    assert err == "rnnkit: note: --prime characters read as <unk>: '\u00e9', 'Z'\n"
     # The prime as the model read it: <unk> shows as U+FFFD.
     assert out.startswith("the \ufffdt\ufffd \ufffd")
     assert len(out) in (len("the \u00e9t\u00e9 Z") + 10, len("the \u00e9t\u00e9 Z") + 11)
