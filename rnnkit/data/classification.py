@@ -193,6 +193,7 @@ def _read_table(
                 f"{file}:{reader.line_num} is an empty line; remove it (every row is one example)"
             )
         rows.append((reader.line_num, row))
+    _refuse_the_other_separator(file, rows[0][1], delimiter)
     label_index, text_index, has_header = _column_indices(file, rows[0][1], label_col, text_col)
     # Every row has as many columns as the header (or, without one, the first row): an
     # extra column is a separator inside a field, which would cut a text short unseen.
@@ -222,6 +223,19 @@ def _read_table(
     if not data.texts:
         raise UserError(f"{file} has a header line but no examples; add some rows")
     return data
+
+
+def _refuse_the_other_separator(file: Path, first_row: list[str], delimiter: str) -> None:
+    """A first row read as one column that the other separator would split: a CSV read as
+    TSV (or the reverse) would otherwise be reported as lacking its label column."""
+    other, name = (",", "csv") if delimiter == "\t" else ("\t", "tsv")
+    if len(first_row) == 1 and other in first_row[0]:
+        what = "commas" if other == "," else "tabs"
+        raise SettingError(
+            f"{file}: its first line has {what} but no {'tab' if other == ',' else 'comma'}; "
+            f"give format {name} if the file is {'comma' if other == ',' else 'tab'}-separated",
+            "format",
+        )
 
 
 def _column_indices(

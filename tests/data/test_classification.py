@@ -210,3 +210,18 @@ def test_names_folder_has_eighteen_classes(shared_data: Path) -> None:
     data = read_labelled_texts(shared_data / "names_18lang")
     assert len(data) == 20074
     assert len(LabelVocabulary.fit(data.labels, "names")) == 18
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "format", "fix"),
+    [
+        ("d.csv", "label,text\npos,good\n", "tsv", "give format csv"),
+        ("d.tsv", "label\ttext\npos\tgood\n", "csv", "give format tsv"),
+    ],
+)
+def test_a_file_read_with_the_other_separator_names_the_format(
+    tmp_path: Path, name: str, text: str, format: str, fix: str
+) -> None:
+    with pytest.raises(UserError) as info:
+        read_labelled_texts(write(tmp_path / name, text), format=format)
+    assert fix in str(info.value) and getattr(info.value, "settings", ()) == ("format",)
