@@ -70,19 +70,31 @@ def files_below(folder: Path, skip_dirs: Iterable[str] = ()) -> list[Path]:
 
 
 def _read_folder(folder: Path, encoding: str) -> str:
-    texts = []
+    texts, skipped = [], []
     for file in files_below(folder):
         if not file.is_file():
-            continue  # a device, pipe or socket among text files is skipped
+            skipped.append(file)  # a device, pipe or socket among text files is skipped
+            continue
         data, nul = _read_bytes(file, encoding)
         if nul is None:  # a binary file among text files is skipped
             texts.append(_decode(data, file, encoding))
+        else:
+            skipped.append(file)
     if not texts:
-        raise UserError(
-            f"{folder} holds no text files (hidden and binary files are skipped); "
-            "point to a folder with text files in it, or to a file"
-        )
+        raise no_text_files(folder, skipped)
     return "\n".join(texts)
+
+
+def no_text_files(folder: Path, skipped: list[Path]) -> UserError:
+    """The error for FOLDER, none of whose files is text (SKIPPED: the ones read as not
+    text). Where some are compressed, it says how to unpack them: "binary files are
+    skipped" alone leaves a folder of ``.txt.gz`` files with nothing to do."""
+    if any(compression_of(file) for file in skipped):
+        return UserError(f"{folder} holds no text files: {skipped_note(folder, skipped)}")
+    return UserError(
+        f"{folder} holds no text files (hidden and binary files are skipped); "
+        "point to a folder with text files in it, or to a file"
+    )
 
 
 def is_codec(name: str) -> bool:

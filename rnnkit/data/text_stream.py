@@ -27,6 +27,7 @@ from rnnkit.data.text import (
     _binary,
     _check_encoding,
     files_below,
+    no_text_files,
     open_regular_file,
 )
 from rnnkit.errors import SettingError, UserError
@@ -53,10 +54,7 @@ class TextStream:
                 readable = file.is_file() and self._nul(file) is None
                 (self.files if readable else self.skipped).append(file)
             if not self.files:
-                raise UserError(
-                    f"{self.path} holds no text files (hidden and binary files are skipped); "
-                    "point to a folder with text files in it, or to a file"
-                )
+                raise no_text_files(self.path, self.skipped)
         elif self.path.exists():
             self.files = [self.path]
             nul = self._nul(self.path)

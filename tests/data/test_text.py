@@ -162,3 +162,20 @@ def test_a_streamed_folder_lists_what_it_skipped_and_the_note_says_how_to_read_i
     assert skipped_note(tmp_path, stream.skipped[:1]) == (
         f"1 file in {tmp_path} is not text and was skipped: 'nul-first.bin'"
     )
+
+
+@pytest.mark.parametrize("read", [read_text, TextStream], ids=["whole", "streamed"])
+def test_a_folder_of_compressed_files_only_says_how_to_unpack_them(tmp_path: Path, read) -> None:
+    # The Penn Treebank's files without their licences: "binary files are skipped" alone
+    # leaves the user nothing to do.
+    (tmp_path / "ptb.train.txt.gz").write_bytes(gzip.compress(b"the corpus\n" * 50))
+    (tmp_path / "ptb.valid.txt.xz").write_bytes(lzma.compress(b"more\n" * 50))
+    message = user_error(read, tmp_path)
+    assert message.startswith(f"{tmp_path} holds no text files: 2 files in {tmp_path} are not")
+    assert message.endswith("'ptb.train.txt.gz', 'ptb.valid.txt.xz'; unpack the compressed "
+                            "ones (gunzip -k, unxz -k) to read them")  # fmt: skip
+    # Binary files that are not compressed keep the plain message.
+    for file in tmp_path.iterdir():
+        file.unlink()
+    (tmp_path / "data.bin").write_bytes(b"ab\x00cd")
+    assert "binary files are skipped); point to a folder" in user_error(read, tmp_path)
