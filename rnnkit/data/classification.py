@@ -97,6 +97,18 @@ def read_labelled_texts(
         raise UserError(f"{path} does not exist; check the path")
     if format == "auto":
         format = detect_format(path, encoding)
+    given = [name for name, value in (("label_col", label_col), ("text_col", text_col)) if value]
+    if given and format in ("folders", "label-first"):
+        # they would do nothing, and the user who gave them expects columns
+        read_as = {"label-first": "'<label> <text>' lines", "folders": "a folder per class"}
+        both = len(given) > 1
+        raise SettingError(
+            f"{' and '.join(given)} {'name columns' if both else 'names a column'} of tsv "
+            f"and csv files, but {path} is read as {read_as[format]}; leave "
+            f"{'them' if both else 'it'} out, or set format to tsv or csv",
+            *given,
+            "format",
+        )
     if format == "folders":
         if not path.is_dir():
             raise SettingError(

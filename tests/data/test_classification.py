@@ -225,3 +225,16 @@ def test_a_file_read_with_the_other_separator_names_the_format(
     with pytest.raises(UserError) as info:
         read_labelled_texts(write(tmp_path / name, text), format=format)
     assert fix in str(info.value) and getattr(info.value, "settings", ()) == ("format",)
+
+
+def test_columns_named_for_a_file_without_columns_are_refused(tmp_path: Path) -> None:
+    file = write(tmp_path / "train.txt", "1 a fine film .\n0 dull\n")
+    with pytest.raises(UserError) as info:
+        read_labelled_texts(file, label_col="2")
+    assert "label_col names a column of tsv and csv files" in str(info.value)
+    assert info.value.settings == ("label_col", "format")
+    write(tmp_path / "names" / "Greek.txt", "Papadopoulos\n")
+    with pytest.raises(UserError) as info:
+        read_labelled_texts(tmp_path / "names", label_col="label", text_col="text")
+    assert "label_col and text_col name columns" in str(info.value)
+    assert "a folder per class" in str(info.value)
