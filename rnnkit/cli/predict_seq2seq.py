@@ -11,8 +11,8 @@ whether it ended with the end token (else it was cut at the length limit).
 
 Behaviour on odd input: a blank text (or blank line) gets a note on stderr naming it and an
 empty answer (a blank line, or with ``--json`` a record with no outputs), so the answers
-keep the order of the texts (line for line with ``--nbest 1``), as the classifier's and
-the tagger's do; source tokens never seen in training are read as ``<unk>``, said once on
+keep the order of the texts (``--nbest`` lines a text), as the classifier's and the
+tagger's do; source tokens never seen in training are read as ``<unk>``, said once on
 stderr for the whole call; ``--beam`` and ``--nbest`` must be positive, ``--nbest`` at most
 ``--beam`` (without ``--beam`` the beam is as wide as ``--nbest``). ``--max-length-ratio R``
 cuts outputs at R times their source's length (default: the run's); a note on stderr counts
@@ -152,7 +152,7 @@ def run(args: argparse.Namespace, folder: Path) -> int:
             f"{were(len(unknown))} read as <unk>: {some_of(unknown, MOST_UNKNOWN_SHOWN)}",
             file=sys.stderr,
         )
-    print_answers(texts, outputs, args.json)
+    print_answers(texts, outputs, args.json, args.nbest)
     answered = [answers for answers in outputs if answers]
     unfinished = sum(not answers[0]["finished"] for answers in answered)
     if unfinished:
@@ -189,9 +189,12 @@ def answer_texts(
     return outputs, unknown
 
 
-def print_answers(texts: list[str], outputs: list[list[dict[str, Any]]], as_json: bool) -> None:
+def print_answers(
+    texts: list[str], outputs: list[list[dict[str, Any]]], as_json: bool, nbest: int = 1
+) -> None:
     """Each text's outputs, one line each (``<output><TAB><score><TAB><text>``), or one JSON
-    record per text with AS_JSON; a text without outputs (blank) gets a blank line."""
+    record per text with AS_JSON; a text without outputs (blank) gets NBEST blank lines, so
+    that a reader taking NBEST lines a text stays in step."""
     for text, answers in zip(texts, outputs, strict=True):
         if as_json:
             record = {
@@ -204,7 +207,7 @@ def print_answers(texts: list[str], outputs: list[list[dict[str, Any]]], as_json
             print(json.dumps(record, ensure_ascii=False))
             continue
         if not answers:
-            print()
+            print("\n" * (nbest - 1))
         for hypothesis in answers:
             print(f"{hypothesis['text']}\t{hypothesis['score']:.4f}\t{text}")
 

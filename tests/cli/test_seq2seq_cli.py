@@ -185,6 +185,12 @@ def test_a_blank_line_gets_a_blank_answer_in_its_place(
     assert [r["text"] for r in records] == ["abc", "", "de"]
     assert records[1]["outputs"] == [] and all(r["outputs"] for r in records[::2])
     assert f"{listed} line 2 is empty" in err
+    # --nbest N: N lines a text, blank ones for a blank text, so a reader stays in step.
+    status, out, err = run_cli("predict", runs["reverse"], "--input", listed, "--beam", "3",
+                               "--nbest", "2")  # fmt: skip
+    assert status == 0, err
+    lines = out.split("\n")[:-1]
+    assert len(lines) == 6 and lines[2:4] == ["", ""] and all(lines[:2] + lines[4:]), out
 
 
 def test_only_blank_lines_answer_blank_and_no_lines_is_one_line(
