@@ -25,9 +25,16 @@ from typing import Any
 
 from rnnkit.config import fixed_differences, validate
 from rnnkit.errors import SettingError, UserError
+from rnnkit.plural import some_of
 from rnnkit.train import distributed as mpi
 from rnnkit.train.budget import Budget
-from rnnkit.train.checkpoint import Checkpoint, has_checkpoint, load_checkpoint, lost_config
+from rnnkit.train.checkpoint import (
+    CONFIG_FILE,
+    Checkpoint,
+    has_checkpoint,
+    load_checkpoint,
+    lost_config,
+)
 from rnnkit.train.interrupt import stop_on_interrupt
 from rnnkit.train.progress import ProgressBar
 from rnnkit.train.run_config import BEST_FOLDER, saved_config, saved_task
@@ -111,9 +118,12 @@ def start_run(task: Task, config: Any, folder: Path) -> Trainer:
     if lost_config(folder) or lost_config(best) or has_checkpoint(best):
         # a run whose config.json was deleted: a new run would mix its files (its log, its
         # best model) with that run's
+        # (or weights files of something else: the message says what it found)
+        found = sorted(p.name for p in folder.glob("*.safetensors")) or [BEST_FOLDER]
         raise UserError(
-            f"{folder} holds the files of a damaged run (its config.json is missing); choose "
-            "another run folder, or move those files out first"
+            f"{folder} holds the files of a damaged run or of something else "
+            f"({some_of(found, 3)}, but no {CONFIG_FILE}); choose another run folder, or "
+            "move those files out first"
         )
     validate(config)
     task.resolve_paths(config)

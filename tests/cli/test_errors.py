@@ -287,3 +287,16 @@ def test_info_and_resume_name_a_path_that_is_no_run_folder(tmp_path: Path) -> No
                 status, err, f"{path} {problem}; give the run folder that training wrote"
             )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]  # nothing made
+
+
+def test_a_new_run_into_a_folder_of_other_weights_says_what_it_found(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "model.safetensors").write_bytes(b"weights from elsewhere")
+    status, _, err = train("--data", write_corpus(tmp_path), "--out", out)
+    assert_one_line_error(
+        status, err, "of a damaged run or of something else ('model.safetensors', but no "
+        "config.json); choose another run folder, or move those files out first"
+    )
+    assert [p.name for p in out.iterdir() if not p.name.startswith(".")] == ["model.safetensors"]
+    assert (out / "model.safetensors").read_bytes() == b"weights from elsewhere"
