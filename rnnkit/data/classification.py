@@ -140,8 +140,9 @@ def detect_format(path: Path, encoding: str = "utf-8") -> str:
         raise SettingError(
             f"{path} is CoNLL-U (a word a line, with its tags): data for a tagger, not "
             "labelled texts; train a tagger on it (task tag), or give '<label> <text>' "
-            "lines or a table of labels and texts",
+            "lines or a table of labels and texts (if it is a table, set format tsv)",
             "task",
+            "format",
         )
     first_line = text.split("\n", 1)[0]
     return "tsv" if "\t" in first_line else "label-first"

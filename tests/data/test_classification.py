@@ -90,8 +90,10 @@ def test_a_conllu_file_is_named_tagging_data(tmp_path: Path, name: str, comment:
     words = "1\tYes\tyes\tINTJ\tUH\t_\t0\troot\t_\t_\n2\t!\t!\tPUNCT\t.\t_\t1\tpunct\t_\t_\n"
     path = write(tmp_path / name, comment + words + "\n" + words)
     named = r"is CoNLL-U \(.*\): data for a tagger, not labelled texts; train a tagger on it"
-    with pytest.raises(UserError, match=named + r" \(task tag\)"):
+    with pytest.raises(UserError, match=named + r" \(task tag\)") as info:
         read_labelled_texts(path)
+    assert str(info.value).endswith("(if it is a table, set format tsv)")
+    assert info.value.settings == ("task", "format")
 
 
 def test_non_utf8_byte_is_refused_with_the_fix_and_reads_as_latin1(tmp_path: Path) -> None:
