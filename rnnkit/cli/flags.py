@@ -19,6 +19,7 @@ from typing import Any
 
 from rnnkit.cli.arguments import integer, number
 from rnnkit.config import base_type, default_of, is_section, settings
+from rnnkit.errors import UserError
 
 # Older or shorter names people type, beside a field's own flag. ``--data`` is how the
 # tasks that read one file (lm, forecast) and every eval and predict name the data, so the
@@ -27,6 +28,17 @@ ALIASES = {"cell": ["--model"], "train": ["--data"]}
 # Single-word setting names that are safe to translate inside free text.
 PLAIN_NAMES = ("lr", "clip", "ema", "epochs")
 SEPARATOR = "__"  # between the section and the field in an argparse ``dest``
+
+
+def refuse_aliases_together(argv: list[str]) -> None:
+    """Refuse ARGV naming one setting by its flag and an alias (``--train A --data B``):
+    argparse would keep the last without a word. One flag given twice stays allowed (a
+    later value overrides an earlier one, as in a shell alias)."""
+    given = {word.split("=", 1)[0] for word in argv if word.startswith("--")}
+    for name, aliases in ALIASES.items():
+        names = [flag for flag in (flag_name(name), *aliases) if flag in given]
+        if len(names) > 1:
+            raise UserError(f"{' and '.join(names)} are one setting; give one of them")
 
 
 def flag_name(name: str) -> str:

@@ -28,6 +28,7 @@ from rnnkit.cli.flags import (
     as_flags,
     given_settings,
     new_settings,
+    refuse_aliases_together,
     setting_names,
 )
 from rnnkit.cli.sample import write_sample
@@ -120,6 +121,7 @@ def run_command(
             )
     else:
         task = TASKS[known.task or DEFAULT_TASK]
+    refuse_aliases_together(list(argv))
     args = build_parser(task, parser_class).parse_args(argv)
     if mpi.is_writer():
         with limit_threads(args.threads):

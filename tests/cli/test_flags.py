@@ -96,3 +96,24 @@ def test_data_names_the_training_file_of_tasks_with_separate_files(task: str) ->
     parser = build_parser(TASKS[task], ArgumentParser)
     given = given_settings(parser.parse_args(["--data", "pairs.tsv"]))
     assert given == {("data", "train"): "pairs.tsv"}
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["train", "--task", "seq2seq", "--train", "a.tsv", "--data", "b.tsv"],
+        ["train", "--task", "tag", "--data=a.conllu", "--train", "b.conllu"],
+        ["train", "--cell", "gru", "--model", "lstm"],
+    ],
+)
+def test_a_flag_and_its_alias_together_are_refused(argv: list[str]) -> None:
+    # argparse would keep the last of the two without a word
+    status, _, err = run_cli(*argv)
+    assert status == 2 and err.count("\n") == 1 and "are one setting; give one of them" in err
+
+
+def test_one_flag_given_twice_still_overrides() -> None:
+    parser = build_parser(TASKS["seq2seq"], ArgumentParser)
+    argv = ["--peeky", "--no-peeky", "--data", "a", "--data", "b"]
+    given = given_settings(parser.parse_args(argv))
+    assert given[("model", "peeky")] is False and given[("data", "train")] == "b"
