@@ -89,6 +89,7 @@ from benchmarks.timing import machine_header, set_threads, time_interleaved
 from rnnkit.cli.flags import apply_settings, given_settings
 from rnnkit.cli.main import main as rnnkit
 from rnnkit.cli.train import build_parser
+from rnnkit.data.parallel import book_split as parallel_book_split
 from rnnkit.data.parallel import read_parallel, references
 from rnnkit.data.parallel_batches import split_tokens
 from rnnkit.nn.recurrent import RECURRENT_LAYERS
@@ -104,7 +105,6 @@ from rnnkit.train.tasks.seq2seq import (
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 DLFS2 = SHARED / "dlfs2_seq2seq"
 CMUDICT = SHARED / "cmudict"
-BOOK_SEED, BOOK_TEST = 1984, 5000
 VALID = 2500  # the last pairs of the book's training part, held out to choose settings
 
 ADDITION = [
@@ -135,12 +135,11 @@ RATIO_TARGETS = {  # the epoch against the book's code on the same machine
 
 
 def book_split(path: Path) -> tuple[list[str], list[str]]:
-    """DLFS2's ``sequence.load_data``: the lines shuffled with seed 1984, the last 10% test."""
+    """DLFS2's ``sequence.load_data`` on PATH's lines (``rnnkit.data.parallel.book_split``):
+    ``(training lines, test lines)``."""
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    order = np.arange(len(lines))
-    np.random.RandomState(BOOK_SEED).shuffle(order)
-    shuffled = [lines[i] for i in order]
-    return shuffled[: len(lines) - BOOK_TEST], shuffled[len(lines) - BOOK_TEST :]
+    train, _, test, _ = parallel_book_split(lines, lines)
+    return train, test
 
 
 def write(folder: Path, name: str, lines: list[str]) -> Path:

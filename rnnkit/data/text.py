@@ -21,7 +21,7 @@ from contextlib import suppress
 from pathlib import Path
 
 from rnnkit.errors import SettingError, UserError
-from rnnkit.plural import counted, some_of
+from rnnkit.plural import counted, some_of, were
 
 CHUNK_BYTES = 1 << 20  # read this much at a time, looking for NUL bytes as it comes
 MAX_SKIPPED_NAMED = 5  # skipped files a note names
@@ -230,8 +230,9 @@ def skipped_note(folder: Path, skipped: list[Path]) -> str | None:
     if not skipped:
         return None
     names = some_of((str(file.relative_to(folder)) for file in skipped), MAX_SKIPPED_NAMED)
-    note = f"{counted(len(skipped), 'file')} in {folder} {'is' if len(skipped) == 1 else 'are'}"
-    note += f" not text and {'was' if len(skipped) == 1 else 'were'} skipped: {names}"
+    count = len(skipped)
+    note = f"{counted(count, 'file')} in {folder} {'is' if count == 1 else 'are'} not text "
+    note += f"and {were(count)} skipped: {names}"
     commands = sorted({found[1] for found in map(compression_of, skipped) if found})
     if commands:
         note += f"; unpack the compressed ones ({', '.join(commands)}) to read them"

@@ -37,7 +37,12 @@ import numpy as np
 
 from rnnkit.config import derived, option
 from rnnkit.models.configured import Configured
-from rnnkit.models.language_model import DEFAULT_INIT_RANGE, RECURRENT_LAYERS, draw_token
+from rnnkit.models.language_model import (
+    DEFAULT_INIT_RANGE,
+    RECURRENT_LAYERS,
+    draw_token,
+    excluded_bias,
+)
 from rnnkit.models.token_stepper import TokenStepper
 from rnnkit.nn import Dropout, Embedding, Layer, Linear, softmax_cross_entropy
 from rnnkit.nn.layer import check_dtype, make_rng
@@ -279,7 +284,7 @@ class ConditionedLanguageModel(Configured, Layer):
         table, weight, bias = (
             self.embedding.params["weight"],
             self.decoder.params["weight"],
-            self.decoder.params["bias"],
+            excluded_bias(self.decoder.params["bias"], exclude),
         )
 
         def step(token: int) -> np.ndarray:
@@ -289,7 +294,7 @@ class ConditionedLanguageModel(Configured, Layer):
         for token in prime:
             logits = step(int(token))
         for _ in range(length):
-            token = draw_token(logits, temperature, top_k, rng.gumbel(size=logits.shape), exclude)
+            token = draw_token(logits, temperature, top_k, rng.gumbel(size=logits.shape))
             if token == stop:
                 return
             yield token

@@ -254,10 +254,12 @@ class LanguageModel(Configured, Layer):
         # The whole prime in one pass; only its last step's logits matter.
         logits, state = self._forward_time_major(prime[:, None], None)
         logits = logits[-1, 0].copy()
+        bias = excluded_bias(self.decoder.params["bias"], exclude)
+        logits[list(exclude)] = -np.inf
         # Then one token at a time, through weights arranged once for batch-1 steps.
         stepper = TokenStepper(self.rnn, input_table=self.embedding.params["weight"])
         stepper.set_state(state)
-        stepper.set_decoder(self.decoder.params["weight"], self.decoder.params["bias"])
+        stepper.set_decoder(self.decoder.params["weight"], bias)
         # One call makes the noise of many draws; the generator's stream is the same
         # whatever the block size, so the text depends on the seed alone. Greedy decoding
         # draws nothing: one row of zeros stands in.
@@ -268,7 +270,7 @@ class LanguageModel(Configured, Layer):
         for index in range(length):
             if temperature != 0 and index % block == 0:
                 noise = rng.gumbel(size=(min(block, length - index), self.vocab_size))
-            token = draw_token(logits, temperature, top_k, noise[index % block], exclude)
+            token = draw_token(logits, temperature, top_k, noise[index % block])
             yield token
             if index + 1 < length:
                 logits = stepper.step_token_logits(token)
@@ -280,24 +282,26 @@ NOISE_BLOCK = 256
 NOISE_VALUES = 1 << 20
 
 
+def excluded_bias(bias: np.ndarray, exclude: Sequence[int]) -> np.ndarray:
+    """BIAS, or a copy of it with the EXCLUDE ids at -inf: the logits of those ids are then
+    -inf at every step, so no draw can take them, at no cost per step."""
+    if not len(exclude):
+        return bias
+    bias = bias.copy()
+    bias[list(exclude)] = -np.inf
+    return bias
+
+
 def draw_token(
-    logits: np.ndarray,
-    temperature: float,
-    top_k: int | None,
-    gumbel: np.ndarray,
-    exclude: Sequence[int] = (),
+    logits: np.ndarray, temperature: float, top_k: int | None, gumbel: np.ndarray
 ) -> int:
     """One id from ``softmax(logits / temperature)`` over the TOP_K largest logits, given
     standard Gumbel noise ``gumbel`` of the logits' shape; ``temperature=0``: the argmax.
-    The EXCLUDE ids get probability zero (and count neither towards TOP_K).
 
     Gumbel-max: ``argmax(logits / T + G)`` with independent standard Gumbel ``G`` is a draw
     from ``softmax(logits / T)``, and so is ``argmax(logits + T G)``, which needs no division
     and no normalisation: two NumPy calls per draw instead of a softmax and a search.
     """
-    if len(exclude):
-        logits = logits.copy()
-        logits[list(exclude)] = -np.inf
     if temperature == 0:
         return int(np.argmax(logits))
     scores = temperature * gumbel

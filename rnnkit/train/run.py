@@ -116,9 +116,8 @@ def start_run(task: Task, config: Any, folder: Path) -> Trainer:
         raise RunExistsError(folder)
     best = folder / BEST_FOLDER
     if lost_config(folder) or lost_config(best) or has_checkpoint(best):
-        # a run whose config.json was deleted: a new run would mix its files (its log, its
-        # best model) with that run's
-        # (or weights files of something else: the message says what it found)
+        # a run whose config.json was deleted (or weights of something else, which the
+        # message names): a new run would mix its files (its log, its best model) with them
         found = sorted(p.name for p in folder.glob("*.safetensors")) or [BEST_FOLDER]
         raise UserError(
             f"{folder} holds the files of a damaged run or of something else "

@@ -143,9 +143,9 @@ class LanguageModelTask(Task, name="lm", title="language model", config_class=La
         trainer = LMTrainer(
             model, tokenizer, train_ids, val_ids, settings, folder, {"data_sha256": digest}
         )
-        if isinstance(text, TextStream):
-            skipped = skipped_note(text.path, text.skipped)
-            trainer.notes += [skipped] if skipped else []
+        skipped = skipped_note(text.path, text.skipped) if isinstance(text, TextStream) else None
+        if skipped:
+            trainer.notes.append(skipped)
         return trainer
 
     def summary(self, trainer: LMTrainer) -> str:
