@@ -70,6 +70,11 @@ def torch_layers(torch: ModuleType, model: SequenceTagger) -> torch.nn.ModuleDic
                 "rnn": rnn(model.char_embedding_size, model.char_hidden_size, bidirectional=True),
             }
         )
+    if model.use_crf:  # bare parameters under pytorch-crf's names; ``brute_force_crf`` reads them
+        crf = torch.nn.Module()
+        for name, value in model.crf.params.items():
+            setattr(crf, name, torch.nn.Parameter(torch.zeros(value.shape)))
+        layers["crf"] = crf
     modules = torch.nn.ModuleDict(layers).double()
     modules.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in model.state_dict().items()})
     return modules
