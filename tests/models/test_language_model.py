@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from rnnkit.models import LanguageModel, language_model, sample_token
+from rnnkit.nn import softmax_cross_entropy
+from tests.gradcheck import check_with_fixed_masks
 
 VOCAB = 7
 
@@ -63,6 +65,31 @@ def test_gradients_match_directional_finite_differences(cell: str, tie: bool) ->
         analytic = sum(float(np.sum(grads[name] * v)) for name, v in direction.items())
         numeric = (loss_at(direction, eps) - loss_at(direction, -eps)) / (2 * eps)
         assert analytic == pytest.approx(numeric, rel=1e-6, abs=1e-9), sorted(direction)
+
+
+@pytest.mark.parametrize("batch", [2, 1], ids=["folded", "looked_up"])
+@pytest.mark.parametrize(("cell", "tie"), [("lstm", True), ("gru", False), ("rnn", False)])
+def test_gradients_match_finite_differences_with_dropout(cell: str, tie: bool, batch: int) -> None:
+    # Restoring the generator before each forward draws the same masks (between the layers
+    # and before the decoder) every time, so the loss is a fixed function of the weights.
+    # 2 x 5 tokens fold the 7-token vocabulary into the first layer, 1 x 5 look it up.
+    model = tiny_model(cell, tie, dropout=0.4)
+    # Token vectors of unit size rather than the initial 0.1: the first layer's input
+    # gradients are then well above the round-off of the central differences.
+    table = model.params["embedding.weight"]
+    table[...] = np.random.default_rng(4).standard_normal(table.shape)
+    inputs, targets = window(batch)
+    state = random_state(model, batch)
+    check_with_fixed_masks(
+        model,
+        lambda: model.loss_and_backward(inputs, targets, state),
+        lambda: softmax_cross_entropy(model.forward(inputs, state)[0], targets)[0],
+        # Each side of each mask: the layer below and the one above it.
+        ["embedding.weight", "rnn.weight_ih_l0", "rnn.weight_ih_l1", "rnn.bias_hh_l1"]
+        + ["decoder.bias"]
+        + ([] if tie else ["decoder.weight"]),
+    )
+    assert model._folded == (batch == 2)
 
 
 def test_tied_table_is_one_parameter_with_both_gradients_summed() -> None:

@@ -1,5 +1,7 @@
 """LanguageModel against the equivalent torch module, in float64: parameter names, logits,
-final states, the loss and every gradient (the tied table included)."""
+final states, the loss and every gradient (the tied table included), for every cell, tied
+and untied, with the embedding folded into the first layer (a vocabulary no larger than
+the batch of tokens) and looked up."""
 
 from __future__ import annotations
 
@@ -14,10 +16,10 @@ from rnnkit.models import LanguageModel
 if TYPE_CHECKING:  # for the annotations only; the tests get torch from the ``torch`` fixture
     import torch
 
-VOCAB, EMBEDDING, HIDDEN, LAYERS = 11, 6, 6, 2
+EMBEDDING, HIDDEN, LAYERS = 6, 6, 2
 
 
-def torch_layers(torch: ModuleType, cell: str, tie: bool) -> torch.nn.ModuleDict:
+def torch_layers(torch: ModuleType, vocab: int, cell: str, tie: bool) -> torch.nn.ModuleDict:
     """The layers of ``LanguageModel``, written the usual torch way (dropout set to 0).
 
     A ``ModuleDict`` rather than a ``torch.nn.Module`` subclass: a class would need torch
@@ -26,10 +28,10 @@ def torch_layers(torch: ModuleType, cell: str, tie: bool) -> torch.nn.ModuleDict
     rnn_class = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[cell]
     layers = torch.nn.ModuleDict(
         {
-            "embedding": torch.nn.Embedding(VOCAB, EMBEDDING),
+            "embedding": torch.nn.Embedding(vocab, EMBEDDING),
             "rnn": rnn_class(EMBEDDING, HIDDEN, LAYERS),
             "drop": torch.nn.Dropout(0.0),
-            "decoder": torch.nn.Linear(HIDDEN, VOCAB),
+            "decoder": torch.nn.Linear(HIDDEN, vocab),
         }
     )
     if tie:
@@ -44,12 +46,12 @@ def torch_forward(layers: torch.nn.ModuleDict, ids: torch.Tensor, state) -> tupl
 
 
 def build_pair(
-    torch: ModuleType, cell: str, tie: bool
+    torch: ModuleType, vocab: int, cell: str, tie: bool
 ) -> tuple[LanguageModel, torch.nn.ModuleDict]:
     ours = LanguageModel(
-        VOCAB, EMBEDDING, HIDDEN, LAYERS, cell=cell, tie_weights=tie, dtype=np.float64, rng=0
+        vocab, EMBEDDING, HIDDEN, LAYERS, cell=cell, tie_weights=tie, dtype=np.float64, rng=0
     )
-    theirs = torch_layers(torch, cell, tie).double()
+    theirs = torch_layers(torch, vocab, cell, tie).double()
     # strict=True: the names must be exactly torch's, the tied alias included.
     theirs.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})
     assert set(ours.state_dict()) == set(theirs.state_dict())
@@ -70,22 +72,26 @@ def to_torch(torch: ModuleType, state):
     return torch.from_numpy(state)
 
 
-@pytest.mark.parametrize(
-    ("cell", "tie"), [("lstm", False), ("lstm", True), ("gru", False), ("rnn", True)]
-)
-def test_loss_gradients_and_state_match_torch(torch: ModuleType, cell: str, tie: bool) -> None:
-    ours, theirs = build_pair(torch, cell, tie)
-    ids = np.random.default_rng(2).integers(0, VOCAB, (3, 8))
+# 3 x 7 = 21 tokens a batch: a vocabulary of 11 is folded, one of 40 looked up.
+@pytest.mark.parametrize("vocab", [11, 40], ids=["folded", "looked_up"])
+@pytest.mark.parametrize("tie", [False, True], ids=["untied", "tied"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_loss_gradients_and_state_match_torch(
+    torch: ModuleType, cell: str, tie: bool, vocab: int
+) -> None:
+    ours, theirs = build_pair(torch, vocab, cell, tie)
+    ids = np.random.default_rng(2).integers(0, vocab, (3, 8))
     inputs, targets = ids[:, :-1], ids[:, 1:]
     state = initial_state(cell, batch=3)
 
     ours.zero_grad()
     loss, final = ours.loss_and_backward(inputs, targets, state)
+    assert ours._folded == (vocab <= inputs.size)
 
     # The initial state is a constant for torch too: truncated BPTT stops there.
     logits_t, final_t = torch_forward(theirs, torch.from_numpy(inputs), to_torch(torch, state))
     loss_t = torch.nn.functional.cross_entropy(
-        logits_t.reshape(-1, VOCAB), torch.from_numpy(targets).reshape(-1)
+        logits_t.reshape(-1, vocab), torch.from_numpy(targets).reshape(-1)
     )
     loss_t.backward()
 
