@@ -26,7 +26,10 @@ def torch_loss(torch: ModuleType, model: EncoderLanguageModel, ids: np.ndarray, 
                 VOCAB + 1, classifier.embedding_size, padding_idx=classifier.pad_id
             ),
             "encoder": cell(
-                classifier.embedding_size, hidden, bidirectional=classifier.bidirectional
+                classifier.embedding_size,
+                hidden,
+                classifier.num_layers,
+                bidirectional=classifier.bidirectional,
             ),
             **{name: torch.nn.Linear(hidden, VOCAB) for name in model.heads},
         }
@@ -50,10 +53,16 @@ def torch_loss(torch: ModuleType, model: EncoderLanguageModel, ids: np.ndarray, 
     return loss, modules
 
 
-@pytest.mark.parametrize("bidirectional", [False, True])
+# A stacked encoder reads one way only: a stacked bidirectional one is refused (below).
+@pytest.mark.parametrize(
+    ("bidirectional", "num_layers"), [(False, 1), (True, 1), (False, 2)], ids=["uni", "bi", "2uni"]
+)
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
-def test_loss_and_gradients_match_torch(torch: ModuleType, cell: str, bidirectional: bool) -> None:
-    model = EncoderLanguageModel(make_model(cell=cell, bidirectional=bidirectional))
+def test_loss_and_gradients_match_torch(
+    torch: ModuleType, cell: str, bidirectional: bool, num_layers: int
+) -> None:
+    classifier = make_model(cell=cell, bidirectional=bidirectional, num_layers=num_layers)
+    model = EncoderLanguageModel(classifier)
     ids, _ = padded_batch(model.classifier, LENGTHS)
     model.zero_grad()
     loss = model.loss_and_backward(ids, LENGTHS)
