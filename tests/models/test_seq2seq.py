@@ -5,6 +5,7 @@ nothing; configs round-trip and bad settings are refused by name."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import ModuleType
 
 import numpy as np
@@ -157,14 +158,10 @@ def test_stepping_decoder_equals_sequence_decoder(case: str, tgt_lengths: np.nda
         assert_close(grads2[name], grads[name], tol=1e-12)
 
 
-@pytest.mark.parametrize("case", ["lstm-general-bi-feed", "lstm-additive-peeky-feed-linear"])
-def test_gradients_match_finite_differences_with_dropout(case: str) -> None:
-    # The probe is sum(logits * G) for a fixed G, zero at padded target steps (which the
-    # pad row's gradient, always zero, would otherwise miss), with gradients larger than
-    # the mean loss's (the loss itself is the torch oracle's). Some attention gradients
-    # are still about 1e-6, hence the absolute floor. The generator is restored before
-    # each forward, so every forward draws the same dropout masks.
-    model = make_model(**CASES[case], dropout=0.3)
+def probed_loss_and_backward(model: Seq2Seq) -> Callable[[], float]:
+    """Backpropagate the probe ``sum(logits * G)`` of a fixed batch into ``model.grads`` and
+    return the probe as a function of the weights: it restores the generator first, so each
+    call draws the masks (and sampling choices) of the backpropagated forward."""
     src, src_lengths, tgt_in, _, tgt_lengths = padded_batch(model, seed=2)
     probe = np.cos(np.arange(tgt_in.size * TARGET_VOCAB)).reshape(*tgt_in.shape, TARGET_VOCAB)
     probe[np.arange(tgt_in.shape[1])[None, :] >= tgt_lengths[:, None]] = 0.0
@@ -177,6 +174,18 @@ def test_gradients_match_finite_differences_with_dropout(case: str) -> None:
     loss()
     model.zero_grad()
     model.backward(probe)
+    return loss
+
+
+@pytest.mark.parametrize("case", ["lstm-general-bi-feed", "lstm-additive-peeky-feed-linear"])
+def test_gradients_match_finite_differences_with_dropout(case: str) -> None:
+    # The probe is sum(logits * G) for a fixed G, zero at padded target steps (which the
+    # pad row's gradient, always zero, would otherwise miss), with gradients larger than
+    # the mean loss's (the loss itself is the torch oracle's). Some attention gradients
+    # are still about 1e-6, hence the absolute floor. The generator is restored before
+    # each forward, so every forward draws the same dropout masks.
+    model = make_model(**CASES[case], dropout=0.3)
+    loss = probed_loss_and_backward(model)
     # Everything else is the torch oracle's; here the parts the oracle's model also has,
     # a few of each, with dropout on (every parameter would take 10 s).
     names = ["source_embedding.weight", "encoder.bias_ih_l0", "decoder.bias_hh_l1"]
