@@ -1,23 +1,7 @@
 """GRU: one layer, one direction, forward and backpropagation through time.
 
-Forward, for each time step ``t`` (PyTorch's gate order r, z, n)::
-
-    r   = sigmoid(W_ir x_t + b_ir + W_hr h_{t-1} + b_hr)     reset gate
-    z   = sigmoid(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz)     update gate
-    m   = W_hn h_{t-1} + b_hn                                (kept for backward)
-    n   = tanh(W_in x_t + b_in + r * m)                      candidate state
-    h_t = (1 - z) * n + z * h_{t-1}
-
-Backward, given dh_t (from the output and from step t+1)::
-
-    dn   = dh_t * (1 - z)
-    dz   = dh_t * (h_{t-1} - n)
-    da_n = dn * (1 - n^2)              gradient of W_in x + b_in (and of r * m)
-    dm   = da_n * r                    gradient of W_hn h + b_hn
-    da_r = da_n * m * r (1 - r)
-    da_z = dz * z (1 - z)
-    dh_{t-1} = dh_t * z + [da_r, da_z, dm] W_hh
-    dx_t     = [da_r, da_z, da_n] W_ih
+The equations are in the docstrings of ``forward_sequence`` (PyTorch's gate order r, z,
+n) and ``backward_sequence``.
 
 The input side and the hidden side see different candidate-gate gradients (``da_n`` and
 ``dm``), so ``b_hh`` cannot be folded into the input projection as it is for the LSTM.
@@ -86,8 +70,22 @@ def forward_sequence(
     reverse: bool = False,
     keep_cache: bool = True,
 ) -> tuple[np.ndarray, tuple[np.ndarray], GRUCache | None]:
-    """Run the GRU over ``x`` ``(T, B, I)`` (or ``EmbeddedTokens``, see ``sequence_ops``)
-    from ``state = (h_0,)``."""
+    """Run the GRU over ``x`` from ``state = (h_0,)``; for each time step ``t`` (PyTorch's
+    gate order r, z, n: the row blocks of ``W_ih``, ``W_hh`` and the biases)::
+
+        r   = sigmoid(W_ir x_t + b_ir + W_hr h_{t-1} + b_hr)     reset gate
+        z   = sigmoid(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz)     update gate
+        m   = W_hn h_{t-1} + b_hn                                (kept for backward)
+        n   = tanh(W_in x_t + b_in + r * m)                      candidate state
+        h_t = (1 - z) * n + z * h_{t-1}
+
+    Args:
+        state: ``(h_0,)``, ``h_0`` of shape ``(B, H)``.
+        x, weights, batch_sizes, reverse, keep_cache: as for ``rnn_kernel.forward_sequence``.
+    Outputs:
+        the output ``(T, B, H)``, the final ``(h_n,)`` and the cache (None without
+        ``keep_cache``).
+    """
     weight_ih, weight_hh, bias_ih, bias_hh = weights
     num_steps, batch, _ = x.shape
     H = weight_hh.shape[1]
@@ -151,8 +149,28 @@ def backward_sequence(
     cache: GRUCache,
     grads: tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None],
 ) -> tuple[np.ndarray, tuple[np.ndarray]]:
-    """BPTT: returns ``dx`` ``(T, B, I)`` (the table's ``(V, I)`` for ``EmbeddedTokens``) and
-    ``(dh_0,)``; adds the weight gradients."""
+    """Backpropagation through time, from the last step to the first. Given ``dh_t`` (the
+    output's gradient at step ``t`` plus what step ``t + 1`` passed back)::
+
+        dn   = dh_t * (1 - z)
+        dz   = dh_t * (h_{t-1} - n)
+        da_n = dn * (1 - n^2)              gradient of W_in x + b_in (and of r * m)
+        dm   = da_n * r                    gradient of W_hn h + b_hn
+        da_r = da_n * m * r (1 - r)
+        da_z = dz * z (1 - z)
+        dh_{t-1} = dh_t * z + [da_r, da_z, dm] W_hh
+        dx_t     = [da_r, da_z, da_n] W_ih
+        dW_ih += [da_r, da_z, da_n]^T x_t        db_ih += sum of [da_r, da_z, da_n]'s rows
+        dW_hh += [da_r, da_z, dm]^T h_{t-1}      db_hh += sum of [da_r, da_z, dm]'s rows
+
+    Args:
+        grad_output: ``dL/doutput`` ``(T, B, H)``.
+        grad_state: ``(dL/dh_n,)``.
+        cache: what ``forward_sequence`` kept (consumed).
+        grads: ``(dW_ih, dW_hh, db_ih, db_hh)`` to add into.
+    Outputs:
+        ``dx`` ``(T, B, I)`` (the table's ``(V, I)`` for ``EmbeddedTokens``) and ``(dh_0,)``.
+    """
     gates, hidden, hidden_term = cache.gates, cache.hidden, cache.hidden_term
     batch_sizes, reverse, weight_hh = cache.batch_sizes, cache.reverse, cache.weight_hh
     _, num_steps, batch, H = gates.shape

@@ -1,24 +1,7 @@
 """LSTM: one layer, one direction, forward and backpropagation through time.
 
-Forward, for each time step ``t`` (PyTorch's gate order i, f, g, o)::
-
-    [a_i, a_f, a_g, a_o] = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh
-    i = sigmoid(a_i)      input gate
-    f = sigmoid(a_f)      forget gate
-    g = tanh(a_g)         candidate cell
-    o = sigmoid(a_o)      output gate
-    c_t = f * c_{t-1} + i * g
-    h_t = o * tanh(c_t)
-
-Backward, given dh_t (from the output and from step t+1) and dc_t (from step t+1)::
-
-    do   = dh_t * tanh(c_t)
-    dc_t = dc_t + dh_t * o * (1 - tanh(c_t)^2)
-    di   = dc_t * g,   df = dc_t * c_{t-1},   dg = dc_t * i
-    da_i = di * i (1 - i),  da_f = df * f (1 - f),  da_g = dg (1 - g^2),  da_o = do * o (1 - o)
-    dc_{t-1} = dc_t * f
-    dh_{t-1} = [da_i, da_f, da_g, da_o] W_hh
-    dx_t     = [da_i, da_f, da_g, da_o] W_ih
+The equations are in the docstrings of ``forward_sequence`` (PyTorch's gate order i, f, g,
+o) and ``backward_sequence``.
 
 How the work is laid out for speed (at these sizes a step is a small GEMM and a dozen
 elementwise NumPy calls, and the calls cost as much as the GEMM):
@@ -99,10 +82,23 @@ def forward_sequence(
     reverse: bool = False,
     keep_cache: bool = True,
 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], LSTMCache | None]:
-    """Run the LSTM over ``x`` ``(T, B, I)`` (or ``EmbeddedTokens``, see ``sequence_ops``)
-    from ``state = (h_0, c_0)``.
+    """Run the LSTM over ``x`` from ``state = (h_0, c_0)``; for each time step ``t``
+    (PyTorch's gate order i, f, g, o: the row blocks of ``W_ih``, ``W_hh`` and the biases)::
 
-    Returns the output ``(T, B, H)``, the final ``(h_n, c_n)`` and the cache for backward.
+        [a_i, a_f, a_g, a_o] = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh
+        i = sigmoid(a_i)      input gate
+        f = sigmoid(a_f)      forget gate
+        g = tanh(a_g)         candidate cell
+        o = sigmoid(a_o)      output gate
+        c_t = f * c_{t-1} + i * g
+        h_t = o * tanh(c_t)
+
+    Args:
+        state: ``(h_0, c_0)``, each ``(B, H)``.
+        x, weights, batch_sizes, reverse, keep_cache: as for ``rnn_kernel.forward_sequence``.
+    Outputs:
+        the output ``(T, B, H)``, the final ``(h_n, c_n)`` and the cache (None without
+        ``keep_cache``).
     """
     weight_ih, weight_hh, bias_ih, bias_hh = weights
     num_steps, batch, _ = x.shape
@@ -164,9 +160,29 @@ def backward_sequence(
     cache: LSTMCache,
     grads: tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None],
 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
-    """BPTT: returns ``dx`` ``(T, B, I)`` (the table's ``(V, I)`` for ``EmbeddedTokens``) and
-    ``(dh_0, dc_0)``; adds the weight gradients into ``grads`` (``dW_ih``, ``dW_hh``,
-    ``db_ih``, ``db_hh``)."""
+    """Backpropagation through time, from the last step to the first. Given ``dh_t`` (the
+    output's gradient at step ``t`` plus what step ``t + 1`` passed back) and ``dc_t`` (from
+    step ``t + 1``)::
+
+        do   = dh_t * tanh(c_t)
+        dc_t = dc_t + dh_t * o * (1 - tanh(c_t)^2)
+        di   = dc_t * g,   df = dc_t * c_{t-1},   dg = dc_t * i
+        da_i = di * i (1 - i),  da_f = df * f (1 - f),  da_g = dg (1 - g^2),  da_o = do * o (1 - o)
+        da_t = [da_i, da_f, da_g, da_o]
+        dc_{t-1} = dc_t * f
+        dh_{t-1} = da_t W_hh
+        dx_t     = da_t W_ih
+        dW_ih   += da_t^T x_t     dW_hh += da_t^T h_{t-1}     db_ih, db_hh += sum of da_t's rows
+
+    Args:
+        grad_output: ``dL/doutput`` ``(T, B, H)``.
+        grad_state: ``(dL/dh_n, dL/dc_n)``.
+        cache: what ``forward_sequence`` kept (consumed).
+        grads: ``(dW_ih, dW_hh, db_ih, db_hh)`` to add into.
+    Outputs:
+        ``dx`` ``(T, B, I)`` (the table's ``(V, I)`` for ``EmbeddedTokens``) and
+        ``(dh_0, dc_0)``.
+    """
     gates, tanh_cell = cache.gates, cache.tanh_cell
     batch_sizes, reverse, weight_hh = cache.batch_sizes, cache.reverse, cache.weight_hh
     _, num_steps, batch, H = gates.shape

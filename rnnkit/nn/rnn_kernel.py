@@ -1,17 +1,7 @@
 """Vanilla (Elman) RNN: one layer, one direction, forward and backpropagation through time.
 
-Forward, for each time step ``t``::
-
-    a_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh
-    h_t = tanh(a_t)            (or relu(a_t))
-
-Backward, given dh_t (from the output and from step t+1)::
-
-    da_t     = dh_t * (1 - h_t^2)          (relu: dh_t * [h_t > 0])
-    dh_{t-1} = da_t W_hh
-    dx_t     = da_t W_ih
-
-See ``sequence_ops`` for the buffer layout and how variable lengths are handled.
+The equations are in the docstrings of ``forward_sequence`` and ``backward_sequence``. See
+``sequence_ops`` for the buffer layout and how variable lengths are handled.
 """
 
 from __future__ import annotations
@@ -64,8 +54,26 @@ def forward_sequence(
     keep_cache: bool = True,
     nonlinearity: str = "tanh",
 ) -> tuple[np.ndarray, tuple[np.ndarray], RNNCache | None]:
-    """Run the RNN over ``x`` ``(T, B, I)`` (or ``EmbeddedTokens``, see ``sequence_ops``)
-    from ``state = (h_0,)``."""
+    """Run the RNN over ``x`` from ``state = (h_0,)``; for each time step ``t``::
+
+        a_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh
+        h_t = tanh(a_t)            (or relu(a_t))
+
+    ``W_ih x_t + b_ih + b_hh`` is made for all steps at once before the loop, so each step
+    is one product with ``W_hh``.
+
+    Args:
+        x: ``(T, B, I)``, or ``EmbeddedTokens`` (see ``sequence_ops``).
+        state: ``(h_0,)``, ``h_0`` of shape ``(B, H)``.
+        weights: ``(W_ih, W_hh, b_ih, b_hh)`` in PyTorch's shapes; the biases may be None.
+        batch_sizes: how many (length-sorted) rows run at each step, or None for all.
+        reverse: run from the last step to the first.
+        keep_cache: keep what ``backward_sequence`` needs.
+        nonlinearity: ``"tanh"`` or ``"relu"``.
+    Outputs:
+        the output ``(T, B, H)``, the final ``(h_n,)`` and the cache (None without
+        ``keep_cache``).
+    """
     weight_ih, weight_hh, bias_ih, bias_hh = weights
     num_steps, batch, _ = x.shape
     hidden_size = weight_hh.shape[1]
@@ -103,8 +111,26 @@ def backward_sequence(
     cache: RNNCache,
     grads: tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None],
 ) -> tuple[np.ndarray, tuple[np.ndarray]]:
-    """BPTT: returns ``dx`` ``(T, B, I)`` (the table's ``(V, I)`` for ``EmbeddedTokens``) and
-    ``(dh_0,)``; adds the weight gradients."""
+    """Backpropagation through time, from the last step to the first. Given ``dh_t`` (the
+    output's gradient at step ``t`` plus what step ``t + 1`` passed back), with one row per
+    batch row::
+
+        da_t     = dh_t * (1 - h_t^2)          (relu: dh_t * [h_t > 0])
+        dh_{t-1} = da_t W_hh
+        dx_t     = da_t W_ih
+        dW_ih   += da_t^T x_t     dW_hh += da_t^T h_{t-1}     db_ih, db_hh += sum of da_t's rows
+
+    The weight gradients, sums over the steps, are made after the loop with one product each
+    (``sequence_ops.accumulate_weight_grads``).
+
+    Args:
+        grad_output: ``dL/doutput`` ``(T, B, H)``.
+        grad_state: ``(dL/dh_n,)``.
+        cache: what ``forward_sequence`` kept.
+        grads: ``(dW_ih, dW_hh, db_ih, db_hh)`` to add into.
+    Outputs:
+        ``dx`` ``(T, B, I)`` (the table's ``(V, I)`` for ``EmbeddedTokens``) and ``(dh_0,)``.
+    """
     hidden, batch_sizes, reverse = cache.hidden, cache.batch_sizes, cache.reverse
     num_steps, batch, hidden_size = grad_output.shape
     new_states = hidden[1:] if not reverse else hidden[:num_steps]

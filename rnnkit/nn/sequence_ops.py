@@ -1,4 +1,5 @@
-"""Pieces shared by the three recurrent kernels (``rnn_cell``, ``lstm_cell``, ``gru_cell``).
+"""Pieces shared by the three recurrent kernels (``rnn_kernel``, ``lstm_kernel``,
+``gru_kernel``).
 
 Every kernel runs one layer in one direction over a time-major batch ``x`` of shape
 ``(T, B, input_size)``. The work that does not depend on the previous state is done for all

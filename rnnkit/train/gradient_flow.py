@@ -15,7 +15,7 @@ every step's state gradient can be measured, and optionally clipped, on its way:
 For the LSTM the state is the pair ``(h_t, c_t)`` and its norm is that of both gradients
 together: the memory ``c`` is where the LSTM keeps what it has to carry.
 
-- A vanilla RNN multiplies ``g`` by ``diag(1 - h_t^2) W_hh^T`` at every step: with the
+- A vanilla RNN multiplies ``g`` (a row) by ``diag(1 - h_t^2) W_hh`` at every step: with the
   usual initialisation the norm falls geometrically (vanishing gradients); with large
   recurrent weights (``recurrent_gain`` > 1) it can grow instead (exploding gradients).
 - An LSTM carries ``dc_{t-1} = dc_t * f``: with the forget gate near 1 the gradient passes
