@@ -89,7 +89,20 @@ class EmbeddedTokens:
 
 
 class Embedding(Layer):
-    """``torch.nn.Embedding`` in NumPy: ``forward(indices) -> weight[indices]``."""
+    """``torch.nn.Embedding`` in NumPy::
+
+        forward    y[p] = W[i[p]]                         for every position p
+        backward   dW[k] += sum of dy[p] over the positions p with i[p] == k
+
+    The ``padding_idx`` row starts at zero and gets no gradient.
+
+    Args:
+        num_embeddings: ``V``, the number of rows (ids ``0 .. V - 1``).
+        embedding_dim: the length of each row.
+        padding_idx: the padding id (negative counts from the end), or None.
+        dtype: float32 or float64.
+        rng: a generator or seed for the initial rows, drawn from a standard normal.
+    """
 
     def __init__(
         self,
