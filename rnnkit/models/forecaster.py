@@ -69,7 +69,7 @@ window is measured relative to its spread), and ``predict`` maps everything back
 With ``skip=True`` the head also reads the (shifted) lookback window of the targets itself,
 a linear path from input to output beside the recurrent one (NLinear is that path alone)::
 
-    w   = [y_0 - a ; ... ; y_{L-1} - a]
+    w   = [(y_0 - a) / s ; ... ; (y_{L-1} - a) / s]          (s = 1 without a divisor)
     raw = Linear([h_L^top ; fc_L ; ... ; fc_{L+H-1} ; w])     (direct)
     raw_k = Linear([decoder output at step k ; w])           (autoregressive, every step)
 
