@@ -126,7 +126,9 @@ def run(task: str, quick: bool, seed: int, work: Path, train_flags: list, test: 
         at = flags.index("--epochs")
         flags = [*flags[:at], *flags[at + 2 :], *QUICK_FLAGS]
     out = work / f"run-{seed}"
-    command = ["train-classifier", *train_flags, *flags, "--seed", seed, "--out", out]
+    # Every run trains its epochs whole, as the figures were measured.
+    command = ["train-classifier", *train_flags, *flags, "--stop-lr-ratio", "0"]
+    command += ["--seed", seed, "--out", out]
     print("$ rnnkit " + " ".join(str(a) for a in command), flush=True)
     started = time.perf_counter()
     call(*command)

@@ -98,6 +98,7 @@ CANDIDATES = {
 COMMON = ["--embedding-size", "32", "--batch-size", "32", "--lr", "0.002"]
 SEED = 0  # every run's seed, hence also its validation share
 COMMON += ["--eval-every", "500", "--seed", SEED]
+COMMON += ["--stop-lr-ratio", "0"]  # every run trains to its budget, as measured
 # The classifiers' candidate settings: each alone and all of them as one ensemble are
 # compared on the class-balanced validation cross-entropy.
 CLASSIFIERS = {
@@ -112,7 +113,7 @@ VALIDATION_FRACTION = 0.1  # what ``rnnkit train-classifier`` holds out by defau
 CLASSIFIER_COMMON = [
     "--tokenizer", "char", "--model", "gru", "--bidirectional", "--pooling", "max",
     "--embedding-size", "32", "--dropout", "0.3", "--batch-size", "32", "--lr", "0.002",
-    "--class-weights", "balanced", "--seed", SEED,
+    "--class-weights", "balanced", "--seed", SEED, "--stop-lr-ratio", "0",
 ]  # fmt: skip
 CLASSIFIER_EPOCHS = 20
 QUICK = {

@@ -61,7 +61,7 @@ SHAKESPEARE_FLAGS = [
     "--model", "lstm", "--num-layers", "2", "--embedding-size", "64", "--hidden-size", "256",
     "--dropout", "0.2", "--seq-len", "100", "--batch-size", "32",
     "--optimizer", "adam", "--lr", "0.002", "--clip", "5",
-    "--eval-every", "500", "--max-time", "1800",
+    "--eval-every", "500", "--max-time", "1800", "--stop-lr-ratio", "0",
 ]  # fmt: skip
 SHAKESPEARE_QUICK = ["--num-layers", "1", "--hidden-size", "32", "--max-steps", "20",
                      "--eval-every", "10"]  # fmt: skip

@@ -182,3 +182,6 @@ class LMTrainer(Trainer):
     def lower_lr_on_plateau(self, value: float, improved: bool | None = None) -> None:
         if self.settings.decay_after_epoch is None:
             super().lower_lr_on_plateau(value, improved)
+
+    def plateaus_lower_lr(self) -> bool:
+        return self.settings.decay_after_epoch is None

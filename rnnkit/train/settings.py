@@ -17,7 +17,10 @@ the learning rate is multiplied by ``plateau_factor`` at the first validation mo
 ``eval_every`` is). With ``lr_decay``, every step's rate is the rate so lowered times the
 schedule's factor at that step (``rnnkit.optim.schedulers.decay_factor``) over the
 ``max_steps`` of the run, or its ``epochs`` in steps; ``early_stop`` ends the run once the
-watched measure has not improved for that many steps.
+watched measure has not improved for that many steps, and ``stop_lr_ratio`` once plateaus
+have lowered the learning rate below that fraction of ``lr`` (by default 1e-3: ten halvings,
+each after ``plateau_patience`` steps without improvement; the best model has long been
+kept, and steps at such a rate change little but the time the run takes).
 """
 
 from __future__ import annotations
@@ -122,6 +125,16 @@ class TrainingSettings:
         minimum=1,
         on_resume=CHANGEABLE,
         metavar="STEPS",
+    )
+    stop_lr_ratio: float = option(
+        1e-3,
+        "stop once plateaus have lowered the learning rate below this fraction of its "
+        "starting value, where validation has long stopped improving (0: never)",
+        minimum=0,
+        below=1,
+        on_resume=CHANGEABLE,
+        metavar="RATIO",
+        older_runs=0.0,
     )
     seed: int = option(0, "random seed of the weights, dropout and data order", minimum=0)
     max_steps: int | None = option(

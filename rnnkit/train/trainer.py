@@ -408,13 +408,25 @@ class Trainer:
         return reason
 
     def stopped_early(self) -> str | None:
-        """Why the run stops early (``early_stop`` steps without a better validation)."""
+        """Why the run stops early (``early_stop`` steps without a better validation, or a
+        learning rate that plateaus lowered below ``stop_lr_ratio`` of its start)."""
         patience, progress = self.settings.early_stop, self.progress
+        ratio = self.settings.stop_lr_ratio
+        if ratio > 0 and self.plateaus_lower_lr() and self.optimizer.lr < ratio * self.settings.lr:
+            return (
+                f"converged: plateaus lowered the learning rate to {self.optimizer.lr:.3g}, "
+                f"below stop_lr_ratio {ratio:g} of its start"
+            )
         if patience is None or progress.best_step is None or progress.val_step is None:
             return None
         if progress.val_step - progress.best_step >= patience:
             return f"early stop: no better validation for {patience} steps"
         return None
+
+    def plateaus_lower_lr(self) -> bool:
+        """Whether the learning rate falls on plateaus of validation (not a fixed schedule),
+        so that a rate far below its start means validation has long stopped improving."""
+        return True
 
     def _step(self) -> None:
         started = time.perf_counter()

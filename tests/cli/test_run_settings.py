@@ -1,6 +1,7 @@
 """What a run's settings do through the command line: ``rnnkit info``, what a resume may
 change (learning rate, data path) and what it may not (architecture), save/eval/log
-frequencies apart, plateau patience in steps whatever ``--eval-every`` is, early stop."""
+frequencies apart, plateau patience in steps whatever ``--eval-every`` is, early stop, the
+stop once plateaus have lowered the learning rate far enough."""
 
 from __future__ import annotations
 
@@ -213,15 +214,79 @@ def test_early_stop_ends_a_run_whose_validation_stopped_improving(
     assert_one_line_error(status, err, "--early-stop: must be at least 1, got 0")
 
 
+def test_a_run_stops_once_plateaus_have_lowered_the_learning_rate_below_its_ratio(
+    tmp_path: Path, constant_validation: None
+) -> None:
+    """Validation never improves: the rate falls tenfold every 4 steps, and the run ends at
+    the first step where it is below stop_lr_ratio of its start (0.002 * 1e-3), not at
+    max_steps; a resume that changes neither trains no further."""
+    run = tmp_path / "run"
+    plateaus = ["--eval-every", "2", "--plateau-patience", "2", "--plateau-factor", "0.1"]
+    status, out, err = train_lm(
+        tmp_path, "run", "--max-steps", "200", *plateaus, "--log-every", "1"
+    )
+    assert status == 0, err
+    records = metrics(run)
+    low = min(r["step"] for r in records if "val_loss" in r and r["lr"] < 0.002 * 1e-3)
+    assert 0 < low < 200 and max(r["step"] for r in records) == low
+    assert f"stopped at step {low}, " in out
+    assert (
+        "(converged: plateaus lowered the learning rate to 2e-07, below stop_lr_ratio 0.001" in out
+    )
+    status, out, err = run_cli("train", "--out", run, "--resume")
+    assert status == 0, err
+    assert f"stopped at step {low}, " in out and "converged" in out
+    # A ratio of 0 never stops; a new learning rate starts the count again.
+    status, out, err = run_cli(
+        "train", "--out", run, "--resume", "--stop-lr-ratio", "0", "--max-steps", str(low + 4)
+    )
+    assert status == 0, err
+    assert f"stopped at step {low + 4}, " in out and f"reached max_steps {low + 4}" in out
+    status, out, err = run_cli(
+        "train", "--out", run, "--resume", "--stop-lr-ratio", "0.001", "--lr", "0.001",
+        "--max-steps", str(low + 8),
+    )  # fmt: skip
+    assert status == 0, err
+    assert f"stopped at step {low + 8}, " in out and f"reached max_steps {low + 8}" in out
+    status, _, err = run_cli("train", "--out", run, "--resume", "--stop-lr-ratio", "1")
+    assert_one_line_error(status, err, "--stop-lr-ratio: must be below 1, got 1")
+
+
+def test_a_fixed_schedule_is_not_a_plateau_and_does_not_stop_the_run(tmp_path: Path) -> None:
+    """A language model's fixed decay lowers the rate whatever validation does: a run on
+    it ends at its budget even where the rate falls below stop_lr_ratio of its start."""
+    status, out, err = train_lm(
+        tmp_path, "run", "--epochs", "6", "--decay-after-epoch", "1", "--epoch-decay", "0.01",
+        "--stop-lr-ratio", "0.5",
+    )  # fmt: skip
+    assert status == 0, err
+    assert "6 full epochs (reached max_steps" in out
+    assert metrics(tmp_path / "run")[-1]["lr"] < 0.002 * 0.5
+
+
+def test_a_run_saved_before_stop_lr_ratio_existed_resumes_as_it_trained(
+    tmp_path: Path, constant_validation: None
+) -> None:
+    run = tmp_path / "run"
+    plateaus = ["--eval-every", "2", "--plateau-patience", "2", "--plateau-factor", "0.1"]
+    assert train_lm(tmp_path, "run", "--max-steps", "4", *plateaus)[0] == 0
+    config_file = run / "config.json"
+    config = json.loads(config_file.read_text())
+    del config["config"]["training"]["stop_lr_ratio"]  # as an older rnnkit wrote it
+    config_file.write_text(json.dumps(config))
+    status, out, err = run_cli("train", "--out", run, "--resume", "--max-steps", "40")
+    assert status == 0, err
+    assert "stopped at step 40, " in out  # never stopped by its rate, as before
+    assert load_checkpoint(run).config["config"]["training"]["stop_lr_ratio"] == 0
+
+
 def test_a_boolean_setting_has_a_flag_and_its_negation(tmp_path: Path) -> None:
     tied = ["--tie-weights", "--embedding-size", "16", "--max-steps", "2"]
     assert train_lm(tmp_path, "run", *tied)[0] == 0
     run = tmp_path / "run"
     assert load_checkpoint(run).config["config"]["model"]["tie_weights"] is True
     status, _, err = run_cli("train", "--out", run, "--resume", "--no-tie-weights")
-    assert_one_line_error(
-        status, err, "--no-tie-weights differs from the run", "(--tie-weights);"
-    )
+    assert_one_line_error(status, err, "--no-tie-weights differs from the run", "(--tie-weights);")
     status, _, err = run_cli("train", "--out", run, "--resume", "--tie-weights", "--max-steps", "3")
     assert status == 0, err  # repeating the run's own value agrees with it
     assert train_lm(tmp_path, "untied", "--no-tie-weights", "--max-steps", "1")[0] == 0
