@@ -3,6 +3,7 @@
 Optimizers update a model's ``params`` dict in place from its ``grads`` dict.
 """
 
+from rnnkit.optim.adagrad import Adagrad
 from rnnkit.optim.adam import Adam, AdamW
 from rnnkit.optim.clip import clip_grad_norm
 from rnnkit.optim.optimizer import Optimizer
@@ -13,6 +14,7 @@ from rnnkit.optim.sgd import SGD
 __all__ = [
     "LR_DECAYS",
     "SGD",
+    "Adagrad",
     "Adam",
     "AdamW",
     "LRScheduler",

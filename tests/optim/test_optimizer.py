@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from rnnkit import load_weights, save_weights
-from rnnkit.optim import SGD, Adam, AdamW, RMSprop
+from rnnkit.optim import SGD, Adagrad, Adam, AdamW, RMSprop
 from tests.optim.common import gradient_sequence, make_optimizer, random_arrays, trajectory
 
 CONFIGS = [
@@ -12,6 +12,7 @@ CONFIGS = [
     (Adam, {"lr": 0.01, "weight_decay": 0.1}),
     (AdamW, {"lr": 0.01}),
     (RMSprop, {"lr": 0.01, "centered": True, "momentum": 0.5}),
+    (Adagrad, {"lr": 0.1, "lr_decay": 0.05, "initial_accumulator_value": 0.1}),
 ]
 IDS = [cls.__name__ for cls, _ in CONFIGS]
 
