@@ -33,7 +33,8 @@ def plot_learning_curve(
     figure, axes = plt.subplots(figsize=(7, 4.5), dpi=100)
     try:
         for key, label in (("train_loss", "training"), ("val_loss", "validation")):
-            points = [(r["step"], r[key]) for r in records if r.get(key) is not None]
+            # a value edited into something else (text, a list) is no point of the curve
+            points = [(r["step"], r[key]) for r in records if _is_number(r.get(key))]
             if points:
                 steps, losses = zip(*points, strict=True)
                 marker = "o" if key == "val_loss" else None
@@ -50,3 +51,7 @@ def plot_learning_curve(
         plt.close(figure)
     write_atomic(path, buffer.getvalue())
     return True
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

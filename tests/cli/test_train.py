@@ -72,6 +72,20 @@ def test_resume_continues_exactly(tmp_path: Path) -> None:
             np.testing.assert_array_equal(whole[name], split[name], err_msg=name)
 
 
+def test_a_resume_skips_edited_lines_of_metrics_jsonl(tmp_path: Path) -> None:
+    # an edited step stopped the resume ("the checkpoint ... is damaged; start a new run"),
+    # and a record without a step, or with a loss that is no number, with a traceback
+    data, run = write_corpus(tmp_path), tmp_path / "run"
+    assert run_cli("train", "--data", data, "--out", run, "--max-steps", "3", *TINY)[0] == 0
+    for edit in ['{"step": "2", "val_loss": 1}', '{"val_loss": 1}', '{"step": 2, "val_loss": [1]}']:
+        with open(run / "metrics.jsonl", "a") as file:
+            file.write(edit + "\n")
+        steps = json.loads((run / "config.json").read_text())["progress"]["step"] + 3
+        status, out, err = run_cli("train", "--out", run, "--resume", "--max-steps", steps)
+        assert status == 0, err
+        assert json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])["step"] == steps
+
+
 def test_ema_keeps_the_average_as_best_and_resumes_exactly(tmp_path: Path) -> None:
     data = write_corpus(tmp_path, count=120)
     options = [*TINY, "--dropout", "0.3", "--ema", "0.9", "--data", data]

@@ -42,12 +42,36 @@ def test_a_last_line_torn_inside_a_character_or_of_junk_bytes_is_skipped(tmp_pat
     assert log.read() == RECORDS and log.path.read_bytes().endswith(b"}\n")
 
 
+EDITED = ['{"step": "40", "val_loss": 1.0}', '{"step": null}', '{"val_loss": 1.0}', "[40]"]
+
+
+def test_an_edited_line_whose_step_is_no_whole_number_is_skipped(tmp_path: Path) -> None:
+    # a resume's truncation compared "40" with the checkpoint's step: "the checkpoint is
+    # damaged ... start a new run"; a line without a step stopped the plot with a KeyError
+    log = MetricsLog(tmp_path / "metrics.jsonl")
+    for record in RECORDS:
+        log.append(record)
+    with open(log.path, "a") as file:
+        file.write("".join(line + "\n" for line in EDITED))
+    assert log.read() == RECORDS
+    log.truncate_after(20)
+    assert log.read() == RECORDS[:3]
+
+
 def test_learning_curve_is_a_png(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     path = tmp_path / "curve.png"
     assert plot_learning_curve(RECORDS, path, title="run")
     assert path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     assert [p.name for p in tmp_path.iterdir()] == ["curve.png"]  # no temporary left
+
+
+def test_a_loss_that_is_no_number_is_no_point_of_the_curve(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "curve.png"
+    edited = [{"step": 25, "val_loss": [1, 2]}, {"step": 26, "train_loss": {"a": 1}}]
+    assert plot_learning_curve(RECORDS + edited, path)
+    assert path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
 
 
 def test_without_matplotlib_nothing_is_drawn(
