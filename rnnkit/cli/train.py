@@ -163,7 +163,7 @@ def resume(task: Task, args: argparse.Namespace, command: str) -> int:
     with run_lock(folder):
         # Read again under the lock: the run may have moved on since the first look.
         task, saved, checkpoint = read_run(folder, TASKS)
-        model_folder(folder)  # a best/ of another run is refused before any step, not after
+        check_best(task, folder)
         config = copy.deepcopy(saved)
         given = given_settings(args)
         if any(("training", name) in given for name in BUDGET_FIELDS):
@@ -177,6 +177,21 @@ def resume(task: Task, args: argparse.Namespace, command: str) -> int:
         print(f"resuming {folder} at step {progress.step} (epoch {progress.epoch + 1})", flush=True)
         outcome = train_run(task, trainer, fresh=False)
     return finish(task, trainer, outcome, command)
+
+
+def check_best(task: Task, folder: Path) -> None:
+    """Refuse, before any step, a best model of FOLDER's run that does not load (another
+    run's, or damaged): the run would train on, then fail on it at its end (the report of
+    its test data, an lm's sample), or leave it as the run's best."""
+    best = model_folder(folder)
+    if best == folder:
+        return
+    try:
+        task.load(best)
+    except UserError as error:
+        raise UserError(
+            f"{error}; to resume the run without its best model, move {best} out of {folder}"
+        ) from None
 
 
 def run_lock(folder: Path) -> contextlib.AbstractContextManager:

@@ -325,3 +325,25 @@ def test_a_fresh_run_replaces_the_log_of_a_run_killed_before_its_first_checkpoin
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert records and max(r.get("step", 0) for r in records) == 3
     assert all(r.get("loss") != 99.0 for r in records)
+
+
+@pytest.mark.parametrize("damaged", ["model.safetensors", "config.json"])
+def test_a_resume_refuses_a_damaged_best_model_before_any_step(
+    tmp_path: Path, damaged: str
+) -> None:
+    # the resume trained on and failed only at its end, loading best/ for the sample, or,
+    # with no sample to print, ended leaving the damaged file as the run's best model
+    data, run = write_corpus(tmp_path), tmp_path / "run"
+    assert run_cli("train", "--data", data, "--out", run, "--max-steps", "3", *TINY)[0] == 0
+    path = run / "best" / damaged
+    path.write_bytes(path.read_bytes()[:-9])
+    before = folder_bytes(run)
+    status, out, err = run_cli("train", "--out", run, "--resume", "--max-steps", "6")
+    assert_one_line_error(
+        status, err, f"{run / 'best'} is damaged", f"move {run / 'best'} out of {run}"
+    )
+    assert "resuming" not in out
+    assert folder_bytes(run) == before
+    shutil.rmtree(run / "best")  # the way out the message names
+    status, _, err = run_cli("train", "--out", run, "--resume", "--max-steps", "6")
+    assert status == 0, err
