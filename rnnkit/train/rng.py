@@ -21,11 +21,15 @@ def rng_state(rng: np.random.Generator) -> dict[str, Any]:
 def restore_rng(rng: np.random.Generator, state: dict[str, Any]) -> None:
     """Put RNG back into STATE (from ``rng_state``), in place: holders of RNG see the change.
 
-    Raises ValueError if STATE belongs to another kind of bit generator.
+    Raises ValueError if STATE belongs to another kind of bit generator, or holds a number
+    the generator cannot take (an edited config.json: negative, or too large).
     """
     expected = type(rng.bit_generator).__name__
     if state.get("bit_generator") != expected:
         raise ValueError(
             f"random state is for {state.get('bit_generator')!r}, not this {expected} generator"
         )
-    rng.bit_generator.state = copy.deepcopy(state)
+    try:
+        rng.bit_generator.state = copy.deepcopy(state)
+    except OverflowError as error:
+        raise ValueError(f"random state: {error}") from None

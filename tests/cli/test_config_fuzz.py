@@ -217,6 +217,19 @@ def test_a_data_position_past_the_epoch_is_refused_on_resume(runs: dict, task: s
         )
 
 
+@pytest.mark.parametrize("task", ["lm", "classify"])
+@pytest.mark.parametrize(
+    "edit", [setter("rng.state.inc", -1), setter("rng.uinteger", 2**40)], ids=["inc", "uinteger"]
+)
+def test_a_random_state_out_of_range_is_refused_on_resume(runs: dict, task: str, edit: Edit):
+    # numpy's OverflowError ended the resume in a traceback
+    run, _ = runs[task]
+    with edited_copy(run, edit) as copy_:
+        train = "train" if task == "lm" else "train-classifier"
+        status, _, err = run_cli(train, "--out", copy_, "--resume", "--max-steps", "5")
+        assert_one_line_error(status, err, f"the checkpoint in {copy_} is damaged (random state")
+
+
 @pytest.mark.parametrize(
     ("task", "old_format"),
     [("lm", "rnnkit.language_model"), ("classify", "rnnkit.sequence_classifier")],
