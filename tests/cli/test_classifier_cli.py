@@ -199,6 +199,49 @@ def test_char_tokenizer_and_test_set(tmp_path: Path) -> None:
     assert "test accuracy" in out and "(30 examples)" in out
 
 
+def write_names(path: Path, count: int = 60) -> Path:
+    """COUNT one-word "names" of two made-up languages as a TSV file (one in 20 of them,
+    below auto's share, with a second word)."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(count):
+        language = ("Ka", "Zu")[i % 2]
+        name = language + "".join(rng.choice(list("aeiourst"), size=4))
+        rows.append(f"{name}{' Jr' if i % 20 == 19 else ''}\t{language}\n")
+    path.write_text("text\tlabel\n" + "".join(rows), encoding="utf-8")
+    return path
+
+
+def test_auto_tokenizer_reads_characters_of_single_words_and_words_of_sentences(
+    tmp_path: Path,
+) -> None:
+    names = write_names(tmp_path / "names.tsv")
+    status, out, err = train("--train", names, "--out", tmp_path / "names", "--max-steps", "1")
+    assert status == 0, err
+    assert "char vocabulary" in out
+    assert "rnnkit: note: tokenizer auto reads characters: the training texts are single" in err
+    assert load_checkpoint(tmp_path / "names").config["config"]["data"]["tokenizer"] == "char"
+    # Sentences are read as words, and so are single words under a word-vocabulary limit.
+    sentences = write_tsv(tmp_path / "sentences.tsv")
+    for data, out_name, extra in (
+        (sentences, "sentences", []),
+        (names, "limited", ["--min-count", "1"]),
+    ):
+        status, out, err = train(
+            "--train", data, "--out", tmp_path / out_name, "--max-steps", "1", *extra
+        )
+        assert status == 0, err
+        assert "word vocabulary" in out and "tokenizer auto" not in err
+        saved = load_checkpoint(tmp_path / out_name).config["config"]["data"]["tokenizer"]
+        assert saved == "word"
+    # The saved kind is the run's: predict and a resume read characters again.
+    status, out, err = run_cli("predict", tmp_path / "names", "Kaoeu")
+    assert status == 0, err
+    assert out.split("\t")[0] in ("Ka", "Zu")
+    status, _, err = run_cli("train", "--out", tmp_path / "names", "--resume", "--max-steps", "2")
+    assert status == 0, err
+
+
 def test_embeddings_file(tmp_path: Path) -> None:
     vectors = tmp_path / "glove.txt"
     vectors.write_text("good 1 2 3 4 5\nbad -1 -2 -3 -4 -5\nnotaword 0 0 0 0 0\n")

@@ -57,7 +57,11 @@ from rnnkit.train.task import (
     saved_model,
 )
 
-TOKENIZERS = ("word", "char")
+TOKENIZERS = ("auto", "word", "char")
+# auto reads characters when at least this share of the training texts are one word:
+# names or single words, which a word vocabulary would learn by heart and could not read
+# when unseen.
+ONE_WORD_SHARE = 0.9
 
 
 @dataclass
@@ -94,7 +98,10 @@ class ClassifierData(
         "number of epochs, chosen on validation before"
     )
     tokenizer: str = option(
-        "word", "word: whitespace-separated words; char: characters", choices=TOKENIZERS
+        "auto",
+        "word: whitespace-separated words; char: characters; auto: characters when the "
+        "training texts are single words (names, words), else words",
+        choices=TOKENIZERS,
     )
     max_vocab: int | None = max_vocab_option()
     min_count: int | None = min_count_option()
@@ -110,6 +117,16 @@ class ClassifierData(
 ClassifierRun = run_config_class(
     "ClassifierRun", "classifier", ClassifierData, SequenceClassifierConfig, ClassifierSettings
 )
+
+
+def tokenizer_for(texts: list[str], data: ClassifierData) -> str:
+    """What tokenizer auto reads TEXTS with: "char" when at least ``ONE_WORD_SHARE`` of
+    them are one word and no word-vocabulary limit (max_vocab, min_count) is set, else
+    "word"."""
+    if data.max_vocab is not None or data.min_count is not None or data.embeddings:
+        return "word"
+    one_word = sum(len(text.split()) <= 1 for text in texts)
+    return "char" if one_word >= ONE_WORD_SHARE * max(len(texts), 1) else "word"
 
 
 @dataclass
@@ -142,17 +159,25 @@ class ClassifierTask(Task, name="classify", title="sequence classifier"):
     ) -> ClassifierTrainer:
         train, valid, test, digest = self.read_data(config, folder, checkpoint)
         data, settings = config.data, config.training
+        notes: list[str] = []
         if checkpoint is None:
             # A held-out part is still part of the training file: a class whose few
             # examples all fell into it is a class of the data set all the same.
             held_out = valid.labels if config.data.valid is None else []
             labels = LabelVocabulary.fit(train.labels + held_out, data.train)
+            if data.tokenizer == "auto":  # the run saves the kind chosen
+                data.tokenizer = tokenizer_for(train.texts, data)
+                if data.tokenizer == "char":
+                    notes.append(
+                        "tokenizer auto reads characters: the training texts are single "
+                        "words (tokenizer word would learn each one by heart)"
+                    )
             tokenizer = fit_tokenizer(data, "\n".join(train.texts))
         else:
             tokenizer, labels = saved_vocabularies(checkpoint, folder, config.model)
         if test is not None:  # refuse a test file with unknown labels now, not after training
             labels.encode(test.labels, data.test)
-        vectors, notes = None, []
+        vectors = None
         if data.embeddings is not None and checkpoint is None:
             vectors, found = read_word_vectors(data.embeddings, tokenizer.vocab)
             config.model.embedding_size = vectors.shape[1]
@@ -167,10 +192,10 @@ class ClassifierTask(Task, name="classify", title="sequence classifier"):
         model = build_model(SequenceClassifier, config.model, settings.seed)
         if vectors is not None:
             model.embedding.params["weight"][: tokenizer.vocab_size][found] = vectors[found]
-            notes = [
+            notes.append(
                 f"embeddings: {int(found.sum()):,} of {tokenizer.vocab_size:,} vocabulary "
                 f"entries found in {data.embeddings}; the others start random"
-            ]
+            )
         if settings.pretrain_epochs and model.bidirectional and model.num_layers > 1:
             raise SettingError(
                 "pretrain_epochs needs num_layers 1 with bidirectional: the upper layers of "
