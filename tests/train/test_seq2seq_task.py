@@ -115,6 +115,27 @@ def test_resume_gives_the_same_weights_as_one_run(tmp_path: Path) -> None:
             np.testing.assert_array_equal(two.arrays[group][name], value)
 
 
+@pytest.mark.parametrize(
+    ("edit", "named"),
+    [
+        ({"pad_id": -1}, "pad_id: expected an id"),
+        ({"share_vocabulary": True}, "share_vocabulary: the source"),
+    ],
+)
+def test_a_resume_refuses_model_settings_edited_past_the_model(
+    tmp_path: Path, edit: dict, named: str
+) -> None:
+    # valid settings one by one, which the model refuses together: a ValueError traceback
+    train_run(TASK, start_run(TASK, config(tmp_path, max_steps=2), tmp_path / "run"), fresh=True)
+    config_file = tmp_path / "run" / "config.json"
+    saved = json.loads(config_file.read_text())
+    saved["config"]["model"].update(edit)
+    config_file.write_text(json.dumps(saved))
+    _, settings, checkpoint = read_run(tmp_path / "run", TASKS)
+    with pytest.raises(UserError, match=f"run/config.json was edited or damaged: {named}"):
+        resume_run(TASK, settings, copy.deepcopy(settings), checkpoint, tmp_path / "run")
+
+
 def test_label_smoothing_reaches_the_loss_and_older_runs_read_without_it(
     tmp_path: Path,
 ) -> None:

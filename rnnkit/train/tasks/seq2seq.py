@@ -46,7 +46,14 @@ from rnnkit.train.seq2seq_trainer import (
     Seq2SeqTrainer,
     decode_sources,
 )
-from rnnkit.train.task import Task, data_sizes, network, run_config_class, saved_model
+from rnnkit.train.task import (
+    Task,
+    build_model,
+    data_sizes,
+    network,
+    run_config_class,
+    saved_model,
+)
 
 
 @dataclass
@@ -212,7 +219,8 @@ class Seq2SeqTask(Task, name="seq2seq", title="sequence-to-sequence model"):
             "training this sequence-to-sequence model",
             "hidden_size, num_layers, embedding_size or the vocabularies (min_count)",
         )
-        model = Seq2Seq.from_config(config.model, rng=settings.seed)
+        # resuming, its settings come from config.json, which may have been edited
+        model = build_model(Seq2Seq, config.model, settings.seed, folder if checkpoint else None)
         train_pairs, cut = encode_pairs(train, vocabularies, kinds, data)
         valid_pairs, cut_valid = encode_pairs(valid, vocabularies, kinds, data)
         info = {"data_sha256": digest, "tokenizations": list(kinds)}
