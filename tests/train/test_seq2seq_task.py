@@ -136,6 +136,17 @@ def test_a_resume_refuses_model_settings_edited_past_the_model(
         resume_run(TASK, settings, copy.deepcopy(settings), checkpoint, tmp_path / "run")
 
 
+def test_tokenizations_edited_into_lists_are_one_line(tmp_path: Path) -> None:
+    # a list inside them ended predict, eval and info in "TypeError: unhashable type"
+    train_run(TASK, start_run(TASK, config(tmp_path, max_steps=2), tmp_path / "run"), fresh=True)
+    config_file = tmp_path / "run" / "config.json"
+    saved = json.loads(config_file.read_text())
+    saved["tokenizations"] = [["char"], "char"]
+    config_file.write_text(json.dumps(saved))
+    with pytest.raises(UserError, match=r"edited or damaged: tokenizations \[\['char'\]"):
+        load_seq2seq(tmp_path / "run")
+
+
 def test_label_smoothing_reaches_the_loss_and_older_runs_read_without_it(
     tmp_path: Path,
 ) -> None:

@@ -246,7 +246,10 @@ class Seq2SeqTask(Task, name="seq2seq", title="sequence-to-sequence model"):
                 f"a model of {config.model.source_vocab_size} and {config.model.target_vocab_size}"
             )
         kinds = saved_entry(checkpoint, folder, "tokenizations")
-        if not (isinstance(kinds, list) and len(kinds) == 2 and set(kinds) <= set(TOKENIZATIONS)):
+        # each checked on its own: an edited entry may be a list, which no set takes
+        if not (
+            isinstance(kinds, list) and len(kinds) == 2 and all(k in TOKENIZATIONS for k in kinds)
+        ):
             raise UserError(f"{folder}/config.json was edited or damaged: tokenizations {kinds!r}")
         check_saved_fits(parameter_count(config.model), folder)
         model = saved_model(Seq2Seq, config.model, checkpoint, folder)
