@@ -130,3 +130,16 @@ def test_an_edited_vocabulary_is_one_error_that_names_it(tmp_path: Path) -> None
             load_tagger(tmp_path / "run")
         message = str(caught.value)
         assert named in message and message.count("edited or damaged") == 1, message
+
+
+def test_a_resume_refuses_a_vocabulary_edited_past_the_model(tmp_path: Path) -> None:
+    # no characters for the character encoder: the model's ValueError was a traceback
+    task = TASKS["tag"]
+    train_run(task, start_run(task, config(tmp_path, max_steps=2), tmp_path / "run"), fresh=True)
+    config_file = tmp_path / "run" / "config.json"
+    saved = json.loads(config_file.read_text())
+    saved["vocabulary"]["chars"] = []
+    config_file.write_text(json.dumps(saved))
+    _, settings, checkpoint = read_run(tmp_path / "run", TASKS)
+    with pytest.raises(UserError, match="run/config.json was edited or damaged: char_vocab_size"):
+        resume_run(task, settings, copy.deepcopy(settings), checkpoint, tmp_path / "run")

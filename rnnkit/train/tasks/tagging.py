@@ -32,7 +32,14 @@ from rnnkit.train.tagger_trainer import (
     seqeval_installed,
     tag_encoded,
 )
-from rnnkit.train.task import Task, data_sizes, network, run_config_class, saved_model
+from rnnkit.train.task import (
+    Task,
+    build_model,
+    data_sizes,
+    network,
+    run_config_class,
+    saved_model,
+)
 
 
 @dataclass
@@ -109,7 +116,10 @@ class TaggingTask(Task, name="tag", title="sequence tagger", config_class=Taggin
             "hidden_size, num_layers, embedding_size, char_hidden_size or the vocabulary "
             "(min_count)",
         )
-        model = SequenceTagger.from_config(config.model, rng=settings.seed)
+        # resuming, the vocabulary comes from config.json, which may have been edited
+        model = build_model(
+            SequenceTagger, config.model, settings.seed, folder if checkpoint else None
+        )
         encoded = [
             encode_tagged(part, vocabulary, source, data.max_length)
             for part, source in ((train, data.train), (valid, data.valid or data.train))
