@@ -150,9 +150,12 @@ def as_flags(message: str, names: set[str], named: Iterable[str] = ()) -> str:
 
 
 def setting_names(config_class: type) -> set[str]:
-    """The field names of every section of CONFIG_CLASS."""
+    """The names of every section of CONFIG_CLASS's settings that have a flag (not those
+    the program derives, such as ``pad_id``, which no flag sets)."""
     names = set()
     for _section, kind in settings(config_class):
         if is_section(kind):
-            names |= {field.name for field, _ in settings(kind)}
+            names |= {
+                field.name for field, _ in settings(kind) if not field.metadata.get("derived")
+            }
     return names

@@ -50,6 +50,15 @@ def test_every_task_setting_is_known_to_the_command_line() -> None:
         assert setting_names(task.config_class) <= SETTING_NAMES
 
 
+def test_settings_the_program_derives_are_not_written_as_flags() -> None:
+    # "config.json was edited or damaged: --pad-id: ..." named a flag that does not exist
+    names = setting_names(TASKS["seq2seq"].config_class)
+    assert "hidden_size" in names and "max_time" in names
+    assert not {"pad_id", "bos_id", "eos_id", "source_vocab_size"} & names
+    message = "run/config.json was edited or damaged: pad_id: expected an id"
+    assert as_flags(message, SETTING_NAMES) == message
+
+
 def test_a_setting_error_from_below_is_one_line_in_flags(monkeypatch: pytest.MonkeyPatch) -> None:
     from rnnkit.cli import info
 
