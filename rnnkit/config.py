@@ -240,6 +240,22 @@ def from_dict(cls: type[T], data: Any, prefix: str = "") -> T:
     return cls(**values)
 
 
+def keep_auto_choices(saved: Any, given: Any) -> None:
+    """Set on GIVEN the SAVED value of every FIXED setting that GIVEN leaves to ``"auto"``
+    and SAVED holds as the choice auto made when the run started (a classifier's
+    tokenizer): auto given again on resume asks for that choice, not for another run."""
+    for field, kind in settings(type(saved)):
+        old, new = getattr(saved, field.name), getattr(given, field.name)
+        if is_section(kind):
+            keep_auto_choices(old, new)
+        elif (
+            field.metadata.get("on_resume", FIXED) == FIXED
+            and new == "auto" != old
+            and "auto" in (field.metadata.get("choices") or ())
+        ):
+            setattr(given, field.name, old)
+
+
 def fixed_differences(saved: Any, given: Any, prefix: str = "") -> list[tuple[str, Any, Any]]:
     """``(name, saved value, given value)`` of every FIXED field where GIVEN differs."""
     differences = []

@@ -10,6 +10,7 @@ from rnnkit.config import (
     derived,
     fixed_differences,
     from_dict,
+    keep_auto_choices,
     option,
     to_dict,
     validate,
@@ -77,6 +78,23 @@ def test_fixed_differences_ignore_changeable_fields():
     given.inner.size = 8
     given.name = "gru"
     assert fixed_differences(saved, given) == [("inner.size", 4, 8), ("name", "lstm", "gru")]
+
+
+@dataclass
+class Chosen:
+    kind: str = option("auto", "a kind", choices=("auto", "word", "char"))
+    tokens: str = option(
+        "auto", "a kind one may change", choices=("auto", "word"), on_resume=CHANGEABLE
+    )
+    name: str = option("lstm", "a cell", choices=("lstm", "gru"))
+
+
+def test_auto_given_on_resume_keeps_the_saved_choice_of_a_fixed_setting():
+    saved = Chosen("char", "word", "gru")
+    given = Chosen()  # every auto left as it is given, name back to its default
+    keep_auto_choices(saved, given)
+    assert (given.kind, given.tokens, given.name) == ("char", "auto", "lstm")
+    assert fixed_differences(saved, given) == [("name", "gru", "lstm")]
 
 
 def test_validate_checks_a_built_config():

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rnnkit.config import fixed_differences, validate
+from rnnkit.config import fixed_differences, keep_auto_choices, validate
 from rnnkit.errors import SettingError, UserError
 from rnnkit.plural import some_of
 from rnnkit.train import distributed as mpi
@@ -149,6 +149,7 @@ def resume_run(
     """
     validate(config)
     task.resolve_paths(config)
+    keep_auto_choices(saved, config)
     changed = fixed_differences(saved, config)
     if changed:
         name, old, new = changed[0]

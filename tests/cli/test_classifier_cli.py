@@ -242,6 +242,20 @@ def test_auto_tokenizer_reads_characters_of_single_words_and_words_of_sentences(
     assert status == 0, err
 
 
+def test_a_resume_given_tokenizer_auto_again_keeps_the_kind_auto_chose(tmp_path: Path) -> None:
+    """The starting command again with --resume: auto chose characters when the run
+    started, and auto on resume is that choice, not a changed setting; another kind is."""
+    names, run = write_names(tmp_path / "names.tsv"), tmp_path / "names"
+    given = ["--train", names, "--out", run, "--tokenizer", "auto"]
+    assert train(*given, "--max-steps", "1")[0] == 0
+    status, out, err = train(*given, "--resume", "--max-steps", "2")
+    assert status == 0, err
+    assert "stopped at step 2, " in out
+    assert load_checkpoint(run).config["config"]["data"]["tokenizer"] == "char"
+    status, _, err = train(*given[:-1], "word", "--resume", "--max-steps", "3")
+    assert_one_line_error(status, err, "--tokenizer word differs from the run")
+
+
 def test_embeddings_file(tmp_path: Path) -> None:
     vectors = tmp_path / "glove.txt"
     vectors.write_text("good 1 2 3 4 5\nbad -1 -2 -3 -4 -5\nnotaword 0 0 0 0 0\n")
