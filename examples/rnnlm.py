@@ -34,6 +34,7 @@ from rnnkit.threads import limit_threads
 
 PTB = Path(__file__).resolve().parents[2] / "shared/data/ptb/ptb.train.txt.gz"
 END = "<eos>"  # the end of every line (sentence), a word of its own as in the book
+BATCH_SIZE = 10  # streams read side by side; each needs two words, an input and its next
 
 
 def read_words(path: Path, count: int) -> list[str]:
@@ -50,7 +51,7 @@ def read_words(path: Path, count: int) -> list[str]:
 def run(
     words: list[str],
     epochs: int = 100,
-    batch_size: int = 10,
+    batch_size: int = BATCH_SIZE,
     seq_len: int = 5,
     size: int = 100,
     lr: float = 0.1,
@@ -91,8 +92,20 @@ def main() -> None:
     args = parser.parse_args()
     if not Path(args.data).is_file():
         parser.exit(2, f"rnnlm.py: {args.data} not found; give --data ptb.train.txt.gz\n")
+    if args.epochs < 1:
+        parser.exit(2, f"rnnlm.py: --epochs must be 1 or more, got {args.epochs}\n")
+    try:
+        words = read_words(Path(args.data), args.words)
+    except (OSError, UnicodeDecodeError) as error:  # not gzip, or not text inside
+        parser.exit(2, f"rnnlm.py: {args.data} does not read as gzipped text ({error})\n")
+    if len(words) < 2 * BATCH_SIZE:
+        parser.exit(
+            2,
+            f"rnnlm.py: {len(words)} words read, fewer than the {2 * BATCH_SIZE} that "
+            f"{BATCH_SIZE} streams need; give --words {2 * BATCH_SIZE} or more\n",
+        )
     with limit_threads(args.threads):
-        perplexities = run(read_words(Path(args.data), args.words), args.epochs, seed=args.seed)
+        perplexities = run(words, args.epochs, seed=args.seed)
     first, last = perplexities[0], perplexities[-1]
     print(f"perplexity {first:.1f} after the first epoch, {last:.1f} after the last")
 

@@ -4,6 +4,8 @@ import gzip
 import subprocess
 import sys
 
+import pytest
+
 from rnnkit.threads import limit_threads
 from tests.examples.loader import EXAMPLES, load_example
 
@@ -42,3 +44,45 @@ def test_a_missing_file_is_one_line_and_status_2(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip() == f"rnnlm.py: {missing} not found; give --data ptb.train.txt.gz"
     assert result.stdout == ""
+
+
+def run_script(*args):
+    return subprocess.run(
+        [sys.executable, str(EXAMPLES / "rnnlm.py"), *map(str, args)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--epochs", "0"], "--epochs must be 1 or more, got 0"),
+        (
+            ["--words", "0"],
+            "0 words read, fewer than the 20 that 10 streams need; give --words 20 or more",
+        ),
+        (
+            ["--words", "11"],
+            "11 words read, fewer than the 20 that 10 streams need; give --words 20 or more",
+        ),
+    ],
+    ids=["no-epochs", "no-words", "too-few-words"],
+)
+def test_settings_it_cannot_train_with_are_one_line_and_status_2(tmp_path, args, message):
+    # they ended in an IndexError, a ValueError and a UserError traceback
+    data = tmp_path / "ptb.txt.gz"
+    with gzip.open(data, "wt", encoding="utf-8") as file:
+        file.write("the cat sat on the mat\n" * 10)
+    result = run_script("--data", data, *args)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"rnnlm.py: {message}"
+    assert "\n" not in result.stderr.strip() and result.stdout == ""
+
+
+def test_a_file_that_is_not_gzipped_is_one_line_and_status_2(tmp_path):
+    data = tmp_path / "ptb.train.txt"
+    data.write_text("the cat sat on the mat\n")
+    result = run_script("--data", data)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"rnnlm.py: {data} does not read as gzipped text (")
+    assert result.stderr.count("\n") == 1 and result.stdout == ""
