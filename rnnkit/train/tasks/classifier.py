@@ -100,7 +100,8 @@ class ClassifierData(
     tokenizer: str = option(
         "auto",
         "word: whitespace-separated words; char: characters; auto: characters when the "
-        "training texts are single words (names, words), else words",
+        "training texts are single words (names, words), else words (and always words "
+        "with max_vocab, min_count or embeddings)",
         choices=TOKENIZERS,
     )
     max_vocab: int | None = max_vocab_option()
@@ -121,8 +122,8 @@ ClassifierRun = run_config_class(
 
 def tokenizer_for(texts: list[str], data: ClassifierData) -> str:
     """What tokenizer auto reads TEXTS with: "char" when at least ``ONE_WORD_SHARE`` of
-    them are one word and no word-vocabulary limit (max_vocab, min_count) is set, else
-    "word"."""
+    them are one word and DATA sets no word-vocabulary limit (max_vocab, min_count) and no
+    word vectors (embeddings), else "word"."""
     if data.max_vocab is not None or data.min_count is not None or data.embeddings:
         return "word"
     one_word = sum(len(text.split()) <= 1 for text in texts)
