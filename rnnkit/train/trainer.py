@@ -4,8 +4,9 @@ A step: zero the gradients, let the subclass compute the loss and gradients of i
 batch, stop if the loss is not finite, clip the global gradient norm, take an optimizer
 step, let the subclass move its data position on. Every ``eval_every`` steps: validate,
 lower the learning rate on a plateau of the ``plateau_measure``, keep the best model, save
-a checkpoint. The loop ends when the ``Budget`` is spent or a ``StopRequest`` (Ctrl-C)
-comes, with a final checkpoint.
+a checkpoint. The loop ends when the ``Budget`` is spent, a ``StopRequest`` (Ctrl-C)
+comes or validation has stopped improving (``stopped_early``: ``early_stop``,
+``stop_lr_ratio``), with a final checkpoint.
 
 A subclass provides::
 
@@ -22,7 +23,8 @@ and may set ``watched`` (the measure that decides "best" and, by default, the pl
 default "loss"), ``higher_is_better`` and ``tie_breaker`` (a measure that decides between
 equal watched values), override ``plateau_measure`` to lower the
 learning rate on another measure, ``extra_arrays`` / ``restore_extra`` to keep more state
-in the checkpoint, and ``lower_lr_on_plateau`` for another schedule.
+in the checkpoint, and ``lower_lr_on_plateau`` for another schedule (with
+``plateaus_lower_lr`` False for a fixed one, whose low rates say nothing of validation).
 
 The run folder::
 
