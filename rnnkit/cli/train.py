@@ -51,7 +51,7 @@ from rnnkit.train.run_lock import hold_run_lock
 from rnnkit.train.task import Task
 from rnnkit.train.tasks import TASKS
 from rnnkit.train.tasks.language_model import load_language_model
-from rnnkit.train.trainer import Trainer
+from rnnkit.train.trainer import CONVERGED, Trainer
 
 NAME = "train"
 ALIAS = "train-classifier"  # rnnkit train-classifier: rnnkit train --task classify
@@ -228,6 +228,11 @@ def finish(task: Task, trainer: Trainer, outcome: Outcome, command: str = NAME) 
         f"stopped at step {progress.step}, {epochs} ({outcome.reason}) after "
         f"{format_duration(trainer.elapsed())}"
     )
+    if outcome.reason.startswith(CONVERGED):
+        print(
+            f"to train on: rnnkit {command} --out {folder} --resume with a new --lr, or "
+            "--stop-lr-ratio 0 to go on at this rate"
+        )
     for line in task.report(trainer):
         print(line)
     best = model_folder(folder)

@@ -85,6 +85,7 @@ PLOT_FILE = "learning_curve.png"
 SCHEDULER_PREFIX = "scheduler."  # the scheduler's state rides in optimizer.safetensors
 AVERAGE_GROUP = "ema"  # the averaged weights' file in a checkpoint: ema.safetensors
 INTERRUPTED = "interrupted"
+CONVERGED = "converged"  # how a stop by stop_lr_ratio begins
 
 
 @dataclass
@@ -416,7 +417,7 @@ class Trainer:
         ratio = self.settings.stop_lr_ratio
         if ratio > 0 and self.plateaus_lower_lr() and self.optimizer.lr < ratio * self.settings.lr:
             return (
-                f"converged: plateaus lowered the learning rate to {self.optimizer.lr:.3g}, "
+                f"{CONVERGED}: plateaus lowered the learning rate to {self.optimizer.lr:.3g}, "
                 f"below stop_lr_ratio {ratio:g} of its start"
             )
         if patience is None or progress.best_step is None or progress.val_step is None:

@@ -236,6 +236,8 @@ def test_a_run_stops_once_plateaus_have_lowered_the_learning_rate_below_its_rati
     status, out, err = run_cli("train", "--out", run, "--resume")
     assert status == 0, err
     assert f"stopped at step {low}, " in out and "converged" in out
+    hint = f"to train on: rnnkit train --out {run} --resume with a new --lr, or --stop-lr-ratio 0"
+    assert hint in out
     # A ratio of 0 never stops; a new learning rate starts the count again.
     status, out, err = run_cli(
         "train", "--out", run, "--resume", "--stop-lr-ratio", "0", "--max-steps", str(low + 4)
