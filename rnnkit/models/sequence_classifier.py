@@ -75,15 +75,15 @@ class SequenceClassifierConfig:
     )
     num_layers: int = option(1, "stacked recurrent layers", minimum=1, maximum=64)
     cell: str = option("lstm", "the recurrent layer", choices=tuple(ENCODERS))
-    bidirectional: bool = option(False, "read each text in both directions")
+    bidirectional: bool = option(True, "read each text in both directions")
     pooling: str = option(
-        "last",
+        "max",
         "how the encoder's outputs become one vector: the final state, the mean, "
         "the maximum over the text, or mean and max side by side",
         choices=POOLINGS,
     )
     dropout: float = option(
-        0.0, "dropout between layers and before the classifier", minimum=0, below=1
+        0.5, "dropout between layers and before the classifier", minimum=0, below=1
     )
     embedding_dropout: float = option(
         0.0, "dropout of single entries of the embedded tokens", minimum=0, below=1
