@@ -31,7 +31,10 @@ from tests.cli.test_classifier_cli import write_tsv
 
 SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
 WAIT_LIMIT = 60  # seconds for a signalled process to end before the test gives up
-OFTEN = ["--eval-every", "2", "--save-every", "2", "--max-steps", "100000", "--threads", "1"]
+# Never stopped by a learning rate that plateaus lowered: validating every 2 steps, a tiny
+# classifier can converge before the signal, and then its resume would take no steps.
+OFTEN = ["--eval-every", "2", "--save-every", "2", "--max-steps", "100000", "--threads", "1",
+         "--stop-lr-ratio", "0"]  # fmt: skip
 COMMANDS = {
     "lm": ["train", "--embedding-size", "8", "--hidden-size", "16", "--batch-size", "4",
            "--seq-len", "16"],
