@@ -21,13 +21,14 @@ from rnnkit.nn.embedding import EmbeddedTokens
 UNITS = 16  # the C loops' block of hidden units
 
 
+def c_serves(dtype: Any) -> bool:
+    """Whether the C loops serve layers of this dtype here (built, and float32)."""
+    return c_binding.kernel() != c_binding.NUMPY and np.dtype(dtype) == np.float32
+
+
 def runs_in_c(dtype: Any, hidden_size: int) -> bool:
     """Whether a layer of this dtype and hidden size runs in the C loops."""
-    return (
-        c_binding.kernel() != c_binding.NUMPY
-        and np.dtype(dtype) == np.float32
-        and hidden_size % UNITS == 0
-    )
+    return c_serves(dtype) and hidden_size % UNITS == 0
 
 
 def engine(dtype: Any, hidden_size: int) -> str:
@@ -35,8 +36,7 @@ def engine(dtype: Any, hidden_size: int) -> str:
     when the hidden size alone keeps a float32 layer from the C loops, ``"NumPy"`` says so,
     as a hidden size of 100 against 96 or 112 costs several times the training time."""
     if not runs_in_c(dtype, hidden_size):
-        c_would_run = c_binding.kernel() != c_binding.NUMPY and np.dtype(dtype) == np.float32
-        if c_would_run:
+        if c_serves(dtype):
             return f"NumPy: the C loops take hidden sizes that are multiples of {UNITS}"
         return "NumPy"
     threads = c_binding.threads()

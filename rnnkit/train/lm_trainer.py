@@ -180,7 +180,7 @@ class LMTrainer(Trainer):
         return describe_measures(measures)
 
     def lower_lr_on_plateau(self, value: float, improved: bool | None = None) -> None:
-        if self.settings.decay_after_epoch is None:
+        if self.plateaus_lower_lr():
             super().lower_lr_on_plateau(value, improved)
 
     def plateaus_lower_lr(self) -> bool:

@@ -124,7 +124,7 @@ def tokenizer_for(texts: list[str], data: ClassifierData) -> str:
     """What tokenizer auto reads TEXTS with: "char" when at least ``ONE_WORD_SHARE`` of
     them are one word and DATA sets no word-vocabulary limit (max_vocab, min_count) and no
     word vectors (embeddings), else "word"."""
-    if data.max_vocab is not None or data.min_count is not None or data.embeddings:
+    if data.max_vocab is not None or data.min_count is not None or data.embeddings is not None:
         return "word"
     one_word = sum(len(text.split()) <= 1 for text in texts)
     return "char" if one_word >= ONE_WORD_SHARE * max(len(texts), 1) else "word"
