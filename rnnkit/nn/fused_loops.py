@@ -48,14 +48,14 @@ GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
 
 
 def forward_slabs(weight: np.ndarray, gate_count: int = 4) -> np.ndarray:
-    """``(G H, K)`` weight, PyTorch's gate rows -> ``(H / 16, K, 16 G)``: for unit block
-    ``b`` a ``(K, 16 G)`` slab whose column ``16 q + u`` is gate ``q`` of unit ``16 b + u``,
-    ``slab[b, k, 16 q + u] = weight[q H + 16 b + u, k]`` (how the forward tiles read
-    ``W^T``: the block's gates side by side)."""
+    """``(G H, K)`` weight, PyTorch's gate rows -> ``(H / 16, G, K, 16)``: for unit block
+    ``b`` and gate ``q`` a ``(K, 16)`` slab, ``slab[b, q, k, u] = weight[q H + 16 b + u, k]``
+    (how the forward tiles read ``W^T``: a unit block's gates one after the other, each
+    gate's 16 columns contiguous over ``k``)."""
     gate_size, width = weight.shape
     blocks = gate_size // (gate_count * UNITS)
-    slabs = weight.reshape(gate_count, blocks, UNITS, width).transpose(1, 3, 0, 2)
-    out = aligned_empty((blocks, width, gate_count * UNITS), np.float32)
+    slabs = weight.reshape(gate_count, blocks, UNITS, width).transpose(1, 0, 3, 2)
+    out = aligned_empty((blocks, gate_count, width, UNITS), np.float32)
     out.reshape(slabs.shape)[...] = slabs
     return out
 

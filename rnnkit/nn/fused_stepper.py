@@ -94,6 +94,7 @@ class FusedStepper:
         self.gate_size = gates * H
         self.layers = len(weights_hh)
         self.weights = np.stack([forward_slabs(w, gates) for w in weights_hh])
+        self.input_size = weights_ih[0].shape[1]
         self.first_weights = forward_slabs(weights_ih[0], gates)
         # W_ih of layers >= 1 (a one-layer stack has none: a dummy keeps the pointer valid)
         upper = [forward_slabs(w, gates) for w in weights_ih[1:]]
@@ -110,10 +111,10 @@ class FusedStepper:
         for ``bind``. Computed in C, without waking NumPy's BLAS threads."""
         embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)
         rows, input_size = embeddings.shape
-        if input_size != self.first_weights.shape[1]:
+        if input_size != self.input_size:
             raise ValueError(
-                f"embeddings: expected rows of the layer's input size "
-                f"{self.first_weights.shape[1]}, got {input_size}"
+                f"embeddings: expected rows of the layer's input size {self.input_size}, "
+                f"got {input_size}"
             )
         table = np.empty((rows, self.gate_size), dtype=np.float32)
         LIBRARY.rnnkit_project_rows(
@@ -147,7 +148,7 @@ class FusedStepper:
             self._table = (table.ctypes.data, table.strides[0], len(table))
         stack = Stack(
             cell=c_binding.CELLS[self.cell], active=self.threads, layers=self.layers, hidden=H,
-            input_size=self.first_weights.shape[1], first_weights=pointer(self.first_weights),
+            input_size=self.input_size, first_weights=pointer(self.first_weights),
             biases=pointer(self.biases), hidden_biases=pointer(self.hidden_biases),
             input_weights=pointer(self.input_weights), weights=pointer(self.weights),
             h=pointer(h), c=pointer(c if self.cell == "lstm" else None),
@@ -174,14 +175,14 @@ class FusedStepper:
     def step_input(self, x: np.ndarray) -> None:
         """Advance every layer one step from the input ``x`` (float32, ``(input_size,)``):
         layer 0's ``W_ih x + b`` is computed in the same C call."""
-        check_buffer("x", x, (self.first_weights.shape[1],))
+        check_buffer("x", x, (self.input_size,))
         self._run(None, x.ctypes.data)
 
     def bind_input(self, x: np.ndarray) -> None:
         """Fix the input buffer ``x`` (float32, ``(input_size,)``) that ``step_bound_input``
         reads, so that a step takes no address (``single_step``: the caller copies each
         input into it)."""
-        check_buffer("x", x, (self.first_weights.shape[1],))
+        check_buffer("x", x, (self.input_size,))
         self._input = (x, x.ctypes.data)  # the array kept alive with its address
 
     def step_bound_input(self) -> None:

@@ -184,16 +184,16 @@ def test_hidden_size_off_the_blocks_still_runs_in_numpy(cell: str, kernel: str) 
     assert_close_to_float64(cell, {**BASE, "hidden_size": 20, "layers": 2, "bidirectional": True})
 
 
-def test_weight_slabs_hold_each_unit_blocks_gates_side_by_side() -> None:
+def test_weight_slabs_hold_each_unit_blocks_gates_one_after_the_other() -> None:
     hidden_size, width = 48, 5
     weight = np.arange(4 * hidden_size * width, dtype=np.float32).reshape(4 * hidden_size, -1)
     forward = fused_loops.forward_slabs(weight, 4)
-    assert forward.shape == (3, width, 64) and forward.flags.c_contiguous
+    assert forward.shape == (3, 4, width, 16) and forward.flags.c_contiguous
     for block, k, gate, unit in [(0, 0, 0, 0), (1, 3, 2, 7), (2, 4, 3, 15)]:
         row = gate * hidden_size + 16 * block + unit
-        assert forward[block, k, 16 * gate + unit] == weight[row, k]
+        assert forward[block, gate, k, unit] == weight[row, k]
     gru = fused_loops.forward_slabs(weight[: 3 * hidden_size], 3)
-    assert gru.shape == (3, width, 48) and gru[1, 2, 16 * 2 + 9] == weight[2 * 48 + 16 + 9, 2]
+    assert gru.shape == (3, 3, width, 16) and gru[1, 2, 2, 9] == weight[2 * 48 + 16 + 9, 2]
     square = weight[:, :1].repeat(hidden_size, axis=1) + np.arange(hidden_size)
     backward = fused_loops.backward_slabs(square)
     assert backward.shape == (3, 4 * hidden_size, 16) and backward.flags.c_contiguous

@@ -65,8 +65,8 @@ def test_the_c_loops_weight_slabs_start_on_a_cache_line_and_keep_their_values():
     weight = np.arange(4 * 32 * 48, dtype=np.float32).reshape(4 * 32, 48)
     slabs = forward_slabs(weight, 4)
     assert slabs.ctypes.data % ALIGNMENT == 0
-    # slab b, row k, column 16 q + u = weight[q H + 16 b + u, k]
-    assert slabs[1, 5, 16 * 2 + 3] == weight[2 * 32 + 16 + 3, 5]
+    # slab b, gate q, row k, column u = weight[q H + 16 b + u, k]
+    assert slabs[1, 2, 5, 3] == weight[2 * 32 + 16 + 3, 5]
     square = np.arange(3 * 32 * 32, dtype=np.float32).reshape(3 * 32, 32)
     back = backward_slabs(square)
     assert back.ctypes.data % ALIGNMENT == 0
