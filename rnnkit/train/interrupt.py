@@ -8,6 +8,10 @@ schedulers, ``docker stop``) or SIGHUP (a closed terminal or dropped SSH session
 returns, and the command exits with ``exit_status`` (128 + the signal's number: 130, 143,
 129, the shell's convention). A second of these signals raises KeyboardInterrupt at once,
 for a user who does not want to wait.
+
+A signal that was ignored when the block began stays ignored: a shell starts a background job
+(``rnnkit train ... &`` in a script) with SIGINT ignored, and ``nohup`` ignores SIGHUP, so that
+a Ctrl-C meant for the foreground, or a closed terminal, does not stop the run.
 """
 
 from __future__ import annotations
@@ -53,8 +57,9 @@ def stop_on_interrupt() -> Iterator[StopRequest]:
     """A ``StopRequest`` that SIGINT, SIGTERM or SIGHUP sets, for the duration of the block.
 
     Signal handlers can only be installed from the main thread; elsewhere the request is
-    returned but the signals keep their default behaviour. The previous handlers come back
-    when the block ends.
+    returned but the signals keep their default behaviour. A signal ignored (``SIG_IGN``)
+    when the block begins is left ignored. The previous handlers come back when the block
+    ends.
     """
     stop = StopRequest()
     if threading.current_thread() is not threading.main_thread():
@@ -66,7 +71,9 @@ def stop_on_interrupt() -> Iterator[StopRequest]:
             raise KeyboardInterrupt
         stop.request(signum)
 
-    previous = {signum: signal.signal(signum, on_signal) for signum in STOP_SIGNALS}
+    # Whoever started the process ignored these on purpose (see module): leave them so.
+    answered = [s for s in STOP_SIGNALS if signal.getsignal(s) is not signal.SIG_IGN]
+    previous = {signum: signal.signal(signum, on_signal) for signum in answered}
     try:
         yield stop
     finally:

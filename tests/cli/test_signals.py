@@ -1,5 +1,7 @@
 """SIGTERM and SIGHUP stop a real ``rnnkit train`` process as Ctrl-C does: a checkpoint is
-saved at the next safe point, the run resumes, and the exit status is 128 + the signal."""
+saved at the next safe point, the run resumes, and the exit status is 128 + the signal. A
+signal ignored when the process started (a shell's background job ignores SIGINT) stays
+ignored."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,15 +21,19 @@ from tests.cli.cli_helpers import TINY, run_cli, write_corpus
 STARTUP_LIMIT = 120  # seconds to wait for training to get going before giving up
 
 
-def start_training(data: Path, run: Path) -> subprocess.Popen[str]:
-    """``python -m rnnkit train`` into RUN, with a budget it will not reach on its own."""
+def start_training(
+    data: Path, run: Path, preexec_fn: Callable[[], object] | None = None
+) -> subprocess.Popen[str]:
+    """``python -m rnnkit train`` into RUN, with a budget it will not reach on its own;
+    PREEXEC_FN runs in the child before the interpreter starts."""
     return subprocess.Popen(
         [sys.executable, "-m", "rnnkit", "train", "--data", str(data), "--out", str(run),
-         *TINY, "--max-steps", "100000", "--eval-every", "1000000"],
+         *TINY, "--max-steps", "100000", "--eval-every", "1000000", "--threads", "1"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        preexec_fn=preexec_fn,
     )  # fmt: skip
 
 
@@ -74,3 +81,31 @@ def test_a_signal_saves_a_checkpoint_that_resumes(tmp_path: Path, signum: int, s
     code, _, err = run_cli("train", "--out", run, "--resume", "--max-steps", str(step + 3))
     assert code == 0, err
     assert load_checkpoint(run).config["progress"]["step"] == step + 3
+
+
+def ignore_sigint() -> None:
+    """As ``sh`` starts ``cmd &`` in a script: SIGINT ignored (this survives exec)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def test_a_sigint_ignored_at_start_stays_ignored(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    process = start_training(write_corpus(tmp_path, count=400), run, preexec_fn=ignore_sigint)
+    try:
+        wait_until_training(process, run)
+        process.send_signal(signal.SIGINT)
+        # Taken as a stop, the SIGINT would end the run within a step; it trains on for two
+        # more metrics records (10 steps each).
+        metrics = run / "metrics.jsonl"
+        records = metrics.read_text().count("\n")
+        deadline = time.monotonic() + STARTUP_LIMIT
+        while metrics.read_text().count("\n") < records + 2:
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "training made no progress"
+            time.sleep(0.05)
+    except BaseException:
+        process.kill()
+        raise
+    _, err = stop(process, signal.SIGTERM)  # the other signals still stop it as usual
+    assert process.returncode == 143, err
+    assert "(SIGTERM)" in err and "Traceback" not in err

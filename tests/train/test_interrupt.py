@@ -73,3 +73,20 @@ def test_a_request_without_a_signal_is_ctrl_c() -> None:
     assert not stop.requested
     stop.request()
     assert stop.requested and stop.exit_status == 130 and stop.signal_name == "SIGINT"
+
+
+def test_a_signal_ignored_before_the_block_stays_ignored() -> None:
+    # As under ``nohup``: SIGHUP ignored; SIGTERM is still answered.
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with stop_on_interrupt() as stop:
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+            os.kill(os.getpid(), signal.SIGHUP)
+            for _ in range(1000):  # the handler would run between bytecodes, well within this
+                pass
+            assert not stop.requested
+            os.kill(os.getpid(), signal.SIGTERM)
+            assert stop.requested and stop.signum == signal.SIGTERM
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, before)
