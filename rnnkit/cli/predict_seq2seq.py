@@ -244,10 +244,10 @@ def draw_attention(trained: TrainedSeq2Seq, text: str, output: dict[str, Any], p
     """Output tokens (rows, the end token last when the output ended) against source tokens
     (columns), each row an output step's attention weights."""
     plt = pyplot("--plot-attention")
-    source_kind, target_kind = trained.tokenizations
+    source_kind = trained.tokenizations[0]
     weights = np.asarray(output["attention"], dtype=np.float64)
     source = split_tokens(text, source_kind)[: weights.shape[1]]
-    rows = split_tokens(output["text"], target_kind) + (["</s>"] if output["finished"] else [])
+    rows = list(output["tokens"]) + (["</s>"] if output["finished"] else [])
     figure, axes = plt.subplots(
         figsize=(min(2.0 + 0.35 * len(source), 30.0), min(1.5 + 0.35 * len(rows), 30.0))
     )

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from tests.cli.cli_helpers import assert_one_line_error, run_cli
-from tests.train.test_seq2seq_task import write_dictionary
+from tests.train.test_seq2seq_task import unknown_writer, write_dictionary
 
 pytest.importorskip("rapidfuzz")
 
@@ -213,6 +213,26 @@ def test_plot_attention_draws_a_png_per_text(runs) -> None:
     for path in (png, second):
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert f"drawn in {png}" in out and f"drawn in {second}" in out
+
+
+def test_attention_draws_source_across_and_one_output_token_a_row(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A <unk> output is one row, not the five characters of its text.
+    pytest.importorskip("matplotlib")
+    from rnnkit.cli import predict_seq2seq
+    from rnnkit.train.tasks.seq2seq import transduce
+
+    trained = unknown_writer()
+    output = transduce(trained, ["xy"])[0][0][0]
+    drawn = []
+    monkeypatch.setattr(predict_seq2seq, "save_figure", lambda figure, path: drawn.append(figure))
+    predict_seq2seq.draw_attention(trained, "xy", output, Path("unused.png"))
+    (axes,) = drawn[0].axes
+    assert [t.get_text() for t in axes.get_xticklabels()] == ["x", "y"]
+    assert [t.get_text() for t in axes.get_yticklabels()] == ["<unk>", "<unk>"]
+    assert axes.get_xlabel() == "source" and axes.get_ylabel() == "output"
+    np.testing.assert_array_equal(axes.images[0].get_array(), output["attention"])
 
 
 def test_plot_attention_needs_a_model_with_attention(runs) -> None:

@@ -12,13 +12,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnnkit.data.parallel import read_parallel, references
+from rnnkit.data.parallel import ParallelExamples, read_parallel, references
+from rnnkit.data.parallel_batches import UNK_ID, Vocabulary
 from rnnkit.errors import SettingError, UserError
+from rnnkit.models.seq2seq import Seq2Seq
 from rnnkit.train import load_checkpoint
 from rnnkit.train.run import read_run, resume_run, start_run, train_run
 from rnnkit.train.tasks.seq2seq import (
     Seq2SeqRun,
     Seq2SeqTask,
+    TrainedSeq2Seq,
     evaluate_pairs,
     load_seq2seq,
     transduce,
@@ -43,6 +46,21 @@ def write_dictionary(path: Path, count: int, seed: int) -> Path:
             lines.append(f"{word.upper()}  {phonemes} Z")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def unknown_writer() -> TrainedSeq2Seq:
+    """A character model over x and y (dot attention) that writes ``<unk>`` at every step,
+    as a model trained with min_count above 1 may: outputs as long as their source (the
+    length limit, unfinished)."""
+    source, target = Vocabulary.build([list("xy")]), Vocabulary.build([list("xy")])
+    model = Seq2Seq(
+        len(source), len(target), embedding_size=4, hidden_size=16, attention="dot",
+        bidirectional=False, rng=0,
+    )  # fmt: skip
+    model.params["output.bias"][UNK_ID] = 100.0
+    run = Seq2SeqRun()
+    run.training.max_length_ratio = 1.0
+    return TrainedSeq2Seq(model.eval(), source, target, run, ("char", "char"))
 
 
 def config(tmp_path: Path, **training: object) -> Seq2SeqRun:
@@ -82,6 +100,19 @@ def test_the_task_learns_and_its_model_transduces(
     # Asked, a bar counts the sources on stderr; the scores are the same.
     assert evaluate_pairs(trained, valid, progress=True) == scores
     assert f"/{scores['sources']} [" in capsys.readouterr().err
+
+
+def test_an_unknown_output_token_is_one_token_in_the_scores() -> None:
+    # Its text "<unk><unk>" split into characters again would be 10 tokens against the 2
+    # of "yx", a token error rate of 5 instead of 1.
+    pytest.importorskip("rapidfuzz")
+    trained = unknown_writer()
+    outputs, _ = transduce(trained, ["xy"])
+    assert outputs[0][0]["tokens"] == ["<unk>", "<unk>"]
+    assert outputs[0][0]["text"] == "<unk><unk>"
+    pairs = ParallelExamples(["xy", "yxy"], ["yx", "xyy"], ["a:1", "a:2"])
+    scores = evaluate_pairs(trained, pairs)
+    assert scores["token_error_rate"] == 1.0 and scores["token_accuracy"] == 0.0
 
 
 def test_a_falling_loss_keeps_the_rate_while_no_output_is_right_yet(tmp_path: Path) -> None:

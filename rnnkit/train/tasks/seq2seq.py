@@ -348,9 +348,12 @@ def transduce(
     origins: Sequence[str] | None = None,
     max_length_ratio: float | None = None,
 ) -> tuple[list[list[dict[str, Any]]], list[str]]:
-    """The outputs of each text (``text``, ``score``, ``log_prob``, ``finished``,
-    ``attention`` ``(output steps, source tokens)``), and the source tokens the model does
-    not know (read as ``<unk>``). PROGRESS: a bar over the texts (``decode_sources``).
+    """The outputs of each text (``text``, ``tokens``, ``score``, ``log_prob``,
+    ``finished``, ``attention`` ``(output steps, source tokens)``), and the source tokens the
+    model does not know (read as ``<unk>``). ``tokens`` are the output's target tokens, one
+    per output step (``text`` joins them: a ``<unk>`` among characters is one token there,
+    not the five characters that splitting ``text`` again would give). PROGRESS: a bar
+    over the texts (``decode_sources``).
     ORIGINS name the texts in errors (default ``text 1``, ``text 2``, ...); a text longer
     than the model's ``max_source_length`` is refused, or cut with its ``truncate_source``
     (``cut_note`` tells of them). MAX_LENGTH_RATIO: the longest output as a multiple of
@@ -376,6 +379,7 @@ def transduce(
         [
             {
                 "text": join_tokens(trained.target.decode(h.tokens), kinds[1]),
+                "tokens": trained.target.decode(h.tokens),
                 "score": h.score,
                 "log_prob": h.log_prob,
                 "finished": h.finished,
@@ -426,7 +430,7 @@ def evaluate_pairs(
     outputs, _ = transduce(
         trained, sources, beam_size, alpha, 1, progress, origins, max_length_ratio
     )
-    hypotheses = [split_tokens(found[0]["text"], kinds[1]) for found in outputs]
+    hypotheses = [found[0]["tokens"] for found in outputs]
     refs = [[split_tokens(t, kinds[1]) for t in group] for group in targets]
     scores = sequence_scores(hypotheses, refs, bleu=kinds[1] == "word")
     return {**scores, "sources": len(sources)}
