@@ -19,11 +19,14 @@ from rnnkit.models.seq2seq import Seq2Seq
 from rnnkit.train import load_checkpoint
 from rnnkit.train.run import read_run, resume_run, start_run, train_run
 from rnnkit.train.tasks.seq2seq import (
+    Seq2SeqData,
     Seq2SeqRun,
     Seq2SeqTask,
     TrainedSeq2Seq,
     evaluate_pairs,
+    fit_vocabularies,
     load_seq2seq,
+    tokenizations,
     transduce,
 )
 
@@ -113,6 +116,23 @@ def test_an_unknown_output_token_is_one_token_in_the_scores() -> None:
     pairs = ParallelExamples(["xy", "yxy"], ["yx", "xyy"], ["a:1", "a:2"])
     scores = evaluate_pairs(trained, pairs)
     assert scores["token_error_rate"] == 1.0 and scores["token_accuracy"] == 0.0
+
+
+def test_each_side_is_cut_as_its_tokenizer_says_and_auto_reads_the_file() -> None:
+    sentences = ParallelExamples(["the cat", "a dog"], ["cat the", "dog a"], ["f:1", "f:2"], "tsv")
+    words = ParallelExamples(["CAT", "READ"], ["K AE T", "R EH D"], ["d:1", "d:2"], "dictionary")
+    data = Seq2SeqData()
+    assert tokenizations(data, sentences) == ("char", "char")
+    assert tokenizations(data, words) == ("char", "word")  # a dictionary's phonemes
+    data.source_tokenizer, data.target_tokenizer = "word", "char"
+    assert tokenizations(data, words) == ("word", "char")
+    source, target = fit_vocabularies(sentences, ("word", "char"), data, shared=False)
+    assert source.tokens[4:] == ["a", "cat", "dog", "the"]
+    assert set(target.tokens[4:]) == set("cat the dog a")
+    shared, same = fit_vocabularies(sentences, ("word", "word"), data, shared=True)
+    assert shared is same and shared.tokens[4:] == ["a", "cat", "dog", "the"]
+    source, target = fit_vocabularies(words, ("char", "word"), data, shared=True)
+    assert source is target and {"C", "K", "AE", "EH"} <= set(source.tokens)
 
 
 def test_a_falling_loss_keeps_the_rate_while_no_output_is_right_yet(tmp_path: Path) -> None:
