@@ -346,6 +346,33 @@ def test_settings_that_do_not_fit_together_are_one_line(
     assert_one_line_error(status, err, fragment)
 
 
+@pytest.mark.parametrize(
+    "last_line, flags, fragments",
+    [
+        ("abc cba", [], ["train.tsv:21: expected source<TAB>target, found no tab"]),
+        ("abc\t", [], ["train.tsv:21: the target is empty; fill it in or remove the line"]),
+        ("\tcba", [], ["train.tsv:21: the source is empty"]),
+        (
+            "abcdefgh\thgfedcba",
+            ["--max-source-length", "6"],
+            ["train.tsv:21: the source has 8 tokens", "--truncate-source"],
+        ),
+    ],
+)
+def test_bad_training_pairs_are_one_line_and_write_no_run(
+    tmp_path: Path, last_line: str, flags: list[str], fragments: list[str]
+) -> None:
+    train = write_reversals(tmp_path / "train.tsv", 20, 0)
+    with train.open("a", encoding="utf-8") as file:
+        file.write(last_line + "\n")
+    status, out, err = run_cli(
+        "train", "--task", "seq2seq", "--train", train, "--out", tmp_path / "run",
+        "--max-steps", "1", "--threads", "1", *flags,
+    )  # fmt: skip
+    assert_one_line_error(status, err, *fragments)
+    assert out == "" and not (tmp_path / "run").exists()
+
+
 def test_no_validation_pairs_is_one_line_naming_the_flags(tmp_path: Path) -> None:
     """Seq2seq keeps its best model by validation: --val-fraction 0 without --valid is
     refused as such (not as "too few sources to hold out 0%"), and writes no run."""
