@@ -98,8 +98,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def parse_date(text: str) -> np.datetime64:
-    for fmt in DATE_FORMATS:
+def parse_date(text: str, first: str | None = None) -> np.datetime64:
+    """TEXT as a date, in the format FIRST (the data's) if it reads it: ``03/01/1958`` is in
+    March in a month-first file."""
+    for fmt in ([first] if first else []) + list(DATE_FORMATS):
         try:
             return np.datetime64(datetime.strptime(text.strip(), fmt), "s")
         except ValueError:
@@ -121,6 +123,7 @@ def run(args: argparse.Namespace, folder: Path) -> int:
     settings = trained.config.training
     with in_flag_words():
         data = read_recent(args, trained)
+        start = parse_date(args.start, data.date_format)
         result = backtest(
             trained, data, start, args.stride, args.season, args.horizon, levels,
             settings.num_samples, settings.seed,

@@ -5,7 +5,8 @@ spreadsheets and data portals write: a comma, semicolon or tab separator (whiche
 header line holds most of, outside quotes), a UTF-8 byte-order mark, CRLF line ends,
 quoted headers and values, and dates in the common formats (``DATE_FORMATS``: ISO dates and
 times, ``YYYY-MM`` months, years, ``DD.MM.YYYY``, ``DD/MM/YYYY`` and ``MM/DD/YYYY``; one
-format must fit every row). With a semicolon separator a decimal comma (``12,5``) is read
+format must fit every row; where day first and month first both do, the one that spaces
+the dates regularly). With a semicolon separator a decimal comma (``12,5``) is read
 as a decimal point.
 
 Each series comes out sorted by date: a file in descending order is reversed and one out
@@ -152,16 +153,15 @@ def sniff_separator(header: str) -> str:
 def date_format_of(values: Sequence[str], column: str, lines: Sequence[int]) -> str:
     """The first of ``DATE_FORMATS`` that reads every value; UserError naming the line if none.
 
-    Day-first and month-first formats are tried in ``DATE_FORMATS``' order, so dates whose
-    days are all 12 or less are read day first.
+    Where several read every value (day first and month first, when no day is above 12),
+    the first that gives regularly spaced dates is taken: ``03/01/2020, 04/01/2020`` are
+    months in a month-first file, not days. Where both or neither do, day first is taken.
     """
-    for fmt in DATE_FORMATS:
-        try:
-            for value in values:
-                datetime.strptime(value, fmt)
-        except ValueError:
-            continue
-        return fmt
+    fitting = [fmt for fmt in DATE_FORMATS if _reads_every(values, fmt)]
+    if len(fitting) > 1:
+        return next((fmt for fmt in fitting if _regularly_spaced(values, fmt)), fitting[0])
+    if fitting:
+        return fitting[0]
     for fmt in DATE_FORMATS:  # the format of the first row, to name the row that breaks it
         try:
             datetime.strptime(values[0], fmt)
@@ -179,6 +179,23 @@ def date_format_of(values: Sequence[str], column: str, lines: Sequence[int]) -> 
         f"date_column {column!r}, line {lines[0]}: {values[0]!r} is not a date in a known "
         "format (e.g. 2024-01-31, 2024-01-31 13:00, 2024-01, 31.01.2024, 01/31/2024)"
     )
+
+
+def _reads_every(values: Sequence[str], fmt: str) -> bool:
+    try:
+        for value in values:
+            datetime.strptime(value, fmt)
+    except ValueError:
+        return False
+    return True
+
+
+def _regularly_spaced(values: Sequence[str], fmt: str) -> bool:
+    """Whether VALUES read with FMT are dates at a regular spacing without gaps (the dates
+    of several series in long format taken together)."""
+    dates = np.unique(np.array([datetime.strptime(v, fmt) for v in values], "datetime64[s]"))
+    frequency, note = infer_frequency(dates, fmt)
+    return frequency is not None and note is None
 
 
 def parse_number(text: str, column: str, line: int, decimal_comma: bool) -> float:

@@ -210,6 +210,22 @@ def test_backtest_table_and_plot(run, tmp_path: Path) -> None:
     assert "backtest from 2005-12, 1 forecast of 1 step (stride 1" in out
 
 
+def test_month_first_dates_are_read_and_written_as_months(run, tmp_path: Path) -> None:
+    """A month-first file (03/01/2005: March) whose days are all 1 fits day first too; its
+    dates, --start among them, are read as months."""
+    dates, values = monthly()
+    us = [f"{d[5:7]}/01/{d[:4]}" for d in dates]
+    data = write_csv(tmp_path / "us.csv", us, values)
+    status, out, err = run_cli("predict", run["run"], "--data", data, "--horizon", "2")
+    assert status == 0, err
+    assert [line.split()[0] for line in out.splitlines()[1:]] == ["01/01/2006", "02/01/2006"]
+    status, out, err = run_cli(
+        "eval", run["run"], "--data", data, "--backtest", "--start", "03/01/2005"
+    )
+    assert status == 0, err
+    assert "backtest from 03/01/2005, 5 forecasts of 6 steps" in out
+
+
 def _has_matplotlib() -> bool:
     try:
         import matplotlib  # noqa: F401

@@ -65,6 +65,24 @@ def test_common_date_formats(tmp_path: Path, dates: list[str], first: str, secon
     assert str(one.dates[0]).startswith(first) and str(one.dates[1]).startswith(second)
 
 
+def test_ambiguous_slash_dates_are_read_the_way_that_spaces_them_regularly(
+    tmp_path: Path,
+) -> None:
+    """No day above 12 fits both DD/MM/YYYY and MM/DD/YYYY: a month-first monthly file
+    (read day first: days 1 to 12 of each January, with gaps) is read month first, and a
+    day-first daily one, regular either way, stays day first."""
+    months = [f"{m:02d}/01/{y}" for y in (2019, 2020) for m in range(1, 13)]
+    text = "Month,Passengers\n" + "".join(f"{d},{i}\n" for i, d in enumerate(months))
+    data = read(tmp_path, text)
+    assert data.frequency.name == "monthly" and data.notes == []
+    assert str(data.series[0].dates[2]).startswith("2019-03-01")
+    days = [f"{d:02d}/01/2020" for d in range(1, 13)]
+    text = "Month,Passengers\n" + "".join(f"{d},{i}\n" for i, d in enumerate(days))
+    data = read(tmp_path, text)
+    assert data.frequency.name == "daily"
+    assert str(data.series[0].dates[2]).startswith("2020-01-03")
+
+
 def test_a_date_that_breaks_the_format_names_its_line(tmp_path: Path) -> None:
     with pytest.raises(UserError, match=r"date_column 'Month', line 3: '1949-13'"):
         read(tmp_path, MONTHLY.replace("1949-02", "1949-13"))
