@@ -406,6 +406,21 @@ def refuse_gaps(data: SeriesData) -> None:
             )
 
 
+def refuse_irregular(data: SeriesData) -> None:
+    """Refuse series without one regular spacing (irregular dates, or series spaced
+    differently from each other): the dates of a forecast follow from it. A series of
+    fewer than two rows has no spacing either; what is wrong with it is its length, which
+    the callers check."""
+    if data.frequency is not None or any(len(one) < 2 for one in data.series):
+        return
+    reason = next((note for note in data.notes if "irregular" in note), "")
+    raise UserError(
+        "data: the dates are not regularly spaced, and a forecast needs a frequency"
+        + (f" ({reason})" if reason else "")
+        + "; give the series at one regular spacing"
+    )
+
+
 def _one_series(
     name, dates, values, lines, num_targets, futures, notes, fmt=None
 ) -> tuple[Series, Frequency | None]:

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnkit.data.timeseries import Series, SeriesData, refuse_gaps
+from rnnkit.data.timeseries import Series, SeriesData, refuse_gaps, refuse_irregular
 from rnnkit.data.timeseries_calendar import format_date, season_length
 from rnnkit.data.timeseries_transforms import MOST_NAMES_SHOWN
 from rnnkit.data.timeseries_windows import known_inputs, too_few_ahead
@@ -80,12 +80,7 @@ def check_series(trained: TrainedForecaster, data: SeriesData) -> None:
             )
     for one in data.series:  # first: one row, or a few, has no spacing to speak of either
         check_length(trained, one)
-    if data.frequency is None:
-        reason = next((note for note in data.notes if "irregular" in note), "")
-        raise UserError(
-            "data: the dates are not regularly spaced, and a forecast needs a frequency"
-            + (f" ({reason})" if reason else "")
-        )
+    refuse_irregular(data)
     refuse_gaps(data)
     expected = trained.frequency
     if expected is not None and (expected.unit, expected.step) != (

@@ -451,7 +451,7 @@ def test_training_errors_name_the_flags_and_write_nothing(run, tmp_path: Path) -
         ("gap", ("--data: 1 gap in the monthly dates", "set --fill to ffill or interpolate")),
         ("short", ("--lookback: series in the file has 8 steps", "a smaller --lookback or")),
         ("single", ("--lookback: series in the file has 1 step;",)),
-        ("irregular", ("--calendar: the dates are not regularly spaced", "turn --calendar off")),
+        ("irregular", ("--data: the dates are not regularly spaced", "one regular spacing")),
     ]:
         out = tmp_path / f"run-{name}"
         status, _, err = run_cli(
@@ -462,6 +462,8 @@ def test_training_errors_name_the_flags_and_write_nothing(run, tmp_path: Path) -
         assert err.count("--calendar") <= 2, err  # the setting, not every word "calendar"
         assert not out.exists(), name
     for argv, fragments in [
+        # without calendar features it would train, and predict and eval could not date it
+        (["--data", cases["irregular"][0], "--no-calendar"], ("not regularly spaced",)),
         (["--data", tmp_path], ("--data:", "is a folder")),
         (["--data", run["data"], "--covariates", "Sales"], ("--covariates: 'Sales' is a target",)),
         (["--data", run["data"], "--valid-size", "2"],

@@ -21,7 +21,13 @@ import numpy as np
 
 from rnnkit.config import option
 from rnnkit.data.fingerprint import fingerprint
-from rnnkit.data.timeseries import FILLS, SeriesData, read_series, refuse_gaps
+from rnnkit.data.timeseries import (
+    FILLS,
+    SeriesData,
+    read_series,
+    refuse_gaps,
+    refuse_irregular,
+)
 from rnnkit.data.timeseries_calendar import (
     Frequency,
     calendar_features,
@@ -158,6 +164,9 @@ class ForecastTask(Task, name="forecast", title="forecaster", config_class=Forec
         series = read_data(data)
         digest = series_fingerprint(series)
         if checkpoint is None:
+            # predict and eval date their forecasts by the spacing: without one the run
+            # would train and be of no use
+            refuse_irregular(series)
             refuse_gaps(series)
         else:  # a run started before gaps were refused still resumes on its data
             check_same_data(checkpoint, folder, digest, f"the series of {data.data}", "data")
