@@ -36,7 +36,10 @@ The run folder::
     DIR/best/config.json, model.safetensors     the best model so far (without validation
                                                 data: the last model, saved at the end)
     DIR/metrics.jsonl                           training and validation records
-    DIR/learning_curve.png                      if matplotlib is installed
+    DIR/learning_curve.png                      if matplotlib is installed: drawn at the
+                                                first validation, then at most a tenth of
+                                                the run's time (a drawing takes ~0.3 s),
+                                                and at the end
 
 Exact resume: a checkpoint holds the weights (and their average), optimizer and scheduler
 state, the RNG state and the ``progress`` (a dataclass: step, data position, best measures,
@@ -82,6 +85,10 @@ from rnnkit.train.settings import TrainingSettings
 
 METRICS_FILE = "metrics.jsonl"
 PLOT_FILE = "learning_curve.png"
+# The learning curve is redrawn once at least this many drawings' time has passed since the
+# last: on a small data set validated every step, drawing at every validation took 80% of
+# the run.
+CURVE_SPACING = 10
 SCHEDULER_PREFIX = "scheduler."  # the scheduler's state rides in optimizer.safetensors
 AVERAGE_GROUP = "ema"  # the averaged weights' file in a checkpoint: ema.safetensors
 INTERRUPTED = "interrupted"
@@ -185,6 +192,9 @@ class Trainer:
         self._recent_losses: list[float] = []
         self._seconds_per_step: float | None = None
         self._validation_seconds = 0.0  # the last validation's, reserved from max_time
+        self._curve_due = False  # validations not in the learning curve's picture yet
+        self._curve_drawn_at: float | None = None  # perf_counter() after the last drawing
+        self._curve_seconds = 0.0  # how long the last drawing took
         # Piped or redirected output has no bar to watch: print a line per log_every.
         self.print_log_lines = not sys.stderr.isatty()
         # Under mpiexec with several ranks: this rank's part (rnnkit.train.distributed).
@@ -408,7 +418,22 @@ class Trainer:
                 self._evaluate(scheduled=False)
         if self.saved_step != self.progress.step:
             self.save()
+        self._draw_curve(final=True)
         return reason
+
+    def _draw_curve(self, final: bool) -> None:
+        """Redraw ``learning_curve.png`` if validations came since the last drawing and, unless
+        FINAL, CURVE_SPACING drawings' time has passed since it."""
+        if not self._curve_due or not self.writer:
+            return
+        now = time.perf_counter()
+        since = None if self._curve_drawn_at is None else now - self._curve_drawn_at
+        if not final and since is not None and since < CURVE_SPACING * self._curve_seconds:
+            return
+        plot_learning_curve(self.metrics.read(), self.folder / PLOT_FILE, title=self.folder.name)
+        self._curve_drawn_at = time.perf_counter()
+        self._curve_seconds = self._curve_drawn_at - now
+        self._curve_due = False
 
     def stopped_early(self) -> str | None:
         """Why the run stops early (``early_stop`` steps without a better validation, or a
@@ -532,7 +557,8 @@ class Trainer:
                 "elapsed": round(self.elapsed(), 3),
             }
         )
-        plot_learning_curve(self.metrics.read(), self.folder / PLOT_FILE, title=self.folder.name)
+        self._curve_due = True
+        self._draw_curve(final=False)
         if self.bar is not None:
             self.bar.write(
                 f"step {progress.step}: validation "

@@ -11,6 +11,7 @@ import pytest
 from rnnkit.errors import SettingError
 from rnnkit.nn import Linear, mse
 from rnnkit.train import Budget, Trainer, TrainingProgress, TrainingSettings, load_checkpoint
+from rnnkit.train import trainer as trainer_module
 from rnnkit.train.trainer import BEST_FOLDER
 
 
@@ -180,3 +181,32 @@ def test_lr_decay_spans_max_steps_or_epochs_and_needs_one(tmp_path: Path) -> Non
     assert linear.current_lr() == pytest.approx(0.01)
     with pytest.raises(SettingError, match="lr_decay linear needs max_steps or epochs"):
         ToyTrainer(tmp_path / "b", lr=0.1, eval_every=2, lr_decay="linear")
+
+
+def test_the_learning_curve_is_redrawn_at_most_a_tenth_of_the_time_and_at_the_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A clock that moves 0.1 s a call and 1 s a drawing: drawing at every validation
+    # (every step here) would take most of the run.
+    clock = [0.0]
+
+    def perf_counter() -> float:
+        clock[0] += 0.1
+        return clock[0]
+
+    drawings: list[int] = []
+
+    def draw(records: list[dict], path: Path, title: str = "") -> bool:
+        clock[0] += 1.0
+        drawings.append(max(r["step"] for r in records if "val_loss" in r))
+        return True
+
+    monkeypatch.setattr(trainer_module.time, "perf_counter", perf_counter)
+    monkeypatch.setattr(trainer_module, "plot_learning_curve", draw)
+    trainer = ToyTrainer(tmp_path, lr=0.05, eval_every=1, stop_lr_ratio=0)
+    assert trainer.train(Budget(max_steps=40)) == "reached max_steps 40"
+    assert drawings[0] == 1  # the first validation is drawn at once
+    assert drawings[-1] == 40  # and the last, at the end
+    assert len(drawings) < 10  # not 40
+    spacing = np.diff(drawings[:-1])
+    assert np.all(spacing >= 10 * 1.0 / (0.1 * 6))  # >= 10 drawings' time between them
