@@ -304,7 +304,9 @@ def _metrics(result: BacktestResult) -> dict[str, dict[str, Any]]:
     actual = np.concatenate([a.ravel() for a in result.actual])
     quantiles = np.concatenate([q.reshape(-1, len(result.levels)) for q in result.quantiles])
     model = metrics["model"]
-    if len(result.levels) >= 2:
+    # a point model's quantiles are all its forecast: an interval of no width, whose
+    # "coverage" would be a figure about nothing
+    if len(result.levels) >= 2 and not np.array_equal(quantiles[:, 0], quantiles[:, -1]):
         model["coverage"] = coverage(actual, quantiles[:, 0], quantiles[:, -1])
         model["interval"] = list(result.interval)
     # both are weighted by sum |a|: undefined (None, as MAPE) when every actual value is 0

@@ -184,7 +184,8 @@ def score(forecasts: UnitForecasts, interval: tuple[float, float] = (0.1, 0.9)) 
     if all(q in levels for q in interval):
         low, high = (levels.index(q) for q in interval)
         q = forecasts.quantiles
-        result["model"]["coverage"] = coverage(forecasts.actual, q[..., low], q[..., high])
+        if not np.array_equal(q[..., low], q[..., high]):  # a point model has no interval
+            result["model"]["coverage"] = coverage(forecasts.actual, q[..., low], q[..., high])
     for name, values in forecasts.baselines.items():
         result[name] = points(values)
     return result

@@ -84,6 +84,26 @@ def test_every_point_figure_of_every_method_by_hand(result) -> None:
     assert model["mae_by_step"] == pytest.approx([4 / 3, 1])
 
 
+class PointLastPlusOne(LastPlusOne):
+    """LastPlusOne as a point model (loss mse or mae) forecasts: every quantile and the one
+    path are the forecast."""
+
+    def predict(self, past_target, past_covariates, future_covariates, levels, num_samples,
+                rng, paths=False) -> Forecast:  # fmt: skip
+        point = np.repeat(past_target[:, -1:] + 1.0, self.horizon, axis=1)
+        quantiles = np.repeat(point[..., None], len(levels), axis=-1)
+        return Forecast(point, levels, quantiles, point[None])
+
+
+def test_a_point_model_reports_no_interval_coverage(tmp_path: Path) -> None:
+    # Its "interval" has no width: a coverage of 0% would be a figure about nothing.
+    data, trained = ten_months(tmp_path, PointLastPlusOne())
+    found = backtest(trained, data, "2000-07", season=2, levels=LEVELS, num_samples=2)
+    model = found.metrics["model"]
+    assert "coverage" not in model and "interval" not in model
+    assert model["mae"] == pytest.approx(7 / 6)  # the point figures as before
+
+
 def test_the_model_interval_quantile_loss_and_crps_by_hand(result) -> None:
     model = result.metrics["model"]
     # the interval point -0.5 .. point +0.5 holds 10 (origin 2000-08, step 2) and 12 only

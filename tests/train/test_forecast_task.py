@@ -186,3 +186,12 @@ def test_the_test_scores_have_no_weighted_loss_where_every_actual_value_is_0() -
     assert scores["model"]["wql"] is None and scores["model"]["mape"] is None
     assert scores["model"]["mae"] == 1.0 and scores["model"]["coverage"] == 1.0
     assert scores["naive"]["mae"] == 0.0
+
+
+def test_the_test_scores_give_a_point_model_no_interval_coverage() -> None:
+    # mse and mae models forecast every quantile as the point: no interval to cover with
+    actual = np.arange(6.0).reshape(2, 3, 1)
+    point = actual + 0.5
+    quantiles = np.repeat(point[..., None], 3, axis=-1)
+    scores = score(UnitForecasts(actual, point, (0.1, 0.5, 0.9), quantiles, {}))
+    assert "coverage" not in scores["model"] and scores["model"]["mae"] == 0.5
