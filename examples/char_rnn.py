@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnkit import load_weights, save_weights
+from rnnkit.ctrl_c import stop_quietly_on_ctrl_c
 from rnnkit.data.lm_batches import StreamBatcher
 from rnnkit.data.tokenizers import make_tokenizer, tokenizer_from_dict
 from rnnkit.models import LanguageModel
@@ -166,4 +167,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    stop_quietly_on_ctrl_c(main)

@@ -46,6 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnkit.ctrl_c import stop_quietly_on_ctrl_c
 from rnnkit.data.length_buckets import pad_batch
 from rnnkit.data.parallel import book_split, read_parallel
 from rnnkit.data.parallel_batches import PAD_ID, Vocabulary, batches
@@ -219,4 +220,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    stop_quietly_on_ctrl_c(main)

@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnkit.ctrl_c import stop_quietly_on_ctrl_c
 from rnnkit.data.timeseries import Series, SeriesData, read_series
 from rnnkit.data.timeseries_calendar import infer_frequency
 from rnnkit.data.timeseries_windows import prepare_windows
@@ -194,4 +195,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    stop_quietly_on_ctrl_c(main)

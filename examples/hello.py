@@ -22,6 +22,7 @@ import argparse
 
 import numpy as np
 
+from rnnkit.ctrl_c import stop_quietly_on_ctrl_c
 from rnnkit.nn import RNN, Layer, Linear, softmax_cross_entropy
 from rnnkit.optim import Adam
 
@@ -79,4 +80,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    stop_quietly_on_ctrl_c(main)

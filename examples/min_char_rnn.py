@@ -46,6 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnkit.ctrl_c import stop_quietly_on_ctrl_c
 from rnnkit.data.default_corpus import default_corpus_text
 from rnnkit.nn import RNN, Layer, Linear, softmax, softmax_cross_entropy
 from rnnkit.optim import Adagrad
@@ -222,4 +223,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    stop_quietly_on_ctrl_c(main)

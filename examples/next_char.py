@@ -14,6 +14,7 @@ import argparse
 
 import numpy as np
 
+from rnnkit.ctrl_c import stop_quietly_on_ctrl_c
 from rnnkit.nn import RNN, softmax_cross_entropy
 from rnnkit.optim import Adam
 
@@ -59,4 +60,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    stop_quietly_on_ctrl_c(main)

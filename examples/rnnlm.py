@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnkit.ctrl_c import stop_quietly_on_ctrl_c
 from rnnkit.data.lm_batches import StreamBatcher
 from rnnkit.models import LanguageModel
 from rnnkit.optim import SGD
@@ -111,4 +112,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    stop_quietly_on_ctrl_c(main)

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnkit.ctrl_c import stop_quietly_on_ctrl_c
 from rnnkit.data.length_buckets import bucket_batches, pad_batch, sorted_batches
 from rnnkit.nn import LSTM, Embedding, Layer, Linear, softmax_cross_entropy
 from rnnkit.optim import Adam, clip_grad_norm
@@ -138,4 +139,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    stop_quietly_on_ctrl_c(main)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 
+from rnnkit.ctrl_c import stop_quietly_on_ctrl_c
 from rnnkit.train.gradient_flow import compare_cells, gradient_flow, plot_gradient_flow
 
 DISTANCES = (0, 10, 25, 50)
@@ -66,4 +67,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    stop_quietly_on_ctrl_c(main)

@@ -10,7 +10,7 @@ import sys
 import warnings
 from typing import TextIO
 
-INTERRUPTED = 130  # as rnnkit.cli.main's: 128 + SIGINT
+from rnnkit.ctrl_c import INTERRUPTED, forget_interrupt, interrupted
 
 
 def one_line_warning(
@@ -26,26 +26,6 @@ def one_line_warning(
     the library keeps Python's default)."""
     text = " ".join(str(message).split()).removeprefix("rnnkit: ")
     print(f"rnnkit: warning: {text}", file=sys.stderr if file is None else file)
-
-
-def interrupted(error: BaseException | None) -> bool:
-    """Whether ERROR is a KeyboardInterrupt or was raised because of one: Python 3.11 wraps
-    one raised inside ``__set_name__`` (a class being made) in a RuntimeError."""
-    seen = set()
-    while error is not None and id(error) not in seen:
-        if isinstance(error, KeyboardInterrupt):
-            return True
-        seen.add(id(error))
-        error = error.__cause__ or error.__context__
-    return False
-
-
-def forget_interrupt() -> None:
-    """Tell CPython that the interrupt was handled. A KeyboardInterrupt raised inside
-    ``exec`` of a string (dataclasses make their methods so) marks the run as ended by Ctrl-C
-    even when it was caught, and the process then kills itself with SIGINT at exit instead
-    of returning its status; running a string again clears the mark."""
-    exec("None")
 
 
 def run() -> int:

@@ -15,7 +15,6 @@ pass`` takes on this machine (measured here)."""
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
@@ -28,6 +27,7 @@ import pytest
 from rnnkit.train.checkpoint import has_checkpoint, load_checkpoint
 from tests.cli.cli_helpers import run_cli, write_corpus
 from tests.cli.test_classifier_cli import write_tsv
+from tests.processes import signal_and_wait, start_python
 
 SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
 WAIT_LIMIT = 60  # seconds for a signalled process to end before the test gives up
@@ -41,12 +41,6 @@ COMMANDS = {
     "classify": ["train", "--task", "classify", "--embedding-size", "8", "--hidden-size", "12",
                  "--batch-size", "16"],
 }  # fmt: skip
-
-
-def default_signals() -> None:
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_SETMASK, set())
 
 
 def interpreter_startup() -> float:
@@ -98,23 +92,9 @@ def test_signals_at_random_moments_never_lose_a_run(tmp_path: Path, seed: int) -
     for index, (command, signum, delay) in enumerate(moments(seed, earliest)):
         run = tmp_path / f"run{index}"
         argv = [*COMMANDS[command], data_flag(command), data[command], "--out", run, *OFTEN]
-        process = subprocess.Popen(
-            [sys.executable, "-m", "rnnkit", *map(str, argv)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            # As a shell starts a command: the signals at their defaults and unblocked,
-            # whatever earlier tests left in this process (both are inherited across exec).
-            preexec_fn=default_signals,
-        )
-        try:
-            time.sleep(delay)
-            process.send_signal(signum)
-            _, err = process.communicate(timeout=WAIT_LIMIT)
-        finally:
-            if process.poll() is None:
-                process.kill()
+        process = start_python("-m", "rnnkit", *map(str, argv), stdout=subprocess.DEVNULL)
+        time.sleep(delay)
+        _, err = signal_and_wait(process, signum, WAIT_LIMIT)
         case = f"{command} {signum.name} after {delay:.2f} s: status {process.returncode}, {err!r}"
         assert "Traceback" not in err, case
         status = process.returncode
