@@ -35,19 +35,29 @@ def torch() -> ModuleType:
 
 
 class SharedPath(type(Path())):  # type: ignore[misc]
-    """A path into the shared data sets whose ``/`` skips the test when the part joined is
-    absent, so a copy of ``../shared/data`` without one data set skips that set's tests
-    instead of failing them."""
+    """A path into the shared data sets below ``root`` whose ``/`` skips the test when the
+    data set's folder (or the whole root) is absent, so a copy of ``../shared/data`` without
+    one data set skips that set's tests instead of failing them; a file missing from a data
+    set that is there fails the test, since its name is then most likely mistyped.
+
+    ``root`` is a class attribute so that a test can point it elsewhere (``monkeypatch``):
+    the paths ``/`` makes are new objects, which keep no attribute of their own."""
+
+    root: Path = SHARED_DATA
 
     def __truediv__(self, key: str | Path) -> SharedPath:
         joined = super().__truediv__(key)
-        if not joined.exists():
-            pytest.skip(f"shared data not found at {joined}")
-        return joined
+        if joined.exists():
+            return joined
+        data_set = self.root / joined.relative_to(self.root).parts[0]
+        if not data_set.is_dir():
+            pytest.skip(f"shared data not found at {data_set}")
+        pytest.fail(f"{joined} not found, although its data set {data_set} is there: a "
+                    "mistyped path?", pytrace=False)  # fmt: skip
 
 
 @pytest.fixture
 def shared_data() -> Path:
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared data sets not found at {SHARED_DATA}")
-    return SharedPath(SHARED_DATA)
+    if not SharedPath.root.is_dir():
+        pytest.skip(f"shared data sets not found at {SharedPath.root}")
+    return SharedPath(SharedPath.root)
