@@ -35,7 +35,7 @@ def run(args: argparse.Namespace, folder: Path) -> int:
     refuse_other_conditions(trained.model.condition, args, folder)
     encoding = args.encoding or trained.config.data.encoding
     data = read_conditioned(args.data, args.features, trained.model.condition, encoding)
-    report = evaluate_generator(trained, data, args.data)
+    report = evaluate_generator(trained, data, args.features or args.data)
     if args.json:
         print(json.dumps(report))
         return 0

@@ -163,6 +163,19 @@ def test_feature_conditioned_run(tmp_path: Path) -> None:
         "eval", tmp_path / "run", "--data", text, "--features", tmp_path / "short.npy"
     )
     assert_one_line_error(status, err, "short.npy has 5 feature rows", "90 lines")
+    # Vectors of another width: the error names the matrix they came from, not the text.
+    np.save(tmp_path / "wide.npy", np.zeros((90, 4)))
+    status, _, err = run_cli(
+        "eval", tmp_path / "run", "--data", text, "--features", tmp_path / "wide.npy"
+    )
+    assert_one_line_error(status, err, "wide.npy gives conditions of 4 numbers", "3 numbers")
+    status, _, err = run_cli(
+        "train", "--task", "generate", "--train", text, "--features", features,
+        "--valid", text, "--valid-features", tmp_path / "wide.npy", "--condition", "vector",
+        "--out", tmp_path / "wide", "--max-steps", "1",
+    )  # fmt: skip
+    assert_one_line_error(status, err, "wide.npy gives conditions of 4 numbers", "that size")
+    assert not (tmp_path / "wide").exists()
     status, _, err = run_cli(
         "train", "--task", "generate", "--train", text, "--features", tmp_path / "short.npy",
         "--condition", "vector", "--out", tmp_path / "bad", "--max-steps", "1",

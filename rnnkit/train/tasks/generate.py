@@ -136,7 +136,7 @@ def encode_conditioned(
 ) -> EncodedConditioned:
     """DATA as token ids between boundaries and condition ids (or rows); a category the
     model does not know is a ``UserError`` naming its line, a feature count one naming
-    SOURCE."""
+    SOURCE (the ``.npy`` file, where the vectors come from one)."""
     if data.conditions is not None:
         if not categories:
             raise UserError(
@@ -149,7 +149,7 @@ def encode_conditioned(
             expected = f"{feature_size} numbers" if feature_size else "a category"
             raise UserError(
                 f"{source} gives conditions of {conditions.shape[1]} numbers, but the model "
-                f"is conditioned on {expected}"
+                f"is conditioned on {expected}; give conditions of that size"
             )
     sequences = [tokenizer.encode(BOUNDARY + text + BOUNDARY) for text in data.texts]
     return EncodedConditioned(sequences, conditions)
@@ -194,7 +194,7 @@ class GenerateTask(Task, name="generate", title="conditioned generator"):
         model = build_model(ConditionedLanguageModel, model_config, settings.seed)
         feature_size = model_config.feature_size
         train_set = encode_conditioned(train, tokenizer, categories, feature_size, data.train)
-        valid_source = data.valid or "the held-out validation texts"
+        valid_source = data.valid_features or data.valid or "the held-out validation texts"
         valid_set = encode_conditioned(valid, tokenizer, categories, feature_size, valid_source)
         info = {"data_sha256": digest}
         trainer = GenerateTrainer(
