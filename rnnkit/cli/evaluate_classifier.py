@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from rnnkit.cli.predict_classifier import left_out
 from rnnkit.data.classification import FORMATS, encode_labelled_texts, read_labelled_texts
 from rnnkit.train.classification_metrics import format_report, save_confusion_png
 from rnnkit.train.classifier_evaluation import evaluate_classifier
@@ -55,7 +56,7 @@ def run(args: argparse.Namespace, folder: Path) -> int:
         print(format_report(report))
     notes = sys.stderr if args.json else sys.stdout
     if skipped:
-        print(f"{skipped} characters not seen in training were left out", file=notes)
+        print(left_out(skipped), file=notes)
     if args.png:
         draw_confusion(args.png, report, notes)
     return 0

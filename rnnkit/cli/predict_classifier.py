@@ -18,6 +18,7 @@ from rnnkit.cli.inputs import input_texts
 from rnnkit.data.classification import encode_texts
 from rnnkit.errors import UserError
 from rnnkit.nn import softmax
+from rnnkit.plural import counted, were
 from rnnkit.train.classifier_evaluation import classify
 from rnnkit.train.tasks.classifier import load_classifier
 
@@ -33,15 +34,16 @@ def run(args: argparse.Namespace, folder: Path) -> int:
             answer(args.json, text, None, names)
             continue
         if skipped:
-            print(
-                f"rnnkit: note: {origin}: {skipped} characters not seen in training were left "
-                "out",
-                file=sys.stderr,
-            )
+            print(f"rnnkit: note: {origin}: {left_out(skipped)}", file=sys.stderr)
         logits = classify(trained.model, sequences).astype("float64")
         answer(args.json, text, softmax(logits, axis=1)[0], names)
         sys.stdout.flush()  # a reader of a pipe gets each answer as soon as it is made
     return 0
+
+
+def left_out(skipped: int) -> str:
+    """``"1 character not seen in training was left out"``, in the plural past one."""
+    return f"{counted(skipped, 'character')} not seen in training {were(skipped)} left out"
 
 
 def answer(as_json: bool, text: str, row, names: list[str]) -> None:

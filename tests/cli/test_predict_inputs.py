@@ -89,3 +89,22 @@ def test_text_that_its_encoding_refuses_is_one_line(char_run: Path, tmp_path: Pa
     path.write_bytes(b"great film\n")
     status, _, err = run_cli("predict", char_run, "--input", path, "--encoding", "utf-16")
     assert_one_line_error(status, err, "is not valid utf-16", "does not start with BOM")
+
+
+def test_unseen_characters_left_out_are_counted_with_their_noun(char_run: Path, tmp_path: Path):
+    # "\u4e2d" and "\u6587" are never in the keyword texts the run was trained on.
+    status, _, err = run_cli("predict", char_run, "great film \u4e2d", "awful \u4e2d\u6587 plot")
+    assert status == 0, err
+    assert err.splitlines() == [
+        "rnnkit: note: text 1: 1 character not seen in training was left out",
+        "rnnkit: note: text 2: 2 characters not seen in training were left out",
+    ]
+    # eval says the same, after its report (on stderr with --json).
+    data = tmp_path / "test.tsv"
+    data.write_text("text\tlabel\ngreat film \u4e2d\tpos\nawful plot\tneg\n", encoding="utf-8")
+    status, out, err = run_cli("eval", char_run, "--data", data)
+    assert status == 0, err
+    assert out.splitlines()[-1] == "1 character not seen in training was left out"
+    status, out, err = run_cli("eval", char_run, "--data", data, "--json")
+    assert status == 0 and json.loads(out)["examples"] == 2
+    assert err == "1 character not seen in training was left out\n"
