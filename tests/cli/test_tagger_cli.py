@@ -68,3 +68,15 @@ def test_bad_input_is_one_line(run_folder: Path, tmp_path: Path) -> None:
     status, out, err = run_cli("predict", run_folder / "run", "Anna", "  ")
     assert status == 0 and "text 2 is empty" in err
     assert out.splitlines()[0].startswith("Anna/") and out.splitlines()[1] == ""
+
+
+def test_eval_tags_a_sentence_longer_than_the_runs_max_length(
+    run_folder: Path, tmp_path: Path
+) -> None:
+    # max_length bounds the training data; eval, like predict, tags a sentence of any length
+    # (eval has no --max-length to raise, so refusing one left no way to measure the file).
+    long = tmp_path / "long.txt"
+    long.write_text("Anna B-PER\n" + "saw O\n" * 500, encoding="utf-8")  # 501 words; max 500
+    status, out, err = run_cli("eval", run_folder / "run", "--data", long, "--json")
+    assert status == 0, err
+    assert json.loads(out)["tokens"] == 501

@@ -66,7 +66,11 @@ class TaggingData(
     # Folding helps the word vectors of rare capitalised forms (UD English-LinES dev).
     lowercase: bool = option(True, "fold words to lower case (characters keep their case)")
     max_length: int = option(
-        500, "the longest sentence accepted, in words", minimum=1, maximum=1 << 20
+        500,
+        "the longest training or validation sentence accepted, in words (eval and predict "
+        "tag any length)",
+        minimum=1,
+        maximum=1 << 20,
     )
 
 
@@ -124,8 +128,8 @@ class TaggingTask(Task, name="tag", title="sequence tagger", config_class=Taggin
             encode_tagged(part, vocabulary, source, data.max_length)
             for part, source in ((train, data.train), (valid, data.valid or data.train))
         ]
-        if test is not None:  # refuse unknown tags and long sentences now, not after training
-            encode_tagged(test, vocabulary, data.test, data.max_length)
+        if test is not None:  # refuse unknown tags now, not after training
+            encode_tagged(test, vocabulary, data.test)
         trainer = TaggerTrainer(
             model, vocabulary, *encoded, settings, folder, {"data_sha256": digest}
         )
@@ -224,7 +228,9 @@ def evaluate_tagged(
 
     A tag the model was not trained on is a ``UserError`` naming SOURCE. With SPANS, a span
     tag set also gets span figures, which need ``seqeval`` (a clear error without it).
+    Sentences of any length are tagged, as ``tag_sentences`` tags them: ``max_length``
+    bounds the training data only.
     """
-    encoded = encode_tagged(data, trained.vocabulary, source, trained.config.data.max_length)
+    encoded = encode_tagged(data, trained.vocabulary, source)
     loss, report = evaluate_tagger(trained.model, encoded, trained.vocabulary, spans)
     return {"loss": loss, **report}
