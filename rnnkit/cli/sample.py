@@ -21,10 +21,10 @@ from rnnkit.cli.arguments import (
     positive_int,
     run_part,
 )
+from rnnkit.cli.prime_note import note_unknown_prime
 from rnnkit.data.tokenizers import EOS, UNK, Tokenizer
 from rnnkit.errors import UserError
 from rnnkit.models import LanguageModel
-from rnnkit.plural import some_of
 from rnnkit.train.tasks import a_run_of
 from rnnkit.train.tasks.language_model import load_language_model
 
@@ -34,7 +34,6 @@ DESCRIPTION = (
     "Generate text from a trained language model and stream it to stdout; "
     "or texts from a conditioned generator, one a line."
 )
-MAX_NAMED = 10  # unknown words or characters named in a note
 # The module that samples each task's runs but the language model's (``run_language_model``).
 PARTS = {"generate": sample_generate}
 
@@ -105,11 +104,7 @@ def prime_tokens(tokenizer: Tokenizer, prime: str | None) -> tuple[list[int], bo
     Words or characters the model never saw are read as ``<unk>``, with a note.
     """
     if prime:
-        unknown = tokenizer.unknown_tokens(prime)
-        if unknown and tokenizer.unknown_id is not None:
-            units = "words" if tokenizer.kind == "word" else "characters"
-            named = some_of(unknown, MAX_NAMED)
-            print(f"rnnkit: note: --prime {units} read as {UNK}: {named}", file=sys.stderr)
+        note_unknown_prime(tokenizer, prime)
         try:
             ids = list(tokenizer.encode(prime))
         except UserError as error:  # an old character vocabulary, without <unk>

@@ -4,7 +4,8 @@
 folder that holds a generator (task generate) to ``run``. ``--condition NAME`` chooses a
 category (an unknown one lists the known ones), ``--condition-vector`` gives the numbers
 of a feature-conditioned model; ``--count`` texts are printed one per line, each starting
-with ``--prime`` and ending where the model ends it (or after ``--length`` characters).
+with ``--prime`` (one line; characters never seen in training get a note) and ending where
+the model ends it (or after ``--length`` characters).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnkit.cli.arguments import positive_int
+from rnnkit.cli.prime_note import note_unknown_prime
 from rnnkit.data.conditioned_text import category_ids, named_categories
 from rnnkit.errors import UserError
 from rnnkit.train.tasks.generate import TrainedGenerator, generate_texts, load_generator
@@ -47,11 +49,15 @@ def run(args: argparse.Namespace, folder: Path) -> int:
     """Write ``--count`` texts from the generator in FOLDER (chosen from ``args.folder``)."""
     trained = load_generator(folder)
     condition = condition_from(trained, args.condition, args.condition_vector)
+    prime = args.prime or ""
+    if "\n" in prime or "\r" in prime:  # a line break ends a text: the prime would end it
+        raise UserError("--prime: a text is one line; give a prime without a line break")
+    note_unknown_prime(trained.tokenizer, prime)
     for text in generate_texts(
         trained,
         condition,
         args.count or 1,
-        args.prime or "",
+        prime,
         args.length,
         args.temperature,
         args.top_k,

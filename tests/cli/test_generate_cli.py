@@ -45,6 +45,16 @@ def test_sample_writes_count_texts_under_the_condition(run_folder: Path) -> None
     assert all(line.startswith("Bzz") for line in out.splitlines())
 
 
+def test_a_prime_is_one_line_and_its_unseen_characters_get_a_note(run_folder: Path) -> None:
+    args = ("sample", run_folder / "run", "--condition", "Bee", "--count", "2", "--seed", "0")
+    status, out, err = run_cli(*args, "--prime", "Bq§")
+    assert status == 0 and [line[:3] for line in out.splitlines()] == ["Bq§"] * 2
+    assert err == "rnnkit: note: --prime characters read as <unk>: 'q', '§'\n"
+    status, out, err = run_cli(*args, "--prime", "Bx\nB")  # would end the text it starts
+    assert_one_line_error(status, err, "--prime", "without a line break")
+    assert out == ""
+
+
 def test_bad_conditions_are_one_line(run_folder: Path) -> None:
     status, _, err = run_cli("sample", run_folder / "run", "--condition", "Dog")
     assert_one_line_error(status, err, "--condition", "unknown condition 'Dog'", "Ant, Bee, Cat")
