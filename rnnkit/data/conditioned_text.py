@@ -30,6 +30,7 @@ from rnnkit.errors import SettingError, UserError, quoted
 
 KINDS = ("category", "vector")
 MAX_NAMED = 20  # how many categories an error message lists
+NPY_MAGIC = b"\x93NUMPY"  # how every .npy file starts
 
 
 @dataclass
@@ -144,10 +145,19 @@ def load_features(path: Path) -> np.ndarray:
     """A finite float64 matrix ``(rows, features)`` from a ``.npy`` file."""
     if not path.is_file():
         raise UserError(f"{path} does not exist or is not a file; check the path")
+    with path.open("rb") as file:
+        magic = file.read(len(NPY_MAGIC))
+    if magic != NPY_MAGIC:
+        # numpy reads any other file as pickled objects and suggests allow_pickle: unsafe
+        raise UserError(
+            f"{path} is not a .npy file (no NumPy header); save the matrix with numpy.save"
+        )
     try:
         array = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as error:
-        raise UserError(f"{path} is not a readable .npy array ({error})") from error
+        raise UserError(
+            f"{path} is not a readable .npy array ({error}); save the matrix with numpy.save"
+        ) from error
     if array.ndim == 1:
         array = array[:, None]
     if array.ndim != 2 or 0 in array.shape or array.dtype.kind not in "iuf":

@@ -86,9 +86,16 @@ def test_feature_matrix_errors_are_one_line(tmp_path: Path) -> None:
     np.save(tmp_path / "nan.npy", np.array([[0.0], [np.inf]]))
     with pytest.raises(UserError, match="infinite value in row 2"):
         read_text_with_features(text, tmp_path / "nan.npy")
-    write(tmp_path / "junk.npy", "not numpy")
-    with pytest.raises(UserError, match="not a readable .npy array"):
+    write(tmp_path / "junk.npy", "not numpy")  # numpy's own error suggests allow_pickle
+    with pytest.raises(UserError) as error:
         read_text_with_features(text, tmp_path / "junk.npy")
+    assert str(error.value) == (
+        f"{tmp_path / 'junk.npy'} is not a .npy file (no NumPy header); "
+        "save the matrix with numpy.save"
+    )
+    (tmp_path / "cut.npy").write_bytes(b"\x93NUMPY\x01")  # a header cut short
+    with pytest.raises(UserError, match="cut.npy is not a readable .npy array .*numpy.save"):
+        read_text_with_features(text, tmp_path / "cut.npy")
     np.save(tmp_path / "text.npy", np.array(["a", "b"]))
     with pytest.raises(UserError, match="expected a numeric matrix"):
         read_text_with_features(text, tmp_path / "text.npy")
