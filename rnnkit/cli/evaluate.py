@@ -69,9 +69,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     add_json_flag(
         parser,
-        "print one JSON object: loss, bits_per_char or perplexity, tokens, "
-        "characters (char and jamo models), unknown_tokens, unknown_rate, comparable (false "
-        "when over 5%% of the tokens are unknown) with a note saying why",
+        "print one JSON object: for a language model loss, bits_per_char or perplexity, "
+        "tokens, characters (char and jamo models), unknown_tokens, unknown_rate, comparable "
+        "(false when over 5%% of the tokens are unknown) with a note saying why; for a "
+        "classifier accuracy (a fraction), balanced_accuracy, macro_f1, examples, per_class "
+        "(precision, recall, f1, support), labels, confusion (rows: true class) and loss; for "
+        "other tasks the figures of their text report",
     )
     add_part_arguments(parser, PARTS)
     return parser

@@ -126,6 +126,48 @@ def test_eval_reports_and_json(run_folder: Path, tmp_path: Path) -> None:
     assert np.sum(report["confusion"]) == 50
 
 
+def test_eval_json_holds_the_figures_of_predicts_answers_worked_out_by_hand(
+    run_folder: Path, tmp_path: Path
+) -> None:
+    rows = [line.split("\t") for line in write_tsv(tmp_path / "t.tsv", 50, seed=2).read_text()
+            .splitlines()[1:]]  # fmt: skip
+    # Every fifth label flipped: the model (right on nearly all of them) makes mistakes.
+    flip = {"pos": "neg", "neg": "pos"}
+    rows = [(text, flip[y] if i % 5 == 0 else y) for i, (text, y) in enumerate(rows)]
+    test = tmp_path / "test.tsv"
+    test.write_text("text\tlabel\n" + "".join(f"{t}\t{y}\n" for t, y in rows))
+    texts = tmp_path / "texts.txt"
+    texts.write_text("".join(text + "\n" for text, _ in rows))
+    status, out, err = run_cli("predict", run_folder, "--input", texts, "--json")
+    assert status == 0, err
+    answers = [json.loads(line) for line in out.splitlines()]
+    truth = [label for _, label in rows]
+    guess = [answer["label"] for answer in answers]
+    labels = ["neg", "pos"]
+    pairs = list(zip(truth, guess, strict=True))
+    confusion = [[pairs.count((a, b)) for b in labels] for a in labels]
+    f1 = []
+    for i in range(2):
+        precision = confusion[i][i] / (confusion[0][i] + confusion[1][i])
+        recall = confusion[i][i] / sum(confusion[i])
+        f1.append(2 * precision * recall / (precision + recall))
+    loss = -np.mean([np.log(a["probabilities"][t]) for a, t in zip(answers, truth, strict=True)])
+
+    status, out, err = run_cli("eval", run_folder, "--data", test, "--json")
+    assert status == 0, err
+    report = json.loads(out)
+    assert report["confusion"] == confusion and report["labels"] == labels
+    assert confusion[0][1] + confusion[1][0] > 0  # some mistakes: the figures are not all 1
+    assert report["accuracy"] == pytest.approx(np.mean([t == g for t, g in pairs]))
+    assert report["macro_f1"] == pytest.approx(np.mean(f1))
+    assert report["per_class"]["pos"]["f1"] == pytest.approx(f1[1])
+    assert report["loss"] == pytest.approx(loss)
+    status, out, _ = run_cli("eval", "--help")
+    assert "for a classifier accuracy (a fraction), balanced_accuracy, macro_f1" in " ".join(
+        out.split()
+    )
+
+
 def test_eval_draws_the_confusion_matrix_only_where_asked(run_folder: Path, tmp_path: Path) -> None:
     test = write_tsv(tmp_path / "test.tsv", 50, seed=2)
     picture = tmp_path / "confusion.png"
@@ -598,6 +640,28 @@ def test_bad_data_files(tmp_path: Path) -> None:
             (tmp_path / name).write_text(content)
         status, _, err = train("--train", tmp_path / name, "--valid", tmp_path / name)
         assert_one_line_error(status, err, message)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "holds no text"),
+        (b"text\tlabel\n", "has a header line but no examples"),
+        ("text\tlabel\ncaf\u00e9 film\tpos\n".encode("latin-1"), "byte offset 14"),
+    ],
+)
+def test_bad_data_files_leave_no_run_and_are_refused_by_eval(
+    tmp_path: Path, run_folder: Path, content: bytes, message: str
+) -> None:
+    bad = tmp_path / "bad.tsv"
+    bad.write_bytes(content)
+    status, _, err = train("--train", bad, "--out", tmp_path / "run")
+    assert_one_line_error(status, err, "bad.tsv", message)
+    assert not (tmp_path / "run").exists()
+    before = folder_bytes(run_folder)
+    status, _, err = run_cli("eval", run_folder, "--data", bad, "--json")
+    assert_one_line_error(status, err, "bad.tsv", message)
+    assert folder_bytes(run_folder) == before
 
 
 def test_validation_or_eval_labels_unseen_in_training(tmp_path: Path, run_folder: Path) -> None:
