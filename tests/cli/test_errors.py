@@ -195,6 +195,34 @@ def test_sample_and_eval_errors(run_folder: Path, tmp_path: Path) -> None:
     assert_one_line_error(status, err, "--data")
 
 
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("nowhere.txt", None, "nowhere.txt does not exist"),
+        ("empty.txt", b"", "empty.txt holds no text"),
+        ("blank.txt", b"  \n\n", "blank.txt holds no text"),
+        ("data.bin", b"text" + bytes(range(256)), "data.bin looks binary"),
+        ("latin.txt", "caf\u00e9\n".encode("latin-1"), "latin.txt: byte 0xe9 at byte offset 3"),
+        ("folder", "folder", "folder holds no text files"),
+    ],
+)
+def test_eval_refuses_bad_text_in_one_line_and_leaves_the_run_alone(
+    run_folder: Path, tmp_path: Path, name: str, content: bytes | str | None, message: str
+) -> None:
+    path = tmp_path / name
+    if content == "folder":
+        path.mkdir()
+        (path / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    elif content is not None:
+        path.write_bytes(content)
+    before = folder_bytes(run_folder)
+    for json_flag in ([], ["--json"]):
+        status, out, err = run_cli("eval", run_folder, "--data", path, *json_flag)
+        assert_one_line_error(status, err, message)
+        assert out == ""
+    assert folder_bytes(run_folder) == before
+
+
 def test_resume_with_another_task(run_folder: Path) -> None:
     before = folder_bytes(run_folder)
     status, _, err = run_cli("train", "--task", "classify", "--out", run_folder, "--resume")
