@@ -80,3 +80,23 @@ def test_eval_tags_a_sentence_longer_than_the_runs_max_length(
     status, out, err = run_cli("eval", run_folder / "run", "--data", long, "--json")
     assert status == 0, err
     assert json.loads(out)["tokens"] == 501
+
+
+def test_a_crf_run_tags_and_eval_draws_its_confusion_matrix(
+    run_folder: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("matplotlib")
+    status, out, err = run_cli(
+        "train", "--task", "tag", "--train", run_folder / "train.txt", "--valid",
+        run_folder / "valid.txt", "--out", tmp_path / "crf", "--crf", "--max-steps", "30", *TINY,
+    )  # fmt: skip
+    assert status == 0 and "with a CRF" in out, err
+    status, out, _ = run_cli("predict", "--json", tmp_path / "crf", "saw Eve today")
+    assert status == 0 and len(json.loads(out)["tags"]) == 3
+    picture = tmp_path / "confusion.png"
+    status, out, err = run_cli(
+        "eval", tmp_path / "crf", "--data", run_folder / "valid.txt", "--json", "--png", picture
+    )
+    assert status == 0, err
+    assert json.loads(out)["tokens"] > 0  # stdout stays JSON; the drawing's note goes to stderr
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "confusion.png" in err
