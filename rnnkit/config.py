@@ -36,12 +36,15 @@ T = TypeVar("T")
 
 
 class ConfigError(UserError, ValueError):
-    """A setting with a value it cannot take. ``parameter`` names it (dotted in sections)."""
+    """A setting with a value it cannot take. ``parameter`` names it (dotted in sections);
+    ``settings`` lists the one-word setting names MESSAGE uses as settings (``bidirectional``),
+    as ``SettingError`` does, so that the command line can write them as flags."""
 
-    def __init__(self, parameter: str, message: str) -> None:
+    def __init__(self, parameter: str, message: str, *settings: str) -> None:
         super().__init__(f"{parameter}: {message}")
         self.parameter = parameter
         self.reason = message
+        self.settings = settings
 
 
 # ``option(older_runs=...)`` not given: every saved run has the setting.

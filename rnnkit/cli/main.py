@@ -95,7 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except ConfigError as error:
         flag = flag_name(error.parameter.rsplit(".", 1)[-1])
-        print(f"rnnkit: error: {flag}: {one_line_text(error.reason)}", file=sys.stderr)
+        reason = as_flags(one_line_text(error.reason), SETTING_NAMES, error.settings)
+        print(f"rnnkit: error: {flag}: {reason}", file=sys.stderr)
         return USAGE_ERROR
     except OSError as error:
         print(f"rnnkit: error: {os_error_line(error)}", file=sys.stderr)

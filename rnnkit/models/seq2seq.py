@@ -175,8 +175,9 @@ class Seq2Seq(Configured, Layer):
             raise ConfigError(
                 "attention",
                 "dot scores need the encoder's outputs as wide as the decoder's: a "
-                "one-direction encoder (bidirectional false), or general or additive "
+                "one-direction encoder (bidirectional False), or general or additive "
                 "attention, which project them",
+                "bidirectional",
             )
         if share_vocabulary and source_vocab_size != target_vocab_size:
             raise ValueError(

@@ -330,14 +330,18 @@ def test_a_file_whose_lines_look_like_two_formats_names_them(runs, tmp_path: Pat
 @pytest.mark.parametrize(
     "flags, fragment",
     [
-        (["--attention", "dot"], "--attention: dot scores need"),  # the encoder is bidirectional
+        # the encoder is bidirectional by default: the fix is the flag a user types
+        (["--attention", "dot"], "dot scores need the encoder's outputs as wide as the "
+         "decoder's: a one-direction encoder (--no-bidirectional)"),  # fmt: skip
         (["--attention", "none", "--input-feeding"], "--input-feeding: needs attention"),
-        (["--tie-embeddings"], "--tie-embeddings: embedding_size must equal"),
+        (["--tie-embeddings"], "--tie-embeddings: --embedding-size must equal"),
     ],
 )
 def test_settings_that_do_not_fit_together_are_one_line(
     tmp_path: Path, flags: list[str], fragment: str
 ) -> None:
+    # The model names the settings a conflict involves; the command line writes them as
+    # the flags a user types, not "bidirectional False" or "embedding_size".
     train = write_reversals(tmp_path / "train.tsv", 20, 0)
     status, _, err = run_cli(
         "train", "--task", "seq2seq", "--train", train, "--valid", train, *flags,
