@@ -94,9 +94,14 @@ def condition_from(trained: TrainedGenerator, name: str | None, numbers: str | N
         row = np.array([float(part) for part in numbers.replace(",", " ").split()])
     except ValueError:
         raise UserError(f"--condition-vector: {numbers!r} is not a list of numbers") from None
-    if row.size != model.feature_size or not np.all(np.isfinite(row)):
+    if row.size != model.feature_size:
         raise UserError(
             f"--condition-vector: expected {model.feature_size} finite numbers, got "
             f"{row.size} ({numbers!r})"
+        )
+    if not np.all(np.isfinite(row)):
+        raise UserError(
+            f"--condition-vector: number {int(np.argmin(np.isfinite(row))) + 1} of "
+            f"{numbers!r} is not finite; give finite numbers"
         )
     return row

@@ -164,6 +164,9 @@ def test_feature_conditioned_run(tmp_path: Path) -> None:
     assert status == 0 and [line[:1] for line in out.splitlines()] == ["c"] * 5
     status, _, err = run_cli(*args, "--condition-vector", "0,1")
     assert_one_line_error(status, err, "--condition-vector", "expected 3 finite numbers, got 2")
+    # the right count with a NaN: the NaN is the problem, not the count
+    status, _, err = run_cli(*args, "--condition-vector", "0,nan,1")
+    assert_one_line_error(status, err, "--condition-vector: number 2 of '0,nan,1' is not finite")
     status, _, err = run_cli(*args, "--condition", "Ant")
     assert_one_line_error(status, err, "--condition", "vectors of 3 numbers")
     status, out, _ = run_cli("eval", tmp_path / "run", "--data", text, "--features", features)
