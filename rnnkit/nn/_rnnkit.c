@@ -11,7 +11,7 @@
  * nonlinearities and state update are applied to the tile while it is in L1, so a step
  * is one pass over the recurrent weight and no intermediate arrays.
  *
- *   forward:  acc[r][gate q of block b] = xproj + sum_k h_{t-1}[r, k] slab_b[k, 16 q + u]
+ *   forward:  acc[r][gate q of block b] = xproj + sum_k h_{t-1}[r, k] slab_b[q, k, u]
  *             then the cell update of those units (everything a unit needs is in the tile)
  *   backward: the gate gradients of a row from dh_t (dc_t) and the cached activations,
  *             dh_{t-1} = (GRU: dh_t z +) sum_k da[t, r, k] W_hh[k, units]

@@ -28,8 +28,8 @@ static inline int rnnkit_gate_count(int cell) {
  *
  * gates (T, B, G H): in, the input projection W_ih x + b (for the GRU b_ih + [b_hr, b_hz, 0]);
  *   out, the activations (LSTM i, f, g, o; GRU r, z, n; RNN the pre-activations).
- * weight: forward, (H / 16, H, 16 G) slabs, slab b's column 16 q + u = gate q of unit
- *   16 b + u of W_hh^T; backward, (H / 16, G H, 16): W_hh's columns, 16 per slab.
+ * weight: forward, (H / 16, G, H, 16) slabs, slab[b, q, k, u] = W_hh^T[k, gate q of unit
+ *   16 b + u]; backward, (H / 16, G H, 16): W_hh's columns, 16 per slab.
  * hidden_states, cells (T + 1, B, H): the state buffers of sequence_ops.py, entry
  *   [reverse ? T : 0] holding the initial state; cells NULL but for the LSTM.
  * aux (T, B, H): the LSTM's tanh(c_t), the GRU's m = W_hn h_{t-1} + b_hn.
@@ -54,10 +54,10 @@ struct rnnkit_sequence {
 
 /* One step of a one-direction stack for one row. layers L, H hidden units, G gates.
  * first_input (G H): layer 0's W_ih x + b; or, if first_input is NULL, x (input_size) and
- * first_weights (H / 16, input_size, 16 G), layer 0's W_ih as forward slabs, from which the
+ * first_weights (H / 16, G, input_size, 16), layer 0's W_ih as forward slabs, from which the
  * step computes it (with biases[0]). biases (L, G H): layer l's input-side bias (row
  * 0 only with x). hidden_biases (L, H): the GRU's b_hn, or NULL. input_weights (L - 1, H / 16,
- * H, 16 G) and weights (L, H / 16, H, 16 G): forward slabs of W_ih (layers >= 1) and W_hh.
+ * G, H, 16) and weights (L, H / 16, G, H, 16): forward slabs of W_ih (layers >= 1) and W_hh.
  * h, c (L, H): the state, updated in place (c NULL but for the LSTM). scratch (2 G H + H).
  * head (optional): logits (V) = head_weight (V, H) h_top + head_bias. */
 struct rnnkit_stack {
