@@ -17,15 +17,18 @@ import pytest
 
 from rnnkit.train import load_checkpoint
 from tests.cli.cli_helpers import TINY, run_cli, write_corpus
+from tests.processes import default_signals
 
 STARTUP_LIMIT = 120  # seconds to wait for training to get going before giving up
 
 
 def start_training(
-    data: Path, run: Path, preexec_fn: Callable[[], object] | None = None
+    data: Path, run: Path, preexec_fn: Callable[[], object] = default_signals
 ) -> subprocess.Popen[str]:
     """``python -m rnnkit train`` into RUN, with a budget it will not reach on its own;
-    PREEXEC_FN runs in the child before the interpreter starts."""
+    PREEXEC_FN runs in the child before the interpreter starts (by default it sets the stop
+    signals to their defaults, which pytest run under ``nohup`` or in the background would
+    otherwise pass on ignored)."""
     return subprocess.Popen(
         [sys.executable, "-m", "rnnkit", "train", "--data", str(data), "--out", str(run),
          *TINY, "--max-steps", "100000", "--eval-every", "1000000", "--threads", "1"],
@@ -84,7 +87,9 @@ def test_a_signal_saves_a_checkpoint_that_resumes(tmp_path: Path, signum: int, s
 
 
 def ignore_sigint() -> None:
-    """As ``sh`` starts ``cmd &`` in a script: SIGINT ignored (this survives exec)."""
+    """As ``sh`` starts ``cmd &`` in a script: SIGINT ignored (this survives exec), the
+    other stop signals at their defaults."""
+    default_signals()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 

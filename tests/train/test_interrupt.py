@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterator
 
 import pytest
 
@@ -12,6 +13,22 @@ from rnnkit.train.interrupt import StopRequest, stop_on_interrupt
 
 SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
 STATUS = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
+
+
+@pytest.fixture(autouse=True)
+def answered_signals() -> Iterator[None]:
+    """The stop signals not ignored, as in a terminal: pytest run under ``nohup`` (SIGHUP
+    ignored) or as a script's background job (SIGINT ignored) would have stop_on_interrupt
+    leave them ignored, and the tests that send them would fail."""
+    before = {signum: signal.getsignal(signum) for signum in SIGNALS}
+    for signum, handler in before.items():
+        if handler is signal.SIG_IGN:
+            default = signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL
+            signal.signal(signum, default)
+    yield
+    for signum, handler in before.items():
+        if handler is not None:  # None: a handler set outside Python, which stays
+            signal.signal(signum, handler)
 
 
 def test_first_interrupt_requests_a_stop_second_one_raises() -> None:
