@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnkit.data.conll import is_conllu_text
+from rnnkit.data.csv_rows import csv_rows
 from rnnkit.data.held_out import held_out_indices
 from rnnkit.data.text import files_below, read_text
 from rnnkit.data.tokenizers import Tokenizer
@@ -198,14 +199,14 @@ def _read_table(
 ) -> LabelledTexts:
     text = read_text(file, encoding)
     quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
-    reader = csv.reader(text.splitlines(keepends=True), delimiter=delimiter, quoting=quoting)
+    lines = text.splitlines(keepends=True)
     rows = []
-    for row in reader:
+    for number, row in csv_rows(lines, str(file), delimiter=delimiter, quoting=quoting):
         if not any(cell.strip() for cell in row):
             raise UserError(
-                f"{file}:{reader.line_num} is an empty line; remove it (every row is one example)"
+                f"{file}:{number} is an empty line; remove it (every row is one example)"
             )
-        rows.append((reader.line_num, row))
+        rows.append((number, row))
     _refuse_the_other_separator(file, rows[0][1], delimiter)
     label_index, text_index, has_header = _column_indices(file, rows[0][1], label_col, text_col)
     # Every row has as many columns as the header (or, without one, the first row): an

@@ -33,7 +33,6 @@ Every error is a ``UserError`` of one line naming the parameter (``data``, ``tar
 
 from __future__ import annotations
 
-import csv
 import math
 from collections import Counter
 from collections.abc import Sequence
@@ -44,6 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnkit.data.csv_rows import csv_rows
 from rnnkit.data.text import is_codec
 from rnnkit.data.timeseries_calendar import (
     Frequency,
@@ -253,19 +253,18 @@ def _read_rows(path: Path, encoding: str) -> tuple[list[str], list[list[str]], l
     if not first_line.strip():
         raise UserError(f"data: {path} is empty or starts with an empty line")
     separator = sniff_separator(first_line)
-    reader = csv.reader(text.splitlines(), delimiter=separator)
-    header = [name.strip() for name in next(reader)]
+    reader = csv_rows(text.splitlines(), f"data: {path}", delimiter=separator)
+    header = [name.strip() for name in next(reader)[1]]
     rows, lines = [], []
-    for row in reader:
+    for line, row in reader:
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != len(header):
             raise UserError(
-                f"data: line {reader.line_num} of {path} has {len(row)} fields, "
-                f"the header {len(header)}"
+                f"data: line {line} of {path} has {len(row)} fields, the header {len(header)}"
             )
         rows.append(row)
-        lines.append(reader.line_num)
+        lines.append(line)
     if not rows:
         raise UserError(f"data: {path} has a header and no rows")
     return header, rows, lines, separator

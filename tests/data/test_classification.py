@@ -133,6 +133,24 @@ def test_bad_input_is_one_line_naming_the_place(
     assert "\n" not in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("name", "content", "place"),
+    [
+        ("a.tsv", "label\ttext\n1\t" + "a " * 70_000 + "\n", "a.tsv:2"),
+        ("a.csv", 'label,text\n1,ok\n0,"a quote never closed\n' + "1,a\n" * 40_000, "a.csv:"),
+    ],
+    ids=["long-tsv-field", "unclosed-csv-quote"],
+)
+def test_a_field_past_the_csv_size_limit_is_one_line_naming_the_place(
+    tmp_path: Path, name: str, content: str, place: str
+) -> None:
+    # csv.Error ended the command in a traceback
+    file = write(tmp_path / name, content)
+    with pytest.raises(UserError, match=f"{place}.*: a field is longer than") as caught:
+        read_labelled_texts(file)
+    assert "\n" not in str(caught.value)
+
+
 def test_missing_path_and_wrong_kind_of_path(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="does not exist"):
         read_labelled_texts(tmp_path / "nope.tsv")

@@ -235,6 +235,12 @@ def test_bad_files_and_options(tmp_path: Path, text: str, options: dict, message
         read(tmp_path, text, **options)
 
 
+def test_a_field_past_the_csv_size_limit_names_its_line(tmp_path: Path) -> None:
+    # a file without line breaks: csv.Error ended the command in a traceback
+    with pytest.raises(UserError, match="data: .*series.csv:2: a field is longer than"):
+        read(tmp_path, "Month,Passengers\n1949-01," + "1" * 200_000)
+
+
 def test_missing_file_and_wrong_encoding(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="data: no such file"):
         read_series(tmp_path / "nope.csv", "Month", ["Passengers"])
