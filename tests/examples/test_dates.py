@@ -48,3 +48,19 @@ def test_help_says_what_quick_runs():
     assert done.returncode == 0, done.stderr
     text = " ".join(done.stdout.split())
     assert f"{quick['hidden_size']} hidden units" in text and f"{quick['epochs']} epochs" in text
+
+
+def test_the_program_says_what_it_learns_and_ends_with_each_variants_result(monkeypatch, capsys):
+    example = load_example("dates")
+    # The training itself is tested above; here only what the program prints around it.
+    monkeypatch.setattr(
+        example, "run", lambda *args, **kwargs: {"no attention": 0.0, "attention": 0.942}
+    )
+    monkeypatch.setattr(sys, "argv", ["dates.py", "--quick"])
+    example.main()
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert "attention" in lines[0] and "ISO" in lines[0]
+    assert lines[-2:] == [
+        "no attention: held-out exact match 0.0%",
+        "   attention: held-out exact match 94.2%",
+    ]
