@@ -211,6 +211,8 @@ def main() -> None:
     except ValueError as error:
         parser.exit(2, f"min_char_rnn.py: {args.text} {error}\n")
     iterations, sample_every = (1000, 250) if args.quick else (args.iterations, args.sample_every)
+    print(f"Karpathy's min-char-rnn: a {HIDDEN_SIZE}-unit tanh RNN learns the next character of a")
+    print("text; its smoothed loss falls and its samples start to look like the text.")
     with limit_threads(args.threads):
         result = train(text, iterations, sample_every, seed=args.seed)
     losses = result["smooth_losses"]
