@@ -89,7 +89,9 @@ class Seq2SeqConfig:
     hidden_size: int = option(
         128, "units per recurrent layer and direction", minimum=1, maximum=1 << 16
     )
-    num_layers: int = option(1, "stacked recurrent layers (encoder and decoder)", minimum=1)
+    num_layers: int = option(
+        1, "stacked recurrent layers (encoder and decoder)", minimum=1, maximum=64
+    )
     cell: str = option("lstm", "the recurrent layer", choices=tuple(CELLS))
     bidirectional: bool = option(True, "the encoder reads the source in both directions")
     bridge: str = option(

@@ -252,6 +252,16 @@ def test_token_losses_is_the_summed_loss_without_gradients() -> None:
     assert total == pytest.approx(expected, rel=1e-13)
 
 
+def test_more_than_64_layers_are_refused_before_any_is_built() -> None:
+    # as every other model: a layer count of 10**20 from the command line built layers
+    # for minutes instead of answering
+    config = Seq2SeqConfig(
+        source_vocab_size=5, target_vocab_size=5, embedding_size=2, hidden_size=2, num_layers=65
+    )
+    with pytest.raises(ConfigError, match="num_layers: must be at most 64"):
+        Seq2Seq.from_config(config)
+
+
 def test_config_round_trip_and_errors() -> None:
     model = make_model(attention="additive", peeky=True, bidirectional=True)
     config = model.config()
