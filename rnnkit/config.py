@@ -138,6 +138,9 @@ def default_of(field: dataclasses.Field) -> Any:
 # -- checking values -------------------------------------------------------------------------
 
 
+INT64_MAX = 2**63 - 1
+
+
 def check_value(name: str, value: Any, kind: Any, field: dataclasses.Field | None = None) -> Any:
     """VALUE converted to KIND (an int that JSON wrote as 3.0 stays refused), or ConfigError."""
     kind, optional = base_type(kind)
@@ -157,6 +160,10 @@ def check_value(name: str, value: Any, kind: Any, field: dataclasses.Field | Non
     elif kind is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(name, f"expected an integer, got {value!r}")
+        if abs(value) > INT64_MAX:
+            # past int64, NumPy keeps it as a Python object: a traceback in the first array
+            # that holds it (a checkpoint's scheduler state, a window index)
+            raise ConfigError(name, f"must be at most {INT64_MAX} in size, got {value!r}")
     elif kind is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(name, f"expected a number, got {value!r}")

@@ -63,6 +63,9 @@ def signals_held() -> Iterator[None]:
             signal.raise_signal(signum)
 
 
+MAX_THREADS = 4096
+
+
 @contextmanager
 def limit_threads(count: int | None) -> Iterator[None]:
     """At most COUNT threads in BLAS and in the C loops inside the block (None: no limit).
@@ -74,6 +77,8 @@ def limit_threads(count: int | None) -> Iterator[None]:
         return
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise ValueError(f"threads: must be a positive whole number, got {count!r}")
+    # "at most": no machine has more cores, and BLAS takes its count as a C int
+    count = min(count, MAX_THREADS)
     from rnnkit.nn import lstm_fused, products  # imported late (see above)
 
     # With the C loops on several threads, rnnkit's float32 products run on the loops' own

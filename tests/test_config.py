@@ -49,6 +49,8 @@ def test_round_trip_keeps_every_value():
         (lambda d: d.update(name="transformer"), "name"),
         (lambda d: d.update(name=None), "name"),
         (lambda d: d.update(limit=-1), "limit"),
+        # no maximum, but past int64: NumPy could not hold it (a traceback at a later save)
+        (lambda d: d.update(limit=2**63), "limit"),
         (lambda d: d.update(quantiles=[2.0]), "quantiles"),
         (lambda d: d.update(quantiles="0.5"), "quantiles"),
         (lambda d: d.pop("seen"), "seen"),

@@ -54,6 +54,14 @@ def test_on_the_numpy_kernels_blas_takes_the_count() -> None:
         c_binding.use_kernel(previous)
 
 
+def test_a_count_past_any_machine_is_no_limit_not_an_overflow() -> None:
+    # --threads 99999999999999999999 overflowed BLAS's C int in a traceback
+    np.ones((2, 2)) @ np.ones((2, 2))
+    with limit_threads(10**20):
+        assert 1 <= lstm_fused.threads() <= 4096
+        assert all(1 <= count <= 4096 for count in blas_threads())
+
+
 def test_none_changes_nothing() -> None:
     before = blas_threads(), lstm_fused.threads()
     with limit_threads(None):
