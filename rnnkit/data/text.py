@@ -144,8 +144,8 @@ def open_regular_file(file: Path, allow_special: bool = False) -> int:
         kind = special_kind(mode)
         if kind is not None and not allow_special:
             raise UserError(
-                f"{file} is {kind}, not a regular file; give a text file (reading a device "
-                "or a pipe must be asked for explicitly)"
+                f"{file} is {kind}, not a regular file; give a regular text file (a pipe's "
+                "output saved to a file first)"
             )
         if hasattr(os, "set_blocking"):
             os.set_blocking(descriptor, True)

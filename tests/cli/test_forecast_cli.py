@@ -297,6 +297,11 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(run, tmp_path: Path) ->
         (["predict", run["run"], "--data", data, "--horizon", "0"], ("--horizon", "positive")),
         (["predict", run["run"], "--data", data, "--csv", out_csv, "--json"], ("not both",)),
         (["predict", run["run"]], ("--data",)),
+        # train without the two settings it cannot guess: named as the flags to give
+        (["train", "--task", "forecast", "--data", data, "--out", tmp_path / "r"],
+         ("rnnkit: error: --target is needed: the column(s) to forecast",)),
+        (["train", "--task", "forecast", "--out", tmp_path / "r"],
+         ("rnnkit: error: --data is needed: the CSV file of the series",)),
         (["predict", run["run"], "--data", data, "--quantiles", "1.5"], ("--quantiles",)),
         (["eval", run["run"], "--data", data, "--json"], ("--backtest --start",)),
         (["eval", run["run"], "--data", data, "--backtest", "--start", "soon"], ("'soon'",)),

@@ -81,6 +81,8 @@ def test_a_named_pipe_is_refused_without_waiting_for_a_writer(fifo: Path) -> Non
     writer.start()
     message = one_line_error(read_text, fifo)
     assert str(fifo) in message and "named pipe" in message
+    # the fix a command-line user can apply (no flag asks for a pipe)
+    assert message.endswith("give a regular text file (a pipe's output saved to a file first)")
 
 
 def test_a_named_pipe_is_read_when_asked_for(fifo: Path) -> None:

@@ -110,9 +110,9 @@ ForecastRun = run_config_class(
 
 def read_data(data: ForecastData) -> SeriesData:
     if data.data is None:
-        raise UserError("data is needed: the CSV file of the series")
+        raise SettingError("data is needed: the CSV file of the series", "data")
     if not data.target:
-        raise UserError("target is needed: the column(s) to forecast")
+        raise SettingError("target is needed: the column(s) to forecast", "target")
     return read_series(
         data.data, data.date_column, data.target, data.covariates, data.id_column, data.fill,
         data.encoding, data.future_covariates,
