@@ -188,8 +188,8 @@ def _read_folders(folder: Path, encoding: str) -> LabelledTexts:
                 _append(data, line.strip(), entry.stem, f"{entry}:{number}")
     if not data.texts:
         raise UserError(
-            f"{folder} holds no examples; put one file per class in it "
-            "(the file name is the label, one example per line)"
+            f"{folder} holds no examples; put one file per category in it "
+            "(the file's name is the category's label, one example per line)"
         )
     return data
 

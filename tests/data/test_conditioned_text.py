@@ -36,6 +36,9 @@ def test_a_folder_of_one_file_per_category(tmp_path: Path) -> None:
     assert data.origins[0].endswith("Czech.txt:1")
     with pytest.raises(UserError, match="not a folder"):
         read_category_folder(tmp_path / "Czech.txt")
+    (tmp_path / "empty").mkdir()  # told in a generator's words (no classes, no labels)
+    with pytest.raises(UserError, match="holds no examples; put one file per category in it"):
+        read_category_folder(tmp_path / "empty")
 
 
 def test_tsv_with_categories_and_with_numbers(tmp_path: Path) -> None:
