@@ -148,16 +148,17 @@ def main() -> None:
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     parser.add_argument("--quick", action="store_true", help="a tiny model, a few seconds")
     args = parser.parse_args()
+    out, steps = Path(args.out), 100 if args.quick else args.steps
+    if args.resume:
+        if not (out / "run.json").is_file():
+            parser.exit(2, f"char_rnn.py: {out} holds no run to resume; train one first\n")
+        done = json.loads((out / "run.json").read_text("utf-8"))["step"]
+        if done >= steps:  # (--quick trains up to step 100, whatever --steps says)
+            parser.exit(2, f"char_rnn.py: {out} is at step {done}; give --steps above it\n")
     quick = {"hidden_size": 64, "batch_size": 8, "seq_len": 32, "log_every": 20}
     text = read_text(args.data, 50_000 if args.quick else None)
     print(f"A stacked LSTM learns to continue a text of {len(text):,} characters.")
-    result = train(
-        text,
-        100 if args.quick else args.steps,
-        Path(args.out),
-        args.resume,
-        **(quick if args.quick else {}),
-    )
+    result = train(text, steps, out, args.resume, **(quick if args.quick else {}))
     if result["losses"]:
         first, last = result["losses"][0], np.mean(result["losses"][-10:])
         print(

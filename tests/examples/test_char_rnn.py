@@ -1,8 +1,11 @@
 """examples/char_rnn.py: learns, samples at three temperatures, resumes exactly."""
 
+import subprocess
+import sys
+
 import numpy as np
 
-from tests.examples.loader import load_example
+from tests.examples.loader import EXAMPLES, load_example
 
 SMALL = {"hidden_size": 32, "num_layers": 2, "batch_size": 4, "seq_len": 16, "log_every": 10}
 
@@ -29,3 +32,21 @@ def test_char_rnn_resumes_exactly(tmp_path):
     assert len(resumed["losses"]) == 6
     for name, value in straight.params.items():
         np.testing.assert_array_equal(resumed["model"].params[name], value, err_msg=name)
+
+
+def test_a_resume_with_nothing_to_do_says_so_in_one_line(tmp_path):
+    # No run in --out, or one already at --steps: one line and status 2, not a traceback
+    # or a run that trains nothing.
+    example = load_example("char_rnn")
+    example.train(example.EMBEDDED * 2, 6, tmp_path / "run", **SMALL)
+    script = str(EXAMPLES / "char_rnn.py")
+    for folder, steps, said in [
+        (tmp_path / "none", "10", f"char_rnn.py: {tmp_path / 'none'} holds no run to resume"),
+        (tmp_path / "run", "6", f"char_rnn.py: {tmp_path / 'run'} is at step 6; give --steps"),
+    ]:
+        result = subprocess.run(
+            [sys.executable, script, "--out", str(folder), "--steps", steps, "--resume"],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert result.returncode == 2 and result.stderr.startswith(said), result.stderr
+        assert result.stdout == ""
