@@ -45,9 +45,17 @@ class Frequency:
 
     @property
     def name(self) -> str:
-        """``"monthly"``, ``"hourly"``, ..., or ``"every N months"`` / ``"every N seconds"``."""
+        """``"monthly"``, ``"hourly"``, ..., or ``"every 2 months"``, ``"every 2 days"``,
+        ``"every 30 minutes"``: a fixed step in the largest unit it is a whole number of."""
         named = NAMED_MONTHS if self.unit == "month" else NAMED_STEPS
-        return named.get(self.step, f"every {self.step} {self.unit}s")
+        if self.step in named:
+            return named[self.step]
+        if self.unit == "month":
+            return f"every {counted(self.step, 'month')}"
+        for unit, seconds in (("week", 7 * DAY), ("day", DAY), ("hour", 3600), ("minute", 60)):
+            if self.step % seconds == 0:
+                return f"every {counted(self.step // seconds, unit)}"
+        return f"every {counted(self.step, 'second')}"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
