@@ -118,7 +118,10 @@ def _gates(cell: str, hidden: np.ndarray, pre: np.ndarray) -> LayerTrace:
 def text_features(text: str) -> dict[str, np.ndarray]:
     """For each character of TEXT (its state after reading it): whether it is inside double
     quotes (the opening quote counts as inside, the closing one as outside), its position in
-    its line (0 at the first character after a newline) and the bracket depth of ``([{``."""
+    its line (0 at the first character after a newline) and the bracket depth of ``([{``.
+
+    On a text of one line the position is all 0: there it is the time itself, which any unit
+    that drifts follows (|r| near 1), so it would rank units for nothing."""
     inside, position, depth = (np.zeros(len(text)) for _ in range(3))
     quoted, column, level = False, 0, 0
     for index, char in enumerate(text):
@@ -130,6 +133,8 @@ def text_features(text: str) -> dict[str, np.ndarray]:
             level = max(0, level - 1)
         inside[index], position[index], depth[index] = quoted, column, level
         column = 0 if char == "\n" else column + 1
+    if "\n" not in text[:-1]:  # the position never returns to 0
+        position[:] = 0
     return dict(zip(FEATURES, (inside, position, depth), strict=True))
 
 

@@ -95,11 +95,15 @@ def test_correlations_of_constant_columns_are_zero():
 
 
 def test_a_feature_the_text_lacks_is_not_ranked():
-    tokenizer = make_tokenizer("char").fit("plain words here")
+    tokenizer = make_tokenizer("char").fit("plain words\nhere")
     model = LanguageModel(tokenizer.vocab_size, 4, 8, rng=0).eval()
-    text = "plain words here"
+    text = "plain words\nhere"
     ranking = rank_units(trace(model, tokenizer.encode(text)), text_features(text))
     assert list(ranking) == ["position in line"]
+    # one line (a final line break or not): the position is the time, not a feature
+    for text in ("plain words here", "plain words here\n"):
+        assert not text_features(text)["position in line"].any()
+        assert rank_units(trace(model, tokenizer.encode(text)), text_features(text)) == {}
 
 
 class TagChecker(HTMLParser):
