@@ -27,6 +27,7 @@ from rnnkit.cli import evaluate, export, import_torch, info, inspect, predict, s
 from rnnkit.cli.arguments import add_threads_argument
 from rnnkit.cli.flags import as_flags, flag_name, setting_names
 from rnnkit.config import ConfigError
+from rnnkit.ctrl_c import INTERRUPTED
 from rnnkit.errors import UserError
 from rnnkit.threads import limit_threads
 from rnnkit.train.tasks import TASKS
@@ -34,7 +35,6 @@ from rnnkit.train.tasks import TASKS
 COMMANDS = [sample, evaluate, predict, info, inspect, export, import_torch]
 
 USAGE_ERROR = 2
-INTERRUPTED = 130  # the shell's convention: 128 + SIGINT
 
 
 class ArgumentParser(argparse.ArgumentParser):

@@ -56,8 +56,8 @@ from rnnkit.train.forecast_evaluation import (
 )
 from rnnkit.train.forecast_metrics import (
     BASELINES,
-    coverage,
     crps_from_samples,
+    interval_coverage,
     mae_by_step,
     pooled_point_metrics,
     weighted_quantile_loss,
@@ -304,11 +304,11 @@ def _metrics(result: BacktestResult) -> dict[str, dict[str, Any]]:
     actual = np.concatenate([a.ravel() for a in result.actual])
     quantiles = np.concatenate([q.reshape(-1, len(result.levels)) for q in result.quantiles])
     model = metrics["model"]
-    # a point model's quantiles are all its forecast: an interval of no width, whose
-    # "coverage" would be a figure about nothing
-    if len(result.levels) >= 2 and not np.array_equal(quantiles[:, 0], quantiles[:, -1]):
-        model["coverage"] = coverage(actual, quantiles[:, 0], quantiles[:, -1])
-        model["interval"] = list(result.interval)
+    covered = None
+    if len(result.levels) >= 2:
+        covered = interval_coverage(actual, quantiles[:, 0], quantiles[:, -1])
+    if covered is not None:
+        model["coverage"], model["interval"] = covered, list(result.interval)
     # both are weighted by sum |a|: undefined (None, as MAPE) when every actual value is 0
     weight = float(np.abs(actual).sum())
     model["wql"] = weighted_quantile_loss(actual, quantiles, result.levels) if weight else None

@@ -27,7 +27,7 @@ from rnnkit.nn.distribution_losses import sample_quantiles
 from rnnkit.plural import counted
 from rnnkit.train.forecast_metrics import (
     BASELINES,
-    coverage,
+    interval_coverage,
     mae,
     mape,
     rmse,
@@ -184,8 +184,9 @@ def score(forecasts: UnitForecasts, interval: tuple[float, float] = (0.1, 0.9)) 
     if all(q in levels for q in interval):
         low, high = (levels.index(q) for q in interval)
         q = forecasts.quantiles
-        if not np.array_equal(q[..., low], q[..., high]):  # a point model has no interval
-            result["model"]["coverage"] = coverage(forecasts.actual, q[..., low], q[..., high])
+        covered = interval_coverage(forecasts.actual, q[..., low], q[..., high])
+        if covered is not None:
+            result["model"]["coverage"] = covered
     for name, values in forecasts.baselines.items():
         result[name] = points(values)
     return result

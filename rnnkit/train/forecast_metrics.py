@@ -106,6 +106,15 @@ def coverage(actual: Any, lower: Any, upper: Any) -> float:
     return float(np.mean((actual >= lower) & (actual <= upper)))
 
 
+def interval_coverage(actual: Any, lower: Any, upper: Any) -> float | None:
+    """``coverage`` of a forecast's interval, or None where it has no width anywhere: a point
+    model's (mse, mae) quantiles are all its forecast, and a coverage of that would be a
+    figure about nothing."""
+    if np.array_equal(lower, upper):
+        return None
+    return coverage(actual, lower, upper)
+
+
 def weighted_quantile_loss(actual: Any, quantiles: Any, levels: Sequence[float]) -> float:
     """Mean over LEVELS of ``2 sum pinball_q(a, f_q) / sum |a|``; QUANTILES ``(..., Q)``.
     Raises ValueError where every actual value is 0 (the weight is 0), as ``mape`` does."""
