@@ -22,10 +22,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
-
-from rnnkit.data.lm_batches import StreamBatcher
 
 # LEAD_JAMO, VOWEL_JAMO, TAIL_JAMO: the conjoining jamo that ``JamoTokenizer.decode``
 # composes into syllables.
@@ -47,9 +46,11 @@ def evaluate_language_model(
 ) -> tuple[float, int]:
     """``(mean loss in nats per token, number of tokens predicted)`` over the stream IDS.
 
-    The stream is read as ``batch_size`` side-by-side streams (fewer if IDS is short),
-    each from a zero state and carrying its state from window to window, in evaluation
-    mode (no dropout, no caches). The model's mode is restored afterwards.
+    Every token but the first is predicted once. The stream is read as ``batch_size``
+    side-by-side streams (fewer if IDS is short), each from a zero state and carrying its
+    state from window to window, in evaluation mode (no dropout, no caches); the few
+    tokens that do not fill every stream equally continue the last one. The model's mode
+    is restored afterwards.
 
     MAX_TOKENS caps the work, as nanoGPT's ``eval_iters`` does: every stream is read for
     its first ``ceil(max_tokens / streams)`` steps only, so about MAX_TOKENS tokens are
@@ -61,7 +62,9 @@ def evaluate_language_model(
     model.eval()
     total, count, state = 0.0, 0, None
     try:
-        for inputs, targets in windows:
+        for inputs, targets, continues_last_stream in windows:
+            if continues_last_stream and state is not None:
+                state = _last_row(state)
             loss, state = model.loss(inputs, targets, state)
             total += loss * targets.size
             count += targets.size
@@ -149,7 +152,7 @@ def unknown_measures(
     # Window by window, so that IDS or UNKNOWN may be memory-mapped files of any size.
     count, tokens, unknown_id = 0, 0, tokenizer.unknown_id
     source = ids if unknown is None else unknown
-    for _, targets in _evaluation_windows(source, batch_size, seq_len, max_tokens):
+    for _, targets, _ in _evaluation_windows(source, batch_size, seq_len, max_tokens):
         if unknown is not None:
             count += int(np.count_nonzero(targets))
         elif unknown_id is not None:  # no <unk> in the vocabulary: nothing is unknown
@@ -190,7 +193,7 @@ def predicted_characters(
     """
     ends = character_ends(tokenizer, ids)
     windows = _evaluation_windows(ends, batch_size, seq_len, max_tokens)
-    return int(sum(targets.sum() for _, targets in windows))
+    return int(sum(targets.sum() for _, targets, _ in windows))
 
 
 def character_ends(tokenizer: Tokenizer, ids: np.ndarray) -> np.ndarray:
@@ -225,30 +228,62 @@ def _joins_previous(tokenizer: Tokenizer, ids: np.ndarray) -> np.ndarray:
 
 def _evaluation_windows(
     ids: np.ndarray, batch_size: int, seq_len: int, max_tokens: int | None
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """The ``(inputs, targets)`` windows evaluation reads IDS in: all of them, or with
-    MAX_TOKENS, the first ``ceil(max_tokens / streams)`` steps of every stream."""
+) -> Iterator[tuple[np.ndarray, np.ndarray, bool]]:
+    """The ``(inputs, targets, continues_last_stream)`` windows evaluation reads IDS in.
+
+    Every token but the first is a target exactly once. The ``len(ids) - 1`` targets are
+    cut into ``streams`` equal runs of ``m`` read side by side (``streams`` is
+    ``batch_size``, or fewer on a short text); each run's inputs are the tokens just before
+    its targets, so stream k starts from the last token of stream k-1. The ``r <
+    streams`` targets left over continue the last stream, one row wide
+    (``continues_last_stream``), from the state that stream ended in.
+
+        ids  a b c d e f g h     batch_size=3 -> targets b..h, m=2, r=1
+        stream 0  inputs a b  targets b c
+        stream 1  inputs c d  targets d e
+        stream 2  inputs e f  targets f g,  then inputs g / targets h (the rest)
+
+    With MAX_TOKENS, only the first ``ceil(max_tokens / streams)`` steps of every stream
+    are read (and the rest only if they cover the streams whole).
+    """
     if max_tokens is not None and max_tokens < 1:
         raise UserError(f"max_tokens must be at least 1, got {max_tokens}")
-    batcher = _evaluation_batcher(ids, batch_size, seq_len)
-    steps_left = math.inf if max_tokens is None else -(-max_tokens // batcher.batch_size)
-    for inputs, targets in batcher:
-        if steps_left <= 0:
-            return
-        if inputs.shape[1] > steps_left:
-            inputs, targets = inputs[:, :steps_left], targets[:, :steps_left]
-        steps_left -= inputs.shape[1]
-        yield inputs, targets
-
-
-def _evaluation_batcher(ids: np.ndarray, batch_size: int, seq_len: int) -> StreamBatcher:
-    """The batcher evaluation reads IDS with: fewer streams when IDS is short."""
     if len(ids) < 2:
         raise UserError(
             f"cannot evaluate on {len(ids)} token(s): at least 2 are needed (an input and "
             "its target); give a longer text"
         )
-    return StreamBatcher(ids, min(batch_size, len(ids) // 2), seq_len)
+    if batch_size < 1 or seq_len < 1:
+        raise UserError(
+            f"batch_size and seq_len must be at least 1, got {batch_size} and {seq_len}"
+        )
+    ids = np.asarray(ids)
+    streams = min(batch_size, len(ids) - 1)
+    steps = (len(ids) - 1) // streams
+    # Views, so a memory-mapped IDS is read only a window at a time.
+    inputs, targets = ids[: streams * steps], ids[1 : streams * steps + 1]
+    inputs, targets = inputs.reshape(streams, steps), targets.reshape(streams, steps)
+    read = steps if max_tokens is None else min(steps, -(-max_tokens // streams))
+    for start in range(0, read, seq_len):
+        stop = min(start + seq_len, read)
+        yield _int64(inputs[:, start:stop]), _int64(targets[:, start:stop]), False
+    if read < steps:
+        return
+    for start in range(streams * steps, len(ids) - 1, seq_len):
+        stop = min(start + seq_len, len(ids) - 1)
+        yield _int64(ids[None, start:stop]), _int64(ids[None, start + 1 : stop + 1]), True
+
+
+def _int64(window: np.ndarray) -> np.ndarray:
+    # A copy, so a caller that changes a window cannot change the data behind it.
+    return window.astype(np.int64)
+
+
+def _last_row(state: Any) -> Any:
+    """The state of the last row of a batch: ``(num_layers, 1, H)``, or such a pair."""
+    if isinstance(state, (tuple, list)):
+        return tuple(part[:, -1:] for part in state)
+    return state[:, -1:]
 
 
 def loss_measures(

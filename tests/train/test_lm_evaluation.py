@@ -70,20 +70,42 @@ def test_jamo_bits_per_char_is_total_bits_over_the_characters_of_the_text() -> N
     assert report["bits_per_char"] > 2 * per_token
 
 
-def test_jamo_characters_with_several_streams() -> None:
-    # Four streams: each stream's first token is not predicted, and the tail that does not
-    # fill the four equally is dropped. A character counts when its last token is predicted.
+def test_several_streams_predict_every_token_but_the_first() -> None:
+    # Four streams of m targets each, every one from a zero state, whose inputs start at
+    # the token before their first target; the targets that do not fill the four equally
+    # continue the last stream. So the loss is that of four texts read alone, the last
+    # running to the end, and every character counts.
     tokenizer = make_tokenizer("jamo").fit(KOREAN)
     ids = tokenizer.encode(KOREAN)
     model = tiny_model(tokenizer)
     report = measure_language_model(model, tokenizer, ids, batch_size=4, seq_len=16)
 
-    stream_len = len(ids) // 4
-    predicted = {s * stream_len + t for s in range(4) for t in range(1, stream_len)}
-    characters = sum(end in predicted for end in last_token_of_each_character(KOREAN))
+    m = (len(ids) - 1) // 4
+    assert (len(ids) - 1) % 4 > 0  # a rest that continues the last stream
+    runs = [ids[s * m : (s + 1) * m + 1] for s in range(3)] + [ids[3 * m :]]
+    nats = np.concatenate([nats_per_target(model, run) for run in runs])
+    assert report["tokens"] == len(nats) == len(ids) - 1
+    assert report["characters"] == len(KOREAN)
+    assert report["loss"] == pytest.approx(nats.mean(), rel=1e-5)
     loss, tokens = evaluate_language_model(model, ids, 4, 16)
-    assert (report["loss"], report["tokens"], report["characters"]) == (loss, tokens, characters)
-    assert report["bits_per_char"] == pytest.approx(loss * tokens / characters / math.log(2))
+    assert (report["loss"], report["tokens"]) == (loss, tokens)
+    assert report["bits_per_char"] == pytest.approx(loss * tokens / len(KOREAN) / math.log(2))
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_the_rest_continues_the_last_stream_for_every_cell(cell: str) -> None:
+    # The rest is longer than a window here, so the last stream's state is carried into
+    # a one-row batch and on through two windows more; an LSTM's state is a pair.
+    text = "the cat sat on the mat.\n" * 4
+    tokenizer = make_tokenizer("char").fit(text)
+    ids = tokenizer.encode(text)[:95]
+    model = LanguageModel(tokenizer.vocab_size, 8, 16, num_layers=2, cell=cell, rng=1)
+    loss, tokens = evaluate_language_model(model, ids, batch_size=10, seq_len=4)
+    m = 94 // 10
+    runs = [ids[s * m : (s + 1) * m + 1] for s in range(9)] + [ids[9 * m :]]
+    nats = np.concatenate([nats_per_target(model, run) for run in runs])
+    assert tokens == len(nats) == 94 and len(runs[-1]) - 1 - m == 4
+    assert loss == pytest.approx(nats.mean(), rel=1e-5)
 
 
 def test_char_bits_per_char_is_bits_per_token() -> None:
@@ -130,11 +152,15 @@ def test_training_validation_reports_bits_per_character(tmp_path: Path) -> None:
 
 
 def test_a_text_that_completes_no_character_is_a_user_error() -> None:
-    # Two streams of the jamo of "각가": each stream's targets end inside a syllable.
+    # The 5 jamo of "각가" in two streams, capped at their first step: the targets are
+    # the vowel of 각 and the lead of 가, both inside a syllable. (A whole text always
+    # completes its last character.)
     tokenizer = make_tokenizer("jamo").fit("각가")
     ids = tokenizer.encode("각가")
+    model = tiny_model(tokenizer)
+    assert measure_language_model(model, tokenizer, ids, 2, 4)["characters"] == 2
     with pytest.raises(UserError, match="complete no character"):
-        measure_language_model(tiny_model(tokenizer), tokenizer, ids, batch_size=2, seq_len=4)
+        measure_language_model(model, tokenizer, ids, batch_size=2, seq_len=4, max_tokens=2)
 
 
 # --- unknown tokens -----------------------------------------------------------------------
@@ -164,12 +190,12 @@ def test_unknown_targets_are_counted_like_the_loss_with_several_streams() -> Non
     tokenizer = make_tokenizer("char").fit(ENGLISH)
     ids = tokenizer.encode(ENGLISH.replace("t", "T"))  # 'T' is unknown
     report = evaluation_report(tiny_model(tokenizer), tokenizer, ids, batch_size=4, seq_len=16)
-    stream_len = len(ids) // 4
-    predicted = [s * stream_len + t for s in range(4) for t in range(1, stream_len)]
-    unknown = int((ids[predicted] == tokenizer.unknown_id).sum())
-    assert report["tokens"] == len(predicted)
+    # Every token but the first is predicted, and the first is an unknown 'T'.
+    is_unknown = ids == tokenizer.unknown_id
+    unknown = int(is_unknown[1:].sum())
+    assert is_unknown[0] and report["tokens"] == len(ids) - 1
     assert report["unknown_tokens"] == unknown > 0
-    assert report["unknown_rate"] == pytest.approx(unknown / len(predicted))
+    assert report["unknown_rate"] == pytest.approx(unknown / (len(ids) - 1))
 
 
 def test_a_text_mostly_unknown_to_a_word_model_is_flagged_not_comparable() -> None:
@@ -234,19 +260,19 @@ def test_max_tokens_reads_the_first_steps_of_every_stream() -> None:
     model = tiny_model(tokenizer)
     capped = evaluation_report(model, tokenizer, ids, batch_size=4, seq_len=16, max_tokens=50)
 
-    # ceil(50 / 4) = 13 steps of each of the 4 streams: the loss is that of a text made
-    # of each stream's first 14 tokens (13 inputs and their targets).
-    stream_len = len(ids) // 4
-    firsts = np.concatenate([ids[s * stream_len : s * stream_len + 14] for s in range(4)])
-    loss, tokens = evaluate_language_model(model, firsts, batch_size=4, seq_len=16)
-    assert capped["tokens"] == tokens == 52
-    assert capped["loss"] == pytest.approx(loss, rel=1e-6)
+    # ceil(50 / 4) = 13 steps of each of the 4 streams: the loss is that of each stream's
+    # first 14 tokens (13 inputs and their targets) read alone.
+    m = (len(ids) - 1) // 4
+    firsts = [ids[s * m : s * m + 14] for s in range(4)]
+    nats = np.concatenate([nats_per_target(model, first) for first in firsts])
+    assert capped["tokens"] == len(nats) == 52
+    assert capped["loss"] == pytest.approx(nats.mean(), rel=1e-5)
     # Characters and <unk> are counted over the same 52 targets of the whole text.
-    targets = [s * stream_len + t for s in range(4) for t in range(1, 14)]
+    targets = [s * m + t for s in range(4) for t in range(1, 14)]
     characters = int(character_ends(tokenizer, ids)[targets].sum())
     assert capped["characters"] == characters < 52
     assert capped["unknown_tokens"] == int((ids[targets] == tokenizer.unknown_id).sum()) > 0
-    assert capped["bits_per_char"] == pytest.approx(loss * 52 / characters / math.log(2))
+    assert capped["bits_per_char"] == pytest.approx(capped["loss"] * 52 / characters / math.log(2))
     assert capped["loss"] != pytest.approx(evaluate_language_model(model, ids, 4, 16)[0])
 
 
