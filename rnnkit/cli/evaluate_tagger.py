@@ -3,8 +3,8 @@ span-level F1 for BIO-style tag sets, and the confusion matrix of a trained tagg
 
 ``rnnkit eval`` (``rnnkit.cli.evaluate``) adds these flags to its parser and hands a run
 folder that holds a tagger to ``run``. The data is read as in training (format, column and
-encoding), unless ``--column`` or ``--encoding`` say otherwise; ``--png`` draws the
-confusion matrix. A tag the model was not trained on is a one-line error.
+encoding), unless ``--tag-format``, ``--column`` or ``--encoding`` say otherwise; ``--png``
+draws the confusion matrix. A tag the model was not trained on is a one-line error.
 """
 
 from __future__ import annotations
@@ -15,13 +15,17 @@ import sys
 from pathlib import Path
 
 from rnnkit.cli.evaluate_classifier import draw_confusion
-from rnnkit.data.conll import CONLLU_COLUMNS, read_tagged
+from rnnkit.data.conll import CONLLU_COLUMNS, FORMATS, read_tagged
+from rnnkit.errors import UserError
 from rnnkit.train.tagging_metrics import format_tagging_report
 from rnnkit.train.tasks.tagging import evaluate_tagged, load_tagger
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("taggers", "for a tagger's run (defaults: as in training)")
+    group.add_argument(
+        "--tag-format", choices=FORMATS, help="the sentences' format (auto, conllu, columns)"
+    )
     group.add_argument(
         "--column", choices=tuple(CONLLU_COLUMNS), help="conllu: the column of the tags"
     )
@@ -31,10 +35,20 @@ def run(args: argparse.Namespace, folder: Path) -> int:
     """Evaluate the tagger in FOLDER (the checkpoint chosen from ``args.folder``)."""
     trained = load_tagger(folder)
     saved = trained.config.data
-    data = read_tagged(
-        args.data, saved.format, args.column or saved.column, args.encoding or saved.encoding
-    )
-    report = evaluate_tagged(trained, data, args.data)
+    format = args.tag_format or saved.format
+    try:
+        data = read_tagged(
+            args.data, format, args.column or saved.column, args.encoding or saved.encoding
+        )
+        report = evaluate_tagged(trained, data, args.data)
+    except UserError as error:
+        if args.tag_format or format == "auto":
+            raise
+        # A file in the other format reads as nonsense (CoNLL-U's "_" as a tag): say how
+        # it was read, since the user did not choose that here.
+        raise UserError(
+            f"{error} (read as {format}, as the training sentences; --tag-format reads another)"
+        ) from None
     if args.json:
         print(json.dumps(report))
     else:

@@ -100,3 +100,29 @@ def test_a_crf_run_tags_and_eval_draws_its_confusion_matrix(
     assert status == 0, err
     assert json.loads(out)["tokens"] > 0  # stdout stays JSON; the drawing's note goes to stderr
     assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "confusion.png" in err
+
+
+def test_eval_reads_another_format_than_training_with_tag_format(tmp_path: Path) -> None:
+    train = write_sentences(tmp_path / "train.txt", 40, 0, NAMES)
+    conllu = tmp_path / "train.conllu"
+    lines = []
+    for sentence in train.read_text(encoding="utf-8").split("\n\n"):
+        pairs = [line.split() for line in sentence.splitlines() if line.strip()]
+        lines += [f"{i}\t{w}\t_\t{t}\t_\t_\t_\t_\t_\t_" for i, (w, t) in enumerate(pairs, 1)]
+        lines.append("")
+    conllu.write_text("\n".join(lines), encoding="utf-8")
+    status, _, err = run_cli(
+        "train", "--task", "tag", "--train", train, "--format", "columns", "--out",
+        tmp_path / "run", "--max-steps", "2", *TINY,
+    )  # fmt: skip
+    assert status == 0, err
+    # Read as columns, as in training, the CoNLL-U file's last column "_" is its tags.
+    status, _, err = run_cli("eval", tmp_path / "run", "--data", conllu)
+    assert_one_line_error(status, err, "read as columns, as the training sentences", "--tag-format")
+    reports = []
+    for data, flags in ((conllu, ["--tag-format", "conllu"]), (train, [])):
+        status, out, err = run_cli("eval", tmp_path / "run", "--data", data, "--json", *flags)
+        assert status == 0, err
+        reports.append(json.loads(out))
+    assert reports[0]["tokens"] == reports[1]["tokens"] > 100
+    assert reports[0]["loss"] == pytest.approx(reports[1]["loss"])
