@@ -6,8 +6,9 @@ calls ``attach`` and each step:
 - every rank computes the loss and gradients of its own share of the global batch (the rows
   ``rows(B)`` of the language model's window, the examples of the classifier's batch, the
   pairs of the seq2seq batch): the model's ``loss_and_backward`` is wrapped to take those
-  rows only. A rank's share weighs its loss by its rows, or for seq2seq, whose loss is the
-  mean over target tokens, by its target tokens, so the sum is the global batch's loss;
+  rows only. A rank's share weighs its loss by its rows (by its rows' summed class weights
+  for a classifier trained with class weights), or for seq2seq, whose loss is the mean
+  over target tokens, by its target tokens, so the sum is the global batch's loss;
 - the gradients, weighted by the rank's share of the rows, and the weighted loss are summed
   over the ranks in ONE flat float32 buffer with a buffer-based ``Iallreduce`` (the mean
   gradient of the global batch, the same on every rank);
@@ -31,6 +32,7 @@ changes. Tasks whose batches this module cannot split are refused in one line.
 from __future__ import annotations
 
 import atexit
+import inspect
 import os
 import sys
 import time
@@ -249,13 +251,20 @@ class Distributed:
                 )  # fmt: skip
 
         else:
+            signature = inspect.signature(original)
 
             def loss_and_backward(  # type: ignore[misc]
                 ids: Any, lengths: Any, targets: Any, *args: Any, **kwargs: Any
             ) -> Any:
                 ids, lengths, targets = np.asarray(ids), np.asarray(lengths), np.asarray(targets)
                 rows = distributed.rows(len(ids))
-                distributed.weight = (rows.stop - rows.start) / len(ids)
+                # With class weights the loss is a mean over the batch's summed weights,
+                # so a rank's share is its rows' part of that sum, not of the rows.
+                bound = signature.bind(ids, lengths, targets, *args, **kwargs).arguments
+                weights = bound.get("class_weights")
+                shares = np.ones(len(ids)) if weights is None else np.asarray(weights)[targets]
+                total = float(shares.sum())
+                distributed.weight = float(shares[rows].sum()) / total if total > 0 else 0.0
                 if rows.stop == rows.start:
                     return 0.0  # a last batch smaller than the ranks: nothing for this one
                 local = lengths[rows]

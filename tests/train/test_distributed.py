@@ -90,11 +90,16 @@ def test_two_ranks_train_the_weights_of_one_process(tmp_path: Path) -> None:
 
 
 @needs_mpi
-def test_a_classifier_splits_its_batches(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "weights", [[], ["--class-weights", "balanced"]], ids=["plain", "balanced"]
+)
+def test_a_classifier_splits_its_batches(tmp_path: Path, weights: list[str]) -> None:
+    # Classes of unequal sizes: with balanced class weights the loss is a mean over the
+    # batch's summed weights, so each rank's share follows its rows' weights.
     rng = np.random.default_rng(0)
     lines = ["label\ttext"]
     for _ in range(300):
-        label = rng.choice(["pos", "neg"])
+        label = rng.choice(["pos", "neg", "neg", "neg"])
         words = ["good" if label == "pos" else "bad", "fine" if label == "pos" else "poor"]
         words += ["the", "film"]
         lines.append(f"{label}\t{' '.join(rng.choice(words, size=rng.integers(2, 12)))}")
@@ -102,7 +107,8 @@ def test_a_classifier_splits_its_batches(tmp_path: Path) -> None:
     data.write_text("\n".join(lines) + "\n", encoding="utf-8")
     # No dropout: a rank draws the masks of its half of a batch, not those of the whole.
     flags = ["--task", "classify", "--train", data, "--max-steps", 20, "--batch-size", 5,
-             "--hidden-size", 8, "--embedding-size", 8, "--threads", 1, "--dropout", 0]  # fmt: skip
+             "--hidden-size", 8, "--embedding-size", 8, "--threads", 1, "--dropout", 0,
+             *weights]  # fmt: skip
     status, _, err = run_cli("train", *flags, "--out", tmp_path / "one")
     assert status == 0, err
     done = mpirun(2, "train", *flags, "--out", tmp_path / "two")
