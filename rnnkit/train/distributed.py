@@ -1,7 +1,8 @@
 """Data-parallel training over MPI: ``mpiexec -n N rnnkit train ...``.
 
 Every rank builds the same run (same data, same seed, same model), then ``Trainer.train``
-calls ``attach`` and each step:
+calls ``attach``, which refuses ranks whose runs differ (``run_digest``: each reads its own
+data with its own arguments), and each step:
 
 - every rank computes the loss and gradients of its own share of the global batch (the rows
   ``rows(B)`` of the language model's window, the examples of the classifier's batch, the
@@ -32,7 +33,10 @@ changes. Tasks whose batches this module cannot split are refused in one line.
 from __future__ import annotations
 
 import atexit
+import dataclasses
+import hashlib
 import inspect
+import json
 import os
 import sys
 import time
@@ -108,6 +112,25 @@ def timeout_seconds() -> float:
     if not seconds > 0:
         raise UserError(f"{TIMEOUT_VARIABLE} must be a number of seconds above 0, got {value!r}")
     return seconds
+
+
+def run_digest(trainer: Any) -> bytes:
+    """What makes TRAINER's run, hashed: its task, data fingerprint, settings (the paths of
+    the data aside: a rank may read the same data at another path) and weight shapes."""
+    config = trainer.run_config
+    settings = dataclasses.asdict(config)
+    data = getattr(config, "data", None)
+    if dataclasses.is_dataclass(data):
+        for field in dataclasses.fields(data):
+            if field.metadata.get("path"):
+                settings["data"].pop(field.name, None)
+    run = {
+        "task": trainer.task_name,
+        "data": trainer.info.get("data_sha256"),
+        "settings": settings,
+        "weights": {name: list(value.shape) for name, value in trainer.model.params.items()},
+    }
+    return hashlib.sha256(json.dumps(run, sort_keys=True, default=str).encode()).digest()
 
 
 class Distributed:
@@ -195,6 +218,7 @@ class Distributed:
     def attach(self, trainer: Any) -> None:
         """Make TRAINER's steps split across the ranks (see the module docstring)."""
         self.barrier("the start of training")
+        self.check_same_run(trainer)
         if not getattr(trainer, "_split_by_ranks", False):  # once, however often it trains
             trainer._split_by_ranks = True
             self.broadcast_weights(trainer.model)
@@ -205,6 +229,18 @@ class Distributed:
             if self.rank:
                 bits.state = bits.jumped(self.rank).state
         self._wrap(trainer.model, trainer.task_name)
+
+    def check_same_run(self, trainer: Any) -> None:
+        """Refuse ranks that would not train one run: their data, settings or model differ
+        (each rank reads its own copy of the data, with its own arguments)."""
+        digest = np.frombuffer(run_digest(trainer), dtype=np.uint8).astype(np.int32)
+        extremes = np.concatenate([digest, -digest])  # the largest and the smallest at once
+        self.allreduce(extremes, "the comparison of the ranks' runs", op=self.MPI.MAX)
+        if not np.array_equal(extremes[: digest.size], -extremes[digest.size :]):
+            raise EveryRankError(
+                f"the {self.size} MPI ranks do not train the same run: their data or settings "
+                "differ; give every rank the same arguments and the same data"
+            )
 
     def detach(self, trainer: Any) -> None:
         trainer.model.__dict__.pop("loss_and_backward", None)

@@ -165,6 +165,29 @@ def test_more_ranks_than_batch_rows_is_one_line(tmp_path: Path) -> None:
     assert not (tmp_path / "run").exists()
 
 
+@needs_mpi
+@pytest.mark.parametrize("differ", ["data", "settings"])
+def test_ranks_that_read_different_runs_are_one_line(tmp_path: Path, differ: str) -> None:
+    # Each rank reads its own data with its own arguments: the same text backwards (the
+    # same vocabulary, so the same shapes) or another hidden size must not train as one run.
+    data = corpus(tmp_path)
+    other = tmp_path / "other.txt"
+    other.write_text(data.read_text(encoding="utf-8")[::-1], encoding="utf-8")
+    rank = [sys.executable, "-m", "rnnkit", "train", "--out", str(tmp_path / "run"),
+            "--max-steps", "5", *map(str, LM)]  # fmt: skip
+    second = ["--data", str(other)] if differ == "data" else ["--data", str(data)]
+    second += ["--hidden-size", "12"] if differ == "settings" else []
+    done = subprocess.run(
+        [MPIEXEC, "-n", "1", *rank, "--data", str(data), ":", "-n", "1", *rank, *second],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "RNNKIT_MPI_TIMEOUT": "20"},
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "the 2 MPI ranks do not train the same run" in done.stderr
+    assert not (tmp_path / "run").exists()
+
+
 def rank_processes(root: int) -> dict[int, int]:
     """{rank: pid} of the processes below ROOT that an MPI launcher started."""
     found, queue = {}, [root]
