@@ -15,8 +15,9 @@ of the vocabulary), written in one streaming pass and kept in the cache folder::
                                                  and options fits to that data
 
 An entry is used only when its record names the same data fingerprint, the same
-tokenizer and a file of the recorded size; a stale, foreign or truncated entry is built
-again (written beside, then renamed into place, so a reader never sees half a file).
+tokenizer and a file of the recorded size whose ids are all in the vocabulary; a stale,
+foreign, truncated or overwritten entry is built again (written beside, then renamed
+into place, so a reader never sees half a file).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from rnnkit.errors import UserError
 CACHE_VARIABLE = "RNNKIT_CACHE"
 FORMAT = "rnnkit-token-ids"
 VERSION = 1
+CHECK_ENTRIES = 1 << 24  # entries of a reused file checked at a time
 
 
 def cache_folder() -> Path:
@@ -71,7 +73,9 @@ def cached_ids(
 ) -> tuple[np.ndarray, Path, bool]:
     """The ids of STREAM as a memmap, the file that holds them, and whether it was reused."""
     dtype = token_dtype(tokenizer.vocab_size)
-    return _cached_array(stream, tokenizer, folder, "ids", dtype, tokenizer.encode_pieces)
+    return _cached_array(
+        stream, tokenizer, folder, "ids", dtype, tokenizer.encode_pieces, tokenizer.vocab_size
+    )
 
 
 def unknown_flags(stream: Any, tokenizer: Tokenizer, folder: Path | None = None) -> Any:
@@ -81,7 +85,7 @@ def unknown_flags(stream: Any, tokenizer: Tokenizer, folder: Path | None = None)
     if tokenizer.kind != "word":
         return None
     flags = tokenizer.unknown_mask_pieces  # type: ignore[attr-defined]
-    return _cached_array(stream, tokenizer, folder, "unknown", np.dtype(np.uint8), flags)[0]
+    return _cached_array(stream, tokenizer, folder, "unknown", np.dtype(np.uint8), flags, 2)[0]
 
 
 def _cached_array(
@@ -91,9 +95,11 @@ def _cached_array(
     what: str,
     dtype: np.dtype,
     pieces: Callable[[Any], Iterable[np.ndarray]],
+    limit: int,
 ) -> tuple[np.ndarray, Path, bool]:
     """The arrays PIECES makes of STREAM, joined in a memmap of DTYPE kept in the cache
-    FOLDER as WHAT (``ids``), the file that holds them, and whether it was reused."""
+    FOLDER as WHAT (``ids``), the file that holds them, and whether it was reused. Every
+    entry is below LIMIT (a reused file with one that is not was damaged: built again)."""
     folder = folder or cache_folder()
     data = stream.fingerprint()
     tokenizer_sha = _sha(tokenizer.to_dict())
@@ -116,6 +122,7 @@ def _cached_array(
         and isinstance(record.get("tokens"), int)
         and path.is_file()
         and path.stat().st_size == record["tokens"] * dtype.itemsize
+        and _below(path, dtype, record["tokens"], limit)
     )
     if not reused:
         count = _write_ids(pieces(stream), dtype, path, folder)
@@ -125,6 +132,15 @@ def _cached_array(
     if count == 0:
         return np.zeros(0, dtype=dtype), path, reused
     return np.memmap(path, dtype=dtype, mode="r", shape=(count,)), path, reused
+
+
+def _below(path: Path, dtype: np.dtype, count: int, limit: int) -> bool:
+    """Whether the COUNT entries of DTYPE in PATH are all below LIMIT; read a slice at a
+    time, so that a corpus larger than memory is never held whole."""
+    values = np.memmap(path, dtype=dtype, mode="r", shape=(count,)) if count else []
+    return all(
+        int(values[i : i + CHECK_ENTRIES].max()) < limit for i in range(0, count, CHECK_ENTRIES)
+    )
 
 
 def cached_vocabulary(stream: Any, tokenizer: Tokenizer, folder: Path | None = None) -> list[str]:

@@ -128,12 +128,15 @@ def test_the_cache_is_reused_and_rebuilt_when_stale(tmp_path: Path) -> None:
     record_path = file.with_suffix(".json")
     record = json.loads(record_path.read_text())
 
-    # A foreign record (another text's fingerprint), a truncated ids file, a damaged record:
+    # A foreign record (another text's fingerprint), a truncated ids file, a damaged record,
+    # ids overwritten in place past the vocabulary (training would index past the table):
     # each is found out and the entry built again.
+    assert tokenizer.vocab_size < 0xFF and expected.dtype == np.uint8
     for spoil in (
         lambda: record_path.write_text(json.dumps({**record, "data_sha256": "0" * 64})),
         lambda: file.write_bytes(file.read_bytes()[:-3]),
         lambda: record_path.write_text("{not json"),
+        lambda: file.write_bytes(file.read_bytes()[:-1] + b"\xff"),
     ):
         spoil()
         rebuilt, _, reused = cached_ids(TextStream(path), tokenizer, cache)
