@@ -66,6 +66,21 @@ def run(argv: list[str]) -> int:
     if argv and argv[0] in (train.NAME, train.ALIAS):
         rest = argv[1:] if argv[0] == train.NAME else ["--task", "classify", *argv[1:]]
         return train.run_command(rest, ArgumentParser, argv[0])
+    args = parse_arguments(argv)
+    with limit_threads(args.threads):
+        return args.handler(args)
+
+
+def parse_arguments(argv: list[str]) -> argparse.Namespace:
+    """The arguments of every command but ``train`` (which parses its own): ARGV parsed,
+    nothing run. Bad flags or values raise ``UserError``; ``--help`` exits.
+
+    Args:
+        argv: the words after ``rnnkit``, such as ``["predict", "runs/trec", "a text"]``.
+
+    Outputs:
+        The namespace, whose ``handler`` runs the command.
+    """
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra and isinstance(getattr(args, "texts", None), list):
@@ -79,8 +94,7 @@ def run(argv: list[str]) -> int:
     if extra:
         parser.help_command = f"rnnkit {args.command} --help"
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    with limit_threads(args.threads):
-        return args.handler(args)
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
