@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnkit.atomic import write_atomic
+from rnnkit.atomic import check_writable, write_atomic
 from rnnkit.errors import SettingError, UserError
 from rnnkit.models.forecaster import Forecaster
 from rnnkit.models.language_model import LanguageModel
@@ -79,6 +79,10 @@ def export_onnx(model: Any, path: str | Path) -> list[Path]:
     A seq2seq model is two files beside PATH (see the module docstring).
     """
     path = Path(path)
+    if not path.name:  # "", "." or "/": a folder, or nothing, where a file name belongs
+        raise UserError(
+            f"{str(path)!r} names no file; give the ONNX file to write, e.g. model.onnx"
+        )
     if isinstance(model, Seq2Seq):
         encoder, decoder = seq2seq_graphs(model)
         stem = path.with_suffix("") if path.suffix == ".onnx" else path
@@ -89,11 +93,21 @@ def export_onnx(model: Any, path: str | Path) -> list[Path]:
         if build is None:
             raise UserError(f"ONNX export does not know the model {type(model).__name__}")
         paths, graphs = [path], [build(model)]
-    for graph, target in zip(graphs, paths, strict=True):
-        # atomic: an interrupted or failed export leaves no half-written model behind.
-        # No folder is made: a missing one is likelier a mistyped path than a wish (as for
-        # the files predict writes), and write_atomic's error names the file.
-        write_atomic(target, graph.SerializeToString())
+    # No folder is made: a missing one is likelier a mistyped path than a wish (as for the
+    # files predict writes), and the error names the file. Every file is checked before
+    # any is written, so that a seq2seq pair is written whole or not at all.
+    for target in paths:
+        check_writable(target)
+    written: list[Path] = []
+    try:
+        for graph, target in zip(graphs, paths, strict=True):
+            # atomic: an interrupted or failed write leaves no half-written model behind
+            write_atomic(target, graph.SerializeToString())
+            written.append(target)
+    except BaseException:
+        for target in written:  # an encoder without its decoder is no model
+            target.unlink(missing_ok=True)
+        raise
     return paths
 
 

@@ -96,3 +96,54 @@ def test_an_export_that_fails_while_writing_leaves_no_file(
     status, _, err = run_cli("export", run, "--onnx", tmp_path / "out" / "lm.onnx")
     assert_one_line_error(status, err, "lm.onnx: no space left on device")
     assert list((tmp_path / "out").iterdir()) == []
+
+
+@pytest.mark.parametrize("target", ["", "."])
+def test_export_to_no_file_name_is_one_line(tmp_path: Path, target: str) -> None:
+    data = write_corpus(tmp_path, count=100)
+    run = tmp_path / "run"
+    status, _, err = run_cli("train", "--data", data, "--out", run, "--max-steps", "1", *TINY)
+    assert status == 0, err
+    status, _, err = run_cli("export", run, "--onnx", target)
+    assert_one_line_error(status, err, "names no file", "e.g. model.onnx")
+
+
+def seq2seq_run(tmp_path: Path) -> Path:
+    pairs = tmp_path / "pairs.tsv"
+    words = ["abc", "acb", "bac", "bca", "cab", "cba"]
+    pairs.write_text("".join(f"{w}\t{w[::-1]}\n" for w in words * 3))
+    run = tmp_path / "s2s"
+    status, _, err = run_cli(
+        "train", "--task", "seq2seq", "--train", pairs, "--out", run, "--max-steps", "1",
+        "--hidden-size", "4", "--embedding-size", "4", "--threads", "1",
+    )  # fmt: skip
+    assert status == 0, err
+    return run
+
+
+def test_a_seq2seq_export_writes_both_files_or_neither(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = seq2seq_run(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    # The decoder's file cannot be written (a folder is in the way): told before the
+    # encoder's is written.
+    (out / "m.decoder.onnx").mkdir()
+    status, _, err = run_cli("export", run, "--onnx", out / "m.onnx")
+    assert_one_line_error(status, err, "m.decoder.onnx: is a directory")
+    assert sorted(p.name for p in out.iterdir()) == ["m.decoder.onnx"]
+    (out / "m.decoder.onnx").rmdir()
+
+    # The disk fills up as the decoder is flushed: the encoder written before goes too.
+    flushes = []
+
+    def full_at_the_decoder(descriptor: int) -> None:
+        flushes.append(descriptor)
+        if len(flushes) == 3:  # the encoder's file, its folder, then the decoder's file
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(rnnkit.atomic.os, "fsync", full_at_the_decoder)
+    status, _, err = run_cli("export", run, "--onnx", out / "m.onnx")
+    assert_one_line_error(status, err, "m.decoder.onnx: no space left on device")
+    assert list(out.iterdir()) == []
