@@ -26,11 +26,14 @@ inputs and outputs (B batch, T steps, L layers, H hidden size; ids are int64):
             [, summary], h0 [, c0];  FILE.decoder.onnx: one step, tokens (B,) and the
             state  ->  log_probs (B, V), h_out [, c_out] [, feed_out] [, attention]
   forecast  past_target (B, lookback, S) [, past_covariates] [, future_covariates]
-            ->  raw (B, horizon, S, P), the distribution's parameters
+            ->  raw (B, horizon, S, P), the distribution's parameters; in the units
+            the model trained in: the run's scaling, log and differencing (its
+            config.json "transforms") are the caller's to apply and undo, and the
+            calendar features are among the future covariates
 
-Refused, with the option named: a tagger's --crf (Viterbi decoding) and a forecaster's
---decoder autoregressive (random draws fed back). A conditioned generator (task
-generate) has no export.
+Refused, with the option named: a tagger's --crf (Viterbi decoding), a forecaster's
+--decoder autoregressive (random draws fed back) and its --window-scale or
+--window-mean. A conditioned generator (task generate) has no export.
 
 example:
   rnnkit export runs/shakespeare --onnx shakespeare.onnx
