@@ -16,8 +16,10 @@ DESCRIPTION = (
     "nn.LSTM, nn.GRU or nn.RNN -> nn.Linear) into a run folder that rnnkit sample, predict "
     "and eval use without torch. The parts are found by their tensors' shapes, whatever "
     "their names (embedding/encoder, rnn/lstm/gru/encoder, fc/decoder/classifier...); the "
-    "cell, sizes, layers and directions come from the recurrent weights. A .pt file needs "
-    "torch to read; a .safetensors file does not."
+    "cell, sizes, layers and directions come from the recurrent weights. An nn.RNN is read "
+    "with its default tanh: the state dict does not say nonlinearity='relu', so a ReLU RNN "
+    "would import as another model. A .pt file needs torch to read; a .safetensors file "
+    "does not."
 )
 EPILOG = """\
 the --config file (JSON):

@@ -11,7 +11,8 @@ shapes of their tensors, whatever the attribute names (``embedding``, ``embed``,
 as ``module.``): the recurrent layer is the one with ``weight_ih_l0``; the table a lone
 2-D ``weight`` as wide as its input; the linear layer a ``weight`` and ``bias`` that read
 its outputs. The cell, sizes, layers and directions come from the recurrent weights, which
-PyTorch and rnnkit name and order alike.
+PyTorch and rnnkit name and order alike. An ``nn.RNN`` is taken to use its default tanh:
+its ``nonlinearity`` is not in the state dict, and rnnkit's models have no ReLU RNN.
 
 The config (JSON) gives what the weights cannot::
 
