@@ -123,18 +123,30 @@ def run_command(
         task = TASKS[known.task or DEFAULT_TASK]
     refuse_aliases_together(list(argv))
     args = build_parser(task, parser_class).parse_args(argv)
-    if mpi.is_writer():
-        with limit_threads(args.threads):
-            if args.resume:
-                return resume(task, args, command)
-            return start(task, args, command)
-    # Under mpiexec, ranks after the first train their share and write nothing.
-    with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
-        try:
+    try:
+        if mpi.is_writer():
             with limit_threads(args.threads):
-                return resume(task, args, command) if args.resume else start(task, args, command)
-        except mpi.EveryRankError:
-            return 2  # rank 0 says it
+                if args.resume:
+                    return resume(task, args, command)
+                return start(task, args, command)
+        # Under mpiexec, ranks after the first train their share and write nothing.
+        with (
+            open(os.devnull, "w") as quiet,
+            contextlib.redirect_stdout(quiet),
+            limit_threads(args.threads),
+        ):
+            return resume(task, args, command) if args.resume else start(task, args, command)
+    except mpi.EveryRankError:
+        if mpi.is_writer():
+            raise
+        return 2  # rank 0 says it
+    except Exception as error:
+        # One rank's failure (its data missing, a bug) ends every rank now: the others
+        # would wait for it at their next collective until the MPI timeout.
+        world = mpi.world()
+        if world is not None:
+            world.abandon(2 if isinstance(error, (UserError, OSError)) else 1)
+        raise
 
 
 def start(task: Task, args: argparse.Namespace, command: str) -> int:

@@ -188,6 +188,29 @@ def test_ranks_that_read_different_runs_are_one_line(tmp_path: Path, differ: str
     assert not (tmp_path / "run").exists()
 
 
+@needs_mpi
+@pytest.mark.parametrize("failing", [0, 1])
+def test_one_rank_that_fails_ends_every_rank_at_once(tmp_path: Path, failing: int) -> None:
+    # One rank's data is missing: it says so, and the job ends with it, not when the other
+    # ranks give up waiting for it (the timeout here is far longer than the test allows).
+    data, missing = corpus(tmp_path), tmp_path / "missing.txt"
+    rank = [sys.executable, "-m", "rnnkit", "train", "--out", str(tmp_path / "run"),
+            "--max-steps", "5", *map(str, LM)]  # fmt: skip
+    paths = [data, data]
+    paths[failing] = missing
+    started = time.monotonic()
+    done = subprocess.run(
+        [MPIEXEC, "-n", "1", *rank, "--data", str(paths[0]), ":",
+         "-n", "1", *rank, "--data", str(paths[1])],
+        capture_output=True, text=True, timeout=200,
+        env={**os.environ, "RNNKIT_MPI_TIMEOUT": "600"},
+    )  # fmt: skip
+    assert time.monotonic() - started < 100
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+    assert f"{missing} does not exist" in done.stderr
+
+
 def rank_processes(root: int) -> dict[int, int]:
     """{rank: pid} of the processes below ROOT that an MPI launcher started."""
     found, queue = {}, [root]
