@@ -25,10 +25,25 @@ from typing import Any, ClassVar
 import numpy as np
 
 from rnnkit.data.length_buckets import batches_per_epoch, bucket_batches
-from rnnkit.train.settings import TrainingSettings, batch_size_option, eval_every_option
+from rnnkit.train.settings import (
+    TrainingSettings,
+    batch_size_option,
+    eval_every_option,
+    patience_option,
+)
 from rnnkit.train.trainer import Trainer, TrainingProgress
 
 MAX_DEFAULT_EVAL_EVERY = 1000  # steps; by default a run validates once per epoch, or this
+
+
+def interval_patience(intervals: int) -> Any:
+    """The ``plateau_patience`` field of settings whose default is INTERVALS validation
+    intervals (``plateau_intervals``)."""
+    return patience_option(
+        None,
+        "steps without improvement of validation before the learning rate is lowered "
+        f"(default: {intervals} validation intervals)",
+    )
 
 
 @dataclass
@@ -43,6 +58,7 @@ class BatchedSettings(TrainingSettings):
         "validate and keep the best model every N steps (default: once per epoch, "
         f"at most every {MAX_DEFAULT_EVAL_EVERY})",
     )
+    plateau_patience: int | None = interval_patience(plateau_intervals)
     batch_size: int = batch_size_option(32, "examples per step")
 
     def resolve(self, steps_per_epoch: int) -> None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
@@ -36,7 +36,6 @@ from rnnkit.data.tokenizers import Tokenizer
 from rnnkit.models import SequenceClassifier
 from rnnkit.train.batched_trainer import BatchedSettings, BatchedTrainer
 from rnnkit.train.classifier_evaluation import evaluate_classifier
-from rnnkit.train.settings import lr_option, patience_option
 
 PLATEAU_MEASURES = ("accuracy", "loss")  # what plateau_on may follow
 CLASS_WEIGHTS = ("none", "balanced")  # what class_weights may be
@@ -56,14 +55,6 @@ class ClassifierSettings(BatchedSettings):
     loss of averaged weights) keeps falling as long as the model still learns.
     """
 
-    default_lr: ClassVar[dict[str, float]] = {"adam": 2e-3, "sgd": 0.1}
-
-    lr: float | None = lr_option(default_lr)
-    plateau_patience: int | None = patience_option(
-        None,
-        "steps without a better validation before the learning rate is halved "
-        "(default: two validation intervals)",
-    )
     pretrain_epochs: int = option(
         0,
         "first train the embedding and encoder for N epochs as a language model on the "
@@ -89,7 +80,7 @@ class ClassifierSettings(BatchedSettings):
     )
     plateau_on: str = option(
         "accuracy",
-        "the validation measure whose plateau halves the learning rate (loss "
+        "the validation measure whose plateau lowers the learning rate (loss "
         "moves more smoothly on a small validation set); the best model is still the one "
         "with the highest validation accuracy",
         choices=PLATEAU_MEASURES,

@@ -28,8 +28,8 @@ from rnnkit.data.timeseries_windows import ForecastWindows
 from rnnkit.errors import SettingError
 from rnnkit.models.forecaster import Forecaster
 from rnnkit.plural import counted
-from rnnkit.train.batched_trainer import BatchedSettings, BatchedTrainer
-from rnnkit.train.settings import batch_size_option, eval_every_option, lr_option
+from rnnkit.train.batched_trainer import BatchedSettings, BatchedTrainer, interval_patience
+from rnnkit.train.settings import batch_size_option, lr_option
 
 
 @dataclass
@@ -41,11 +41,7 @@ class ForecastSettings(BatchedSettings):
     plateau_intervals: ClassVar[int] = 5
 
     lr: float | None = lr_option(default_lr)
-    eval_every: int | None = eval_every_option(
-        None,
-        "validate and keep the best model every N steps (default: once per epoch, at least "
-        "every 1000)",
-    )
+    plateau_patience: int | None = interval_patience(plateau_intervals)
     batch_size: int = batch_size_option(32, "windows per step")
     num_samples: int = option(
         100,

@@ -67,7 +67,7 @@ class LMSettings(TrainingSettings):
         500, "validate and keep the best model every N steps"
     )
     plateau_patience: int | None = patience_option(
-        500, "steps without a better validation loss before the learning rate is halved"
+        500, "steps without a better validation loss before the learning rate is lowered"
     )
     batch_size: int = batch_size_option(32, "streams read side by side")
     seq_len: int = option(64, "steps per window (truncated BPTT)", minimum=1, maximum=1 << 20)

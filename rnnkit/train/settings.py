@@ -69,12 +69,7 @@ class TrainingSettings:
     """
 
     default_lr: ClassVar[dict[str, float]] = {"adam": 2e-3, "sgd": 0.1}
-    lr: float | None = option(
-        None,
-        "learning rate (default: the task's, e.g. 0.002 with adam)",
-        minimum=1e-12,
-        on_resume=CHANGEABLE,
-    )
+    lr: float | None = lr_option(default_lr)
     optimizer: str = option(
         "adam", "the optimizer (adam is AdamW with weight decay)", choices=OPTIMIZERS
     )

@@ -126,3 +126,22 @@ def test_one_flag_given_twice_still_overrides() -> None:
     argv = ["--peeky", "--no-peeky", "--data", "a", "--data", "b"]
     given = given_settings(parser.parse_args(argv))
     assert given[("model", "peeky")] is False and given[("data", "train")] == "b"
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_train_help_gives_each_task_s_own_defaults(name: str) -> None:
+    # tag, seq2seq and generate said "(default: the task's, e.g. 0.002 with adam)" and
+    # "(default: the task's)" for patience; forecast alone said "at least every 1000"
+    settings = type(TASKS[name].config_class().training)
+    helps = {
+        action.option_strings[0]: " ".join(action.help.split())
+        for action in build_parser(TASKS[name], ArgumentParser)._actions
+        if action.option_strings and action.help
+    }
+    for optimizer, rate in settings.default_lr.items():
+        assert f"{rate:g} with {optimizer}" in helps["--lr"]
+    assert "the task's" not in helps["--lr"] + helps["--plateau-patience"]
+    intervals = getattr(settings, "plateau_intervals", None)
+    if intervals is not None:  # a batched task: validation once an epoch by default
+        assert f"(default: {intervals} validation intervals)" in helps["--plateau-patience"]
+        assert "once per epoch, at most every 1000" in helps["--eval-every"]
