@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from rnnkit.errors import UserError
 from rnnkit.train.checkpoint import load_checkpoint
 from rnnkit.train.run_config import model_folder, saved_task
+from rnnkit.train.tasks import a_run_of
+
+TASK_FLAGS = "task_flags"  # the parser default that marks flags as one task's (dest -> owner)
 
 
 def positive_int(text: str) -> int:
@@ -136,10 +139,26 @@ def add_png_flag(
 
 def add_part_arguments(parser: argparse.ArgumentParser, parts: Mapping[str, Any]) -> None:
     """The flags of each module of PARTS (a task -> module table) that has some
-    (``add_arguments``), in the table's order."""
-    for part in parts.values():
+    (``add_arguments``), in the table's order, each marked as its task's
+    (``mark_task_flags``)."""
+    for task, part in parts.items():
         if hasattr(part, "add_arguments"):
+            before = len(parser._actions)
             part.add_arguments(parser)
+            mark_task_flags(parser, task, parser._actions[before:])
+
+
+def mark_task_flags(
+    parser: argparse.ArgumentParser, task: str, actions: Sequence[argparse.Action]
+) -> None:
+    """Mark the flags of ACTIONS as for a run of TASK only: ``run_part`` refuses them, when
+    given, for a run of another task (a part may read another's flag: ``SHARED_FLAGS``)."""
+    owners = parser.get_default(TASK_FLAGS)
+    if owners is None:
+        owners = {}
+        parser.set_defaults(**{TASK_FLAGS: owners})
+    for action in actions:
+        owners[action.dest] = (action.option_strings[0], task, action.default)
 
 
 def run_part(
@@ -152,8 +171,27 @@ def run_part(
     a task without one goes to OTHER ``(args, folder, task)``, or is refused."""
     folder = model_folder(args.folder)
     task = saved_task(load_checkpoint(folder), folder)
+    refuse_other_tasks_flags(args, folder, task, getattr(parts.get(task), "SHARED_FLAGS", ()))
     if task in parts:
         return parts[task].run(args, folder)
     if other is None:
         raise UserError(f"{folder} holds a run of task {task!r}, which this rnnkit does not know")
     return other(args, folder, task)
+
+
+def refuse_other_tasks_flags(
+    args: argparse.Namespace, folder: Path, task: str, shared: Sequence[str] = ()
+) -> None:
+    """Refuse the flags given in ARGS that are for a run of another task than TASK, the
+    task of the run in FOLDER (but the dests SHARED, which TASK's part reads too): left
+    unread, they would change nothing while the user believes they did."""
+    owners = getattr(args, TASK_FLAGS, None) or {}
+    given = [
+        (flag, owner)
+        for dest, (flag, owner, default) in owners.items()
+        if owner != task and dest not in shared and getattr(args, dest, default) != default
+    ]
+    if given:
+        first = given[0][1]
+        flags = ", ".join(flag for flag, owner in given if owner == first)
+        raise UserError(f"{flags}: for {a_run_of(first)}; {folder} holds {a_run_of(task)}")

@@ -19,6 +19,7 @@ from rnnkit.cli.arguments import (
     add_json_flag,
     add_model_command,
     add_part_arguments,
+    mark_task_flags,
     positive_int,
     run_part,
 )
@@ -34,8 +35,10 @@ DESCRIPTION = (
     "text (nats per token) with bits per character (char and jamo models) or perplexity "
     "(word models); a classifier's accuracy, macro-F1 and confusion matrix; a "
     "sequence-to-sequence model's exact match, token accuracy, token error rate (PER, CER "
-    "or WER) and, for word targets, BLEU; a conditioned generator's bits per character, "
-    "each text under its own condition."
+    "or WER) and, for word targets, BLEU; a tagger's token accuracy, per-tag figures and "
+    "confusion matrix; a forecaster's backtest against naive baselines; a conditioned "
+    "generator's bits per character, each text under its own condition. A flag for "
+    "another task's runs than DIR's is refused."
 )
 # The module that evaluates each task's runs but the language model's (``run_language_model``).
 PARTS = {
@@ -54,13 +57,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         metavar="PATH",
         required=True,
         help="a text file or a folder of them (language models); labelled examples "
-        "(classifiers); source and target pairs (seq2seq)",
+        "(classifiers); source and target pairs (seq2seq); tagged sentences (taggers); the "
+        "CSV of the series (forecasters); texts under their conditions (generators)",
     )
     parser.add_argument(
         "--encoding",
         help="the text's encoding (default: the training data's, as saved in the run)",
     )
-    parser.add_argument(
+    max_tokens = parser.add_argument(
         "--max-tokens",
         type=positive_int,
         metavar="N",
@@ -77,6 +81,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "other tasks the figures of their text report",
     )
     add_part_arguments(parser, PARTS)
+    mark_task_flags(parser, "lm", [max_tokens])
     return parser
 
 

@@ -30,8 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--png",
         metavar="PATH",
-        help="draw the confusion matrix into this PNG file (needs matplotlib); a picture "
-        "that cannot be drawn is a note, never a failed evaluation",
+        help="draw the confusion matrix into this PNG file (needs matplotlib), a tagger's "
+        "too; a picture that cannot be drawn is a note, never a failed evaluation",
     )
 
 

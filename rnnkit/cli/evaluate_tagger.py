@@ -20,6 +20,8 @@ from rnnkit.errors import UserError
 from rnnkit.train.tagging_metrics import format_tagging_report
 from rnnkit.train.tasks.tagging import evaluate_tagged, load_tagger
 
+SHARED_FLAGS = ("png",)  # the classifiers' --png draws a tagger's confusion matrix too
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("taggers", "for a tagger's run (defaults: as in training)")

@@ -25,7 +25,7 @@ from rnnkit.cli.prime_note import note_unknown_prime
 from rnnkit.data.tokenizers import EOS, UNK, Tokenizer
 from rnnkit.errors import UserError
 from rnnkit.models import LanguageModel
-from rnnkit.train.tasks import a_run_of
+from rnnkit.train.tasks import TASKS, a_run_of
 from rnnkit.train.tasks.language_model import load_language_model
 
 NAME = "sample"
@@ -68,11 +68,10 @@ def run(args: argparse.Namespace) -> int:
 
 def run_language_model(args: argparse.Namespace, folder: Path, task: str) -> int:
     """Stream a sample of the language model in FOLDER (a run of another TASK is refused)."""
-    extra = sample_generate.given(args)
-    if extra:
+    if task != "lm" and task in TASKS:  # a model that answers inputs: what predict does
         raise UserError(
-            f"{', '.join(extra)}: for a conditioned generator's run; {folder} holds "
-            f"{a_run_of(task)}"
+            f"{folder} holds {a_run_of(task)}, which answers inputs rather than generating "
+            f"text; use rnnkit predict {folder}"
         )
     model, tokenizer, _ = load_language_model(folder)
     write_sample(model, tokenizer, args.length, args.temperature, args.top_k, args.prime, args.seed)

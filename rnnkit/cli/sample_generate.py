@@ -22,8 +22,6 @@ from rnnkit.data.conditioned_text import category_ids, named_categories
 from rnnkit.errors import UserError
 from rnnkit.train.tasks.generate import TrainedGenerator, generate_texts, load_generator
 
-FLAGS = ("condition", "condition_vector", "count")  # this group's, by dest
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group(
@@ -38,11 +36,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--count", type=positive_int, metavar="N", help="texts to write, one a line (default 1)"
     )
-
-
-def given(args: argparse.Namespace) -> list[str]:
-    """The flags of this group given on the command line."""
-    return ["--" + name.replace("_", "-") for name in FLAGS if getattr(args, name) is not None]
 
 
 def run(args: argparse.Namespace, folder: Path) -> int:
