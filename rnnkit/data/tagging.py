@@ -3,7 +3,10 @@
 - Words: ``<unk>`` is id 0, then the training words seen at least ``min_count`` times, most
   frequent first (``lowercase`` folds case first; the characters keep it).
 - Characters: id 0 stands for a character never seen in training, then every character of
-  the training words, most frequent first.
+  the training words, most frequent first. A word longer than ``MAX_WORD_CHARS`` characters
+  is read as its first and last ``MAX_WORD_CHARS // 2``: the character encoder pads every
+  word of a batch to the longest, so one token of 10,000 characters (a pasted blob, a line
+  without tabs) would cost gigabytes, and a word's ends are what tell its tag.
 - Tags: the training tags, numbered as ``LabelVocabulary`` numbers classes; a tag unseen in
   training is refused, by name, wherever it turns up later.
 
@@ -29,6 +32,7 @@ from rnnkit.errors import UserError
 from rnnkit.models.char_word_encoder import WordChars, make_word_chars
 
 UNKNOWN = "<unk>"
+MAX_WORD_CHARS = 64  # far above real words: UD English-LinES's longest has 34
 
 
 @dataclass
@@ -95,6 +99,10 @@ class TaggingVocabulary:
         return np.array([self._word_ids.get(fold(t), 0) for t in tokens], dtype=np.int64)
 
     def char_ids(self, token: str) -> np.ndarray:
+        """The ids of TOKEN's characters, its ends only past ``MAX_WORD_CHARS``."""
+        if len(token) > MAX_WORD_CHARS:
+            half = MAX_WORD_CHARS // 2
+            token = token[:half] + token[-half:]
         return np.array([self._char_ids.get(c, 0) for c in token], dtype=np.int64)
 
 

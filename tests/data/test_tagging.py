@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from rnnkit.data.conll import TaggedSentences
-from rnnkit.data.tagging import TaggingVocabulary, encode_sentences, encode_tagged, tagger_batch
+from rnnkit.data.tagging import (
+    MAX_WORD_CHARS,
+    TaggingVocabulary,
+    encode_sentences,
+    encode_tagged,
+    tagger_batch,
+)
 from rnnkit.errors import UserError
 
 
@@ -67,3 +73,16 @@ def test_batches_pad_and_replace_singletons() -> None:
     replaced, *_ = tagger_batch(encoded, [0, 1], pad, None, 1.0, vocabulary.singletons, rng)
     rare = np.isin(ids, list(vocabulary.singletons))  # The, the, runs, sleeps, .
     assert rare.sum() == 5 and np.all(replaced[rare] == 0) and np.all(replaced[~rare] == ids[~rare])
+
+
+def test_a_huge_word_is_read_by_its_ends_so_a_batch_stays_small() -> None:
+    # One 100,000-character token padded every word of its batch to its length: eval of a
+    # treebank with one such line asked for 43 GiB and ended in a MemoryError traceback.
+    vocabulary = TaggingVocabulary.fit(sentences(), "a")
+    word = "d" * 40 + "o" * 99_920 + "gs"
+    assert len(vocabulary.char_ids(word)) == MAX_WORD_CHARS
+    assert list(vocabulary.char_ids(word)) == list(vocabulary.char_ids("d" * 32 + "o" * 30 + "gs"))
+    assert len(vocabulary.char_ids("d" * MAX_WORD_CHARS)) == MAX_WORD_CHARS  # kept whole
+    encoded = encode_sentences([["The", word, "runs"]], vocabulary, source="the input")
+    chars = tagger_batch(encoded, [0], len(vocabulary.words), char_pad_id=99)[3]
+    assert chars.ids.shape == (3, MAX_WORD_CHARS)
