@@ -124,6 +124,27 @@ def apply_settings(config: Any, given: dict[tuple[str, str], Any]) -> None:
         setattr(getattr(config, section), name, value)
 
 
+def changed_settings(saved: Any, config: Any, given: dict[tuple[str, str], Any]) -> list[str]:
+    """The GIVEN settings whose value in CONFIG differs from SAVED's, as the flags a user
+    would type, each with the value it replaces: ``["--lr 0.01 (was 0.002)"]``."""
+    changes = []
+    for section, name in given:
+        old, new = getattr(getattr(saved, section), name), getattr(getattr(config, section), name)
+        if old != new:
+            changes.append(f"{flag_name(name)} {_shown(new)} (was {_shown(old)})")
+    return changes
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, (list, tuple)):
+        return " ".join(map(_shown, value))
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def as_flags(message: str, names: set[str], named: Iterable[str] = ()) -> str:
     """MESSAGE with each setting name in NAMES written as its flag (``--hidden-size``).
 

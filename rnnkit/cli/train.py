@@ -26,6 +26,7 @@ from rnnkit.cli.flags import (
     add_settings_flags,
     apply_settings,
     as_flags,
+    changed_settings,
     given_settings,
     new_settings,
     refuse_aliases_together,
@@ -178,15 +179,22 @@ def resume(task: Task, args: argparse.Namespace, command: str) -> int:
         check_best(task, folder)
         config = copy.deepcopy(saved)
         given = given_settings(args)
+        changed = dict(given)
         if any(("training", name) in given for name in BUDGET_FIELDS):
             # A new budget replaces the old one whole: --max-steps 2000 alone means no
             # time limit, as it would for a fresh run.
             for name in BUDGET_FIELDS:
                 setattr(config.training, name, None)
+                changed.setdefault(("training", name), None)
         apply_settings(config, given)
         trainer = resume_run(task, config, saved, checkpoint, folder)
         progress = trainer.progress
-        print(f"resuming {folder} at step {progress.step} (epoch {progress.epoch + 1})", flush=True)
+        changes = changed_settings(saved, config, changed)
+        with_changes = f" with {', '.join(changes)}" if changes else ""
+        print(
+            f"resuming {folder} at step {progress.step} (epoch {progress.epoch + 1}){with_changes}",
+            flush=True,
+        )
         outcome = train_run(task, trainer, fresh=False)
     return finish(task, trainer, outcome, command)
 

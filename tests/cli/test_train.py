@@ -63,7 +63,9 @@ def test_resume_continues_exactly(tmp_path: Path) -> None:
         "train", "--out", tmp_path / "split", "--resume", "--max-steps", "14", "--dropout", "0.3"
     )
     assert status == 0, err
+    # The settings that change are said; --dropout 0.3, as saved, is not a change.
     assert "resuming" in out and "at step 5" in out
+    assert out.splitlines()[0].endswith(" with --max-steps 14 (was 5)")
     for group in ("model", "optimizer"):
         whole = load_weights(tmp_path / "whole" / f"{group}.safetensors")
         split = load_weights(tmp_path / "split" / f"{group}.safetensors")
@@ -347,3 +349,17 @@ def test_a_resume_refuses_a_damaged_best_model_before_any_step(
     shutil.rmtree(run / "best")  # the way out the message names
     status, _, err = run_cli("train", "--out", run, "--resume", "--max-steps", "6")
     assert status == 0, err
+
+
+def test_a_resume_says_which_settings_it_changes(tmp_path: Path) -> None:
+    data, run = write_corpus(tmp_path), tmp_path / "run"
+    assert run_cli("train", "--data", data, "--out", run, "--max-steps", "3", *TINY)[0] == 0
+    status, out, err = run_cli(
+        "train", "--out", run, "--resume", "--max-time", "60", "--lr", "0.01", "--clip", "1e9"
+    )
+    assert status == 0, err
+    # A new budget replaces the old one whole: max_steps is gone with it.
+    assert out.splitlines()[0] == (
+        f"resuming {run} at step 3 (epoch 1) with --lr 0.01 (was 0.002), --clip 1e+09 "
+        "(was 5), --max-time 60 (was none), --max-steps none (was 3)"
+    )
