@@ -206,3 +206,27 @@ def test_language_model_sampling_is_unchanged_and_refuses_conditions(tmp_path: P
     assert status == 0 and out.endswith("\n")
     status, _, err = run_cli("sample", tmp_path / "lm", "--condition", "Ant", "--count", "2")
     assert_one_line_error(status, err, "--condition, --count", "holds a language-model run")
+
+
+def test_a_text_longer_than_max_length_is_one_line_naming_it(
+    run_folder: Path, tmp_path: Path
+) -> None:
+    # One line of a million characters padded its batch to that length: training took all
+    # of the machine's 24 GiB until the kernel killed it, leaving a half-made run folder.
+    train = write_folder(tmp_path / "train")
+    with (train / "Bee.txt").open("a", encoding="utf-8") as file:
+        file.write("B" + "x" * 1000 + "\n")
+    args = ("train", "--task", "generate", "--train", train, "--max-steps", "2", *SMALL)
+    status, _, err = run_cli(*args, "--out", tmp_path / "run")
+    assert_one_line_error(
+        status, err, f"{train / 'Bee.txt'}:61: a text of 1,001 characters, longer than "
+        "--max-length 1000; raise --max-length, or split the text",
+    )  # fmt: skip
+    assert not (tmp_path / "run").exists()
+    status, _, err = run_cli(*args, "--out", tmp_path / "run", "--max-length", "1001")
+    assert status == 0, err
+    status, _, err = run_cli("eval", run_folder / "run", "--data", train)
+    assert_one_line_error(
+        status, err, "Bee.txt:61: a text of 1,001 characters, longer than the 1,000 "
+        "characters this model was trained to accept; split the text, or leave it out",
+    )  # fmt: skip

@@ -79,6 +79,15 @@ class GenerateData:
         minimum=0,
         below=1,
     )
+    # A batch is padded to its longest text, so one line of a million characters (a file
+    # without line breaks) would ask for tens of GiB.
+    max_length: int = option(
+        1000,
+        "the longest training or validation text accepted, in characters",
+        minimum=1,
+        maximum=1 << 20,
+        older_runs=1 << 20,  # runs saved before the limit had none
+    )
 
 
 @dataclass
@@ -176,6 +185,13 @@ class GenerateTask(Task, name="generate", title="conditioned generator"):
         if data.valid_features is not None and data.valid is None:
             raise SettingError("valid_features goes with a valid text file", "valid_features")
         train, valid, _, digest = self.read_data(config, folder, checkpoint)
+        for part in (train, valid):
+            check_lengths(
+                part,
+                data.max_length,
+                f"max_length {data.max_length}",
+                "raise max_length, or split the text",
+            )
         if checkpoint is None:
             # A held-out part is still part of the training data: its categories count.
             held_out = valid.categories if data.valid is None else []
@@ -235,6 +251,16 @@ class GenerateTask(Task, name="generate", title="conditioned generator"):
         return TrainedGenerator(model, tokenizer, categories, config)
 
 
+def check_lengths(data: ConditionedTexts, max_length: int, limit: str, fix: str) -> None:
+    """Refuse a text of DATA longer than MAX_LENGTH characters, naming its line, the LIMIT
+    (how the message calls MAX_LENGTH) and the FIX."""
+    for text, origin in zip(data.texts, data.origins, strict=True):
+        if len(text) > max_length:
+            raise UserError(
+                f"{origin}: a text of {len(text):,} characters, longer than {limit}; {fix}"
+            )
+
+
 def parameter_count(model: ConditionedLanguageModelConfig) -> int:
     """The parameters of the ``ConditionedLanguageModel`` MODEL describes, without making it."""
     category = model.condition == "category"
@@ -280,6 +306,13 @@ def evaluate_generator(
     condition: ``loss``, ``bits_per_char``, ``characters`` (predicted: each text's
     characters and its end), ``texts`` and ``unknown_characters`` (read as ``<unk>``)."""
     model = trained.model
+    max_length = trained.config.data.max_length
+    check_lengths(
+        data,
+        max_length,
+        f"the {max_length:,} characters this model was trained to accept",
+        "split the text, or leave it out",
+    )
     encoded = encode_conditioned(
         data, trained.tokenizer, trained.categories, model.feature_size, source
     )
