@@ -47,6 +47,19 @@ CASES = {
     ),
     "lstm-general-peeky-sampled": dict(attention="general", peeky=True, teacher_forcing=0.4),
     "gru-general-bi-peeky": dict(cell="gru", attention="general", bidirectional=True, peeky=True),
+    # A stack decoded in one sequence call, the summary from the encoder's top layer.
+    "rnn-general-bi-peeky-2layers": dict(
+        cell="rnn", attention="general", bidirectional=True, peeky=True, num_layers=2
+    ),
+    # The stepping decoder's embedding lookups add into the table the output layer reads.
+    "gru-additive-feed-shared-tied": dict(
+        cell="gru",
+        attention="additive",
+        input_feeding=True,
+        share_vocabulary=True,
+        tie_embeddings=True,
+        embedding_size=5,
+    ),
 }
 # Fewer target than source steps: general attention reads its scores on the query side.
 SHORT_TGT_LENGTHS = np.array([3, 4, 2])
