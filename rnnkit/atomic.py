@@ -3,7 +3,8 @@
 The data goes to a fresh temporary file in the target's folder, is flushed to disk
 (fsync), and the temporary file is renamed over the target (``os.replace``, atomic on
 POSIX and Windows); then the folder itself is fsynced so the rename survives a power cut.
-``rnnkit.save_weights`` and the training checkpoints write through it.
+``rnnkit.save_weights`` and the training checkpoints write through it; ``write_atomic_files``
+replaces several files together.
 
 ``check_writable`` refuses, before a command does its work, a file that could not be
 written: a command that writes two files (a CSV and a picture) would otherwise leave the
@@ -15,32 +16,50 @@ from __future__ import annotations
 import errno
 import os
 import secrets
+from collections.abc import Sequence
 from contextlib import suppress
 from pathlib import Path
 
 
 def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     """Replace the file PATH by DATA, atomically."""
-    path = Path(path)
-    # A fresh name created exclusively ("x"): no clash with a leftover or concurrent file.
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    write_atomic_files([(path, data)])
+
+
+def write_atomic_files(files: Sequence[tuple[str | os.PathLike[str], bytes]]) -> None:
+    """Replace each file PATH of FILES ``(path, data)`` by its DATA, together.
+
+    Every file's data is written and flushed to its temporary before any is renamed into
+    place: a failure while writing (a full disk) leaves every old file as it was, so files
+    that only make sense together (a seq2seq model's encoder and decoder) are not mixed.
+    """
+    staged: list[tuple[Path, Path]] = []  # (target, its temporary)
+    path = Path()  # the file being written, which an error names
     try:
-        with open(temporary, "xb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
+        for target, data in files:
+            path = Path(target)
+            # A fresh name created exclusively ("x"): no clash with a leftover or concurrent file.
+            temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+            staged.append((path, temporary))
+            with open(temporary, "xb") as file:
+                file.write(data)
+                file.flush()
+                os.fsync(file.fileno())
+        for path, temporary in staged:
+            os.replace(temporary, path)
     except BaseException as error:
-        # Where the temporary could not be made (its folder missing, or a file on the way)
+        # Where a temporary could not be made (its folder missing, or a file on the way)
         # removing it fails too: that failure must not hide the one to report.
-        with suppress(OSError):
-            os.unlink(temporary)
+        for _, temporary in staged:
+            with suppress(OSError):
+                os.unlink(temporary)
         if isinstance(error, OSError) and error.errno is not None:
             # The temporary name is ours, not the caller's: name the file they asked for
             # (OSError(errno, ...) gives the same subclass, e.g. PermissionError)
             raise OSError(error.errno, error.strerror, str(path)) from None
         raise
-    fsync_folder(path.parent)
+    for folder in dict.fromkeys(path.parent for path, _ in staged):
+        fsync_folder(folder)
 
 
 def check_writable(path: str | os.PathLike[str]) -> None:

@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnkit.atomic import check_writable, write_atomic
+from rnnkit.atomic import check_writable, write_atomic_files
 from rnnkit.errors import SettingError, UserError
 from rnnkit.models.forecaster import Forecaster
 from rnnkit.models.language_model import LanguageModel
@@ -94,20 +94,13 @@ def export_onnx(model: Any, path: str | Path) -> list[Path]:
             raise UserError(f"ONNX export does not know the model {type(model).__name__}")
         paths, graphs = [path], [build(model)]
     # No folder is made: a missing one is likelier a mistyped path than a wish (as for the
-    # files predict writes), and the error names the file. Every file is checked before
-    # any is written, so that a seq2seq pair is written whole or not at all.
+    # files predict writes), and the error names the file. Every file is checked, then
+    # written, before any replaces an older one: a seq2seq pair is never half new, half
+    # an earlier export's.
     for target in paths:
         check_writable(target)
-    written: list[Path] = []
-    try:
-        for graph, target in zip(graphs, paths, strict=True):
-            # atomic: an interrupted or failed write leaves no half-written model behind
-            write_atomic(target, graph.SerializeToString())
-            written.append(target)
-    except BaseException:
-        for target in written:  # an encoder without its decoder is no model
-            target.unlink(missing_ok=True)
-        raise
+    serialized = [graph.SerializeToString() for graph in graphs]
+    write_atomic_files(list(zip(paths, serialized, strict=True)))
     return paths
 
 

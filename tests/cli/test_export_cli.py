@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -136,14 +137,40 @@ def test_a_seq2seq_export_writes_both_files_or_neither(
     (out / "m.decoder.onnx").rmdir()
 
     # The disk fills up as the decoder is flushed: the encoder written before goes too.
-    flushes = []
-
-    def full_at_the_decoder(descriptor: int) -> None:
-        flushes.append(descriptor)
-        if len(flushes) == 3:  # the encoder's file, its folder, then the decoder's file
-            raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(rnnkit.atomic.os, "fsync", full_at_the_decoder)
+    fill_the_disk_at_the_decoder(monkeypatch)
     status, _, err = run_cli("export", run, "--onnx", out / "m.onnx")
     assert_one_line_error(status, err, "m.decoder.onnx: no space left on device")
     assert list(out.iterdir()) == []
+
+
+def test_a_failed_seq2seq_export_keeps_an_earlier_pair_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Exporting again over an earlier pair, the disk fills up at the new decoder: the new
+    # encoder must not replace the old one (a pair that does not fit), nor be removed with
+    # it (a decoder without an encoder).
+    run, out = seq2seq_run(tmp_path), tmp_path / "out"
+    out.mkdir()
+    old = {name: b"an earlier export's " + name.encode() for name in ENCODER_DECODER}
+    for name, content in old.items():
+        (out / name).write_bytes(content)
+    fill_the_disk_at_the_decoder(monkeypatch)
+    status, _, err = run_cli("export", run, "--onnx", out / "m.onnx")
+    assert_one_line_error(status, err, "m.decoder.onnx: no space left on device")
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == old
+
+
+ENCODER_DECODER = ("m.encoder.onnx", "m.decoder.onnx")
+
+
+def fill_the_disk_at_the_decoder(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make flushing a seq2seq decoder's file fail as a full disk does (Linux: the file
+    flushed is named by /proc/self/fd)."""
+    fsync = os.fsync
+
+    def full_at_the_decoder(descriptor: int) -> None:
+        if ".decoder.onnx." in Path(os.readlink(f"/proc/self/fd/{descriptor}")).name:
+            raise OSError(28, "No space left on device")
+        fsync(descriptor)
+
+    monkeypatch.setattr(rnnkit.atomic.os, "fsync", full_at_the_decoder)
