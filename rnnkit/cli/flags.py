@@ -142,7 +142,11 @@ def _shown(value: Any) -> str:
         return "on" if value else "off"
     if isinstance(value, (list, tuple)):
         return " ".join(map(_shown, value))
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    if isinstance(value, float):
+        short = f"{value:g}"
+        # %g keeps six digits: a change past them would read as "0.00123457 (was 0.00123457)"
+        return short if float(short) == value else repr(value)
+    return str(value)
 
 
 def as_flags(message: str, names: set[str], named: Iterable[str] = ()) -> str:

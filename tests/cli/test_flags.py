@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rnnkit.cli.flags import as_flags, given_settings, setting_names
+from rnnkit.cli.flags import as_flags, changed_settings, given_settings, setting_names
 from rnnkit.cli.main import SETTING_NAMES, ArgumentParser
 from rnnkit.cli.train import build_parser
 from rnnkit.errors import SettingError, UserError
@@ -145,3 +145,16 @@ def test_train_help_gives_each_task_s_own_defaults(name: str) -> None:
     if intervals is not None:  # a batched task: validation once an epoch by default
         assert f"(default: {intervals} validation intervals)" in helps["--plateau-patience"]
         assert "once per epoch, at most every 1000" in helps["--eval-every"]
+
+
+def test_a_changed_setting_is_shown_with_every_digit_that_tells_it_apart() -> None:
+    # Rates that differ past the sixth digit read as one value in six significant digits
+    # ('--lr 0.00123457 (was 0.00123457)'); round numbers stay short.
+    saved, config = TASKS["lm"].config_class(), TASKS["lm"].config_class()
+    saved.training.lr, config.training.lr = 0.0012345678, 0.0012345679
+    saved.training.clip, config.training.clip = 5.0, 1e9
+    given = {("training", "lr"): None, ("training", "clip"): None}
+    assert changed_settings(saved, config, given) == [
+        "--lr 0.0012345679 (was 0.0012345678)",
+        "--clip 1e+09 (was 5)",
+    ]
