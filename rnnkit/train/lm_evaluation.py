@@ -188,8 +188,9 @@ def predicted_characters(
     """How many characters of the text ``evaluate_language_model`` predicts.
 
     A character counts when its last token is one of the predicted targets. The targets
-    are those of the same batcher, so the count matches the tokens the loss averages over
-    (each stream's first token has nothing before it to predict it from).
+    are those of the same windows, so the count matches the tokens the loss averages over
+    (the text's first token has nothing before it to predict it from; with MAX_TOKENS, only
+    the first steps of every stream are predicted).
     """
     ends = character_ends(tokenizer, ids)
     windows = _evaluation_windows(ends, batch_size, seq_len, max_tokens)
