@@ -44,21 +44,54 @@ def input_texts(args: argparse.Namespace, encoding: str = "utf-8") -> Iterator[t
             yield f"text {number}", text
         return
     if args.input:
-        with open(args.input, encoding=encoding, errors="strict", newline="") as stream:
-            yield from stream_lines(stream, args.input)
+        with open(args.input, "rb") as file:
+            yield from decoded_lines(file, encoding, args.input)
         return
     buffer = getattr(sys.stdin, "buffer", None)
     if buffer is None:  # a text stream put in place of stdin: already decoded
         yield from stream_lines(sys.stdin, "stdin")
         return
-    stdin = io.TextIOWrapper(buffer, encoding=encoding, newline="")
+    yield from decoded_lines(buffer, encoding, "stdin")  # sys.stdin's buffer stays open
+
+
+class CountingReader(io.BufferedIOBase):
+    """The binary stream RAW, counting the bytes read from it: a decoder's error offset
+    counts from the start of the last chunk it was given, not from the start of the input."""
+
+    def __init__(self, raw: io.BufferedIOBase) -> None:
+        super().__init__()
+        self.raw = raw
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        return self._counted(self.raw.read(size))
+
+    def read1(self, size: int = -1) -> bytes:
+        return self._counted(self.raw.read1(size))
+
+    def _counted(self, data: bytes) -> bytes:
+        self.count += len(data)
+        return data
+
+
+def decoded_lines(raw: io.BufferedIOBase, encoding: str, where: str) -> Iterator[tuple[str, str]]:
+    """``stream_lines`` of the bytes of RAW read as ENCODING; RAW is left open."""
+    counting = CountingReader(raw)
+    stream = io.TextIOWrapper(counting, encoding=encoding, errors="strict", newline="")
     try:
-        yield from stream_lines(stdin, "stdin")
+        yield from stream_lines(stream, where, counting)
     finally:
-        stdin.detach()  # leave sys.stdin's buffer open
+        stream.detach()
 
 
-def stream_lines(stream, where: str) -> Iterator[tuple[str, str]]:
+def stream_lines(
+    stream, where: str, counting: CountingReader | None = None
+) -> Iterator[tuple[str, str]]:
+    """``(origin, line)`` of each line of the text STREAM, read from WHERE; COUNTING, the
+    bytes under STREAM, lets a decoding error say where in them it is."""
     any_line = False
     try:
         for number, line in enumerate(stream, start=1):
@@ -70,7 +103,11 @@ def stream_lines(stream, where: str) -> Iterator[tuple[str, str]]:
         # A decoding error says where; a codec's own refusal (UTF-16 without its byte-order
         # mark) is a plain UnicodeError that only says why.
         if isinstance(error, UnicodeDecodeError):
-            reason = f"{error.reason} at byte {error.start}"
+            reason = error.reason
+            if counting is not None:
+                # the decoder was given the bytes it held back, then the last chunk read
+                offset = counting.count - len(error.object) + error.start
+                reason += f": byte 0x{error.object[error.start]:02x} at byte offset {offset}"
         else:
             reason = str(error)
         raise UserError(

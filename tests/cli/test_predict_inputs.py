@@ -108,3 +108,24 @@ def test_unseen_characters_left_out_are_counted_with_their_noun(char_run: Path, 
     status, out, err = run_cli("eval", char_run, "--data", data, "--json")
     assert status == 0 and json.loads(out)["examples"] == 2
     assert err == "1 character not seen in training was left out\n"
+
+
+def test_a_byte_its_encoding_refuses_is_placed_in_the_whole_input(char_run: Path, tmp_path: Path):
+    # The decoder counts from the start of the chunk it was given: a bad byte at offset
+    # 20,000 was said to be "at byte 3616".
+    path = tmp_path / "latin.txt"
+    path.write_bytes(b"great film\n" * 1818 + b"caf\xe9 film\n")  # 0xe9 at offset 20001
+    status, out, err = run_cli("predict", char_run, "--input", path)
+    assert_one_line_error(
+        status, err, f"{path} is not valid utf-8", "byte 0xe9 at byte offset 20001", "--encoding"
+    )
+    assert 0 < len(out.splitlines()) <= 1818  # lines before its chunk were answered
+    stdin = subprocess.run(
+        [sys.executable, "-m", "rnnkit", "predict", str(char_run)],
+        input=path.read_bytes(),
+        capture_output=True,
+        timeout=120,
+    )
+    assert stdin.returncode == 2
+    assert b"stdin is not valid utf-8" in stdin.stderr
+    assert b"byte 0xe9 at byte offset 20001" in stdin.stderr
