@@ -177,6 +177,12 @@ def check_value(name: str, value: Any, kind: Any, field: dataclasses.Field | Non
     return value
 
 
+def bound_text(bound: float) -> str:
+    """BOUND as a message writes it: an integer in full (``1048576``, where ``:g`` wrote
+    ``1.04858e+06``), a float short (``1e-12``)."""
+    return str(bound) if isinstance(bound, int) else f"{bound:g}"
+
+
 def check_bounds(name: str, value: Any, meta: typing.Mapping[str, Any]) -> None:
     choices = meta.get("choices")
     values = value if isinstance(value, list) else [value]
@@ -185,11 +191,11 @@ def check_bounds(name: str, value: Any, meta: typing.Mapping[str, Any]) -> None:
             listed = ", ".join(str(choice) for choice in choices)
             raise ConfigError(name, f"expected one of {listed}, got {item!r}")
         if meta.get("minimum") is not None and item < meta["minimum"]:
-            raise ConfigError(name, f"must be at least {meta['minimum']:g}, got {item!r}")
+            raise ConfigError(name, f"must be at least {bound_text(meta['minimum'])}, got {item!r}")
         if meta.get("maximum") is not None and item > meta["maximum"]:
-            raise ConfigError(name, f"must be at most {meta['maximum']:g}, got {item!r}")
+            raise ConfigError(name, f"must be at most {bound_text(meta['maximum'])}, got {item!r}")
         if meta.get("below") is not None and not item < meta["below"]:
-            raise ConfigError(name, f"must be below {meta['below']:g}, got {item!r}")
+            raise ConfigError(name, f"must be below {bound_text(meta['below'])}, got {item!r}")
     check = meta.get("check")
     if check is not None:
         reason = check(value)

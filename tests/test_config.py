@@ -125,3 +125,16 @@ def test_a_setting_added_later_reads_as_older_runs_trained_where_missing():
         from_dict(Grown, {"decay": "none"})  # only the settings added later may be missing
     with pytest.raises(ConfigError, match="decay: expected one of"):
         from_dict(Grown, {"size": 7, "decay": "linear"})
+
+
+def test_an_integer_bound_is_written_in_full():
+    @dataclass
+    class Sized:
+        length: int = option(500, "a length", minimum=1, maximum=1 << 20)
+        rate: float = option(0.1, "a rate", minimum=1e-12, below=1)
+
+    # ":g" wrote the maximum as 1.04858e+06: neither exact nor what a user types
+    with pytest.raises(ConfigError, match=r"^length: must be at most 1048576, got 9999999$"):
+        from_dict(Sized, {"length": 9999999, "rate": 0.1})
+    with pytest.raises(ConfigError, match=r"^rate: must be at least 1e-12, got 0.0$"):
+        from_dict(Sized, {"length": 5, "rate": 0.0})
