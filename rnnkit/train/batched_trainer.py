@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from rnnkit.config import INT64_MAX
 from rnnkit.data.length_buckets import batches_per_epoch, bucket_batches
 from rnnkit.train.settings import (
     TrainingSettings,
@@ -68,7 +69,9 @@ class BatchedSettings(TrainingSettings):
         if self.eval_every is None:
             self.eval_every = min(steps_per_epoch, MAX_DEFAULT_EVAL_EVERY)
         if self.plateau_patience is None:
-            self.plateau_patience = self.plateau_intervals * self.eval_every
+            # past a 64-bit count it is never anyway; beyond it the saved setting is refused
+            patience = self.plateau_intervals * self.eval_every
+            self.plateau_patience = min(patience, INT64_MAX)
 
 
 @dataclass
