@@ -48,6 +48,7 @@ from rnnkit.errors import UserError
 
 TIMEOUT_VARIABLE = "RNNKIT_MPI_TIMEOUT"
 DEFAULT_TIMEOUT = 600.0  # seconds a rank waits for the others at one collective
+REPORT_GRACE = 2.0  # seconds a failing rank after the first gives rank 0 to say it first
 # Variables the MPI launchers set in each process they start: the number of ranks.
 SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS")
 SPLIT_TASKS = ("lm", "classify", "seq2seq")  # tasks whose batches are split across ranks

@@ -211,6 +211,14 @@ def test_one_rank_that_fails_ends_every_rank_at_once(tmp_path: Path, failing: in
     assert f"{missing} does not exist" in done.stderr
 
 
+@needs_mpi
+def test_an_error_every_rank_meets_is_said_once(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.txt"
+    done = mpirun(3, "train", "--data", missing, "--out", tmp_path / "run", *LM, timeout=200)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == f"rnnkit: error: {missing} does not exist; check the path\n"
+
+
 def rank_processes(root: int) -> dict[int, int]:
     """{rank: pid} of the processes below ROOT that an MPI launcher started."""
     found, queue = {}, [root]
