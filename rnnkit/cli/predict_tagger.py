@@ -3,7 +3,8 @@
 ``rnnkit predict`` (``rnnkit.cli.predict``) hands a run folder that holds a tagger to
 ``run``. Sentences are the arguments, or else the lines of stdin, split into words at
 whitespace. Each sentence gets one line of ``word/TAG`` pairs, or with ``--json`` one
-object ``{"tokens": [...], "tags": [...]}``. Words never seen in training are read as
+object ``{"text": ..., "tokens": [...], "tags": [...]}``, its text as given, as the other
+tasks' answers have it. Words never seen in training are read as
 ``<unk>`` (their characters still count, with a character encoder). An empty sentence gets
 a note on stderr naming it and an empty answer (a blank line, or with ``--json`` no tokens
 and no tags), so the answers stay line for line with the input.
@@ -27,11 +28,13 @@ def run(args: argparse.Namespace, folder: Path) -> int:
         words = line.split()
         if not words:
             print(f"rnnkit: note: {origin} is empty; no tags", file=sys.stderr)
-            print(json.dumps({"tokens": [], "tags": []}) if args.json else "", flush=True)
+            answer = {"text": line, "tokens": [], "tags": []}
+            print(json.dumps(answer, ensure_ascii=False) if args.json else "", flush=True)
             continue
         (tags,) = tag_sentences(trained, [words])
         if args.json:
-            print(json.dumps({"tokens": words, "tags": tags}, ensure_ascii=False))
+            answer = {"text": line, "tokens": words, "tags": tags}
+            print(json.dumps(answer, ensure_ascii=False))
         else:
             print(" ".join(f"{word}/{tag}" for word, tag in zip(words, tags, strict=True)))
     return 0

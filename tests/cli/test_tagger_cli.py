@@ -36,7 +36,11 @@ def test_predict_prints_word_tag_pairs(run_folder: Path) -> None:
     assert status == 0
     assert out == "Anna/B-PER met/O Bob/B-PER Carla/I-PER today/O\n"
     status, out, _ = run_cli("predict", "--json", run_folder / "run", "saw Eve")
-    assert json.loads(out) == {"tokens": ["saw", "Eve"], "tags": ["O", "B-PER"]}
+    assert json.loads(out) == {"text": "saw Eve", "tokens": ["saw", "Eve"], "tags": ["O", "B-PER"]}
+    status, out, _ = run_cli("predict", "--json", run_folder / "run", "  Anna  saw", " ")
+    first, blank = map(json.loads, out.splitlines())
+    assert (first["text"], first["tokens"]) == ("  Anna  saw", ["Anna", "saw"])
+    assert blank == {"text": " ", "tokens": [], "tags": []}
 
 
 def test_eval_reports_tokens_and_spans(run_folder: Path) -> None:
