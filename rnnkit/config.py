@@ -177,10 +177,14 @@ def check_value(name: str, value: Any, kind: Any, field: dataclasses.Field | Non
     return value
 
 
-def bound_text(bound: float) -> str:
-    """BOUND as a message writes it: an integer in full (``1048576``, where ``:g`` wrote
-    ``1.04858e+06``), a float short (``1e-12``)."""
-    return str(bound) if isinstance(bound, int) else f"{bound:g}"
+def number_text(value: float) -> str:
+    """VALUE as a message writes it: an integer in full (``1048576``, where ``:g`` wrote
+    ``1.04858e+06``), a float short (``1e-12``) unless six digits would change it
+    (``0.0012345679``, which ``:g`` writes as ``0.00123457``)."""
+    if not isinstance(value, float):
+        return str(value)
+    short = f"{value:g}"
+    return short if float(short) == value else repr(value)
 
 
 def check_bounds(name: str, value: Any, meta: typing.Mapping[str, Any]) -> None:
@@ -191,11 +195,13 @@ def check_bounds(name: str, value: Any, meta: typing.Mapping[str, Any]) -> None:
             listed = ", ".join(str(choice) for choice in choices)
             raise ConfigError(name, f"expected one of {listed}, got {item!r}")
         if meta.get("minimum") is not None and item < meta["minimum"]:
-            raise ConfigError(name, f"must be at least {bound_text(meta['minimum'])}, got {item!r}")
+            raise ConfigError(
+                name, f"must be at least {number_text(meta['minimum'])}, got {item!r}"
+            )
         if meta.get("maximum") is not None and item > meta["maximum"]:
-            raise ConfigError(name, f"must be at most {bound_text(meta['maximum'])}, got {item!r}")
+            raise ConfigError(name, f"must be at most {number_text(meta['maximum'])}, got {item!r}")
         if meta.get("below") is not None and not item < meta["below"]:
-            raise ConfigError(name, f"must be below {bound_text(meta['below'])}, got {item!r}")
+            raise ConfigError(name, f"must be below {number_text(meta['below'])}, got {item!r}")
     check = meta.get("check")
     if check is not None:
         reason = check(value)

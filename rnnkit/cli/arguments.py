@@ -137,6 +137,13 @@ def add_png_flag(
     )
 
 
+def read_as_in_training(error: Exception, format: str, what: str, flag: str) -> str:
+    """ERROR's message, saying that the data was read in FORMAT, as the training WHAT were,
+    and that FLAG reads another: a file in the other format reads as nonsense (CoNLL-U's
+    "_" as a tag), and the user did not choose that format here."""
+    return f"{error} (read as {format}, as the training {what}; {flag} reads another)"
+
+
 def add_part_arguments(parser: argparse.ArgumentParser, parts: Mapping[str, Any]) -> None:
     """The flags of each module of PARTS (a task -> module table) that has some
     (``add_arguments``), in the table's order, each marked as its task's

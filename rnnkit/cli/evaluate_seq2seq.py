@@ -21,7 +21,7 @@ import json
 import sys
 from pathlib import Path
 
-from rnnkit.cli.arguments import non_negative_float, positive_int
+from rnnkit.cli.arguments import non_negative_float, positive_int, read_as_in_training
 from rnnkit.cli.ensemble import add_ensemble_flag, load_models
 from rnnkit.cli.predict_seq2seq import add_max_length_flag
 from rnnkit.data.parallel import FORMATS, MalformedLineError, UnclearFormatError, read_parallel
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace, folder: Path) -> int:
         if args.pair_format or format == "auto":
             raise
         raise MalformedLineError(
-            f"{error} (read as {format}, as the training pairs; --pair-format reads another)"
+            read_as_in_training(error, format, "pairs", "--pair-format")
         ) from None
     source_kind, target_kind = trained.tokenizations
     unknown = trained.source.unknown(

@@ -14,6 +14,7 @@ import json
 import sys
 from pathlib import Path
 
+from rnnkit.cli.arguments import read_as_in_training
 from rnnkit.cli.evaluate_classifier import draw_confusion
 from rnnkit.data.conll import CONLLU_COLUMNS, FORMATS, read_tagged
 from rnnkit.errors import UserError
@@ -46,11 +47,7 @@ def run(args: argparse.Namespace, folder: Path) -> int:
     except UserError as error:
         if args.tag_format or format == "auto":
             raise
-        # A file in the other format reads as nonsense (CoNLL-U's "_" as a tag): say how
-        # it was read, since the user did not choose that here.
-        raise UserError(
-            f"{error} (read as {format}, as the training sentences; --tag-format reads another)"
-        ) from None
+        raise UserError(read_as_in_training(error, format, "sentences", "--tag-format")) from None
     if args.json:
         print(json.dumps(report))
     else:

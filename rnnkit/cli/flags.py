@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from rnnkit.cli.arguments import integer, number
-from rnnkit.config import base_type, default_of, is_section, settings
+from rnnkit.config import base_type, default_of, is_section, number_text, settings
 from rnnkit.errors import UserError
 
 # Older or shorter names people type, beside a field's own flag. ``--data`` is how the
@@ -142,11 +142,7 @@ def _shown(value: Any) -> str:
         return "on" if value else "off"
     if isinstance(value, (list, tuple)):
         return " ".join(map(_shown, value))
-    if isinstance(value, float):
-        short = f"{value:g}"
-        # %g keeps six digits: a change past them would read as "0.00123457 (was 0.00123457)"
-        return short if float(short) == value else repr(value)
-    return str(value)
+    return number_text(value) if isinstance(value, (int, float)) else str(value)
 
 
 def as_flags(message: str, names: set[str], named: Iterable[str] = ()) -> str:

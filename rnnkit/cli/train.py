@@ -18,7 +18,6 @@ import contextlib
 import copy
 import os
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -147,12 +146,7 @@ def run_command(
         # would wait for it at their next collective until the MPI timeout.
         world = mpi.world()
         if world is not None:
-            world.abandon(2 if isinstance(error, (UserError, OSError)) else 1)
-            if world.rank != 0:
-                # Most errors (a missing file, a bad value) come to every rank alike: rank
-                # 0 says it and ends the job within this grace, so it is said once; a
-                # rank that fails alone says it afterwards.
-                time.sleep(mpi.REPORT_GRACE)
+            world.fail(2 if isinstance(error, (UserError, OSError)) else 1)
         raise
 
 

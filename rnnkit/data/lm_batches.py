@@ -20,6 +20,14 @@ import numpy as np
 from rnnkit.errors import UserError
 
 
+def check_stream_sizes(batch_size: int, seq_len: int) -> None:
+    """Refuse a BATCH_SIZE (streams) or SEQ_LEN (steps a window) below 1."""
+    if batch_size < 1 or seq_len < 1:
+        raise UserError(
+            f"batch_size and seq_len must be at least 1, got {batch_size} and {seq_len}"
+        )
+
+
 class StreamBatcher:
     """Windows of ``(inputs, targets)``, each an int64 array of shape (batch_size, steps).
 
@@ -31,10 +39,7 @@ class StreamBatcher:
         ids = np.asarray(ids)
         if ids.ndim != 1:
             raise ValueError(f"ids must be a 1-D token stream, got shape {ids.shape}")
-        if batch_size < 1 or seq_len < 1:
-            raise UserError(
-                f"batch_size and seq_len must be at least 1, got {batch_size} and {seq_len}"
-            )
+        check_stream_sizes(batch_size, seq_len)
         stream_len = len(ids) // batch_size
         # Each stream needs an input token and the token after it as its target.
         if stream_len < 2:

@@ -176,6 +176,16 @@ class Distributed:
         signal stopped it mid-step), who would otherwise wait for it until the timeout."""
         self.abort_status = status
 
+    def fail(self, status: int) -> None:
+        """This rank failed (its data missing, a bug): end every rank with STATUS when it
+        exits, rather than leave the others waiting for it until the timeout. Most errors
+        come to every rank alike: a rank after the first waits ``REPORT_GRACE`` first, in
+        which rank 0 says it and ends the job, so it is said once; a rank that fails alone
+        says it afterwards."""
+        self.abandon(status)
+        if self.rank != 0:
+            time.sleep(REPORT_GRACE)
+
     def _abort_if_failed(self) -> None:
         if self.abort_status is not None:
             sys.stderr.flush()

@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from rnnkit.data.lm_batches import check_stream_sizes
+
 # LEAD_JAMO, VOWEL_JAMO, TAIL_JAMO: the conjoining jamo that ``JamoTokenizer.decode``
 # composes into syllables.
 from rnnkit.data.tokenizers import LEAD_JAMO, TAIL_JAMO, UNK, VOWEL_JAMO, Tokenizer
@@ -254,10 +256,7 @@ def _evaluation_windows(
             f"cannot evaluate on {len(ids)} token(s): at least 2 are needed (an input and "
             "its target); give a longer text"
         )
-    if batch_size < 1 or seq_len < 1:
-        raise UserError(
-            f"batch_size and seq_len must be at least 1, got {batch_size} and {seq_len}"
-        )
+    check_stream_sizes(batch_size, seq_len)
     ids = np.asarray(ids)
     streams = min(batch_size, len(ids) - 1)
     steps = (len(ids) - 1) // streams
