@@ -20,6 +20,10 @@ from collections.abc import Sequence
 import numpy as np
 
 CHUNK_BATCHES = 50
+# Evaluation's batches hold at most this many padded steps, so that a data set of long
+# texts does not ask for gigabytes: validating a conditioned generator (hidden size 256)
+# on 300 texts of 1000 characters peaked at 2.6 GB in batches of 256 rows, 0.8 GB capped.
+EVAL_MAX_TOKENS = 32768
 
 
 def bucket_batches(
@@ -46,10 +50,33 @@ def batches_per_epoch(num_examples: int, batch_size: int) -> int:
     return full * CHUNK_BATCHES + -(-rest // batch_size)
 
 
-def sorted_batches(lengths: Sequence[int] | np.ndarray, batch_size: int) -> list[np.ndarray]:
-    """Example indices sorted by length and cut into batches, for evaluation."""
-    order = np.argsort(np.asarray(lengths), kind="stable")
-    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+def sorted_batches(
+    lengths: Sequence[int] | np.ndarray, batch_size: int, max_tokens: int = EVAL_MAX_TOKENS
+) -> list[np.ndarray]:
+    """Example indices sorted by length and cut into batches, for evaluation.
+
+    Args:
+        lengths: each example's length.
+        batch_size: the most examples a batch holds.
+        max_tokens: the most padded steps a batch holds (its rows times its longest
+            length); a longer example than this is a batch of its own.
+    Outputs:
+        the batches, each an array of example indices, shortest examples first.
+    """
+    lengths = np.asarray(lengths)
+    order = np.argsort(lengths, kind="stable")
+    batches, start = [], 0
+    while start < len(order):
+        # Sorted ascending, so k rows from START pad to the k-th one's length: k * length
+        # grows with k, and the batch is the longest run that stays within MAX_TOKENS.
+        padded = (
+            np.arange(1, batch_size + 1)[: len(order) - start]
+            * lengths[order[start : start + batch_size]]
+        )
+        stop = start + max(1, int(np.searchsorted(padded, max_tokens, side="right")))
+        batches.append(order[start:stop])
+        start = stop
+    return batches
 
 
 def pad_batch(sequences: Sequence[np.ndarray], pad_id: int) -> tuple[np.ndarray, np.ndarray]:

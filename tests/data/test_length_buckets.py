@@ -49,3 +49,14 @@ def test_pad_batch() -> None:
     ids, lengths = pad_batch([np.array([3, 1]), np.array([4]), np.array([5, 6, 7])], pad_id=9)
     assert ids.tolist() == [[3, 1, 9], [4, 9, 9], [5, 6, 7]]
     assert lengths.tolist() == [2, 1, 3]
+
+
+def test_sorted_batches_hold_at_most_max_tokens_padded_steps() -> None:
+    lengths = np.array([1000] * 40 + [10] * 300 + [5000])
+    batches = sorted_batches(lengths, 256, max_tokens=32768)
+    flat = np.concatenate(batches)
+    assert sorted(flat.tolist()) == list(range(len(lengths)))
+    for batch in batches:
+        assert len(batch) == 1 or len(batch) * lengths[batch].max() <= 32768
+    # Short examples still fill whole batches; an example over the cap is alone.
+    assert [len(b) for b in batches] == [256, 44, 32, 8, 1]
