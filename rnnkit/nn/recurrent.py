@@ -334,6 +334,11 @@ class RecurrentLayer(Layer):
         if self.batch_first:
             output = output.transpose(1, 0, 2)
         output = np.ascontiguousarray(output)
+        if keep_cache and any(np.may_share_memory(output, c.hidden) for c in kernel_caches[-1]):
+            # Where no row ends early the kernels return their state buffer as the output,
+            # and backward reads it: the caller may write into the output (as torch allows)
+            # without changing any gradient.
+            output = output.copy()
         self._cache = (
             _ForwardCache(kernel_caches, dropout_masks, order, input_shape, tokens)
             if keep_cache

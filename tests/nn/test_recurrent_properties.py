@@ -249,3 +249,24 @@ def test_eval_forward_matches_training_forward_and_leaves_grads(kind: str) -> No
     layer.eval()
     assert_same_results(forward(layer, problem), training)
     assert all(not np.any(grad) for grad in layer.grads.values())
+
+
+@pytest.mark.parametrize(("dtype", "hidden_size"), [(np.float64, 6), (np.float32, 16)])
+@pytest.mark.parametrize("kind", KINDS)
+def test_writing_into_the_results_before_backward_changes_no_gradient(
+    kind: str, dtype: type, hidden_size: int
+) -> None:
+    # As in torch, the output and final states are the caller's: scaling them in place
+    # (a residual sum, an in-place dropout) must not reach the cache backward reads. The
+    # float32 layer runs the C loops, the float64 one the NumPy kernels.
+    for options in ({}, {"bidirectional": True}, {"batch_first": True}):
+        layer = make_layer(kind, 3, hidden_size, num_layers=2, dtype=dtype, **options)
+        problem = random_problem(layer, 5, 4, np.random.default_rng(12))
+        reference = run_layer(layer, problem)
+        layer.zero_grad()
+        results = forward(layer, problem)
+        for value in results.values():
+            value *= 3.0
+        assert_same_results(
+            backward(layer, problem), {k: v for k, v in reference.items() if k.startswith("grad_")}
+        )
