@@ -243,3 +243,15 @@ def _read(folder: Path) -> Checkpoint:
                 raise damaged(f"{name}: {error}") from None
         arrays[group] = state
     return Checkpoint(config, arrays)
+
+
+def load_weights_into(model: Any, checkpoint: Checkpoint, folder: str | os.PathLike[str]) -> None:
+    """The checkpoint's weights into MODEL, or a one-line error if they do not fit."""
+    try:
+        model.load_state_dict(checkpoint.arrays["model"])
+    except (KeyError, ValueError) as error:
+        raise UserError(
+            f"the checkpoint in {folder} is damaged (its weights do not fit the model "
+            f"settings in its {CONFIG_FILE}: {' '.join(str(error).split())}); restore the "
+            "settings it was trained with, or retrain"
+        ) from None

@@ -57,7 +57,7 @@ from typing import Any
 from rnnkit.config import ConfigError
 from rnnkit.data.fingerprint import fingerprint_lines
 from rnnkit.errors import SettingError, UserError
-from rnnkit.train.checkpoint import Checkpoint, load_checkpoint
+from rnnkit.train.checkpoint import Checkpoint, load_checkpoint, load_weights_into
 from rnnkit.train.interrupt import StopRequest
 from rnnkit.train.run_config import model_folder, saved_config, saved_entry, saved_task
 from rnnkit.train.trainer import Trainer
@@ -275,17 +275,6 @@ def build_model(kind: Any, config: Any, seed: int | None = None, folder: Any = N
             raise UserError(reason) from None
         raise UserError(
             f"{folder}/config.json was edited or damaged: {reason}; restore it or retrain"
-        ) from None
-
-
-def load_weights_into(model: Any, checkpoint: Checkpoint, folder: str | os.PathLike[str]) -> None:
-    """The checkpoint's weights into MODEL, or a one-line error if they do not fit."""
-    try:
-        model.load_state_dict(checkpoint.arrays["model"])
-    except (KeyError, ValueError) as error:
-        raise UserError(
-            f"the checkpoint in {folder} is damaged (its weights do not fit its config: "
-            f"{' '.join(str(error).split())}); retrain or use another run folder"
         ) from None
 
 

@@ -67,7 +67,7 @@ from rnnkit.optim import ReduceLROnPlateau, clip_grad_norm, decay_factor
 from rnnkit.train import distributed as mpi
 from rnnkit.train.averaging import averaged_weights, restored_average, update_average
 from rnnkit.train.budget import Budget
-from rnnkit.train.checkpoint import Checkpoint, save_checkpoint
+from rnnkit.train.checkpoint import Checkpoint, load_weights_into, save_checkpoint
 from rnnkit.train.interrupt import StopRequest
 from rnnkit.train.metrics import MetricsLog
 from rnnkit.train.optimizers import make_optimizer
@@ -300,7 +300,7 @@ class Trainer:
         Raises KeyError or ValueError when the checkpoint does not fit.
         """
         arrays = checkpoint.arrays
-        self.model.load_state_dict(arrays["model"])
+        load_weights_into(self.model, checkpoint, self.folder)
         saved = arrays["optimizer"]
         scheduler = {k: v for k, v in saved.items() if k.startswith(SCHEDULER_PREFIX)}
         self.optimizer.load_state_dict({k: v for k, v in saved.items() if k not in scheduler})

@@ -126,8 +126,8 @@ def deleter(path: str) -> Edit:
         (setter("config.model.hidden_size", 16.5), "model.hidden_size: expected an integer"),
         (setter("config.model.hidden_size", -16), "model.hidden_size: must be at least 1"),
         (setter("config.model.num_layers", 10**9), "model.num_layers: must be at most 64"),
-        # a valid size that the saved weights do not have: refused by info too
-        (setter("config.model.hidden_size", 24), "is damaged"),
+        # a valid size that the saved weights do not have: refused by info and resume too
+        (setter("config.model.hidden_size", 24), "do not fit the model settings in its config"),
         (setter("config.model.cell", "transformer"), "model.cell: expected one of"),
         (setter("config.model.dropout", None), "model.dropout: expected a number, got null"),
         (setter("config.model.colour", "blue"), "model.colour: unknown setting"),
@@ -182,6 +182,23 @@ def test_info_refuses_a_best_model_that_sample_refuses(runs: dict) -> None:
         for argv in (["sample", copy_, "--length", "5"], ["info", copy_]):
             status, _, err = run_cli(*argv)
             assert_one_line_error(status, err, f"{copy_ / 'best'} is damaged", "expected shape")
+
+
+@pytest.mark.parametrize("task", ["lm", "classify"])
+def test_resume_names_model_settings_the_last_weights_do_not_fit(runs: dict, task: str) -> None:
+    run, _ = runs[task]
+    with tempfile.TemporaryDirectory() as scratch:
+        copy_ = Path(scratch) / run.name
+        shutil.copytree(run, copy_)
+        # only the run's last model is edited: its best model still fits
+        config_file = copy_ / "config.json"
+        config = json.loads(config_file.read_text())
+        setter("config.model.hidden_size", 24)(config)
+        config_file.write_text(json.dumps(config))
+        status, _, err = run_cli(*progress_commands(task, copy_)[-1])
+        assert_one_line_error(
+            status, err, "do not fit the model settings in its config.json", "expected shape"
+        )
 
 
 @pytest.mark.parametrize("task", ["lm", "classify"])

@@ -45,7 +45,6 @@ from rnnkit.train.task import (
     run_config_class,
     saved_model,
 )
-from rnnkit.train.task import load_weights_into as load_weights_into  # re-exported
 
 # Of the default corpus: a two-minute run sees about a million characters, and a bigger
 # validation part would only make each evaluation slower.
