@@ -60,7 +60,7 @@ class TimeRNN:
         """
         dxs = np.empty((dhs.shape[0], dhs.shape[1], self.cell.input_size), dtype=dhs.dtype)
         dh = np.zeros_like(dhs[0])  # nothing flows back from beyond the window's end
-        for t in reversed(range(len(self.cells))):
+        for t in reversed(range(len(dhs))):  # the last window may be shorter than T
             # h_t feeds both the output (dhs[t]) and the next step (dh): the gradients add.
             dxs[t], dh = self.cells[t].backward(dhs[t] + dh)
         return dxs
@@ -104,7 +104,8 @@ def run(
     rnn = RNN(input_size, hidden_size, dtype=np.float64)
     rnn.load_state_dict({f"{name}_l0": value for name, value in cell.params.items()})
     h_rnn = None
-    for start in range(0, length, time_steps):
+    windows = range(0, length, time_steps)
+    for start in windows:
         window = slice(start, start + time_steps)
         hs = time_rnn.forward(xs[window])
         dxs = time_rnn.backward(dhs[window])
@@ -112,14 +113,15 @@ def run(
         out, h_rnn = rnn.forward(xs[window], h_rnn)  # the state carried, as in TimeRNN
         rnn_dxs, _ = rnn.backward(dhs[window])  # the gradient of h_rnn is dropped: truncation
         gap = max(np.abs(hs - out).max(), np.abs(dxs - rnn_dxs).max())
-        steps = f"{start:2d}-{start + time_steps - 1:2d}"
+        steps = f"{start:2d}-{min(start + time_steps, length) - 1:2d}"
         print(f"steps {steps}: outputs and dL/dx agree to {gap:.1e}")
         gaps.append(gap)
 
     # Gradients summed over all windows, under PyTorch's names in rnn.grads.
+    summed = f"{len(windows)} window{'s' if len(windows) > 1 else ''}"
     for name, grad in cell.grads.items():
         gap = np.abs(grad - rnn.grads[f"{name}_l0"]).max()
-        print(f"d{name:<10} summed over {length // time_steps} windows agrees to {gap:.1e}")
+        print(f"d{name:<10} summed over {summed} agrees to {gap:.1e}")
         gaps.append(gap)
 
     # Truncation changes the gradients (not the outputs): full BPTT over all steps differs.
@@ -134,9 +136,12 @@ def run(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--length", type=int, default=20)
-    parser.add_argument("--time-steps", type=int, default=5)
+    parser.add_argument("--length", type=int, default=20, help="steps in the whole sequence")
+    parser.add_argument("--time-steps", type=int, default=5, help="steps per window, T")
     args = parser.parse_args()
+    for flag, value in [("--length", args.length), ("--time-steps", args.time_steps)]:
+        if value < 1:
+            parser.exit(2, f"time_rnn.py: {flag} must be 1 or more, got {value}\n")
     print("A Time RNN from RNNCells, with truncated BPTT, against rnnkit.nn.RNN (float64).")
     gap = run(args.length, args.time_steps)
     print(f"largest difference {gap:.1e}: the same numbers, to float64 round-off")
