@@ -124,14 +124,27 @@ def apply_settings(config: Any, given: dict[tuple[str, str], Any]) -> None:
         setattr(getattr(config, section), name, value)
 
 
-def changed_settings(saved: Any, config: Any, given: dict[tuple[str, str], Any]) -> list[str]:
+def changed_settings(
+    saved: Any,
+    config: Any,
+    given: dict[tuple[str, str], Any],
+    in_effect: dict[str, Any] | None = None,
+) -> list[str]:
     """The GIVEN settings whose value in CONFIG differs from SAVED's, as the flags a user
-    would type, each with the value it replaces: ``["--lr 0.01 (was 0.002)"]``."""
+    would type, each with the value it replaces: ``["--lr 0.01 (was 0.002)"]``.
+
+    IN_EFFECT holds the values the run was using when it stopped where training changed
+    them from the setting (the learning rate plateaus lowered), by setting name:
+    ``["--lr 0.01 (was 0.002, lowered to 0.0005)"]``."""
+    in_effect = in_effect or {}
     changes = []
     for section, name in given:
         old, new = getattr(getattr(saved, section), name), getattr(getattr(config, section), name)
         if old != new:
-            changes.append(f"{flag_name(name)} {_shown(new)} (was {_shown(old)})")
+            was = _shown(old)
+            if name in in_effect and in_effect[name] != old:
+                was += f", lowered to {_shown(in_effect[name])}"
+            changes.append(f"{flag_name(name)} {_shown(new)} (was {was})")
     return changes
 
 

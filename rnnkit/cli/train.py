@@ -189,7 +189,8 @@ def resume(task: Task, args: argparse.Namespace, command: str) -> int:
         apply_settings(config, given)
         trainer = resume_run(task, config, saved, checkpoint, folder)
         progress = trainer.progress
-        changes = changed_settings(saved, config, changed)
+        lowered = {"lr": checkpoint.config["progress"].get("lr", saved.training.lr)}
+        changes = changed_settings(saved, config, changed, lowered)
         with_changes = f" with {', '.join(changes)}" if changes else ""
         print(
             f"resuming {folder} at step {progress.step} (epoch {progress.epoch + 1}){with_changes}",

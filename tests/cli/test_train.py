@@ -351,6 +351,19 @@ def test_a_resume_refuses_a_damaged_best_model_before_any_step(
     assert status == 0, err
 
 
+def test_a_resume_says_what_rate_plateaus_had_lowered_a_replaced_rate_to(tmp_path: Path) -> None:
+    data, run = write_corpus(tmp_path), tmp_path / "run"
+    # A rate this high makes validation worse at once, so each evaluation halves it.
+    diverging = ["--optimizer", "sgd", "--lr", "1000", "--clip", "0", "--plateau-patience", "1"]
+    flags = [*TINY, "--eval-every", "1", *diverging]
+    assert run_cli("train", "--data", data, "--out", run, "--max-steps", "4", *flags)[0] == 0
+    lowered = json.loads((run / "config.json").read_text())["progress"]["lr"]
+    assert lowered < 1000
+    status, out, err = run_cli("train", "--out", run, "--resume", "--lr", "0.01")
+    assert status == 0, err
+    assert f"with --lr 0.01 (was 1000, lowered to {lowered:g})" in out.splitlines()[0]
+
+
 def test_a_resume_says_which_settings_it_changes(tmp_path: Path) -> None:
     data, run = write_corpus(tmp_path), tmp_path / "run"
     assert run_cli("train", "--data", data, "--out", run, "--max-steps", "3", *TINY)[0] == 0
