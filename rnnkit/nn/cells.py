@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from rnnkit.nn import gru_kernel, lstm_kernel, rnn_kernel
-from rnnkit.nn.layer import Layer, check_dtype, check_sizes, make_rng
+from rnnkit.nn.layer import Layer, check_dtype, check_sizes, make_rng, real_array
 
 
 class _Cell(Layer):
@@ -58,18 +58,18 @@ class _Cell(Layer):
         )
 
     def _check(self, value: Any, name: str, size: int, batch: int | None) -> np.ndarray:
-        value = np.asarray(value, dtype=self.dtype)
+        value = real_array(name, value, self.dtype)
         expected = (size,) if batch is None else (batch, size)
         if value.shape != expected:
             raise ValueError(f"{name}: expected shape {expected}, got {value.shape}")
         return value
 
     def _step(self, x: Any, states: tuple[Any, ...] | None) -> tuple[np.ndarray, ...]:
-        x = np.asarray(x, dtype=self.dtype)
-        if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
+        x = real_array("input", x, self.dtype)
+        if x.ndim not in (1, 2) or x.shape[-1] != self.input_size or x.shape[0] == 0:
             raise ValueError(
                 f"input: expected shape (batch, {self.input_size}) or ({self.input_size},), "
-                f"got {x.shape}"
+                f"with at least one row, got {x.shape}"
             )
         unbatched = x.ndim == 1
         batch = None if unbatched else x.shape[0]

@@ -23,13 +23,16 @@ import numpy as np
 from rnnkit.nn.layer import Layer, check_dtype
 
 
-def check_probability(p: float) -> float:
-    """Return ``p`` as a float, or raise ``ValueError`` unless ``0 <= p < 1``."""
-    p = float(p)
+def check_probability(p: float, name: str = "p") -> float:
+    """Return ``p`` as a float, or raise ``ValueError`` naming ``name`` unless ``0 <= p < 1``."""
+    try:
+        value = float(p)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected a dropout probability in [0, 1), got {p!r}") from None
     # ``not (0 <= p < 1)`` rather than ``p < 0 or p >= 1`` so that NaN is rejected too.
-    if not 0.0 <= p < 1.0:
-        raise ValueError(f"p: expected a dropout probability in [0, 1), got {p}")
-    return p
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{name}: expected a dropout probability in [0, 1), got {value}")
+    return value
 
 
 def dropout_mask(

@@ -19,6 +19,7 @@ parameter serve two sub-layers (it is listed once in ``params``, and under both 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import numpy as np
@@ -30,16 +31,42 @@ DTYPES = (np.float32, np.float64)
 
 
 def check_dtype(dtype: object) -> np.dtype:
-    """Return ``dtype`` as a NumPy dtype, or raise if it is not float32 or float64."""
-    resolved = np.dtype(dtype)
+    """Return ``dtype`` as a NumPy dtype, or raise if it is not float32 or float64. None is
+    the default, float32, as torch's ``dtype=None`` is its default dtype."""
+    if dtype is None:
+        return np.dtype(np.float32)
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:  # not a dtype at all, e.g. torch.float64
+        resolved = dtype
     if resolved not in [np.dtype(d) for d in DTYPES]:
         raise ValueError(f"dtype must be float32 or float64, got {resolved}")
     return resolved
 
 
+def real_array(name: str, value: Any, dtype: Any = None) -> np.ndarray:
+    """``value`` as an array of real numbers (cast to ``dtype`` if given), or a ValueError
+    naming ``name``: for None, text, complex numbers, booleans and ragged nesting."""
+    try:
+        array = np.asarray(value)
+    except ValueError:  # nested sequences of unequal lengths
+        raise ValueError(f"{name}: expected an array of numbers, got ragged nesting") from None
+    if value is None or array.dtype.kind not in "iuf":
+        got = "None" if value is None else f"dtype {array.dtype}"
+        raise ValueError(f"{name}: expected a real-valued array, got {got}")
+    return array if dtype is None else array.astype(dtype, copy=False)
+
+
 def make_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
     """RNG itself if it is a Generator (so layers can share one), else a new one seeded by it."""
-    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    if isinstance(rng, np.random.Generator):
+        return rng
+    try:
+        return np.random.default_rng(rng)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"rng: expected a numpy Generator, a non-negative integer seed or None, got {rng!r}"
+        ) from None
 
 
 def check_sizes(**sizes: Any) -> None:
@@ -128,6 +155,10 @@ class Layer:
         ``torch.nn.Module.load_state_dict(strict=True)``; the alias of a tied parameter
         may be given or not.
         """
+        if not isinstance(state, Mapping):
+            raise TypeError(
+                f"state_dict: expected a mapping of names to arrays, got {type(state).__name__}"
+            )
         state = {name: value for name, value in state.items() if name not in self.tied}
         missing = sorted(set(self.params) - set(state))
         unexpected = sorted(set(state) - set(self.params))

@@ -34,9 +34,9 @@ from typing import Any
 import numpy as np
 
 from rnnkit.nn import dispatch, rnn_kernel, single_step
-from rnnkit.nn.dropout import dropout_mask
+from rnnkit.nn.dropout import check_probability, dropout_mask
 from rnnkit.nn.embedding import EmbeddedTokens, check_indices
-from rnnkit.nn.layer import Layer, check_dtype, check_sizes, make_rng
+from rnnkit.nn.layer import Layer, check_dtype, check_sizes, make_rng, real_array
 
 
 def parameter_names(layer: int, reverse: bool, bias: bool) -> list[str]:
@@ -56,15 +56,27 @@ def lengths_to_batch_sizes(
     ``order`` sorts the rows by decreasing length (stable); ``batch_sizes[t]`` is how many of
     the sorted rows are still running at time ``t``, as in a packed sequence.
     """
-    lengths = np.asarray(lengths)
+    try:
+        lengths = np.asarray(lengths)
+    except ValueError:  # ragged nesting: no shape at all
+        lengths = np.asarray(None)
     if lengths.shape != (batch,):
         raise ValueError(
             f"lengths: expected shape ({batch},), one per batch row, got {lengths.shape}"
         )
-    if not np.issubdtype(lengths.dtype, np.integer):
-        if not np.all(np.equal(np.mod(lengths, 1), 0)):
-            raise ValueError(f"lengths: expected integers, got {lengths.dtype} values {lengths}")
-        lengths = lengths.astype(np.int64)
+    if lengths.dtype.kind not in "biuf":  # text, None, complex, integers past int64
+        raise ValueError(
+            f"lengths: expected integers between 1 and the sequence length {num_steps}, "
+            f"got {lengths.tolist()}"
+        )
+    if lengths.dtype.kind == "f":  # integral floats are lengths too
+        fractional = np.flatnonzero(~(np.isfinite(lengths) & (np.round(lengths) == lengths)))
+        if fractional.size:
+            row = int(fractional[0])
+            raise ValueError(
+                f"lengths[{row}] = {float(lengths[row])}: lengths must be integers between 1 "
+                f"and the sequence length {num_steps}"
+            )
     bad = np.flatnonzero((lengths < 1) | (lengths > num_steps))
     if bad.size:
         row = int(bad[0])
@@ -72,6 +84,7 @@ def lengths_to_batch_sizes(
             f"lengths[{row}] = {int(lengths[row])}: every length must be between 1 and the "
             f"sequence length {num_steps}"
         )
+    lengths = lengths.astype(np.int64)  # in range now: no value can overflow
     order = np.argsort(-lengths, kind="stable")
     batch_sizes = (lengths[None, :] > np.arange(num_steps)[:, None]).sum(axis=1)
     return order, batch_sizes
@@ -132,8 +145,7 @@ class RecurrentLayer(Layer):
     ) -> None:
         super().__init__()
         check_sizes(input_size=input_size, hidden_size=hidden_size, num_layers=num_layers)
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout: expected a probability in [0, 1), got {dropout}")
+        dropout = check_probability(dropout, "dropout")
         self.input_size = int(input_size)
         self.hidden_size = int(hidden_size)
         self.num_layers = int(num_layers)
@@ -181,18 +193,22 @@ class RecurrentLayer(Layer):
         the C loops serve, ``"C (<instruction set>), N threads"``."""
         return dispatch.engine(self.dtype, self.hidden_size)
 
-    def _state_shape(self, batch: int) -> tuple[int, int, int]:
+    def _state_shape(self, batch: int | None) -> tuple[int, ...]:
+        """``(L*D, batch, H)``, or ``(L*D, H)`` for an unbatched input (``batch`` None)."""
+        if batch is None:
+            return (self.num_layers * self.num_directions, self.hidden_size)
         return (self.num_layers * self.num_directions, batch, self.hidden_size)
 
-    def _check_state(self, state: Any, name: str, batch: int) -> np.ndarray:
+    def _check_state(self, state: Any, name: str, batch: int | None) -> np.ndarray:
         expected = self._state_shape(batch)
-        value = np.asarray(state, dtype=self.dtype)
+        value = real_array(name, state, self.dtype)
         if value.shape != expected:
             raise ValueError(f"{name}: expected shape {expected}, got {value.shape}")
         return value
 
-    def _unpack_state(self, hx: Any, batch: int) -> tuple[np.ndarray, ...]:
-        """The initial state as a tuple of ``(L*D, B, H)`` arrays (zeros when ``hx`` is None)."""
+    def _unpack_state(self, hx: Any, batch: int | None) -> tuple[np.ndarray, ...]:
+        """The initial state as a tuple of ``(L*D, B, H)`` arrays (``(L*D, H)`` when ``batch``
+        is None, for an unbatched input; zeros when ``hx`` is None)."""
         if hx is None:
             zeros = np.zeros(self._state_shape(batch), dtype=self.dtype)
             return tuple(zeros for _ in range(self.kernel.STATE_COUNT))
@@ -223,18 +239,25 @@ class RecurrentLayer(Layer):
         if isinstance(x, EmbeddedTokens):
             self._unbatched = False
             return self._forward_batched(x, hx, lengths)
-        x = np.asarray(x)
+        x = real_array("input", x)
         # A 2-D input of the wrong width goes down the batched path, which names its shape.
         self._unbatched = x.ndim == 2 and x.shape[-1] == self.input_size
         if not self._unbatched:
             return self._forward_batched(x, hx, lengths)
         if lengths is not None:
             raise ValueError("lengths: not accepted with an unbatched (seq_len, input_size) input")
+        if x.shape[0] == 0:
+            raise ValueError(f"input: expected at least one time step, got shape {x.shape}")
         batch_axis = 0 if self.batch_first else 1
-        output, state = self._forward_batched(
-            np.expand_dims(x, batch_axis), _map_state(hx, lambda s: np.expand_dims(s, 1)), None
-        )
+        # The states are checked in the shapes the caller gives, (L*D, H), then given a
+        # batch axis of one.
+        states = None if hx is None else self._with_batch_of_one(self._unpack_state(hx, None))
+        output, state = self._forward_batched(np.expand_dims(x, batch_axis), states, None)
         return output.squeeze(batch_axis), _map_state(state, lambda s: s[:, 0])
+
+    def _with_batch_of_one(self, states: tuple[np.ndarray, ...]) -> Any:
+        """Unbatched ``(L*D, H)`` states (or their gradients) as ``hx`` of batch one."""
+        return self._pack_state(tuple(s[:, None] for s in states))
 
     def _time_major_tokens(self, tokens: EmbeddedTokens) -> EmbeddedTokens:
         """Checked ``tokens`` with time-major ids and the table (and context) in the layer's
@@ -269,8 +292,6 @@ class RecurrentLayer(Layer):
                 f"input: expected a 3-D array {layout} (or 2-D, unbatched) with "
                 f"input_size={self.input_size}, got shape {x.shape}"
             )
-        if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
-            raise ValueError(f"input: expected a real-valued array, got dtype {x.dtype}")
         if 0 in x.shape:
             raise ValueError(
                 f"input: expected at least one time step and one row, got shape {x.shape}"
@@ -354,12 +375,22 @@ class RecurrentLayer(Layer):
         PyTorch's packed sequences. After a forward on ``EmbeddedTokens``, ``grad_x`` is the
         gradient of their ``table``, ``(V, input_size)``.
         """
-        if not self._unbatched:
+        if not self._unbatched or self._cache is None:
             return self._backward_batched(grad_output, grad_hn)
         batch_axis = 0 if self.batch_first else 1
+        # Checked in the unbatched shapes the caller gives, then given a batch axis of one.
+        grad_output = real_array("grad_output", grad_output, self.dtype)
+        expected = (
+            self._cache.input_shape[1 - batch_axis],
+            self.num_directions * self.hidden_size,
+        )
+        if grad_output.shape != expected:
+            raise ValueError(f"grad_output: expected shape {expected}, got {grad_output.shape}")
+        grad_states = None
+        if grad_hn is not None:
+            grad_states = self._with_batch_of_one(self._unpack_grad_state(grad_hn, None))
         grad_x, grad_state = self._backward_batched(
-            np.expand_dims(np.asarray(grad_output), batch_axis),
-            _map_state(grad_hn, lambda g: np.expand_dims(g, 1)),
+            np.expand_dims(grad_output, batch_axis), grad_states
         )
         return grad_x.squeeze(batch_axis), _map_state(grad_state, lambda g: g[:, 0])
 
@@ -371,7 +402,7 @@ class RecurrentLayer(Layer):
                 "(layer.train()) first, and only once per backward"
             )
         self._cache = None
-        grad_output = np.asarray(grad_output, dtype=self.dtype)
+        grad_output = real_array("grad_output", grad_output, self.dtype)
         num_steps, batch = (
             (cache.input_shape[1], cache.input_shape[0])
             if self.batch_first
@@ -424,7 +455,7 @@ class RecurrentLayer(Layer):
             return tuple(map(np.ascontiguousarray, grad_x)), self._pack_state(tuple(grad_initial))
         return np.ascontiguousarray(grad_x), self._pack_state(tuple(grad_initial))
 
-    def _unpack_grad_state(self, grad_hn: Any, batch: int) -> tuple[np.ndarray, ...]:
+    def _unpack_grad_state(self, grad_hn: Any, batch: int | None) -> tuple[np.ndarray, ...]:
         if grad_hn is None:
             zeros = np.zeros(self._state_shape(batch), dtype=self.dtype)
             return tuple(zeros for _ in range(self.kernel.STATE_COUNT))
@@ -498,14 +529,14 @@ class LSTM(RecurrentLayer):
 
     kernel = dispatch.LSTM
 
-    def _unpack_state(self, hx: Any, batch: int) -> tuple[np.ndarray, ...]:
+    def _unpack_state(self, hx: Any, batch: int | None) -> tuple[np.ndarray, ...]:
         if hx is None:
             return super()._unpack_state(None, batch)
         if not isinstance(hx, (tuple, list)) or len(hx) != 2:
             raise ValueError("hx: expected a tuple (h_0, c_0) for an LSTM")
         return (self._check_state(hx[0], "h_0", batch), self._check_state(hx[1], "c_0", batch))
 
-    def _unpack_grad_state(self, grad_hn: Any, batch: int) -> tuple[np.ndarray, ...]:
+    def _unpack_grad_state(self, grad_hn: Any, batch: int | None) -> tuple[np.ndarray, ...]:
         if grad_hn is None:
             return super()._unpack_grad_state(None, batch)
         if not isinstance(grad_hn, (tuple, list)) or len(grad_hn) != 2:

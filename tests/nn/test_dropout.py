@@ -117,3 +117,10 @@ def test_shared_axes_out_of_range() -> None:
     layer = Dropout(0.5, rng=0, shared_axes=(3,))
     with pytest.raises(ValueError, match=r"shared_axes: axis 3 .* shape \(2, 3\)"):
         layer.forward(np.ones((2, 3)))
+
+
+@pytest.mark.parametrize("p", [None, "half", [0.5]])
+def test_probability_that_is_not_a_number_is_named(p: object) -> None:
+    expected = re.escape(f"p: expected a dropout probability in [0, 1), got {p!r}")
+    with pytest.raises(ValueError, match=f"^{expected}$"):
+        Dropout(p)

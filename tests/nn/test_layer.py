@@ -1,10 +1,13 @@
-"""Layer: sub-layer registration, tied parameters, train/eval propagation."""
+"""Layer: sub-layer registration, tied parameters, train/eval propagation; the argument
+checks layers share."""
+
+import re
 
 import numpy as np
 import pytest
 
 from rnnkit.nn import LSTM, Dropout, Embedding, Layer, Linear
-from rnnkit.nn.layer import check_sizes, make_rng
+from rnnkit.nn.layer import check_dtype, check_sizes, make_rng, real_array
 
 
 class Tiny(Layer):
@@ -68,3 +71,48 @@ def test_check_sizes_and_make_rng():
         check_sizes(num_layers=True)
     generator = np.random.default_rng(0)
     assert make_rng(generator) is generator
+
+
+def test_make_rng_names_a_bad_seed():
+    for bad in ("x", -1, 2.5):
+        with pytest.raises(ValueError, match=r"^rng: expected a numpy Generator"):
+            make_rng(bad)
+
+
+@pytest.mark.parametrize(("dtype", "expected"), [(None, np.float32), ("float64", np.float64)])
+def test_check_dtype_takes_none_as_the_default_float32(dtype, expected):
+    # torch's dtype=None means its default dtype; np.dtype(None) would be float64.
+    assert check_dtype(dtype) == np.dtype(expected)
+    assert LSTM(3, 4, dtype=dtype).params["weight_ih_l0"].dtype == np.dtype(expected)
+
+
+@pytest.mark.parametrize("dtype", ["bogus", object(), np.int32])
+def test_check_dtype_names_a_dtype_it_cannot_use(dtype):
+    with pytest.raises(ValueError, match=r"^dtype must be float32 or float64, got "):
+        check_dtype(dtype)
+
+
+@pytest.mark.parametrize(
+    ("value", "got"),
+    [
+        (None, "got None"),
+        ("zz", "dtype <U2"),
+        ([[1, 2], [3]], "ragged"),
+        (np.zeros(2, complex), "complex128"),
+        (np.zeros(2, bool), "bool"),
+    ],
+)
+def test_real_array_names_what_is_not_an_array_of_real_numbers(value, got):
+    with pytest.raises(ValueError, match=rf"^h_0: expected .*{re.escape(got)}"):
+        real_array("h_0", value)
+
+
+def test_real_array_casts_real_numbers():
+    assert real_array("x", [1, 2], np.float32).dtype == np.float32
+
+
+def test_load_state_dict_refuses_what_is_not_a_mapping():
+    layer = Linear(2, 2)
+    for bad in (None, [("weight", np.zeros((2, 2)))]):
+        with pytest.raises(TypeError, match=r"^state_dict: expected a mapping"):
+            layer.load_state_dict(bad)

@@ -74,7 +74,14 @@ def test_complex_input(layer) -> None:
         ([3, 5, 1], ("lengths", "expected shape (4,)", "got (3,)")),
         ([3, 5, 1, 2, 2], ("lengths", "expected shape (4,)", "got (5,)")),
         ([[3, 5, 1, 2]], ("lengths", "expected shape (4,)", "got (1, 4)")),
-        ([3, 2.5, 1, 2], ("lengths", "integers", "2.5")),
+        ([3, 2.5, 1, 2], ("lengths[1] = 2.5", "integers")),
+        ([3, float("nan"), 1, 2], ("lengths[1] = nan", "integers")),
+        ([3, 5, 1, 1e20], ("lengths[3] = 100000000000000000000", "between 1 and", "5")),
+        (["3", "5", "1", "2"], ("lengths", "integers", "['3', '5', '1', '2']")),
+        ([3, None, 1, 2], ("lengths", "integers", "[3, None, 1, 2]")),
+        ([3, 2**70, 1, 2], ("lengths", "integers", str(2**70))),
+        ([3, 5j, 1, 2], ("lengths", "integers", "5j")),
+        ([[3, 5], [1]], ("lengths", "expected shape (4,)", "got ()")),
     ],
 )
 def test_bad_lengths(layer, lengths: list, fragments: tuple[str, ...]) -> None:
@@ -91,6 +98,43 @@ def test_integral_float_lengths_are_accepted(layer) -> None:
 def test_initial_hidden_state_of_wrong_shape(layer, shape: tuple[int, ...]) -> None:
     with raises_value_error("h_0", "expected shape (4, 4, 6)", f"got {shape}"):
         layer.forward(np.zeros((5, 4, 3)), hx_for(layer, np.zeros(shape)))
+
+
+@pytest.mark.parametrize(
+    ("value", "got"),
+    [("zz", "dtype <U2"), ([[1, 2], [3]], "ragged"), (np.zeros((4, 4, 6), complex), "complex128")],
+)
+def test_initial_state_that_is_not_an_array_of_real_numbers(layer, value, got: str) -> None:
+    with raises_value_error("h_0", got):
+        layer.forward(np.zeros((5, 4, 3)), hx_for(layer, value))
+    if isinstance(layer, LSTM):
+        with raises_value_error("c_0", got):
+            layer.forward(np.zeros((5, 4, 3)), (np.zeros((4, 4, 6)), value))
+        with raises_value_error("c_0", "got None"):
+            layer.forward(np.zeros((5, 4, 3)), (np.zeros((4, 4, 6)), None))
+
+
+def test_upstream_gradient_of_complex_numbers(layer) -> None:
+    layer.forward(np.zeros((5, 4, 3)))
+    with raises_value_error("grad_output", "real-valued", "complex128"):
+        layer.backward(np.zeros((5, 4, 12), complex))
+
+
+def test_unbatched_shapes_are_checked_as_given(layer) -> None:
+    # The unbatched input runs as a batch of one; its errors still speak of the shapes
+    # the caller gives and must give: (L*D, H) states, (T, D*H) upstream gradients.
+    x = np.zeros((5, 3))
+    with raises_value_error("input", "at least one time step", "got shape (0, 3)"):
+        layer.forward(np.zeros((0, 3)))
+    for shape in [(4, 5), (6,), (4, 1, 6)]:
+        with raises_value_error("h_0", "expected shape (4, 6)", f"got {shape}"):
+            layer.forward(x, hx_for(layer, np.zeros(shape), np.zeros((4, 6))))
+    layer.forward(x)
+    with raises_value_error("grad_output", "expected shape (5, 12)", "got (5, 6)"):
+        layer.backward(np.zeros((5, 6)))
+    with raises_value_error("grad_h_n", "expected shape (4, 6)", "got (4, 1, 6)"):
+        grad_hn = np.zeros((4, 1, 6))
+        layer.backward(np.zeros((5, 12)), (grad_hn, None) if isinstance(layer, LSTM) else grad_hn)
 
 
 @pytest.mark.parametrize("shape", [(2, 4, 6), (4, 4, 5)])
@@ -162,7 +206,7 @@ def test_bad_nonlinearity(nonlinearity: str) -> None:
 
 
 @pytest.mark.parametrize("layer_class", [RNN, LSTM, GRU])
-@pytest.mark.parametrize("dropout", [-0.1, 1.0, 1.5, float("nan")])
+@pytest.mark.parametrize("dropout", [-0.1, 1.0, 1.5, float("nan"), None, "half"])
 def test_bad_dropout(layer_class: type, dropout: float) -> None:
     with raises_value_error("dropout", "[0, 1)", str(dropout)):
         layer_class(3, 6, num_layers=2, dropout=dropout)
@@ -213,7 +257,7 @@ def cell(request: pytest.FixtureRequest):
     return make_cell(request.param, 3, 5)
 
 
-@pytest.mark.parametrize("shape", [(2, 4), (4,), (2, 2, 3), ()])
+@pytest.mark.parametrize("shape", [(2, 4), (4,), (2, 2, 3), (), (0, 3)])
 def test_cell_input_of_wrong_shape(cell, shape: tuple[int, ...]) -> None:
     with raises_value_error("input", "(batch, 3) or (3,)", f"got {shape}"):
         cell.forward(np.zeros(shape))
@@ -235,6 +279,13 @@ def test_cell_state_or_gradient_of_wrong_shape(cell, x_shape, bad_shape, expecte
         step_cell(cell, np.zeros(x_shape), None)
         with raises_value_error(f"grad_{name}:", *fragments):
             backward_cell(cell, states)
+
+
+def test_cell_input_or_state_that_is_not_real_numbers(cell) -> None:
+    with raises_value_error("input", "real-valued", "<U3"):
+        cell.forward("abc")
+    with raises_value_error("h:", "ragged"):
+        step_cell(cell, np.zeros((2, 3)), ([[0.0] * 5, [0.0]],) * cell.kernel.STATE_COUNT)
 
 
 def test_lstm_cell_state_and_gradient_must_be_pairs() -> None:
