@@ -230,6 +230,11 @@ class RecurrentLayer(Layer):
         ``x`` may be ``EmbeddedTokens(table, ids)`` with ``table`` ``(V, input_size)`` and
         ``ids`` ``(T, B)`` (``(B, T)`` with ``batch_first``): the same as ``x = table[ids]``,
         computed through the table (see the module docstring).
+
+        In eval mode, one step of one row (a decoder's loop) of a float32 layer runs on a
+        copy of the weights arranged for the C loops, made again after an ``rnnkit.optim``
+        step or ``load_state_dict``. After writing into ``params`` any other way, call
+        ``rnnkit.nn.param_versions.parameters_changed()``, or such steps keep the old weights.
         """
         # One step of one row in eval mode: the C stack step on cached weights.
         stepped = None if lengths is not None else single_step.forward(self, x, hx)
