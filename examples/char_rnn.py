@@ -7,15 +7,16 @@ from one window to the next, so the model sees an unbroken text, while the gradi
 the window's start. After training it writes samples at three temperatures: low is safe and
 repetitive, high is inventive and misspelt.
 
-The run is kept in a checkpoint folder (weights, optimizer, the carried state, the step),
-and ``--resume`` continues it exactly where it stopped.
+The run is kept in a checkpoint folder (weights, optimizer, the carried state, the step,
+the settings), and ``--resume`` continues it exactly where it stopped, with the settings
+and the part of the text it was trained on (``--quick`` or not).
 
     python examples/char_rnn.py --steps 2000 --out runs/char_rnn
     python examples/char_rnn.py --steps 4000 --out runs/char_rnn --resume
     python examples/char_rnn.py --quick            # a few seconds, for a first look
 
-The text is Tiny Shakespeare when ``../shared/data/tinyshakespeare/input.txt`` (beside this
-repository) exists or ``--data`` names a file; otherwise a short embedded passage.
+The text is ``--data``, or Tiny Shakespeare when ``../shared/data/tinyshakespeare/input.txt``
+(beside this repository) exists; otherwise a short embedded passage, and it says so.
 """
 
 from __future__ import annotations
@@ -61,21 +62,29 @@ All:
 No more talking on't; let it be done: away, away!
 """
 TEMPERATURES = (0.5, 1.0, 1.5)
+QUICK = {"hidden_size": 64, "batch_size": 8, "seq_len": 32, "log_every": 20}
+QUICK_CHARS = 50_000  # --quick reads only the start of the text
 
 
 def read_text(path: str | None, max_chars: int | None) -> str:
-    source = Path(path) if path else SHAKESPEARE
-    text = source.read_text("utf-8") if source.is_file() else EMBEDDED * 8
+    """The first MAX_CHARS characters of PATH (all of them if None); without PATH, Tiny
+    Shakespeare, or the embedded passage when that file is absent."""
+    if path is None and not SHAKESPEARE.is_file():
+        print(f"{SHAKESPEARE} not found: a short passage of it instead")
+        text = EMBEDDED * 8
+    else:
+        text = Path(path or SHAKESPEARE).read_text("utf-8")
     return text[:max_chars] if max_chars else text
 
 
-def save(folder: Path, model, optimizer, state, step: int, tokenizer) -> None:
-    """The whole run: weights, Adam's moments, the carried (h, c) and where it stopped."""
+def save(folder: Path, model, optimizer, state, step: int, tokenizer, settings: dict) -> None:
+    """The whole run: weights, Adam's moments, the carried (h, c), where it stopped and the
+    settings it trained with (a resume needs the same shapes and the same text)."""
     folder.mkdir(parents=True, exist_ok=True)
     save_weights(folder / "model.safetensors", model.state_dict())
     save_weights(folder / "optimizer.safetensors", optimizer.state_dict())
     save_weights(folder / "state.safetensors", {"h": state[0], "c": state[1]})
-    record = {"step": step, "tokenizer": tokenizer.to_dict()}
+    record = {"step": step, "tokenizer": tokenizer.to_dict(), "settings": settings}
     (folder / "run.json").write_text(json.dumps(record), "utf-8")
 
 
@@ -92,7 +101,15 @@ def train(
     seed: int = 0,
     log_every: int = 100,
 ) -> dict:
-    """Train (or continue) the run in OUT up to STEPS steps; return losses and samples."""
+    """Train (or continue) the run in OUT up to STEPS steps; return losses and samples.
+
+    A resumed run must be given the settings and the text it was started with: OUT's
+    ``run.json`` records them (``main`` reads them back).
+    """
+    settings = {
+        "hidden_size": hidden_size, "num_layers": num_layers, "batch_size": batch_size,
+        "seq_len": seq_len, "lr": lr, "seed": seed, "log_every": log_every, "chars": len(text),
+    }  # fmt: skip
     if resume:
         record = json.loads((out / "run.json").read_text("utf-8"))
         tokenizer, start = tokenizer_from_dict(record["tokenizer"]), record["step"]
@@ -126,7 +143,7 @@ def train(
         if (step + 1) % log_every == 0 or step == start:
             print(f"step {step + 1:5d}  loss {loss:.3f} nats/char")
     if losses:
-        save(out, model, optimizer, state, steps, tokenizer)
+        save(out, model, optimizer, state, steps, tokenizer, settings)
 
     samples = {}
     for temperature in TEMPERATURES:
@@ -144,21 +161,41 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="a text file (default: Tiny Shakespeare if present)")
     parser.add_argument("--out", default="runs/char_rnn", help="the checkpoint folder")
-    parser.add_argument("--steps", type=int, default=2000, help="train up to this many steps")
-    parser.add_argument("--resume", action="store_true", help="continue the run in --out")
-    parser.add_argument("--quick", action="store_true", help="a tiny model, a few seconds")
+    parser.add_argument(
+        "--steps", type=int, help="train up to this many steps (default 2000; --quick: 100)"
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="continue the run in --out, with its settings"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help=f"a tiny model, the first {QUICK_CHARS:,} characters"
+    )
     args = parser.parse_args()
-    out, steps = Path(args.out), 100 if args.quick else args.steps
+    if args.data is not None and not Path(args.data).is_file():
+        parser.exit(2, f"char_rnn.py: {args.data} not found; give --data a text file\n")
+    out = Path(args.out)
+    steps = args.steps if args.steps is not None else 100 if args.quick else 2000
+    settings, max_chars = (dict(QUICK), QUICK_CHARS) if args.quick else ({}, None)
     if args.resume:
         if not (out / "run.json").is_file():
             parser.exit(2, f"char_rnn.py: {out} holds no run to resume; train one first\n")
-        done = json.loads((out / "run.json").read_text("utf-8"))["step"]
-        if done >= steps:  # (--quick trains up to step 100, whatever --steps says)
-            parser.exit(2, f"char_rnn.py: {out} is at step {done}; give --steps above it\n")
-    quick = {"hidden_size": 64, "batch_size": 8, "seq_len": 32, "log_every": 20}
-    text = read_text(args.data, 50_000 if args.quick else None)
+        record = json.loads((out / "run.json").read_text("utf-8"))
+        if record["step"] >= steps:
+            parser.exit(
+                2, f"char_rnn.py: {out} is at step {record['step']}; give --steps above it\n"
+            )
+        # The run's own settings: its weights and state have their shapes, and its streams
+        # are cut from the same number of characters.
+        settings = record.get("settings", settings)
+        max_chars = settings.pop("chars", max_chars)
+    text = read_text(args.data, max_chars)
+    if args.resume and max_chars and len(text) < max_chars:
+        parser.exit(
+            2, f"char_rnn.py: {out} was trained on {max_chars:,} characters, the text has "
+            f"{len(text):,}; give the run's --data\n",
+        )  # fmt: skip
     print(f"A stacked LSTM learns to continue a text of {len(text):,} characters.")
-    result = train(text, steps, out, args.resume, **(quick if args.quick else {}))
+    result = train(text, steps, out, args.resume, **settings)
     if result["losses"]:
         first, last = result["losses"][0], np.mean(result["losses"][-10:])
         print(
