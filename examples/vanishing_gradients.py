@@ -54,9 +54,14 @@ def run(steps: int = 60, png: str | None = None, clip: float = 1.0) -> dict[str,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--steps", type=int, default=60, help="the sequence length (50 or more)")
     parser.add_argument("--png", default="vanishing_gradients.png")
     args = parser.parse_args()
+    if args.steps < DISTANCES[-1]:  # the table reads the gradient 50 steps back
+        parser.exit(
+            2,
+            f"vanishing_gradients.py: --steps must be {DISTANCES[-1]} or more, got {args.steps}\n",
+        )
     print("How much of the gradient of a loss at the last step reaches each step back?")
     panels = run(args.steps, args.png)
     rnn, lstm = panels["PyTorch's initialisation"][:2]

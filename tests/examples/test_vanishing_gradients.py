@@ -1,8 +1,11 @@
 """examples/vanishing_gradients.py: the numbers behind the picture, and the picture."""
 
+import subprocess
+import sys
+
 import pytest
 
-from tests.examples.loader import load_example
+from tests.examples.loader import EXAMPLES, load_example
 
 
 def test_rnn_gradient_vanishes_over_50_steps_while_the_lstms_does_not(tmp_path, capsys):
@@ -25,3 +28,14 @@ def test_clipping_caps_the_exploding_gradient_only():
     default = {flow.label: flow for flow in panels["PyTorch's initialisation"]}
     # A vanished gradient is far below the threshold: clipping leaves it as it was.
     assert (default["RNN, clipped at 1"].norms == default["RNN"].norms).all()
+
+
+def test_fewer_steps_than_the_table_reads_is_one_line_and_status_2(tmp_path):
+    # The table reads the gradient 50 steps back: --steps 30 ended in an IndexError.
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "vanishing_gradients.py"), "--steps", "30"],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr == "vanishing_gradients.py: --steps must be 50 or more, got 30\n"
+    assert done.stdout == "" and not list(tmp_path.iterdir())
