@@ -287,9 +287,28 @@ def csv_text(data: SeriesData, records: list[dict[str, Any]], levels, columns: C
 
 def table(data: SeriesData, records: list[dict[str, Any]], levels, columns: Columns) -> str:
     header, rows = _rows(data, records, levels, columns)
+    first_number = 2 if columns[0] is not None else 1
+    for column in range(first_number, len(header)):
+        aligned = _aligned_decimals([row[column] for row in rows])
+        for row, text in zip(rows, aligned, strict=True):
+            row[column] = text
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in [header, *rows]]
     return "\n".join(lines) + "\n"
+
+
+def _aligned_decimals(numbers: list[str]) -> list[str]:
+    """NUMBERS (as ``plain_number`` writes them) with as many decimals each as the one with
+    the most, so that a right-aligned column lines up on the decimal point."""
+    decimals = max((len(n.partition(".")[2]) for n in numbers), default=0)
+
+    def padded(number: str) -> str:
+        if not number.lstrip("-").replace(".", "", 1).isdigit():
+            return number  # nan, inf
+        whole, _, fraction = number.partition(".")
+        return f"{whole}.{fraction.ljust(decimals, '0')}"
+
+    return [padded(n) for n in numbers] if decimals else numbers
 
 
 def draw(

@@ -61,6 +61,11 @@ def test_predict_prints_the_dates_after_the_data_with_intervals(run) -> None:
     for _, point, low, median, high in rows:
         assert float(low) <= float(point) <= float(high)
         assert float(median) == pytest.approx(float(point), rel=1e-4)  # Gaussian: median = mean
+    # Each column lines up on the decimal point: every number in it has as many decimals.
+    for column in range(1, 5):
+        decimals = {len(row[column].partition(".")[2]) for row in rows}
+        assert len(decimals) == 1, [row[column] for row in rows]
+    assert len({line.index(".", 10) for line in lines[1:]}) == 1
 
 
 def test_predict_json_horizon_and_quantiles(run) -> None:
