@@ -130,6 +130,14 @@ def main() -> None:
     parser.add_argument("--train-size", type=int, help="use only the first N sentences")
     parser.add_argument("--epochs", type=int, default=3)
     args = parser.parse_args()
+    for name in ("stsa.binary.train", "stsa.binary.dev"):
+        if not (Path(args.data) / name).is_file():
+            parser.exit(
+                2, f"sentiment.py: {args.data} holds no {name}; give --data SST-2's folder\n"
+            )
+    for flag, value in [("--epochs", args.epochs), ("--train-size", args.train_size)]:
+        if value is not None and value < 1:
+            parser.exit(2, f"sentiment.py: {flag} must be 1 or more, got {value}\n")
     print("A bidirectional LSTM reads each sentence and says: positive or negative?")
     result = run(Path(args.data), args.train_size, args.epochs)
     print(
