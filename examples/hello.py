@@ -74,6 +74,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    if args.steps < 1:
+        parser.exit(2, f"hello.py: --steps must be 1 or more, got {args.steps}\n")
     print("An RNN learns to continue 'hell' with 'ello', one character ahead.")
     predicted = train(steps=args.steps, seed=args.seed)
     print(f"predicted: {predicted}  (the goal: ello)")

@@ -55,6 +55,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--log-every", type=int, default=2)
     args = parser.parse_args()
+    if len(args.text) < 2:
+        parser.exit(2, f"next_char.py: --text {args.text!r} has no next character to learn\n")
+    for flag, value in [("--steps", args.steps), ("--log-every", args.log_every)]:
+        if value < 1:
+            parser.exit(2, f"next_char.py: {flag} must be 1 or more, got {value}\n")
+    print(f"An RNN learns {args.text!r} one character at a time: from each, the next one.")
     predicted = train(args.text, args.steps, args.lr, args.seed, args.log_every)
     print(f"predicted: {predicted}")
 

@@ -1,7 +1,11 @@
 """The first example must end by predicting the exact string."""
 
 import importlib.util
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "next_char.py"
 
@@ -22,3 +26,32 @@ def test_next_char_learns_the_exact_string(capsys):
 def test_next_char_learns_another_string():
     predicted = load_example().train("hello world", steps=1000, lr=0.02, seed=1, log_every=100)
     assert predicted == "hello world"
+
+
+def test_it_opens_with_the_exercise_and_ends_with_the_string():
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLE)], capture_output=True, text=True, timeout=60
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("An RNN learns 'if you want me' one character at a time")
+    assert lines[-1] == "predicted: if you want me"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--text", "a"], "--text 'a' has no next character to learn"),
+        (["--steps", "0"], "--steps must be 1 or more, got 0"),
+        (["--log-every", "0"], "--log-every must be 1 or more, got 0"),
+    ],
+    ids=["one-character", "no-steps", "no-log"],
+)
+def test_settings_it_cannot_train_with_are_one_line_and_status_2(args, message):
+    # a ValueError traceback for one character, a ZeroDivisionError for --log-every 0
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLE), *args], capture_output=True, text=True, timeout=60
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr == f"next_char.py: {message}\n"
+    assert done.stdout == ""
