@@ -191,6 +191,9 @@ def main() -> None:
         f"{QUICK['train_size']:,} training questions, {QUICK['epochs']} epochs",
     )
     args = parser.parse_args()
+    for flag, value in [("--epochs", args.epochs), ("--threads", args.threads)]:
+        if value is not None and value < 1:
+            parser.exit(2, f"addition.py: {flag} must be 1 or more, got {value}\n")
     print("An LSTM encoder-decoder learns addition from strings: 16+75 -> 91.")
     settings = {"epochs": args.epochs, "seed": args.seed}
     if args.quick:

@@ -77,7 +77,9 @@ def made_up_dates(count: int = 50_000, seed: int = 0) -> tuple[list[str], list[s
     days = rng.integers(first, datetime.date(2049, 12, 31).toordinal() + 1, size=count)
     written, iso = [], []
     for day, style, lower in zip(
-        days.tolist(), rng.integers(len(FORMATS), size=count).tolist(), rng.random(count) < 0.5,
+        days.tolist(),
+        rng.integers(len(FORMATS), size=count).tolist(),
+        rng.random(count) < 0.5,
         strict=True,
     ):
         date = datetime.date.fromordinal(day)
@@ -214,6 +216,9 @@ def main() -> None:
         f"{QUICK['epochs']} epochs",
     )
     args = parser.parse_args()
+    for flag, value in [("--epochs", args.epochs), ("--threads", args.threads)]:
+        if value is not None and value < 1:
+            parser.exit(2, f"dates.py: {flag} must be 1 or more, got {value}\n")
     print("A GRU encoder-decoder learns to write dates as ISO dates, with and without attention.")
     settings = dict(QUICK) if args.quick else {"epochs": args.epochs}
     with limit_threads(args.threads):

@@ -183,6 +183,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, help="BLAS and C-loop threads (default: all)")
     parser.add_argument("--quick", action="store_true", help=f"{QUICK['steps']} steps")
     args = parser.parse_args()
+    if args.threads is not None and args.threads < 1:
+        parser.exit(2, f"forecast.py: --threads must be 1 or more, got {args.threads}\n")
     print("An LSTM forecasts a year of airline passengers from the years before.")
     steps = QUICK["steps"] if args.quick else args.steps
     with limit_threads(args.threads):

@@ -93,8 +93,9 @@ def main() -> None:
     args = parser.parse_args()
     if not Path(args.data).is_file():
         parser.exit(2, f"rnnlm.py: {args.data} not found; give --data ptb.train.txt.gz\n")
-    if args.epochs < 1:
-        parser.exit(2, f"rnnlm.py: --epochs must be 1 or more, got {args.epochs}\n")
+    for flag, value in [("--epochs", args.epochs), ("--threads", args.threads)]:
+        if value is not None and value < 1:
+            parser.exit(2, f"rnnlm.py: {flag} must be 1 or more, got {value}\n")
     try:
         words = read_words(Path(args.data), args.words)
     except (OSError, UnicodeDecodeError) as error:  # not gzip, or not text inside

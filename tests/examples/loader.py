@@ -1,6 +1,7 @@
-"""Import an example program from ``examples/`` as a module, by file name."""
+"""Import an example program from ``examples/`` as a module, by file name, or run it."""
 
 import importlib.util
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -14,3 +15,16 @@ def load_example(name: str) -> ModuleType:
     sys.modules[spec.name] = module  # dataclasses look their module up by name
     spec.loader.exec_module(module)
     return module
+
+
+def run_example(name: str, *args: object, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run ``examples/NAME.py`` with ARGS in a child Python, its output captured as text."""
+    command = [sys.executable, str(EXAMPLES / f"{name}.py"), *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=cwd)
+
+
+def assert_refused(done: subprocess.CompletedProcess, message: str) -> None:
+    """The example stopped with MESSAGE as its one line, status 2, and printed nothing else."""
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == f"{message}\n"
+    assert done.stdout == ""

@@ -3,8 +3,10 @@
 import subprocess
 import sys
 
+import pytest
+
 from rnnkit.threads import limit_threads
-from tests.examples.loader import EXAMPLES, load_example
+from tests.examples.loader import EXAMPLES, assert_refused, load_example, run_example
 
 
 def test_reversed_and_peeky_beats_plain_on_held_out_exact_match(capsys):
@@ -37,3 +39,11 @@ def test_help_says_what_quick_runs():
     assert done.returncode == 0, done.stderr
     text = " ".join(done.stdout.split())
     assert f"{quick['hidden_size']} hidden units" in text and f"{quick['epochs']} epochs" in text
+
+
+@pytest.mark.parametrize("flag", ["--epochs", "--threads"])
+def test_a_count_below_one_is_one_line_and_status_2(flag):
+    # --epochs 0 ended in an UnboundLocalError traceback, --threads 0 in a ValueError one
+    assert_refused(
+        run_example("addition", flag, 0), f"addition.py: {flag} must be 1 or more, got 0"
+    )

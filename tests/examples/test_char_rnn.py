@@ -6,7 +6,7 @@ import sys
 import numpy as np
 
 from rnnkit import load_weights
-from tests.examples.loader import EXAMPLES, load_example
+from tests.examples.loader import EXAMPLES, assert_refused, load_example, run_example
 
 SMALL = {"hidden_size": 32, "num_layers": 2, "batch_size": 4, "seq_len": 16, "log_every": 10}
 
@@ -53,13 +53,6 @@ def test_a_resume_with_nothing_to_do_says_so_in_one_line(tmp_path):
         assert result.stdout == ""
 
 
-def run_script(*args):
-    return subprocess.run(
-        [sys.executable, str(EXAMPLES / "char_rnn.py"), *map(str, args)],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-
-
 def test_a_quick_run_resumes_with_its_own_settings_exactly(tmp_path):
     # Resuming a --quick run without --quick loaded its 64-unit weights into a 256-unit
     # model: a ValueError traceback. The run now keeps its settings and resumes with them.
@@ -67,7 +60,9 @@ def test_a_quick_run_resumes_with_its_own_settings_exactly(tmp_path):
     data.write_text(load_example("char_rnn").EMBEDDED * 2, "utf-8")
     for out, steps, how in [("straight", 6, "--quick"), ("stopped", 3, "--quick"),
                             ("stopped", 6, "--resume")]:  # fmt: skip
-        done = run_script("--data", data, "--out", tmp_path / out, "--steps", steps, how)
+        done = run_example(
+            "char_rnn", "--data", data, "--out", tmp_path / out, "--steps", steps, how
+        )
         assert done.returncode == 0, done.stderr
     straight = load_weights(tmp_path / "straight" / "model.safetensors")
     resumed = load_weights(tmp_path / "stopped" / "model.safetensors")
@@ -79,7 +74,6 @@ def test_a_quick_run_resumes_with_its_own_settings_exactly(tmp_path):
 def test_a_data_file_that_is_not_there_is_one_line_and_status_2(tmp_path):
     # It trained on the embedded passage instead, without a word.
     missing = tmp_path / "absent.txt"
-    done = run_script("--data", missing, "--out", tmp_path / "run", "--quick")
-    assert done.returncode == 2
-    assert done.stderr == f"char_rnn.py: {missing} not found; give --data a text file\n"
-    assert done.stdout == "" and not (tmp_path / "run").exists()
+    done = run_example("char_rnn", "--data", missing, "--out", tmp_path / "run", "--quick")
+    assert_refused(done, f"char_rnn.py: {missing} not found; give --data a text file")
+    assert not (tmp_path / "run").exists()

@@ -5,8 +5,10 @@ import importlib.util
 import subprocess
 import sys
 
+import pytest
+
 from rnnkit.threads import limit_threads
-from tests.examples.loader import EXAMPLES, load_example
+from tests.examples.loader import EXAMPLES, assert_refused, load_example, run_example
 
 
 def test_attention_beats_no_attention_on_held_out_exact_match(capsys, tmp_path):
@@ -64,3 +66,9 @@ def test_the_program_says_what_it_learns_and_ends_with_each_variants_result(monk
         "no attention: held-out exact match 0.0%",
         "   attention: held-out exact match 94.2%",
     ]
+
+
+@pytest.mark.parametrize("flag", ["--epochs", "--threads"])
+def test_a_count_below_one_is_one_line_and_status_2(flag):
+    # --epochs 0 ended in an UnboundLocalError traceback, --threads 0 in a ValueError one
+    assert_refused(run_example("dates", flag, 0), f"dates.py: {flag} must be 1 or more, got 0")

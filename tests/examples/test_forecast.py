@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tests.examples.loader import load_example
+from tests.examples.loader import assert_refused, load_example, run_example
 
 
 def test_forecast_beats_naive_on_the_held_out_year(tmp_path, capsys):
@@ -28,3 +28,9 @@ def test_the_made_up_series_stands_in_for_the_file(tmp_path, capsys):
     result = example.run(tmp_path / "absent.csv", seed=0, png=None, **example.QUICK)
     assert result["mape"]["model"] < result["mape"]["naive"]
     assert "made-up monthly series" in capsys.readouterr().out
+
+
+def test_no_threads_is_one_line_and_status_2():
+    # it ended in a ValueError traceback
+    done = run_example("forecast", "--threads", 0)
+    assert_refused(done, "forecast.py: --threads must be 1 or more, got 0")

@@ -1,11 +1,11 @@
 """The first example must end by predicting the exact string."""
 
 import importlib.util
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.examples.loader import assert_refused, run_example
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "next_char.py"
 
@@ -29,9 +29,7 @@ def test_next_char_learns_another_string():
 
 
 def test_it_opens_with_the_exercise_and_ends_with_the_string():
-    done = subprocess.run(
-        [sys.executable, str(EXAMPLE)], capture_output=True, text=True, timeout=60
-    )  # fmt: skip
+    done = run_example("next_char")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].startswith("An RNN learns 'if you want me' one character at a time")
@@ -49,9 +47,4 @@ def test_it_opens_with_the_exercise_and_ends_with_the_string():
 )
 def test_settings_it_cannot_train_with_are_one_line_and_status_2(args, message):
     # a ValueError traceback for one character, a ZeroDivisionError for --log-every 0
-    done = subprocess.run(
-        [sys.executable, str(EXAMPLE), *args], capture_output=True, text=True, timeout=60
-    )  # fmt: skip
-    assert done.returncode == 2
-    assert done.stderr == f"next_char.py: {message}\n"
-    assert done.stdout == ""
+    assert_refused(run_example("next_char", *args), f"next_char.py: {message}")

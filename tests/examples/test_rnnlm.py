@@ -57,6 +57,7 @@ def run_script(*args):
     "args, message",
     [
         (["--epochs", "0"], "--epochs must be 1 or more, got 0"),
+        (["--threads", "0"], "--threads must be 1 or more, got 0"),
         (
             ["--words", "0"],
             "0 words read, fewer than the 20 that 10 streams need; give --words 20 or more",
@@ -66,10 +67,10 @@ def run_script(*args):
             "11 words read, fewer than the 20 that 10 streams need; give --words 20 or more",
         ),
     ],
-    ids=["no-epochs", "no-words", "too-few-words"],
+    ids=["no-epochs", "no-threads", "no-words", "too-few-words"],
 )
 def test_settings_it_cannot_train_with_are_one_line_and_status_2(tmp_path, args, message):
-    # they ended in an IndexError, a ValueError and a UserError traceback
+    # they ended in an IndexError, a ValueError (twice) and a UserError traceback
     data = tmp_path / "ptb.txt.gz"
     with gzip.open(data, "wt", encoding="utf-8") as file:
         file.write("the cat sat on the mat\n" * 10)

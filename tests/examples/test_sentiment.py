@@ -1,11 +1,8 @@
 """examples/sentiment.py: a bi-LSTM on a slice of SST-2 beats the majority class."""
 
-import subprocess
-import sys
-
 import pytest
 
-from tests.examples.loader import EXAMPLES, load_example
+from tests.examples.loader import assert_refused, load_example, run_example
 
 
 def test_sentiment_beats_the_majority_class_on_held_out_sentences(shared_data, capsys):
@@ -28,10 +25,4 @@ def test_settings_it_cannot_train_with_are_one_line_and_status_2(tmp_path, args,
     # A FileNotFoundError and an UnboundLocalError traceback; no sentences trained on NaNs.
     for name in ("stsa.binary.train", "stsa.binary.dev"):
         (tmp_path / name).write_text("1 a fine film\n0 a dull one\n", "utf-8")
-    done = subprocess.run(
-        [sys.executable, str(EXAMPLES / "sentiment.py"), *args],
-        capture_output=True, text=True, timeout=60, cwd=tmp_path,
-    )  # fmt: skip
-    assert done.returncode == 2
-    assert done.stderr == f"sentiment.py: {message}\n"
-    assert done.stdout == ""
+    assert_refused(run_example("sentiment", *args, cwd=tmp_path), f"sentiment.py: {message}")

@@ -1,9 +1,6 @@
 """examples/time_rnn.py: the hand-built Time RNN gives rnnkit.nn.RNN's numbers."""
 
-import subprocess
-import sys
-
-from tests.examples.loader import EXAMPLES, load_example
+from tests.examples.loader import assert_refused, load_example, run_example
 
 
 def test_time_rnn_matches_rnn_to_round_off(capsys):
@@ -30,10 +27,5 @@ def test_a_last_window_shorter_than_t_is_carried_and_checked(capsys):
 
 
 def test_a_window_of_no_steps_is_one_line_and_status_2():
-    result = subprocess.run(
-        [sys.executable, str(EXAMPLES / "time_rnn.py"), "--time-steps", "0"],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert result.returncode == 2
-    assert result.stderr == "time_rnn.py: --time-steps must be 1 or more, got 0\n"
-    assert result.stdout == ""
+    done = run_example("time_rnn", "--time-steps", 0)
+    assert_refused(done, "time_rnn.py: --time-steps must be 1 or more, got 0")

@@ -1,11 +1,8 @@
 """examples/vanishing_gradients.py: the numbers behind the picture, and the picture."""
 
-import subprocess
-import sys
-
 import pytest
 
-from tests.examples.loader import EXAMPLES, load_example
+from tests.examples.loader import assert_refused, load_example, run_example
 
 
 def test_rnn_gradient_vanishes_over_50_steps_while_the_lstms_does_not(tmp_path, capsys):
@@ -32,10 +29,6 @@ def test_clipping_caps_the_exploding_gradient_only():
 
 def test_fewer_steps_than_the_table_reads_is_one_line_and_status_2(tmp_path):
     # The table reads the gradient 50 steps back: --steps 30 ended in an IndexError.
-    done = subprocess.run(
-        [sys.executable, str(EXAMPLES / "vanishing_gradients.py"), "--steps", "30"],
-        capture_output=True, text=True, timeout=60, cwd=tmp_path,
-    )  # fmt: skip
-    assert done.returncode == 2
-    assert done.stderr == "vanishing_gradients.py: --steps must be 50 or more, got 30\n"
-    assert done.stdout == "" and not list(tmp_path.iterdir())
+    done = run_example("vanishing_gradients", "--steps", 30, cwd=tmp_path)
+    assert_refused(done, "vanishing_gradients.py: --steps must be 50 or more, got 30")
+    assert not list(tmp_path.iterdir())  # no picture drawn
