@@ -11,8 +11,10 @@
  *
  * The code uses GCC's vector extensions (a vector type of VECTOR_BYTES, arithmetic on it,
  * lane-wise comparisons), which every target lowers to its own instructions; the compiler
- * contracts a * b + c into one FMA where the target has it (-ffp-contract=fast). Only the
- * reciprocal estimate uses x86 intrinsics, where they exist.
+ * contracts a * b + c into one FMA where the target has it (-ffp-contract=fast). A few
+ * operations (broadcast, min and max, the reciprocal estimate, sqrt) use the target's
+ * intrinsics where it has them, and plain C elsewhere (tests/nn/test_portable_loops.py builds
+ * and tests that plain C).
  *
  * The equations are those of lstm_kernel.py, gru_kernel.py and rnn_kernel.py; the layout
  * and the threading are described in _rnnkit.c and _rnnkit.h. Hidden units come in blocks

@@ -8,11 +8,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* x86-64 builds carry AVX-512 and AVX2 loops besides the generic ones */
+/* x86-64 builds carry AVX-512 and AVX2 loops besides the generic ones; -DRNNKIT_X86=0 builds
+ * the generic ones alone, as on other machines (tests/nn/test_portable_loops.py does) */
+#ifndef RNNKIT_X86
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define RNNKIT_X86 1
 #else
 #define RNNKIT_X86 0
+#endif
 #endif
 
 #define UNITS 16 /* hidden units per block: every weight slab and tile is in blocks of 16 */
