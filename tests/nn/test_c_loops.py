@@ -428,14 +428,18 @@ def test_the_builds_agree_with_each_other() -> None:
 
 
 @pytest.mark.parametrize("cell", CELLS)
-@pytest.mark.parametrize("threads, num_layers, hidden_size", [(1, 1, 32), (2, 3, 48), (3, 2, 16)])
+@pytest.mark.parametrize(
+    "threads, num_layers, hidden_size, layer_bias",
+    [(1, 1, 32, True), (2, 3, 48, True), (3, 2, 16, True), (2, 2, 32, False)],
+)
 def test_batch1_steps_in_c_match_float64(
-    cell: str, threads: int, num_layers: int, hidden_size: int, kernel: str
+    cell: str, threads: int, num_layers: int, hidden_size: int, layer_bias: bool, kernel: str
 ) -> None:
     from rnnkit.models.token_stepper import TokenStepper
 
     c_binding.set_threads(threads)
     options = {**BASE, "hidden_size": hidden_size, "layers": num_layers, "input_size": 4}
+    options["bias"] = layer_bias
     exact = make_layer(cell, options, np.float64).eval()
     rng = np.random.default_rng(7)
     for value in exact.params.values():
@@ -454,7 +458,7 @@ def test_batch1_steps_in_c_match_float64(
     logits = [stepper.step_token_logits(token).copy() for token in ids]
     assert_relative_error(np.stack(logits), expected[:, 0] @ weight.T + bias)
     assert_relative_error(np.stack(stepper.h)[-1], expected[-1, 0])
-    stepper.reset()  # step() with a vector takes the input product in NumPy
+    stepper.reset()  # step() with a vector: layer 0's input product in the same C call
     outputs = [stepper.step(table[token].astype(np.float32)) for token in ids]
     assert_relative_error(np.stack(outputs), expected[:, 0])
 

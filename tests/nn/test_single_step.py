@@ -58,9 +58,11 @@ def states(state) -> list:
 
 
 @pytest.mark.parametrize("layer_class", [LSTM, GRU, RNN])
-@pytest.mark.parametrize("unbatched", [False, True])
-def test_steps_match_the_float64_layer(layer_class: type, unbatched: bool, kernel: str) -> None:
-    single, exact = pair(layer_class)
+@pytest.mark.parametrize("unbatched, bias", [(False, True), (True, True), (False, False)])
+def test_steps_match_the_float64_layer(
+    layer_class: type, unbatched: bool, bias: bool, kernel: str
+) -> None:
+    single, exact = pair(layer_class, bias=bias)
     rng = np.random.default_rng(0)
     ours = theirs = None
     for _ in range(6):  # the state carried from step to step, from zeros
