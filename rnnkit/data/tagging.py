@@ -94,6 +94,10 @@ class TaggingVocabulary:
             frozenset(int(i) for i in data["singletons"]),
         )
 
+    def knows(self, word: str) -> bool:
+        """Whether WORD has an id of its own (after case folding, if the tagger folds)."""
+        return (word.lower() if self.lowercase else word) in self._word_ids
+
     def word_ids(self, tokens: Sequence[str]) -> np.ndarray:
         fold = str.lower if self.lowercase else str
         return np.array([self._word_ids.get(fold(t), 0) for t in tokens], dtype=np.int64)

@@ -43,6 +43,17 @@ def test_predict_prints_word_tag_pairs(run_folder: Path) -> None:
     assert blank == {"text": " ", "tokens": [], "tags": []}
 
 
+def test_predict_splits_punctuation_from_words_unless_pretokenized(run_folder: Path) -> None:
+    status, out, err = run_cli("predict", "--json", run_folder / "run", "Anna met Bob.")
+    assert status == 0, err
+    assert json.loads(out)["tokens"] == ["Anna", "met", "Bob", "."]
+    status, out, err = run_cli(
+        "predict", "--json", "--pretokenized", run_folder / "run", "Anna met Bob."
+    )
+    assert status == 0, err
+    assert json.loads(out)["tokens"] == ["Anna", "met", "Bob."]
+
+
 def test_eval_reports_tokens_and_spans(run_folder: Path) -> None:
     pytest.importorskip("seqeval")
     status, out, _ = run_cli(

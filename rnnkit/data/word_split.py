@@ -1,0 +1,59 @@
+"""Raw text into the words a tagger was trained on.
+
+Treebanks and tagged corpora split punctuation from words ("mat ." and not "mat."), and
+English ones split clitics too ("ca n't", "it 's"). A tagger given raw text split at
+whitespace would meet "mat." and "can't", words it never saw. ``split_words`` splits the
+way such training data does, guided by the words the tagger knows:
+
+1. runs of letters and digits, with inner hyphens, apostrophes and dots, are words
+   ("well-known", "can't", "3.5", "U.S"); any other character is a token of its own,
+   repeated ones together ("...", "!!");
+2. a word with an apostrophe that the tagger does not know is split before the apostrophe,
+   or before an "n" in front of it, where the part from there on is a word it knows:
+   "can't" -> "ca n't", "it's" -> "it 's", "parents'" -> "parents '" (whatever the
+   training data's convention was, if its words show one);
+3. a dot after a word is joined to it where the tagger knows the pair: "Mr." and "etc."
+   stay whole when the training data had them so.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+_TOKEN = re.compile(r"\w+(?:[-'’.]\w+)*|([^\w\s])\1*")
+_APOSTROPHES = "'’"
+
+
+def split_words(text: str, known: Callable[[str], bool]) -> list[str]:
+    """TEXT as a list of words (see the module docstring).
+
+    Args:
+        text: one sentence of raw text.
+        known: whether the tagger knows a word (as it reads it: after any case folding).
+    Outputs:
+        the words, in order; their characters joined are TEXT's without its whitespace.
+    """
+    words: list[str] = []
+    for match in _TOKEN.finditer(text):
+        token = match.group(0)
+        # "Mr." is one word where training had it so, but only written without a space.
+        attached = words and not text[match.start() - 1].isspace()
+        if token == "." and attached and known(words[-1] + token):
+            words[-1] += token
+            continue
+        words += _split_clitic(token, known)
+    return words
+
+
+def _split_clitic(word: str, known: Callable[[str], bool]) -> list[str]:
+    if known(word) or not any(a in word for a in _APOSTROPHES):
+        return [word]
+    for at, char in enumerate(word):
+        if char not in _APOSTROPHES:
+            continue
+        starts = [at - 1, at] if at > 1 and word[at - 1] in "nN" else [at]
+        for start in starts:
+            if start > 0 and known(word[start:]):
+                return [word[:start], word[start:]]
+    return [word]

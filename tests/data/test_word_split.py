@@ -1,0 +1,42 @@
+"""Raw text split into a tagger's words (``rnnkit.data.word_split``)."""
+
+from __future__ import annotations
+
+from rnnkit.data.word_split import split_words
+
+# The words of an English treebank that decide where raw text splits.
+KNOWN = {"ca", "n't", "'s", "it", "Mr.", "etc.", "'", "!"}
+
+
+def split(text: str, known: set[str] = KNOWN) -> list[str]:
+    return split_words(text, known.__contains__)
+
+
+def test_punctuation_is_split_from_words_and_runs_of_one_mark_kept_together() -> None:
+    assert split("The cat sat on the mat.") == ["The", "cat", "sat", "on", "the", "mat", "."]
+    assert split("Wait... what?!") == ["Wait", "...", "what", "?", "!"]
+    assert split("(3.5 well-known U.S, items)") == [
+        "(", "3.5", "well-known", "U.S", ",", "items", ")",
+    ]  # fmt: skip
+
+
+def test_clitics_split_where_the_tagger_knows_the_clitic() -> None:
+    assert split("I can't, it's John's") == ["I", "ca", "n't", ",", "it", "'s", "John", "'s"]
+    assert split("the parents' car") == ["the", "parents", "'", "car"]
+    # Without the clitics in its words, the words stay whole: no rule of English is assumed.
+    assert split("I can't, it's", {"!"}) == ["I", "can't", ",", "it's"]
+    # A word the tagger knows whole is not split.
+    assert split("don't o'clock", KNOWN | {"o'clock"}) == ["do", "n't", "o'clock"]
+
+
+def test_a_dot_joins_the_word_before_it_only_where_the_pair_is_known() -> None:
+    assert split("Mr. Smith came, etc.") == ["Mr.", "Smith", "came", ",", "etc."]
+    assert split("Mrs. Smith") == ["Mrs", ".", "Smith"]
+    assert split("Mr . Smith") == ["Mr", ".", "Smith"]  # spaced apart: two tokens
+
+
+def test_every_character_but_whitespace_is_kept() -> None:
+    text = " «Ça va?» — l'été, 12:30\tok "
+    words = split(text)
+    assert "".join(words) == "".join(text.split())
+    assert all(words)
