@@ -50,6 +50,7 @@ from rnnkit.ctrl_c import stop_quietly_on_ctrl_c
 from rnnkit.data.length_buckets import pad_batch
 from rnnkit.data.parallel import book_split, read_parallel
 from rnnkit.data.parallel_batches import PAD_ID, Vocabulary, batches
+from rnnkit.errors import UserError
 from rnnkit.models.beam_search import Hypothesis, greedy_search
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from rnnkit.optim import Adam, clip_grad_norm
@@ -219,6 +220,11 @@ def main() -> None:
     for flag, value in [("--epochs", args.epochs), ("--threads", args.threads)]:
         if value is not None and value < 1:
             parser.exit(2, f"dates.py: {flag} must be 1 or more, got {value}\n")
+    if args.png is not None:
+        try:  # before training, not after it
+            pyplot("--png")
+        except UserError as error:
+            parser.exit(2, f"dates.py: {error}\n")
     print("A GRU encoder-decoder learns to write dates as ISO dates, with and without attention.")
     settings = dict(QUICK) if args.quick else {"epochs": args.epochs}
     with limit_threads(args.threads):

@@ -21,6 +21,8 @@ from __future__ import annotations
 import argparse
 
 from rnnkit.ctrl_c import stop_quietly_on_ctrl_c
+from rnnkit.errors import UserError
+from rnnkit.train.figures import pyplot
 from rnnkit.train.gradient_flow import compare_cells, gradient_flow, plot_gradient_flow
 
 DISTANCES = (0, 10, 25, 50)
@@ -55,13 +57,18 @@ def run(steps: int = 60, png: str | None = None, clip: float = 1.0) -> dict[str,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=60, help="the sequence length (50 or more)")
-    parser.add_argument("--png", default="vanishing_gradients.png")
+    parser.add_argument("--png", help="draw both panels into this file (needs matplotlib)")
     args = parser.parse_args()
     if args.steps < DISTANCES[-1]:  # the table reads the gradient 50 steps back
         parser.exit(
             2,
             f"vanishing_gradients.py: --steps must be {DISTANCES[-1]} or more, got {args.steps}\n",
         )
+    if args.png:
+        try:  # before measuring, not after it
+            pyplot("--png")
+        except UserError as error:
+            parser.exit(2, f"vanishing_gradients.py: {error}\n")
     print("How much of the gradient of a loss at the last step reaches each step back?")
     panels = run(args.steps, args.png)
     rnn, lstm = panels["PyTorch's initialisation"][:2]
@@ -69,6 +76,8 @@ def main() -> None:
         f"\n50 steps back the RNN keeps x{rnn.ratio(50):.0e} of its gradient, "
         f"the LSTM x{lstm.ratio(50):.2f}: the RNN's has vanished, the LSTM's has not."
     )
+    if not args.png:
+        print("(--png FILE draws the two panels)")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Import an example program from ``examples/`` as a module, by file name, or run it."""
 
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,10 +18,23 @@ def load_example(name: str) -> ModuleType:
     return module
 
 
-def run_example(name: str, *args: object, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """Run ``examples/NAME.py`` with ARGS in a child Python, its output captured as text."""
+def run_example(
+    name: str, *args: object, cwd: Path | None = None, without_matplotlib: Path | None = None
+) -> subprocess.CompletedProcess:
+    """Run ``examples/NAME.py`` with ARGS in a child Python, its output captured as text.
+
+    ``without_matplotlib``: a folder to make a stand-in matplotlib in, one that fails to
+    import, as on a machine without the [plot] extra.
+    """
     command = [sys.executable, str(EXAMPLES / f"{name}.py"), *map(str, args)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=cwd)
+    env = None
+    if without_matplotlib is not None:
+        package = without_matplotlib / "matplotlib"
+        package.mkdir(parents=True)
+        (package / "__init__.py").write_text("raise ImportError('no matplotlib')\n")
+        path = os.pathsep.join(filter(None, [str(without_matplotlib), os.getenv("PYTHONPATH")]))
+        env = os.environ | {"PYTHONPATH": path}
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=cwd, env=env)
 
 
 def assert_refused(done: subprocess.CompletedProcess, message: str) -> None:

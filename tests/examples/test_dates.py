@@ -72,3 +72,9 @@ def test_the_program_says_what_it_learns_and_ends_with_each_variants_result(monk
 def test_a_count_below_one_is_one_line_and_status_2(flag):
     # --epochs 0 ended in an UnboundLocalError traceback, --threads 0 in a ValueError one
     assert_refused(run_example("dates", flag, 0), f"dates.py: {flag} must be 1 or more, got 0")
+
+
+def test_a_picture_without_matplotlib_is_one_line_before_training(tmp_path):
+    # It trained both variants, then ended in a UserError traceback at the picture.
+    done = run_example("dates", "--quick", "--png", tmp_path / "a.png", without_matplotlib=tmp_path)
+    assert_refused(done, "dates.py: --png needs matplotlib: pip install 'rnnkit[plot]'")

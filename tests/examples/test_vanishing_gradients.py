@@ -32,3 +32,20 @@ def test_fewer_steps_than_the_table_reads_is_one_line_and_status_2(tmp_path):
     done = run_example("vanishing_gradients", "--steps", 30, cwd=tmp_path)
     assert_refused(done, "vanishing_gradients.py: --steps must be 50 or more, got 30")
     assert not list(tmp_path.iterdir())  # no picture drawn
+
+
+def test_a_picture_without_matplotlib_is_one_line_before_measuring(tmp_path):
+    # It measured, printed the table, then ended in a UserError traceback at the picture.
+    done = run_example(
+        "vanishing_gradients", "--png", tmp_path / "g.png", without_matplotlib=tmp_path
+    )
+    message = "vanishing_gradients.py: --png needs matplotlib: pip install 'rnnkit[plot]'"
+    assert_refused(done, message)
+
+
+def test_without_png_it_measures_and_says_how_to_draw(tmp_path):
+    done = run_example("vanishing_gradients", cwd=tmp_path, without_matplotlib=tmp_path / "lib")
+    assert done.returncode == 0, done.stderr
+    assert "the RNN's has vanished, the LSTM's has not" in done.stdout
+    assert done.stdout.splitlines()[-1] == "(--png FILE draws the two panels)"
+    assert [path.name for path in tmp_path.iterdir()] == ["lib"]  # no picture written
