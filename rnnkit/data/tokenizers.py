@@ -103,6 +103,11 @@ class Tokenizer:
     def decode(self, ids: np.ndarray | list[int]) -> str:
         raise NotImplementedError
 
+    def knows(self, token: str) -> bool:
+        """Whether TOKEN (a word, or a character) has an id of its own."""
+        self._require_vocab()
+        return token in self._index
+
     def unknown_tokens(self, text: str) -> list[str]:
         """The distinct tokens of TEXT that are not in the vocabulary, in order of appearance."""
         raise NotImplementedError

@@ -1,18 +1,20 @@
-"""Raw text into the words a tagger was trained on.
+"""Raw text into the words a model was trained on.
 
-Treebanks and tagged corpora split punctuation from words ("mat ." and not "mat."), and
-English ones split clitics too ("ca n't", "it 's"). A tagger given raw text split at
+Treebanks and many text corpora split punctuation from words ("mat ." and not "mat."), and
+English ones split clitics too ("ca n't", "it 's"). A model given raw text split at
 whitespace would meet "mat." and "can't", words it never saw. ``split_words`` splits the
-way such training data does, guided by the words the tagger knows:
+way its training data did, guided by the words the model knows:
 
-1. runs of letters and digits, with inner hyphens, apostrophes and dots, are words
-   ("well-known", "can't", "3.5", "U.S"); any other character is a token of its own,
-   repeated ones together ("...", "!!");
-2. a word with an apostrophe that the tagger does not know is split before the apostrophe,
+1. a whitespace-separated word the model knows stays whole (its training data had it so:
+   "U.S.", or "mat." itself in text that was never split);
+2. otherwise runs of letters and digits, with inner hyphens, apostrophes and dots, are
+   words ("well-known", "can't", "3.5", "U.S"); any other character is a token of its
+   own, repeated ones together ("...", "!!");
+3. a word with an apostrophe that the model does not know is split before the apostrophe,
    or before an "n" in front of it, where the part from there on is a word it knows:
    "can't" -> "ca n't", "it's" -> "it 's", "parents'" -> "parents '" (whatever the
    training data's convention was, if its words show one);
-3. a dot after a word is joined to it where the tagger knows the pair: "Mr." and "etc."
+4. a dot after a word is joined to it where the model knows the pair: "Mr." and "etc."
    stay whole when the training data had them so.
 """
 
@@ -30,19 +32,24 @@ def split_words(text: str, known: Callable[[str], bool]) -> list[str]:
 
     Args:
         text: one sentence of raw text.
-        known: whether the tagger knows a word (as it reads it: after any case folding).
+        known: whether the model knows a word (as it reads it: after any case folding).
     Outputs:
         the words, in order; their characters joined are TEXT's without its whitespace.
     """
     words: list[str] = []
-    for match in _TOKEN.finditer(text):
+    for chunk in text.split():
+        words += [chunk] if known(chunk) else _split_chunk(chunk, known)
+    return words
+
+
+def _split_chunk(chunk: str, known: Callable[[str], bool]) -> list[str]:
+    words: list[str] = []
+    for match in _TOKEN.finditer(chunk):
         token = match.group(0)
-        # "Mr." is one word where training had it so, but only written without a space.
-        attached = words and not text[match.start() - 1].isspace()
-        if token == "." and attached and known(words[-1] + token):
+        if token == "." and words and known(words[-1] + token):
             words[-1] += token
-            continue
-        words += _split_clitic(token, known)
+        else:
+            words += _split_clitic(token, known)
     return words
 
 

@@ -88,6 +88,20 @@ def test_a_run_writes_a_run_folder_and_reports(run_folder: Path) -> None:
     assert [r["step"] for r in records if "val_accuracy" in r] == [20, 40, 60]
 
 
+def test_predict_splits_raw_text_into_the_training_words(run_folder: Path) -> None:
+    def probabilities(*argv: str) -> list[dict]:
+        status, out, err = run_cli("predict", "--json", run_folder, *argv)
+        assert status == 0, err
+        return [json.loads(line)["probabilities"] for line in out.splitlines()]
+
+    # "great!" is not a training word: raw text reads it as "great" and an unknown "!",
+    # pretokenized text as one unknown word ("zzz" stands for an unknown word).
+    split, whole = probabilities("the film was great!", "the film was great zzz")
+    assert split == whole
+    unsplit, unknown = probabilities("--pretokenized", "the film was great!", "the film was zzz")
+    assert unsplit == unknown and unsplit != split
+
+
 def test_predict_arguments_json_and_stdin(run_folder: Path, monkeypatch) -> None:
     status, out, err = run_cli("predict", run_folder, "the film was great", "a dull plot")
     assert status == 0, err

@@ -40,3 +40,10 @@ def test_every_character_but_whitespace_is_kept() -> None:
     words = split(text)
     assert "".join(words) == "".join(text.split())
     assert all(words)
+
+
+def test_a_word_the_model_knows_whole_stays_whole() -> None:
+    # Training text that was never split had "earth?" as one word: so is it read.
+    assert split("the earth? mat.", KNOWN | {"earth?"}) == ["the", "earth?", "mat", "."]
+    assert split("U.S. troops", KNOWN | {"U.S."}) == ["U.S.", "troops"]
+    assert split("U.S. troops") == ["U.S", ".", "troops"]
