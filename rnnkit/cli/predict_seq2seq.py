@@ -12,9 +12,11 @@ whether it ended with the end token (else it was cut at the length limit).
 Behaviour on odd input: a blank text (or blank line) gets a note on stderr naming it and an
 empty answer (a blank line, or with ``--json`` a record with no outputs), so the answers
 keep the order of the texts (``--nbest`` lines a text), as the classifier's and the
-tagger's do; source tokens never seen in training are read as ``<unk>``, said once on
-stderr for the whole call; ``--beam`` and ``--nbest`` must be positive, ``--nbest`` at most
-``--beam`` (without ``--beam`` the beam is as wide as ``--nbest``). ``--max-length-ratio R``
+tagger's do; a word-level source is raw text split as the training sources were
+(``rnnkit.data.word_split``; with ``--pretokenized`` at whitespace alone); source tokens
+never seen in training are read as ``<unk>``, said once on stderr for the whole call;
+``--beam`` and ``--nbest`` must be positive, ``--nbest`` at most ``--beam`` (without
+``--beam`` the beam is as wide as ``--nbest``). ``--max-length-ratio R``
 cuts outputs at R times their source's length (default: the run's); a note on stderr counts
 the texts whose best output reached that limit unfinished. ``--plot-attention FILE`` draws
 the best output's attention over the source (one file per text: ``out-2.png`` for the
@@ -41,6 +43,7 @@ from rnnkit.cli.arguments import add_png_flag, non_negative_float, positive_floa
 from rnnkit.cli.ensemble import add_ensemble_flag, load_models
 from rnnkit.cli.inputs import input_texts
 from rnnkit.data.parallel_batches import split_tokens
+from rnnkit.data.word_split import split_words
 from rnnkit.errors import UserError
 from rnnkit.plural import counted, some_of, were
 from rnnkit.train.figures import pyplot, save_figure
@@ -48,6 +51,9 @@ from rnnkit.train.seq2seq_trainer import MOST_RATIO
 from rnnkit.train.tasks.seq2seq import TrainedSeq2Seq, cut_note, transduce
 
 MOST_UNKNOWN_SHOWN = 10
+
+
+SHARED_FLAGS = ("pretokenized",)  # the taggers' flag: word-level sources read it too
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -136,14 +142,19 @@ def run(args: argparse.Namespace, folder: Path) -> int:
             "--attention none"
         )
     texts, origins = read_inputs(args)
+    read = texts
+    if trained.tokenizations[0] == "word" and not args.pretokenized:
+        # Raw text read as the training sources were written ("Hello," as Hello ,).
+        knows = trained.source.index.__contains__
+        read = [" ".join(split_words(text, knows)) if text.strip() else text for text in texts]
     if plot is not None:
         for number in range(2, len(texts) + 1):
             check_writable(picture_path(plot, number))
-    outputs, unknown = answer_texts(trained, texts, origins, args, beam)
+    outputs, unknown = answer_texts(trained, read, origins, args, beam)
     for text, origin in zip(texts, origins, strict=True):
         if not text.strip():
             print(f"rnnkit: note: {origin} is empty; no output", file=sys.stderr)
-    cutting = cut_note(trained, [text for text in texts if text.strip()])
+    cutting = cut_note(trained, [text for text in read if text.strip()])
     if cutting:
         print(f"rnnkit: note: {cutting}", file=sys.stderr)
     if unknown:
@@ -163,7 +174,7 @@ def run(args: argparse.Namespace, folder: Path) -> int:
             file=sys.stderr,
         )
     if plot is not None:
-        plot_all(trained, texts, outputs, plot, args.json)
+        plot_all(trained, read, outputs, plot, args.json)
     return 0
 
 

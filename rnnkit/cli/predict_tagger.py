@@ -31,7 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="the texts are split into words already: split them at whitespace alone "
         "(default: split punctuation and the clitics the model knows from words, as "
-        "tagged corpora do: \"can't.\" is ca n't .); word-level classifiers too",
+        "tagged corpora do: \"can't.\" is ca n't .); for word-level classifiers and "
+        "sequence-to-sequence sources too",
     )
 
 

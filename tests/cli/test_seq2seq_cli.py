@@ -537,3 +537,23 @@ def test_a_blank_text_draws_no_attention_and_keeps_the_numbers(runs, tmp_path: P
     assert status == 0, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["attention-3.png", "attention.png"]
     assert "text 2 is empty; no output" in err
+
+
+def test_a_word_level_source_reads_raw_text_split_as_its_training_words(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    words = ["ab", "cd", "ef", ","]
+    sources = [" ".join(rng.choice(words, int(rng.integers(2, 5)))) for _ in range(60)]
+    train = tmp_path / "train.tsv"
+    train.write_text("".join(f"{s}\t{' '.join(s.split()[::-1])}\n" for s in sources))
+    status, _, err = run_cli(
+        "train", "--task", "seq2seq", "--train", train, "--source-tokenizer", "word",
+        "--target-tokenizer", "word", "--out", tmp_path / "run", *TINY,
+    )  # fmt: skip
+    assert status == 0, err
+    status, out, err = run_cli("predict", tmp_path / "run", "ab, cd")
+    assert status == 0, err
+    assert out.split("\t")[-1] == "ab, cd\n"  # the text as given
+    assert "<unk>" not in err  # "ab," read as ab and ,: words of the training sources
+    status, out, err = run_cli("predict", "--pretokenized", tmp_path / "run", "ab, cd")
+    assert status == 0, err
+    assert "1 source token not seen in training was read as <unk>: 'ab,'" in err
