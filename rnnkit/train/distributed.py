@@ -4,30 +4,37 @@ Every rank builds the same run (same data, same seed, same model), then ``Traine
 calls ``attach``, which refuses ranks whose runs differ (``run_digest``: each reads its own
 data with its own arguments), and each step:
 
-- every rank computes the loss and gradients of its own share of the global batch (the rows
-  ``rows(B)`` of the language model's window, the examples of the classifier's batch, the
-  pairs of the seq2seq batch): the model's ``loss_and_backward`` is wrapped to take those
-  rows only. A rank's share weighs its loss by its rows (by its rows' summed class weights
-  for a classifier trained with class weights), or for seq2seq, whose loss is the mean
-  over target tokens, by its target tokens, so the sum is the global batch's loss;
-- the gradients, weighted by the rank's share of the rows, and the weighted loss are summed
+- every rank computes the loss and gradients of its own share of the global batch: the
+  model's ``loss_and_backward`` is wrapped to take the rank's rows only (``rows(B)``: of
+  the language model's window, the classifier's texts, the tagger's sentences with their
+  words' characters, the seq2seq pairs, the generator's texts with their conditions, the
+  forecaster's windows). A rank's share weighs its loss by its part of the terms the
+  batch's mean loss is over (its rows, their class weights, their target or predicted
+  tokens, their tagged tokens; ``rnnkit.train.rank_shares`` task by task), so the
+  weighted sum is the global batch's loss;
+- the gradients, weighted by the rank's share, and the weighted loss are summed
   over the ranks in ONE flat float32 buffer with a buffer-based ``Iallreduce`` (the mean
   gradient of the global batch, the same on every rank);
 - every rank clips and steps the same optimizer on the same gradient, so the weights stay
   identical (rank 0's are broadcast once at the start, to be sure of it).
 
 Rank 0 alone writes checkpoints, the best model, metrics and the progress bar; the other
-ranks write nothing. What differs per rank is gathered for a checkpoint (the language
-model's hidden state: rows of the global batch), so a checkpoint is that of one process
-with the global batch, and a run resumes on any number of ranks. Whether to stop (budget,
-signal) is agreed on by every rank before each step.
+ranks write nothing. Every rank makes the same global batches (the language model's windows
+in order, the other tasks' from generators seeded by the run's seed and the epoch, never by
+the model's own generator, which each rank jumps for its dropout masks) and validates the
+same weights on the whole validation data, so the ranks agree on the best model and the
+learning rate. What differs per rank is gathered for
+a checkpoint (the language model's hidden state: rows of the global batch), so a
+checkpoint is that of one process with the global batch, and a run resumes on any number
+of ranks. Whether to stop (budget, signal) is agreed on by every rank before each step.
 
 A collective that does not complete within ``RNNKIT_MPI_TIMEOUT`` seconds (default
 ``DEFAULT_TIMEOUT``) means a rank died or hangs: the rank says so in one line and the job is
 aborted with status 2, rather than waiting for ever.
 
 Without mpi4py, or outside ``mpiexec``, or with one rank, ``world()`` is None and nothing
-changes. Tasks whose batches this module cannot split are refused in one line.
+changes. Every task's batches are split; a task without a splitter in ``SPLITTERS`` would
+be refused in one line.
 """
 
 from __future__ import annotations
@@ -35,7 +42,6 @@ from __future__ import annotations
 import atexit
 import dataclasses
 import hashlib
-import inspect
 import json
 import os
 import sys
@@ -45,13 +51,14 @@ from typing import Any
 import numpy as np
 
 from rnnkit.errors import UserError
+from rnnkit.train.rank_shares import SPLITTERS
 
 TIMEOUT_VARIABLE = "RNNKIT_MPI_TIMEOUT"
 DEFAULT_TIMEOUT = 600.0  # seconds a rank waits for the others at one collective
 REPORT_GRACE = 2.0  # seconds a failing rank after the first gives rank 0 to say it first
 # Variables the MPI launchers set in each process they start: the number of ranks.
 SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS")
-SPLIT_TASKS = ("lm", "classify", "seq2seq")  # tasks whose batches are split across ranks
+SPLIT_TASKS = tuple(SPLITTERS)  # tasks whose batches are split across ranks
 STATE_GROUP = "hidden_state"  # the language model's state in a checkpoint: (layers, B, H)
 
 _world: Distributed | None = None
@@ -147,7 +154,7 @@ class Distributed:
         self.timeout = timeout_seconds()
         # Set when this rank gave up on the others: the whole job ends with it at exit.
         self.abort_status: int | None = None
-        self.weight = 1.0  # this rank's share of the rows of the current step
+        self.weight = 1.0  # this rank's part of the current step's loss (rank_shares)
         self.buffer: np.ndarray | None = None
         self.reduce_seconds = 0.0  # time spent in the gradient allreduce, for benchmarks
         self.reductions = 0
@@ -213,7 +220,7 @@ class Distributed:
         if task_name not in SPLIT_TASKS:
             raise EveryRankError(
                 f"the {task_name or 'this'} task cannot yet train on several MPI ranks "
-                f"({self.size} started); only {' and '.join(SPLIT_TASKS)} can: run it as "
+                f"({self.size} started); only {', '.join(SPLIT_TASKS)} can: run it as "
                 "one process"
             )
         if batch_rows is not None and batch_rows < self.size:
@@ -263,63 +270,7 @@ class Distributed:
         self._unflatten(flat, model.params, names)
 
     def _wrap(self, model: Any, task: str) -> None:
-        original = type(model).loss_and_backward.__get__(model)
-        distributed = self
-
-        if task == "lm":
-
-            def loss_and_backward(inputs: Any, targets: Any, state: Any = None) -> Any:
-                rows = distributed.rows(len(inputs))
-                distributed.weight = (rows.stop - rows.start) / len(inputs)
-                return original(inputs[rows], targets[rows], state)
-
-        elif task == "seq2seq":
-
-            def loss_and_backward(  # type: ignore[misc]
-                src: Any,
-                src_lengths: Any,
-                tgt_in: Any,
-                tgt_out: Any,
-                tgt_lengths: Any,
-                **options: Any,
-            ) -> Any:
-                tgt_lengths = np.asarray(tgt_lengths)
-                rows = distributed.rows(len(tgt_lengths))
-                tokens = tgt_lengths[rows]
-                distributed.weight = float(tokens.sum() / tgt_lengths.sum())
-                if rows.stop == rows.start:
-                    return 0.0
-                sources = np.asarray(src_lengths)[rows]
-                steps, target_steps = int(sources.max()), int(tokens.max())
-                return original(
-                    np.asarray(src)[rows, :steps], sources,
-                    np.asarray(tgt_in)[rows, :target_steps],
-                    np.asarray(tgt_out)[rows, :target_steps], tokens, **options,
-                )  # fmt: skip
-
-        else:
-            signature = inspect.signature(original)
-
-            def loss_and_backward(  # type: ignore[misc]
-                ids: Any, lengths: Any, targets: Any, *args: Any, **kwargs: Any
-            ) -> Any:
-                ids, lengths, targets = np.asarray(ids), np.asarray(lengths), np.asarray(targets)
-                rows = distributed.rows(len(ids))
-                # With class weights the loss is a mean over the batch's summed weights,
-                # so a rank's share is its rows' part of that sum, not of the rows.
-                bound = signature.bind(ids, lengths, targets, *args, **kwargs).arguments
-                weights = bound.get("class_weights")
-                shares = np.ones(len(ids)) if weights is None else np.asarray(weights)[targets]
-                total = float(shares.sum())
-                distributed.weight = float(shares[rows].sum()) / total if total > 0 else 0.0
-                if rows.stop == rows.start:
-                    return 0.0  # a last batch smaller than the ranks: nothing for this one
-                local = lengths[rows]
-                return original(
-                    ids[rows, : int(local.max())], local, targets[rows], *args, **kwargs
-                )
-
-        model.loss_and_backward = loss_and_backward
+        model.loss_and_backward = SPLITTERS[task](model, self)
 
     def average_gradients(self, grads: dict[str, np.ndarray], loss: float) -> float:
         """Replace GRADS by their mean over the global batch; return the global loss."""

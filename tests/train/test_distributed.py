@@ -5,6 +5,7 @@ on this machine; skipped only when mpi4py or mpiexec is not installed
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import signal
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -19,7 +21,11 @@ import pytest
 from safetensors.numpy import load_file
 
 from rnnkit.train import distributed
+from rnnkit.train.tasks import TASKS
 from tests.cli.cli_helpers import run_cli, sentences
+from tests.cli.test_forecast_cli import monthly, write_csv
+from tests.train.test_generate_task import write_features, write_folder
+from tests.train.test_tagging_task import NAMES, write_sentences
 
 MPIEXEC = shutil.which("mpiexec")
 needs_mpi = pytest.mark.skipif(
@@ -30,6 +36,10 @@ LM = [
     "--embedding-size", "8", "--hidden-size", "16", "--num-layers", "1",
     "--batch-size", "6", "--seq-len", "12", "--eval-every", "5", "--threads", "1",
 ]  # fmt: skip
+# 43 training windows of monthly(): in batches of 7, an epoch ends in a batch of one.
+FORECAST = ["--task", "forecast", "--date-column", "Month", "--target", "Sales",
+            "--lookback", 12, "--horizon", 6, "--valid-size", 12, "--hidden-size", 8,
+            "--batch-size", 7, "--eval-every", 7, "--num-samples", 20, "--threads", 1]  # fmt: skip
 TOLERANCE = 2e-5  # float32 sums in another order, over 20 Adam steps
 
 
@@ -43,11 +53,29 @@ def mpirun(ranks: int, *argv: object, timeout: float = 300, **env: str) -> Any:
     )
 
 
+def assert_same_run(one: Path, two: Path) -> None:
+    """Runs ONE and TWO hold the same last weights and the same best model, chosen at the
+    same step."""
+    assert_same_weights(one, two)
+    assert_same_weights(one / "best", two / "best")
+    steps = [json.loads((run / "config.json").read_text())["progress"] for run in (one, two)]
+    assert steps[0]["best_step"] == steps[1]["best_step"] is not None
+
+
 def assert_same_weights(a: Path, b: Path, tolerance: float = TOLERANCE) -> None:
     first, second = load_file(a / "model.safetensors"), load_file(b / "model.safetensors")
     assert first.keys() == second.keys()
     for name in first:
         np.testing.assert_allclose(first[name], second[name], rtol=0, atol=tolerance, err_msg=name)
+
+
+def one_and_two_ranks(tmp_path: Path, *flags: object) -> None:
+    """Train FLAGS as one process and on two ranks, and compare the two runs."""
+    status, _, err = run_cli("train", *flags, "--out", tmp_path / "one")
+    assert status == 0, err
+    done = mpirun(2, "train", *flags, "--out", tmp_path / "two")
+    assert done.returncode == 0, done.stderr
+    assert_same_run(tmp_path / "one", tmp_path / "two")
 
 
 def training_records(run: Path) -> int:
@@ -67,6 +95,19 @@ def test_one_process_is_no_world(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PMI_SIZE", "1")
     assert distributed.launched_ranks() == 1
     assert distributed.is_writer()
+
+
+def test_every_task_splits_its_batches() -> None:
+    assert set(distributed.SPLIT_TASKS) == set(TASKS)
+
+
+def test_a_task_without_a_splitter_is_refused() -> None:
+    ranks = SimpleNamespace(size=2)  # the check needs the number of ranks only
+    distributed.Distributed.check(ranks, "tag", 2)  # type: ignore[arg-type]
+    with pytest.raises(distributed.EveryRankError, match="the poem task cannot yet train"):
+        distributed.Distributed.check(ranks, "poem", 2)  # type: ignore[arg-type]
+    with pytest.raises(distributed.EveryRankError, match="batch_size 1 is smaller than the 2"):
+        distributed.Distributed.check(ranks, "tag", 1)  # type: ignore[arg-type]
 
 
 @needs_mpi
@@ -109,11 +150,7 @@ def test_a_classifier_splits_its_batches(tmp_path: Path, weights: list[str]) -> 
     flags = ["--task", "classify", "--train", data, "--max-steps", 20, "--batch-size", 5,
              "--hidden-size", 8, "--embedding-size", 8, "--threads", 1, "--dropout", 0,
              *weights]  # fmt: skip
-    status, _, err = run_cli("train", *flags, "--out", tmp_path / "one")
-    assert status == 0, err
-    done = mpirun(2, "train", *flags, "--out", tmp_path / "two")
-    assert done.returncode == 0, done.stderr
-    assert_same_weights(tmp_path / "one", tmp_path / "two")
+    one_and_two_ranks(tmp_path, *flags)
 
 
 @needs_mpi
@@ -135,11 +172,66 @@ def test_seq2seq_splits_its_pairs_weighted_by_target_tokens(
     flags = ["--task", "seq2seq", "--train", data, "--max-steps", 15, "--batch-size", 7,
              "--hidden-size", 8, "--embedding-size", 6, "--threads", 1,
              "--eval-every", 1000, *smoothing]  # fmt: skip
-    status, _, err = run_cli("train", *flags, "--out", tmp_path / "one")
+    one_and_two_ranks(tmp_path, *flags)
+
+
+@needs_mpi
+@pytest.mark.parametrize(
+    "options",
+    [["--char-hidden-size", 0], ["--crf", "--char-hidden-size", 4, "--char-embedding-size", 4]],
+    ids=["words", "crf-chars"],
+)
+def test_a_tagger_splits_its_sentences_weighted_by_tokens(
+    tmp_path: Path, options: list[object]
+) -> None:
+    # Sentences of 2 to 12 words: a rank's mean loss weighs by its share of the batch's
+    # tokens (with the CRF's too), and its sentences' words' characters go with them.
+    train = write_sentences(tmp_path / "train.txt", 80, 0, NAMES[:7])
+    valid = write_sentences(tmp_path / "valid.txt", 20, 1, NAMES)
+    one_and_two_ranks(
+        tmp_path, "--task", "tag", "--train", train, "--valid", valid, "--max-steps", 20,
+        "--batch-size", 7, "--embedding-size", 6, "--hidden-size", 6, "--num-layers", 1,
+        "--dropout", 0, "--threads", 1, "--eval-every", 7, *options,
+    )  # fmt: skip
+
+
+@needs_mpi
+@pytest.mark.parametrize("condition", ["category", "vector"])
+def test_a_generator_splits_its_texts_with_their_conditions(tmp_path: Path, condition: str) -> None:
+    if condition == "category":
+        data = ["--train", write_folder(tmp_path / "train", count=40)]
+    else:
+        text, features = write_features(tmp_path)
+        data = ["--train", text, "--features", features, "--condition", "vector"]
+    one_and_two_ranks(
+        tmp_path, "--task", "generate", *data, "--max-steps", 20, "--batch-size", 7,
+        "--embedding-size", 6, "--hidden-size", 8, "--condition-size", 3, "--dropout", 0,
+        "--threads", 1, "--eval-every", 7,
+    )  # fmt: skip
+
+
+@needs_mpi
+@pytest.mark.parametrize(
+    "head", [["--loss", "gaussian"], ["--loss", "studentt", "--decoder", "autoregressive"]],
+    ids=["gaussian", "studentt-autoregressive"],
+)  # fmt: skip
+def test_a_forecaster_splits_its_windows(tmp_path: Path, head: list[str]) -> None:
+    # An epoch's last batch, of one window, leaves one rank without any.
+    data = write_csv(tmp_path / "sales.csv", *monthly())
+    one_and_two_ranks(tmp_path, "--data", data, "--max-steps", 20, *FORECAST, *head)
+
+
+@needs_mpi
+def test_a_forecast_on_two_ranks_resumes_on_one(tmp_path: Path) -> None:
+    data = write_csv(tmp_path / "sales.csv", *monthly())
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    status, _, err = run_cli("train", "--data", data, "--out", whole, "--max-steps", 20, *FORECAST)
     assert status == 0, err
-    done = mpirun(2, "train", *flags, "--out", tmp_path / "two")
+    done = mpirun(2, "train", "--data", data, "--out", split, "--max-steps", 10, *FORECAST)
     assert done.returncode == 0, done.stderr
-    assert_same_weights(tmp_path / "one", tmp_path / "two")
+    status, _, err = run_cli("train", "--out", split, "--resume", "--max-steps", 20)
+    assert status == 0, err
+    assert_same_run(whole, split)
 
 
 @needs_mpi
