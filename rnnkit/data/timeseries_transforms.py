@@ -31,10 +31,13 @@ from typing import Any
 
 import numpy as np
 
-from rnnkit.errors import UserError
-from rnnkit.plural import some_of
+from rnnkit.errors import UserError, quoted
+from rnnkit.plural import counted, some_of
 
 SCALERS = ("standard", "mean", "none")
+
+# the largest number a model reads: they compute in float32
+LARGEST = float(np.finfo(np.float32).max)
 
 # series names a message lists of those fitted (a global model may have thousands)
 MOST_NAMES_SHOWN = 8
@@ -97,9 +100,21 @@ class SeriesTransform:
         return self.stats[name]
 
     def transform(self, name: str, values: np.ndarray) -> np.ndarray:
-        """``(T - lag, C)``: VALUES ``(T, C)`` of series NAME, transformed."""
+        """``(T - lag, C)``: VALUES ``(T, C)`` of series NAME, transformed. Values that come
+        out beyond what a float32 model reads are a UserError."""
         shift, scale = self._stats(name)
-        return (self._unscaled(values, name) - shift) / scale
+        with np.errstate(over="ignore"):
+            scaled = (self._unscaled(values, name) - shift) / scale
+        with np.errstate(invalid="ignore"):  # NaN, a missing value, is not compared
+            beyond = np.abs(scaled) > LARGEST
+        if beyond.any():
+            raise UserError(
+                f"series {name!r}: scaled as in training, its values reach "
+                f"{scaled[beyond][0]:.3g}, past what the model reads ({LARGEST:.3g}); check the "
+                "data for values far outside the training data's, or restore the run's "
+                "config.json if its scaling (transforms) was edited"
+            )
+        return scaled
 
     def inverse(self, name: str, forecast: np.ndarray, history: np.ndarray) -> np.ndarray:
         """FORECAST ``(..., H, C)`` in model units back in the data's units.
@@ -137,26 +152,54 @@ class SeriesTransform:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], columns: int | None = None) -> SeriesTransform:
-        """The transform ``to_dict`` saved; UserError if DATA is not one (an edited or damaged
-        file), or if its series do not scale COLUMNS columns each (when given)."""
+    def from_dict(cls, data: Any, columns: int | None = None) -> SeriesTransform:
+        """The transform ``to_dict`` saved; ValueError naming the field (``log: ...``) if
+        DATA is not one (an edited or damaged file), or if its series do not scale COLUMNS
+        columns each (when given)."""
+        if not isinstance(data, dict):
+            raise ValueError(f"expected an object, got {quoted(str(data))}")
+        for key in ("scaler", "log", "difference", "series"):
+            if key not in data:
+                raise ValueError(f"{key}: missing")
+        if not isinstance(data["log"], bool):  # __init__ reads "false" as true
+            raise ValueError(f"log: expected true or false, got {data['log']!r}")
         try:
-            if not isinstance(data["log"], bool):  # __init__ reads "false" as true
-                raise ValueError(f"log: expected true or false, got {data['log']!r}")
             transform = cls(data["scaler"], data["log"], data["difference"])
-            for name, stats in data["series"].items():
-                shift = np.array(stats["shift"], dtype=np.float64)
-                scale = np.array(stats["scale"], dtype=np.float64)
-                width = len(shift) if columns is None else columns
-                if not (shift.shape == scale.shape == (width,)):
-                    raise ValueError(f"series {name!r}: no shift and scale of each column")
-                if not (np.all(np.isfinite(shift)) and np.all(np.isfinite(scale) & (scale > 0))):
-                    raise ValueError(f"series {name!r}: a shift or scale is not a finite number")
-                transform.stats[name] = (shift, scale)
-        except (KeyError, TypeError, AttributeError, ValueError, UserError) as error:
-            reason = str(error) if isinstance(error, (ValueError, UserError)) else repr(error)
-            raise UserError(f"transform: the saved scaling is not one ({reason})") from None
+        except UserError as error:
+            raise ValueError(str(error)) from None
+        series = data["series"]
+        if not isinstance(series, dict):
+            raise ValueError(f"series: expected an object of series, got {quoted(str(series))}")
+        for name, stats in series.items():
+            transform.stats[name] = _saved_stats(name, stats, columns)
         return transform
+
+
+def _saved_stats(name: str, stats: Any, columns: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """``(shift, scale)`` of series NAME as ``to_dict`` saved them (STATS), COLUMNS each."""
+    if not isinstance(stats, dict) or not {"shift", "scale"} <= set(stats):
+        raise ValueError(
+            f"series {name!r}: expected an object of its shift and scale, got {quoted(str(stats))}"
+        )
+    shift, scale = stats["shift"], stats["scale"]
+    width = len(shift) if columns is None and isinstance(shift, list) else columns
+    if not all(
+        isinstance(numbers, list)
+        and len(numbers) == width
+        and all(type(number) in (int, float) for number in numbers)
+        for numbers in (shift, scale)
+    ):
+        raise ValueError(
+            f"series {name!r}: expected a shift and a scale for each of "
+            f"{counted(width or 0, 'column')}, got {quoted(str(shift))} and {quoted(str(scale))}"
+        )
+    shift, scale = np.array(shift, dtype=np.float64), np.array(scale, dtype=np.float64)
+    if not (np.all(np.isfinite(shift)) and np.all(np.isfinite(scale) & (scale > 0))):
+        raise ValueError(
+            f"series {name!r}: expected finite shifts and scales above 0, got "
+            f"{shift.tolist()} and {scale.tolist()}"
+        )
+    return shift, scale
 
 
 def fit_transforms(

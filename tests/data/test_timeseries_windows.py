@@ -124,8 +124,17 @@ def test_a_saved_log_that_is_not_true_or_false_is_refused(log) -> None:
     """An edited "log": "false" must not be read as log = True (forecasts off by orders of
     magnitude, silently)."""
     saved = SeriesTransform("standard").fit("s", np.arange(1.0, 5.0)[:, None]).to_dict()
-    with pytest.raises(UserError, match=r"the saved scaling is not one \(log: expected true or"):
+    with pytest.raises(ValueError, match=r"^log: expected true or false"):
         SeriesTransform.from_dict({**saved, "log": log})
+
+
+def test_values_scaled_past_what_a_model_reads_are_refused() -> None:
+    # float32 models read them as infinities: a ValueError traceback in the forecaster
+    transform = SeriesTransform("standard").fit("s", np.arange(1.0, 5.0)[:, None])
+    with pytest.raises(UserError, match=r"series 's': scaled as in training, its values reach 8.9"):
+        transform.transform("s", np.array([[1.0], [1e40]]))
+    missing = transform.transform("s", np.array([[np.nan], [3.0]]))  # a gap is no overflow
+    assert np.isnan(missing[0, 0]) and np.isfinite(missing[1, 0])
 
 
 def test_transform_errors_name_the_parameter() -> None:

@@ -261,11 +261,12 @@ class ForecastTask(Task, name="forecast", title="forecaster", config_class=Forec
         try:
             if not isinstance(transforms, dict):
                 raise ValueError(f"transforms: expected an object, got {transforms!r}")
-            target = SeriesTransform.from_dict(transforms["target"], len(data.target))
-            covariates = SeriesTransform.from_dict(transforms["covariates"], len(data.covariates))
-            future = transforms.get("future")  # none in runs from before it could be given
+            target = saved_transform(transforms, "target", len(data.target))
+            covariates = saved_transform(transforms, "covariates", len(data.covariates))
             given = len(data.future_covariates)
-            future = None if future is None else SeriesTransform.from_dict(future, given)
+            future = None  # in runs from before known-future covariates could be given
+            if "future" in transforms:
+                future = saved_transform(transforms, "future", given)
             frequency = None if frequency is None else Frequency.from_dict(frequency)
             check_calendar(calendar, frequency, model_config.num_future_covariates - given)
         except (KeyError, TypeError, ValueError, UserError) as error:
@@ -280,6 +281,17 @@ class ForecastTask(Task, name="forecast", title="forecaster", config_class=Forec
         return TrainedForecaster(
             model, target, covariates, frequency, list(calendar), config, held_out, future
         )
+
+
+def saved_transform(transforms: dict[str, Any], part: str, columns: int) -> SeriesTransform:
+    """The transform of PART saved in TRANSFORMS, for COLUMNS columns; ValueError naming its
+    config.json key if it is not one."""
+    if part not in transforms:
+        raise ValueError(f"transforms.{part}: missing")
+    try:
+        return SeriesTransform.from_dict(transforms[part], columns)
+    except ValueError as error:
+        raise ValueError(f"transforms.{part}: {error}") from None
 
 
 def check_calendar(calendar: Any, frequency: Frequency | None, features: int) -> None:
