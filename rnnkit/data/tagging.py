@@ -28,7 +28,7 @@ import numpy as np
 
 from rnnkit.data.classification import LabelVocabulary
 from rnnkit.data.conll import TaggedSentences
-from rnnkit.errors import UserError
+from rnnkit.errors import UserError, quoted
 from rnnkit.models.char_word_encoder import WordChars, make_word_chars
 
 UNKNOWN = "<unk>"
@@ -85,14 +85,41 @@ class TaggingVocabulary:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TaggingVocabulary:
-        return cls(
-            list(data["words"]),
-            list(data["chars"]),
-            LabelVocabulary(data["tags"]),
-            bool(data["lowercase"]),
-            frozenset(int(i) for i in data["singletons"]),
-        )
+    def from_dict(cls, data: Any) -> TaggingVocabulary:
+        """The vocabularies ``to_dict`` saved, each field checked: ValueError naming the field
+        (``words: ...``) if DATA is not them (a config.json edited or damaged)."""
+        missing = [key for key in ("words", "chars", "tags", "lowercase", "singletons")
+                   if key not in data]  # fmt: skip
+        if missing:
+            raise ValueError(f"{missing[0]}: missing")
+        words, chars = data["words"], data["chars"]
+        lowercase, singletons = data["lowercase"], data["singletons"]
+        if not _distinct_strings(words) or UNKNOWN not in words[:1]:
+            raise ValueError(
+                f"words: expected a list of distinct words, {UNKNOWN} first, got "
+                f"{quoted(str(words))}"
+            )
+        if not (_distinct_strings(chars) and chars[:1] == [UNKNOWN]) or any(
+            len(char) != 1 for char in chars[1:]
+        ):
+            raise ValueError(
+                f"chars: expected {UNKNOWN}, then distinct single characters, got "
+                f"{quoted(str(chars))}"
+            )
+        try:
+            tags = LabelVocabulary(data["tags"])
+        except ValueError as error:
+            raise ValueError(f"tags: {error}") from None
+        if not isinstance(lowercase, bool):
+            raise ValueError(f"lowercase: expected true or false, got {lowercase!r}")
+        if not isinstance(singletons, list) or not all(
+            type(i) is int and 0 <= i < len(words) for i in singletons
+        ):
+            raise ValueError(
+                f"singletons: expected ids of words (0 to {len(words) - 1}), got "
+                f"{quoted(str(singletons))}"
+            )
+        return cls(list(words), list(chars), tags, lowercase, frozenset(singletons))
 
     def knows(self, word: str) -> bool:
         """Whether WORD has an id of its own (after case folding, if the tagger folds)."""
@@ -108,6 +135,14 @@ class TaggingVocabulary:
             half = MAX_WORD_CHARS // 2
             token = token[:half] + token[-half:]
         return np.array([self._char_ids.get(c, 0) for c in token], dtype=np.int64)
+
+
+def _distinct_strings(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and all(isinstance(item, str) for item in value)
+        and len(set(value)) == len(value)
+    )
 
 
 @dataclass

@@ -141,5 +141,6 @@ def test_a_resume_refuses_a_vocabulary_edited_past_the_model(tmp_path: Path) -> 
     saved["vocabulary"]["chars"] = []
     config_file.write_text(json.dumps(saved))
     _, settings, checkpoint = read_run(tmp_path / "run", TASKS)
-    with pytest.raises(UserError, match="run/config.json was edited or damaged: char_vocab_size"):
+    named = "run/config.json was edited or damaged: vocabulary.chars: expected <unk>, then"
+    with pytest.raises(UserError, match=named):
         resume_run(task, settings, copy.deepcopy(settings), checkpoint, tmp_path / "run")

@@ -18,13 +18,18 @@ from typing import Any
 from rnnkit.config import option
 from rnnkit.data.conll import CONLLU_COLUMNS, FORMATS, TaggedSentences, read_tagged
 from rnnkit.data.tagging import TaggingVocabulary, encode_sentences, encode_tagged
-from rnnkit.errors import UserError
+from rnnkit.errors import quoted
 from rnnkit.models.sequence_tagger import SequenceTagger, SequenceTaggerConfig
 from rnnkit.nn.recurrent import recurrent_parameter_count
 from rnnkit.train.checkpoint import Checkpoint
-from rnnkit.train.data_options import encoding_option, example_files, val_fraction_option
+from rnnkit.train.data_options import (
+    check_encoding,
+    encoding_option,
+    example_files,
+    val_fraction_option,
+)
 from rnnkit.train.memory import check_fits, check_saved_fits, training_bytes
-from rnnkit.train.run_config import saved_entry
+from rnnkit.train.run_config import damaged, saved_entry
 from rnnkit.train.tagger_trainer import (
     TaggerSettings,
     TaggerTrainer,
@@ -58,7 +63,7 @@ class TaggingData(
     column: str = option(
         "upos", "conllu: the column that holds the tags", choices=tuple(CONLLU_COLUMNS)
     )
-    encoding: str = encoding_option("the files' encoding")
+    encoding: str = encoding_option("the files' encoding", check=check_encoding)
     val_fraction: float = val_fraction_option(
         "without valid: the share of training sentences held out"
     )
@@ -141,12 +146,16 @@ class TaggingTask(Task, name="tag", title="sequence tagger", config_class=Taggin
     ) -> TrainedTagger:
         vocabulary = saved_vocabulary(checkpoint, folder)
         model_config = config.model
-        sizes = (len(vocabulary.words), len(vocabulary.tags))
-        if sizes != (model_config.vocab_size, model_config.num_tags):
-            raise UserError(
-                f"{folder}/config.json was edited or damaged: {sizes[0]} words and {sizes[1]} "
-                f"tags for a model of {model_config.vocab_size} words and {model_config.num_tags} "
-                "tags; retrain"
+        # the characters as build counts them: none without a character encoder
+        chars = len(vocabulary.chars) if model_config.char_hidden_size else 0
+        sizes = (len(vocabulary.words), chars, len(vocabulary.tags))
+        expected = (model_config.vocab_size, model_config.char_vocab_size, model_config.num_tags)
+        if sizes != expected:
+            raise damaged(
+                folder,
+                f"the vocabulary has {vocabulary_sizes(*sizes)} for a model of "
+                f"{vocabulary_sizes(*expected)} (model.vocab_size, model.char_vocab_size, "
+                "model.num_tags)",
             )
         check_saved_fits(parameter_count(model_config), folder)
         model = saved_model(SequenceTagger, model_config, checkpoint, folder)
@@ -197,15 +206,18 @@ def parameter_count(model: SequenceTaggerConfig) -> int:
     return embedding + chars + encoder + (outputs + 1) * tags + crf
 
 
+def vocabulary_sizes(words: int, chars: int, tags: int) -> str:
+    return f"{words} words, {chars} characters and {tags} tags"
+
+
 def saved_vocabulary(checkpoint: Checkpoint, folder: str | os.PathLike[str]) -> TaggingVocabulary:
     saved = saved_entry(checkpoint, folder, "vocabulary")  # its own message when missing
+    if not isinstance(saved, dict):
+        raise damaged(folder, f"vocabulary: expected an object, got {quoted(str(saved))}")
     try:
         return TaggingVocabulary.from_dict(saved)
-    except (KeyError, TypeError, ValueError) as error:
-        raise UserError(
-            f"{folder}/config.json was edited or damaged: its vocabulary does not load "
-            f"({' '.join(str(error).split())}); restore it or retrain"
-        ) from None
+    except ValueError as error:
+        raise damaged(folder, f"vocabulary.{' '.join(str(error).split())}") from None
 
 
 def load_tagger(folder: str | os.PathLike[str]) -> TrainedTagger:
