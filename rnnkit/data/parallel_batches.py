@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from rnnkit.data.length_buckets import bucket_batches, sorted_batches
-from rnnkit.errors import UserError
+from rnnkit.errors import UserError, quoted
 
 PAD, BOS, EOS, UNK = "<pad>", "<s>", "</s>", "<unk>"
 SPECIALS = (PAD, BOS, EOS, UNK)
@@ -54,9 +54,18 @@ class Vocabulary:
     """Tokens <-> ids, the specials first (see the module docstring)."""
 
     def __init__(self, tokens: Sequence[str]) -> None:
+        # read back from a config.json, which an edit may have left any JSON value
+        if (
+            not isinstance(tokens, (list, tuple))
+            or not all(isinstance(token, str) for token in tokens)
+            or tuple(tokens[: len(SPECIALS)]) != SPECIALS
+            or len(set(tokens)) != len(tokens)
+        ):
+            raise ValueError(
+                f"tokens: expected {', '.join(SPECIALS)} first and no repeats, got "
+                f"{quoted(str(tokens))}"
+            )
         tokens = list(tokens)
-        if tuple(tokens[: len(SPECIALS)]) != SPECIALS or len(set(tokens)) != len(tokens):
-            raise ValueError(f"tokens: expected {', '.join(SPECIALS)} first and no repeats")
         self.tokens = tokens
         self.index = {token: i for i, token in enumerate(tokens)}
 
@@ -98,10 +107,11 @@ class Vocabulary:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Vocabulary:
-        try:
-            return cls(data["tokens"])
-        except (KeyError, TypeError, ValueError) as error:
-            raise UserError(f"the saved vocabulary is damaged: {error}") from None
+        """The vocabulary ``to_dict`` saved; ValueError naming the field (``tokens: ...``)
+        if DATA is not one (a config.json edited or damaged)."""
+        if "tokens" not in data:
+            raise ValueError("tokens: missing")
+        return cls(data["tokens"])
 
 
 @dataclass

@@ -151,8 +151,13 @@ def test_tokens_and_vocabulary() -> None:
     assert vocab.decode([4, 5]) == ["b", "a"]
     assert Vocabulary.from_dict(vocab.to_dict()).tokens == vocab.tokens
     assert len(Vocabulary.build([["a", "b", "c"]], max_size=5)) == 5
-    with pytest.raises(UserError, match="damaged"):
+    with pytest.raises(ValueError, match=r"^tokens: expected <pad>, <s>, </s>, <unk> first"):
         Vocabulary.from_dict({"tokens": ["a"]})
+    # read back from an edited config.json: a number is no token
+    with pytest.raises(ValueError, match="^tokens: expected"):
+        Vocabulary.from_dict({"tokens": [*vocab.tokens, 5]})
+    with pytest.raises(ValueError, match="^tokens: missing"):
+        Vocabulary.from_dict({})
 
 
 def test_batch_layout_and_every_pair_once() -> None:

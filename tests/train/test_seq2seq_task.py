@@ -169,7 +169,9 @@ def test_resume_gives_the_same_weights_as_one_run(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("edit", "named"),
     [
-        ({"pad_id": -1}, "pad_id: expected an id"),
+        ({"pad_id": -1}, "model.pad_id: expected 0, the id of <pad> in the vocabularies"),
+        # in range, but not the id of </s>: it was taken
+        ({"eos_id": 1}, "model.eos_id: expected 2, the id of </s> in the vocabularies"),
         ({"share_vocabulary": True}, "share_vocabulary: the source"),
     ],
 )
@@ -194,7 +196,8 @@ def test_tokenizations_edited_into_lists_are_one_line(tmp_path: Path) -> None:
     saved = json.loads(config_file.read_text())
     saved["tokenizations"] = [["char"], "char"]
     config_file.write_text(json.dumps(saved))
-    with pytest.raises(UserError, match=r"edited or damaged: tokenizations \[\['char'\]"):
+    named = r"edited or damaged: tokenizations: expected .*, got \"\[\['char'\]"
+    with pytest.raises(UserError, match=named):
         load_seq2seq(tmp_path / "run")
 
 

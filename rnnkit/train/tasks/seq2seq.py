@@ -25,20 +25,31 @@ from typing import Any
 from rnnkit.config import option
 from rnnkit.data.parallel import FORMATS, LOOKS, ParallelExamples, read_parallel, references
 from rnnkit.data.parallel_batches import (
+    BOS,
+    BOS_ID,
+    EOS,
+    EOS_ID,
+    PAD,
+    PAD_ID,
     TOKENIZATIONS,
     Vocabulary,
     join_tokens,
     limit_source_lengths,
     split_tokens,
 )
-from rnnkit.errors import SettingError, UserError
+from rnnkit.errors import SettingError, UserError, quoted
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from rnnkit.nn.recurrent import recurrent_parameter_count
 from rnnkit.plural import counted, were
 from rnnkit.train.checkpoint import Checkpoint
-from rnnkit.train.data_options import encoding_option, example_files, val_fraction_option
+from rnnkit.train.data_options import (
+    check_encoding,
+    encoding_option,
+    example_files,
+    val_fraction_option,
+)
 from rnnkit.train.memory import check_fits, check_saved_fits, training_bytes
-from rnnkit.train.run_config import saved_entry
+from rnnkit.train.run_config import damaged, saved_entry
 from rnnkit.train.seq2seq_metrics import require_scoring, sequence_scores
 from rnnkit.train.seq2seq_trainer import (
     EncodedPairs,
@@ -69,7 +80,7 @@ class Seq2SeqData(
 ):
     """Where the pairs come from and how their two sides become tokens."""
 
-    encoding: str = encoding_option("the files' encoding")
+    encoding: str = encoding_option("the files' encoding", check=check_encoding)
     val_fraction: float = val_fraction_option(
         "without valid: the share of training sources held out"
     )
@@ -212,6 +223,7 @@ class Seq2SeqTask(Task, name="seq2seq", title="sequence-to-sequence model"):
             vocabularies = fit_vocabularies(train, kinds, data, config.model.share_vocabulary)
         else:
             vocabularies = saved_vocabularies(checkpoint, folder)
+            check_special_ids(config.model, folder)
         config.model.source_vocab_size = len(vocabularies[0])
         config.model.target_vocab_size = len(vocabularies[1])
         check_fits(
@@ -239,18 +251,27 @@ class Seq2SeqTask(Task, name="seq2seq", title="sequence-to-sequence model"):
         self, checkpoint: Checkpoint, folder: str | os.PathLike[str], config: Seq2SeqRun
     ) -> TrainedSeq2Seq:
         source, target = saved_vocabularies(checkpoint, folder)
-        sizes = (len(source), len(target))
-        if sizes != (config.model.source_vocab_size, config.model.target_vocab_size):
-            raise UserError(
-                f"{folder}/config.json was edited or damaged: vocabularies of {sizes} tokens for "
-                f"a model of {config.model.source_vocab_size} and {config.model.target_vocab_size}"
+        model_config = config.model
+        sizes = (model_config.source_vocab_size, model_config.target_vocab_size)
+        if (len(source), len(target)) != sizes:
+            raise damaged(
+                folder,
+                f"vocabularies of {len(source)} and {len(target)} tokens for a model of "
+                f"{sizes[0]} and {sizes[1]} (model.source_vocab_size, model.target_vocab_size)",
             )
+        check_special_ids(model_config, folder)
         kinds = saved_entry(checkpoint, folder, "tokenizations")
         # each checked on its own: an edited entry may be a list, which no set takes
         if not (
-            isinstance(kinds, list) and len(kinds) == 2 and all(k in TOKENIZATIONS for k in kinds)
+            isinstance(kinds, list)
+            and len(kinds) == 2
+            and all(isinstance(k, str) and k in TOKENIZATIONS for k in kinds)
         ):
-            raise UserError(f"{folder}/config.json was edited or damaged: tokenizations {kinds!r}")
+            raise damaged(
+                folder,
+                "tokenizations: expected the source's and the target's, each one of "
+                f"{', '.join(TOKENIZATIONS)}, got {quoted(str(kinds))}",
+            )
         check_saved_fits(parameter_count(config.model), folder)
         model = saved_model(Seq2Seq, config.model, checkpoint, folder)
         return TrainedSeq2Seq(model, source, target, config, (kinds[0], kinds[1]))
@@ -305,12 +326,34 @@ def saved_vocabularies(
     checkpoint: Checkpoint, folder: str | os.PathLike[str]
 ) -> tuple[Vocabulary, Vocabulary]:
     saved = saved_entry(checkpoint, folder, "vocabularies")
-    try:
-        return Vocabulary.from_dict(saved["source"]), Vocabulary.from_dict(saved["target"])
-    except (KeyError, TypeError) as error:
-        raise UserError(
-            f"{folder}/config.json was edited or damaged: vocabularies: {error}"
-        ) from None
+    if not isinstance(saved, dict):
+        raise damaged(folder, f"vocabularies: expected an object, got {quoted(str(saved))}")
+    sides = []
+    for side in ("source", "target"):
+        key = f"vocabularies.{side}"
+        if not isinstance(saved.get(side), dict):
+            what = "missing" if side not in saved else f"expected an object, got {saved[side]!r}"
+            raise damaged(folder, f"{key}: {what}")
+        try:
+            sides.append(Vocabulary.from_dict(saved[side]))
+        except ValueError as error:
+            raise damaged(folder, f"{key}.{error}") from None
+    return sides[0], sides[1]
+
+
+def check_special_ids(model: Seq2SeqConfig, folder: str | os.PathLike[str]) -> None:
+    """Refuse model settings (of FOLDER's config.json) whose ids of <pad>, <s> and </s> are
+    not those the vocabularies give them."""
+    for name, value, token in (
+        ("pad_id", PAD_ID, PAD), ("bos_id", BOS_ID, BOS), ("eos_id", EOS_ID, EOS)
+    ):  # fmt: skip
+        saved = getattr(model, name)
+        if saved != value:
+            raise damaged(
+                folder,
+                f"model.{name}: expected {value}, the id of {token} in the vocabularies, "
+                f"got {saved!r}",
+            )
 
 
 def load_seq2seq(folder: str | os.PathLike[str]) -> TrainedSeq2Seq:
