@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.cli.cli_helpers import assert_one_line_error, run_cli, write_corpus
+from tests.cli.cli_helpers import assert_one_line_error, folder_bytes, run_cli, write_corpus
 from tests.cli.test_classifier_cli import write_tsv
 
 Edit = Callable[[dict[str, Any]], None]
@@ -49,21 +49,37 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path
 
 
 def commands(task: str, run: Path, data: Path) -> list[list[object]]:
-    """Every command that reads the run folder RUN of TASK (train: a resume with a budget of
-    the steps it has taken, so an edit that is still a valid run trains no step)."""
-    reads_model = (
-        [["sample", run, "--length", "5"], ["eval", run, "--data", data]]
-        if task == "lm"
-        else [["predict", run, "good film"], ["eval", run, "--data", data]]
-    )
-    return [*reads_model, *progress_commands(task, run)]
+    """Every command that reads the run folder RUN of TASK, trained on DATA (train: a resume
+    with a budget of the steps it has taken, so an edit that is still a valid run trains no
+    step)."""
+    return [*model_commands(task, run, data), *progress_commands(task, run)]
+
+
+def model_commands(task: str, run: Path, data: Path) -> list[list[object]]:
+    """The commands that load the model of RUN (tests/cli/test_config_fuzz_tasks.py's
+    tiny data for tag, seq2seq, forecast and generate)."""
+    return {
+        "lm": [["sample", run, "--length", "5"]],
+        "classify": [["predict", run, "good film"]],
+        "tag": [["predict", run, "Anna saw Bob"], ["predict", "--json", run, "Eve left"]],
+        "seq2seq": [["predict", run, "ABC"], ["predict", run, "BAD", "--beam", "2", "--json"]],
+        "forecast": [["predict", run, "--data", data, "--json"]],
+        "generate": [["sample", run, "--condition", "Ant", "--count", "2", "--seed", "0"]],
+    }[task] + [
+        ["eval", run, "--data", data]
+        + (["--backtest", "--start", "2005-01"] if task == "forecast" else [])
+    ]
+
+
+# The steps of the tag, seq2seq, forecast and generate runs (test_config_fuzz_tasks.py).
+TASK_STEPS = "2"
+STEPS = {"lm": LM_FLAGS[-1], "classify": CLASSIFIER_FLAGS[-1]}
 
 
 def progress_commands(task: str, run: Path) -> list[list[object]]:
     """The commands that read the run's progress too."""
-    train = "train" if task == "lm" else "train-classifier"
-    steps = LM_FLAGS[-1] if task == "lm" else CLASSIFIER_FLAGS[-1]
-    resume = [train, "--out", run, "--resume", "--max-steps", steps]
+    train = "train-classifier" if task == "classify" else "train"
+    resume = [train, "--out", run, "--resume", "--max-steps", STEPS.get(task, TASK_STEPS)]
     return [["info", run], ["info", "--json", run], resume]
 
 
@@ -81,38 +97,48 @@ def edited_copy(run: Path, edit: Edit) -> Iterator[Path]:
 
 
 def check_all_refused(task: str, runs: dict, edit: Edit, *fragments: str, progress_only=False):
+    """Every command reading a copy of the run of TASK in RUNS, edited by EDIT, is refused in
+    one line holding every fragment, and leaves the run folder as it was."""
     run, data = runs[task]
     with edited_copy(run, edit) as copy_:
         argvs = progress_commands(task, copy_) if progress_only else commands(task, copy_, data)
         for argv in argvs:
+            before = folder_bytes(copy_)
             status, _, err = run_cli(*argv)
             try:
                 assert_one_line_error(status, err, *fragments)
                 assert err.count("edited or damaged") <= 1, err  # not one inside another
+                assert folder_bytes(copy_) == before, "the run folder was written"
             except AssertionError as error:
-                raise AssertionError(f"rnnkit {argv[0]}: {error}") from None
+                raise AssertionError(f"rnnkit {' '.join(map(str, argv))}: {error}") from None
 
 
 def setter(path: str, value: Any) -> Edit:
-    """An edit that sets the dotted PATH (e.g. "config.model.hidden_size") to VALUE."""
+    """An edit that sets the dotted PATH (e.g. "config.model.hidden_size", or
+    "vocabulary.tags.0": a list's item) to VALUE."""
 
     def edit(config: dict[str, Any]) -> None:
-        *parents, key = path.split(".")
-        for name in parents:
-            config = config[name]
-        config[key] = copy.deepcopy(value)
+        parent, key = walk(config, path)
+        parent[key] = copy.deepcopy(value)
 
     return edit
 
 
 def deleter(path: str) -> Edit:
     def edit(config: dict[str, Any]) -> None:
-        *parents, key = path.split(".")
-        for name in parents:
-            config = config[name]
-        del config[key]
+        parent, key = walk(config, path)
+        del parent[key]
 
     return edit
+
+
+def walk(config: Any, path: str) -> tuple[Any, Any]:
+    """The object or list that holds the dotted PATH's last step in CONFIG, and that step
+    (a list's index as a number)."""
+    *parents, key = path.split(".")
+    for name in parents:
+        config = config[int(name) if isinstance(config, list) else name]
+    return config, int(key) if isinstance(config, list) else key
 
 
 # -- named cases ----------------------------------------------------------------------------
@@ -289,24 +315,41 @@ def leaves(config: dict[str, Any]) -> list[str]:
     return paths + [f"config.{section}" for section in config["config"]] + list(config)
 
 
-def fuzz(task: str, runs: dict, data: st.DataObject) -> None:
+def fuzz(task: str, runs: dict, data: st.DataObject, fields: Callable = leaves) -> None:
+    """Sets one of the FIELDS of the run of TASK to an odd value, deletes it, or adds an
+    unknown one beside it; then every command answers, or refuses in one line and leaves
+    the run folder as it was."""
     run, corpus = runs[task]
     saved = json.loads((run / "config.json").read_text())
-    path = data.draw(st.sampled_from(leaves(saved)), label="field")
+    path = data.draw(st.sampled_from(fields(saved)), label="field")
     action = data.draw(st.sampled_from(["set", "delete", "unknown"]), label="action")
     if action == "set":
         edit = setter(path, data.draw(st.sampled_from(ODD_VALUES), label="value"))
     elif action == "delete":
         edit = deleter(path)
     else:
-        parent = path.rsplit(".", 1)[0] if "." in path else ""
-        edit = setter(f"{parent}.surprise" if parent else "surprise", 1)
+        edit = surprise(path)
     with edited_copy(run, edit) as copy_:
         for argv in commands(task, copy_, corpus):
+            before = folder_bytes(copy_)
             status, out, err = run_cli(*argv)
             assert "Traceback" not in err
             if status != 0:  # an edit may leave a valid run: then the command just works
                 assert_one_line_error(status, err)
+                assert folder_bytes(copy_) == before, (argv, "the run folder was written")
+
+
+def surprise(path: str) -> Edit:
+    """An edit that adds an unknown field beside PATH (an item, beside a list's item)."""
+
+    def edit(config: dict[str, Any]) -> None:
+        parent, _ = walk(config, path)
+        if isinstance(parent, list):
+            parent.append(1)
+        else:
+            parent["surprise"] = 1
+
+    return edit
 
 
 FUZZ = settings(
