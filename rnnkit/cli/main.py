@@ -30,6 +30,7 @@ from rnnkit.config import ConfigError
 from rnnkit.ctrl_c import INTERRUPTED
 from rnnkit.errors import UserError
 from rnnkit.threads import limit_threads
+from rnnkit.train.run_config import EDITED_CONFIG
 from rnnkit.train.tasks import TASKS
 
 COMMANDS = [sample, evaluate, predict, info, inspect, export, import_torch]
@@ -117,7 +118,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return USAGE_ERROR
     except UserError as error:
         named = getattr(error, "settings", ())
-        message = as_flags(leading_flag(one_line(error)), SETTING_NAMES, named)
+        message = leading_flag(one_line(error))
+        if EDITED_CONFIG not in message:  # config.json's keys are not flags
+            message = as_flags(message, SETTING_NAMES, named)
         print(f"rnnkit: error: {message}", file=sys.stderr)
         return USAGE_ERROR
     except KeyboardInterrupt:

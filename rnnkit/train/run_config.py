@@ -115,8 +115,13 @@ def is_number(value: Any, kind: type) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value)
 
 
+# How every message about a hand-edited or damaged config.json begins (after its folder):
+# such a message names the file's keys, which the command line leaves as they are.
+EDITED_CONFIG = "config.json was edited or damaged: "
+
+
 def damaged(folder: str | os.PathLike[str], what: str) -> UserError:
-    return UserError(f"{folder}/config.json was edited or damaged: {what}; restore it or retrain")
+    return UserError(f"{folder}/{EDITED_CONFIG}{what}; restore it or retrain")
 
 
 def saved_entry(checkpoint: Checkpoint, folder: str | os.PathLike[str], key: str) -> Any:

@@ -210,6 +210,14 @@ def test_info_refuses_a_best_model_that_sample_refuses(runs: dict) -> None:
             assert_one_line_error(status, err, f"{copy_ / 'best'} is damaged", "expected shape")
 
 
+def test_an_edited_config_is_named_by_its_keys_not_by_flags(runs: dict) -> None:
+    # The setting is config.json's key: a flag would send the user to the command line.
+    check_all_refused(
+        "lm", runs, setter("config.model.tie_weights", True),
+        "config.json was edited or damaged: tie_weights: the embedding size must equal",
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize("task", ["lm", "classify"])
 def test_resume_names_model_settings_the_last_weights_do_not_fit(runs: dict, task: str) -> None:
     run, _ = runs[task]
