@@ -19,6 +19,7 @@ from rnnkit.cli.arguments import add_json_flag, add_model_command, positive_int
 from rnnkit.data.text import read_text
 from rnnkit.errors import UserError
 from rnnkit.plural import counted
+from rnnkit.train.figures import pyplot
 from rnnkit.train.inspection import (
     html_page,
     plot_inspection,
@@ -45,7 +46,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--text", help="the text to read")
     source.add_argument("--text-file", metavar="PATH", help="read the text from a file")
-    parser.add_argument("--png", metavar="PATH", help="write heatmaps of units and gates here")
+    parser.add_argument(
+        "--png", metavar="PATH", help="write heatmaps of units and gates here (needs matplotlib)"
+    )
     parser.add_argument("--html", metavar="PATH", help="write the text coloured by a unit here")
     parser.add_argument(
         "--layer", type=int, metavar="L", help="the layer to draw (default: the last)"
@@ -75,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
     for output in (args.png, args.html):
         if output:
             check_writable(output)  # told before the ranking is printed, not after
+    if args.png:
+        pyplot("--png")  # matplotlib missing: said before the ranking too
     model, tokenizer, _ = load_language_model(model_folder(args.folder))
     if tokenizer.kind != "char":
         raise UserError(

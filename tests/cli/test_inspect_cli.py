@@ -1,6 +1,7 @@
 """rnnkit inspect: ranking, heatmaps and the coloured page of a trained model; errors."""
 
 import json
+import sys
 from html.parser import HTMLParser
 
 import pytest
@@ -93,3 +94,14 @@ def test_a_one_character_text_is_counted_in_the_singular(run_folder):
     status, out, err = run_cli("inspect", run_folder, "--text", "a")
     assert status == 0, err
     assert "the text (1 character) has no quotes" in out
+
+
+def test_png_without_matplotlib_is_refused_before_the_ranking(run_folder, tmp_path, monkeypatch):
+    # the ranking was printed and then the command failed, with no --html page written
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes the import fail
+    page = tmp_path / "unit.html"
+    status, out, err = run_cli(
+        "inspect", run_folder, "--text", TEXT, "--png", tmp_path / "u.png", "--html", page
+    )
+    assert_one_line_error(status, err, "--png needs matplotlib", "rnnkit[plot]")
+    assert out == "" and not page.exists()
