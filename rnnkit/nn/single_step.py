@@ -64,15 +64,19 @@ class SingleStep:
 
 
 def _fits(layer: Any, hx: Any, shape: tuple[int, ...]) -> bool:
-    """Whether ``hx`` is a state of ``shape`` arrays (``h``, or ``(h, c)`` for the LSTM); if
-    not, the general path says why."""
+    """Whether ``hx`` is a state of ``shape`` arrays of real numbers (``h``, or ``(h, c)``
+    for the LSTM); if not, the general path says why. Copying into the float32 buffers
+    would take text, booleans and complex numbers (dropping the imaginary part) silently."""
     if layer.kernel.STATE_COUNT == 2:
-        return (
-            isinstance(hx, (tuple, list))
-            and len(hx) == 2
-            and all(np.shape(part) == shape for part in hx)
-        )
-    return np.shape(hx) == shape
+        if not (isinstance(hx, (tuple, list)) and len(hx) == 2):
+            return False
+        parts = hx
+    else:
+        parts = (hx,)
+    return all(
+        isinstance(part, np.ndarray) and part.dtype.kind in "fiu" and part.shape == shape
+        for part in parts
+    )
 
 
 def forward(layer: Any, x: Any, hx: Any) -> tuple[np.ndarray, Any] | None:

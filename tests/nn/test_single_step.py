@@ -195,3 +195,28 @@ def test_steps_alone_after_a_stall_match_steps_on_one_thread(
     one = steps_on_threads(layer_class, inputs, 1)
     for got, want in zip(two, one, strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("layer_class", [LSTM, GRU, RNN])
+def test_a_state_that_is_not_real_numbers_is_refused_as_by_the_general_path(
+    layer_class: type, kernel: str
+) -> None:
+    # Copied into the stepper's float32 buffers, a complex state lost its imaginary part
+    # and text or booleans were read as numbers, where the general path names the state.
+    single, _ = pair(layer_class)
+    x = np.ones((1, 1, 5), np.float32)
+    for bad, got in [
+        (np.full((2, 1, 32), 1 + 2j), "complex128"),
+        (np.full((2, 1, 32), "1"), "<U1"),
+        (np.ones((2, 1, 32), bool), "bool"),
+    ]:
+        name = "h_0"
+        hx = bad
+        if layer_class is LSTM:
+            hx, name = (np.zeros((2, 1, 32), np.float32), bad), "c_0"
+        expected = f"^{name}: expected a real-valued array, got dtype {got}"
+        with pytest.raises(ValueError, match=expected):
+            single.forward(x, hx)
+    numbers = [[[0.0] * 32]] * 2  # a state of numbers in lists still steps
+    listed = (numbers, numbers) if layer_class is LSTM else numbers
+    assert_close(single.forward(x, listed)[0], single.forward(x)[0])
