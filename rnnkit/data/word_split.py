@@ -7,9 +7,11 @@ way its training data did, guided by the words the model knows:
 
 1. a whitespace-separated word the model knows stays whole (its training data had it so:
    "U.S.", or "mat." itself in text that was never split);
-2. otherwise runs of letters and digits, with inner hyphens, apostrophes and dots, are
-   words ("well-known", "can't", "3.5", "U.S"); any other character is a token of its
-   own, repeated ones together ("...", "!!");
+2. otherwise runs of letters, digits and the marks that combine with them (the vowel
+   signs of Indic scripts, accents written apart), with inner hyphens, apostrophes and
+   dots, and commas and colons between digits, are words ("well-known", "can't", "3.5",
+   "U.S", "1,000", "12:30", "हिन्दी"); any other character is a token of its own,
+   repeated ones together ("...", "!!");
 3. a word with an apostrophe that the model does not know is split before the apostrophe,
    or before an "n" in front of it, where the part from there on is a word it knows:
    "can't" -> "ca n't", "it's" -> "it 's", "parents'" -> "parents '" (whatever the
@@ -21,9 +23,10 @@ way its training data did, guided by the words the model knows:
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 
-_TOKEN = re.compile(r"\w+(?:[-'’.]\w+)*|([^\w\s])\1*")
+_TOKEN = re.compile(r"\w+(?:[-'’.]\w+|(?<=\d)[,:]\d\w*)*|([^\w\s])\1*")
 _APOSTROPHES = "'’"
 
 
@@ -44,13 +47,21 @@ def split_words(text: str, known: Callable[[str], bool]) -> list[str]:
 
 def _split_chunk(chunk: str, known: Callable[[str], bool]) -> list[str]:
     words: list[str] = []
-    for match in _TOKEN.finditer(chunk):
-        token = match.group(0)
+    for match in _TOKEN.finditer(_marks_as_letters(chunk)):
+        token = chunk[match.start() : match.end()]
         if token == "." and words and known(words[-1] + token):
             words[-1] += token
         else:
             words += _split_clitic(token, known)
     return words
+
+
+def _marks_as_letters(chunk: str) -> str:
+    """CHUNK with each combining mark (Unicode category M) as a letter, the same length:
+    a regular expression's ``\\w`` takes no marks, and would cut "हिन्दी" into six pieces."""
+    if chunk.isascii():
+        return chunk
+    return "".join("a" if unicodedata.category(c)[0] == "M" else c for c in chunk)
 
 
 def _split_clitic(word: str, known: Callable[[str], bool]) -> list[str]:

@@ -47,3 +47,18 @@ def test_a_word_the_model_knows_whole_stays_whole() -> None:
     assert split("the earth? mat.", KNOWN | {"earth?"}) == ["the", "earth?", "mat", "."]
     assert split("U.S. troops", KNOWN | {"U.S."}) == ["U.S.", "troops"]
     assert split("U.S. troops") == ["U.S", ".", "troops"]
+
+
+def test_combining_marks_stay_in_their_words() -> None:
+    # Vowel signs and viramas are marks, not letters: "हिन्दी" was cut into six pieces,
+    # and an accent written apart from its letter into two.
+    assert split("हिन्दी भाषा।") == ["हिन्दी", "भाषा", "।"]
+    assert split("cafe\u0301, naïve") == ["cafe\u0301", ",", "naïve"]
+
+
+def test_numbers_with_commas_and_times_stay_whole() -> None:
+    # As treebanks write them ("1,000", "12:30"); between words the marks split.
+    assert split("At 12:30pm, 1,000 came: 3, 4") == [
+        "At", "12:30pm", ",", "1,000", "came", ":", "3", ",", "4",
+    ]  # fmt: skip
+    assert split("a,b x:y") == ["a", ",", "b", "x", ":", "y"]
