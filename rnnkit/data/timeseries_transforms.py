@@ -26,6 +26,7 @@ The fitted state is plain JSON (``to_dict`` / ``from_dict``), saved with a run.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -193,13 +194,25 @@ def _saved_stats(name: str, stats: Any, columns: int | None) -> tuple[np.ndarray
             f"series {name!r}: expected a shift and a scale for each of "
             f"{counted(width or 0, 'column')}, got {quoted(str(shift))} and {quoted(str(scale))}"
         )
-    shift, scale = np.array(shift, dtype=np.float64), np.array(scale, dtype=np.float64)
+    shift, scale = _floats(shift), _floats(scale)
     if not (np.all(np.isfinite(shift)) and np.all(np.isfinite(scale) & (scale > 0))):
         raise ValueError(
             f"series {name!r}: expected finite shifts and scales above 0, got "
             f"{shift.tolist()} and {scale.tolist()}"
         )
     return shift, scale
+
+
+def _floats(numbers: list[int | float]) -> np.ndarray:
+    """NUMBERS as float64; a whole number past its range (JSON has no limit) is an infinity
+    of its sign, where NumPy would raise an OverflowError."""
+    values = []
+    for number in numbers:
+        try:
+            values.append(float(number))
+        except OverflowError:
+            values.append(math.inf if number > 0 else -math.inf)
+    return np.array(values, dtype=np.float64)
 
 
 def fit_transforms(

@@ -257,3 +257,13 @@ def test_too_few_rows_ahead_says_how_many_more_to_add() -> None:
     one.ahead = np.array([[7.0]])
     with pytest.raises(UserError, match=r"for 1 step after .*, and 4 are needed: add 3 more rows "):
         known_inputs(one, Frequency("month", 1), False, transform, 4, 6)
+
+
+@pytest.mark.parametrize("field", ["shift", "scale"])
+def test_a_saved_whole_number_past_float64_is_refused_naming_the_series(field: str) -> None:
+    # JSON integers have no limit: NumPy raised an OverflowError, which no one caught.
+    saved = SeriesTransform("standard").fit("s", np.arange(1.0, 5.0)[:, None]).to_dict()
+    edited = json.loads(json.dumps(saved).replace(f'"{field}": [', f'"{field}": [-{"9" * 400}, '))
+    edited["series"]["s"][field].pop()
+    with pytest.raises(ValueError, match=r"^series 's': expected finite shifts and scales .*-inf"):
+        SeriesTransform.from_dict(edited, 1)
