@@ -297,7 +297,8 @@ class Trainer:
     def restore(self, checkpoint: Checkpoint) -> None:
         """Continue from CHECKPOINT (of this architecture and these settings).
 
-        Raises KeyError or ValueError when the checkpoint does not fit.
+        Raises UserError when its weights do not fit the model (naming the settings in
+        config.json), KeyError or ValueError when the rest of it does not fit.
         """
         arrays = checkpoint.arrays
         load_weights_into(self.model, checkpoint, self.folder)
