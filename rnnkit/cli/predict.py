@@ -21,7 +21,8 @@ NAME = "predict"
 HELP = "answer inputs with a trained model: labels, tags, transductions, forecasts"
 DESCRIPTION = (
     "Print a trained model's answer for each text: a classifier's label and "
-    "its probability, a tagger's tag per word, a seq2seq model's outputs with scores, or a "
+    "its probability, a tagger's tag per word, a seq2seq model's outputs with their scores "
+    "(the log-probability, divided by the length penalty with --alpha), or a "
     "forecaster's next steps. The texts are the arguments, or else the lines of --input "
     "or stdin (one text per line). Options go before DIR or after the texts."
 )
