@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from rnnkit.cli.inputs import input_texts
+from rnnkit.cli.predict_tagger import check_pretokenized
 from rnnkit.data.classification import encode_texts
 from rnnkit.data.word_split import split_words
 from rnnkit.errors import UserError
@@ -33,6 +34,7 @@ def run(args: argparse.Namespace, folder: Path) -> int:
     trained = load_classifier(folder)
     names = trained.labels.labels
     tokenizer = trained.tokenizer
+    check_pretokenized(args, folder, tokenizer.kind == "word")
     split = tokenizer.kind == "word" and not args.pretokenized
     for origin, text in input_texts(args, trained.config.data.encoding):
         # Raw text read as the training words were written ("earth?" as earth ?).

@@ -42,6 +42,7 @@ from rnnkit.atomic import check_writable
 from rnnkit.cli.arguments import add_png_flag, non_negative_float, positive_float, positive_int
 from rnnkit.cli.ensemble import add_ensemble_flag, load_models
 from rnnkit.cli.inputs import input_texts
+from rnnkit.cli.predict_tagger import check_pretokenized
 from rnnkit.data.parallel_batches import split_tokens
 from rnnkit.data.word_split import split_words
 from rnnkit.errors import UserError
@@ -135,6 +136,7 @@ def run(args: argparse.Namespace, folder: Path) -> int:
     if plot is not None:
         check_writable(plot)
     trained = load_models(folder, args)
+    check_pretokenized(args, folder, trained.tokenizations[0] == "word")
     beam = beam_width(args)
     if plot is not None and all(m.attention_kind == "none" for m in trained.models):
         raise UserError(

@@ -102,6 +102,15 @@ def test_predict_splits_raw_text_into_the_training_words(run_folder: Path) -> No
     assert unsplit == unknown and unsplit != split
 
 
+def test_pretokenized_is_refused_for_a_classifier_that_reads_characters(tmp_path: Path) -> None:
+    table = write_tsv(tmp_path / "t.tsv", 40)
+    status, _, err = train("--train", table, "--tokenizer", "char", "--out", tmp_path / "run",
+                           "--max-steps", "2")  # fmt: skip
+    assert status == 0, err
+    status, _, err = run_cli("predict", "--pretokenized", tmp_path / "run", "good film")
+    assert_one_line_error(status, err, "--pretokenized: for models that read words", "characters")
+
+
 def test_predict_arguments_json_and_stdin(run_folder: Path, monkeypatch) -> None:
     status, out, err = run_cli("predict", run_folder, "the film was great", "a dull plot")
     assert status == 0, err

@@ -557,3 +557,8 @@ def test_a_word_level_source_reads_raw_text_split_as_its_training_words(tmp_path
     status, out, err = run_cli("predict", "--pretokenized", tmp_path / "run", "ab, cd")
     assert status == 0, err
     assert "1 source token not seen in training was read as <unk>: 'ab,'" in err
+
+
+def test_pretokenized_is_refused_for_a_model_that_reads_characters(runs) -> None:
+    status, _, err = run_cli("predict", "--pretokenized", runs["reverse"], "abc")
+    assert_one_line_error(status, err, "--pretokenized: for models that read words", "characters")
