@@ -24,7 +24,10 @@ NOT_RUN = {
     "checked: the class line, attributes and methods are the real TaggingTask's",
 }
 # (page, text the block holds): blocks that go on from the page's Python block before them.
-CONTINUED = {("docs/getting-started.md", "Adam(lstm.params"): "uses the layer made above"}
+CONTINUED = {
+    ("docs/getting-started.md", "Adam(lstm.params"): "uses the layer made above",
+    ("docs/getting-started.md", "save_weights("): "saves the layer made above",
+}
 BLOCKS = [block for block in fenced_blocks() if block.language == "python"]
 
 
