@@ -34,7 +34,13 @@ def save_weights(
     """Write ``state_dict`` (name -> array) and optional string ``metadata`` to ``path``.
 
     Returns the SHA-256 (hex) of the file's bytes, for ``load_weights(path, sha256=...)``.
+    Raises TypeError when the arguments come in ``torch.save``'s order (arrays, then path).
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(
+            f"save_weights(path, state_dict): the file path comes first, got "
+            f"{type(path).__name__}; call save_weights(path, layer.state_dict())"
+        )
     path = Path(path)
     # safetensors stores raw C-order bytes, so transposes and slices are copied first.
     # (Not np.ascontiguousarray: it turns 0-d arrays, e.g. an optimizer's "lr", into 1-d.)

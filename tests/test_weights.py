@@ -152,3 +152,11 @@ def test_torch_file_loads_with_load_weights(torch, tmp_path):
     for name, tensor in lstm.state_dict().items():
         assert loaded[name].dtype == np.float32
         np.testing.assert_array_equal(loaded[name], tensor.numpy())
+
+
+def test_arguments_in_torch_order_are_a_clear_error(tmp_path):
+    # torch.save(obj, f) and safetensors' save_file(tensors, f) take the arrays first
+    path = tmp_path / "w.safetensors"
+    with pytest.raises(TypeError, match=r"the file path comes first, got dict"):
+        save_weights(lstm_state(), path)
+    assert not path.exists()
