@@ -194,6 +194,21 @@ def network(model: Any, noun: str) -> str:
     return f"{model.num_layers}-layer {direction}{model.cell.upper()} {noun}"
 
 
+def time_loops(model: Any) -> str:
+    """Where MODEL's recurrent layers run their time loops, for a summary: "C (avx2), 2
+    threads", "NumPy", or both joined ("... and NumPy") when a layer's size leaves it out
+    of the C loops (``RecurrentLayer.engine``)."""
+    engines: list[str] = []
+    layers = [model]
+    while layers:
+        layer = layers.pop(0)
+        engine = getattr(layer, "engine", None)
+        if isinstance(engine, str) and engine not in engines:
+            engines.append(engine)
+        layers += list(getattr(layer, "layers", {}).values())
+    return " and ".join(engines) or "NumPy"
+
+
 def data_sizes(trainer: Any, examples: str) -> str:
     """How much TRAINER learns from and validates on, for a summary: "900 training and 100
     validation sentences" (EXAMPLES: "sentences")."""

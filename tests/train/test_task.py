@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from rnnkit.data.parallel import ParallelExamples
-from rnnkit.train.task import Task
+from rnnkit.nn import GRU, LSTM, Layer
+from rnnkit.nn.dispatch import engine
+from rnnkit.train.task import Task, time_loops
 from rnnkit.train.tasks import TASKS, a_run_of, article
 
 
@@ -53,3 +56,13 @@ def test_the_fingerprint_covers_both_parts_and_their_order() -> None:
     b = ParallelExamples(["u"], ["v"], ["f:2"])
     assert task.data_fingerprint(a, b) != task.data_fingerprint(b, a)
     assert task.data_fingerprint(a, b) == Task().data_fingerprint(a.subset([0]), b)
+
+
+def test_time_loops_names_where_every_recurrent_layer_of_a_model_runs() -> None:
+    model, inner = Layer(), Layer()
+    model.add_layer("encoder", LSTM(4, 16))
+    inner.add_layer("chars", GRU(4, 20))  # a sub-layer's sub-layer counts too
+    model.add_layer("words", inner)
+    assert time_loops(model) == f"{engine(np.float32, 16)} and {engine(np.float32, 20)}"
+    assert time_loops(LSTM(4, 16, dtype=np.float64)) == "NumPy"
+    assert time_loops(Layer()) == "NumPy"

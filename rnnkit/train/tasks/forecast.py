@@ -53,7 +53,14 @@ from rnnkit.train.forecast_evaluation import (
 from rnnkit.train.forecast_trainer import ForecastSettings, ForecastTrainer
 from rnnkit.train.memory import check_fits, check_saved_fits, training_bytes
 from rnnkit.train.run_config import damaged, saved_entry
-from rnnkit.train.task import Task, check_same_data, network, run_config_class, saved_model
+from rnnkit.train.task import (
+    Task,
+    check_same_data,
+    network,
+    run_config_class,
+    saved_model,
+    time_loops,
+)
 
 
 @dataclass
@@ -220,7 +227,8 @@ class ForecastTask(Task, name="forecast", title="forecaster", config_class=Forec
         return (
             f"training a {network(model.config(), 'forecaster')} ({model.decoder_kind} "
             f"decoder, {model.loss_name} loss, lookback {model.lookback}, horizon "
-            f"{model.horizon}, {model.num_parameters():,} parameters) on "
+            f"{model.horizon}, {model.num_parameters():,} parameters; time loops in "
+            f"{time_loops(model)}) on "
             f"{len(trainer.train_set):,} training and {len(trainer.valid_set):,} validation "
             "windows"
         )

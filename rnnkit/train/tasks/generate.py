@@ -48,7 +48,7 @@ from rnnkit.train.generate_trainer import (
 )
 from rnnkit.train.memory import check_fits, check_saved_fits, training_bytes
 from rnnkit.train.run_config import damaged, saved_entry
-from rnnkit.train.task import Task, data_sizes, network, saved_model
+from rnnkit.train.task import Task, data_sizes, network, saved_model, time_loops
 from rnnkit.train.tasks.language_model import build_model, check_encoding, saved_tokenizer_for
 
 BOUNDARY = "\n"  # starts and ends every text: texts are lines
@@ -229,7 +229,8 @@ class GenerateTask(Task, name="generate", title="conditioned generator"):
             condition = f"feature vectors of {model.feature_size}"
         return (
             f"training a {network(model, 'generator')} conditioned on {condition} (hidden "
-            f"size {model.hidden_size}, {model.num_parameters():,} parameters) on "
+            f"size {model.hidden_size}, {model.num_parameters():,} parameters; time loops in "
+            f"{time_loops(model)}) on "
             f"{data_sizes(trainer, 'texts')}; {trainer.tokenizer.vocab_size} characters"
         )
 

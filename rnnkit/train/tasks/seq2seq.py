@@ -64,6 +64,7 @@ from rnnkit.train.task import (
     network,
     run_config_class,
     saved_model,
+    time_loops,
 )
 
 
@@ -294,7 +295,8 @@ class Seq2SeqTask(Task, name="seq2seq", title="sequence-to-sequence model"):
         parts = ", ".join(extras) or "no attention"
         return (
             f"training a {network(model, 'encoder-decoder')} ({parts}; "
-            f"{model.num_parameters():,} parameters) on {data_sizes(trainer, 'pairs')}; "
+            f"{model.num_parameters():,} parameters; time loops in {time_loops(model)}) on "
+            f"{data_sizes(trainer, 'pairs')}; "
             f"vocabularies of {len(source):,} and {len(target):,}"
         )
 

@@ -44,6 +44,7 @@ from rnnkit.train.task import (
     network,
     run_config_class,
     saved_model,
+    time_loops,
 )
 
 
@@ -181,7 +182,8 @@ class TaggingTask(Task, name="tag", title="sequence tagger", config_class=Taggin
         crf = " with a CRF" if model.use_crf else ""
         return (
             f"training a {network(model, 'tagger')}{chars}{crf} ({model.num_parameters():,} "
-            f"parameters) on {data_sizes(trainer, 'sentences')}; {len(vocabulary.words):,} "
+            f"parameters; time loops in {time_loops(model)}) on "
+            f"{data_sizes(trainer, 'sentences')}; {len(vocabulary.words):,} "
             f"words, {len(vocabulary.chars):,} characters, {len(vocabulary.tags)} tags"
         )
 
