@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         "training"
     )
     for section, values in record["config"].items():
-        listed = ", ".join(f"{name}={value}" for name, value in values.items())
+        listed = ", ".join(f"{name}={setting_text(value)}" for name, value in values.items())
         print(f"  {section}: {listed}")
     print(f"  data sha256: {record['data_sha256']}")
     if progress.val is not None:
@@ -72,6 +72,11 @@ def run(args: argparse.Namespace) -> int:
     if progress.best is not None:
         print(f"  best at step {progress.best_step}: {describe(progress.best)}")
     return 0
+
+
+def setting_text(value: object) -> str:
+    """VALUE as config.json writes it (null, true, [0.1, 0.9]), a string as it is."""
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def describe(measures: dict[str, float]) -> str:

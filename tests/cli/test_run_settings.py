@@ -59,6 +59,8 @@ def test_info_describes_a_language_model_run_in_text_and_json(tmp_path: Path) ->
     assert first.startswith(f"{run}: a language-model run at step 6, ")
     assert "  model: " in out and "hidden_size=16" in out and "cell=lstm" in out
     assert "  training: " in out and "max_steps=6" in out and "eval_every=3" in out
+    # as config.json writes them, to be found there: no Python None or False
+    assert "max_time=null" in out and "tie_weights=false" in out and "None" not in out
     assert f"  data sha256: {saved['data_sha256']}" in rest
     best = saved["progress"]["best_step"]
     assert any(line.startswith(f"  best at step {best}: loss ") for line in rest)
