@@ -336,11 +336,13 @@ def read_series(
     if fill is not None and fill not in FILLS:
         raise UserError(f"fill: expected one of {', '.join(FILLS)} or None, got {fill!r}")
     targets, covariates = list(target), list(covariates)
-    if not targets:
-        raise UserError("target: name at least one column to forecast")
     futures = list(future_covariates)
     refuse_shared_columns(date_column, id_column, targets, covariates, futures)
     header, rows, lines, separator = _read_rows(Path(data), encoding)
+    if not targets:
+        raise UserError(
+            f"target: name at least one column to forecast; the file's columns: {', '.join(header)}"
+        )
     date_index = _column_index(header, date_column, "date_column")
     value_columns = targets + covariates + futures
     indices = [_column_index(header, name, "target") for name in targets]

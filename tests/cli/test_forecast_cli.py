@@ -304,7 +304,8 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(run, tmp_path: Path) ->
         (["predict", run["run"]], ("--data",)),
         # train without the two settings it cannot guess: named as the flags to give
         (["train", "--task", "forecast", "--data", data, "--out", tmp_path / "r"],
-         ("rnnkit: error: --target is needed: the column(s) to forecast",)),
+         ("rnnkit: error: --target: name at least one column to forecast; the file's "
+          "columns: Month, Sales",)),
         (["train", "--task", "forecast", "--out", tmp_path / "r"],
          ("rnnkit: error: --data is needed: the CSV file of the series",)),
         (["predict", run["run"], "--data", data, "--quantiles", "1.5"], ("--quantiles",)),

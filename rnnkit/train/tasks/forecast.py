@@ -118,8 +118,6 @@ ForecastRun = run_config_class(
 def read_data(data: ForecastData) -> SeriesData:
     if data.data is None:
         raise SettingError("data is needed: the CSV file of the series", "data")
-    if not data.target:
-        raise SettingError("target is needed: the column(s) to forecast", "target")
     return read_series(
         data.data, data.date_column, data.target, data.covariates, data.id_column, data.fill,
         data.encoding, data.future_covariates,
