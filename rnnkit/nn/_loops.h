@@ -177,12 +177,8 @@ INLINE void product_tile(const int R, const int NV, int k_count, const float *a,
                          float *out, size_t out_stride, size_t out_block, int j0,
                          int accumulate) {
     vec acc[ROWS][TILE_VECTORS];
-    const float *wv[TILE_VECTORS];
     float *ov[TILE_VECTORS];
-    for (int v = 0; v < NV; v++) {
-        wv[v] = w + column_at(j0 + v * LANES, w_block);
-        ov[v] = out + column_at(j0 + v * LANES, out_block);
-    }
+    for (int v = 0; v < NV; v++) ov[v] = out + column_at(j0 + v * LANES, out_block);
     /* The output's old values are added after the k loop, not loaded into the
      * accumulators before it: they come from far away (the input projection of every
      * step, written long before), and the FMA chains would wait on those misses. Asked for
@@ -192,11 +188,19 @@ INLINE void product_tile(const int R, const int NV, int k_count, const float *a,
             for (int v = 0; v < NV; v++) __builtin_prefetch(ov[v] + r * out_stride, 1, 3);
     for (int r = 0; r < R; r++)
         for (int v = 0; v < NV; v++) acc[r][v] = splat(0.0f);
-    for (int k = 0; k < k_count; k++) {
+    /* The k loop walks few pointers, so that none spills to the stack to be reloaded at
+     * every k: the rows through two, rows 0-2 from `low` and 3-5 from `high`, each at 0,
+     * 1 or 2 strides (x86 addresses pointer + stride * 1 or 2), and the weights through
+     * one, the other vectors at offsets known when compiled wherever they lie in the same
+     * 16-column block (j0 is a multiple of 16: column_at(j0 + c) = column_at(j0) +
+     * column_at(c)). */
+    const float *low = a, *high = a + 3 * a_stride;
+    const float *wk_row = w + column_at(j0, w_block);
+    for (int k = 0; k < k_count; k++, low++, high++, wk_row += w_k) {
         vec wk[TILE_VECTORS];
-        for (int v = 0; v < NV; v++) wk[v] = load(wv[v] + (size_t)k * w_k);
+        for (int v = 0; v < NV; v++) wk[v] = load(wk_row + column_at(v * LANES, w_block));
         for (int r = 0; r < R; r++) {
-            const vec x = splat(a[r * a_stride + k]);
+            const vec x = splat(r < 3 ? low[r * a_stride] : high[(r - 3) * a_stride]);
             for (int v = 0; v < NV; v++) acc[r][v] += x * wk[v];
         }
     }
