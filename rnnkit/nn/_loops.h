@@ -192,9 +192,9 @@ INLINE void product_tile(const int R, const int NV, int k_count, const float *a,
      * every k: the rows through two, rows 0-2 from `low` and 3-5 from `high`, each at 0,
      * 1 or 2 strides (x86 addresses pointer + stride * 1 or 2), and the weights through
      * one, the other vectors at offsets known when compiled wherever they lie in the same
-     * 16-column block (j0 is a multiple of 16: column_at(j0 + c) = column_at(j0) +
-     * column_at(c)). */
-    const float *low = a, *high = a + 3 * a_stride;
+     * 16-column block. j0 is a multiple of CHUNK, which divides 16 or is a multiple of it,
+     * so column_at(j0 + c) = column_at(j0) + column_at(c) for the tile's columns c. */
+    const float *low = a, *high = R > 3 ? a + 3 * a_stride : a;
     const float *wk_row = w + column_at(j0, w_block);
     for (int k = 0; k < k_count; k++, low++, high++, wk_row += w_k) {
         vec wk[TILE_VECTORS];
