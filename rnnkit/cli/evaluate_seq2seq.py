@@ -28,6 +28,7 @@ from rnnkit.data.parallel import FORMATS, MalformedLineError, UnclearFormatError
 from rnnkit.data.parallel_batches import split_tokens
 from rnnkit.errors import UserError
 from rnnkit.plural import counted, were
+from rnnkit.train.seq2seq_metrics import missing_scores
 from rnnkit.train.tasks.seq2seq import cut_note, evaluate_pairs
 
 ERROR_RATES = {"char": "CER", "word": "WER"}  # dictionary targets: PER
@@ -97,13 +98,19 @@ def run(args: argparse.Namespace, folder: Path) -> int:
     if args.json:
         print(json.dumps(report))
     else:
-        bleu = f", BLEU {scores['bleu']:.2f}" if "bleu" in scores else ""
+        figures = [f"exact match {scores['exact_match']:.2%}"]
+        if "token_accuracy" in scores:
+            figures.append(f"token accuracy {scores['token_accuracy']:.2%}")
+            figures.append(f"token error rate ({rate}) {scores['token_error_rate']:.2%}")
+        if "bleu" in scores:
+            figures.append(f"BLEU {scores['bleu']:.2f}")
         print(
-            f"{folder} on {args.data}: exact match {scores['exact_match']:.2%}, token accuracy "
-            f"{scores['token_accuracy']:.2%}, token error rate ({rate}) "
-            f"{scores['token_error_rate']:.2%}{bleu} over {scores['sources']:,} sources "
-            f"({len(examples):,} pairs)"
+            f"{folder} on {args.data}: {', '.join(figures)} over {scores['sources']:,} "
+            f"sources ({len(examples):,} pairs)"
         )
+    missing = missing_scores(bleu=target_kind == "word")
+    if missing:
+        print(f"rnnkit: note: {missing}", file=sys.stderr)
     if cutting:
         print(f"rnnkit: note: {cutting}", file=sys.stderr)
     if unknown:

@@ -13,7 +13,9 @@ closest to ``y`` in edit distance (the first of equals)::
                        references (for word-level targets)
 
 Edit distances come from ``rapidfuzz`` and BLEU from ``sacrebleu``, the ``seq2seq`` extra
-(``pip install "rnnkit[seq2seq]"``); without them these raise a one-line ``UserError``.
+(``pip install "rnnkit[seq2seq]"``); without them ``corpus_bleu`` and ``closest_references``
+raise a one-line ``UserError``, and ``sequence_scores`` gives the figures it can
+(``missing_scores`` names the others and what they need).
 """
 
 from __future__ import annotations
@@ -43,20 +45,27 @@ def _sacrebleu() -> Any:
     return sacrebleu
 
 
-def require_scoring(bleu: bool) -> None:
-    """Import now what scoring will need, so that a missing package stops the work before
-    it starts (decoding every source, or training a run with test pairs), not after it.
+def missing_scores(bleu: bool) -> str | None:
+    """Which of ``sequence_scores``'s figures its packages' absence leaves out, and how to
+    install them, for a note: None when nothing is missing.
 
     Args:
-        bleu: whether BLEU will be computed (word targets), which needs ``sacrebleu``
-            beside ``rapidfuzz``.
-
-    Raises:
-        UserError: naming the missing package and how to install it.
+        bleu: whether BLEU is asked for (word targets), which needs ``sacrebleu``.
     """
-    _levenshtein()
-    if bleu:
-        _sacrebleu()
+    missing = []
+    if not _installed("rapidfuzz"):
+        missing.append("token accuracy and the token error rate need rapidfuzz")
+    if bleu and not _installed("sacrebleu"):
+        missing.append("BLEU needs sacrebleu")
+    return f"{'; '.join(missing)}: {INSTALL}" if missing else None
+
+
+def _installed(package: str) -> bool:
+    try:
+        __import__(package)
+    except ImportError:
+        return False
+    return True
 
 
 def _check(outputs: Sequence[Tokens], references: Sequence[Sequence[Tokens]]) -> None:
@@ -101,19 +110,19 @@ def sequence_scores(
     outputs: Sequence[Tokens], references: Sequence[Sequence[Tokens]], bleu: bool = False
 ) -> dict[str, float]:
     """``exact_match``, ``token_error_rate`` and ``token_accuracy`` (and ``bleu`` when asked),
-    as the module docstring defines them; rates are fractions, BLEU is 0-100."""
-    closest, distances = closest_references(outputs, references)
-    total = sum(len(ref) for ref in closest)
-    matches = sum(
-        sum(a == b for a, b in zip(output, ref, strict=False))
-        for output, ref in zip(outputs, closest, strict=True)
-    )
-    scores = {
-        "exact_match": exact_match(outputs, references),
-        "token_error_rate": sum(distances) / max(total, 1),
-        "token_accuracy": matches / max(total, 1),
-    }
-    if bleu:
+    as the module docstring defines them; rates are fractions, BLEU is 0-100. A figure whose
+    package is not installed is left out (``missing_scores`` says which)."""
+    scores = {"exact_match": exact_match(outputs, references)}
+    if _installed("rapidfuzz"):
+        closest, distances = closest_references(outputs, references)
+        total = sum(len(ref) for ref in closest)
+        matches = sum(
+            sum(a == b for a, b in zip(output, ref, strict=False))
+            for output, ref in zip(outputs, closest, strict=True)
+        )
+        scores["token_error_rate"] = sum(distances) / max(total, 1)
+        scores["token_accuracy"] = matches / max(total, 1)
+    if bleu and _installed("sacrebleu"):
         scores["bleu"] = corpus_bleu(outputs, references)
     return scores
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -253,6 +254,22 @@ def test_eval_json_reports_the_measures(runs) -> None:
     status, text, err = run_cli("eval", runs["reverse"], "--data", runs["valid"], "--beam", "3")
     assert status == 0, err
     assert "exact match" in text and "token error rate (CER)" in text
+
+
+def test_eval_without_rapidfuzz_gives_exact_match_and_says_what_is_missing(
+    runs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "rapidfuzz", None)
+    monkeypatch.setitem(sys.modules, "rapidfuzz.distance", None)
+    status, out, err = run_cli("eval", runs["reverse"], "--data", runs["valid"])
+    assert status == 0, err
+    assert "exact match" in out and "token" not in out
+    assert err == (
+        "rnnkit: note: token accuracy and the token error rate need rapidfuzz: "
+        'pip install "rnnkit[seq2seq]"\n'
+    )
+    status, out, err = run_cli("eval", runs["reverse"], "--data", runs["valid"], "--json")
+    assert status == 0 and set(json.loads(out)) >= {"exact_match", "sequence_error_rate"}
 
 
 def test_eval_help_names_the_seq2seq_measures_and_data() -> None:

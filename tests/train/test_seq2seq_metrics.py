@@ -1,5 +1,5 @@
 """Sequence metrics: hand-counted exact match, token accuracy and error rate, the G2P
-protocol with several references, BLEU through sacreBLEU, and the missing-extra errors."""
+protocol with several references, BLEU through sacreBLEU, and what goes without the extra."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from rnnkit.train.seq2seq_metrics import (
     closest_references,
     corpus_bleu,
     exact_match,
-    require_scoring,
+    missing_scores,
     sequence_scores,
 )
 
@@ -60,24 +60,30 @@ def test_bleu_is_sacrebleus_corpus_bleu() -> None:
     assert corpus_bleu([["x", "y", "z", "w"]], [[["x", "y", "z", "w"]]]) == pytest.approx(100.0)
 
 
-def test_missing_extras_are_one_line_errors(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "rapidfuzz", None)
-    monkeypatch.setitem(sys.modules, "rapidfuzz.distance", None)
-    monkeypatch.setitem(sys.modules, "sacrebleu", None)
-    with pytest.raises(UserError, match=r"rapidfuzz package: pip install"):
-        sequence_scores([["a"]], [[["a"]]])
-    with pytest.raises(UserError, match=r"sacrebleu package: pip install"):
-        corpus_bleu([["a"]], [[["a"]]])
-
-
-def test_require_scoring_asks_for_sacrebleu_only_for_bleu(
+def test_missing_extras_leave_their_figures_out_and_say_so(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     pytest.importorskip("rapidfuzz")
+    pytest.importorskip("sacrebleu")
+    assert missing_scores(bleu=True) is None
+    assert set(sequence_scores([["a"]], [[["a"]]], bleu=True)) == {
+        "exact_match", "token_error_rate", "token_accuracy", "bleu",
+    }  # fmt: skip
     monkeypatch.setitem(sys.modules, "sacrebleu", None)
-    require_scoring(bleu=False)
+    assert missing_scores(bleu=False) is None
+    assert missing_scores(bleu=True) == 'BLEU needs sacrebleu: pip install "rnnkit[seq2seq]"'
+    assert "bleu" not in sequence_scores([["a"]], [[["a"]]], bleu=True)
+    monkeypatch.setitem(sys.modules, "rapidfuzz", None)
+    monkeypatch.setitem(sys.modules, "rapidfuzz.distance", None)
+    # exact match needs neither package
+    assert sequence_scores([["a"], ["b"]], [[["a"]], [["c"]]], bleu=True) == {"exact_match": 0.5}
+    assert missing_scores(bleu=False) == (
+        'token accuracy and the token error rate need rapidfuzz: pip install "rnnkit[seq2seq]"'
+    )
+    with pytest.raises(UserError, match=r"rapidfuzz package: pip install"):
+        closest_references([["a"]], [[["a"]]])
     with pytest.raises(UserError, match=r"sacrebleu package: pip install"):
-        require_scoring(bleu=True)
+        corpus_bleu([["a"]], [[["a"]]])
 
 
 def test_mismatched_inputs_are_named() -> None:

@@ -50,7 +50,7 @@ from rnnkit.train.data_options import (
 )
 from rnnkit.train.memory import check_fits, check_saved_fits, training_bytes
 from rnnkit.train.run_config import damaged, saved_entry
-from rnnkit.train.seq2seq_metrics import require_scoring, sequence_scores
+from rnnkit.train.seq2seq_metrics import missing_scores, sequence_scores
 from rnnkit.train.seq2seq_trainer import (
     EncodedPairs,
     Seq2SeqSettings,
@@ -214,12 +214,6 @@ class Seq2SeqTask(Task, name="seq2seq", title="sequence-to-sequence model"):
         data, settings = config.data, config.training
         train, valid, test, digest = self.read_data(config, folder, checkpoint)
         kinds = tokenizations(data, train)
-        if test is not None:
-            try:
-                require_scoring(bleu=kinds[1] == "word")
-            except UserError as error:
-                message = f"test: its pairs are scored when training ends, and {error}"
-                raise SettingError(message, "test") from None
         if checkpoint is None:
             vocabularies = fit_vocabularies(train, kinds, data, config.model.share_vocabulary)
         else:
@@ -281,10 +275,12 @@ class Seq2SeqTask(Task, name="seq2seq", title="sequence-to-sequence model"):
         self, trained: TrainedSeq2Seq, test: ParallelExamples, trainer: Seq2SeqTrainer
     ) -> list[str]:
         scores = evaluate_pairs(trained, test)
-        return [
-            f"test exact match {scores['exact_match']:.2%}, token error rate "
-            f"{scores['token_error_rate']:.2%} ({scores['sources']:,} sources)"
-        ]
+        rate = scores.get("token_error_rate")
+        error_rate = "" if rate is None else f", token error rate {rate:.2%}"
+        lines = [f"test exact match {scores['exact_match']:.2%}{error_rate} "
+                 f"({scores['sources']:,} sources)"]  # fmt: skip
+        missing = missing_scores(bleu=False)
+        return lines + ([f"rnnkit: note: {missing}"] if missing else [])
 
     def summary(self, trainer: Seq2SeqTrainer) -> str:
         model = trainer.model
@@ -466,7 +462,6 @@ def evaluate_pairs(
     PROGRESS: a bar over the sources as they are decoded (``decode_sources``);
     MAX_LENGTH_RATIO as for ``transduce``."""
     kinds = trained.tokenizations
-    require_scoring(bleu=kinds[1] == "word")
     sources, targets = references(examples)
     first_origins: dict[str, str] = {}  # each distinct source named by its first line
     for source, origin in zip(examples.sources, examples.origins, strict=True):
