@@ -176,7 +176,7 @@ def run(args: argparse.Namespace, folder: Path) -> int:
             file=sys.stderr,
         )
     if plot is not None:
-        plot_all(trained, read, outputs, plot, args.json)
+        plot_all(trained, read, outputs, plot, args.json, shown=texts)
     return 0
 
 
@@ -237,9 +237,13 @@ def plot_all(
     outputs: list[list[dict[str, Any]]],
     path: Path,
     quiet: bool,
+    shown: list[str] | None = None,
 ) -> None:
+    """The attention of each of TEXTS (as the model read them) in its own file; SHOWN, the
+    texts as given, name them in the notes (default: TEXTS)."""
     notes = sys.stderr if quiet else sys.stdout
-    for number, (text, found) in enumerate(zip(texts, outputs, strict=True), start=1):
+    names = texts if shown is None else shown
+    for number, (text, name, found) in enumerate(zip(texts, names, outputs, strict=True), 1):
         if not found:  # a blank text: no attention, and no file in its place
             continue
         target = picture_path(path, number)
@@ -250,7 +254,7 @@ def plot_all(
             reason = getattr(error, "strerror", None) or str(error)
             print(f"rnnkit: note: no attention drawn in {target}: {reason}", file=sys.stderr)
             return
-        print(f"attention of {text!r} drawn in {target}", file=notes)
+        print(f"attention of {name!r} drawn in {target}", file=notes)
 
 
 def draw_attention(trained: TrainedSeq2Seq, text: str, output: dict[str, Any], path: Path) -> None:

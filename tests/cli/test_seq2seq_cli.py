@@ -5,6 +5,7 @@ for a dictionary), and bad input as one line and exit status 2."""
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import sys
@@ -574,6 +575,11 @@ def test_a_word_level_source_reads_raw_text_split_as_its_training_words(tmp_path
     status, out, err = run_cli("predict", "--pretokenized", tmp_path / "run", "ab, cd")
     assert status == 0, err
     assert "1 source token not seen in training was read as <unk>: 'ab,'" in err
+    if importlib.util.find_spec("matplotlib") is not None:  # the picture's note too
+        png = tmp_path / "a.png"
+        status, out, err = run_cli("predict", tmp_path / "run", "ab, cd", "--plot-attention", png)
+        assert status == 0, err
+        assert f"attention of 'ab, cd' drawn in {png}" in out
 
 
 def test_pretokenized_is_refused_for_a_model_that_reads_characters(runs) -> None:
