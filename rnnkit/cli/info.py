@@ -75,8 +75,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def setting_text(value: object) -> str:
-    """VALUE as config.json writes it (null, true, [0.1, 0.9]), a string as it is."""
-    return value if isinstance(value, str) else json.dumps(value)
+    """VALUE as config.json writes it (null, true, [0.1, 0.9]), but a string as it is and
+    letters outside ASCII unescaped: a column named Température reads as itself."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def describe(measures: dict[str, float]) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from rnnkit.cli.info import setting_text
 from rnnkit.train import load_checkpoint
 from rnnkit.train.lm_trainer import LMTrainer
 from rnnkit.train.trainer import Trainer
@@ -73,6 +74,12 @@ def test_info_describes_a_language_model_run_in_text_and_json(tmp_path: Path) ->
     assert record["data_sha256"] == saved["data_sha256"]
     assert record["best"] == saved["progress"]["best"] and record["best_step"] == best
     assert record["lr"] == pytest.approx(0.002)
+
+
+def test_info_writes_a_list_of_names_with_their_own_letters() -> None:
+    # a forecast's target=["Température"]: the \u00e9 that json.dumps writes is no name
+    assert setting_text(["Température", "Niederschlag"]) == '["Température", "Niederschlag"]'
+    assert setting_text("Température") == "Température" and setting_text(None) == "null"
 
 
 def test_info_describes_a_classifier_run_and_refuses_a_folder_without_one(
