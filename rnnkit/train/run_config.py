@@ -63,15 +63,12 @@ def saved_config(checkpoint: Checkpoint, folder: str | os.PathLike[str], cls: ty
     data = saved_entry(checkpoint, folder, "config")
     if not isinstance(data, dict):
         raise UserError(
-            f"{folder}/config.json was edited or damaged: its 'config' is not an object; "
-            "restore it or retrain"
+            f"{folder}/{EDITED_CONFIG}its 'config' is not an object; restore it or retrain"
         )
     try:
         return from_dict(cls, data)
     except ConfigError as error:
-        raise UserError(
-            f"{folder}/config.json was edited or damaged: setting {error}; restore it or retrain"
-        ) from None
+        raise UserError(f"{folder}/{EDITED_CONFIG}setting {error}; restore it or retrain") from None
 
 
 def saved_progress(checkpoint: Checkpoint, folder: str | os.PathLike[str], cls: type[T]) -> T:
@@ -130,7 +127,7 @@ def saved_entry(checkpoint: Checkpoint, folder: str | os.PathLike[str], key: str
         return checkpoint.config[key]
     except KeyError:
         raise UserError(
-            f"{folder}/config.json was edited or damaged: it has no {key!r}; restore it or retrain"
+            f"{folder}/{EDITED_CONFIG}it has no {key!r}; restore it or retrain"
         ) from None
 
 

@@ -59,7 +59,13 @@ from rnnkit.data.fingerprint import fingerprint_lines
 from rnnkit.errors import SettingError, UserError
 from rnnkit.train.checkpoint import Checkpoint, load_checkpoint, load_weights_into
 from rnnkit.train.interrupt import StopRequest
-from rnnkit.train.run_config import model_folder, saved_config, saved_entry, saved_task
+from rnnkit.train.run_config import (
+    EDITED_CONFIG,
+    model_folder,
+    saved_config,
+    saved_entry,
+    saved_task,
+)
 from rnnkit.train.trainer import Trainer
 
 
@@ -281,16 +287,13 @@ def build_model(kind: Any, config: Any, seed: int | None = None, folder: Any = N
         if folder is None:
             raise  # names the setting: the command line writes it as its flag
         raise UserError(
-            f"{folder}/config.json was edited or damaged: setting model.{error}; restore it "
-            "or retrain"
+            f"{folder}/{EDITED_CONFIG}setting model.{error}; restore it or retrain"
         ) from None
     except (ValueError, TypeError) as error:
         reason = " ".join(str(error).split())
         if folder is None:
             raise UserError(reason) from None
-        raise UserError(
-            f"{folder}/config.json was edited or damaged: {reason}; restore it or retrain"
-        ) from None
+        raise UserError(f"{folder}/{EDITED_CONFIG}{reason}; restore it or retrain") from None
 
 
 def saved_model(

@@ -47,7 +47,7 @@ from rnnkit.train.encoder_pretraining import pretrain_encoder
 from rnnkit.train.interrupt import StopRequest
 from rnnkit.train.memory import check_fits, training_bytes
 from rnnkit.train.progress import ProgressBar, format_duration
-from rnnkit.train.run_config import damaged, saved_entry
+from rnnkit.train.run_config import EDITED_CONFIG, damaged, saved_entry
 from rnnkit.train.task import (
     Task,
     build_model,
@@ -342,7 +342,7 @@ def saved_vocabularies(
         raise damaged(folder, f"labels: {error}") from None
     if (tokenizer.vocab_size, len(labels)) != (model.vocab_size, model.num_classes):
         raise UserError(
-            f"{folder}/config.json was edited or damaged: {tokenizer.vocab_size} tokens and "
+            f"{folder}/{EDITED_CONFIG}{tokenizer.vocab_size} tokens and "
             f"{len(labels)} labels for a model of {model.vocab_size} tokens and "
             f"{model.num_classes} classes; retrain"
         )

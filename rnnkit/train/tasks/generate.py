@@ -47,7 +47,7 @@ from rnnkit.train.generate_trainer import (
     measure_conditioned,
 )
 from rnnkit.train.memory import check_fits, check_saved_fits, training_bytes
-from rnnkit.train.run_config import damaged, saved_entry
+from rnnkit.train.run_config import EDITED_CONFIG, damaged, saved_entry
 from rnnkit.train.task import Task, data_sizes, network, saved_model, time_loops
 from rnnkit.train.tasks.language_model import build_model, check_encoding, saved_tokenizer_for
 
@@ -289,7 +289,7 @@ def saved_vocabularies(
         )
     if len(categories) != model.num_categories:
         raise UserError(
-            f"{folder}/config.json was edited or damaged: {len(categories)} categories for a "
+            f"{folder}/{EDITED_CONFIG}{len(categories)} categories for a "
             f"model of {model.num_categories}; retrain"
         )
     return tokenizer, categories
