@@ -195,8 +195,9 @@ INLINE void product_tile(const int R, const int NV, int k_count, const float *a,
      * 16-column block. j0 is a multiple of CHUNK, which divides 16 or is a multiple of it,
      * so column_at(j0 + c) = column_at(j0) + column_at(c) for the tile's columns c. */
     const float *low = a, *high = R > 3 ? a + 3 * a_stride : a;
-    const float *wk_row = w + column_at(j0, w_block);
-    for (int k = 0; k < k_count; k++, low++, high++, wk_row += w_k) {
+    const float *w_tile = w + column_at(j0, w_block);
+    for (int k = 0; k < k_count; k++, low++, high++) {
+        const float *wk_row = w_tile + (size_t)k * w_k; /* not stepped past the end */
         vec wk[TILE_VECTORS];
         for (int v = 0; v < NV; v++) wk[v] = load(wk_row + column_at(v * LANES, w_block));
         for (int r = 0; r < R; r++) {
