@@ -19,7 +19,7 @@ from rnnkit.data.text import is_codec
 from rnnkit.data.tokenizers import Tokenizer, make_tokenizer, tokenizer_from_dict
 from rnnkit.errors import UserError
 from rnnkit.train.checkpoint import Checkpoint
-from rnnkit.train.run_config import EDITED_CONFIG, saved_entry
+from rnnkit.train.run_config import damaged, saved_entry
 
 
 def check_encoding(name: str) -> str | None:
@@ -102,7 +102,6 @@ def load_saved_tokenizer(checkpoint: Checkpoint, folder: str | os.PathLike[str])
     try:
         return tokenizer_from_dict(saved)
     except (KeyError, TypeError, ValueError, AttributeError) as error:
-        raise UserError(
-            f"{folder}/{EDITED_CONFIG}its tokenizer does not load "
-            f"({' '.join(str(error).split())}); restore it or retrain"
+        raise damaged(
+            folder, f"its tokenizer does not load ({' '.join(str(error).split())})"
         ) from None

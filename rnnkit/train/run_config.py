@@ -62,13 +62,11 @@ def saved_config(checkpoint: Checkpoint, folder: str | os.PathLike[str], cls: ty
     """The run's settings, checked field by field against CLS."""
     data = saved_entry(checkpoint, folder, "config")
     if not isinstance(data, dict):
-        raise UserError(
-            f"{folder}/{EDITED_CONFIG}its 'config' is not an object; restore it or retrain"
-        )
+        raise damaged(folder, "its 'config' is not an object")
     try:
         return from_dict(cls, data)
     except ConfigError as error:
-        raise UserError(f"{folder}/{EDITED_CONFIG}setting {error}; restore it or retrain") from None
+        raise damaged(folder, f"setting {error}") from None
 
 
 def saved_progress(checkpoint: Checkpoint, folder: str | os.PathLike[str], cls: type[T]) -> T:
@@ -117,8 +115,12 @@ def is_number(value: Any, kind: type) -> bool:
 EDITED_CONFIG = "config.json was edited or damaged: "
 
 
-def damaged(folder: str | os.PathLike[str], what: str) -> UserError:
-    return UserError(f"{folder}/{EDITED_CONFIG}{what}; restore it or retrain")
+def damaged(
+    folder: str | os.PathLike[str], what: str, fix: str = "restore it or retrain"
+) -> UserError:
+    """The one-line error for FOLDER's config.json found edited or damaged: WHAT is wrong,
+    then FIX."""
+    return UserError(f"{folder}/{EDITED_CONFIG}{what}; {fix}")
 
 
 def saved_entry(checkpoint: Checkpoint, folder: str | os.PathLike[str], key: str) -> Any:
@@ -126,9 +128,7 @@ def saved_entry(checkpoint: Checkpoint, folder: str | os.PathLike[str], key: str
     try:
         return checkpoint.config[key]
     except KeyError:
-        raise UserError(
-            f"{folder}/{EDITED_CONFIG}it has no {key!r}; restore it or retrain"
-        ) from None
+        raise damaged(folder, f"it has no {key!r}") from None
 
 
 def model_folder(run: str | os.PathLike[str]) -> Path:

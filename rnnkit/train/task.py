@@ -60,7 +60,7 @@ from rnnkit.errors import SettingError, UserError
 from rnnkit.train.checkpoint import Checkpoint, load_checkpoint, load_weights_into
 from rnnkit.train.interrupt import StopRequest
 from rnnkit.train.run_config import (
-    EDITED_CONFIG,
+    damaged,
     model_folder,
     saved_config,
     saved_entry,
@@ -286,14 +286,12 @@ def build_model(kind: Any, config: Any, seed: int | None = None, folder: Any = N
     except ConfigError as error:
         if folder is None:
             raise  # names the setting: the command line writes it as its flag
-        raise UserError(
-            f"{folder}/{EDITED_CONFIG}setting model.{error}; restore it or retrain"
-        ) from None
+        raise damaged(folder, f"setting model.{error}") from None
     except (ValueError, TypeError) as error:
         reason = " ".join(str(error).split())
         if folder is None:
             raise UserError(reason) from None
-        raise UserError(f"{folder}/{EDITED_CONFIG}{reason}; restore it or retrain") from None
+        raise damaged(folder, reason) from None
 
 
 def saved_model(

@@ -26,7 +26,7 @@ from rnnkit.data.classification import (
 )
 from rnnkit.data.embeddings_file import read_word_vectors
 from rnnkit.data.tokenizers import Tokenizer
-from rnnkit.errors import SettingError, UserError
+from rnnkit.errors import SettingError
 from rnnkit.models.sequence_classifier import SequenceClassifier, SequenceClassifierConfig
 from rnnkit.nn.recurrent import recurrent_parameter_count
 from rnnkit.train.budget import Budget
@@ -47,7 +47,7 @@ from rnnkit.train.encoder_pretraining import pretrain_encoder
 from rnnkit.train.interrupt import StopRequest
 from rnnkit.train.memory import check_fits, training_bytes
 from rnnkit.train.progress import ProgressBar, format_duration
-from rnnkit.train.run_config import EDITED_CONFIG, damaged, saved_entry
+from rnnkit.train.run_config import damaged, saved_entry
 from rnnkit.train.task import (
     Task,
     build_model,
@@ -341,10 +341,11 @@ def saved_vocabularies(
     except (TypeError, ValueError) as error:
         raise damaged(folder, f"labels: {error}") from None
     if (tokenizer.vocab_size, len(labels)) != (model.vocab_size, model.num_classes):
-        raise UserError(
-            f"{folder}/{EDITED_CONFIG}{tokenizer.vocab_size} tokens and "
-            f"{len(labels)} labels for a model of {model.vocab_size} tokens and "
-            f"{model.num_classes} classes; retrain"
+        raise damaged(
+            folder,
+            f"{tokenizer.vocab_size} tokens and {len(labels)} labels for a model of "
+            f"{model.vocab_size} tokens and {model.num_classes} classes",
+            "retrain",
         )
     return tokenizer, labels
 

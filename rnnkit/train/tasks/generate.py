@@ -47,7 +47,7 @@ from rnnkit.train.generate_trainer import (
     measure_conditioned,
 )
 from rnnkit.train.memory import check_fits, check_saved_fits, training_bytes
-from rnnkit.train.run_config import EDITED_CONFIG, damaged, saved_entry
+from rnnkit.train.run_config import damaged, saved_entry
 from rnnkit.train.task import Task, data_sizes, network, saved_model, time_loops
 from rnnkit.train.tasks.language_model import build_model, check_encoding, saved_tokenizer_for
 
@@ -288,9 +288,8 @@ def saved_vocabularies(
             folder, f"categories: expected a list of distinct names, got {quoted(str(categories))}"
         )
     if len(categories) != model.num_categories:
-        raise UserError(
-            f"{folder}/{EDITED_CONFIG}{len(categories)} categories for a "
-            f"model of {model.num_categories}; retrain"
+        raise damaged(
+            folder, f"{len(categories)} categories for a model of {model.num_categories}", "retrain"
         )
     return tokenizer, categories
 

@@ -37,7 +37,7 @@ from rnnkit.train.data_options import (
 from rnnkit.train.lm_evaluation import describe_measures
 from rnnkit.train.lm_trainer import LMSettings, LMTrainer
 from rnnkit.train.memory import check_fits, training_bytes
-from rnnkit.train.run_config import EDITED_CONFIG
+from rnnkit.train.run_config import damaged
 from rnnkit.train.task import (
     Task,
     build_model,
@@ -206,8 +206,9 @@ def saved_tokenizer_for(
     """The run's tokenizer, refused unless it has the vocabulary size of the saved MODEL."""
     tokenizer = load_saved_tokenizer(checkpoint, folder)
     if tokenizer.vocab_size != model.vocab_size:
-        raise UserError(
-            f"{folder}/{EDITED_CONFIG}a tokenizer of "
-            f"{tokenizer.vocab_size} tokens for a model of {model.vocab_size}; retrain"
+        raise damaged(
+            folder,
+            f"a tokenizer of {tokenizer.vocab_size} tokens for a model of {model.vocab_size}",
+            "retrain",
         )
     return tokenizer

@@ -239,8 +239,8 @@ class Seq2SeqTask(Task, name="seq2seq", title="sequence-to-sequence model"):
                 f"{counted(cut + cut_valid, 'source')} longer than {data.max_source_length} "
                 f"tokens {were(cut + cut_valid)} cut to that length"
             )
-        missing = missing_scores(bleu=False)
-        if test is not None and missing:
+        missing = None if test is None else missing_scores(bleu=False)
+        if missing:
             trainer.notes.append(f"the test pairs are scored when training ends, and {missing}")
         trainer.test_data = test
         return trainer
