@@ -11,6 +11,7 @@ import argparse
 import io
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 from rnnkit.data.text import is_codec
 from rnnkit.errors import UserError
@@ -116,3 +117,12 @@ def stream_lines(
         ) from None
     if not any_line:
         raise UserError(f"no texts in {where}: give them as arguments or one per line")
+
+
+def check_pretokenized(args: argparse.Namespace, folder: Path, reads_words: bool) -> None:
+    """Refuse ``--pretokenized`` for a model that reads characters: it would change nothing."""
+    if args.pretokenized and not reads_words:
+        raise UserError(
+            f"--pretokenized: for models that read words; {folder} holds one that reads "
+            "characters, which splits no text into words"
+        )

@@ -17,8 +17,7 @@ import json
 import sys
 from pathlib import Path
 
-from rnnkit.cli.inputs import input_texts
-from rnnkit.cli.predict_tagger import check_pretokenized
+from rnnkit.cli.inputs import check_pretokenized, input_texts
 from rnnkit.data.classification import encode_texts
 from rnnkit.data.word_split import split_words
 from rnnkit.errors import UserError

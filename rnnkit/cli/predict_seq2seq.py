@@ -41,8 +41,7 @@ import numpy as np
 from rnnkit.atomic import check_writable
 from rnnkit.cli.arguments import add_png_flag, non_negative_float, positive_float, positive_int
 from rnnkit.cli.ensemble import add_ensemble_flag, load_models
-from rnnkit.cli.inputs import input_texts
-from rnnkit.cli.predict_tagger import check_pretokenized
+from rnnkit.cli.inputs import check_pretokenized, input_texts
 from rnnkit.data.parallel_batches import split_tokens
 from rnnkit.data.word_split import split_words
 from rnnkit.errors import UserError

@@ -21,7 +21,6 @@ from pathlib import Path
 
 from rnnkit.cli.inputs import input_texts
 from rnnkit.data.word_split import split_words
-from rnnkit.errors import UserError
 from rnnkit.train.tasks.tagging import load_tagger, tag_sentences
 
 
@@ -35,15 +34,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "tagged corpora do: \"can't.\" is ca n't .); for word-level classifiers and "
         "sequence-to-sequence sources too",
     )
-
-
-def check_pretokenized(args: argparse.Namespace, folder: Path, reads_words: bool) -> None:
-    """Refuse ``--pretokenized`` for a model that reads characters: it would change nothing."""
-    if args.pretokenized and not reads_words:
-        raise UserError(
-            f"--pretokenized: for models that read words; {folder} holds one that reads "
-            "characters, which splits no text into words"
-        )
 
 
 def run(args: argparse.Namespace, folder: Path) -> int:
